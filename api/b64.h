@@ -3,9 +3,12 @@
  *  B64_STD_NOPAD
  *  B64_URL        URL-safe, padded (object store names and digests)
  *  B64_URL_NOPAD  URL-safe, unpadded (JWT parts)
- * Decoding is strict: the padding rule of the variant is enforced and no
- * whitespace is accepted. Error text for invalid input follows Go:
- * "illegal base64 data at input byte N". */
+ * Decoding is strict: the padding rule of the variant is enforced, no
+ * whitespace is accepted, and the unused low bits of the last character
+ * must be zero (libsodium's rule, Go's Strict mode). Error text for invalid
+ * input follows Go: "illegal base64 data at input byte N", with Go's N;
+ * for what Go tolerates (CR/LF, stray bits) N is the offending character.
+ * Output is appended; on error out is unchanged. */
 #ifndef NEXC_B64_H
 #define NEXC_B64_H
 

@@ -32,7 +32,10 @@ struct jwt_claims {
 };
 
 /* Decode and verify a token (signature against iss). Fills claims (owned:
- * release with jwt_claims_free). Does not check exp/nbf: see jwt_time_valid. */
+ * release with jwt_claims_free). Does not check exp/nbf: see jwt_time_valid.
+ * claims is overwritten on entry and left empty on failure. As in Go, the
+ * signing input is "header.payload" except for alg exactly "ed25519" (V1:
+ * the payload part alone). */
 int jwt_decode (const char *token, struct jwt_claims *claims, struct nxerr *err);
 void jwt_claims_free (struct jwt_claims *c);
 

@@ -37,6 +37,13 @@ struct nkey_pair {
   char public_text[NKEY_PUBLIC_LEN + 1];
 };
 
+/* Initialize libsodium (idempotent, thread-safe). The functions below that
+ * need it call it themselves; call it early to fail fast. */
+int nkey_sodium_init (struct nxerr *err);
+
+/* True for the prefixes a public key may carry: A, C, N, O, U, X. */
+bool nkey_prefix_is_public (uint8_t prefix);
+
 /* CRC16/XMODEM (poly 0x1021, init 0). */
 uint16_t nkey_crc16 (const uint8_t *p, size_t n);
 
@@ -63,12 +70,15 @@ void nkey_pair_wipe (struct nkey_pair *kp);
 /* ed25519 detached signature; not for curve keys. */
 int nkey_sign (const struct nkey_pair *kp, const void *msg, size_t n, uint8_t sig[64],
                struct nxerr *err);
-/* Verify with a public key text of any ed25519 prefix; returns 0 when valid. */
+/* Verify with a public key text of any public prefix (X included, as Go's
+ * nkeys does); returns 0 when valid. */
 int nkey_verify (const char *public_text, const void *msg, size_t n, const uint8_t sig[64],
                  struct nxerr *err);
 
-/* Base32 (RFC 4648, A–Z2–7, no padding). dec returns the decoded length or
- * -1 on an invalid character; CR and LF are skipped. */
+/* Base32 (RFC 4648, A–Z2–7, no padding). enc NUL-terminates and returns the
+ * length written, or 0 when out_cap cannot hold it and its NUL. dec returns
+ * the decoded length, or -1 on an invalid character, an impossible length
+ * or a too small out; CR and LF are skipped. */
 size_t nkey_base32_encode (const uint8_t *in, size_t n, char *out, size_t out_cap);
 int nkey_base32_decode (const char *in, size_t n, uint8_t *out, size_t out_cap);
 

@@ -1,0 +1,117 @@
+#include "agent/output.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "api/log.h"
+
+#define NS_PER_MS 1000000ull
+
+void
+output_init (struct output *o, int fd, int stream)
+{
+  o->fd = fd;
+  o->stream = stream;
+  o->len = 0;
+  o->since_ns = 0;
+  o->split = false;
+}
+
+void
+output_close (struct output *o)
+{
+  if (o->fd >= 0)
+    close (o->fd);
+  o->fd = -1;
+}
+
+/* Send the current line (or piece of it) to the ring. */
+static void
+emit (struct output *o, struct log_ring *r)
+{
+  log_ring_push (r, o->stream, o->line, o->len);
+  o->len = 0;
+  o->since_ns = 0;
+}
+
+void
+output_feed (struct output *o, struct log_ring *r, const char *p, size_t n, uint64_t now_ns)
+{
+  while (n > 0)
+    {
+      const char *nl = memchr (p, '\n', n);
+      size_t take = nl ? (size_t) (nl - p) : n;
+      size_t room = sizeof o->line - o->len;
+      if (take >= room && !(nl != NULL && take == room))
+        {
+          /* The line outgrows one Log text: send a full chunk. (A newline
+           * right after a full buffer ends the line normally below.) */
+          memcpy (o->line + o->len, p, room);
+          o->len += room;
+          emit (o, r);
+          o->split = true;
+          p += room;
+          n -= room;
+          continue;
+        }
+      memcpy (o->line + o->len, p, take);
+      o->len += take;
+      p += take;
+      n -= take;
+      if (nl == NULL)
+        break;
+      p++; /* the newline */
+      n--;
+      if (o->len > 0 || !o->split)
+        emit (o, r);
+      o->split = false;
+    }
+  if (o->len > 0 && o->since_ns == 0)
+    o->since_ns = now_ns;
+}
+
+void
+output_tick (struct output *o, struct log_ring *r, uint64_t now_ns, bool force)
+{
+  if (o->len == 0)
+    return;
+  if (!force && now_ns < o->since_ns + AGENT_PARTIAL_FLUSH_MS * NS_PER_MS)
+    return;
+  emit (o, r);
+  o->split = true;
+}
+
+uint64_t
+output_deadline (const struct output *o)
+{
+  if (o->len == 0)
+    return 0;
+  return o->since_ns + AGENT_PARTIAL_FLUSH_MS * NS_PER_MS;
+}
+
+int
+output_read (struct output *o, struct log_ring *r, uint64_t now_ns)
+{
+  char buf[AGENT_READ_CHUNK];
+  ssize_t n;
+  if (o->fd < 0)
+    return -1;
+  do
+    n = read (o->fd, buf, sizeof buf);
+  while (n < 0 && errno == EINTR);
+  if (n > 0)
+    {
+      output_feed (o, r, buf, (size_t) n, now_ns);
+      return 1;
+    }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return 0;
+  if (n < 0)
+    log_warn ("read workload output: %s", strerror (errno));
+  /* EOF: whatever is left is the last line, newline or not. */
+  output_tick (o, r, now_ns, true);
+  output_close (o);
+  return -1;
+}

@@ -1,0 +1,360 @@
+#include "api/deploy_request.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/jsonw.h"
+#include "api/xalloc.h"
+
+#define FIELD_STRING_MAX (512 * 1024)
+
+static const char *
+json_type_name (const json_t *v)
+{
+  switch (json_typeof (v))
+    {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "bool";
+    default: return "null";
+    }
+}
+
+static int
+type_error (struct nxerr *err, const json_t *v, const char *field, const char *go_type)
+{
+  return nxerr_set (err, EINVAL,
+                    "json: cannot unmarshal %s into Go struct field DeployRequest.%s of type %s",
+                    json_type_name (v), field, go_type);
+}
+
+static int
+take_string (json_t *v, const char *field, char **out, struct nxerr *err)
+{
+  if (json_is_null (v))
+    return 0;
+  if (!json_is_string (v))
+    return type_error (err, v, field, "string");
+  if (json_string_length (v) > FIELD_STRING_MAX)
+    return nxerr_set (err, EINVAL, "field %s is longer than %d bytes", field, FIELD_STRING_MAX);
+  if (strlen (json_string_value (v)) != json_string_length (v))
+    return nxerr_set (err, EINVAL, "field %s contains a NUL character", field);
+  free (*out);
+  *out = xstrdup (json_string_value (v));
+  return 0;
+}
+
+static int
+take_strings (json_t *v, const char *field, size_t max, char ***out, size_t *n,
+              struct nxerr *err)
+{
+  size_t i;
+  json_t *e;
+  if (json_is_null (v))
+    return 0;
+  if (!json_is_array (v))
+    return type_error (err, v, field, "[]string");
+  if (json_array_size (v) > max)
+    return nxerr_set (err, EINVAL, "field %s has more than %zu entries", field, max);
+  json_array_foreach (v, i, e)
+  {
+    if (!json_is_string (e))
+      return type_error (err, e, field, "string");
+    if (json_string_length (e) > 4096 || strlen (json_string_value (e)) != json_string_length (e))
+      return nxerr_set (err, EINVAL, "field %s[%zu] is too long or contains NUL", field, i);
+  }
+  for (i = 0; i < *n; i++)
+    free ((*out)[i]);
+  free (*out);
+  *n = json_array_size (v);
+  *out = xcalloc (*n + 1, sizeof **out);
+  json_array_foreach (v, i, e) (*out)[i] = xstrdup (json_string_value (e));
+  return 0;
+}
+
+static void
+trim_path (const char *path, char **out)
+{
+  size_t a = 0, b = strlen (path);
+  while (path[a] == '/')
+    a++;
+  while (b > a && path[b - 1] == '/')
+    b--;
+  free (*out);
+  *out = xstrndup (path + a, b - a);
+}
+
+/* "nats://bucket/key" (our extension to Nex's URL object). */
+static int
+location_from_string (struct deploy_request *r, const char *s, struct nxerr *err)
+{
+  const char *sep = strstr (s, "://");
+  const char *host, *slash;
+  if (sep == NULL)
+    return nxerr_set (err, EINVAL, "location \"%s\" is not a URL (nats://bucket/key)", s);
+  free (r->location_scheme);
+  r->location_scheme = xstrndup (s, (size_t) (sep - s));
+  host = sep + 3;
+  slash = strchr (host, '/');
+  free (r->location_bucket);
+  r->location_bucket = slash ? xstrndup (host, (size_t) (slash - host)) : xstrdup (host);
+  trim_path (slash ? slash : "", &r->location_key);
+  return 0;
+}
+
+static int
+location_from_object (struct deploy_request *r, json_t *v, struct nxerr *err)
+{
+  const char *k;
+  json_t *e;
+  char *path = NULL;
+  json_object_foreach (v, k, e)
+  {
+    char **dst = NULL;
+    if (strcasecmp (k, "Scheme") == 0)
+      dst = &r->location_scheme;
+    else if (strcasecmp (k, "Host") == 0)
+      dst = &r->location_bucket;
+    else if (strcasecmp (k, "Path") == 0)
+      dst = &path;
+    if (dst == NULL)
+      continue;
+    if (json_is_null (e))
+      continue;
+    if (!json_is_string (e))
+      {
+        free (path);
+        return nxerr_set (err, EINVAL,
+                          "json: cannot unmarshal %s into Go struct field URL.location.%s of type "
+                          "string",
+                          json_type_name (e), k);
+      }
+    if (json_string_length (e) > 4096)
+      {
+        free (path);
+        return nxerr_set (err, EINVAL, "location.%s is too long", k);
+      }
+    free (*dst);
+    *dst = xstrdup (json_string_value (e));
+  }
+  trim_path (path ? path : "", &r->location_key);
+  free (path);
+  return 0;
+}
+
+static int
+take_location (struct deploy_request *r, json_t *v, struct nxerr *err)
+{
+  if (json_is_null (v))
+    return 0;
+  if (json_is_string (v))
+    return location_from_string (r, json_string_value (v), err);
+  if (json_is_object (v))
+    return location_from_object (r, v, err);
+  return type_error (err, v, "location", "url.URL");
+}
+
+static int
+take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *err)
+{
+  if (strcasecmp (k, "argv") == 0)
+    return take_strings (v, "argv", DEPLOY_ARGV_MAX, &r->argv, &r->argc, err);
+  if (strcasecmp (k, "description") == 0)
+    return take_string (v, "description", &r->description, err);
+  if (strcasecmp (k, "type") == 0)
+    return take_string (v, "type", &r->type, err);
+  if (strcasecmp (k, "location") == 0)
+    return take_location (r, v, err);
+  if (strcasecmp (k, "essential") == 0)
+    {
+      if (json_is_null (v))
+        return 0;
+      if (!json_is_boolean (v))
+        return type_error (err, v, "essential", "bool");
+      r->essential = json_is_true (v);
+      return 0;
+    }
+  if (strcasecmp (k, "workload_jwt") == 0)
+    return take_string (v, "workload_jwt", &r->workload_jwt, err);
+  if (strcasecmp (k, "environment") == 0)
+    return take_string (v, "environment", &r->environment, err);
+  if (strcasecmp (k, "jsdomain") == 0)
+    return take_string (v, "jsdomain", &r->jsdomain, err);
+  if (strcasecmp (k, "sender_public_key") == 0)
+    return take_string (v, "sender_public_key", &r->sender_public_key, err);
+  if (strcasecmp (k, "target_node") == 0)
+    return take_string (v, "target_node", &r->target_node, err);
+  if (strcasecmp (k, "trigger_subjects") == 0)
+    return take_strings (v, "trigger_subjects", DEPLOY_TRIGGERS_MAX, &r->trigger_subjects,
+                         &r->n_triggers, err);
+  if (strcasecmp (k, "retry_count") == 0)
+    {
+      if (json_is_null (v))
+        return 0;
+      if (!json_is_integer (v) || json_integer_value (v) < 0)
+        return type_error (err, v, "retry_count", "uint");
+      r->retry_count = (uint64_t) json_integer_value (v);
+      return 0;
+    }
+  if (strcasecmp (k, "retried_at") == 0)
+    return take_string (v, "retried_at", &r->retried_at, err);
+  return 0; /* unknown keys are ignored (§0) */
+}
+
+static int
+check_required (const struct deploy_request *r, struct nxerr *err)
+{
+  if (r->type == NULL)
+    return nxerr_set (err, EPROTO, "Invalid deploy request: type is required");
+  if (r->location_bucket == NULL)
+    return nxerr_set (err, EPROTO, "Invalid deploy request: location is required");
+  if (r->workload_jwt == NULL)
+    return nxerr_set (err, EPROTO, "Invalid deploy request: workload_jwt is required");
+  if (r->environment == NULL)
+    return nxerr_set (err, EPROTO, "Invalid deploy request: environment is required");
+  if (r->sender_public_key == NULL)
+    return nxerr_set (err, EPROTO, "Invalid deploy request: sender_public_key is required");
+  return 0;
+}
+
+int
+deploy_request_decode (const char *json, size_t len, struct deploy_request **out,
+                       struct nxerr *err)
+{
+  json_error_t jerr;
+  json_t *root;
+  const char *k;
+  json_t *v;
+  struct deploy_request *r;
+  int rc = 0;
+  *out = NULL;
+  if (len == 0)
+    return nxerr_set (err, EINVAL, "unexpected end of JSON input");
+  if (len > DEPLOY_REQUEST_MAX)
+    return nxerr_set (err, EINVAL, "request is larger than %d bytes", DEPLOY_REQUEST_MAX);
+  root = json_loadb (json, len, 0, &jerr);
+  if (root == NULL)
+    return nxerr_set (err, EINVAL, "%s (line %d column %d)", jerr.text, jerr.line, jerr.column);
+  if (!json_is_object (root))
+    {
+      nxerr_set (err, EINVAL,
+                 "json: cannot unmarshal %s into Go value of type controlapi.DeployRequest",
+                 json_type_name (root));
+      json_decref (root);
+      return -1;
+    }
+  r = xcalloc (1, sizeof *r);
+  json_object_foreach (root, k, v)
+  {
+    if (take_field (r, k, v, err) < 0)
+      {
+        rc = -1;
+        break;
+      }
+  }
+  json_decref (root);
+  if (rc == 0)
+    rc = check_required (r, err);
+  if (rc < 0)
+    {
+      deploy_request_free (r);
+      return -1;
+    }
+  if (r->description == NULL)
+    r->description = xstrdup ("");
+  if (r->jsdomain == NULL)
+    r->jsdomain = xstrdup ("");
+  if (r->target_node == NULL)
+    r->target_node = xstrdup ("");
+  if (r->location_key == NULL)
+    r->location_key = xstrdup ("");
+  *out = r;
+  return 0;
+}
+
+static void
+free_strv (char **v, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    free (v[i]);
+  free (v);
+}
+
+void
+deploy_request_free (struct deploy_request *r)
+{
+  if (r == NULL)
+    return;
+  free_strv (r->argv, r->argc);
+  free (r->description);
+  free (r->type);
+  free (r->location_scheme);
+  free (r->location_bucket);
+  free (r->location_key);
+  free (r->workload_jwt);
+  free (r->environment);
+  free (r->jsdomain);
+  free (r->sender_public_key);
+  free (r->target_node);
+  free_strv (r->trigger_subjects, r->n_triggers);
+  free (r->retried_at);
+  free (r);
+}
+
+static void
+encode_strv (struct jsonw *w, const char *key, char **v, size_t n)
+{
+  jsonw_key (w, key);
+  jsonw_arr_begin (w);
+  for (size_t i = 0; i < n; i++)
+    jsonw_str (w, v[i]);
+  jsonw_arr_end (w);
+}
+
+void
+deploy_request_encode (const struct deploy_request *r, struct buf *out)
+{
+  struct jsonw w;
+  char path[4200];
+  jsonw_init (&w, out);
+  jsonw_obj_begin (&w);
+  if (r->argc)
+    encode_strv (&w, "argv", r->argv, r->argc);
+  jsonw_kstr (&w, "description", r->description ? r->description : "");
+  jsonw_kstr (&w, "type", r->type);
+  jsonw_key (&w, "location");
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "Scheme", r->location_scheme ? r->location_scheme : "nats");
+  jsonw_kstr (&w, "Opaque", "");
+  jsonw_key (&w, "User");
+  jsonw_null (&w);
+  jsonw_kstr (&w, "Host", r->location_bucket);
+  snprintf (path, sizeof path, "/%s", r->location_key ? r->location_key : "");
+  jsonw_kstr (&w, "Path", path);
+  jsonw_kstr (&w, "RawPath", "");
+  jsonw_kbool (&w, "OmitHost", false);
+  jsonw_kbool (&w, "ForceQuery", false);
+  jsonw_kstr (&w, "RawQuery", "");
+  jsonw_kstr (&w, "Fragment", "");
+  jsonw_kstr (&w, "RawFragment", "");
+  jsonw_obj_end (&w);
+  jsonw_kbool (&w, "essential", r->essential);
+  jsonw_kstr (&w, "workload_jwt", r->workload_jwt);
+  jsonw_kstr (&w, "environment", r->environment);
+  jsonw_kstr (&w, "jsdomain", r->jsdomain ? r->jsdomain : "");
+  jsonw_kstr (&w, "sender_public_key", r->sender_public_key);
+  jsonw_kstr (&w, "target_node", r->target_node ? r->target_node : "");
+  if (r->n_triggers)
+    encode_strv (&w, "trigger_subjects", r->trigger_subjects, r->n_triggers);
+  if (r->retry_count)
+    jsonw_kint (&w, "retry_count", (int64_t) r->retry_count);
+  if (r->retried_at)
+    jsonw_kstr (&w, "retried_at", r->retried_at);
+  jsonw_obj_end (&w);
+}

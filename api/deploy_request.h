@@ -1,0 +1,53 @@
+/* deploy_request: the DEPLOY payload (reference §2.1), decoded with the Go
+ * conventions of §0 (unknown keys ignored, keys matched case-insensitively,
+ * null = absent, last duplicate wins, a wrongly typed value fails the whole
+ * request with Go's error text) and encoded as the Go client sends it.
+ *
+ * Decoding is strict where Nex crashed: the five fields Nex dereferenced
+ * blindly are required ("Invalid deploy request: <field> is required"), and
+ * sizes are bounded. `location` is accepted as Go's URL object or as a plain
+ * "nats://bucket/key" string (our extension). */
+#ifndef NEXC_DEPLOY_REQUEST_H
+#define NEXC_DEPLOY_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/buf.h"
+#include "api/nxerr.h"
+
+#define DEPLOY_REQUEST_MAX (1024 * 1024)
+#define DEPLOY_ARGV_MAX 256
+#define DEPLOY_TRIGGERS_MAX 64
+
+struct deploy_request {
+  char **argv;
+  size_t argc;
+  char *description; /* "" when absent */
+  char *type;
+  char *location_scheme;
+  char *location_bucket; /* URL Host */
+  char *location_key;    /* URL Path without leading/trailing '/' */
+  bool essential;
+  char *workload_jwt;
+  char *environment;
+  char *jsdomain; /* "" when absent */
+  char *sender_public_key;
+  char *target_node; /* "" when absent */
+  char **trigger_subjects;
+  size_t n_triggers;
+  uint64_t retry_count;
+  char *retried_at; /* NULL when absent */
+};
+
+/* Decode. On failure err->msg is the text that follows
+ * "Unable to deserialize deploy request: " (code EINVAL), or a complete
+ * "Invalid deploy request: ..." text (code EPROTO) for missing fields. */
+int deploy_request_decode (const char *json, size_t len, struct deploy_request **out,
+                           struct nxerr *err);
+void deploy_request_free (struct deploy_request *r);
+/* Encode as the Go client does (location as the URL object). */
+void deploy_request_encode (const struct deploy_request *r, struct buf *out);
+
+#endif

@@ -1,0 +1,120 @@
+/* objstore: the JetStream object store, read and written with plain
+ * JetStream API requests (nats.c 3.4.1 has no object store API).
+ *
+ * Wire layout (what nats.go and nats.js write, reference Appendix B):
+ *   stream   OBJ_<bucket>, subjects $O.<bucket>.C.> and $O.<bucket>.M.>
+ *   metadata last message on $O.<bucket>.M.<base64url(name), padded>
+ *   chunks   messages on $O.<bucket>.C.<nuid>, in stream order
+ *   digest   "SHA-256=" + base64url(sha256(object)), padded
+ *
+ * Owns: the metadata parser (untrusted input: strict and bounded), the read
+ * path (streamed to a callback, never buffered whole, digest and length
+ * verified) and the write path. Every call is synchronous and uses the
+ * caller's connection; any thread may call it (nats.c connections are
+ * thread-safe). Error texts for the conditions nats.go knows are nats.go's
+ * ("nats: object not found", ...), because the node replies with them. */
+#ifndef NEXC_OBJSTORE_H
+#define NEXC_OBJSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nats/nats.h>
+
+#include "api/buf.h"
+#include "api/nxerr.h"
+
+/* Bounds on what we accept (in metadata and from callers). */
+#define OBJSTORE_BUCKET_MAX 240          /* stream names are at most 255 */
+#define OBJSTORE_NAME_MAX 1024           /* the token must fit a control line */
+#define OBJSTORE_NUID_MAX 64
+#define OBJSTORE_DESCRIPTION_MAX 4096
+#define OBJSTORE_META_MAX (1024 * 1024)  /* metadata JSON, bytes */
+#define OBJSTORE_DEFAULT_CHUNK (128 * 1024)
+#define OBJSTORE_DEFAULT_TIMEOUT_MS 5000
+#define OBJSTORE_HEX_LEN 65              /* sha256 hex + NUL */
+
+/* ObjectInfo. Strings are owned (objstore_info_free); optional ones are
+ * NULL when absent. */
+struct objstore_info {
+  char *name;
+  char *bucket;
+  char *nuid;         /* may be "" (invalid for reading) */
+  char *description;  /* optional */
+  char *mtime;        /* as written (RFC 3339); after get_info: the message time */
+  char *digest;       /* optional, "SHA-256=..." */
+  uint64_t size;
+  uint32_t chunks;
+  uint32_t max_chunk_size; /* options.max_chunk_size, 0 when absent */
+  bool deleted;
+  char *link_bucket;  /* options.link.bucket; NULL when not a link */
+  char *link_name;    /* options.link.name; NULL or "" for a bucket link */
+};
+
+/* Parse ObjectInfo JSON. Required: name, bucket, nuid (strings), size,
+ * chunks (non-negative integers, chunks < 2^32). Optional (null = absent):
+ * description, mtime, digest (strings), deleted (bool), options (object with
+ * optional link {bucket, name?} and max_chunk_size), headers and metadata
+ * (objects, ignored). Unknown keys are ignored. Lengths are bounded by the
+ * OBJSTORE_*_MAX limits; a non-empty nuid must be a safe subject token.
+ * On failure *info is left zeroed. */
+int objstore_info_parse (const char *json, size_t len, struct objstore_info *info,
+                         struct nxerr *err);
+void objstore_info_free (struct objstore_info *info);
+
+/* Append the metadata subject token of name (URL-safe base64, padded). */
+void objstore_name_token (const char *name, struct buf *out);
+/* ^[a-zA-Z0-9_-]+$ and at most OBJSTORE_BUCKET_MAX bytes. */
+bool objstore_valid_bucket (const char *bucket);
+/* Non-empty and at most OBJSTORE_NAME_MAX bytes; any other bytes are opaque. */
+bool objstore_valid_name (const char *name);
+/* "SHA-256=" + base64url(sha256(data)), padded; out must hold 53 bytes. */
+#define OBJSTORE_DIGEST_LEN 53
+void objstore_digest (const void *data, size_t len, char out[OBJSTORE_DIGEST_LEN]);
+
+struct objstore_opts {
+  const char *jsdomain;    /* NULL or "": $JS.API., else $JS.<domain>.API. */
+  int64_t timeout_ms;      /* per request; 0: OBJSTORE_DEFAULT_TIMEOUT_MS */
+  uint64_t max_size;       /* read: refuse larger objects; 0: no limit */
+  size_t chunk_size;       /* put: 0: OBJSTORE_DEFAULT_CHUNK */
+  const char *description; /* put: optional */
+};
+
+/* Look the object up (bind the bucket, read its metadata, follow one link).
+ * opts may be NULL. The returned info describes the object to read: for a
+ * link, the target's, with bucket set to the bucket its chunks live in. */
+int objstore_get_info (natsConnection *nc, const char *bucket, const char *name,
+                       const struct objstore_opts *opts, struct objstore_info *info,
+                       struct nxerr *err);
+
+/* Called with each chunk in order; data is valid during the call only.
+ * Return < 0 (after filling err) to stop the read. */
+typedef int (*objstore_chunk_fn) (const void *data, size_t len, void *ud, struct nxerr *err);
+
+/* Read the object's chunks, verifying length and digest. An object larger
+ * than opts->max_size is refused before any chunk is requested. When the
+ * digest does not match, the callback has already seen the bytes: callers
+ * must treat what they received as garbage on failure. sha256_hex (may be
+ * NULL) receives the lowercase hex SHA-256 of the object. */
+int objstore_read (natsConnection *nc, const struct objstore_info *info,
+                   const struct objstore_opts *opts, objstore_chunk_fn chunk_cb, void *ud,
+                   char sha256_hex[OBJSTORE_HEX_LEN], struct nxerr *err);
+
+/* Progress of a put: bytes sent so far, total (0 when unknown). */
+typedef void (*objstore_progress_fn) (uint64_t sent, uint64_t total, void *ud);
+
+/* Store data under name, creating the bucket (file storage, discard new,
+ * rollup allowed, like nats.go) if it does not exist. Chunks first, then the
+ * metadata (Nats-Rollup: sub), then the previous version's chunks are
+ * purged. progress_cb and info_out may be NULL. */
+int objstore_put (natsConnection *nc, const char *bucket, const char *name, const void *data,
+                  size_t len, const struct objstore_opts *opts,
+                  objstore_progress_fn progress_cb, void *ud, struct objstore_info *info_out,
+                  struct nxerr *err);
+/* Same, streaming from fd until end of file (one chunk in memory at a time). */
+int objstore_put_file (natsConnection *nc, const char *bucket, const char *name, int fd,
+                       const struct objstore_opts *opts, objstore_progress_fn progress_cb,
+                       void *ud, struct objstore_info *info_out, struct nxerr *err);
+
+#endif

@@ -1,0 +1,343 @@
+#include "node/agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api/deploy_request.h"
+#include "api/frame.h"
+#include "api/log.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/node.h"
+#include "node/pool.h"
+#include "node/supervise.h"
+#include "node/workload.h"
+
+#define AGENT_FRAMES_PER_WAKE 64
+
+static void on_link (struct loop_source *src, uint32_t events);
+static void on_timer (struct loop_timer *t);
+
+int
+agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
+{
+  int sv[2];
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  sigset_t none, all;
+  char ppid[32];
+  char *argv[10];
+  char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+  struct agent *a;
+  pid_t pid;
+  int rc;
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return nxerr_sys (err, errno, "socketpair");
+  snprintf (ppid, sizeof ppid, "%d", (int) getpid ());
+  argv[0] = "nexc-agent";
+  argv[1] = "--fd";
+  argv[2] = "3";
+  argv[3] = "--parent-pid";
+  argv[4] = ppid;
+  argv[5] = "--sandbox";
+  argv[6] = n->cfg.sandbox == SANDBOX_PROCESS ? "process" : "none";
+  argv[7] = "--log-level";
+  argv[8] = log_get_level () >= LOG_DEBUG ? "debug" : "info";
+  argv[9] = NULL;
+
+  sigemptyset (&none);
+  sigfillset (&all);
+  posix_spawn_file_actions_init (&fa);
+  /* dup2 onto 3 clears CLOEXEC on the child's copy only. */
+  posix_spawn_file_actions_adddup2 (&fa, sv[1], 3);
+  posix_spawnattr_init (&attr);
+  posix_spawnattr_setsigmask (&attr, &none);
+  /* nats.c ignores SIGPIPE process-wide, and an ignored disposition survives
+   * exec: reset every signal to default in the child. */
+  posix_spawnattr_setsigdefault (&attr, &all);
+  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+                                       | POSIX_SPAWN_USEVFORK);
+  rc = posix_spawn (&pid, n->agent_path, &fa, &attr, argv, envp);
+  posix_spawn_file_actions_destroy (&fa);
+  posix_spawnattr_destroy (&attr);
+  close (sv[1]);
+  if (rc != 0)
+    {
+      close (sv[0]);
+      return nxerr_sys (err, rc, "spawn %s", n->agent_path);
+    }
+  fcntl (sv[0], F_SETFL, fcntl (sv[0], F_GETFL) | O_NONBLOCK);
+  a = xcalloc (1, sizeof *a);
+  a->node = n;
+  a->pid = pid;
+  a->src.fd = sv[0];
+  a->src.cb = on_link;
+  a->state = AGENT_SPAWNING;
+  a->spawned_ns = timefmt_mono_ns ();
+  loop_timer_init (&a->timer, on_timer);
+  if (loop_add (n->loop, &a->src, EPOLLIN, err) < 0)
+    {
+      kill (pid, SIGKILL);
+      close (sv[0]);
+      a->src.fd = -1;
+      a->state = AGENT_DEAD;
+      *out = a; /* still reaped through the pool */
+      return -1;
+    }
+  loop_timer_arm (n->loop, &a->timer, (uint64_t) n->cfg.agent_handshake_timeout_ms);
+  *out = a;
+  return 0;
+}
+
+static int
+send_frame (struct agent *a, Frame *f, int fd, struct nxerr *err)
+{
+  if (a->state == AGENT_DEAD || a->src.fd < 0)
+    return nxerr_set (err, EPIPE, "agent %d is gone", (int) a->pid);
+  return frame_send (a->src.fd, f, fd, err);
+}
+
+int
+agent_send_deploy (struct agent *a, struct workload *w, int exe_fd, char **env_kv, size_t n_env,
+                   struct nxerr *err)
+{
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  Nexc__Agent__Deploy d = NEXC__AGENT__DEPLOY__INIT;
+  Nexc__Agent__EnvVar *vars = xcalloc (n_env + 1, sizeof *vars);
+  Nexc__Agent__EnvVar **pvars = xcalloc (n_env + 1, sizeof *pvars);
+  int rc;
+  for (size_t i = 0; i < n_env; i++)
+    {
+      nexc__agent__env_var__init (&vars[i]);
+      vars[i].key = env_kv[2 * i];
+      vars[i].value = env_kv[2 * i + 1];
+      pvars[i] = &vars[i];
+    }
+  d.workload_id = w->id;
+  d.name = w->name;
+  d.n_argv = w->req ? w->req->argc : 0;
+  d.argv = w->req ? w->req->argv : NULL;
+  d.n_env = n_env;
+  d.env = pvars;
+  d.artifact_size = w->artifact_size;
+  d.stop_grace_ms = (uint32_t) a->node->cfg.stop_grace_ms;
+  f.body_case = NEXC__AGENT__FRAME__BODY_DEPLOY;
+  f.deploy = &d;
+  rc = send_frame (a, &f, exe_fd, err);
+  free (pvars);
+  free (vars);
+  return rc;
+}
+
+int
+agent_send_stop (struct agent *a, uint32_t grace_ms, struct nxerr *err)
+{
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  Nexc__Agent__Stop s = NEXC__AGENT__STOP__INIT;
+  s.grace_ms = grace_ms;
+  f.body_case = NEXC__AGENT__FRAME__BODY_STOP;
+  f.stop = &s;
+  return send_frame (a, &f, -1, err);
+}
+
+int
+agent_send_ping (struct agent *a, struct nxerr *err)
+{
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  Nexc__Agent__Ping p = NEXC__AGENT__PING__INIT;
+  p.nonce = ++a->ping_nonce;
+  f.body_case = NEXC__AGENT__FRAME__BODY_PING;
+  f.ping = &p;
+  if (send_frame (a, &f, -1, err) < 0)
+    return -1;
+  a->ping_pending = true;
+  return 0;
+}
+
+static void
+close_link (struct agent *a)
+{
+  if (a->src.fd < 0)
+    return;
+  loop_del (a->node->loop, &a->src);
+  close (a->src.fd);
+  a->src.fd = -1;
+}
+
+void
+agent_kill (struct agent *a, const char *why)
+{
+  struct workload *w = a->wl;
+  if (a->state == AGENT_DEAD)
+    return;
+  if (why)
+    log_warn ("agent %d%s%s: %s", (int) a->pid, w ? " of workload " : "", w ? w->id : "", why);
+  a->state = AGENT_DEAD;
+  if (!a->reaped)
+    kill (a->pid, SIGKILL);
+  close_link (a);
+  loop_timer_cancel (a->node->loop, &a->timer);
+  a->wl = NULL;
+  if (w)
+    supervise_agent_lost (w, why ? why : "agent exited");
+  if (a->on_ready)
+    {
+      void (*cb) (struct agent *, bool, void *) = a->on_ready;
+      a->on_ready = NULL;
+      cb (a, false, a->ud);
+    }
+  pool_agent_gone (a->node->pool, a);
+}
+
+void
+agent_reaped (struct agent *a, int status)
+{
+  a->reaped = true;
+  if (a->state != AGENT_DEAD)
+    {
+      char why[96];
+      if (WIFSIGNALED (status))
+        snprintf (why, sizeof why, "agent killed by signal %d", WTERMSIG (status));
+      else
+        snprintf (why, sizeof why, "agent exited with status %d", WEXITSTATUS (status));
+      /* The link may still hold the agent's last frames (Exited): read them
+       * before declaring the agent lost. */
+      if (a->src.fd >= 0)
+        on_link (&a->src, EPOLLIN);
+      if (a->state != AGENT_DEAD)
+        agent_kill (a, a->wl ? why : NULL);
+    }
+}
+
+/* ---- frames from the agent ---- */
+
+static bool
+handle_frame (struct agent *a, Frame *f, int fd)
+{
+  struct workload *w = a->wl;
+  if (fd >= 0) /* agents never send fds */
+    {
+      close (fd);
+      agent_kill (a, "protocol violation: unexpected fd from agent");
+      return false;
+    }
+  switch (f->body_case)
+    {
+    case NEXC__AGENT__FRAME__BODY_HELLO:
+      if (a->state != AGENT_SPAWNING)
+        break;
+      a->state = AGENT_READY;
+      loop_timer_cancel (a->node->loop, &a->timer);
+      log_debug ("agent %d ready in %.2f ms", (int) a->pid,
+                 (double) (timefmt_mono_ns () - a->spawned_ns) / 1e6);
+      if (a->on_ready)
+        {
+          void (*cb) (struct agent *, bool, void *) = a->on_ready;
+          a->on_ready = NULL;
+          cb (a, true, a->ud);
+        }
+      else
+        pool_agent_ready (a->node->pool, a);
+      return a->state != AGENT_DEAD;
+    case NEXC__AGENT__FRAME__BODY_PONG:
+      if (!a->ping_pending || f->pong->nonce != a->ping_nonce)
+        break;
+      a->ping_pending = false;
+      if (a->state == AGENT_READY)
+        loop_timer_arm (a->node->loop, &a->timer, (uint64_t) a->node->cfg.agent_ping_interval_ms);
+      return true;
+    case NEXC__AGENT__FRAME__BODY_STARTED:
+      if (a->state != AGENT_LEASED || w == NULL || w->state != WL_STARTING)
+        break;
+      supervise_started (w, f->started->pid);
+      return a->state != AGENT_DEAD;
+    case NEXC__AGENT__FRAME__BODY_START_FAILED:
+      if (a->state != AGENT_LEASED || w == NULL || w->state != WL_STARTING)
+        break;
+      supervise_start_failed (w, f->start_failed->message);
+      return false;
+    case NEXC__AGENT__FRAME__BODY_LOG:
+      if (a->state != AGENT_LEASED || w == NULL || w->state == WL_STARTING
+          || f->log->stream == NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED)
+        break;
+      supervise_log (w, f->log->stream == NEXC__AGENT__LOG__STREAM__STDERR,
+                     (const char *) f->log->text.data, f->log->text.len, f->log->dropped);
+      return true;
+    case NEXC__AGENT__FRAME__BODY_EXITED:
+      if (a->state != AGENT_LEASED || w == NULL || w->state == WL_STARTING)
+        break;
+      supervise_exited (w, f->exited->code, f->exited->signal, f->exited->stopped,
+                        f->exited->log_dropped);
+      return false;
+    default:
+      break;
+    }
+  {
+    char why[96];
+    snprintf (why, sizeof why, "protocol violation: unexpected %s frame", frame_kind (f));
+    agent_kill (a, why);
+  }
+  return false;
+}
+
+static void
+on_link (struct loop_source *src, uint32_t events)
+{
+  struct agent *a = (struct agent *) ((char *) src - offsetof (struct agent, src));
+  struct nxerr err = { 0 };
+  (void) events;
+  /* Bounded work per wake so one chatty agent cannot starve the control plane. */
+  for (int i = 0; i < AGENT_FRAMES_PER_WAKE && a->state != AGENT_DEAD; i++)
+    {
+      Frame *f = NULL;
+      int fd = -1;
+      int rc = frame_recv (a->src.fd, &f, &fd, &err);
+      if (rc == 0)
+        return;
+      if (rc < 0)
+        {
+          agent_kill (a, err.code == ECONNRESET ? (a->wl ? "agent link closed" : NULL) : err.msg);
+          return;
+        }
+      bool go_on = handle_frame (a, f, fd);
+      frame_free (f);
+      if (!go_on)
+        return;
+    }
+}
+
+static void
+on_timer (struct loop_timer *t)
+{
+  struct agent *a = (struct agent *) ((char *) t - offsetof (struct agent, timer));
+  struct nxerr err = { 0 };
+  struct node *n = a->node;
+  if (a->state == AGENT_SPAWNING)
+    {
+      agent_kill (a, "no handshake within agent_handshake_timeout_ms");
+      return;
+    }
+  if (a->state != AGENT_READY)
+    return;
+  if (a->ping_pending)
+    {
+      n->counters.agents_replaced++;
+      agent_kill (a, "warm agent missed its ping: replacing it");
+      return;
+    }
+  if (agent_send_ping (a, &err) < 0)
+    {
+      agent_kill (a, err.msg);
+      return;
+    }
+  loop_timer_arm (n->loop, t, (uint64_t) n->cfg.agent_ping_timeout_ms);
+}

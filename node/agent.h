@@ -1,0 +1,56 @@
+/* agent: the node's side of one nexc-agent process and its link.
+ *
+ * Spawned with posix_spawn (never fork: the node is multithreaded), the
+ * SEQPACKET link as fd 3, an empty signal mask and default dispositions.
+ * Every frame from the agent is hostile input: a frame that is malformed or
+ * not allowed in the agent's state kills the agent (agent_kill).
+ *
+ *   SPAWNING --Hello--> READY --lease--> LEASED --(exit/kill)--> DEAD
+ * An agent struct is freed once it is DEAD and its process was reaped. */
+#ifndef NEXC_NODE_AGENT_H
+#define NEXC_NODE_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "api/nxerr.h"
+#include "node/loop.h"
+
+struct node;
+struct pool;
+struct workload;
+
+enum agent_state { AGENT_SPAWNING, AGENT_READY, AGENT_LEASED, AGENT_DEAD };
+
+struct agent {
+  struct agent *next, *prev; /* pool's list of every live or unreaped agent */
+  struct node *node;
+  pid_t pid;
+  struct loop_source src;
+  enum agent_state state;
+  bool warm;     /* spawned to fill the pool (vs cold for a deploy) */
+  bool idle;     /* in the pool's idle set */
+  bool reaped;
+  struct workload *wl;
+  struct loop_timer timer; /* handshake deadline, then ping schedule */
+  uint64_t ping_nonce;
+  bool ping_pending;
+  uint64_t spawned_ns;
+  /* Cold spawn: called when the Hello arrives, or with ok=false on death. */
+  void (*on_ready) (struct agent *a, bool ok, void *ud);
+  void *ud;
+};
+
+int agent_spawn (struct node *n, struct agent **out, struct nxerr *err);
+/* Send a Deploy frame with the executable fd. */
+int agent_send_deploy (struct agent *a, struct workload *w, int exe_fd, char **envp_kv,
+                       size_t n_env, struct nxerr *err);
+int agent_send_stop (struct agent *a, uint32_t grace_ms, struct nxerr *err);
+int agent_send_ping (struct agent *a, struct nxerr *err);
+/* Kill the process, close the link, tell the workload/pool. Idempotent. */
+void agent_kill (struct agent *a, const char *why);
+/* The process was reaped (called by pool_reap). */
+void agent_reaped (struct agent *a, int status);
+
+#endif

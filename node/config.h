@@ -1,0 +1,76 @@
+/* config: the node configuration file (reference §6, plus nexc's keys).
+ *
+ * config_load decodes the JSON file on top of the defaults (absent keys keep
+ * their default, arrays replace, objects merge field by field, tags merge).
+ * Unknown keys and Firecracker-only keys produce warnings (collected in
+ * cfg->warnings); an invalid value fails with a message naming the key.
+ * config_dump writes the effective configuration as JSON (check-config). */
+#ifndef NEXC_NODE_CONFIG_H
+#define NEXC_NODE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/buf.h"
+#include "api/nxerr.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+struct strlist {
+  char **v;
+  size_t n;
+};
+
+struct strmap {
+  char **keys; /* kept sorted by byte value, as Go emits maps */
+  char **vals;
+  size_t n;
+};
+
+enum sandbox_tier { SANDBOX_NONE = 0, SANDBOX_PROCESS = 1 };
+
+struct config {
+  int64_t machine_pool_size;
+  int64_t vcpu_count;
+  int64_t memsize_mib;
+  bool no_sandbox;
+  enum sandbox_tier sandbox;
+  struct strlist workload_types;
+  struct strlist valid_issuers;
+  struct strlist requester_public_keys;
+  struct strlist deny_trigger_subjects;
+  struct strmap tags;
+  int64_t max_workloads;
+  int64_t max_total_bytes;
+  int64_t max_workload_bytes;
+  bool has_autostart;
+  char *state_dir;
+  int64_t heartbeat_interval_ms;
+  int64_t agent_handshake_timeout_ms;
+  int64_t agent_ping_interval_ms;
+  int64_t agent_ping_timeout_ms;
+  int64_t stop_grace_ms;
+  int64_t artifact_cache_max_bytes;
+  int64_t max_artifact_bytes;
+  bool accept_unverified_hashes;
+  char *agent_path;
+  struct strlist warnings;
+};
+
+void config_defaults (struct config *cfg);
+/* Load path over the defaults. */
+int config_load (struct config *cfg, const char *path, struct nxerr *err);
+/* Parse a JSON text over the defaults (used by config_load and tests). */
+int config_parse (struct config *cfg, const char *json, size_t len, struct nxerr *err);
+void config_dump (const struct config *cfg, struct buf *out);
+void config_free (struct config *cfg);
+
+void strlist_push (struct strlist *l, const char *s);
+bool strlist_contains (const struct strlist *l, const char *s);
+void strlist_free (struct strlist *l);
+void strmap_set (struct strmap *m, const char *k, const char *v);
+const char *strmap_get (const struct strmap *m, const char *k);
+void strmap_free (struct strmap *m);
+
+#endif

@@ -1,0 +1,434 @@
+#include "node/control.h"
+
+#include <errno.h>
+#include <nats/nats.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/envelope.h"
+#include "api/jsonw.h"
+#include "api/log.h"
+#include "api/subjects.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/deploy.h"
+#include "node/events.h"
+#include "node/node.h"
+#include "node/stop.h"
+#include "node/workload.h"
+
+struct sub_closure {
+  struct node *node;
+  enum ctl_op op;
+};
+
+static struct sub_closure closures[7];
+
+void
+ctl_req_free (struct ctl_req *r)
+{
+  if (r == NULL)
+    return;
+  free (r->subject);
+  free (r->reply);
+  free (r->data);
+  free (r);
+}
+
+static void
+ctl_req_drop (void *arg)
+{
+  ctl_req_free (arg);
+}
+
+void
+control_reply (struct node *n, const char *reply, const struct buf *payload)
+{
+  natsStatus s;
+  if (reply == NULL || *reply == '\0')
+    return; /* §1: processed, reply dropped */
+  s = natsConnection_Publish (n->nc, reply, payload->data, (int) payload->len);
+  if (s != NATS_OK)
+    {
+      n->counters.replies_failed++;
+      log_warn ("reply to %s not sent: %s", reply, natsStatus_GetText (s));
+    }
+}
+
+void
+control_reply_err (struct node *n, const char *reply, const char *type, const char *msg)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  envelope_err (&b, type, msg);
+  control_reply (n, reply, &b);
+}
+
+void
+control_reply_ok (struct node *n, const char *reply, const char *type, const struct buf *data)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  envelope_ok (&b, type, data->data, data->len);
+  control_reply (n, reply, &b);
+}
+
+/* ---- PING ---- */
+
+static void
+handle_ping (struct node *n, struct ctl_req *r)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  struct jsonw w;
+  char up[TIMEFMT_UPTIME_MAX];
+  node_uptime (n, true, up, sizeof up);
+  jsonw_init (&w, &b);
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "node_id", n->node_id);
+  jsonw_kstr (&w, "version", NEXC_VERSION);
+  jsonw_kstr (&w, "uptime", up);
+  jsonw_kstr (&w, "target_xkey", n->id.xkey.public_text);
+  jsonw_key (&w, "tags");
+  events_write_tags (n, &w);
+  jsonw_kint (&w, "running_machines", (int64_t) n->n_workloads);
+  jsonw_obj_end (&w);
+  control_reply_ok (n, r->reply, NEX_TYPE_PING_RESPONSE, &b);
+}
+
+/* ---- WPING (§1.3) ---- */
+
+static bool
+wping_matches (const struct workload *wl, const char *ns, const char *filter)
+{
+  if (*ns && strcasecmp (ns, wl->ns) != 0)
+    return false;
+  if (*filter && strcmp (filter, wl->id) != 0 && strcasecmp (filter, wl->name) != 0)
+    return false;
+  return true;
+}
+
+static void
+handle_wping (struct node *n, struct ctl_req *r)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  char *storage = NULL;
+  const char *tok[16];
+  int nt = subjects_split (r->subject, &storage, tok, 16);
+  const char *ns = nt > 2 ? tok[2] : "";
+  const char *filter = nt > 3 ? tok[3] : "";
+  struct jsonw w;
+  char up[TIMEFMT_UPTIME_MAX];
+  size_t matched = 0;
+
+  if (nt < 0)
+    ns = filter = ""; /* over-long subject: treat like no filter tokens beyond 16 */
+  node_uptime (n, true, up, sizeof up);
+  jsonw_init (&w, &b);
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "node_id", n->node_id);
+  jsonw_kstr (&w, "target_xkey", n->id.xkey.public_text);
+  jsonw_kstr (&w, "version", NEXC_VERSION);
+  jsonw_key (&w, "tags");
+  events_write_tags (n, &w);
+  jsonw_kstr (&w, "uptime", up);
+  jsonw_key (&w, "running_machines");
+  jsonw_arr_begin (&w);
+  /* Oldest first, as Nex lists in deploy order. */
+  struct workload *last = n->workloads;
+  while (last && last->next)
+    last = last->next;
+  for (struct workload *wl = last; wl; wl = wl->prev)
+    {
+      if (wl->state == WL_ENDED || !wping_matches (wl, ns, filter))
+        continue;
+      matched++;
+      jsonw_obj_begin (&w);
+      jsonw_kstr (&w, "id", wl->id);
+      jsonw_kstr (&w, "namespace", wl->ns);
+      jsonw_kstr (&w, "name", wl->name);
+      jsonw_kstr (&w, "type", wl->type);
+      jsonw_obj_end (&w);
+    }
+  jsonw_arr_end (&w);
+  jsonw_obj_end (&w);
+  free (storage);
+  if (matched == 0)
+    return; /* silent when nothing matches */
+  control_reply_ok (n, r->reply, NEX_TYPE_PING_RESPONSE, &b);
+}
+
+/* ---- INFO (§1.4) ---- */
+
+static bool
+read_meminfo (int64_t *total, int64_t *free_, int64_t *avail)
+{
+  FILE *f = fopen ("/proc/meminfo", "re");
+  char line[256];
+  int got = 0;
+  if (f == NULL)
+    return false;
+  while (fgets (line, sizeof line, f))
+    {
+      long long v;
+      if (sscanf (line, "MemTotal: %lld kB", &v) == 1)
+        *total = v, got |= 1;
+      else if (sscanf (line, "MemFree: %lld kB", &v) == 1)
+        *free_ = v, got |= 2;
+      else if (sscanf (line, "MemAvailable: %lld kB", &v) == 1)
+        *avail = v, got |= 4;
+    }
+  fclose (f);
+  return got == 7;
+}
+
+static void
+write_machine (struct node *n, struct jsonw *w, struct workload *wl)
+{
+  char up[TIMEFMT_UPTIME_MAX];
+  (void) n;
+  if (wl->started_mono_ns)
+    timefmt_uptime (up, sizeof up, (timefmt_mono_ns () - wl->started_mono_ns) / 1000000000ull);
+  else
+    snprintf (up, sizeof up, "unknown");
+  jsonw_obj_begin (w);
+  jsonw_kstr (w, "id", wl->id);
+  jsonw_kbool (w, "healthy", true);
+  jsonw_kstr (w, "uptime", up);
+  if (*wl->ns)
+    jsonw_kstr (w, "namespace", wl->ns);
+  jsonw_key (w, "workload");
+  jsonw_obj_begin (w);
+  jsonw_kstr (w, "name", wl->name);
+  if (wl->description && *wl->description)
+    jsonw_kstr (w, "description", wl->description);
+  jsonw_kstr (w, "runtime", up);
+  jsonw_kstr (w, "type", wl->type);
+  jsonw_kstr (w, "hash", wl->hash);
+  jsonw_obj_end (w);
+  /* Our extensions, after Nex's fields (Go clients ignore unknown keys). */
+  jsonw_kint (w, "restarts", wl->restarts);
+  jsonw_kint (w, "log_lines", (int64_t) wl->log_seq);
+  jsonw_kint (w, "log_dropped", (int64_t) wl->log_dropped);
+  jsonw_obj_end (w);
+}
+
+static void
+handle_info (struct node *n, struct ctl_req *r)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  char *storage = NULL;
+  const char *tok[8];
+  int nt = subjects_split (r->subject, &storage, tok, 8);
+  const char *ns = nt > 2 ? tok[2] : "";
+  struct jsonw w;
+  char up[TIMEFMT_UPTIME_MAX];
+  int64_t mt, mf, ma;
+
+  node_uptime (n, true, up, sizeof up);
+  jsonw_init (&w, &b);
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "version", NEXC_VERSION);
+  jsonw_kstr (&w, "uptime", up);
+  jsonw_kstr (&w, "public_xkey", n->id.xkey.public_text);
+  jsonw_key (&w, "tags");
+  events_write_tags (n, &w);
+  if (read_meminfo (&mt, &mf, &ma))
+    {
+      jsonw_key (&w, "memory");
+      jsonw_obj_begin (&w);
+      jsonw_kint (&w, "total", mt);
+      jsonw_kint (&w, "free", mf);
+      jsonw_kint (&w, "available", ma);
+      jsonw_obj_end (&w);
+    }
+  jsonw_key (&w, "machines");
+  jsonw_arr_begin (&w);
+  struct workload *last = n->workloads;
+  while (last && last->next)
+    last = last->next;
+  for (struct workload *wl = last; wl; wl = wl->prev)
+    if (wl->state != WL_ENDED && strcasecmp (wl->ns, ns) == 0)
+      write_machine (n, &w, wl);
+  jsonw_arr_end (&w);
+  jsonw_key (&w, "supported_workload_types");
+  jsonw_arr_begin (&w);
+  for (size_t i = 0; i < n->cfg.workload_types.n; i++)
+    jsonw_str (&w, n->cfg.workload_types.v[i]);
+  jsonw_arr_end (&w);
+  /* nexc extensions. */
+  jsonw_key (&w, "nexc");
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "sandbox", n->cfg.sandbox == SANDBOX_PROCESS ? "process" : "none");
+  jsonw_kint (&w, "deploys", (int64_t) n->counters.deploys_ok);
+  jsonw_kint (&w, "deploys_failed", (int64_t) n->counters.deploys_failed);
+  jsonw_kint (&w, "log_lines", (int64_t) n->counters.log_lines);
+  jsonw_kint (&w, "log_dropped", (int64_t) (n->counters.log_dropped_agent
+                                             + n->counters.log_dropped_publish));
+  jsonw_kint (&w, "events_dropped", (int64_t) n->counters.events_dropped);
+  jsonw_kint (&w, "pool_misses", (int64_t) n->counters.pool_misses);
+  jsonw_kint (&w, "agent_spawn_failures", (int64_t) n->counters.agent_spawn_failures);
+  jsonw_kint (&w, "oom_kills", (int64_t) n->counters.oom_kills);
+  extern void pool_write_info (struct node * n, struct jsonw * w);
+  pool_write_info (n, &w);
+  jsonw_obj_end (&w);
+  jsonw_obj_end (&w);
+  free (storage);
+  control_reply_ok (n, r->reply, NEX_TYPE_INFO_RESPONSE, &b);
+}
+
+/* ---- LAMEDUCK (§3.2) ---- */
+
+static void
+handle_lameduck (struct node *n, struct ctl_req *r)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  struct jsonw w;
+  if (!n->lameduck)
+    {
+      n->lameduck = true;
+      node_tags_refresh (n);
+      for (struct workload *wl = n->workloads; wl; wl = wl->next)
+        deploy_clear_essential (wl);
+      events_lameduck (n);
+      log_info ("entered lame duck mode: new deploys are refused");
+    }
+  jsonw_init (&w, &b);
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "node_id", n->node_id);
+  jsonw_kbool (&w, "success", true);
+  jsonw_obj_end (&w);
+  control_reply_ok (n, r->reply, NEX_TYPE_LAMEDUCK_RESPONSE, &b);
+}
+
+/* ---- dispatch ---- */
+
+static const char *
+op_response_type (enum ctl_op op)
+{
+  switch (op)
+    {
+    case CTL_INFO: return NEX_TYPE_INFO_RESPONSE;
+    case CTL_DEPLOY: return NEX_TYPE_RUN_RESPONSE;
+    case CTL_STOP: return NEX_TYPE_STOP_RESPONSE;
+    case CTL_LAMEDUCK: return NEX_TYPE_LAMEDUCK_RESPONSE;
+    default: return NEX_TYPE_PING_RESPONSE;
+    }
+}
+
+static void
+dispatch (void *arg)
+{
+  struct ctl_req *r = arg;
+  struct node *n = r->node;
+  if (n->stopping)
+    {
+      ctl_req_free (r);
+      return;
+    }
+  if (r->len > CONTROL_PAYLOAD_MAX)
+    {
+      control_reply_err (n, r->reply, op_response_type (r->op),
+                         "request payload is larger than 1048576 bytes");
+      ctl_req_free (r);
+      return;
+    }
+  switch (r->op)
+    {
+    case CTL_PING:
+    case CTL_PING_NODE: handle_ping (n, r); break;
+    case CTL_WPING: handle_wping (n, r); break;
+    case CTL_INFO: handle_info (n, r); break;
+    case CTL_LAMEDUCK: handle_lameduck (n, r); break;
+    case CTL_DEPLOY:
+      deploy_handle (n, r); /* takes ownership of r */
+      return;
+    case CTL_STOP: stop_handle (n, r); break;
+    }
+  ctl_req_free (r);
+}
+
+/* nats.c thread: copy what we need, destroy the message at once, post. */
+static void
+on_msg (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+  struct sub_closure *c = closure;
+  struct ctl_req *r = xcalloc (1, sizeof *r);
+  const char *reply = natsMsg_GetReply (msg);
+  int len = natsMsg_GetDataLength (msg);
+  (void) nc;
+  (void) sub;
+  r->node = c->node;
+  r->op = c->op;
+  r->recv_ns = timefmt_mono_ns ();
+  r->subject = xstrdup (natsMsg_GetSubject (msg));
+  r->reply = reply && *reply ? xstrdup (reply) : NULL;
+  /* Payloads over the cap are not copied: the handler replies with an error. */
+  if (len > CONTROL_PAYLOAD_MAX)
+    {
+      r->len = (size_t) len;
+      r->data = xstrdup ("");
+    }
+  else
+    {
+      r->len = (size_t) len;
+      r->data = xstrndup (natsMsg_GetData (msg) ? natsMsg_GetData (msg) : "", r->len);
+    }
+  natsMsg_Destroy (msg);
+  loop_post (c->node->loop, dispatch, ctl_req_drop, r);
+}
+
+int
+control_subscribe (struct node *n, struct nxerr *err)
+{
+  cleanup_buf struct buf s = BUF_INIT;
+  struct
+  {
+    enum ctl_op op;
+    const char *verb;
+    const char *ns;
+  } table[] = {
+    { CTL_PING, NULL, NULL },       { CTL_PING_NODE, "PING", NULL },
+    { CTL_WPING, NULL, NULL },      { CTL_INFO, "INFO", "*" },
+    { CTL_DEPLOY, "DEPLOY", "*" },  { CTL_STOP, "STOP", "*" },
+    { CTL_LAMEDUCK, "LAMEDUCK", NULL },
+  };
+  n->subs = xcalloc (7, sizeof *n->subs);
+  for (int i = 0; i < 7; i++)
+    {
+      natsStatus st;
+      closures[i].node = n;
+      closures[i].op = table[i].op;
+      if (table[i].op == CTL_PING)
+        {
+          buf_reset (&s);
+          buf_puts (&s, NEX_SUBJ_PING);
+        }
+      else if (table[i].op == CTL_WPING)
+        {
+          buf_reset (&s);
+          buf_puts (&s, NEX_SUBJ_WPING_ALL);
+        }
+      else
+        subjects_node_op (&s, table[i].verb, table[i].ns, n->node_id);
+      st = natsConnection_Subscribe (&n->subs[i], n->nc, s.data, on_msg, &closures[i]);
+      if (st != NATS_OK)
+        return nxerr_set (err, EIO, "subscribe %s: %s", s.data, natsStatus_GetText (st));
+      /* A deep but bounded queue: a burst is queued rather than dropped, and
+       * a flood cannot exhaust memory (nats.c reports a slow consumer). */
+      natsSubscription_SetPendingLimits (n->subs[i], 100000, 512 * 1024 * 1024);
+      n->n_subs++;
+    }
+  return 0;
+}
+
+void
+control_unsubscribe (struct node *n)
+{
+  for (size_t i = 0; i < n->n_subs; i++)
+    {
+      natsSubscription_Unsubscribe (n->subs[i]);
+      natsSubscription_Destroy (n->subs[i]);
+    }
+  free (n->subs);
+  n->subs = NULL;
+  n->n_subs = 0;
+}

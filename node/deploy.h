@@ -1,0 +1,25 @@
+/* deploy: the DEPLOY pipeline (reference §2.2, made strict).
+ *
+ *   loop:    decode -> lame duck / limits -> type -> requester key -> env open
+ *            -> JWT verify, name, time, replay -> issuer allow-list
+ *   fetcher: artifact from the cache, else the object store (size cap, sha256
+ *            vs JWT hash and object digest)            [node/artifact.c]
+ *   loop:    lease a warm agent (or spawn one) -> Deploy frame + exe fd
+ *            -> Started -> run_response + workload_started
+ * Every failure answers the run_response error envelope with its text. */
+#ifndef NEXC_NODE_DEPLOY_H
+#define NEXC_NODE_DEPLOY_H
+
+struct node;
+struct ctl_req;
+struct workload;
+
+/* Takes ownership of r. */
+void deploy_handle (struct node *n, struct ctl_req *r);
+/* An essential workload ended badly: schedule a restart with backoff
+ * (takes what it needs from w; w is ended by the caller afterwards). */
+void deploy_maybe_restart (struct workload *w);
+/* Lame duck: no more restarts for this workload. */
+void deploy_clear_essential (struct workload *w);
+
+#endif

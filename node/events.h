@@ -1,0 +1,29 @@
+/* events: CloudEvents the node publishes on $NEX.events.{ns}.{type} (§4).
+ * A publish that fails (NATS gone and its reconnect buffer full) is counted
+ * in counters.events_dropped and logged, never silent. */
+#ifndef NEXC_NODE_EVENTS_H
+#define NEXC_NODE_EVENTS_H
+
+#include <time.h>
+
+#include "api/buf.h"
+#include "api/jsonw.h"
+
+struct node;
+struct workload;
+
+void events_publish (struct node *n, const char *ns, const char *type, const char *source,
+                     struct timespec time, const struct buf *data);
+
+void events_node_started (struct node *n);
+void events_heartbeat (struct node *n);
+void events_lameduck (struct node *n);
+void events_node_stopped (struct node *n);
+void events_workload_started (struct node *n, struct workload *w);
+/* code: exit status or -1; message per §4.3. */
+void events_workload_stopped (struct node *n, struct workload *w, int code, const char *message);
+
+/* The tag map as a JSON object (keys sorted). */
+void events_write_tags (struct node *n, struct jsonw *w);
+
+#endif

@@ -1,0 +1,21 @@
+/* logs: publishing a workload's output on
+ * $NEX.logs.{ns}.{node}.{workload}.{id} (reference §5, documented order),
+ * body {"text","level","id"}, level INFO for stdout and ERROR for stderr,
+ * with header Nexc-Seq: a per-workload sequence number starting at 1 so a
+ * subscriber can detect loss. A line that cannot be published is counted
+ * (workload and node counters) and reported in a rate-limited log line. */
+#ifndef NEXC_NODE_LOGS_H
+#define NEXC_NODE_LOGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LOGS_SEQ_HEADER "Nexc-Seq"
+
+struct workload;
+
+void logs_publish (struct workload *w, bool is_stderr, const char *text, size_t len);
+/* Lines dropped before they reached the node (agent ring full). */
+void logs_note_dropped (struct workload *w, unsigned long long dropped, const char *where);
+
+#endif

@@ -1,0 +1,459 @@
+/* nexc-node: command line, start-up and shutdown of the node daemon.
+ *
+ *   nexc-node up --config FILE [--server URL[,URL...]] [auth flags] [--state-dir DIR]
+ *                [--ephemeral-identity] [--log-level L]
+ *   nexc-node check-config FILE
+ *   nexc-node version */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <nats/nats.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "api/log.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/control.h"
+#include "node/events.h"
+#include "node/node.h"
+#include "node/artifact.h"
+#include "node/pool.h"
+#include "node/replay.h"
+#include "node/shutdown.h"
+
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 78
+
+struct up_opts {
+  const char *config;
+  const char *servers;
+  const char *creds;
+  const char *nkey;
+  const char *user;
+  const char *password;
+  const char *token;
+  const char *tlsca;
+  const char *tlscert;
+  const char *tlskey;
+  const char *state_dir;
+  bool ephemeral;
+};
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+           "usage: nexc-node up --config FILE [--server URL[,URL...]] [--creds FILE | --nkey "
+           "SEEDFILE |\n"
+           "                    --user U --password P | --token T] [--tlsca F] [--tlscert F "
+           "--tlskey F]\n"
+           "                    [--state-dir DIR] [--ephemeral-identity] [--log-level "
+           "error|warn|info|debug]\n"
+           "       nexc-node check-config FILE\n"
+           "       nexc-node version\n"
+           "\n"
+           "example: nexc-node up --config examples/nodeconfigs/dev.json --server "
+           "nats://127.0.0.1:4222\n");
+}
+
+/* ---- NATS connection ---- */
+
+static void
+on_disconnected (natsConnection *nc, void *closure)
+{
+  (void) nc;
+  (void) closure;
+  log_warn ("NATS connection lost; reconnecting");
+}
+
+static void
+on_reconnected (natsConnection *nc, void *closure)
+{
+  char url[256] = "";
+  (void) closure;
+  natsConnection_GetConnectedUrl (nc, url, sizeof url);
+  log_info ("NATS reconnected to %s", url);
+}
+
+static void
+on_async_error (natsConnection *nc, natsSubscription *sub, natsStatus s, void *closure)
+{
+  (void) nc;
+  (void) sub;
+  (void) closure;
+  log_warn ("NATS asynchronous error: %s", natsStatus_GetText (s));
+}
+
+static int
+split_servers (const char *list, char ***out, int *count)
+{
+  char *copy = xstrdup (list), *save = NULL, *tok;
+  int n = 0;
+  *out = NULL;
+  for (tok = strtok_r (copy, ",", &save); tok; tok = strtok_r (NULL, ",", &save))
+    {
+      *out = xrealloc (*out, (size_t) (n + 1) * sizeof **out);
+      (*out)[n++] = xstrdup (tok);
+    }
+  free (copy);
+  *count = n;
+  return n > 0 ? 0 : -1;
+}
+
+static int
+nats_connect (struct node *n, const struct up_opts *o, struct nxerr *err)
+{
+  natsOptions *opts = NULL;
+  natsStatus s;
+  char **servers = NULL;
+  int ns = 0;
+  const char *list = o->servers ? o->servers : getenv ("NATS_URL");
+  if (list == NULL || *list == '\0')
+    list = "nats://127.0.0.1:4222";
+  if (split_servers (list, &servers, &ns) < 0)
+    return nxerr_set (err, EINVAL, "--server: empty server list");
+  s = natsOptions_Create (&opts);
+  /* A list goes through SetServers: SetURL takes one URL only (platform notes). */
+  if (s == NATS_OK)
+    s = natsOptions_SetServers (opts, (const char **) servers, ns);
+  if (s == NATS_OK)
+    s = natsOptions_SetName (opts, "nexc-node");
+  if (s == NATS_OK) /* replies must not wait for the flusher thread */
+    s = natsOptions_SetSendAsap (opts, true);
+  if (s == NATS_OK)
+    s = natsOptions_SetMaxReconnect (opts, -1);
+  if (s == NATS_OK)
+    s = natsOptions_SetReconnectWait (opts, 250);
+  if (s == NATS_OK)
+    s = natsOptions_SetReconnectJitter (opts, 250, 1000);
+  if (s == NATS_OK)
+    s = natsOptions_SetReconnectBufSize (opts, 16 * 1024 * 1024);
+  if (s == NATS_OK)
+    s = natsOptions_SetRetryOnFailedConnect (opts, true, NULL, NULL);
+  if (s == NATS_OK)
+    s = natsOptions_SetDisconnectedCB (opts, on_disconnected, n);
+  if (s == NATS_OK)
+    s = natsOptions_SetReconnectedCB (opts, on_reconnected, n);
+  if (s == NATS_OK)
+    s = natsOptions_SetErrorHandler (opts, on_async_error, n);
+  if (s == NATS_OK && o->creds)
+    s = natsOptions_SetUserCredentialsFromFiles (opts, o->creds, NULL);
+  if (s == NATS_OK && o->nkey)
+    {
+      char seed[128] = "";
+      FILE *f = fopen (o->nkey, "re");
+      struct nkey_pair kp;
+      if (f == NULL || fgets (seed, sizeof seed, f) == NULL)
+        s = NATS_ERR;
+      if (f)
+        fclose (f);
+      seed[strcspn (seed, "\r\n")] = '\0';
+      if (s == NATS_OK && nkey_pair_from_seed (seed, &kp, err) == 0)
+        {
+          s = natsOptions_SetNKeyFromSeed (opts, kp.public_text, o->nkey);
+          nkey_pair_wipe (&kp);
+        }
+      else
+        s = NATS_ERR;
+      memset (seed, 0, sizeof seed);
+    }
+  if (s == NATS_OK && o->user)
+    s = natsOptions_SetUserInfo (opts, o->user, o->password ? o->password : "");
+  if (s == NATS_OK && o->token)
+    s = natsOptions_SetToken (opts, o->token);
+  if (s == NATS_OK && o->tlsca)
+    s = natsOptions_LoadCATrustedCertificates (opts, o->tlsca);
+  if (s == NATS_OK && o->tlscert)
+    s = natsOptions_LoadCertificatesChain (opts, o->tlscert, o->tlskey);
+  if (s == NATS_OK)
+    s = natsConnection_Connect (&n->nc, opts);
+  natsOptions_Destroy (opts);
+  for (int i = 0; i < ns; i++)
+    free (servers[i]);
+  free (servers);
+  if (s == NATS_NOT_YET_CONNECTED)
+    {
+      log_warn ("NATS server not reachable yet; retrying in the background");
+      return 0;
+    }
+  if (s != NATS_OK)
+    return nxerr_set (err, EIO, "connect to NATS: %s", natsStatus_GetText (s));
+  return 0;
+}
+
+/* ---- signals and timers ---- */
+
+static void
+on_signal (struct loop_source *src, uint32_t events)
+{
+  struct node *n = (struct node *) ((char *) src - offsetof (struct node, sigsrc));
+  struct signalfd_siginfo si;
+  (void) events;
+  while (read (src->fd, &si, sizeof si) == sizeof si)
+    {
+      if (si.ssi_signo == SIGCHLD)
+        pool_reap (n->pool);
+      else if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM || si.ssi_signo == SIGQUIT)
+        {
+          log_info ("received signal %u: shutting down", si.ssi_signo);
+          shutdown_begin (n);
+        }
+    }
+}
+
+static void
+on_heartbeat (struct loop_timer *t)
+{
+  struct node *n = (struct node *) ((char *) t - offsetof (struct node, heartbeat));
+  events_heartbeat (n);
+  loop_timer_arm (n->loop, t, (uint64_t) n->cfg.heartbeat_interval_ms);
+}
+
+static int
+block_signals (sigset_t *set)
+{
+  sigemptyset (set);
+  sigaddset (set, SIGINT);
+  sigaddset (set, SIGTERM);
+  sigaddset (set, SIGQUIT);
+  sigaddset (set, SIGCHLD);
+  sigaddset (set, SIGHUP);
+  /* Before nats.c starts its threads, so they inherit the mask and every
+   * signal lands on our signalfd. */
+  return pthread_sigmask (SIG_BLOCK, set, NULL);
+}
+
+static char *
+find_agent (const char *argv0, const struct config *cfg)
+{
+  char self[4096];
+  ssize_t r;
+  char *slash;
+  char path[4200];
+  if (cfg->agent_path)
+    return xstrdup (cfg->agent_path);
+  (void) argv0;
+  /* Beside us in the build tree (node/ and agent/), or in the same bin dir. */
+  r = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (r > 0)
+    {
+      self[r] = '\0';
+      slash = strrchr (self, '/');
+      if (slash)
+        {
+          *slash = '\0';
+          snprintf (path, sizeof path, "%s/nexc-agent", self);
+          if (access (path, X_OK) == 0)
+            return xstrdup (path);
+          snprintf (path, sizeof path, "%s/../agent/nexc-agent", self);
+          if (access (path, X_OK) == 0)
+            return realpath (path, NULL);
+        }
+    }
+  return xstrdup ("nexc-agent");
+}
+
+static int
+cmd_up (int argc, char **argv)
+{
+  static const struct option longopts[]
+      = { { "config", required_argument, NULL, 'c' },   { "server", required_argument, NULL, 's' },
+          { "creds", required_argument, NULL, 'C' },    { "nkey", required_argument, NULL, 'k' },
+          { "user", required_argument, NULL, 'u' },     { "password", required_argument, NULL, 'p' },
+          { "token", required_argument, NULL, 't' },    { "tlsca", required_argument, NULL, 'a' },
+          { "tlscert", required_argument, NULL, 'e' },  { "tlskey", required_argument, NULL, 'y' },
+          { "state-dir", required_argument, NULL, 'd' },
+          { "ephemeral-identity", no_argument, NULL, 'E' },
+          { "log-level", required_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' },
+          { NULL, 0, NULL, 0 } };
+  struct up_opts o = { 0 };
+  struct node n;
+  struct nxerr err = { 0 };
+  sigset_t set;
+  int c;
+  enum log_level lvl;
+
+  memset (&n, 0, sizeof n);
+  while ((c = getopt_long (argc, argv, "c:s:h", longopts, NULL)) != -1)
+    {
+      switch (c)
+        {
+        case 'c': o.config = optarg; break;
+        case 's': o.servers = optarg; break;
+        case 'C': o.creds = optarg; break;
+        case 'k': o.nkey = optarg; break;
+        case 'u': o.user = optarg; break;
+        case 'p': o.password = optarg; break;
+        case 't': o.token = optarg; break;
+        case 'a': o.tlsca = optarg; break;
+        case 'e': o.tlscert = optarg; break;
+        case 'y': o.tlskey = optarg; break;
+        case 'd': o.state_dir = optarg; break;
+        case 'E': o.ephemeral = true; break;
+        case 'l':
+          if (log_level_parse (optarg, &lvl) < 0)
+            {
+              fprintf (stderr, "nexc-node: --log-level: unknown level \"%s\"\n", optarg);
+              return EXIT_USAGE;
+            }
+          log_set_level (lvl);
+          break;
+        case 'h': usage (stdout); return 0;
+        default: usage (stderr); return EXIT_USAGE;
+        }
+    }
+  if (o.config == NULL)
+    {
+      fprintf (stderr, "nexc-node: up: --config FILE is required\n");
+      usage (stderr);
+      return EXIT_USAGE;
+    }
+
+  config_defaults (&n.cfg);
+  if (config_load (&n.cfg, o.config, &err) < 0)
+    {
+      log_error ("%s", err.msg);
+      config_free (&n.cfg);
+      return EXIT_CONFIG;
+    }
+  for (size_t i = 0; i < n.cfg.warnings.n; i++)
+    log_warn ("config: %s", n.cfg.warnings.v[i]);
+  if (o.state_dir)
+    {
+      free (n.cfg.state_dir);
+      n.cfg.state_dir = xstrdup (o.state_dir);
+    }
+  if (n.cfg.sandbox == SANDBOX_NONE)
+    log_warn ("sandbox \"none\": workloads run as plain processes with the node's privileges "
+              "(tag nex.unsafe=true)");
+  if (n.cfg.accept_unverified_hashes)
+    log_warn ("accept_unverified_hashes is on: artifacts whose JWT hash is not their sha256 are "
+              "accepted");
+
+  if (identity_load (&n.id, n.cfg.state_dir, o.ephemeral, &err) < 0)
+    {
+      log_error ("%s", err.msg);
+      config_free (&n.cfg);
+      return EXIT_CONFIG;
+    }
+  n.node_id = n.id.server.public_text;
+  n.agent_path = find_agent (argv[0], &n.cfg);
+  n.start_mono_ns = timefmt_mono_ns ();
+  n.start_wall = timefmt_now ();
+  node_tags_refresh (&n);
+
+  if (block_signals (&set) != 0 || loop_new (&n.loop, &err) < 0)
+    {
+      log_error ("start: %s", err.msg[0] ? err.msg : "cannot block signals");
+      return 1;
+    }
+  n.sigsrc.fd = signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  n.sigsrc.cb = on_signal;
+  if (n.sigsrc.fd < 0 || loop_add (n.loop, &n.sigsrc, EPOLLIN, &err) < 0)
+    {
+      log_error ("signalfd: %s", strerror (errno));
+      return 1;
+    }
+  n.replay = replay_new ();
+  if (pool_new (&n, &n.pool, &err) < 0 || artifact_cache_new (&n, &n.cache, &err) < 0
+      || shutdown_init (&n, &err) < 0)
+    {
+      log_error ("start: %s", err.msg);
+      return 1;
+    }
+  nats_Open (-1);
+  if (nats_connect (&n, &o, &err) < 0 || control_subscribe (&n, &err) < 0)
+    {
+      log_error ("%s", err.msg);
+      pool_free (n.pool);
+      if (n.nc)
+        natsConnection_Destroy (n.nc);
+      nats_Close ();
+      return 1;
+    }
+  n.api_start_mono_ns = timefmt_mono_ns ();
+  pool_start (n.pool);
+  events_node_started (&n);
+  loop_timer_init (&n.heartbeat, on_heartbeat);
+  loop_timer_arm (n.loop, &n.heartbeat, (uint64_t) n.cfg.heartbeat_interval_ms);
+  log_info ("node %s (%s) up, nexc %s, sandbox %s, pool %lld, state %s", n.node_id,
+            strmap_get (&n.tags, "node_name"), NEXC_VERSION,
+            n.cfg.sandbox == SANDBOX_PROCESS ? "process" : "none",
+            (long long) n.cfg.machine_pool_size, n.cfg.state_dir);
+
+  loop_run (n.loop);
+
+  /* shutdown_finish has stopped workloads, killed agents and sent node_stopped. */
+  natsConnection_FlushTimeout (n.nc, 2000);
+  control_unsubscribe (&n);
+  natsConnection_Destroy (n.nc);
+  nats_CloseAndWait (2000);
+  loop_free (n.loop);
+  close (n.sigsrc.fd);
+  identity_wipe (&n.id);
+  strmap_free (&n.tags);
+  free (n.agent_path);
+  config_free (&n.cfg);
+  log_info ("stopped");
+  return n.exit_code;
+}
+
+static int
+cmd_check_config (int argc, char **argv)
+{
+  struct config cfg;
+  struct nxerr err = { 0 };
+  cleanup_buf struct buf out = BUF_INIT;
+  if (argc < 2)
+    {
+      fprintf (stderr, "nexc-node: check-config: FILE is required\n");
+      return EXIT_USAGE;
+    }
+  config_defaults (&cfg);
+  if (config_load (&cfg, argv[1], &err) < 0)
+    {
+      fprintf (stderr, "nexc-node: %s\n", err.msg);
+      config_free (&cfg);
+      return EXIT_CONFIG;
+    }
+  for (size_t i = 0; i < cfg.warnings.n; i++)
+    fprintf (stderr, "nexc-node: warn: config: %s\n", cfg.warnings.v[i]);
+  config_dump (&cfg, &out);
+  printf ("%s\n", out.data);
+  config_free (&cfg);
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  log_init ("nexc-node", LOG_INFO);
+  if (argc < 2)
+    {
+      usage (stderr);
+      return EXIT_USAGE;
+    }
+  if (strcmp (argv[1], "up") == 0)
+    return cmd_up (argc - 1, argv + 1);
+  if (strcmp (argv[1], "check-config") == 0)
+    return cmd_check_config (argc - 1, argv + 1);
+  if (strcmp (argv[1], "version") == 0)
+    {
+      printf ("nexc-node %s\n", NEXC_VERSION);
+      return 0;
+    }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0)
+    {
+      usage (stdout);
+      return 0;
+    }
+  fprintf (stderr, "nexc-node: unknown command \"%s\"\n", argv[1]);
+  usage (stderr);
+  return EXIT_USAGE;
+}

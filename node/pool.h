@@ -1,0 +1,41 @@
+/* pool: the warm agent pool.
+ *
+ * Keeps cfg.machine_pool_size agents spawned, handshaken and idle. A deploy
+ * leases one (pool_lease); a lease on an empty pool counts a miss and the
+ * deploy spawns a cold agent instead (pool_spawn). Leased agents never come
+ * back: an agent runs one workload. Refill runs after every lease and agent
+ * death; spawn failures back off exponentially (100 ms doubling to 30 s) and
+ * show in INFO. Idle agents are pinged; one that misses a pong is replaced. */
+#ifndef NEXC_NODE_POOL_H
+#define NEXC_NODE_POOL_H
+
+#include <stdint.h>
+
+#include "api/jsonw.h"
+#include "api/nxerr.h"
+
+struct node;
+struct agent;
+struct pool;
+
+int pool_new (struct node *n, struct pool **out, struct nxerr *err);
+void pool_start (struct pool *p);
+/* Kill every agent (warm or leased) and free the pool. */
+void pool_free (struct pool *p);
+
+/* A ready idle agent, or NULL (a miss, counted). Triggers a refill. */
+struct agent *pool_lease (struct pool *p);
+/* Spawn an agent outside the warm set (cold start for a deploy). */
+struct agent *pool_spawn (struct pool *p, struct nxerr *err);
+
+/* Called by node/agent.c. */
+void pool_agent_ready (struct pool *p, struct agent *a);
+void pool_agent_gone (struct pool *p, struct agent *a);
+
+/* SIGCHLD: reap every exited child and tell its agent. */
+void pool_reap (struct pool *p);
+
+size_t pool_idle_count (const struct pool *p);
+void pool_write_info (struct node *n, struct jsonw *w);
+
+#endif

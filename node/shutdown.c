@@ -1,0 +1,79 @@
+#include "node/shutdown.h"
+
+#include "api/log.h"
+#include "node/artifact.h"
+#include "node/events.h"
+#include "node/node.h"
+#include "node/pool.h"
+#include "node/replay.h"
+#include "node/stop.h"
+#include "node/workload.h"
+
+#define SHUTDOWN_GRACE_MAX_MS 3000
+
+static struct loop_timer shutdown_timer;
+static struct loop_timer poll_timer;
+static struct node *shutdown_node;
+
+static void
+finish (struct node *n)
+{
+  loop_timer_cancel (n->loop, &shutdown_timer);
+  loop_timer_cancel (n->loop, &poll_timer);
+  loop_timer_cancel (n->loop, &n->heartbeat);
+  /* Agents still alive are killed; their workloads end with workload_stopped. */
+  pool_free (n->pool);
+  n->pool = NULL;
+  artifact_cache_free (n->cache);
+  n->cache = NULL;
+  replay_free (n->replay);
+  n->replay = NULL;
+  events_node_stopped (n);
+  loop_stop (n->loop);
+}
+
+static void
+on_deadline (struct loop_timer *t)
+{
+  (void) t;
+  log_warn ("shutdown: %zu workloads did not stop in time; killing their agents",
+            shutdown_node->n_workloads);
+  finish (shutdown_node);
+}
+
+static void
+on_poll (struct loop_timer *t)
+{
+  struct node *n = shutdown_node;
+  if (n->n_workloads == 0)
+    {
+      finish (n);
+      return;
+    }
+  loop_timer_arm (n->loop, t, 10);
+}
+
+int
+shutdown_init (struct node *n, struct nxerr *err)
+{
+  (void) err;
+  shutdown_node = n;
+  loop_timer_init (&shutdown_timer, on_deadline);
+  loop_timer_init (&poll_timer, on_poll);
+  return 0;
+}
+
+void
+shutdown_begin (struct node *n)
+{
+  uint64_t grace = (uint64_t) n->cfg.stop_grace_ms;
+  if (n->stopping)
+    return;
+  n->stopping = true;
+  for (struct workload *w = n->workloads; w; w = w->next)
+    stop_workload (n, w);
+  if (grace > SHUTDOWN_GRACE_MAX_MS)
+    grace = SHUTDOWN_GRACE_MAX_MS;
+  loop_timer_arm (n->loop, &shutdown_timer, grace + 500);
+  loop_timer_arm (n->loop, &poll_timer, 0);
+}

@@ -1,0 +1,173 @@
+#include "node/supervise.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api/jsonw.h"
+#include "api/log.h"
+#include "api/subjects.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/agent.h"
+#include "node/control.h"
+#include "node/deploy.h"
+#include "node/events.h"
+#include "node/logs.h"
+#include "node/node.h"
+#include "node/workload.h"
+
+static void
+free_workload (void *arg)
+{
+  workload_free (arg);
+}
+
+/* Final step of every workload: exactly one workload_stopped was sent by the
+ * caller; unlink now, free after the current event batch. */
+static void
+end_workload (struct workload *w)
+{
+  struct node *n = w->node;
+  w->state = WL_ENDED;
+  loop_timer_cancel (n->loop, &w->stop_timer);
+  if (w->agent)
+    {
+      struct agent *a = w->agent;
+      w->agent = NULL;
+      a->wl = NULL;
+      if (a->state != AGENT_DEAD)
+        agent_kill (a, NULL);
+    }
+  workload_unlink (n, w);
+  n->counters.workloads_exited++;
+  loop_defer (n->loop, free_workload, w);
+}
+
+static void
+reply_run_ok (struct workload *w)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  struct jsonw j;
+  jsonw_init (&j, &b);
+  jsonw_obj_begin (&j);
+  jsonw_kbool (&j, "started", true);
+  jsonw_kstr (&j, "id", w->id);
+  jsonw_kstr (&j, "issuer", w->claims.iss);
+  jsonw_kstr (&j, "name", w->name);
+  jsonw_obj_end (&j);
+  control_reply_ok (w->node, w->deploy_reply, NEX_TYPE_RUN_RESPONSE, &b);
+  free (w->deploy_reply);
+  w->deploy_reply = NULL;
+}
+
+static void
+reply_stop_ok (struct workload *w)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  struct jsonw j;
+  if (w->stop_reply == NULL)
+    return;
+  jsonw_init (&j, &b);
+  jsonw_obj_begin (&j);
+  jsonw_kbool (&j, "stopped", true);
+  jsonw_kstr (&j, "id", w->id);
+  jsonw_kstr (&j, "issuer", w->claims.iss);
+  jsonw_kstr (&j, "name", w->name);
+  jsonw_obj_end (&j);
+  control_reply_ok (w->node, w->stop_reply, NEX_TYPE_STOP_RESPONSE, &b);
+  free (w->stop_reply);
+  w->stop_reply = NULL;
+}
+
+void
+supervise_started (struct workload *w, uint32_t pid)
+{
+  struct node *n = w->node;
+  w->state = w->stop_requested ? WL_STOPPING : WL_RUNNING;
+  w->started_mono_ns = timefmt_mono_ns ();
+  n->counters.deploys_ok++;
+  log_info ("workload %s (%s/%s) started, pid %u, in %.3f ms", w->id, w->ns, w->name, pid,
+            (double) (w->started_mono_ns - w->created_mono_ns) / 1e6);
+  reply_run_ok (w);
+  events_workload_started (n, w);
+}
+
+void
+supervise_fail_deploy (struct workload *w, const char *reply_error)
+{
+  struct node *n = w->node;
+  char msg[512];
+  n->counters.deploys_failed++;
+  log_warn ("workload %s (%s) failed to deploy: %s", w->id, w->name, reply_error);
+  control_reply_err (n, w->deploy_reply, NEX_TYPE_RUN_RESPONSE, reply_error);
+  free (w->deploy_reply);
+  w->deploy_reply = NULL;
+  snprintf (msg, sizeof msg, "Failed to start workload: %s; vm: %s", w->name, w->id);
+  events_workload_stopped (n, w, -1, msg);
+  end_workload (w);
+}
+
+void
+supervise_start_failed (struct workload *w, const char *message)
+{
+  char err[600];
+  snprintf (err, sizeof err, "Failed to deploy workload: workload rejected by agent: %.500s",
+            message ? message : "");
+  supervise_fail_deploy (w, err);
+}
+
+void
+supervise_log (struct workload *w, bool is_stderr, const char *text, size_t len,
+               uint64_t dropped)
+{
+  if (dropped)
+    logs_note_dropped (w, (unsigned long long) dropped, "agent buffer full");
+  logs_publish (w, is_stderr, text, len);
+}
+
+void
+supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t log_dropped)
+{
+  struct node *n = w->node;
+  char msg[512];
+  (void) log_dropped; /* already counted frame by frame */
+  if (sig > 0 && sig < 65)
+    snprintf (msg, sizeof msg, "Exited workload: %s; vm: %s; status: %d (signal %d)", w->name,
+              w->id, code, sig);
+  else
+    snprintf (msg, sizeof msg, "Exited workload: %s; vm: %s; status: %d", w->name, w->id, code);
+  if (stopped || w->stop_requested)
+    snprintf (msg, sizeof msg, "Workload shutdown requested");
+  log_info ("workload %s (%s) ended: %s", w->id, w->name, msg);
+  events_workload_stopped (n, w, code, msg);
+  reply_stop_ok (w);
+  if (!stopped && !w->stop_requested && code != 0)
+    deploy_maybe_restart (w);
+  end_workload (w);
+}
+
+void
+supervise_agent_lost (struct workload *w, const char *why)
+{
+  struct node *n = w->node;
+  char msg[512];
+  w->agent = NULL;
+  if (w->state == WL_ENDED)
+    return;
+  if (w->state == WL_STARTING)
+    {
+      char err[600];
+      snprintf (err, sizeof err, "Failed to deploy workload: agent failed: %.500s", why);
+      supervise_fail_deploy (w, err);
+      return;
+    }
+  snprintf (msg, sizeof msg, "Exited workload: %s; vm: %s; status: -1 (%s)", w->name, w->id, why);
+  if (w->stop_requested)
+    snprintf (msg, sizeof msg, "Workload shutdown requested");
+  log_warn ("workload %s (%s): %s", w->id, w->name, why);
+  events_workload_stopped (n, w, -1, msg);
+  reply_stop_ok (w);
+  if (!w->stop_requested)
+    deploy_maybe_restart (w);
+  end_workload (w);
+}

@@ -1,0 +1,22 @@
+/* supervise: what the node does with a workload's lifecycle frames.
+ * Called by node/agent.c on the loop thread; each function may end the
+ * workload (unlink + deferred free), after which w must not be used. */
+#ifndef NEXC_NODE_SUPERVISE_H
+#define NEXC_NODE_SUPERVISE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct workload;
+
+void supervise_started (struct workload *w, uint32_t pid);
+void supervise_start_failed (struct workload *w, const char *message);
+void supervise_log (struct workload *w, bool is_stderr, const char *text, size_t len,
+                    uint64_t dropped);
+void supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t log_dropped);
+void supervise_agent_lost (struct workload *w, const char *why);
+/* Fail a workload that never reached its agent (deploy error after accept). */
+void supervise_fail_deploy (struct workload *w, const char *reply_error);
+
+#endif

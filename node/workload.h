@@ -1,0 +1,60 @@
+/* workload: one deployed workload, from the accepted DEPLOY to its end.
+ *
+ * States (the agent lifecycle table in ARCHITECTURE.md):
+ *   STARTING  agent leased, Deploy frame sent, waiting for Started
+ *   RUNNING   workload process exec'd; run_response sent
+ *   STOPPING  Stop sent to the agent (by STOP, shutdown or lame-duck drain)
+ *   ENDED     Exited/StartFailed received or agent lost; workload_stopped sent
+ * A workload is unlinked and freed when ENDED. Owned by the loop thread. */
+#ifndef NEXC_NODE_WORKLOAD_H
+#define NEXC_NODE_WORKLOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/jwt.h"
+#include "node/loop.h"
+
+struct agent;
+struct node;
+struct deploy_request;
+
+enum workload_state { WL_STARTING, WL_RUNNING, WL_STOPPING, WL_ENDED };
+
+#define WORKLOAD_ID_LEN 20
+
+struct workload {
+  struct workload *next, *prev;
+  struct node *node;
+  char id[WORKLOAD_ID_LEN + 1];
+  char *ns;
+  char *name; /* JWT sub */
+  char *type;
+  char *description;
+  char hash[65]; /* sha256 hex of the artifact */
+  uint64_t artifact_size;
+  struct jwt_claims claims;
+  struct deploy_request *req; /* kept for restarts (environment stays sealed) */
+  enum workload_state state;
+  uint64_t created_mono_ns;
+  uint64_t started_mono_ns; /* 0 until Started */
+  struct agent *agent;
+  char *deploy_reply; /* reply subject of the DEPLOY, until answered */
+  char *stop_reply;   /* reply subject of a STOP, until the agent confirms */
+  struct loop_timer stop_timer;
+  uint64_t log_seq;
+  uint64_t log_dropped;
+  uint32_t restarts;
+  bool stop_requested;
+};
+
+/* A fresh id: 20 chars of base32hex (xid-like, §8.6), time-ordered prefix. */
+void workload_new_id (char out[WORKLOAD_ID_LEN + 1]);
+
+struct workload *workload_new (struct node *n);
+void workload_link (struct node *n, struct workload *w);
+void workload_unlink (struct node *n, struct workload *w);
+void workload_free (struct workload *w);
+struct workload *workload_find (struct node *n, const char *id);
+
+#endif

@@ -1,0 +1,737 @@
+/* harness: real nats-server and nexc-node processes for integration tests.
+ *
+ * Every child we start is recorded in a small static table; an atexit
+ * handler and handlers for the terminating signals kill what is still in it,
+ * so a failing test (cmocka longjmps out of it, or abort()s) leaves no
+ * nats-server behind. When setpriv(1) is installed, children are also
+ * started with a parent-death signal, which covers the test being SIGKILLed
+ * (ctest timeout) or dying in a sanitizer report (which skips atexit). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <dirent.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+extern char **environ;
+
+#define MAX_CHILDREN 64
+#define MAX_TMPDIRS 16
+#define NATS_READY_MS 5000
+#define NODE_READY_MS 10000
+#define STOP_WAIT_MS 10000
+#define LOG_DUMP_MAX (64 * 1024)
+
+/* ---- the table of what we started ------------------------------------- */
+
+static volatile pid_t children[MAX_CHILDREN];
+static char tmpdirs[MAX_TMPDIRS][256];
+static int cleanup_installed;
+
+static void
+kill_children_now (void)
+{
+  for (int i = 0; i < MAX_CHILDREN; i++)
+    if (children[i] > 0)
+      kill (children[i], SIGKILL);
+}
+
+static int
+rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  (void) st;
+  (void) flag;
+  (void) ftw;
+  remove (path);
+  return 0;
+}
+
+static void
+remove_tree (const char *dir)
+{
+  if (dir[0] == '\0' || getenv ("NEXC_IT_KEEP") != NULL)
+    return;
+  nftw (dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+atexit_cleanup (void)
+{
+  kill_children_now ();
+  for (int i = 0; i < MAX_CHILDREN; i++)
+    if (children[i] > 0)
+      {
+        waitpid (children[i], NULL, 0);
+        children[i] = 0;
+      }
+  for (int i = 0; i < MAX_TMPDIRS; i++)
+    if (tmpdirs[i][0])
+      {
+        remove_tree (tmpdirs[i]);
+        tmpdirs[i][0] = '\0';
+      }
+}
+
+/* Only async-signal-safe work here: kill, then die of the same signal. */
+static void
+fatal_signal (int sig)
+{
+  kill_children_now ();
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+static void
+install_cleanup (void)
+{
+  static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT };
+  if (cleanup_installed)
+    return;
+  cleanup_installed = 1;
+  atexit (atexit_cleanup);
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    {
+      struct sigaction sa;
+      memset (&sa, 0, sizeof sa);
+      sa.sa_handler = fatal_signal;
+      sigemptyset (&sa.sa_mask);
+      sa.sa_flags = SA_RESETHAND;
+      sigaction (sigs[i], &sa, NULL);
+    }
+}
+
+static void
+track_child (pid_t pid)
+{
+  for (int i = 0; i < MAX_CHILDREN; i++)
+    if (children[i] == 0)
+      {
+        children[i] = pid;
+        return;
+      }
+  kill (pid, SIGKILL);
+  waitpid (pid, NULL, 0);
+  fail_msg ("harness: more than %d children", MAX_CHILDREN);
+}
+
+static void
+untrack_child (pid_t pid)
+{
+  for (int i = 0; i < MAX_CHILDREN; i++)
+    if (children[i] == pid)
+      children[i] = 0;
+}
+
+static void
+track_tmpdir (const char *dir, int add)
+{
+  for (int i = 0; i < MAX_TMPDIRS; i++)
+    {
+      if (add && tmpdirs[i][0] == '\0')
+        {
+          snprintf (tmpdirs[i], sizeof tmpdirs[i], "%s", dir);
+          return;
+        }
+      if (!add && strcmp (tmpdirs[i], dir) == 0)
+        tmpdirs[i][0] = '\0';
+    }
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static uint64_t
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+static void
+sleep_ms (int ms)
+{
+  struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+  while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+static int
+free_port (void)
+{
+  struct sockaddr_in sa;
+  socklen_t sl = sizeof sa;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int port;
+  if (fd < 0)
+    fail_msg ("harness: socket: %s", strerror (errno));
+  memset (&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  if (bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0
+      || getsockname (fd, (struct sockaddr *) &sa, &sl) < 0)
+    {
+      int e = errno;
+      close (fd);
+      fail_msg ("harness: bind port 0: %s", strerror (e));
+    }
+  port = ntohs (sa.sin_port);
+  close (fd);
+  return port;
+}
+
+/* A connected TCP socket to 127.0.0.1:port, or -1. */
+static int
+tcp_connect (int port)
+{
+  struct sockaddr_in sa;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  memset (&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons ((uint16_t) port);
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+/* Has pid exited? Reaps it and stores its status if so. */
+static int
+exited (pid_t pid, int *status)
+{
+  int st = 0;
+  pid_t r = waitpid (pid, &st, WNOHANG);
+  if (r == pid)
+    {
+      untrack_child (pid);
+      if (status)
+        *status = st;
+      return 1;
+    }
+  return r < 0 && errno == ECHILD;
+}
+
+static int
+exit_code (int st)
+{
+  if (WIFEXITED (st))
+    return WEXITSTATUS (st);
+  if (WIFSIGNALED (st))
+    return 128 + WTERMSIG (st);
+  return -1;
+}
+
+static void
+kill_and_reap (pid_t *pid)
+{
+  if (*pid <= 0)
+    return;
+  kill (*pid, SIGKILL);
+  while (waitpid (*pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  untrack_child (*pid);
+  *pid = 0;
+}
+
+static void
+dump_file (const char *what, const char *path)
+{
+  char buf[4096];
+  ssize_t n;
+  off_t size;
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      fprintf (stderr, "--- %s: %s: %s\n", what, path, strerror (errno));
+      return;
+    }
+  size = lseek (fd, 0, SEEK_END);
+  lseek (fd, size > LOG_DUMP_MAX ? size - LOG_DUMP_MAX : 0, SEEK_SET);
+  fprintf (stderr, "--- %s (%s)%s ---\n", what, path, size > LOG_DUMP_MAX ? ", tail" : "");
+  fflush (stderr);
+  while ((n = read (fd, buf, sizeof buf)) > 0)
+    if (write (STDERR_FILENO, buf, (size_t) n) < 0)
+      break;
+  fprintf (stderr, "--- end of %s ---\n", what);
+  close (fd);
+}
+
+/* Start argv with stdout and stderr appended to log_path; no stdin. The child
+ * gets default signal dispositions (nats_Open ignores SIGPIPE here) and an
+ * empty mask, and with setpriv a parent-death SIGKILL. */
+static pid_t
+spawn_logged (char *const argv[], const char *log_path)
+{
+  static const char setpriv[] = "/usr/bin/setpriv";
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  sigset_t all, none;
+  char *wrapped[64];
+  char *const *use = argv;
+  pid_t pid;
+  int r, n;
+
+  install_cleanup ();
+  if (access (setpriv, X_OK) == 0)
+    {
+      wrapped[0] = (char *) setpriv;
+      wrapped[1] = (char *) "--pdeathsig";
+      wrapped[2] = (char *) "KILL";
+      wrapped[3] = (char *) "--";
+      for (n = 0; argv[n] && n < 58; n++)
+        wrapped[4 + n] = argv[n];
+      wrapped[4 + n] = NULL;
+      use = wrapped;
+    }
+  posix_spawn_file_actions_init (&fa);
+  posix_spawn_file_actions_addopen (&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen (&fa, STDOUT_FILENO, log_path,
+                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2 (&fa, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawnattr_init (&attr);
+  sigfillset (&all);
+  sigemptyset (&none);
+  posix_spawnattr_setsigdefault (&attr, &all);
+  posix_spawnattr_setsigmask (&attr, &none);
+  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  r = posix_spawnp (&pid, use[0], &fa, &attr, use, environ);
+  posix_spawn_file_actions_destroy (&fa);
+  posix_spawnattr_destroy (&attr);
+  if (r != 0)
+    fail_msg ("harness: cannot start %s: %s", argv[0], strerror (r));
+  track_child (pid);
+  return pid;
+}
+
+/* ---- nats-server ------------------------------------------------------ */
+
+/* Start nats-server on h's ports; 0 when it accepts connections, -1 when it
+ * died (ports taken, most likely), fails the test on a timeout. */
+static int
+launch_nats (struct harness *h)
+{
+  char port[16], mport[16], log[320];
+  char *argv[] = { (char *) "nats-server", (char *) "-a", (char *) "127.0.0.1", (char *) "-p", port,
+                   (char *) "-m", mport, (char *) "-js", (char *) "-sd", h->store_dir, NULL };
+  uint64_t deadline;
+  snprintf (port, sizeof port, "%d", h->nats_port);
+  snprintf (mport, sizeof mport, "%d", h->monitor_port);
+  snprintf (log, sizeof log, "%s/nats.log", h->tmpdir);
+  h->nats_pid = spawn_logged (argv, log);
+  deadline = now_ms () + NATS_READY_MS;
+  while (now_ms () < deadline)
+    {
+      int fd = tcp_connect (h->nats_port);
+      if (fd >= 0)
+        {
+          close (fd);
+          return 0;
+        }
+      if (exited (h->nats_pid, NULL))
+        {
+          h->nats_pid = 0;
+          return -1;
+        }
+      sleep_ms (5);
+    }
+  dump_file ("nats-server log", log);
+  kill_and_reap (&h->nats_pid);
+  fail_msg ("harness: nats-server did not accept connections on port %d within %d ms",
+            h->nats_port, NATS_READY_MS);
+  return -1;
+}
+
+void
+harness_start_nats (struct harness *h)
+{
+  char log[320];
+  memset (h, 0, sizeof *h);
+  snprintf (h->tmpdir, sizeof h->tmpdir, "/tmp/nexc-it-XXXXXX");
+  if (mkdtemp (h->tmpdir) == NULL)
+    fail_msg ("harness: mkdtemp: %s", strerror (errno));
+  install_cleanup ();
+  track_tmpdir (h->tmpdir, 1);
+  snprintf (h->store_dir, sizeof h->store_dir, "%s/js", h->tmpdir);
+  snprintf (log, sizeof log, "%s/nats.log", h->tmpdir);
+  /* Another test may grab a port between our probe and the server's bind:
+   * try a few pairs. */
+  for (int attempt = 0; attempt < 5; attempt++)
+    {
+      h->nats_port = free_port ();
+      do
+        h->monitor_port = free_port ();
+      while (h->monitor_port == h->nats_port);
+      if (launch_nats (h) == 0)
+        {
+          snprintf (h->nats_url, sizeof h->nats_url, "nats://127.0.0.1:%d", h->nats_port);
+          return;
+        }
+    }
+  dump_file ("nats-server log", log);
+  fail_msg ("harness: nats-server keeps exiting at start (see log above)");
+}
+
+void
+harness_restart_nats (struct harness *h)
+{
+  char log[320];
+  kill_and_reap (&h->nats_pid);
+  /* The listener may linger for a moment: retry on the same ports. */
+  for (int attempt = 0; attempt < 50; attempt++)
+    {
+      if (launch_nats (h) == 0)
+        return;
+      sleep_ms (100);
+    }
+  snprintf (log, sizeof log, "%s/nats.log", h->tmpdir);
+  dump_file ("nats-server log", log);
+  fail_msg ("harness: nats-server did not restart on port %d", h->nats_port);
+}
+
+void
+harness_stop_nats (struct harness *h)
+{
+  kill_and_reap (&h->nats_pid);
+}
+
+natsConnection *
+harness_connect (struct harness *h)
+{
+  natsOptions *o = NULL;
+  natsConnection *nc = NULL;
+  natsStatus s;
+  s = natsOptions_Create (&o);
+  if (s == NATS_OK)
+    s = natsOptions_SetURL (o, h->nats_url);
+  if (s == NATS_OK)
+    s = natsOptions_SetSendAsap (o, true);
+  if (s == NATS_OK)
+    s = natsOptions_SetTimeout (o, 2000);
+  if (s == NATS_OK)
+    s = natsOptions_SetAllowReconnect (o, true);
+  if (s == NATS_OK)
+    s = natsOptions_SetMaxReconnect (o, -1);
+  if (s == NATS_OK)
+    s = natsOptions_SetReconnectWait (o, 100);
+  if (s == NATS_OK)
+    s = natsOptions_SetName (o, "nexc-it");
+  if (s == NATS_OK)
+    s = natsConnection_Connect (&nc, o);
+  natsOptions_Destroy (o);
+  if (s != NATS_OK)
+    fail_msg ("harness: connect to %s: %s", h->nats_url, natsStatus_GetText (s));
+  return nc;
+}
+
+/* ---- nexc-node -------------------------------------------------------- */
+
+const char *
+harness_bin (const char *rel)
+{
+  static char bufs[4][512];
+  static int next;
+  char *b = bufs[next++ % 4];
+  snprintf (b, sizeof bufs[0], "%s/%s", NEXC_BUILD_DIR, rel);
+  return b;
+}
+
+void
+harness_dump_node_log (struct harness *h)
+{
+  if (h->node_log[0])
+    dump_file ("nexc-node log", h->node_log);
+}
+
+static void
+write_file (const char *path, const char *data)
+{
+  size_t len = strlen (data), off = 0;
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    fail_msg ("harness: open %s: %s", path, strerror (errno));
+  while (off < len)
+    {
+      ssize_t n = write (fd, data + off, len - off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int e = errno;
+          close (fd);
+          fail_msg ("harness: write %s: %s", path, strerror (e));
+        }
+      off += (size_t) n;
+    }
+  close (fd);
+}
+
+/* Copy data.<key> of a PING reply into out. */
+static int
+ping_field (json_t *root, const char *key, char *out, size_t n)
+{
+  json_t *v = json_object_get (json_object_get (root, "data"), key);
+  if (!json_is_string (v) || json_string_length (v) >= n)
+    return -1;
+  memcpy (out, json_string_value (v), json_string_length (v) + 1);
+  return 0;
+}
+
+void
+harness_start_node (struct harness *h, const char *config_json, const char *const *extra_args)
+{
+  char *argv[64];
+  natsInbox *inbox = NULL;
+  natsConnection *nc;
+  natsSubscription *sub = NULL;
+  uint64_t deadline;
+  int n = 0, st = 0;
+  char *reply = NULL;
+
+  snprintf (h->node_config, sizeof h->node_config, "%s/node.json", h->tmpdir);
+  snprintf (h->node_state_dir, sizeof h->node_state_dir, "%s/state", h->tmpdir);
+  snprintf (h->node_log, sizeof h->node_log, "%s/node.log", h->tmpdir);
+  write_file (h->node_config, config_json ? config_json : "{}");
+  if (mkdir (h->node_state_dir, 0700) < 0 && errno != EEXIST)
+    fail_msg ("harness: mkdir %s: %s", h->node_state_dir, strerror (errno));
+
+  argv[n++] = (char *) harness_bin ("node/nexc-node");
+  argv[n++] = (char *) "up";
+  argv[n++] = (char *) "--config";
+  argv[n++] = h->node_config;
+  argv[n++] = (char *) "--server";
+  argv[n++] = h->nats_url;
+  argv[n++] = (char *) "--state-dir";
+  argv[n++] = h->node_state_dir;
+  for (int i = 0; extra_args && extra_args[i]; i++)
+    {
+      if (n >= 63)
+        fail_msg ("harness: too many node arguments");
+      argv[n++] = (char *) extra_args[i];
+    }
+  argv[n] = NULL;
+  if (access (argv[0], X_OK) != 0)
+    fail_msg ("harness: %s: %s", argv[0], strerror (errno));
+  h->node_pid = spawn_logged (argv, h->node_log);
+
+  /* Ready when it answers a PING broadcast. */
+  nc = harness_connect (h);
+  if (natsInbox_Create (&inbox) != NATS_OK
+      || natsConnection_SubscribeSync (&sub, nc, inbox) != NATS_OK)
+    fail_msg ("harness: cannot subscribe to a reply inbox");
+  deadline = now_ms () + NODE_READY_MS;
+  while (reply == NULL && now_ms () < deadline)
+    {
+      natsMsg *m = NULL;
+      if (exited (h->node_pid, &st))
+        {
+          h->node_pid = 0;
+          natsSubscription_Destroy (sub);
+          natsInbox_Destroy (inbox);
+          natsConnection_Destroy (nc);
+          harness_dump_node_log (h);
+          fail_msg ("harness: nexc-node exited (status %d) before answering PING", exit_code (st));
+        }
+      natsConnection_PublishRequest (nc, "$NEX.PING", inbox, NULL, 0);
+      if (natsSubscription_NextMsg (&m, sub, 200) == NATS_OK)
+        {
+          reply = strndup (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m));
+          natsMsg_Destroy (m);
+        }
+    }
+  natsSubscription_Destroy (sub);
+  natsInbox_Destroy (inbox);
+  natsConnection_Destroy (nc);
+  if (reply == NULL)
+    {
+      harness_dump_node_log (h);
+      fail_msg ("harness: nexc-node did not answer $NEX.PING within %d ms", NODE_READY_MS);
+    }
+  {
+    json_error_t jerr;
+    json_t *root = json_loads (reply, 0, &jerr);
+    int bad = root == NULL || ping_field (root, "node_id", h->node_id, sizeof h->node_id) < 0;
+    if (!bad && ping_field (root, "target_xkey", h->node_xkey, sizeof h->node_xkey) < 0)
+      h->node_xkey[0] = '\0';
+    if (root)
+      json_decref (root);
+    if (bad)
+      {
+        harness_dump_node_log (h);
+        fprintf (stderr, "PING reply: %s\n", reply);
+        free (reply);
+        fail_msg ("harness: PING reply without data.node_id");
+      }
+    free (reply);
+  }
+}
+
+int
+harness_stop_node (struct harness *h, int sig)
+{
+  uint64_t deadline;
+  int st = 0;
+  if (h->node_pid <= 0)
+    fail_msg ("harness: no node running");
+  kill (h->node_pid, sig);
+  deadline = now_ms () + STOP_WAIT_MS;
+  while (!exited (h->node_pid, &st))
+    {
+      if (now_ms () >= deadline)
+        {
+          kill_and_reap (&h->node_pid);
+          harness_dump_node_log (h);
+          fail_msg ("harness: nexc-node still running %d ms after signal %d", STOP_WAIT_MS, sig);
+        }
+      sleep_ms (5);
+    }
+  h->node_pid = 0;
+  return exit_code (st);
+}
+
+void
+harness_stop_all (struct harness *h)
+{
+  kill_and_reap (&h->node_pid);
+  kill_and_reap (&h->nats_pid);
+  if (h->tmpdir[0])
+    {
+      remove_tree (h->tmpdir);
+      track_tmpdir (h->tmpdir, 0);
+      h->tmpdir[0] = '\0';
+    }
+}
+
+/* ---- clients ---------------------------------------------------------- */
+
+char *
+harness_request (natsConnection *nc, const char *subject, const char *payload, size_t len,
+                 int timeout_ms)
+{
+  natsMsg *m = NULL;
+  char *out;
+  if (natsConnection_Request (&m, nc, subject, payload, (int) len, timeout_ms) != NATS_OK)
+    return NULL;
+  out = malloc ((size_t) natsMsg_GetDataLength (m) + 1);
+  if (out)
+    {
+      memcpy (out, natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m));
+      out[natsMsg_GetDataLength (m)] = '\0';
+    }
+  natsMsg_Destroy (m);
+  return out;
+}
+
+char *
+harness_http_get (struct harness *h, const char *path)
+{
+  char req[1024];
+  char *resp = NULL, *body;
+  size_t len = 0, cap = 0;
+  int fd, n, status = 0;
+  uint64_t deadline = now_ms () + 5000;
+
+  fd = tcp_connect (h->monitor_port);
+  if (fd < 0)
+    return NULL;
+  n = snprintf (req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n", path,
+                h->monitor_port);
+  if (n < 0 || (size_t) n >= sizeof req || write (fd, req, (size_t) n) != n)
+    {
+      close (fd);
+      return NULL;
+    }
+  for (;;)
+    {
+      struct pollfd p = { fd, POLLIN, 0 };
+      ssize_t r;
+      int left = (int) (deadline - now_ms ());
+      if (left <= 0 || poll (&p, 1, left) <= 0)
+        break;
+      if (cap - len < 4096)
+        {
+          cap = cap ? cap * 2 : 16384;
+          resp = realloc (resp, cap);
+          if (resp == NULL)
+            break;
+        }
+      r = read (fd, resp + len, cap - len - 1);
+      if (r <= 0)
+        break;
+      len += (size_t) r;
+    }
+  close (fd);
+  if (resp == NULL)
+    return NULL;
+  resp[len] = '\0';
+  body = strstr (resp, "\r\n\r\n");
+  if (body == NULL || sscanf (resp, "HTTP/%*d.%*d %d", &status) != 1 || status != 200)
+    {
+      free (resp);
+      return NULL;
+    }
+  body += 4;
+  memmove (resp, body, len - (size_t) (body - resp) + 1);
+  return resp;
+}
+
+int
+harness_count_procs (const char *needle)
+{
+  DIR *d = opendir ("/proc");
+  struct dirent *e;
+  int count = 0;
+  pid_t self = getpid ();
+  if (d == NULL)
+    fail_msg ("harness: opendir /proc: %s", strerror (errno));
+  while ((e = readdir (d)) != NULL)
+    {
+      char path[64], cmd[8192];
+      char *end;
+      long pid = strtol (e->d_name, &end, 10);
+      ssize_t n;
+      int fd;
+      if (*end != '\0' || pid <= 0 || pid == self)
+        continue;
+      snprintf (path, sizeof path, "/proc/%ld/cmdline", pid);
+      fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      n = read (fd, cmd, sizeof cmd - 1);
+      close (fd);
+      if (n <= 0)
+        continue;
+      for (ssize_t i = 0; i < n; i++)
+        if (cmd[i] == '\0')
+          cmd[i] = ' ';
+      cmd[n] = '\0';
+      if (strstr (cmd, needle) != NULL)
+        count++;
+    }
+  closedir (d);
+  return count;
+}
