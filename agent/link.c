@@ -135,10 +135,10 @@ link_flush (struct link *l, struct log_ring *r, struct nxerr *err)
   return 0;
 }
 
-int
-link_send_wait (struct link *l, const Frame *f, int timeout_ms, struct nxerr *err)
+/* Wait until the socket takes one frame, or the deadline passes. */
+static int
+send_by (struct link *l, const Frame *f, uint64_t deadline, int timeout_ms, struct nxerr *err)
 {
-  uint64_t deadline = timefmt_mono_ns () + (uint64_t) timeout_ms * 1000000ull;
   for (;;)
     {
       struct pollfd p = { .fd = l->sock, .events = POLLOUT };
@@ -154,4 +154,21 @@ link_send_wait (struct link *l, const Frame *f, int timeout_ms, struct nxerr *er
       if (poll (&p, 1, (int) ((deadline - now) / 1000000ull) + 1) < 0 && errno != EINTR)
         return nxerr_sys (err, errno, "poll link");
     }
+}
+
+int
+link_send_wait (struct link *l, const Frame *f, int timeout_ms, struct nxerr *err)
+{
+  uint64_t deadline = timefmt_mono_ns () + (uint64_t) timeout_ms * 1000000ull;
+  /* Queued control frames first: Exited must never overtake Started. */
+  while (l->ctl_count > 0)
+    {
+      Frame *q = l->ctl[l->ctl_head];
+      if (send_by (l, q, deadline, timeout_ms, err) < 0)
+        return -1;
+      frame_free (q);
+      l->ctl_head = (l->ctl_head + 1) % AGENT_CTL_QUEUE_MAX;
+      l->ctl_count--;
+    }
+  return send_by (l, f, deadline, timeout_ms, err);
 }

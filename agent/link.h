@@ -36,7 +36,8 @@ int link_flush (struct link *l, struct log_ring *r, struct nxerr *err);
 /* Whether anything waits to be sent (poll for POLLOUT). */
 bool link_pending (const struct link *l, const struct log_ring *r);
 bool link_ctl_pending (const struct link *l);
-/* Send f, waiting up to timeout_ms for room. */
+/* Send the queued control frames and then f, waiting up to timeout_ms in
+ * all for room (log lines still in the ring are not sent). */
 int link_send_wait (struct link *l, const Frame *f, int timeout_ms, struct nxerr *err);
 
 #endif

@@ -338,7 +338,7 @@ advance_ending (struct agent *a, uint64_t now)
     }
   if (a->phase == PHASE_FLUSH)
     {
-      if (a->ring.count > 0 && now < a->flush_until)
+      if ((a->ring.count > 0 || link_ctl_pending (&a->link)) && now < a->flush_until)
         return;
       if (a->ring.count > 0)
         {

@@ -366,9 +366,9 @@ api_init (struct api *a, natsConnection *nc, const struct objstore_opts *opts, s
   return 0;
 }
 
-/* A request to the JetStream API (or a JetStream publish, api == NULL means
- * subj is used as is). Returns 0 with *out the parsed reply, 1 when the reply
- * is an API error (apierr and err filled, *out NULL), -1 otherwise. */
+/* Send req (a JetStream API request, or a JetStream publish) and parse the
+ * JSON reply. Returns 0 with *out the parsed reply, 1 when the reply is an
+ * API error (apierr and err filled, *out NULL), -1 otherwise. */
 static int
 request_msg (struct api *a, natsMsg *req, json_t **out, struct api_error *apierr, struct nxerr *err)
 {

@@ -9,7 +9,9 @@
  *
  * Owns: the metadata parser (untrusted input: strict and bounded), the read
  * path (streamed to a callback, never buffered whole, digest and length
- * verified) and the write path. Every call is synchronous and uses the
+ * verified; chunks come by DIRECT.GET when the stream allows it, else by
+ * STREAM.MSG.GET next_by_subj) and the write path (like nats.go's Put).
+ * No consumers are created. Every call is synchronous and uses the
  * caller's connection; any thread may call it (nats.c connections are
  * thread-safe). Error texts for the conditions nats.go knows are nats.go's
  * ("nats: object not found", ...), because the node replies with them. */
@@ -89,7 +91,8 @@ int objstore_get_info (natsConnection *nc, const char *bucket, const char *name,
                        struct nxerr *err);
 
 /* Called with each chunk in order; data is valid during the call only.
- * Return < 0 (after filling err) to stop the read. */
+ * Return < 0 (after filling err) to stop the read. objstore_read accepts a
+ * NULL callback (verify only). */
 typedef int (*objstore_chunk_fn) (const void *data, size_t len, void *ud, struct nxerr *err);
 
 /* Read the object's chunks, verifying length and digest. An object larger

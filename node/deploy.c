@@ -315,6 +315,12 @@ on_fetched (void *ud, struct artifact_result *res)
   struct deploy_ctx *d = ud;
   struct workload *w = d->w;
   char msg[700];
+  if (res->fd < 0 && res->err.code == EFBIG)
+    {
+      ctx_free (d);
+      supervise_fail_deploy (w, "Workload file size would exceed node limitations");
+      return;
+    }
   if (res->fd < 0)
     {
       snprintf (msg, sizeof msg, "Failed to cache workload bytes: %s", res->err.msg);

@@ -5,7 +5,11 @@
  * so a failing test (cmocka longjmps out of it, or abort()s) leaves no
  * nats-server behind. When setpriv(1) is installed, children are also
  * started with a parent-death signal, which covers the test being SIGKILLed
- * (ctest timeout) or dying in a sanitizer report (which skips atexit). */
+ * (ctest timeout) or dying in a sanitizer report (which skips atexit). The
+ * parent-death signal follows the spawning *thread*: call the harness from
+ * the test's main thread. Temp dirs left by such hard deaths are swept by
+ * the next harness_start_nats (each records its owner pid).
+ * NEXC_IT_KEEP=1 in the environment keeps temp dirs for inspection. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -328,6 +332,8 @@ spawn_logged (char *const argv[], const char *log_path)
   return pid;
 }
 
+static void write_file (const char *path, const char *data);
+
 /* ---- nats-server ------------------------------------------------------ */
 
 /* Start nats-server on h's ports; 0 when it accepts connections, -1 when it
@@ -366,16 +372,57 @@ launch_nats (struct harness *h)
   return -1;
 }
 
+/* Temp dirs of test processes that died hard (SIGKILL, abort, sanitizer
+ * exit: no atexit) are removed by the next test: each dir names its owner. */
+static void
+sweep_stale_tmpdirs (void)
+{
+  static int swept;
+  DIR *d;
+  struct dirent *e;
+  if (swept++ || (d = opendir ("/tmp")) == NULL)
+    return;
+  while ((e = readdir (d)) != NULL)
+    {
+      char path[300], owner[32];
+      ssize_t n;
+      long pid;
+      int fd;
+      if (strncmp (e->d_name, "nexc-it-", 8) != 0)
+        continue;
+      snprintf (path, sizeof path, "/tmp/%s/owner", e->d_name);
+      fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      n = read (fd, owner, sizeof owner - 1);
+      close (fd);
+      if (n <= 0)
+        continue;
+      owner[n] = '\0';
+      pid = strtol (owner, NULL, 10);
+      if (pid > 0 && kill ((pid_t) pid, 0) < 0 && errno == ESRCH)
+        {
+          snprintf (path, sizeof path, "/tmp/%s", e->d_name);
+          remove_tree (path);
+        }
+    }
+  closedir (d);
+}
+
 void
 harness_start_nats (struct harness *h)
 {
-  char log[320];
+  char log[320], owner[300], pid[32];
   memset (h, 0, sizeof *h);
+  install_cleanup ();
+  sweep_stale_tmpdirs ();
   snprintf (h->tmpdir, sizeof h->tmpdir, "/tmp/nexc-it-XXXXXX");
   if (mkdtemp (h->tmpdir) == NULL)
     fail_msg ("harness: mkdtemp: %s", strerror (errno));
-  install_cleanup ();
   track_tmpdir (h->tmpdir, 1);
+  snprintf (owner, sizeof owner, "%s/owner", h->tmpdir);
+  snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
+  write_file (owner, pid);
   snprintf (h->store_dir, sizeof h->store_dir, "%s/js", h->tmpdir);
   snprintf (log, sizeof log, "%s/nats.log", h->tmpdir);
   /* Another test may grab a port between our probe and the server's bind:

@@ -70,6 +70,35 @@ test_parse_go_meta (void **state)
   objstore_info_free (NULL);
 }
 
+/* What nats.js 2.29 writes: the same fields in another order, plus
+ * "deleted":false, an empty description and "revision". */
+static void
+test_parse_js_meta (void **state)
+{
+  struct objstore_info info;
+  struct nxerr err;
+  (void) state;
+  assert_int_equal (
+      parse ("{\"bucket\":\"jsb\",\"nuid\":\"FHH3GS3Z4OTYWK4565YN4N\",\"size\":1000000,"
+             "\"chunks\":8,\"name\":\"../x\",\"description\":\"\",\"options\":{"
+             "\"max_chunk_size\":131072},\"mtime\":\"2026-11-22T01:53:11.573Z\",\"digest\":"
+             "\"SHA-256=mSZDtUOTkNOQoUVHxYSCEeNEGR_I043CllElA2K-whE=\",\"deleted\":false,"
+             "\"revision\":9}",
+             &info, &err),
+      0);
+  assert_string_equal (info.name, "../x");
+  assert_string_equal (info.description, "");
+  assert_int_equal (info.size, 1000000);
+  assert_int_equal (info.chunks, 8);
+  assert_false (info.deleted);
+  objstore_info_free (&info);
+  /* nats.js writes links without nuid/size/chunks; nats.go refuses to read
+   * them (empty NUID: ErrBadObjectMeta) and so do we. */
+  expect_bad ("{\"name\":\"lnk\",\"bucket\":\"cb\",\"options\":{\"link\":{\"bucket\":\"cb\","
+              "\"name\":\"small\"}},\"revision\":25}",
+              "nuid");
+}
+
 static void
 test_parse_minimal_and_nulls (void **state)
 {
@@ -420,6 +449,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_parse_go_meta),
+    cmocka_unit_test (test_parse_js_meta),
     cmocka_unit_test (test_parse_minimal_and_nulls),
     cmocka_unit_test (test_parse_missing_fields),
     cmocka_unit_test (test_parse_wrong_types),

@@ -1,0 +1,115 @@
+/* nexc: the public C client library of nexc (and of any Nex v0.2 node).
+ *
+ * A small synchronous API over a NATS connection (caller-provided or created
+ * here). Every call returns 0 or -1 with a struct nxerr message; nothing
+ * exits or prints. The byte formats (JWT, xkeys, object store) are the same
+ * code the node uses.
+ *
+ *   struct nexc_client *c;
+ *   nexc_client_connect (&c, "nats://127.0.0.1:4222", &err);
+ *   nexc_nodes_ping (c, 500, &nodes, &n, &err);
+ *   nexc_deploy (c, &opts, &result, &err);   upload + JWT + sealed env + DEPLOY
+ *   nexc_stop (c, node, id, name, issuer, &err);
+ *   nexc_client_free (c); */
+#ifndef NEXC_CLIENT_H
+#define NEXC_CLIENT_H
+
+#include <nats/nats.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/nkeys.h"
+#include "api/nxerr.h"
+
+#define NEXC_DEFAULT_BUCKET "NEXCLIFILES"
+
+struct nexc_client {
+  natsConnection *nc;
+  bool own_nc;
+  char ns[128];       /* namespace, default "default" */
+  int64_t timeout_ms; /* request timeout, default 2000 */
+};
+
+struct nexc_conn_opts {
+  const char *creds;      /* credentials file */
+  const char *nkey_seed;  /* nkey seed file */
+  const char *user, *password, *token;
+};
+
+int nexc_client_connect (struct nexc_client **out, const char *servers,
+                         const struct nexc_conn_opts *o, struct nxerr *err);
+/* Use an existing connection (not closed by nexc_client_free). */
+int nexc_client_wrap (struct nexc_client **out, natsConnection *nc, struct nxerr *err);
+void nexc_client_free (struct nexc_client *c);
+
+/* One node as PING describes it. */
+struct nexc_node {
+  char *node_id, *version, *uptime, *target_xkey;
+  char *tags_json; /* the tag object, as received */
+  char *name;      /* tags.node_name */
+  int64_t running;
+};
+void nexc_nodes_free (struct nexc_node *v, size_t n);
+/* Broadcast $NEX.PING and collect replies for wait_ms. */
+int nexc_nodes_ping (struct nexc_client *c, int64_t wait_ms, struct nexc_node **out, size_t *n,
+                     struct nxerr *err);
+/* INFO data object as JSON text (malloc'd). */
+int nexc_node_info (struct nexc_client *c, const char *node_id, char **data_json,
+                    struct nxerr *err);
+/* The node's public xkey, from INFO. */
+int nexc_node_xkey (struct nexc_client *c, const char *node_id, char out[NKEY_PUBLIC_LEN + 1],
+                    struct nxerr *err);
+
+/* Progress of an upload (bytes sent, total). */
+typedef void (*nexc_progress_fn) (uint64_t sent, uint64_t total, void *ud);
+
+struct nexc_deploy_opts {
+  const char *node_id;          /* required */
+  const char *file;             /* local file to upload, or NULL with bucket+key */
+  const char *bucket;           /* default NEXCLIFILES */
+  const char *key;              /* default: the name */
+  const char *name;             /* workload name (JWT sub), required */
+  const char *description;
+  const char *type;             /* default "native" */
+  const char *const *argv;      /* NULL-terminated, may be NULL */
+  const char *const *env;       /* "K=V" strings, NULL-terminated, may be NULL */
+  bool essential;
+  const struct nkey_pair *issuer;  /* signs the JWT; required */
+  const struct nkey_pair *sender;  /* xkey to seal with; NULL: a fresh one */
+  const char *hash;             /* JWT hash override (tests); NULL: sha256 of the file */
+  nexc_progress_fn progress;
+  void *progress_ud;
+  char *request_json_out;       /* unused by the library; reserved */
+};
+
+struct nexc_deploy_result {
+  char id[64];
+  char issuer[64];
+  char name[256];
+  char hash[65];
+};
+
+int nexc_deploy (struct nexc_client *c, const struct nexc_deploy_opts *o,
+                 struct nexc_deploy_result *res, struct nxerr *err);
+/* Build the DEPLOY payload only (no upload, no request): used by tests. */
+int nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
+                         const char *target_xkey, const char *hash, char **payload,
+                         struct nxerr *err);
+
+/* Mint a stop JWT and send STOP. */
+int nexc_stop (struct nexc_client *c, const char *node_id, const char *workload_id,
+               const char *name, const struct nkey_pair *issuer, struct nxerr *err);
+/* Stop payload only (tests). */
+int nexc_stop_payload (const char *node_id, const char *workload_id, const char *name,
+                       const struct nkey_pair *issuer, int64_t iat, char **payload,
+                       struct nxerr *err);
+
+int nexc_lameduck (struct nexc_client *c, const char *node_id, struct nxerr *err);
+
+/* Send a request and decode the envelope: data JSON (malloc'd) on success,
+ * -1 with the node's error text otherwise. */
+int nexc_request (struct nexc_client *c, const char *subject, const char *payload, size_t len,
+                  char **data_json, struct nxerr *err);
+
+#endif

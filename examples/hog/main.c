@@ -1,0 +1,157 @@
+/* hog: a workload that exhausts one resource, to test the node's limits.
+ *
+ * MODE selects the resource:
+ *   mem    allocate and touch MB MiB (default 512) in 16 MiB steps, printing
+ *          the running total, then sleep until killed;
+ *   cpu    spin for SECONDS seconds (default 10), print the iterations;
+ *   pids   fork until fork fails, print how many children were made, then
+ *          wait until killed (the children pause); as a safety net for runs
+ *          outside a pids-limited cgroup it stops at MAX_PIDS (default
+ *          10000) children;
+ *   flood  write LINES lines (default 1000000) of about 100 bytes,
+ *          "line <seq> xxxx...", to stdout as fast as possible, exit 0. */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STEP_MIB 16
+#define FLOOD_LINE_LEN 100
+
+/* Keep what we took until the node kills us. */
+static _Noreturn void
+hold_forever (void)
+{
+  for (;;)
+    pause ();
+}
+
+static long
+env_long (const char *name, long def)
+{
+  const char *s = getenv (name);
+  char *end;
+  long v;
+  if (s == NULL || *s == '\0')
+    return def;
+  errno = 0;
+  v = strtol (s, &end, 10);
+  if (errno != 0 || *end != '\0' || v < 0)
+    return def;
+  return v;
+}
+
+static int
+hog_mem (void)
+{
+  long total = env_long ("MB", 512);
+  long done = 0;
+  long page = sysconf (_SC_PAGESIZE);
+  while (done < total)
+    {
+      long step = total - done < STEP_MIB ? total - done : STEP_MIB;
+      size_t n = (size_t) step * 1024 * 1024;
+      char *p = malloc (n);
+      if (p == NULL)
+        {
+          printf ("hog: malloc failed after %ld MiB\n", done);
+          return 1;
+        }
+      /* Touch every page so the memory is really committed (and charged). */
+      for (size_t i = 0; i < n; i += (size_t) page)
+        p[i] = 1;
+      done += step;
+      printf ("hog: allocated %ld MiB\n", done);
+      /* p is deliberately never freed. */
+    }
+  printf ("hog: holding %ld MiB\n", done);
+  hold_forever ();
+}
+
+static int
+hog_cpu (void)
+{
+  long seconds = env_long ("SECONDS", 10);
+  struct timespec start, now;
+  volatile uint64_t iterations = 0;
+  clock_gettime (CLOCK_MONOTONIC, &start);
+  for (;;)
+    {
+      /* Check the clock only now and then so we mostly burn cycles. */
+      for (int i = 0; i < 1000000; i++)
+        iterations++;
+      clock_gettime (CLOCK_MONOTONIC, &now);
+      if (now.tv_sec - start.tv_sec >= seconds)
+        break;
+    }
+  printf ("hog: %llu iterations in %ld s\n", (unsigned long long) iterations, seconds);
+  return 0;
+}
+
+static int
+hog_pids (void)
+{
+  long cap = env_long ("MAX_PIDS", 10000);
+  long made = 0;
+  while (made < cap)
+    {
+      pid_t pid = fork ();
+      if (pid < 0)
+        {
+          printf ("hog: fork failed after %ld children: %s\n", made, strerror (errno));
+          break;
+        }
+      if (pid == 0)
+        hold_forever ();
+      made++;
+    }
+  printf ("hog: %ld children\n", made);
+  hold_forever ();
+}
+
+static int
+hog_flood (void)
+{
+  long lines = env_long ("LINES", 1000000);
+  char pad[FLOOD_LINE_LEN];
+  memset (pad, 'x', sizeof pad);
+  for (long seq = 1; seq <= lines; seq++)
+    {
+      char head[32];
+      int h = snprintf (head, sizeof head, "line %ld ", seq);
+      int fill = FLOOD_LINE_LEN - 1 - h; /* -1 for the newline */
+      if (fill < 0)
+        fill = 0;
+      if (printf ("%s%.*s\n", head, fill, pad) < 0)
+        return 1; /* stdout is gone */
+    }
+  return fflush (stdout) == 0 ? 0 : 1;
+}
+
+int
+main (void)
+{
+  const char *mode = getenv ("MODE");
+  if (mode == NULL || *mode == '\0')
+    mode = "mem";
+  /* Progress lines go out at once; flood is about throughput, so it gets
+   * full buffering. setvbuf must precede any output. */
+  if (strcmp (mode, "flood") == 0)
+    setvbuf (stdout, NULL, _IOFBF, 1 << 16);
+  else
+    setvbuf (stdout, NULL, _IOLBF, 0);
+  if (strcmp (mode, "mem") == 0)
+    return hog_mem ();
+  if (strcmp (mode, "cpu") == 0)
+    return hog_cpu ();
+  if (strcmp (mode, "pids") == 0)
+    return hog_pids ();
+  if (strcmp (mode, "flood") == 0)
+    return hog_flood ();
+  fprintf (stderr, "hog: unknown MODE \"%s\" (mem, cpu, pids, flood)\n", mode);
+  return 2;
+}
