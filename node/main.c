@@ -329,6 +329,14 @@ cmd_up (int argc, char **argv)
       free (n.cfg.state_dir);
       n.cfg.state_dir = xstrdup (o.state_dir);
     }
+  if (n.cfg.sandbox == SANDBOX_PROCESS)
+    {
+      /* Never fall back silently to running workloads unsandboxed. */
+      log_error ("sandbox \"process\" is not available in this build; set \"sandbox\": \"none\" "
+                 "to run workloads as plain processes");
+      config_free (&n.cfg);
+      return EXIT_CONFIG;
+    }
   if (n.cfg.sandbox == SANDBOX_NONE)
     log_warn ("sandbox \"none\": workloads run as plain processes with the node's privileges "
               "(tag nex.unsafe=true)");

@@ -70,6 +70,7 @@ static const char *const USAGE
       "  events [--type TYPE]         follow events\n"
       "  lameduck NODE_ID             put a node in lame duck mode\n"
       "  keygen issuer|xkey [--out FILE]   new key: seed on stdout, public key on stderr\n"
+      "  req SUBJECT [DATA]           send a plain NATS request, print the reply\n"
       "\n"
       "global flags: --server URL[,URL] (or NATS_URL), --creds FILE, --nkey SEEDFILE,\n"
       "  --user U --password P, --token T, --namespace NS (default \"default\"),\n"
@@ -655,6 +656,31 @@ cmd_events (struct opts *o)
   return follow (o, s, 2, false);
 }
 
+static int
+cmd_req (struct opts *o, int argc, char **argv)
+{
+  struct nexc_client *c;
+  natsMsg *reply = NULL;
+  natsStatus s;
+  int rc;
+  if (argc < 1)
+    return usage_error ("req: SUBJECT is required%s", "");
+  if ((rc = connect_client (o, &c)))
+    return rc;
+  s = natsConnection_RequestString (&reply, c->nc, argv[0], argc > 1 ? argv[1] : "",
+                                    o->timeout_ms);
+  if (s != NATS_OK)
+    {
+      fprintf (stderr, "nexc: req %s: %s\n", argv[0], natsStatus_GetText (s));
+      nexc_client_free (c);
+      return EXIT_CONN;
+    }
+  printf ("%.*s\n", natsMsg_GetDataLength (reply), natsMsg_GetData (reply));
+  natsMsg_Destroy (reply);
+  nexc_client_free (c);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -748,5 +774,7 @@ main (int argc, char **argv)
     return cmd_lameduck (&o, argc - 1, argv + 1);
   if (strcmp (argv[0], "keygen") == 0)
     return cmd_keygen (&o, argc - 1, argv + 1);
+  if (strcmp (argv[0], "req") == 0)
+    return cmd_req (&o, argc - 1, argv + 1);
   return usage_error ("unknown command \"%s\"", argv[0]);
 }

@@ -675,7 +675,7 @@ static void
 test_partial_line_flushed (void **state)
 {
   struct agent_proc *ap = *state;
-  const char *argv[] = { "-c", "printf 'no newline yet'; sleep 1; echo ' end'; printf tail", NULL };
+  const char *argv[] = { "-c", "printf 'no newline yet'; sleep 2; echo ' end'; printf tail", NULL };
   const char *env[] = { "PATH=/usr/bin:/bin", NULL };
   struct result r;
   Frame *f;
@@ -687,7 +687,7 @@ test_partial_line_flushed (void **state)
   t0 = timefmt_mono_ns ();
   f = recv_frame (ap, RECV_TIMEOUT_MS);
   /* It comes after ~100 ms, well before the workload writes again. */
-  assert_true (ms_since (t0) < 700);
+  assert_true (ms_since (t0) < 1500);
   assert_false (take_frame (&r, f));
   assert_int_equal (r.out.n, 1);
   assert_string_equal (r.out.text[0], "no newline yet");
@@ -777,7 +777,7 @@ test_ping_answered_during_flood (void **state)
   print_message ("ping during flood: worst round trip %llu ms, %llu Log frames meanwhile\n",
                  (unsigned long long) worst, (unsigned long long) r.logs);
   assert_true (r.logs > 1000); /* it really was flooding */
-  assert_true (worst < 500);
+  assert_true (worst < 1000); /* generous: CI runs tests in parallel, under ASan */
   send_stop (ap, 0);
   collect_until_exited (ap, &r);
   assert_true (r.stopped);

@@ -1,0 +1,58 @@
+/* loop: the agent's event loop, a phase × event table; each cell is one
+ * function in loop.c.
+ *
+ *   phase   | Ping | Deploy              | Stop             | main exited | output done | ring empty
+ *   --------+------+---------------------+------------------+-------------+-------------+------------
+ *   IDLE    | Pong | spawn -> RUNNING,   | Exited{stopped}, |             |             |
+ *           |      | or StartFailed, end | end              |             |             |
+ *   RUNNING | Pong | StartFailed, end    | TERM group, arm  | kill tree   |             |
+ *           |      |                     | KILL timer       | -> DRAIN    |             |
+ *   DRAIN   | Pong | StartFailed, end    | ignored          |             | -> FLUSH    |
+ *   FLUSH   | Pong | StartFailed, end    | ignored          |             |             | Exited, end
+ *
+ * In every phase: link EOF or error, a frame the node may not send, or
+ * SIGTERM/SIGINT/SIGHUP -> kill the tree and end. "output done" is both pipes
+ * at EOF, or AGENT_DRAIN_MS after the tree was killed; FLUSH gives up after
+ * AGENT_FLUSH_MS (what is left counts as dropped).
+ *
+ * One struct agent per process, owned by main; single-threaded. */
+#ifndef NEXC_AGENT_LOOP_H
+#define NEXC_AGENT_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/link.h"
+#include "agent/logring.h"
+#include "agent/output.h"
+#include "agent/sandbox.h"
+#include "agent/workload.h"
+#include "api/nxerr.h"
+
+enum phase { PHASE_IDLE, PHASE_RUNNING, PHASE_DRAIN, PHASE_FLUSH };
+
+struct agent {
+  struct sandbox sb;
+  struct link link;
+  struct log_ring ring;
+  struct output out[2]; /* stdout, stderr */
+  struct workload wl;
+  int sigfd;               /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
+  enum phase phase;
+  bool stopped;            /* a Stop arrived while the workload ran */
+  uint32_t deploy_grace_ms;
+  uint64_t kill_at;        /* Stop: when the group gets SIGKILL; 0 = not armed */
+  uint64_t drain_until;    /* DRAIN: stop waiting for EOF on the pipes */
+  uint64_t flush_until;    /* FLUSH: stop waiting for the link */
+  bool done;
+  int exit_code;
+};
+
+/* Take over the link socket and the signalfd; sb is the parsed tier. */
+int agent_init (struct agent *a, const struct sandbox *sb, int sock, int sigfd,
+                struct nxerr *err);
+/* Queue Hello, then run until the end; returns the process exit code. */
+int agent_run (struct agent *a);
+void agent_free (struct agent *a);
+
+#endif

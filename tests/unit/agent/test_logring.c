@@ -1,0 +1,144 @@
+/* test_logring: agent/logring.c, the bounded line queue with drop counting.
+ * The agent's sources are not in a library the unit tests link, so the one
+ * module under test is compiled in directly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/logring.c"
+
+static void
+push_str (struct log_ring *r, int stream, const char *s)
+{
+  log_ring_push (r, stream, s, strlen (s));
+}
+
+static void
+expect_front (struct log_ring *r, int stream, const char *s)
+{
+  const struct log_line *l = log_ring_peek (r);
+  assert_non_null (l);
+  assert_int_equal (l->stream, stream);
+  assert_int_equal (l->len, strlen (s));
+  assert_memory_equal (l->data, s, l->len);
+}
+
+static void
+test_fifo (void **state)
+{
+  struct log_ring r;
+  (void) state;
+  log_ring_init (&r, 8, 1024);
+  assert_null (log_ring_peek (&r));
+  push_str (&r, 1, "a");
+  push_str (&r, 2, "bb");
+  push_str (&r, 1, ""); /* an empty line is a line */
+  assert_int_equal (r.count, 3);
+  assert_int_equal (r.bytes, 3);
+  expect_front (&r, 1, "a");
+  log_ring_pop_sent (&r);
+  expect_front (&r, 2, "bb");
+  log_ring_pop_sent (&r);
+  expect_front (&r, 1, "");
+  log_ring_pop_sent (&r);
+  assert_null (log_ring_peek (&r));
+  log_ring_pop_sent (&r); /* harmless when empty */
+  assert_int_equal (r.total_dropped, 0);
+  log_ring_free (&r);
+}
+
+static void
+test_line_cap_drops_oldest (void **state)
+{
+  struct log_ring r;
+  char s[16];
+  (void) state;
+  log_ring_init (&r, 4, 1 << 20);
+  for (int i = 0; i < 10; i++)
+    {
+      snprintf (s, sizeof s, "%d", i);
+      push_str (&r, 1, s);
+    }
+  assert_int_equal (r.count, 4);
+  assert_int_equal (r.pending_dropped, 6);
+  assert_int_equal (r.total_dropped, 6);
+  expect_front (&r, 1, "6"); /* the newest four survive */
+  /* The next Log that gets through carries the count; then it restarts. */
+  log_ring_pop_sent (&r);
+  assert_int_equal (r.pending_dropped, 0);
+  assert_int_equal (r.total_dropped, 6);
+  push_str (&r, 1, "10");
+  push_str (&r, 1, "11");
+  assert_int_equal (r.pending_dropped, 1);
+  assert_int_equal (r.total_dropped, 7);
+  expect_front (&r, 1, "8");
+  log_ring_free (&r);
+}
+
+static void
+test_byte_cap_drops_oldest (void **state)
+{
+  struct log_ring r;
+  char big[600];
+  (void) state;
+  memset (big, 'x', sizeof big);
+  log_ring_init (&r, 100, 1000);
+  push_str (&r, 1, "first");
+  log_ring_push (&r, 2, big, sizeof big);
+  assert_int_equal (r.count, 2);
+  /* 5 + 600 + 600 > 1000: both older lines must go. */
+  log_ring_push (&r, 1, big, sizeof big);
+  assert_int_equal (r.count, 1);
+  assert_int_equal (r.bytes, 600);
+  assert_int_equal (r.total_dropped, 2);
+  log_ring_free (&r);
+  /* A line larger than the whole budget is counted, not stored. */
+  log_ring_init (&r, 10, 100);
+  log_ring_push (&r, 1, big, sizeof big);
+  assert_int_equal (r.count, 0);
+  assert_int_equal (r.total_dropped, 1);
+  log_ring_free (&r);
+}
+
+static void
+test_discard_and_wrap (void **state)
+{
+  struct log_ring r;
+  char s[16];
+  (void) state;
+  log_ring_init (&r, 3, 1 << 20);
+  /* Wrap the indices around several times. */
+  for (int i = 0; i < 20; i++)
+    {
+      snprintf (s, sizeof s, "%d", i);
+      push_str (&r, 1, s);
+      expect_front (&r, 1, s);
+      log_ring_pop_sent (&r);
+    }
+  assert_int_equal (r.total_dropped, 0);
+  push_str (&r, 1, "a");
+  push_str (&r, 1, "b");
+  log_ring_discard (&r);
+  assert_int_equal (r.count, 0);
+  assert_int_equal (r.bytes, 0);
+  assert_int_equal (r.total_dropped, 2);
+  log_ring_free (&r);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_fifo),
+    cmocka_unit_test (test_line_cap_drops_oldest),
+    cmocka_unit_test (test_byte_cap_drops_oldest),
+    cmocka_unit_test (test_discard_and_wrap),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
