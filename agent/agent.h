@@ -3,7 +3,7 @@
  * nexc-agent is the one-shot process the node keeps warm: it says Hello on
  * its link (fd 3), runs exactly one workload when a Deploy arrives, forwards
  * the workload's output as Log frames, and reports Exited when every process
- * of the workload is gone. Single-threaded: one poll loop (main.c) owns all
+ * of the workload is gone. Single-threaded: one poll loop (loop.c) owns all
  * state; workload.c spawns and kills, output.c turns pipe bytes into lines,
  * logring.c queues lines for a slow link, link.c sends frames, sandbox.c
  * isolates the workload (tier "none" for now). */

@@ -325,6 +325,48 @@ poll_timeout (const struct agent *a, uint64_t now)
   return (int) ((next - now + NS_PER_MS - 1) / NS_PER_MS);
 }
 
+/* One turn of the loop: wait for something, then do a bounded amount of
+ * each kind of work, so that no source (a flooding workload) starves the
+ * others (a Ping). */
+static void
+agent_step (struct agent *a)
+{
+  struct pollfd p[4];
+  struct nxerr err = { 0 };
+  uint64_t now;
+  int n;
+  p[0] = (struct pollfd){ .fd = a->link.sock, .events = POLLIN };
+  if (link_pending (&a->link, &a->ring))
+    p[0].events |= POLLOUT;
+  p[1] = (struct pollfd){ .fd = a->sigfd, .events = POLLIN };
+  p[2] = (struct pollfd){ .fd = a->out[0].fd, .events = POLLIN }; /* fd -1: ignored */
+  p[3] = (struct pollfd){ .fd = a->out[1].fd, .events = POLLIN };
+  n = poll (p, 4, poll_timeout (a, timefmt_mono_ns ()));
+  if (n < 0 && errno != EINTR)
+    {
+      log_error ("poll: %s", strerror (errno));
+      agent_end (a, AGENT_EXIT_INTERNAL);
+      return;
+    }
+  if (n > 0 && p[1].revents)
+    on_signals (a);
+  if (!a->done && n > 0 && p[0].revents)
+    on_link_readable (a);
+  now = timefmt_mono_ns ();
+  for (int i = 0; i < 2 && !a->done && n > 0; i++)
+    if (p[2 + i].revents)
+      output_read (&a->out[i], &a->ring, now);
+  if (a->done)
+    return;
+  on_timers (a, now);
+  if (link_pending (&a->link, &a->ring) && link_flush (&a->link, &a->ring, &err) < 0)
+    {
+      agent_link_failed (a, &err);
+      return;
+    }
+  advance_ending (a, now);
+}
+
 int
 agent_run (struct agent *a)
 {
@@ -335,42 +377,7 @@ agent_run (struct agent *a)
       return AGENT_EXIT_LINK;
     }
   while (!a->done)
-    {
-      struct pollfd p[4];
-      struct nxerr err = { 0 };
-      uint64_t now;
-      int n;
-      p[0] = (struct pollfd){ .fd = a->link.sock, .events = POLLIN };
-      if (link_pending (&a->link, &a->ring))
-        p[0].events |= POLLOUT;
-      p[1] = (struct pollfd){ .fd = a->sigfd, .events = POLLIN };
-      p[2] = (struct pollfd){ .fd = a->out[0].fd, .events = POLLIN }; /* fd -1: ignored */
-      p[3] = (struct pollfd){ .fd = a->out[1].fd, .events = POLLIN };
-      n = poll (p, 4, poll_timeout (a, timefmt_mono_ns ()));
-      if (n < 0 && errno != EINTR)
-        {
-          log_error ("poll: %s", strerror (errno));
-          agent_end (a, AGENT_EXIT_INTERNAL);
-          break;
-        }
-      if (n > 0 && p[1].revents)
-        on_signals (a);
-      if (!a->done && n > 0 && p[0].revents)
-        on_link_readable (a);
-      now = timefmt_mono_ns ();
-      for (int i = 0; i < 2 && !a->done && n > 0; i++)
-        if (p[2 + i].revents)
-          output_read (&a->out[i], &a->ring, now);
-      if (a->done)
-        break;
-      on_timers (a, now);
-      if (link_pending (&a->link, &a->ring) && link_flush (&a->link, &a->ring, &err) < 0)
-        {
-          agent_link_failed (a, &err);
-          break;
-        }
-      advance_ending (a, now);
-    }
+    agent_step (a);
   return a->exit_code;
 }
 

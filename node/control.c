@@ -15,6 +15,7 @@
 #include "node/deploy.h"
 #include "node/events.h"
 #include "node/node.h"
+#include "node/pool.h"
 #include "node/stop.h"
 #include "node/workload.h"
 
@@ -267,7 +268,6 @@ handle_info (struct node *n, struct ctl_req *r)
   jsonw_kint (&w, "pool_misses", (int64_t) n->counters.pool_misses);
   jsonw_kint (&w, "agent_spawn_failures", (int64_t) n->counters.agent_spawn_failures);
   jsonw_kint (&w, "oom_kills", (int64_t) n->counters.oom_kills);
-  extern void pool_write_info (struct node * n, struct jsonw * w);
   pool_write_info (n, &w);
   jsonw_obj_end (&w);
   jsonw_obj_end (&w);
