@@ -196,9 +196,10 @@ nexc_nodes_free (struct nexc_node *v, size_t n)
   free (v);
 }
 
-int
-nexc_nodes_ping (struct nexc_client *c, int64_t wait_ms, struct nexc_node **out, size_t *n,
-                 struct nxerr *err)
+/* Broadcast a request and collect every node's reply for wait_ms. */
+static int
+collect_nodes (struct nexc_client *c, const char *subject, const char *payload, int64_t wait_ms,
+               struct nexc_node **out, size_t *n, struct nxerr *err)
 {
   char inbox[128];
   natsInbox *ib = NULL;
@@ -215,11 +216,11 @@ nexc_nodes_ping (struct nexc_client *c, int64_t wait_ms, struct nexc_node **out,
       s = natsConnection_SubscribeSync (&sub, c->nc, inbox);
     }
   if (s == NATS_OK)
-    s = natsConnection_PublishRequestString (c->nc, NEX_SUBJ_PING, inbox, "");
+    s = natsConnection_PublishRequestString (c->nc, subject, inbox, payload);
   if (s != NATS_OK)
     {
       natsSubscription_Destroy (sub);
-      return nats_err (err, s, "ping");
+      return nats_err (err, s, subject);
     }
   deadline = nats_Now () + wait_ms;
   for (;;)
@@ -245,11 +246,52 @@ nexc_nodes_ping (struct nexc_client *c, int64_t wait_ms, struct nexc_node **out,
           nd->tags_json = tags ? json_dumps (tags, JSON_COMPACT | JSON_SORT_KEYS) : xstrdup ("{}");
           nd->name = jstr (tags, "node_name");
           nd->running = json_integer_value (json_object_get (d, "running_machines"));
+          json_t *cap = json_object_get (d, "capacity");
+          nd->warm_agents = json_integer_value (json_object_get (cap, "warm_agents"));
+          nd->memory_available_kb
+              = json_integer_value (json_object_get (cap, "memory_available_kb"));
         }
       json_decref (root);
     }
   natsSubscription_Destroy (sub);
   return 0;
+}
+
+int
+nexc_nodes_ping (struct nexc_client *c, int64_t wait_ms, struct nexc_node **out, size_t *n,
+                 struct nxerr *err)
+{
+  return collect_nodes (c, NEX_SUBJ_PING, "", wait_ms, out, n, err);
+}
+
+int
+nexc_auction (struct nexc_client *c, const char *request_json, int64_t wait_ms,
+              struct nexc_node **out, size_t *n, struct nxerr *err)
+{
+  return collect_nodes (c, NEX_SUBJ_AUCTION, request_json ? request_json : "", wait_ms, out, n,
+                        err);
+}
+
+size_t
+nexc_best_bid (const struct nexc_node *v, size_t n)
+{
+  size_t best = SIZE_MAX;
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct nexc_node *a = &v[i];
+      if (best == SIZE_MAX)
+        {
+          best = i;
+          continue;
+        }
+      const struct nexc_node *b = &v[best];
+      /* A warm agent means a ~1 ms start; then the least loaded; then memory. */
+      if ((a->warm_agents > 0) != (b->warm_agents > 0) ? a->warm_agents > 0
+          : a->running != b->running                   ? a->running < b->running
+                                                       : a->memory_available_kb > b->memory_available_kb)
+        best = i;
+    }
+  return best;
 }
 
 int

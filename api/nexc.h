@@ -49,11 +49,21 @@ struct nexc_node {
   char *tags_json; /* the tag object, as received */
   char *name;      /* tags.node_name */
   int64_t running;
+  /* Auction bids only (nexc extension; 0 from PING or from Nex nodes). */
+  int64_t warm_agents;
+  int64_t memory_available_kb;
 };
 void nexc_nodes_free (struct nexc_node *v, size_t n);
 /* Broadcast $NEX.PING and collect replies for wait_ms. */
 int nexc_nodes_ping (struct nexc_client *c, int64_t wait_ms, struct nexc_node **out, size_t *n,
                      struct nxerr *err);
+/* $NEX.AUCTION with a filter {"arch","os","sandboxed","tags":{},"workload_types":[]}
+ * (NULL: any node); only matching nodes bid. */
+int nexc_auction (struct nexc_client *c, const char *request_json, int64_t wait_ms,
+                  struct nexc_node **out, size_t *n, struct nxerr *err);
+/* Index of the best bid (warm agent first, then least loaded, then most free
+ * memory), SIZE_MAX when n == 0. */
+size_t nexc_best_bid (const struct nexc_node *v, size_t n);
 /* INFO data object as JSON text (malloc'd). */
 int nexc_node_info (struct nexc_client *c, const char *node_id, char **data_json,
                     struct nxerr *err);

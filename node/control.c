@@ -1,6 +1,7 @@
 #include "node/control.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <nats/nats.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +25,8 @@ struct sub_closure {
   enum ctl_op op;
 };
 
-static struct sub_closure closures[7];
+#define N_SUBS 8
+static struct sub_closure closures[N_SUBS];
 
 void
 ctl_req_free (struct ctl_req *r)
@@ -75,14 +77,37 @@ control_reply_ok (struct node *n, const char *reply, const char *type, const str
 
 /* ---- PING ---- */
 
-static void
-handle_ping (struct node *n, struct ctl_req *r)
+static bool
+read_meminfo (int64_t *total, int64_t *free_, int64_t *avail)
 {
-  cleanup_buf struct buf b = BUF_INIT;
+  FILE *f = fopen ("/proc/meminfo", "re");
+  char line[256];
+  int got = 0;
+  if (f == NULL)
+    return false;
+  while (fgets (line, sizeof line, f))
+    {
+      long long v;
+      if (sscanf (line, "MemTotal: %lld kB", &v) == 1)
+        *total = v, got |= 1;
+      else if (sscanf (line, "MemFree: %lld kB", &v) == 1)
+        *free_ = v, got |= 2;
+      else if (sscanf (line, "MemAvailable: %lld kB", &v) == 1)
+        *avail = v, got |= 4;
+    }
+  fclose (f);
+  return got == 7;
+}
+
+/* The PingResponse fields (§1.2); an auction bid adds our capacity object. */
+static void
+write_ping (struct node *n, struct buf *b, bool capacity)
+{
   struct jsonw w;
   char up[TIMEFMT_UPTIME_MAX];
+  int64_t mt, mf, ma;
   node_uptime (n, true, up, sizeof up);
-  jsonw_init (&w, &b);
+  jsonw_init (&w, b);
   jsonw_obj_begin (&w);
   jsonw_kstr (&w, "node_id", n->node_id);
   jsonw_kstr (&w, "version", NEXC_VERSION);
@@ -91,8 +116,78 @@ handle_ping (struct node *n, struct ctl_req *r)
   jsonw_key (&w, "tags");
   events_write_tags (n, &w);
   jsonw_kint (&w, "running_machines", (int64_t) n->n_workloads);
+  if (capacity)
+    {
+      jsonw_key (&w, "capacity");
+      jsonw_obj_begin (&w);
+      jsonw_kint (&w, "warm_agents", (int64_t) pool_idle_count (n->pool));
+      jsonw_kint (&w, "running", (int64_t) n->n_workloads);
+      jsonw_kint (&w, "max_workloads", n->cfg.max_workloads);
+      if (read_meminfo (&mt, &mf, &ma))
+        jsonw_kint (&w, "memory_available_kb", ma);
+      jsonw_obj_end (&w);
+    }
   jsonw_obj_end (&w);
+}
+
+static void
+handle_ping (struct node *n, struct ctl_req *r)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  write_ping (n, &b, false);
   control_reply_ok (n, r->reply, NEX_TYPE_PING_RESPONSE, &b);
+}
+
+/* ---- AUCTION (0.2.4, §10): reply only when every given filter matches ---- */
+
+static bool
+auction_matches (struct node *n, json_t *req)
+{
+  json_t *v, *e;
+  const char *k;
+  size_t i;
+  if (!json_is_object (req))
+    return true; /* an unparseable request counts as a match */
+  v = json_object_get (req, "arch");
+  if (json_is_string (v) && *json_string_value (v)
+      && strcasecmp (json_string_value (v), strmap_get (&n->tags, "nex.arch")) != 0)
+    return false;
+  v = json_object_get (req, "os");
+  if (json_is_string (v) && *json_string_value (v)
+      && strcasecmp (json_string_value (v), strmap_get (&n->tags, "nex.os")) != 0)
+    return false;
+  v = json_object_get (req, "sandboxed");
+  if (json_is_boolean (v) && json_is_true (v) != (n->cfg.sandbox != SANDBOX_NONE))
+    return false;
+  v = json_object_get (req, "tags");
+  if (json_is_object (v))
+    json_object_foreach (v, k, e)
+    {
+      const char *mine = strmap_get (&n->tags, k);
+      if (!json_is_string (e) || mine == NULL || strcasecmp (mine, json_string_value (e)) != 0)
+        return false;
+    }
+  v = json_object_get (req, "workload_types");
+  if (json_is_array (v))
+    json_array_foreach (v, i, e)
+    {
+      if (!json_is_string (e) || !strlist_contains (&n->cfg.workload_types, json_string_value (e)))
+        return false;
+    }
+  return true;
+}
+
+static void
+handle_auction (struct node *n, struct ctl_req *r)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  json_t *req = r->len ? json_loadb (r->data, r->len, 0, NULL) : NULL;
+  bool match = n->lameduck ? false : auction_matches (n, req);
+  json_decref (req);
+  if (!match)
+    return; /* non-matching nodes stay silent */
+  write_ping (n, &b, true);
+  control_reply_ok (n, r->reply, NEX_TYPE_AUCTION_RESPONSE, &b);
 }
 
 /* ---- WPING (§1.3) ---- */
@@ -158,28 +253,6 @@ handle_wping (struct node *n, struct ctl_req *r)
 }
 
 /* ---- INFO (§1.4) ---- */
-
-static bool
-read_meminfo (int64_t *total, int64_t *free_, int64_t *avail)
-{
-  FILE *f = fopen ("/proc/meminfo", "re");
-  char line[256];
-  int got = 0;
-  if (f == NULL)
-    return false;
-  while (fgets (line, sizeof line, f))
-    {
-      long long v;
-      if (sscanf (line, "MemTotal: %lld kB", &v) == 1)
-        *total = v, got |= 1;
-      else if (sscanf (line, "MemFree: %lld kB", &v) == 1)
-        *free_ = v, got |= 2;
-      else if (sscanf (line, "MemAvailable: %lld kB", &v) == 1)
-        *avail = v, got |= 4;
-    }
-  fclose (f);
-  return got == 7;
-}
 
 static void
 write_machine (struct node *n, struct jsonw *w, struct workload *wl)
@@ -310,6 +383,7 @@ op_response_type (enum ctl_op op)
     case CTL_DEPLOY: return NEX_TYPE_RUN_RESPONSE;
     case CTL_STOP: return NEX_TYPE_STOP_RESPONSE;
     case CTL_LAMEDUCK: return NEX_TYPE_LAMEDUCK_RESPONSE;
+    case CTL_AUCTION: return NEX_TYPE_AUCTION_RESPONSE;
     default: return NEX_TYPE_PING_RESPONSE;
     }
 }
@@ -342,6 +416,7 @@ dispatch (void *arg)
       deploy_handle (n, r); /* takes ownership of r */
       return;
     case CTL_STOP: stop_handle (n, r); break;
+    case CTL_AUCTION: handle_auction (n, r); break;
     }
   ctl_req_free (r);
 }
@@ -389,10 +464,10 @@ control_subscribe (struct node *n, struct nxerr *err)
     { CTL_PING, NULL, NULL },       { CTL_PING_NODE, "PING", NULL },
     { CTL_WPING, NULL, NULL },      { CTL_INFO, "INFO", "*" },
     { CTL_DEPLOY, "DEPLOY", "*" },  { CTL_STOP, "STOP", "*" },
-    { CTL_LAMEDUCK, "LAMEDUCK", NULL },
+    { CTL_LAMEDUCK, "LAMEDUCK", NULL }, { CTL_AUCTION, NULL, NULL },
   };
-  n->subs = xcalloc (7, sizeof *n->subs);
-  for (int i = 0; i < 7; i++)
+  n->subs = xcalloc (N_SUBS, sizeof *n->subs);
+  for (int i = 0; i < N_SUBS; i++)
     {
       natsStatus st;
       closures[i].node = n;
@@ -406,6 +481,11 @@ control_subscribe (struct node *n, struct nxerr *err)
         {
           buf_reset (&s);
           buf_puts (&s, NEX_SUBJ_WPING_ALL);
+        }
+      else if (table[i].op == CTL_AUCTION)
+        {
+          buf_reset (&s);
+          buf_puts (&s, NEX_SUBJ_AUCTION);
         }
       else
         subjects_node_op (&s, table[i].verb, table[i].ns, n->node_id);

@@ -1,5 +1,6 @@
-/* control: the node's seven control subscriptions (reference §1) and the
- * handlers of PING, WPING, INFO and LAMEDUCK. DEPLOY and STOP are handled in
+/* control: the node's control subscriptions (the seven of reference §1, plus
+ * $NEX.AUCTION of 0.2.4) and the handlers of PING, WPING, INFO, LAMEDUCK and
+ * AUCTION. DEPLOY and STOP are handled in
  * node/deploy.c and node/stop.c.
  *
  * nats.c delivers on its own threads; control_* callbacks copy subject, reply
@@ -18,7 +19,8 @@ struct node;
 
 #define CONTROL_PAYLOAD_MAX (1024 * 1024)
 
-enum ctl_op { CTL_PING, CTL_PING_NODE, CTL_WPING, CTL_INFO, CTL_DEPLOY, CTL_STOP, CTL_LAMEDUCK };
+enum ctl_op { CTL_PING, CTL_PING_NODE, CTL_WPING, CTL_INFO, CTL_DEPLOY, CTL_STOP, CTL_LAMEDUCK,
+              CTL_AUCTION };
 
 struct ctl_req {
   struct node *node;

@@ -62,7 +62,7 @@ static const char *const USAGE
       "commands:\n"
       "  nodes ls                     list nodes (PING)\n"
       "  nodes info NODE_ID           one node's INFO\n"
-      "  run FILE [--name N] [--env K=V ...] [--argv A ...] [--node ID | --tag k=v]\n"
+      "  run FILE [--name N] [--env K=V ...] [--argv A ...] [--node ID | --tag k=v[,k=v]]\n"
       "           [--issuer SEEDFILE] [--essential]   upload and deploy a workload\n"
       "  stop WORKLOAD_ID [--issuer SEEDFILE]          stop a workload\n"
       "  ls                           list workloads across nodes (WPING)\n"
@@ -297,43 +297,54 @@ progress (uint64_t sent, uint64_t total, void *ud)
     fprintf (stderr, "\n");
 }
 
-static bool
-tags_match (const char *tags_json, const char *kv)
+/* --tag k=v[,k=v] as an auction filter {"tags":{...}}. */
+static int
+tag_filter (const char *tags, char **out)
 {
-  const char *eq = strchr (kv, '=');
-  json_t *t = json_loads (tags_json, 0, NULL);
-  bool ok = false;
-  if (eq && t)
+  json_t *t = json_object ();
+  json_t *req = json_object ();
+  char *copy = xstrdup (tags), *save = NULL;
+  for (char *kv = strtok_r (copy, ",", &save); kv; kv = strtok_r (NULL, ",", &save))
     {
-      char *k = xstrndup (kv, (size_t) (eq - kv));
-      const char *v = json_string_value (json_object_get (t, k));
-      ok = v && strcasecmp (v, eq + 1) == 0;
-      free (k);
+      char *eq = strchr (kv, '=');
+      if (eq == NULL || eq == kv)
+        {
+          free (copy);
+          json_decref (t);
+          json_decref (req);
+          return usage_error ("--tag: \"%s\" is not key=value", kv);
+        }
+      *eq = '\0';
+      json_object_set_new (t, kv, json_string (eq + 1));
     }
-  json_decref (t);
-  return ok;
+  free (copy);
+  json_object_set_new (req, "tags", t);
+  *out = json_dumps (req, JSON_COMPACT);
+  json_decref (req);
+  return 0;
 }
 
+/* Pick a node by auction: every matching node bids, the best bid wins. */
 static int
 pick_node (struct opts *o, struct nexc_client *c, char *out, size_t cap)
 {
   struct nexc_node *nodes;
-  size_t n, best = SIZE_MAX;
+  size_t n, best;
   struct nxerr err = { 0 };
-  if (nexc_nodes_ping (c, 750, &nodes, &n, &err) < 0)
+  char *filter = NULL;
+  int rc;
+  if (o->tag && (rc = tag_filter (o->tag, &filter)))
+    return rc;
+  rc = nexc_auction (c, filter, 750, &nodes, &n, &err);
+  free (filter);
+  if (rc < 0)
     return fail (&err);
-  for (size_t i = 0; i < n; i++)
-    {
-      if (o->tag && !tags_match (nodes[i].tags_json, o->tag))
-        continue;
-      if (best == SIZE_MAX || nodes[i].running < nodes[best].running)
-        best = i; /* the least loaded matching node */
-    }
+  best = nexc_best_bid (nodes, n);
   if (best == SIZE_MAX)
     {
       nexc_nodes_free (nodes, n);
-      fprintf (stderr, "nexc: no node%s%s answered: start one or check --server\n",
-               o->tag ? " with tag " : "", o->tag ? o->tag : "");
+      fprintf (stderr, "nexc: no node%s%s bid: start one, check --server, or relax --tag\n",
+               o->tag ? " with tags " : "", o->tag ? o->tag : "");
       return EXIT_CONN;
     }
   snprintf (out, cap, "%s", nodes[best].node_id);

@@ -202,6 +202,7 @@ test_one_subscription_each (void **state)
   snprintf (s, sizeof s, "$NEX.PING.%s", f->h.node_id);
   assert_int_equal (count_subs (body, s), 1);
   assert_int_equal (count_subs (body, "$NEX.WPING.>"), 1);
+  assert_int_equal (count_subs (body, "$NEX.AUCTION"), 1);
   snprintf (s, sizeof s, "$NEX.INFO.*.%s", f->h.node_id);
   assert_int_equal (count_subs (body, s), 1);
   snprintf (s, sizeof s, "$NEX.DEPLOY.*.%s", f->h.node_id);
@@ -266,6 +267,36 @@ test_malformed_requests (void **state)
   assert_non_null (r);
   free (r);
   r = harness_request (f->nc, info, "", 0, 2000);
+  assert_non_null (r);
+  free (r);
+}
+
+static void
+test_auction (void **state)
+{
+  struct fixture *f = *state;
+  char *r = harness_request (f->nc, "$NEX.AUCTION", "{\"tags\":{\"simple\":\"TRUE\"},\"os\":\"linux\"}", 45, 2000);
+  assert_non_null (r);
+  json_t *j = parse (r);
+  assert_string_equal (json_string_value (json_object_get (j, "type")),
+                       "io.nats.nex.v1.auction_response");
+  json_t *d = json_object_get (j, "data");
+  assert_string_equal (json_string_value (json_object_get (d, "node_id")), f->h.node_id);
+  assert_true (json_is_object (json_object_get (d, "capacity")));
+  json_decref (j);
+  free (r);
+  /* Non-matching filters: silence. */
+  const char *miss[] = { "{\"tags\":{\"simple\":\"false\"}}", "{\"arch\":\"s390x\"}",
+                         "{\"workload_types\":[\"v8\"]}", "{\"sandboxed\":true}",
+                         "{\"tags\":{\"nope\":\"x\"}}" };
+  for (size_t i = 0; i < sizeof miss / sizeof miss[0]; i++)
+    {
+      r = harness_request (f->nc, "$NEX.AUCTION", miss[i], strlen (miss[i]), 300);
+      if (r)
+        fail_msg ("auction %s should be silent, got %s", miss[i], r);
+    }
+  /* An unparseable request counts as a match (0.2.4). */
+  r = harness_request (f->nc, "$NEX.AUCTION", "not json", 8, 2000);
   assert_non_null (r);
   free (r);
 }
@@ -341,6 +372,7 @@ main (void)
     cmocka_unit_test (test_wping_silent),
     cmocka_unit_test (test_one_subscription_each),
     cmocka_unit_test (test_malformed_requests),
+    cmocka_unit_test (test_auction),
     cmocka_unit_test (test_nats_restart),
     cmocka_unit_test (test_lameduck),
     cmocka_unit_test (test_sigterm),

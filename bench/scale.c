@@ -1,0 +1,2 @@
+#include "bench/bench.h"
+void scenario_scale (struct bench *b) { (void) b; }

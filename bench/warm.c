@@ -1,0 +1,158 @@
+/* Scenario 1, warm deploy latency: DEPLOY sent -> run_response received, for
+ * the idle workload already in the artifact cache, with a full warm pool
+ * before every deploy; each deploy is stopped before the next. Floors in the
+ * same run: a request/reply to a trivial nats.c responder, posix_spawn+wait
+ * of the same executable, and their sum. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "bench/client.h"
+#include "bench/proc.h"
+#include "bench/responder.h"
+
+#define WARMUP_DEPLOYS 10
+
+/* Deploy+stop n times on a fresh node of the given tier; latencies in µs.
+ * Returns -1 with err; *tier_missing is set when the node could not fill its
+ * pool (the agent refuses the tier). */
+static int
+run_tier (struct bench *b, const char *tier, int n, struct samples *lat, long *misses,
+          bool *tier_missing, struct nxerr *err)
+{
+  struct bench_node nd;
+  natsConnection *nc = NULL;
+  char *cfg = bench_node_config (b, tier, b->o.pool_size);
+  char hex[65];
+  char *env = NULL;
+  struct pool_state before, after;
+  int rc = -1;
+
+  *tier_missing = false;
+  if (node_start (b, &nd, cfg, true, err) < 0)
+    {
+      free (cfg);
+      /* The node refuses the tier at start, or its agents do at spawn. */
+      *tier_missing = strstr (err->msg, "refill failing") != NULL
+                      || strstr (err->msg, "sandbox") != NULL;
+      return -1;
+    }
+  free (cfg);
+  if (bench_connect (b->nats->url, "nexc-bench-warm", &nc, err) < 0
+      || bench_upload_file (nc, "idle", b->idle_bin, hex, err) < 0
+      || (env = bench_seal_env (b, &nd, NULL, err)) == NULL)
+    goto out;
+  {
+    struct deploy_spec spec = { .prefix = "warm", .key = "idle", .hash = hex, .sealed_env = env };
+    for (int i = 0; i < WARMUP_DEPLOYS + n; i++)
+      {
+        struct deployed d;
+        char *payload = NULL;
+        uint64_t ns = 0;
+        int sent;
+        if (bench_wait_pool_full (nc, &nd, 10000, err) < 0)
+          goto out;
+        if (i == WARMUP_DEPLOYS && bench_pool_state (nc, &nd, &before, err) < 0)
+          goto out;
+        if (bench_deploy_payload (b, &nd, &spec, &d, &payload, err) < 0)
+          goto out;
+        sent = bench_deploy_send (nc, &nd, payload, &d, 10000, &ns, err);
+        free (payload);
+        if (sent < 0 || bench_stop (b, nc, &nd, &d, 10000, NULL, err) < 0)
+          goto out;
+        if (i >= WARMUP_DEPLOYS)
+          samples_add (lat, (double) ns / 1e3);
+      }
+  }
+  if (bench_pool_state (nc, &nd, &after, err) < 0)
+    goto out;
+  *misses = after.misses - before.misses;
+  rc = 0;
+out:
+  free (env);
+  natsConnection_Destroy (nc);
+  node_stop (&nd, 10000);
+  return rc;
+}
+
+void
+scenario_warm (struct bench *b)
+{
+  struct row *none = report_row (b->report, "warm.none");
+  struct row *proc = report_row (b->report, "warm.process");
+  struct row *rtt = report_row (b->report, "warm.floor.rtt");
+  struct row *spawn = report_row (b->report, "warm.floor.spawn");
+  struct row *sum = report_row (b->report, "warm.floor.sum");
+  struct samples s_rtt = { 0 }, s_spawn = { 0 }, s_none = { 0 }, s_proc = { 0 };
+  struct summary f_rtt, f_spawn, w;
+  struct nxerr err = { 0 };
+  char *spawn_argv[] = { b->idle_bin, (char *) "exit", NULL };
+  double floor_p50;
+  long misses = 0;
+  bool missing;
+
+  row_what (none, "warm deploy latency, tier none (DEPLOY -> run_response)");
+  row_what (proc, "warm deploy latency, tier process");
+  row_what (rtt, "floor: NATS request/reply to a trivial nats.c responder (SendAsap)");
+  row_what (spawn, "floor: posix_spawn+wait of the same executable");
+  row_what (sum, "floor: round trip + spawn");
+
+  bench_progress ("warm: floors (%d round trips, %d spawns)", b->o.floor_rtt_n, b->o.warm_n);
+  if (floor_rtt (b, b->o.floor_rtt_n, &s_rtt, &err) < 0)
+    row_fail (rtt, "%s", err.msg);
+  if (floor_spawn (spawn_argv, b->o.warm_n, &s_spawn, &err) < 0)
+    row_fail (spawn, "%s", err.msg);
+  f_rtt = samples_summary (&s_rtt);
+  f_spawn = samples_summary (&s_spawn);
+  row_latency (rtt, &f_rtt);
+  row_latency (spawn, &f_spawn);
+  floor_p50 = f_rtt.p50 + f_spawn.p50;
+  row_result (sum, "p50 %.3f ms (sum of the two medians)", floor_p50 / 1e3);
+  row_num (sum, "p50_ms", floor_p50 / 1e3);
+  if (row_failed (rtt) || row_failed (spawn))
+    row_fail (sum, "a floor failed");
+
+  bench_progress ("warm: tier none, %d deploys (pool %d)", b->o.warm_n, b->o.pool_size);
+  if (run_tier (b, "none", b->o.warm_n, &s_none, &misses, &missing, &err) < 0)
+    row_fail (none, "%s", err.msg);
+  w = samples_summary (&s_none);
+  row_latency (none, &w);
+  row_num (none, "pool_misses", (double) misses);
+  row_floor (none, "%.3f ms (warm.floor.sum)", floor_p50 / 1e3);
+  if (w.n > 0 && floor_p50 > 0)
+    {
+      double r50 = w.p50 / floor_p50, r99 = w.p99 / floor_p50;
+      row_ratio (none, "p50 %.2fx, p99 %.2fx", r50, r99);
+      row_num (none, "ratio_p50", r50);
+      row_num (none, "ratio_p99", r99);
+      row_target (none, "p50 <= 1.5x, p99 <= 3x floor sum",
+                  r50 <= 1.5 && r99 <= 3.0 ? VERDICT_MET : VERDICT_MISSED);
+    }
+  if (misses)
+    row_fail (none, "%ld pool misses during warm deploys", misses);
+  samples_free (&s_none);
+
+  bench_progress ("warm: tier process (probe)");
+  if (run_tier (b, "process", b->o.warm_n, &s_proc, &misses, &missing, &err) < 0)
+    {
+      if (missing)
+        {
+          row_result (proc, "n/a (sandbox tier not implemented)");
+          row_str (proc, "why", err.msg);
+        }
+      else
+        row_fail (proc, "%s", err.msg);
+    }
+  else
+    {
+      w = samples_summary (&s_proc);
+      row_latency (proc, &w);
+      row_floor (proc, "%.3f ms (warm.floor.sum)", floor_p50 / 1e3);
+      if (floor_p50 > 0)
+        row_ratio (proc, "p50 %.2fx, p99 %.2fx", w.p50 / floor_p50, w.p99 / floor_p50);
+    }
+  samples_free (&s_proc);
+  samples_free (&s_rtt);
+  samples_free (&s_spawn);
+}

@@ -1,0 +1,243 @@
+/* The nexc CLI against a real nats-server and node: every subcommand's
+ * human and --json output and its exit codes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct harness H;
+
+struct out {
+  int code;
+  char text[65536];
+};
+
+/* Run the CLI with a shell-quoted argument string; stdout only. */
+static struct out *
+nexc (const char *fmt, ...)
+{
+  static struct out o;
+  char args[4096], cmd[8192];
+  va_list ap;
+  FILE *p;
+  size_t n;
+  va_start (ap, fmt);
+  vsnprintf (args, sizeof args, fmt, ap);
+  va_end (ap);
+  snprintf (cmd, sizeof cmd, "%s %s 2>%s/cli.err", harness_bin ("api/nexc"), args, H.tmpdir);
+  p = popen (cmd, "r");
+  assert_non_null (p);
+  n = fread (o.text, 1, sizeof o.text - 1, p);
+  o.text[n] = '\0';
+  int st = pclose (p);
+  o.code = WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
+  return &o;
+}
+
+static char *
+cli_stderr (void)
+{
+  static char buf[8192];
+  char path[400];
+  snprintf (path, sizeof path, "%s/cli.err", H.tmpdir);
+  FILE *f = fopen (path, "r");
+  size_t n = f ? fread (buf, 1, sizeof buf - 1, f) : 0;
+  buf[n] = '\0';
+  if (f)
+    fclose (f);
+  return buf;
+}
+
+static int
+setup (void **state)
+{
+  (void) state;
+  harness_start_nats (&H);
+  harness_start_node (&H, "{\"machine_pool_size\":2,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
+                          "\"tags\":{\"zone\":\"blue\"}}",
+                      NULL);
+  setenv ("NATS_URL", H.nats_url, 1);
+  setenv ("HOME", H.tmpdir, 1);
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  (void) state;
+  harness_stop_all (&H);
+  return 0;
+}
+
+static void
+test_usage_errors (void **state)
+{
+  (void) state;
+  assert_int_equal (nexc ("")->code, 2);
+  assert_int_equal (nexc ("frobnicate")->code, 2);
+  assert_non_null (strstr (cli_stderr (), "unknown command"));
+  assert_int_equal (nexc ("run")->code, 2);
+  assert_int_equal (nexc ("run /nonexistent/file")->code, 2);
+  assert_int_equal (nexc ("--timeout abc ls")->code, 2);
+  struct out *o = nexc ("--help");
+  assert_int_equal (o->code, 0);
+  assert_non_null (strstr (o->text, "example:"));
+}
+
+static void
+test_connection_error (void **state)
+{
+  (void) state;
+  struct out *o = nexc ("--server nats://127.0.0.1:1 nodes ls");
+  assert_int_equal (o->code, 3);
+  assert_non_null (strstr (cli_stderr (), "is nats-server running?"));
+}
+
+static void
+test_keygen (void **state)
+{
+  (void) state;
+  char path[400];
+  struct stat st;
+  struct out *o = nexc ("keygen issuer");
+  assert_int_equal (o->code, 0);
+  assert_memory_equal (o->text, "SA", 2);
+  assert_non_null (strstr (cli_stderr (), "A"));
+  o = nexc ("keygen xkey");
+  assert_memory_equal (o->text, "SX", 2);
+  snprintf (path, sizeof path, "%s/issuer.nk", H.tmpdir);
+  o = nexc ("keygen issuer --out %s", path);
+  assert_int_equal (o->code, 0);
+  assert_int_equal (stat (path, &st), 0);
+  assert_int_equal (st.st_mode & 0777, 0600);
+  assert_int_equal (nexc ("keygen bogus")->code, 2);
+}
+
+static void
+test_nodes (void **state)
+{
+  (void) state;
+  struct out *o = nexc ("nodes ls");
+  assert_int_equal (o->code, 0);
+  assert_non_null (strstr (o->text, "ID"));
+  assert_non_null (strstr (o->text, H.node_id));
+  o = nexc ("nodes ls --json");
+  json_t *j = json_loads (o->text, JSON_DISABLE_EOF_CHECK, NULL);
+  assert_non_null (j);
+  assert_string_equal (json_string_value (json_object_get (j, "node_id")), H.node_id);
+  json_decref (j);
+  o = nexc ("nodes info %s --json", H.node_id);
+  assert_int_equal (o->code, 0);
+  j = json_loads (o->text, 0, NULL);
+  assert_string_equal (json_string_value (json_object_get (j, "public_xkey")), H.node_xkey);
+  json_decref (j);
+  o = nexc ("--timeout 500 nodes info NBOGUS");
+  assert_int_equal (o->code, 3);
+}
+
+static void
+test_run_logs_events_stop (void **state)
+{
+  (void) state;
+  char id[64];
+  /* events in the background, collected to a file. */
+  char cmd[2048];
+  snprintf (cmd, sizeof cmd, "%s events --json --timeout 6000 > %s/events.out 2>&1 &",
+            harness_bin ("api/nexc"), H.tmpdir);
+  assert_int_equal (system (cmd), 0);
+  usleep (300000);
+  struct out *o = nexc ("run %s --name tick --env TICK_MS=50 --tag zone=blue --json",
+                        harness_bin ("examples/ticker"));
+  if (o->code != 0)
+    fail_msg ("run failed: %s", cli_stderr ());
+  json_t *j = json_loads (o->text, 0, NULL);
+  assert_non_null (j);
+  snprintf (id, sizeof id, "%s", json_string_value (json_object_get (j, "id")));
+  assert_string_equal (json_string_value (json_object_get (j, "node_id")), H.node_id);
+  assert_int_equal (strlen (json_string_value (json_object_get (j, "hash"))), 64);
+  json_decref (j);
+
+  o = nexc ("ls");
+  assert_non_null (strstr (o->text, id));
+  o = nexc ("ls --json");
+  assert_non_null (strstr (o->text, "\"name\":\"tick\""));
+
+  /* logs: lines in order. */
+  o = nexc ("logs --workload tick --timeout 800");
+  assert_int_equal (o->code, 0);
+  int last = -1, lines = 0;
+  for (char *p = o->text; (p = strstr (p, "tick ")); p += 5)
+    {
+      int v;
+      if (sscanf (p, "tick %d", &v) == 1 && p[-1] == ' ')
+        {
+          if (last >= 0)
+            assert_true (v > last);
+          last = v;
+          lines++;
+        }
+    }
+  assert_true (lines >= 3);
+
+  /* An auction with no matching node. */
+  o = nexc ("run %s --name x --tag zone=red", harness_bin ("examples/ticker"));
+  assert_int_equal (o->code, 3);
+
+  /* Stop: refused for another issuer (exit 1), then done by ours. */
+  char other[400];
+  snprintf (other, sizeof other, "%s/other.nk", H.tmpdir);
+  nexc ("keygen issuer --out %s", other);
+  o = nexc ("stop %s --issuer %s", id, other);
+  assert_int_equal (o->code, 1);
+  assert_non_null (strstr (cli_stderr (), "the only entity allowed"));
+  o = nexc ("stop %s", id);
+  if (o->code != 0)
+    fail_msg ("stop failed: %s", cli_stderr ());
+  assert_non_null (strstr (o->text, "stopped"));
+  assert_int_equal (nexc ("stop %s", id)->code, 1); /* gone now */
+
+  sleep (1);
+  o = nexc ("lameduck %s", H.node_id); /* last: it refuses deploys afterwards */
+  assert_int_equal (o->code, 0);
+  /* events saw started and stopped. */
+  char path[400], buf[65536];
+  snprintf (path, sizeof path, "%s/events.out", H.tmpdir);
+  for (int i = 0; i < 80; i++)
+    {
+      FILE *f = fopen (path, "r");
+      size_t n = f ? fread (buf, 1, sizeof buf - 1, f) : 0;
+      buf[n] = 0;
+      if (f)
+        fclose (f);
+      if (strstr (buf, "node_entered_lameduck"))
+        break;
+      usleep (100000);
+    }
+  assert_non_null (strstr (buf, "\"type\":\"workload_started\""));
+  assert_non_null (strstr (buf, "\"type\":\"workload_stopped\""));
+  assert_non_null (strstr (buf, id));
+  o = nexc ("run %s --name late", harness_bin ("examples/ticker"));
+  assert_int_equal (o->code, 3); /* a lame-duck node does not bid */
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_usage_errors),  cmocka_unit_test (test_connection_error),
+    cmocka_unit_test (test_keygen),        cmocka_unit_test (test_nodes),
+    cmocka_unit_test (test_run_logs_events_stop),
+  };
+  return cmocka_run_group_tests_name ("cli", tests, setup, teardown);
+}
