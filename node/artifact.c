@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "api/b64.h"
 #include "api/log.h"
 #include "api/objstore.h"
@@ -362,4 +364,58 @@ artifact_cache_free (struct artifact_cache *c)
   pthread_mutex_destroy (&c->mu);
   pthread_cond_destroy (&c->cv);
   free (c);
+}
+
+int
+artifact_cache_import (struct artifact_cache *c, const char *path, char hex[65],
+                       struct nxerr *err)
+{
+  char tmp[PATH_MAX], final[PATH_MAX];
+  unsigned char md[32];
+  unsigned int mdlen = 0;
+  char blk[65536];
+  int in, out;
+  ssize_t r;
+  EVP_MD_CTX *ctx;
+  in = open (path, O_RDONLY | O_CLOEXEC);
+  if (in < 0)
+    return nxerr_sys (err, errno, "open %s", path);
+  snprintf (tmp, sizeof tmp, "%s/.fetch-%d-XXXXXX", c->dir, (int) getpid ());
+  out = mkostemp (tmp, O_CLOEXEC);
+  if (out < 0)
+    {
+      close (in);
+      return nxerr_sys (err, errno, "create temp file in %s", c->dir);
+    }
+  ctx = EVP_MD_CTX_new ();
+  EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL);
+  while ((r = read (in, blk, sizeof blk)) > 0)
+    {
+      struct sink s = { out, 0 };
+      EVP_DigestUpdate (ctx, blk, (size_t) r);
+      if (write_chunk (blk, (size_t) r, &s, err) < 0)
+        break;
+    }
+  EVP_DigestFinal_ex (ctx, md, &mdlen);
+  EVP_MD_CTX_free (ctx);
+  close (in);
+  if (r < 0 || err->msg[0] || fchmod (out, 0555) < 0 || fsync (out) < 0)
+    {
+      if (!err->msg[0])
+        nxerr_sys (err, errno, "copy %s", path);
+      close (out);
+      unlink (tmp);
+      return -1;
+    }
+  close (out);
+  for (int i = 0; i < 32; i++)
+    snprintf (hex + 2 * i, 3, "%02x", md[i]);
+  snprintf (final, sizeof final, "%s/%s", c->dir, hex);
+  if (rename (tmp, final) < 0)
+    {
+      int e = errno;
+      unlink (tmp);
+      return nxerr_sys (err, e, "rename into cache");
+    }
+  return 0;
 }

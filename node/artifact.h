@@ -44,4 +44,9 @@ void artifact_fetch (struct artifact_cache *c, const char *bucket, const char *k
 
 bool artifact_hex_ok (const char *s);
 
+/* Copy a local file into the cache (autostart from a path): its sha256 hex
+ * is returned in hex. Synchronous; meant for start-up. */
+int artifact_cache_import (struct artifact_cache *c, const char *path, char hex[65],
+                           struct nxerr *err);
+
 #endif

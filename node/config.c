@@ -113,6 +113,23 @@ config_free (struct config *cfg)
   strlist_free (&cfg->deny_trigger_subjects);
   strmap_free (&cfg->tags);
   strlist_free (&cfg->warnings);
+  for (size_t i = 0; i < cfg->n_autostart; i++)
+    {
+      struct autostart_spec *a = &cfg->autostart[i];
+      free (a->name);
+      free (a->ns);
+      free (a->description);
+      free (a->type);
+      free (a->location);
+      free (a->jsdomain);
+      strlist_free (&a->argv);
+      strmap_free (&a->env);
+    }
+  free (cfg->autostart);
+  cfg->autostart = NULL;
+  cfg->n_autostart = 0;
+  free (cfg->autostart_stop_issuer);
+  cfg->autostart_stop_issuer = NULL;
   free (cfg->state_dir);
   free (cfg->agent_path);
   cfg->state_dir = cfg->agent_path = NULL;
@@ -289,6 +306,137 @@ parse_tags (struct config *cfg, json_t *v, struct nxerr *err)
 }
 
 static int
+autostart_string (json_t *o, const char *k, size_t i, bool required, char **out,
+                  struct nxerr *err)
+{
+  json_t *v = json_object_get (o, k);
+  if (v == NULL || json_is_null (v))
+    {
+      if (required)
+        return nxerr_set (err, EINVAL, "autostart.workloads[%zu].%s: is required", i, k);
+      return 0;
+    }
+  if (!json_is_string (v) || json_string_length (v) > 4096
+      || strlen (json_string_value (v)) != json_string_length (v))
+    return nxerr_set (err, EINVAL, "autostart.workloads[%zu].%s: must be a string", i, k);
+  *out = xstrdup (json_string_value (v));
+  return 0;
+}
+
+static int
+autostart_location (json_t *o, size_t i, char **out, struct nxerr *err)
+{
+  json_t *v = json_object_get (o, "location");
+  if (json_is_object (v)) /* Go's URL object */
+    {
+      const char *host = json_string_value (json_object_get (v, "Host"));
+      const char *path = json_string_value (json_object_get (v, "Path"));
+      char buf[4200];
+      if (host == NULL)
+        return nxerr_set (err, EINVAL, "autostart.workloads[%zu].location.Host: is required", i);
+      snprintf (buf, sizeof buf, "nats://%s%s%s", host, path && *path != '/' ? "/" : "",
+                path ? path : "");
+      *out = xstrdup (buf);
+      return 0;
+    }
+  return autostart_string (o, "location", i, true, out, err);
+}
+
+static bool
+is_name (const char *s)
+{
+  if (*s == '\0' || strlen (s) > 128)
+    return false;
+  for (; *s; s++)
+    if (!(*s == '-' || *s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+          || (*s >= '0' && *s <= '9')))
+      return false;
+  return true;
+}
+
+static int
+parse_autostart_one (struct config *cfg, json_t *o, size_t i, struct nxerr *err)
+{
+  struct autostart_spec *a;
+  json_t *v;
+  const char *k;
+  if (!json_is_object (o))
+    return nxerr_set (err, EINVAL, "autostart.workloads[%zu]: must be an object", i);
+  cfg->autostart = xrealloc (cfg->autostart, (cfg->n_autostart + 1) * sizeof *cfg->autostart);
+  a = &cfg->autostart[cfg->n_autostart++];
+  memset (a, 0, sizeof *a);
+  if (autostart_string (o, "name", i, true, &a->name, err) < 0
+      || autostart_string (o, "namespace", i, false, &a->ns, err) < 0
+      || autostart_string (o, "description", i, false, &a->description, err) < 0
+      || autostart_string (o, "type", i, true, &a->type, err) < 0
+      || autostart_string (o, "jsdomain", i, false, &a->jsdomain, err) < 0
+      || autostart_location (o, i, &a->location, err) < 0)
+    return -1;
+  if (!is_name (a->name))
+    return nxerr_set (err, EINVAL, "autostart.workloads[%zu].name: \"%s\" must match ^[a-zA-Z0-9_-]+$", i, a->name);
+  if (a->ns == NULL)
+    a->ns = xstrdup ("default");
+  if (!is_workload_type (a->type))
+    return nxerr_set (err, EINVAL, "autostart.workloads[%zu].type: \"%s\" is not native or elf", i, a->type);
+  v = json_object_get (o, "argv");
+  if (v && get_strlist (v, "autostart.workloads[].argv", &a->argv, NULL, "", err) < 0)
+    return -1;
+  v = json_object_get (o, "trigger_subjects");
+  if (json_is_array (v) && json_array_size (v) > 0)
+    return nxerr_set (err, EINVAL, "autostart.workloads[%zu].trigger_subjects: function workloads are not supported", i);
+  v = json_object_get (o, "essential");
+  if (v && !json_is_null (v) && get_bool (v, "autostart.workloads[].essential", &a->essential, err) < 0)
+    return -1;
+  v = json_object_get (o, "environment");
+  if (v && !json_is_null (v))
+    {
+      json_t *e;
+      if (!json_is_object (v))
+        return nxerr_set (err, EINVAL, "autostart.workloads[%zu].environment: must be an object of strings", i);
+      json_object_foreach (v, k, e)
+      {
+        if (!json_is_string (e) || *k == '\0' || strchr (k, '='))
+          return nxerr_set (err, EINVAL, "autostart.workloads[%zu].environment.%s: must be a string (and the name non-empty, without '=')", i, k);
+        strmap_set (&a->env, k, json_string_value (e));
+      }
+    }
+  return 0;
+}
+
+static int
+parse_autostart (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  json_t *wl, *e;
+  const char *k;
+  size_t i;
+  if (json_is_null (v))
+    return 0;
+  if (!json_is_object (v))
+    return nxerr_set (err, EINVAL, "autostart: must be an object");
+  json_object_foreach (v, k, e)
+  {
+    if (strcmp (k, "workloads") == 0)
+      continue;
+    if (strcmp (k, "stop_issuer") == 0)
+      {
+        if (!json_is_string (e) || !is_issuer_key (json_string_value (e)))
+          return nxerr_set (err, EINVAL, "autostart.stop_issuer: must be a public nkey");
+        free (cfg->autostart_stop_issuer);
+        cfg->autostart_stop_issuer = xstrdup (json_string_value (e));
+        continue;
+      }
+    strlist_push (&cfg->warnings, "autostart: unknown key ignored");
+  }
+  wl = json_object_get (v, "workloads");
+  if (wl == NULL || json_is_null (wl))
+    return 0;
+  if (!json_is_array (wl) || json_array_size (wl) > 256)
+    return nxerr_set (err, EINVAL, "autostart.workloads: must be an array (at most 256)");
+  json_array_foreach (wl, i, e) if (parse_autostart_one (cfg, e, i, err) < 0) return -1;
+  return 0;
+}
+
+static int
 parse_sandbox (struct config *cfg, json_t *v, struct nxerr *err)
 {
   const char *s;
@@ -386,14 +534,7 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
   if (strcmp (k, "agent_path") == 0)
     return get_string (v, k, &cfg->agent_path, err);
   if (strcmp (k, "autostart") == 0)
-    {
-      if (!json_is_object (v) && !json_is_null (v))
-        return nxerr_set (err, EINVAL, "autostart: must be an object");
-      cfg->has_autostart = json_is_object (v);
-      if (cfg->has_autostart)
-        strlist_push (&cfg->warnings, "autostart: not supported yet, ignored");
-      return 0;
-    }
+    return parse_autostart (cfg, v, err);
   if (is_firecracker_key (k))
     {
       char w[160];
@@ -521,6 +662,32 @@ config_dump (const struct config *cfg, struct buf *out)
       jsonw_kint (&w, int_keys[i].key,
                   *(const int64_t *) ((const char *) cfg + int_keys[i].off));
   jsonw_kbool (&w, "accept_unverified_hashes", cfg->accept_unverified_hashes);
+  jsonw_key (&w, "autostart");
+  jsonw_obj_begin (&w);
+  if (cfg->autostart_stop_issuer)
+    jsonw_kstr (&w, "stop_issuer", cfg->autostart_stop_issuer);
+  jsonw_key (&w, "workloads");
+  jsonw_arr_begin (&w);
+  for (size_t i = 0; i < cfg->n_autostart; i++)
+    {
+      const struct autostart_spec *a = &cfg->autostart[i];
+      jsonw_obj_begin (&w);
+      jsonw_kstr (&w, "name", a->name);
+      jsonw_kstr (&w, "namespace", a->ns);
+      jsonw_kstr (&w, "type", a->type);
+      jsonw_kstr (&w, "location", a->location);
+      dump_strlist (&w, "argv", &a->argv);
+      jsonw_kbool (&w, "essential", a->essential);
+      /* environment values may be secrets: names only */
+      jsonw_key (&w, "environment_keys");
+      jsonw_arr_begin (&w);
+      for (size_t j = 0; j < a->env.n; j++)
+        jsonw_str (&w, a->env.keys[j]);
+      jsonw_arr_end (&w);
+      jsonw_obj_end (&w);
+    }
+  jsonw_arr_end (&w);
+  jsonw_obj_end (&w);
   if (cfg->agent_path)
     jsonw_kstr (&w, "agent_path", cfg->agent_path);
   jsonw_obj_end (&w);

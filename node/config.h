@@ -28,6 +28,20 @@ struct strmap {
   size_t n;
 };
 
+/* One workload of autostart.workloads (Nex 0.2.4 shape). location is a
+ * nats://bucket/key URL or, our extension, a local file path. */
+struct autostart_spec {
+  char *name;
+  char *ns;
+  char *description;
+  char *type;
+  char *location;
+  char *jsdomain;
+  struct strlist argv;
+  struct strmap env;
+  bool essential;
+};
+
 enum sandbox_tier { SANDBOX_NONE = 0, SANDBOX_PROCESS = 1 };
 
 struct config {
@@ -44,7 +58,9 @@ struct config {
   int64_t max_workloads;
   int64_t max_total_bytes;
   int64_t max_workload_bytes;
-  bool has_autostart;
+  struct autostart_spec *autostart;
+  size_t n_autostart;
+  char *autostart_stop_issuer; /* may stop autostart workloads besides the node */
   char *state_dir;
   int64_t heartbeat_interval_ms;
   int64_t agent_handshake_timeout_ms;

@@ -17,6 +17,7 @@
 #include "node/events.h"
 #include "node/node.h"
 #include "node/pool.h"
+#include "node/shutdown.h"
 #include "node/stop.h"
 #include "node/workload.h"
 
@@ -355,6 +356,17 @@ handle_lameduck (struct node *n, struct ctl_req *r)
 {
   cleanup_buf struct buf b = BUF_INIT;
   struct jsonw w;
+  json_t *body = r->len ? json_loadb (r->data, r->len, 0, NULL) : NULL;
+  json_t *dl = json_object_get (body, "deadline_ms");
+  bool has_deadline = json_is_integer (dl);
+  int64_t deadline = has_deadline ? json_integer_value (dl) : -1;
+  json_decref (body); /* dl is gone with it */
+  if (has_deadline && (deadline < 0 || deadline > 86400000))
+    {
+      control_reply_err (n, r->reply, NEX_TYPE_LAMEDUCK_RESPONSE,
+                         "deadline_ms must be between 0 and 86400000");
+      return;
+    }
   if (!n->lameduck)
     {
       n->lameduck = true;
@@ -364,6 +376,9 @@ handle_lameduck (struct node *n, struct ctl_req *r)
       events_lameduck (n);
       log_info ("entered lame duck mode: new deploys are refused");
     }
+  /* Nex never drains; with a deadline (our extension) the node does. */
+  if (deadline >= 0)
+    shutdown_drain (n, (uint64_t) deadline);
   jsonw_init (&w, &b);
   jsonw_obj_begin (&w);
   jsonw_kstr (&w, "node_id", n->node_id);

@@ -328,7 +328,8 @@ on_fetched (void *ud, struct artifact_result *res)
       supervise_fail_deploy (w, msg);
       return;
     }
-  if (!w->node->cfg.accept_unverified_hashes && strcmp (res->hex, w->claims.hash) != 0)
+  if (!w->node->cfg.accept_unverified_hashes && !w->autostart
+      && (w->claims.hash == NULL || strcmp (res->hex, w->claims.hash) != 0))
     {
       snprintf (msg, sizeof msg,
                 "Failed to cache workload bytes: artifact sha256 %s does not match the workload "
@@ -364,7 +365,8 @@ get_artifact (struct deploy_ctx *d)
   if (n->cfg.max_workload_bytes && (uint64_t) n->cfg.max_workload_bytes < max)
     max = (uint64_t) n->cfg.max_workload_bytes;
   artifact_fetch (n->cache, req->location_bucket, req->location_key, req->jsdomain, max,
-                  n->cfg.accept_unverified_hashes ? NULL : w->claims.hash, on_fetched, d);
+                  n->cfg.accept_unverified_hashes || w->autostart ? NULL : w->claims.hash,
+                  on_fetched, d);
 }
 
 /* ---- the request ---- */
@@ -388,7 +390,32 @@ type_supported (struct node *n, const char *type)
   return strlist_contains (&n->cfg.workload_types, type);
 }
 
-/* Validate r and start the pipeline. Returns the refusal text or NULL. */
+/* A validated request becomes a workload; the artifact stage follows.
+ * Takes req, claims (moved) and d. */
+static struct workload *
+launch (struct node *n, const char *ns, struct deploy_request *req, struct jwt_claims *claims,
+        struct deploy_ctx *d, const char *reply, bool autostart)
+{
+  struct workload *w = workload_new (n);
+  w->ns = xstrdup (ns);
+  w->name = xstrdup (claims->sub);
+  w->type = xstrdup (req->type);
+  w->description = xstrdup (req->description);
+  w->claims = *claims;
+  memset (claims, 0, sizeof *claims);
+  w->req = req;
+  w->autostart = autostart;
+  w->restarts = (uint32_t) req->retry_count;
+  w->deploy_reply = reply ? xstrdup (reply) : NULL;
+  w->state = WL_STARTING;
+  loop_timer_init (&w->stop_timer, NULL);
+  workload_link (n, w);
+  d->w = w;
+  get_artifact (d);
+  return w;
+}
+
+/* Validate r and start the pipeline; refusals answer r. */
 static void
 start (struct node *n, struct ctl_req *r, struct deploy_request *req, const char *ns)
 {
@@ -435,22 +462,9 @@ start (struct node *n, struct ctl_req *r, struct deploy_request *req, const char
       ctx_free (d);
       goto refuse;
     }
-  w = workload_new (n);
-  w->ns = xstrdup (ns);
-  w->name = xstrdup (claims.sub);
-  w->type = xstrdup (req->type);
-  w->description = xstrdup (req->description);
-  w->claims = claims;
-  w->req = req;
-  w->restarts = (uint32_t) req->retry_count;
-  w->deploy_reply = r->reply ? xstrdup (r->reply) : NULL;
-  w->state = WL_STARTING;
-  loop_timer_init (&w->stop_timer, NULL);
-  workload_link (n, w);
-  d->w = w;
+  w = launch (n, ns, req, &claims, d, r->reply, false);
   log_debug ("deploy %s: %s/%s accepted in %.3f ms", w->id, ns, w->name,
              (double) (timefmt_mono_ns () - r->recv_ns) / 1e6);
-  get_artifact (d);
   return;
 
 refuse:
@@ -512,6 +526,7 @@ struct restart {
   struct jwt_claims claims;
   char *ns;
   uint32_t restarts;
+  bool autostart;
 };
 
 static void
@@ -545,21 +560,11 @@ on_restart (struct loop_timer *t)
       restart_free (rs);
       return;
     }
-  w = workload_new (n);
-  w->ns = rs->ns;
-  w->name = xstrdup (rs->claims.sub);
-  w->type = xstrdup (rs->req->type);
-  w->description = xstrdup (rs->req->description);
-  w->claims = rs->claims;
-  w->req = rs->req;
+  w = launch (n, rs->ns, rs->req, &rs->claims, d, NULL, rs->autostart);
   w->restarts = rs->restarts;
-  w->state = WL_STARTING;
-  loop_timer_init (&w->stop_timer, NULL);
-  workload_link (n, w);
-  free (rs);
-  d->w = w;
+  rs->req = NULL; /* moved */
   log_info ("restarting essential workload %s as %s (restart %u)", w->name, w->id, w->restarts);
-  get_artifact (d);
+  restart_free (rs);
 }
 
 static void
@@ -596,6 +601,7 @@ deploy_maybe_restart (struct workload *w)
   dup_claims (&rs->claims, &w->claims);
   rs->ns = xstrdup (w->ns);
   rs->restarts = w->restarts + 1;
+  rs->autostart = w->autostart;
   delay = (uint64_t) RESTART_BACKOFF_MIN_MS << (w->restarts < 8 ? w->restarts : 8);
   if (delay > RESTART_BACKOFF_MAX_MS)
     delay = RESTART_BACKOFF_MAX_MS;
@@ -604,4 +610,21 @@ deploy_maybe_restart (struct workload *w)
   loop_timer_arm (n->loop, &rs->timer, delay);
   log_info ("essential workload %s (%s) exited badly: restart %u in %llu ms", w->name, w->id,
             rs->restarts, (unsigned long long) delay);
+}
+
+int
+deploy_trusted (struct node *n, const char *ns, struct deploy_request *req,
+                struct jwt_claims *claims, struct nxerr *err)
+{
+  struct deploy_ctx *d = xcalloc (1, sizeof *d);
+  d->exe_fd = -1;
+  if (open_environment (n, req, d, err) < 0)
+    {
+      ctx_free (d);
+      deploy_request_free (req);
+      jwt_claims_free (claims);
+      return nxerr_wrap (err, "environment");
+    }
+  launch (n, ns, req, claims, d, NULL, true);
+  return 0;
 }

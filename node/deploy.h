@@ -19,6 +19,14 @@ void deploy_handle (struct node *n, struct ctl_req *r);
 /* An essential workload ended badly: schedule a restart with backoff
  * (takes what it needs from w; w is ended by the caller afterwards). */
 void deploy_maybe_restart (struct workload *w);
+/* Deploy a request the node built itself (autostart): no allow-lists, no
+ * replay or hash-claim checks (the node trusts its own config). Takes req
+ * and claims. */
+struct deploy_request;
+struct jwt_claims;
+struct nxerr;
+int deploy_trusted (struct node *n, const char *ns, struct deploy_request *req,
+                    struct jwt_claims *claims, struct nxerr *err);
 /* Lame duck: no more restarts for this workload. */
 void deploy_clear_essential (struct workload *w);
 

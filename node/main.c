@@ -23,6 +23,7 @@
 #include "node/events.h"
 #include "node/node.h"
 #include "node/artifact.h"
+#include "node/autostart.h"
 #include "node/pool.h"
 #include "node/replay.h"
 #include "node/shutdown.h"
@@ -53,7 +54,7 @@ usage (FILE *f)
            "SEEDFILE |\n"
            "                    --user U --password P | --token T] [--tlsca F] [--tlscert F "
            "--tlskey F]\n"
-           "                    [--state-dir DIR] [--ephemeral-identity] [--log-level "
+           "                    [--state-dir DIR] [--ephemeral-identity] [--exit-on-drain] [--log-level "
            "error|warn|info|debug]\n"
            "       nexc-node check-config FILE\n"
            "       nexc-node version\n"
@@ -270,6 +271,7 @@ cmd_up (int argc, char **argv)
           { "tlscert", required_argument, NULL, 'e' },  { "tlskey", required_argument, NULL, 'y' },
           { "state-dir", required_argument, NULL, 'd' },
           { "ephemeral-identity", no_argument, NULL, 'E' },
+          { "exit-on-drain", no_argument, NULL, 'X' },
           { "log-level", required_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' },
           { NULL, 0, NULL, 0 } };
   struct up_opts o = { 0 };
@@ -296,6 +298,7 @@ cmd_up (int argc, char **argv)
         case 'y': o.tlskey = optarg; break;
         case 'd': o.state_dir = optarg; break;
         case 'E': o.ephemeral = true; break;
+        case 'X': n.exit_on_drain = true; break;
         case 'l':
           if (log_level_parse (optarg, &lvl) < 0)
             {
@@ -388,6 +391,7 @@ cmd_up (int argc, char **argv)
   n.api_start_mono_ns = timefmt_mono_ns ();
   pool_start (n.pool);
   events_node_started (&n);
+  autostart_run (&n);
   loop_timer_init (&n.heartbeat, on_heartbeat);
   loop_timer_arm (n.loop, &n.heartbeat, (uint64_t) n.cfg.heartbeat_interval_ms);
   log_info ("node %s (%s) up, nexc %s, sandbox %s, pool %lld, state %s", n.node_id,

@@ -50,6 +50,7 @@ struct node {
   uint64_t api_start_mono_ns;
   bool lameduck;
   bool stopping;
+  bool exit_on_drain; /* --exit-on-drain: exit 0 once a lame-duck drain ends */
   int exit_code;
 
   struct strmap tags; /* effective tag map (§8.4), sorted */

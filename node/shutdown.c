@@ -14,12 +14,17 @@
 static struct loop_timer shutdown_timer;
 static struct loop_timer poll_timer;
 static struct node *shutdown_node;
+static struct loop_timer drain_deadline;
+static struct loop_timer drain_poll;
+static bool draining;
 
 static void
 finish (struct node *n)
 {
   loop_timer_cancel (n->loop, &shutdown_timer);
   loop_timer_cancel (n->loop, &poll_timer);
+  loop_timer_cancel (n->loop, &drain_deadline);
+  loop_timer_cancel (n->loop, &drain_poll);
   loop_timer_cancel (n->loop, &n->heartbeat);
   /* Agents still alive are killed; their workloads end with workload_stopped. */
   pool_free (n->pool);
@@ -53,11 +58,52 @@ on_poll (struct loop_timer *t)
   loop_timer_arm (n->loop, t, 10);
 }
 
+static void
+on_drain_poll (struct loop_timer *t)
+{
+  struct node *n = shutdown_node;
+  if (n->stopping)
+    return;
+  if (n->n_workloads == 0)
+    {
+      loop_timer_cancel (n->loop, &drain_deadline);
+      log_info ("lame duck: drained");
+      if (n->exit_on_drain)
+        shutdown_begin (n);
+      return;
+    }
+  loop_timer_arm (n->loop, t, 50);
+}
+
+static void
+on_drain_deadline (struct loop_timer *t)
+{
+  struct node *n = shutdown_node;
+  (void) t;
+  log_info ("lame duck: deadline reached, stopping %zu workloads", n->n_workloads);
+  for (struct workload *w = n->workloads; w; w = w->next)
+    stop_workload (n, w);
+}
+
+void
+shutdown_drain (struct node *n, uint64_t deadline_ms)
+{
+  if (draining || n->stopping)
+    return;
+  draining = true;
+  log_info ("lame duck: draining, deadline in %llu ms%s", (unsigned long long) deadline_ms,
+            n->exit_on_drain ? ", then exit" : "");
+  loop_timer_arm (n->loop, &drain_deadline, deadline_ms);
+  loop_timer_arm (n->loop, &drain_poll, 0);
+}
+
 int
 shutdown_init (struct node *n, struct nxerr *err)
 {
   (void) err;
   shutdown_node = n;
+  loop_timer_init (&drain_deadline, on_drain_deadline);
+  loop_timer_init (&drain_poll, on_drain_poll);
   loop_timer_init (&shutdown_timer, on_deadline);
   loop_timer_init (&poll_timer, on_poll);
   return 0;

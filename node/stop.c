@@ -132,13 +132,17 @@ check_stop_jwt (struct node *n, struct workload *w, const char *token, char *msg
                 "subject");
       goto out;
     }
-  if (c.iss == NULL || strcmp (c.iss, w->claims.iss) != 0)
+  /* An autostart workload is the node's own; its operator may stop it
+   * through the configured stop issuer. */
+  bool operator_stop = w->autostart && c.iss && n->cfg.autostart_stop_issuer
+                       && strcmp (c.iss, n->cfg.autostart_stop_issuer) == 0;
+  if (!operator_stop && (c.iss == NULL || strcmp (c.iss, w->claims.iss) != 0))
     {
       snprintf (msg, cap, "Invalid stop request: the only entity allowed to terminate a workload "
                           "is the issuer that originally started it");
       goto out;
     }
-  if (c.iat < w->claims.iat)
+  if (!operator_stop && c.iat < w->claims.iat)
     {
       snprintf (msg, cap, "Invalid stop request: stop JWT is older than the deploy JWT");
       goto out;

@@ -46,6 +46,7 @@ struct workload {
   uint64_t log_dropped;
   uint32_t restarts;
   bool stop_requested;
+  bool autostart; /* deployed by the node from its config (trusted) */
 };
 
 /* A fresh id: 20 chars of base32hex (xid-like, §8.6), time-ordered prefix. */
