@@ -102,6 +102,7 @@ config_defaults (struct config *cfg)
   cfg->stop_grace_ms = 5000;
   cfg->artifact_cache_max_bytes = 1024ll * 1024 * 1024;
   cfg->max_artifact_bytes = 256ll * 1024 * 1024;
+  cfg->metrics_interval_ms = 5000;
 }
 
 void
@@ -486,6 +487,7 @@ static const struct int_key int_keys[] = {
   IK (stop_grace_ms, 0, 600000),
   IK (artifact_cache_max_bytes, 0, INT64_MAX),
   IK (max_artifact_bytes, 1, INT64_MAX),
+  IK (metrics_interval_ms, 0, 86400000),
 };
 
 static int

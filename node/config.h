@@ -69,6 +69,7 @@ struct config {
   int64_t stop_grace_ms;
   int64_t artifact_cache_max_bytes;
   int64_t max_artifact_bytes;
+  int64_t metrics_interval_ms; /* 0: no metrics events */
   bool accept_unverified_hashes;
   char *agent_path;
   struct strlist warnings;

@@ -15,6 +15,7 @@
 #include "api/xalloc.h"
 #include "node/deploy.h"
 #include "node/events.h"
+#include "node/metrics.h"
 #include "node/node.h"
 #include "node/pool.h"
 #include "node/shutdown.h"
@@ -283,6 +284,8 @@ write_machine (struct node *n, struct jsonw *w, struct workload *wl)
   jsonw_kint (w, "restarts", wl->restarts);
   jsonw_kint (w, "log_lines", (int64_t) wl->log_seq);
   jsonw_kint (w, "log_dropped", (int64_t) wl->log_dropped);
+  jsonw_key (w, "metrics");
+  metrics_write_workload (wl, w);
   jsonw_obj_end (w);
 }
 
@@ -343,6 +346,8 @@ handle_info (struct node *n, struct ctl_req *r)
   jsonw_kint (&w, "agent_spawn_failures", (int64_t) n->counters.agent_spawn_failures);
   jsonw_kint (&w, "oom_kills", (int64_t) n->counters.oom_kills);
   pool_write_info (n, &w);
+  jsonw_key (&w, "metrics");
+  metrics_write_node (n, &w);
   jsonw_obj_end (&w);
   jsonw_obj_end (&w);
   free (storage);
@@ -433,6 +438,7 @@ dispatch (void *arg)
     case CTL_STOP: stop_handle (n, r); break;
     case CTL_AUCTION: handle_auction (n, r); break;
     }
+  metrics_record_latency (n, timefmt_mono_ns () - r->recv_ns);
   ctl_req_free (r);
 }
 

@@ -46,6 +46,7 @@ logs_publish (struct workload *w, bool is_stderr, const char *text, size_t len)
   char seq[24];
 
   w->log_seq++;
+  w->log_bytes += len;
   n->counters.log_lines++;
   subjects_log (&subj, w->ns, n->node_id, w->name, w->id);
   jsonw_init (&j, &body);

@@ -24,6 +24,7 @@
 #include "node/node.h"
 #include "node/artifact.h"
 #include "node/autostart.h"
+#include "node/metrics.h"
 #include "node/pool.h"
 #include "node/replay.h"
 #include "node/shutdown.h"
@@ -77,7 +78,8 @@ static void
 on_reconnected (natsConnection *nc, void *closure)
 {
   char url[256] = "";
-  (void) closure;
+  struct node *n = closure;
+  __atomic_add_fetch (&n->counters.nats_reconnects, 1, __ATOMIC_RELAXED);
   natsConnection_GetConnectedUrl (nc, url, sizeof url);
   log_info ("NATS reconnected to %s", url);
 }
@@ -392,6 +394,7 @@ cmd_up (int argc, char **argv)
   pool_start (n.pool);
   events_node_started (&n);
   autostart_run (&n);
+  metrics_start (&n);
   loop_timer_init (&n.heartbeat, on_heartbeat);
   loop_timer_arm (n.loop, &n.heartbeat, (uint64_t) n.cfg.heartbeat_interval_ms);
   log_info ("node %s (%s) up, nexc %s, sandbox %s, pool %lld, state %s", n.node_id,

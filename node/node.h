@@ -34,6 +34,9 @@ struct node_counters {
   uint64_t agent_spawn_failures;
   uint64_t agents_replaced;
   uint64_t oom_kills;
+  uint64_t nats_reconnects; /* written by a nats.c thread: atomic */
+  /* control-request handling time, buckets of metrics_latency_bounds_us */
+  uint64_t ctl_latency[12];
 };
 
 struct node {
@@ -66,6 +69,7 @@ struct node {
   struct replay *replay;
 
   struct node_counters counters;
+  struct loop_timer metrics_timer;
   char *agent_path;
 };
 

@@ -26,6 +26,7 @@ finish (struct node *n)
   loop_timer_cancel (n->loop, &drain_deadline);
   loop_timer_cancel (n->loop, &drain_poll);
   loop_timer_cancel (n->loop, &n->heartbeat);
+  loop_timer_cancel (n->loop, &n->metrics_timer);
   /* Agents still alive are killed; their workloads end with workload_stopped. */
   pool_free (n->pool);
   n->pool = NULL;

@@ -43,7 +43,14 @@ struct workload {
   char *stop_reply;   /* reply subject of a STOP, until the agent confirms */
   struct loop_timer stop_timer;
   uint64_t log_seq;
+  uint64_t log_bytes;
   uint64_t log_dropped;
+  /* metrics (node/metrics.c) */
+  uint64_t cpu_ticks;      /* user+system of the workload's processes, last sample */
+  uint64_t cpu_sample_ns;  /* when it was taken */
+  double cpu_rate;         /* CPUs used since the previous sample */
+  uint64_t mem_bytes, mem_peak_bytes;
+  uint32_t pids;
   uint32_t restarts;
   bool stop_requested;
   bool autostart; /* deployed by the node from its config (trusted) */

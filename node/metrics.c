@@ -1,0 +1,285 @@
+#include "node/metrics.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/subjects.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/agent.h"
+#include "node/events.h"
+#include "node/node.h"
+#include "node/pool.h"
+#include "node/workload.h"
+
+const uint64_t metrics_latency_bounds_us[12]
+    = { 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000, UINT64_MAX };
+
+struct proc {
+  int pid, ppid;
+  uint64_t ticks;
+  uint64_t rss_pages;
+};
+
+/* One line of /proc/<pid>/stat: the comm may hold spaces and parentheses,
+ * so parse after the last ')'. */
+static bool
+read_stat (int dirfd, const char *name, struct proc *p)
+{
+  char path[64], buf[1024];
+  ssize_t n;
+  int fd;
+  char *rp;
+  unsigned long long utime, stime, rss;
+  int ppid;
+  snprintf (path, sizeof path, "%s/stat", name);
+  fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  rp = strrchr (buf, ')');
+  if (rp == NULL)
+    return false;
+  /* fields after comm: state(3) ppid(4) ... utime(14) stime(15) ... rss(24) */
+  if (sscanf (rp + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %*u %*u %llu",
+              &ppid, &utime, &stime, &rss)
+      != 4)
+    return false;
+  p->pid = atoi (name);
+  p->ppid = ppid;
+  p->ticks = utime + stime;
+  p->rss_pages = rss;
+  return true;
+}
+
+static struct proc *
+scan (size_t *count)
+{
+  DIR *d = opendir ("/proc");
+  struct dirent *e;
+  struct proc *v = NULL;
+  size_t n = 0, cap = 0;
+  if (d == NULL)
+    {
+      *count = 0;
+      return NULL;
+    }
+  while ((e = readdir (d)))
+    {
+      if (e->d_name[0] < '1' || e->d_name[0] > '9')
+        continue;
+      if (n == cap)
+        {
+          cap = cap ? cap * 2 : 512;
+          v = xrealloc (v, cap * sizeof *v);
+        }
+      if (read_stat (dirfd (d), e->d_name, &v[n]))
+        n++;
+    }
+  closedir (d);
+  *count = n;
+  return v;
+}
+
+static int
+by_pid (const void *a, const void *b)
+{
+  const struct proc *x = a, *y = b;
+  return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static const struct proc *
+find_pid (const struct proc *v, size_t n, int pid)
+{
+  struct proc key = { .pid = pid };
+  return bsearch (&key, v, n, sizeof *v, by_pid);
+}
+
+struct agent_ref {
+  int pid;
+  struct workload *w;
+};
+
+static int
+by_agent_pid (const void *a, const void *b)
+{
+  const struct agent_ref *x = a, *y = b;
+  return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* One /proc scan, then each process walks up its parents until it meets an
+ * agent: O(processes x depth), whatever the number of workloads. */
+void
+metrics_sample (struct node *n)
+{
+  size_t count, na = 0;
+  struct proc *v = scan (&count);
+  struct agent_ref *agents = xcalloc (n->n_workloads + 1, sizeof *agents);
+  long hz = sysconf (_SC_CLK_TCK);
+  long page = sysconf (_SC_PAGESIZE);
+  uint64_t now = timefmt_mono_ns ();
+  qsort (v, count, sizeof *v, by_pid);
+  for (struct workload *w = n->workloads; w; w = w->next)
+    {
+      w->pids = 0;
+      w->mem_bytes = 0;
+      if (w->agent && w->state == WL_RUNNING && na < n->n_workloads)
+        {
+          agents[na].pid = w->agent->pid;
+          agents[na++].w = w;
+        }
+    }
+  qsort (agents, na, sizeof *agents, by_agent_pid);
+  uint64_t *ticks = xcalloc (na + 1, sizeof *ticks);
+  for (size_t i = 0; i < count; i++)
+    {
+      const struct proc *p = &v[i];
+      for (int depth = 0; depth < 64 && p && p->ppid > 1; depth++)
+        {
+          struct agent_ref key = { .pid = p->ppid };
+          struct agent_ref *a = bsearch (&key, agents, na, sizeof *agents, by_agent_pid);
+          if (a)
+            {
+              ticks[a - agents] += v[i].ticks;
+              a->w->mem_bytes += v[i].rss_pages * (uint64_t) page;
+              a->w->pids++;
+              break;
+            }
+          p = find_pid (v, count, p->ppid);
+        }
+    }
+  for (size_t k = 0; k < na; k++)
+    {
+      struct workload *w = agents[k].w;
+      if (w->cpu_sample_ns && now > w->cpu_sample_ns && ticks[k] >= w->cpu_ticks)
+        w->cpu_rate = (double) (ticks[k] - w->cpu_ticks) / (double) hz
+                      / ((double) (now - w->cpu_sample_ns) / 1e9);
+      w->cpu_ticks = ticks[k];
+      w->cpu_sample_ns = now;
+      if (w->mem_bytes > w->mem_peak_bytes)
+        w->mem_peak_bytes = w->mem_bytes;
+    }
+  free (ticks);
+  free (agents);
+  free (v);
+}
+
+void
+metrics_record_latency (struct node *n, uint64_t ns)
+{
+  uint64_t us = ns / 1000;
+  for (int i = 0; i < 12; i++)
+    if (us < metrics_latency_bounds_us[i] || i == 11)
+      {
+        n->counters.ctl_latency[i]++;
+        return;
+      }
+}
+
+void
+metrics_write_workload (const struct workload *w, struct jsonw *j)
+{
+  long hz = sysconf (_SC_CLK_TCK);
+  char rate[32];
+  jsonw_obj_begin (j);
+  jsonw_kstr (j, "workload_id", w->id);
+  jsonw_kstr (j, "workload_name", w->name);
+  jsonw_kstr (j, "namespace", w->ns);
+  jsonw_kint (j, "cpu_time_ms", (int64_t) (w->cpu_ticks * 1000 / (uint64_t) (hz > 0 ? hz : 100)));
+  snprintf (rate, sizeof rate, "%.3f", w->cpu_rate);
+  jsonw_key (j, "cpu_rate");
+  jsonw_raw (j, rate, strlen (rate));
+  jsonw_kint (j, "memory_bytes", (int64_t) w->mem_bytes);
+  jsonw_kint (j, "memory_peak_bytes", (int64_t) w->mem_peak_bytes);
+  jsonw_kint (j, "pids", w->pids);
+  jsonw_kint (j, "restarts", w->restarts);
+  jsonw_kint (j, "log_lines", (int64_t) w->log_seq);
+  jsonw_kint (j, "log_bytes", (int64_t) w->log_bytes);
+  jsonw_kint (j, "log_dropped", (int64_t) w->log_dropped);
+  jsonw_obj_end (j);
+}
+
+void
+metrics_write_node (struct node *n, struct jsonw *j)
+{
+  const struct node_counters *c = &n->counters;
+  jsonw_obj_begin (j);
+  jsonw_kstr (j, "node_id", n->node_id);
+  jsonw_kint (j, "workloads", (int64_t) n->n_workloads);
+  jsonw_kint (j, "warm_agents", (int64_t) pool_idle_count (n->pool));
+  jsonw_kint (j, "pool_misses", (int64_t) c->pool_misses);
+  jsonw_kint (j, "deploys", (int64_t) c->deploys_ok);
+  jsonw_kint (j, "deploys_failed", (int64_t) c->deploys_failed);
+  jsonw_kint (j, "stops", (int64_t) c->stops);
+  jsonw_kint (j, "workloads_exited", (int64_t) c->workloads_exited);
+  jsonw_kint (j, "log_lines", (int64_t) c->log_lines);
+  jsonw_kint (j, "log_dropped", (int64_t) (c->log_dropped_agent + c->log_dropped_publish));
+  jsonw_kint (j, "events_dropped", (int64_t) c->events_dropped);
+  jsonw_kint (j, "agent_spawn_failures", (int64_t) c->agent_spawn_failures);
+  jsonw_kint (j, "oom_kills", (int64_t) c->oom_kills);
+  jsonw_kint (j, "nats_reconnects",
+              (int64_t) __atomic_load_n (&c->nats_reconnects, __ATOMIC_RELAXED));
+  jsonw_key (j, "control_latency_us");
+  jsonw_obj_begin (j);
+  for (int i = 0; i < 12; i++)
+    {
+      char k[32];
+      if (i == 11)
+        snprintf (k, sizeof k, "inf");
+      else
+        snprintf (k, sizeof k, "le_%llu", (unsigned long long) metrics_latency_bounds_us[i]);
+      jsonw_kint (j, k, (int64_t) c->ctl_latency[i]);
+    }
+  jsonw_obj_end (j);
+  jsonw_obj_end (j);
+}
+
+static void
+publish (struct node *n)
+{
+  struct timespec now = timefmt_now ();
+  for (struct workload *w = n->workloads; w; w = w->next)
+    {
+      cleanup_buf struct buf b = BUF_INIT;
+      struct jsonw j;
+      if (w->state != WL_RUNNING)
+        continue;
+      jsonw_init (&j, &b);
+      metrics_write_workload (w, &j);
+      events_publish (n, w->ns, "workload_metrics", w->id, now, &b);
+    }
+  {
+    cleanup_buf struct buf b = BUF_INIT;
+    struct jsonw j;
+    jsonw_init (&j, &b);
+    metrics_write_node (n, &j);
+    events_publish (n, NEX_NS_SYSTEM, "node_metrics", n->node_id, now, &b);
+  }
+}
+
+static void
+on_metrics (struct loop_timer *t)
+{
+  struct node *n = (struct node *) ((char *) t - offsetof (struct node, metrics_timer));
+  if (n->stopping)
+    return;
+  metrics_sample (n);
+  publish (n);
+  loop_timer_arm (n->loop, t, (uint64_t) n->cfg.metrics_interval_ms);
+}
+
+void
+metrics_start (struct node *n)
+{
+  loop_timer_init (&n->metrics_timer, on_metrics);
+  if (n->cfg.metrics_interval_ms > 0)
+    loop_timer_arm (n->loop, &n->metrics_timer, (uint64_t) n->cfg.metrics_interval_ms);
+}

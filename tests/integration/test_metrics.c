@@ -1,0 +1,163 @@
+/* Metrics: workload_metrics and node_metrics events, the same figures in
+ * INFO, and `nexc top --json`, for a CPU-bound and a memory-holding workload. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/nexc.h"
+#include "harness.h"
+
+static struct harness H;
+static natsConnection *NC;
+static struct nexc_client *C;
+static struct nkey_pair ISSUER;
+
+static int
+setup (void **state)
+{
+  struct nxerr err = { 0 };
+  (void) state;
+  nkey_pair_generate (NKEY_ACCOUNT, &ISSUER, &err);
+  harness_start_nats (&H);
+  NC = harness_connect (&H);
+  nexc_client_wrap (&C, NC, &err);
+  C->timeout_ms = 5000;
+  harness_start_node (&H, "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":200,"
+                          "\"metrics_interval_ms\":300}",
+                      NULL);
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  (void) state;
+  nexc_client_free (C);
+  natsConnection_Destroy (NC);
+  harness_stop_all (&H);
+  return 0;
+}
+
+static char *
+deploy (const char *file, const char *name, const char *const *env)
+{
+  struct nexc_deploy_opts o = { 0 };
+  struct nexc_deploy_result r;
+  struct nxerr err = { 0 };
+  o.node_id = H.node_id;
+  o.file = file;
+  o.name = name;
+  o.env = env;
+  o.issuer = &ISSUER;
+  if (nexc_deploy (C, &o, &r, &err) < 0)
+    fail_msg ("deploy %s: %s", name, err.msg);
+  return strdup (r.id);
+}
+
+static json_t *
+metrics_event (natsSubscription *sub, const char *id, double min_cpu, long long min_mem)
+{
+  for (int i = 0; i < 60; i++)
+    {
+      natsMsg *m = NULL;
+      if (natsSubscription_NextMsg (&m, sub, 200) != NATS_OK)
+        continue;
+      json_t *ev = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
+      natsMsg_Destroy (m);
+      json_t *d = json_object_get (ev, "data");
+      if (strcmp (json_string_value (json_object_get (ev, "source")), id) == 0
+          && json_number_value (json_object_get (d, "cpu_rate")) >= min_cpu
+          && json_integer_value (json_object_get (d, "memory_bytes")) >= min_mem)
+        return ev;
+      json_decref (ev);
+    }
+  fail_msg ("no workload_metrics for %s with cpu >= %.2f and memory >= %lld", id, min_cpu, min_mem);
+  return NULL;
+}
+
+static void
+test_workload_and_node_metrics (void **state)
+{
+  (void) state;
+  natsSubscription *wsub = NULL, *nsub = NULL;
+  natsConnection_SubscribeSync (&wsub, NC, "$NEX.events.default.workload_metrics");
+  natsConnection_SubscribeSync (&nsub, NC, "$NEX.events.system.node_metrics");
+  const char *cpu_env[] = { "MODE=cpu", "SECONDS=30", NULL };
+  const char *mem_env[] = { "MODE=mem", "MB=64", NULL };
+  char *cpu = deploy (harness_bin ("examples/hog"), "spinner", cpu_env);
+  char *mem = deploy (harness_bin ("examples/hog"), "holder", mem_env);
+
+  /* A spinner uses most of a CPU; the holder keeps >= 48 MiB resident. */
+  json_t *ev = metrics_event (wsub, cpu, 0.5, 0);
+  json_t *d = json_object_get (ev, "data");
+  assert_string_equal (json_string_value (json_object_get (d, "workload_name")), "spinner");
+  assert_true (json_integer_value (json_object_get (d, "pids")) >= 1);
+  assert_true (json_integer_value (json_object_get (d, "cpu_time_ms")) > 0);
+  json_decref (ev);
+  ev = metrics_event (wsub, mem, 0.0, 48ll << 20);
+  d = json_object_get (ev, "data");
+  assert_true (json_integer_value (json_object_get (d, "memory_peak_bytes")) >= 48ll << 20);
+  json_decref (ev);
+
+  natsMsg *m = NULL;
+  assert_int_equal (natsSubscription_NextMsg (&m, nsub, 3000), NATS_OK);
+  json_t *nev = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
+  natsMsg_Destroy (m);
+  json_t *nd = json_object_get (nev, "data");
+  assert_int_equal (json_integer_value (json_object_get (nd, "workloads")), 2);
+  assert_true (json_integer_value (json_object_get (nd, "deploys")) >= 2);
+  assert_true (json_is_object (json_object_get (nd, "control_latency_us")));
+  json_decref (nev);
+
+  /* INFO carries the same figures. */
+  char subj[128];
+  snprintf (subj, sizeof subj, "$NEX.INFO.default.%s", H.node_id);
+  char *r = harness_request (NC, subj, "", 0, 2000);
+  json_t *info = json_loads (r, 0, NULL);
+  free (r);
+  json_t *ms = json_object_get (json_object_get (info, "data"), "machines");
+  assert_int_equal (json_array_size (ms), 2);
+  assert_true (json_is_object (json_object_get (json_array_get (ms, 0), "metrics")));
+  assert_true (json_is_object (
+      json_object_get (json_object_get (json_object_get (info, "data"), "nexc"), "metrics")));
+  json_decref (info);
+
+  /* nexc top --json prints metrics lines. */
+  char cmd[1024];
+  snprintf (cmd, sizeof cmd, "NATS_URL=%s %s top --json --timeout 1500", H.nats_url,
+            harness_bin ("api/nexc"));
+  FILE *p = popen (cmd, "r");
+  char line[4096];
+  int lines = 0, spinner = 0;
+  while (fgets (line, sizeof line, p))
+    {
+      lines++;
+      spinner += strstr (line, "\"workload_name\":\"spinner\"") != NULL;
+    }
+  assert_int_equal (pclose (p), 0);
+  assert_true (lines >= 2);
+  assert_true (spinner >= 1);
+
+  struct nxerr err = { 0 };
+  nexc_stop (C, H.node_id, cpu, "spinner", &ISSUER, &err);
+  nexc_stop (C, H.node_id, mem, "holder", &ISSUER, &err);
+  free (cpu);
+  free (mem);
+  natsSubscription_Destroy (wsub);
+  natsSubscription_Destroy (nsub);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = { cmocka_unit_test (test_workload_and_node_metrics) };
+  return cmocka_run_group_tests_name ("metrics", tests, setup, teardown);
+}
