@@ -1,0 +1,41 @@
+#!/bin/sh
+# Install into a temporary prefix and check what a user gets: the binaries,
+# the systemd unit (valid per systemd-analyze when available), the default
+# config (accepted by check-config), and a program built against the client
+# library with nothing but pkg-config.
+set -eu
+src=$1
+build=$2
+prefix=$(mktemp -d /tmp/nexc-install-XXXXXX)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" >/dev/null
+for f in bin/nexc-node bin/nexc-agent bin/nexc lib/systemd/system/nexc-node.service \
+         etc/nexc/config.json include/nexc/api/nexc.h; do
+  [ -e "$prefix/$f" ] || { echo "missing after install: $f" >&2; exit 1; }
+done
+libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -1)
+"$prefix/bin/nexc-node" check-config "$prefix/etc/nexc/config.json" >/dev/null
+# The unit names the prefix configured at build time (CMAKE_INSTALL_PREFIX).
+grep -q "^ExecStart=.*/bin/nexc-node up --config /etc/nexc/config.json" "$prefix/lib/systemd/system/nexc-node.service"
+grep -q "^Delegate=yes" "$prefix/lib/systemd/system/nexc-node.service"
+if command -v systemd-analyze >/dev/null 2>&1; then
+  systemd-analyze verify "$prefix/lib/systemd/system/nexc-node.service" 2>&1 | grep -v "not executable\|No such file\|Failed to prepare" | grep -i "error" && exit 1 || true
+fi
+cat > "$prefix/client.c" <<'C'
+#include <stdio.h>
+#include "api/nexc.h"
+int main (void)
+{
+  struct nkey_pair kp;
+  struct nxerr err = { 0 };
+  if (nkey_pair_generate (NKEY_ACCOUNT, &kp, &err) < 0)
+    return 1;
+  printf ("%c\n", kp.public_text[0]);
+  return kp.public_text[0] == 'A' ? 0 : 1;
+}
+C
+PKG_CONFIG_PATH="$libdir" cc -o "$prefix/client" "$prefix/client.c" \
+  $(PKG_CONFIG_PATH="$libdir" pkg-config --define-variable=prefix="$prefix" --cflags nexc) \
+  $(PKG_CONFIG_PATH="$libdir" pkg-config --define-variable=prefix="$prefix" --libs --static nexc)
+"$prefix/client" >/dev/null
+echo "install check passed"
