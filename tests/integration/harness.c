@@ -34,9 +34,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include <jansson.h>
+
+#include "api/nkeys.h"
 
 extern char **environ;
 
@@ -344,11 +347,12 @@ launch_nats (struct harness *h)
   char port[16], mport[16], log[320];
   char *argv[] = { (char *) "nats-server", (char *) "-a", (char *) "127.0.0.1", (char *) "-p", port,
                    (char *) "-m", mport, (char *) "-js", (char *) "-sd", h->store_dir, NULL };
+  char *cargv[] = { (char *) "nats-server", (char *) "-c", h->nats_conf, NULL };
   uint64_t deadline;
   snprintf (port, sizeof port, "%d", h->nats_port);
   snprintf (mport, sizeof mport, "%d", h->monitor_port);
   snprintf (log, sizeof log, "%s/nats.log", h->tmpdir);
-  h->nats_pid = spawn_logged (argv, log);
+  h->nats_pid = spawn_logged (h->nats_conf[0] ? cargv : argv, log);
   deadline = now_ms () + NATS_READY_MS;
   while (now_ms () < deadline)
     {
@@ -441,6 +445,68 @@ harness_start_nats (struct harness *h)
     }
   dump_file ("nats-server log", log);
   fail_msg ("harness: nats-server keeps exiting at start (see log above)");
+}
+
+static void
+new_tmpdir (struct harness *h)
+{
+  char owner[300], pid[32];
+  snprintf (h->tmpdir, sizeof h->tmpdir, "/tmp/nexc-it-XXXXXX");
+  if (mkdtemp (h->tmpdir) == NULL)
+    fail_msg ("harness: mkdtemp: %s", strerror (errno));
+  track_tmpdir (h->tmpdir, 1);
+  snprintf (owner, sizeof owner, "%s/owner", h->tmpdir);
+  snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
+  write_file (owner, pid);
+}
+
+void
+harness_start_cluster (struct harness *h, int n)
+{
+  char conf[2048], routes[1024];
+  install_cleanup ();
+  sweep_stale_tmpdirs ();
+  if (n < 1 || n > 8)
+    fail_msg ("harness: cluster of %d servers", n);
+  for (int i = 0; i < n; i++)
+    {
+      memset (&h[i], 0, sizeof h[i]);
+      new_tmpdir (&h[i]);
+      snprintf (h[i].store_dir, sizeof h[i].store_dir, "%s/js", h[i].tmpdir);
+      h[i].nats_port = free_port ();
+      h[i].monitor_port = free_port ();
+      h[i].cluster_port = free_port ();
+      snprintf (h[i].nats_url, sizeof h[i].nats_url, "nats://127.0.0.1:%d", h[i].nats_port);
+    }
+  for (int i = 0; i < n; i++)
+    {
+      int o = 0;
+      routes[0] = '\0';
+      for (int j = 0; j < n; j++)
+        if (j != i)
+          o += snprintf (routes + o, sizeof routes - (size_t) o, "%snats://127.0.0.1:%d",
+                         o ? ", " : "", h[j].cluster_port);
+      snprintf (conf, sizeof conf,
+                "server_name: s%d\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\n"
+                "jetstream { store_dir: \"%s\" }\n"
+                "cluster { name: nexc, listen: 127.0.0.1:%d, routes: [%s] }\n",
+                i + 1, h[i].nats_port, h[i].monitor_port, h[i].store_dir, h[i].cluster_port, routes);
+      snprintf (h[i].nats_conf, sizeof h[i].nats_conf, "%s/nats.conf", h[i].tmpdir);
+      write_file (h[i].nats_conf, conf);
+      if (launch_nats (&h[i]) < 0)
+        fail_msg ("harness: cluster member %d did not start", i + 1);
+    }
+  /* JetStream needs a meta leader before streams can be created. */
+  for (int t = 0; t < 100; t++)
+    {
+      char *body = harness_http_get (&h[0], "/jsz");
+      bool ready = body && strstr (body, "\"leader\"");
+      free (body);
+      if (ready)
+        return;
+      sleep_ms (100);
+    }
+  fail_msg ("harness: the JetStream cluster elected no meta leader in 10 s");
 }
 
 void
@@ -585,12 +651,15 @@ harness_start_node (struct harness *h, const char *config_json, const char *cons
     fail_msg ("harness: %s: %s", argv[0], strerror (errno));
   h->node_pid = spawn_logged (argv, h->node_log);
 
-  /* Ready when it answers a PING broadcast. */
+  /* Ready when it answers PING on its own subject: on a cluster several
+   * nodes answer the broadcast, so learn the id from the identity file the
+   * node writes at start (unless started with --ephemeral-identity). */
   nc = harness_connect (h);
   if (natsInbox_Create (&inbox) != NATS_OK
       || natsConnection_SubscribeSync (&sub, nc, inbox) != NATS_OK)
     fail_msg ("harness: cannot subscribe to a reply inbox");
   deadline = now_ms () + NODE_READY_MS;
+  char ping_subject[128] = "$NEX.PING";
   while (reply == NULL && now_ms () < deadline)
     {
       natsMsg *m = NULL;
@@ -603,7 +672,32 @@ harness_start_node (struct harness *h, const char *config_json, const char *cons
           harness_dump_node_log (h);
           fail_msg ("harness: nexc-node exited (status %d) before answering PING", exit_code (st));
         }
-      natsConnection_PublishRequest (nc, "$NEX.PING", inbox, NULL, 0);
+      if (strcmp (ping_subject, "$NEX.PING") == 0)
+        {
+          char seedpath[400], seed[128] = "";
+          struct nkey_pair kp;
+          struct nxerr e = { 0 };
+          FILE *f;
+          snprintf (seedpath, sizeof seedpath, "%s/node.nk", h->node_state_dir);
+          f = fopen (seedpath, "r");
+          if (f && fgets (seed, sizeof seed, f))
+            {
+              seed[strcspn (seed, "\r\n")] = '\0';
+              if (nkey_pair_from_seed (seed, &kp, &e) == 0)
+                snprintf (ping_subject, sizeof ping_subject, "$NEX.PING.%s", kp.public_text);
+              nkey_pair_wipe (&kp);
+            }
+          if (f)
+            fclose (f);
+        }
+      /* The broadcast only when the node keeps no identity file (ephemeral):
+       * otherwise another node could answer first. */
+      if (strcmp (ping_subject, "$NEX.PING") == 0 && now_ms () + NODE_READY_MS - deadline < 2000)
+        {
+          sleep_ms (20);
+          continue;
+        }
+      natsConnection_PublishRequest (nc, ping_subject, inbox, NULL, 0);
       if (natsSubscription_NextMsg (&m, sub, 200) == NATS_OK)
         {
           reply = strndup (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m));

@@ -32,12 +32,19 @@ struct harness {
   char node_state_dir[300];
   char node_config[300];
   char node_log[300];      /* node's stderr goes here; dumped on failure */
+  char nats_conf[300];     /* cluster members start from this config file */
+  int cluster_port;
   char node_id[57];        /* filled by harness_start_node from PING */
   char node_xkey[57];
 };
 
 /* Create the temp dir and start nats-server with JetStream. */
 void harness_start_nats (struct harness *h);
+/* Start n (<= 8) nats-servers with JetStream, clustered by routes on
+ * loopback, one per harness struct (each gets its own temp dir). Waits until
+ * the JetStream meta leader exists. */
+void harness_start_cluster (struct harness *h, int n);
+
 /* Kill nats-server (SIGKILL) and start it again on the same ports and store. */
 void harness_restart_nats (struct harness *h);
 void harness_stop_nats (struct harness *h);
