@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h> /* isfinite: a macro, no libm */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -160,6 +162,80 @@ take_location (struct deploy_request *r, json_t *v, struct nxerr *err)
   return type_error (err, v, "location", "url.URL");
 }
 
+/* "resources" (our extension). Out-of-bounds values and unknown keys are
+ * refused with a complete text (EPROTO): a limit is never silently dropped. */
+static int
+take_count (json_t *e, const char *name, uint64_t min, uint64_t max, uint64_t *out,
+            struct nxerr *err)
+{
+  json_int_t x;
+  if (!json_is_integer (e))
+    return nxerr_set (err, EINVAL,
+                      "json: cannot unmarshal %s into Go struct field Resources.resources.%s of "
+                      "type uint64",
+                      json_type_name (e), name);
+  x = json_integer_value (e);
+  if (x < 0 || (uint64_t) x < min || (uint64_t) x > max)
+    return nxerr_set (err, EPROTO,
+                      "Invalid deploy request: resources.%s %lld is out of range [%llu, %llu]",
+                      name, (long long) x, (unsigned long long) min, (unsigned long long) max);
+  *out = (uint64_t) x;
+  return 0;
+}
+
+static int
+take_vcpus (json_t *e, uint32_t *out, struct nxerr *err)
+{
+  double x;
+  if (!json_is_number (e))
+    return nxerr_set (err, EINVAL,
+                      "json: cannot unmarshal %s into Go struct field Resources.resources.vcpus of "
+                      "type float64",
+                      json_type_name (e));
+  x = json_number_value (e) * 1000.0;
+  if (!isfinite (x) || x < DEPLOY_VCPUS_MILLI_MIN - 0.5 || x > DEPLOY_VCPUS_MILLI_MAX + 0.5)
+    return nxerr_set (err, EPROTO,
+                      "Invalid deploy request: resources.vcpus %g is out of range [%g, %d]",
+                      json_number_value (e), DEPLOY_VCPUS_MILLI_MIN / 1000.0,
+                      DEPLOY_VCPUS_MILLI_MAX / 1000);
+  *out = (uint32_t) (x + 0.5);
+  return 0;
+}
+
+static int
+take_resources (struct deploy_request *r, json_t *v, struct nxerr *err)
+{
+  const char *k;
+  json_t *e;
+  struct deploy_resources res = { 0 };
+  if (json_is_null (v))
+    return 0;
+  if (!json_is_object (v))
+    return type_error (err, v, "resources", "Resources");
+  json_object_foreach (v, k, e)
+  {
+    int rc;
+    if (json_is_null (e))
+      continue;
+    if (strcasecmp (k, "memory_mib") == 0)
+      rc = take_count (e, "memory_mib", DEPLOY_MEMORY_MIB_MIN, DEPLOY_MEMORY_MIB_MAX,
+                       &res.memory_mib, err);
+    else if (strcasecmp (k, "pids") == 0)
+      rc = take_count (e, "pids", DEPLOY_PIDS_MIN, DEPLOY_PIDS_MAX, &res.pids, err);
+    else if (strcasecmp (k, "vcpus") == 0)
+      rc = take_vcpus (e, &res.vcpus_milli, err);
+    else
+      rc = nxerr_set (err, EPROTO,
+                      "Invalid deploy request: resources.%.64s is not a known resource "
+                      "(memory_mib, vcpus, pids)",
+                      k);
+    if (rc < 0)
+      return -1;
+  }
+  r->resources = res;
+  return 0;
+}
+
 static int
 take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *err)
 {
@@ -197,13 +273,20 @@ take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *er
     {
       if (json_is_null (v))
         return 0;
-      if (!json_is_integer (v) || json_integer_value (v) < 0)
+      if (json_is_integer (v) && json_integer_value (v) < 0)
+        return nxerr_set (err, EINVAL,
+                          "json: cannot unmarshal number %lld into Go struct field "
+                          "DeployRequest.retry_count of type uint",
+                          (long long) json_integer_value (v));
+      if (!json_is_integer (v))
         return type_error (err, v, "retry_count", "uint");
       r->retry_count = (uint64_t) json_integer_value (v);
       return 0;
     }
   if (strcasecmp (k, "retried_at") == 0)
     return take_string (v, "retried_at", &r->retried_at, err);
+  if (strcasecmp (k, "resources") == 0)
+    return take_resources (r, v, err);
   return 0; /* unknown keys are ignored (§0) */
 }
 
@@ -239,6 +322,8 @@ deploy_request_decode (const char *json, size_t len, struct deploy_request **out
   if (len > DEPLOY_REQUEST_MAX)
     return nxerr_set (err, EINVAL, "request is larger than %d bytes", DEPLOY_REQUEST_MAX);
   root = json_loadb (json, len, 0, &jerr);
+  if (root == NULL && json_error_code (&jerr) == json_error_premature_end_of_input)
+    return nxerr_set (err, EINVAL, "unexpected end of JSON input"); /* Go's text */
   if (root == NULL)
     return nxerr_set (err, EINVAL, "%s (line %d column %d)", jerr.text, jerr.line, jerr.column);
   if (!json_is_object (root))
@@ -317,6 +402,29 @@ encode_strv (struct jsonw *w, const char *key, char **v, size_t n)
   jsonw_arr_end (w);
 }
 
+/* Only when some resource is set: a Go node ignores the key anyway. */
+static void
+encode_resources (struct jsonw *w, const struct deploy_resources *res)
+{
+  if (res->memory_mib == 0 && res->vcpus_milli == 0 && res->pids == 0)
+    return;
+  jsonw_key (w, "resources");
+  jsonw_obj_begin (w);
+  if (res->memory_mib)
+    jsonw_kint (w, "memory_mib", (int64_t) res->memory_mib);
+  if (res->vcpus_milli)
+    {
+      char num[32];
+      int len = snprintf (num, sizeof num, "%u.%03u", res->vcpus_milli / 1000,
+                          res->vcpus_milli % 1000);
+      jsonw_key (w, "vcpus");
+      jsonw_raw (w, num, (size_t) len);
+    }
+  if (res->pids)
+    jsonw_kint (w, "pids", (int64_t) res->pids);
+  jsonw_obj_end (w);
+}
+
 void
 deploy_request_encode (const struct deploy_request *r, struct buf *out)
 {
@@ -356,5 +464,6 @@ deploy_request_encode (const struct deploy_request *r, struct buf *out)
     jsonw_kint (&w, "retry_count", (int64_t) r->retry_count);
   if (r->retried_at)
     jsonw_kstr (&w, "retried_at", r->retried_at);
+  encode_resources (&w, &r->resources);
   jsonw_obj_end (&w);
 }

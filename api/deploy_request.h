@@ -6,7 +6,10 @@
  * Decoding is strict where Nex crashed: the five fields Nex dereferenced
  * blindly are required ("Invalid deploy request: <field> is required"), and
  * sizes are bounded. `location` is accepted as Go's URL object or as a plain
- * "nats://bucket/key" string (our extension). */
+ * "nats://bucket/key" string (our extension), and so is "resources"
+ * (per-deploy sandbox sizing, struct deploy_resources): its values are
+ * checked against the bounds below here and against the node's maxima by
+ * the node. */
 #ifndef NEXC_DEPLOY_REQUEST_H
 #define NEXC_DEPLOY_REQUEST_H
 
@@ -20,6 +23,24 @@
 #define DEPLOY_REQUEST_MAX (1024 * 1024)
 #define DEPLOY_ARGV_MAX 256
 #define DEPLOY_TRIGGERS_MAX 64
+
+/* Bounds of the "resources" extension that hold on every node (a node's own
+ * maxima are checked by the node). */
+#define DEPLOY_MEMORY_MIB_MIN 8
+#define DEPLOY_MEMORY_MIB_MAX (16 * 1024 * 1024) /* 16 TiB */
+#define DEPLOY_VCPUS_MILLI_MIN 10                /* 0.01 of a CPU */
+#define DEPLOY_VCPUS_MILLI_MAX (1024 * 1000)
+#define DEPLOY_PIDS_MIN 8
+#define DEPLOY_PIDS_MAX 4194304
+
+/* Our extension to the deploy request: "resources":{"memory_mib":N,
+ * "vcpus":N,"pids":N}, each optional; vcpus may be fractional (0.25).
+ * A field is set when its value is non-zero. */
+struct deploy_resources {
+  uint64_t memory_mib;
+  uint32_t vcpus_milli; /* thousandths of a CPU */
+  uint64_t pids;
+};
 
 struct deploy_request {
   char **argv;
@@ -39,6 +60,7 @@ struct deploy_request {
   size_t n_triggers;
   uint64_t retry_count;
   char *retried_at; /* NULL when absent */
+  struct deploy_resources resources; /* all zero when absent */
 };
 
 /* Decode. On failure err->msg is the text that follows

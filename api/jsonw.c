@@ -135,6 +135,9 @@ jsonw_escape (struct buf *out, const char *s, size_t n)
         case '\n': buf_puts (out, "\\n"); i++; continue;
         case '\r': buf_puts (out, "\\r"); i++; continue;
         case '\t': buf_puts (out, "\\t"); i++; continue;
+        /* Go >= 1.22 (the Nex baseline's toolchain) writes these short. */
+        case '\b': buf_puts (out, "\\b"); i++; continue;
+        case '\f': buf_puts (out, "\\f"); i++; continue;
         default: break;
         }
       if (c < 0x20 || c == '<' || c == '>' || c == '&')

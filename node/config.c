@@ -9,7 +9,9 @@
 
 #include "api/jsonw.h"
 #include "api/nkeys.h"
+#include "api/subjects.h"
 #include "api/xalloc.h"
+#include "node/cgroup.h"
 
 /* ---- small containers ---- */
 
@@ -91,7 +93,11 @@ config_defaults (struct config *cfg)
   cfg->machine_pool_size = 1;
   cfg->vcpu_count = 1;
   cfg->memsize_mib = 256;
-  cfg->sandbox = SANDBOX_NONE;
+  cfg->sandbox = SANDBOX_PROCESS;
+  cfg->uid_start = 200000;
+  cfg->uid_count = 65536;
+  cfg->pids_limit = 512;
+  cfg->open_files_limit = 4096;
   strlist_push (&cfg->workload_types, "native");
   strlist_push (&cfg->workload_types, "elf");
   cfg->state_dir = xstrdup ("/var/lib/nexc");
@@ -133,7 +139,8 @@ config_free (struct config *cfg)
   cfg->autostart_stop_issuer = NULL;
   free (cfg->state_dir);
   free (cfg->agent_path);
-  cfg->state_dir = cfg->agent_path = NULL;
+  free (cfg->cgroup_root);
+  cfg->state_dir = cfg->agent_path = cfg->cgroup_root = NULL;
 }
 
 /* ---- typed field readers; each names the key in its error ---- */
@@ -198,16 +205,20 @@ get_strlist (json_t *v, const char *key, struct strlist *out, str_check_fn check
   return 0;
 }
 
+/* Exactly the 56 characters: deploys compare the stored text with the
+ * JWT's iss byte for byte, so a key with a trailing newline (which the nkey
+ * decoder tolerates) would never match. */
 static bool
 is_issuer_key (const char *s)
 {
-  return nkey_is_valid_public (s, NKEY_ANY_PREFIX) && s[0] != 'X';
+  return strlen (s) == NKEY_PUBLIC_LEN && nkey_is_valid_public (s, NKEY_ANY_PREFIX)
+         && s[0] != 'X';
 }
 
 static bool
 is_xkey (const char *s)
 {
-  return nkey_is_valid_public (s, NKEY_CURVE);
+  return strlen (s) == NKEY_PUBLIC_LEN && nkey_is_valid_public (s, NKEY_CURVE);
 }
 
 static bool
@@ -377,6 +388,11 @@ parse_autostart_one (struct config *cfg, json_t *o, size_t i, struct nxerr *err)
     return nxerr_set (err, EINVAL, "autostart.workloads[%zu].name: \"%s\" must match ^[a-zA-Z0-9_-]+$", i, a->name);
   if (a->ns == NULL)
     a->ns = xstrdup ("default");
+  /* The namespace goes into subjects ($NEX.events.<ns>.…, $NEX.logs.<ns>.…). */
+  if (!subjects_token_ok (a->ns))
+    return nxerr_set (err, EINVAL,
+                      "autostart.workloads[%zu].namespace: \"%s\" is not a valid subject token", i,
+                      a->ns);
   if (!is_workload_type (a->type))
     return nxerr_set (err, EINVAL, "autostart.workloads[%zu].type: \"%s\" is not native or elf", i, a->type);
   v = json_object_get (o, "argv");
@@ -453,6 +469,134 @@ parse_sandbox (struct config *cfg, json_t *v, struct nxerr *err)
   return 0;
 }
 
+/* ---- the process tier's keys ---- */
+
+/* names is NULL-terminated; its index is the value. */
+static int
+parse_enum (json_t *v, const char *key, const char *const *names, const char *allowed, int *out,
+            struct nxerr *err)
+{
+  const char *s = json_is_string (v) ? json_string_value (v) : NULL;
+  for (int i = 0; s && names[i]; i++)
+    if (strcmp (s, names[i]) == 0)
+      {
+        *out = i;
+        return 0;
+      }
+  return nxerr_set (err, EINVAL, "%s: must be one of %s", key, allowed);
+}
+
+static int
+parse_network (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  static const char *const names[] = { "host", "none", NULL };
+  int x;
+  if (parse_enum (v, "network", names, "\"host\", \"none\"", &x, err) < 0)
+    return -1;
+  cfg->network = (enum sandbox_network) x;
+  return 0;
+}
+
+static int
+parse_cgroup (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  /* Index = enum cg_mode; "none" turns cgroups off. */
+  static const char *const names[] = { "auto", "v1", "v2", "none", NULL };
+  return parse_enum (v, "cgroup", names, "\"auto\", \"v1\", \"v2\", \"none\"",
+                     &cfg->cgroup_mode, err);
+}
+
+static int
+parse_uid_range (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  const char *k;
+  json_t *e;
+  if (!json_is_object (v))
+    return nxerr_set (err, EINVAL, "uid_range: must be an object {\"start\": N, \"count\": N}");
+  json_object_foreach (v, k, e)
+  {
+    if (strcmp (k, "start") == 0)
+      {
+        if (get_int (e, "uid_range.start", 1, 4294967294, &cfg->uid_start, err) < 0)
+          return -1;
+      }
+    else if (strcmp (k, "count") == 0)
+      {
+        if (get_int (e, "uid_range.count", 1, 16777216, &cfg->uid_count, err) < 0)
+          return -1;
+      }
+    else
+      strlist_push (&cfg->warnings, "uid_range: unknown key ignored");
+  }
+  if (cfg->uid_start + cfg->uid_count > 4294967295ll)
+    return nxerr_set (err, EINVAL, "uid_range: start + count goes past the last valid uid");
+  return 0;
+}
+
+static int
+parse_max_resources (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  const char *k;
+  json_t *e;
+  if (!json_is_object (v))
+    return nxerr_set (err, EINVAL, "max_resources: must be an object");
+  json_object_foreach (v, k, e)
+  {
+    if (strcmp (k, "memory_mib") == 0)
+      {
+        if (get_int (e, "max_resources.memory_mib", 8, 16777216, &cfg->max_memory_mib, err) < 0)
+          return -1;
+      }
+    else if (strcmp (k, "pids") == 0)
+      {
+        if (get_int (e, "max_resources.pids", 8, 4194304, &cfg->max_pids, err) < 0)
+          return -1;
+      }
+    else if (strcmp (k, "vcpus") == 0)
+      {
+        double x = json_is_number (e) ? json_number_value (e) : -1;
+        if (x < 0.01 || x > 1024)
+          return nxerr_set (err, EINVAL, "max_resources.vcpus: must be a number in [0.01, 1024]");
+        cfg->max_vcpus_milli = (int64_t) (x * 1000 + 0.5);
+      }
+    else
+      return nxerr_set (err, EINVAL,
+                        "max_resources.%.64s: not a resource (memory_mib, vcpus, pids)", k);
+  }
+  return 0;
+}
+
+static int
+parse_cgroup_root (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  char tmp[CG_PATH_MAX];
+  if (get_string (v, "cgroup_root", &cfg->cgroup_root, err) < 0)
+    return -1;
+  if (cfg->cgroup_root[0] != '/' || cgroup_join (tmp, sizeof tmp, "/", cfg->cgroup_root) < 0)
+    return nxerr_set (err, EINVAL,
+                      "cgroup_root: must be an absolute path inside the cgroup hierarchy, "
+                      "without \"..\" (e.g. \"/nexc.slice\")");
+  return 0;
+}
+
+/* The maxima bound per-deploy sizing; the template is the size without one. */
+static int
+check_sandbox_sizes (const struct config *cfg, struct nxerr *err)
+{
+  if (cfg->max_memory_mib && cfg->max_memory_mib < cfg->memsize_mib)
+    return nxerr_set (err, EINVAL,
+                      "max_resources.memory_mib: %lld is below machine_template.memsize_mib %lld",
+                      (long long) cfg->max_memory_mib, (long long) cfg->memsize_mib);
+  if (cfg->max_vcpus_milli && cfg->max_vcpus_milli < cfg->vcpu_count * 1000)
+    return nxerr_set (err, EINVAL,
+                      "max_resources.vcpus: %.3f is below machine_template.vcpu_count %lld",
+                      (double) cfg->max_vcpus_milli / 1000, (long long) cfg->vcpu_count);
+  if (cfg->max_pids && cfg->max_pids < cfg->pids_limit)
+    return nxerr_set (err, EINVAL, "max_resources.pids: %lld is below pids_limit %lld",
+                      (long long) cfg->max_pids, (long long) cfg->pids_limit);
+  return 0;
+}
+
 /* Keys of Nex's Firecracker mode: meaningless here, accepted with a warning
  * so Nex configs load unchanged. */
 static const char *const firecracker_keys[]
@@ -488,6 +632,8 @@ static const struct int_key int_keys[] = {
   IK (artifact_cache_max_bytes, 0, INT64_MAX),
   IK (max_artifact_bytes, 1, INT64_MAX),
   IK (metrics_interval_ms, 0, 86400000),
+  IK (pids_limit, 8, 4194304),
+  IK (open_files_limit, 16, 1048576),
 };
 
 static int
@@ -503,6 +649,16 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
     return get_bool (v, k, &cfg->no_sandbox, err);
   if (strcmp (k, "sandbox") == 0)
     return parse_sandbox (cfg, v, err);
+  if (strcmp (k, "network") == 0)
+    return parse_network (cfg, v, err);
+  if (strcmp (k, "uid_range") == 0)
+    return parse_uid_range (cfg, v, err);
+  if (strcmp (k, "max_resources") == 0)
+    return parse_max_resources (cfg, v, err);
+  if (strcmp (k, "cgroup_root") == 0)
+    return parse_cgroup_root (cfg, v, err);
+  if (strcmp (k, "cgroup") == 0)
+    return parse_cgroup (cfg, v, err);
   if (strcmp (k, "accept_unverified_hashes") == 0)
     return get_bool (v, k, &cfg->accept_unverified_hashes, err);
   if (strcmp (k, "workload_types") == 0)
@@ -582,6 +738,8 @@ config_parse (struct config *cfg, const char *json, size_t len, struct nxerr *er
   json_decref (root);
   if (rc == 0 && cfg->no_sandbox)
     cfg->sandbox = SANDBOX_NONE;
+  if (rc == 0)
+    rc = check_sandbox_sizes (cfg, err);
   return rc;
 }
 
@@ -627,6 +785,34 @@ dump_strlist (struct jsonw *w, const char *key, const struct strlist *l)
   for (size_t i = 0; i < l->n; i++)
     jsonw_str (w, l->v[i]);
   jsonw_arr_end (w);
+}
+
+/* The process tier's keys, maxima resolved (0 means the template's). */
+static void
+dump_sandbox (const struct config *cfg, struct jsonw *w)
+{
+  static const char *const cgroup_names[] = { "auto", "v1", "v2", "none" };
+  int64_t vcpus = cfg->max_vcpus_milli ? cfg->max_vcpus_milli : cfg->vcpu_count * 1000;
+  char num[32];
+  int len;
+  jsonw_kstr (w, "network", cfg->network == SANDBOX_NET_NONE ? "none" : "host");
+  jsonw_key (w, "uid_range");
+  jsonw_obj_begin (w);
+  jsonw_kint (w, "start", cfg->uid_start);
+  jsonw_kint (w, "count", cfg->uid_count);
+  jsonw_obj_end (w);
+  jsonw_key (w, "max_resources");
+  jsonw_obj_begin (w);
+  jsonw_kint (w, "memory_mib", cfg->max_memory_mib ? cfg->max_memory_mib : cfg->memsize_mib);
+  len = snprintf (num, sizeof num, "%lld.%03lld", (long long) (vcpus / 1000),
+                  (long long) (vcpus % 1000));
+  jsonw_key (w, "vcpus");
+  jsonw_raw (w, num, (size_t) len);
+  jsonw_kint (w, "pids", cfg->max_pids ? cfg->max_pids : cfg->pids_limit);
+  jsonw_obj_end (w);
+  jsonw_kstr (w, "cgroup", cgroup_names[cfg->cgroup_mode & 3]);
+  if (cfg->cgroup_root)
+    jsonw_kstr (w, "cgroup_root", cfg->cgroup_root);
 }
 
 void
@@ -692,5 +878,6 @@ config_dump (const struct config *cfg, struct buf *out)
   jsonw_obj_end (&w);
   if (cfg->agent_path)
     jsonw_kstr (&w, "agent_path", cfg->agent_path);
+  dump_sandbox (cfg, &w);
   jsonw_obj_end (&w);
 }

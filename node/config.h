@@ -43,6 +43,9 @@ struct autostart_spec {
 };
 
 enum sandbox_tier { SANDBOX_NONE = 0, SANDBOX_PROCESS = 1 };
+/* Network of a process-tier sandbox: the host's, or a namespace of its own
+ * with only a loopback interface. */
+enum sandbox_network { SANDBOX_NET_HOST = 0, SANDBOX_NET_NONE = 1 };
 
 struct config {
   int64_t machine_pool_size;
@@ -72,6 +75,16 @@ struct config {
   int64_t metrics_interval_ms; /* 0: no metrics events */
   bool accept_unverified_hashes;
   char *agent_path;
+  /* The process tier (node/sandbox.h). */
+  enum sandbox_network network;
+  int64_t uid_start, uid_count; /* uid_range */
+  int64_t pids_limit;           /* default pids limit of a sandbox */
+  int64_t open_files_limit;     /* RLIMIT_NOFILE of a workload */
+  int64_t max_memory_mib;       /* max_resources; 0: machine_template.memsize_mib */
+  int64_t max_vcpus_milli;      /* 0: machine_template.vcpu_count */
+  int64_t max_pids;             /* 0: pids_limit */
+  char *cgroup_root;            /* NULL: the node's own cgroup */
+  int cgroup_mode;              /* enum cg_mode (node/cgroup.h) */
   struct strlist warnings;
 };
 
