@@ -6,7 +6,8 @@
  * of the workload is gone. Single-threaded: one poll loop (loop.c) owns all
  * state; workload.c spawns and kills, output.c turns pipe bytes into lines,
  * logring.c queues lines for a slow link, link.c sends frames, sandbox.c
- * isolates the workload (tier "none" for now). */
+ * isolates the workload (tiers "none" and "process"; mounts.c and seccomp.c
+ * are the process tier's file system view and system call filter). */
 #ifndef NEXC_AGENT_AGENT_H
 #define NEXC_AGENT_AGENT_H
 

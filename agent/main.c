@@ -1,7 +1,12 @@
 /* nexc-agent: the command line and the process setup, then the loop.
  *
- *   nexc-agent --fd 3 --parent-pid <node pid> [--sandbox none] [--log-level info]
+ *   nexc-agent --fd 3 --parent-pid <node pid> [--sandbox none|process] [--log-level info]
+ *              [--uid U --gid G --workdir DIR --state-dir DIR [--network host|none]]
+ *              [--selftest]
  *
+ * The process tier's options describe the sandbox the node prepared (see
+ * agent/sandbox.h); --selftest sets it up, verifies it from a child, writes
+ * the report to --fd and exits (nexc-node preflight).
  * Spawned by the node with the link (a SOCK_SEQPACKET socket) as --fd. See
  * agent/agent.h for what the agent is, agent/loop.h for what it does. */
 #include <errno.h>
@@ -28,13 +33,18 @@ struct opts {
   pid_t parent;
   const char *sandbox;
   enum log_level level;
+  long uid, gid;
+  const char *workdir, *state_dir, *network;
+  bool selftest;
 };
 
 static void
 usage (FILE *to)
 {
-  fprintf (to, "usage: nexc-agent --fd N --parent-pid PID [--sandbox none] "
-               "[--log-level error|warn|info|debug]\n");
+  fprintf (to, "usage: nexc-agent --fd N --parent-pid PID [--sandbox none|process] "
+               "[--log-level error|warn|info|debug]\n"
+               "                  [--uid U --gid G --workdir DIR --state-dir DIR "
+               "[--network host|none]] [--selftest]\n");
 }
 
 static int
@@ -58,6 +68,12 @@ parse_args (int argc, char **argv, struct opts *o)
     { "parent-pid", required_argument, NULL, 'p' },
     { "sandbox", required_argument, NULL, 's' },
     { "log-level", required_argument, NULL, 'l' },
+    { "uid", required_argument, NULL, 'u' },
+    { "gid", required_argument, NULL, 'g' },
+    { "workdir", required_argument, NULL, 'w' },
+    { "state-dir", required_argument, NULL, 'S' },
+    { "network", required_argument, NULL, 'n' },
+    { "selftest", no_argument, NULL, 'T' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -67,6 +83,10 @@ parse_args (int argc, char **argv, struct opts *o)
   o->parent = 0;
   o->sandbox = "none";
   o->level = LOG_INFO;
+  o->uid = o->gid = 0;
+  o->workdir = o->state_dir = NULL;
+  o->network = "host";
+  o->selftest = false;
   while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1)
     switch (c)
       {
@@ -95,6 +115,33 @@ parse_args (int argc, char **argv, struct opts *o)
             log_error ("--log-level: unknown level \"%s\"", optarg);
             return -1;
           }
+        break;
+      case 'u':
+      case 'g':
+        if (parse_int (optarg, 1, INT_MAX, &v) < 0)
+          {
+            log_error ("--%s: expected a non-zero id, got \"%s\"", c == 'u' ? "uid" : "gid",
+                       optarg);
+            return -1;
+          }
+        *(c == 'u' ? &o->uid : &o->gid) = v;
+        break;
+      case 'w':
+        o->workdir = optarg;
+        break;
+      case 'S':
+        o->state_dir = optarg;
+        break;
+      case 'n':
+        if (strcmp (optarg, "host") != 0 && strcmp (optarg, "none") != 0)
+          {
+            log_error ("--network: expected host or none, got \"%s\"", optarg);
+            return -1;
+          }
+        o->network = optarg;
+        break;
+      case 'T':
+        o->selftest = true;
         break;
       case 'h':
         usage (stdout);
@@ -187,10 +234,19 @@ main (int argc, char **argv)
   if (parse_args (argc, argv, &o) < 0)
     return AGENT_EXIT_USAGE;
   log_set_level (o.level);
+  memset (&sb, 0, sizeof sb);
   if (sandbox_parse (o.sandbox, &sb, &err) < 0)
     {
       log_error ("--sandbox: %s", err.msg);
       return AGENT_EXIT_USAGE;
+    }
+  if (sb.tier == SANDBOX_PROCESS)
+    {
+      sb.uid = (uid_t) o.uid;
+      sb.gid = (gid_t) o.gid;
+      snprintf (sb.workdir, sizeof sb.workdir, "%s", o.workdir ? o.workdir : "");
+      snprintf (sb.state_dir, sizeof sb.state_dir, "%s", o.state_dir ? o.state_dir : "");
+      sb.net_none = strcmp (o.network, "none") == 0;
     }
 
   /* Die with the node. If it died before the prctl took effect we were
@@ -200,7 +256,10 @@ main (int argc, char **argv)
       log_error ("prctl(PR_SET_PDEATHSIG): %s", strerror (errno));
       return AGENT_EXIT_INTERNAL;
     }
-  if (getppid () != o.parent)
+  /* In a new pid namespace the parent lives outside it and getppid() is 0
+   * whoever the parent is: there a node that died early shows as the link's
+   * end-of-file instead. */
+  if (sb.tier == SANDBOX_PROCESS ? getppid () != 0 : getppid () != o.parent)
     {
       log_error ("parent %d is gone", (int) o.parent);
       return AGENT_EXIT_ORPHAN;
@@ -213,6 +272,19 @@ main (int argc, char **argv)
       return AGENT_EXIT_INTERNAL;
     }
   close_other_fds (o.fd);
+  if (sandbox_setup (&sb, &err) < 0)
+    {
+      log_error ("sandbox: %s", err.msg);
+      if (o.selftest)
+        dprintf (o.fd, "fail setup: %s\n", err.msg);
+      return AGENT_EXIT_INTERNAL;
+    }
+  if (o.selftest)
+    {
+      code = sb.tier == SANDBOX_PROCESS ? sandbox_selftest (&sb, o.fd) : 0;
+      sandbox_cleanup (&sb);
+      return code == 0 ? AGENT_EXIT_OK : AGENT_EXIT_INTERNAL;
+    }
   if (check_link_fd (o.fd, &err) < 0 || (sigfd = setup_signals (&err)) < 0
       || agent_init (&a, &sb, o.fd, sigfd, &err) < 0)
     {

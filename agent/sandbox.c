@@ -1,9 +1,37 @@
 #include "agent/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-static const char *const tier_names[] = { [SANDBOX_NONE] = "none" };
+#include "agent/mounts.h"
+#include "agent/seccomp.h"
+#include "api/log.h"
+#include "api/xalloc.h"
+
+#define SANDBOX_HOSTNAME "nexc"
+#define DEFAULT_NOFILE 4096
+/* oom_score_adj of every workload: under memory pressure, of its cgroup or
+ * of the host, a workload dies before its agent and before the node. */
+#define WORKLOAD_OOM_SCORE "500"
+
+static const char *const tier_names[] = { [SANDBOX_NONE] = "none", [SANDBOX_PROCESS] = "process" };
 
 int
 sandbox_parse (const char *name, struct sandbox *out, struct nxerr *err)
@@ -14,7 +42,7 @@ sandbox_parse (const char *name, struct sandbox *out, struct nxerr *err)
         out->tier = (enum sandbox_tier) i;
         return 0;
       }
-  return nxerr_set (err, EINVAL, "unknown sandbox tier \"%s\" (known: none)", name);
+  return nxerr_set (err, EINVAL, "unknown sandbox tier \"%s\" (known: none, process)", name);
 }
 
 const char *
@@ -23,32 +51,303 @@ sandbox_name (const struct sandbox *sb)
   return tier_names[sb->tier];
 }
 
+/* ---- setup, once, in the agent ---- */
+
+static int
+write_text (const char *path, const char *text)
+{
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+  ssize_t n;
+  if (fd < 0)
+    return errno;
+  n = write (fd, text, strlen (text));
+  close (fd);
+  return n == (ssize_t) strlen (text) ? 0 : (n < 0 ? errno : EIO);
+}
+
+static int
+loopback_up (struct nxerr *err)
+{
+  struct ifreq ifr;
+  int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return nxerr_sys (err, errno, "socket");
+  memset (&ifr, 0, sizeof ifr);
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+  if (ioctl (s, SIOCGIFFLAGS, &ifr) < 0
+      || (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl (s, SIOCSIFFLAGS, &ifr) < 0))
+    {
+      int e = errno;
+      close (s);
+      return nxerr_sys (err, e, "bring up the loopback interface");
+    }
+  close (s);
+  return 0;
+}
+
+static int
+read_cap_last (void)
+{
+  char buf[16] = "";
+  int fd = open ("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0)
+    {
+      ssize_t n = read (fd, buf, sizeof buf - 1);
+      close (fd);
+      if (n > 0)
+        return atoi (buf);
+    }
+  return CAP_LAST_CAP;
+}
+
 int
-sandbox_prepare (struct sandbox *sb, struct nxerr *err)
+sandbox_setup (struct sandbox *sb, struct nxerr *err)
+{
+  struct rlimit no_core = { 0, 0 };
+  int e;
+  if (sb->tier == SANDBOX_NONE)
+    return 0;
+  if (getpid () != 1)
+    return nxerr_set (err, EINVAL, "process tier: the agent must be pid 1 of a new pid namespace");
+  if (sb->uid == 0 || sb->gid == 0 || sb->workdir[0] == '\0' || sb->state_dir[0] == '\0')
+    return nxerr_set (err, EINVAL, "process tier: --uid, --gid, --workdir and --state-dir are "
+                                   "required (uid and gid not 0)");
+  sb->cap_last = read_cap_last ();
+  if (mounts_setup (sb->state_dir, sb->workdir, sb->uid, err) < 0)
+    return nxerr_wrap (err, "mounts");
+  if (sethostname (SANDBOX_HOSTNAME, strlen (SANDBOX_HOSTNAME)) < 0)
+    return nxerr_sys (err, errno, "sethostname");
+  if (sb->net_none && loopback_up (err) < 0)
+    return -1;
+  if (seccomp_build (&sb->filter, &sb->filter_len, err) < 0)
+    return -1;
+  /* The memory cgroup's OOM killer must pick the workload, not its
+   * supervisor: the agent asks for -1000 (needs CAP_SYS_RESOURCE) and the
+   * workload raises its own score to WORKLOAD_OOM_SCORE, which needs
+   * nothing, so the order holds either way. */
+  e = write_text ("/proc/self/oom_score_adj", "-1000");
+  if (e != 0)
+    log_debug ("oom_score_adj -1000: %s (the workload's %s keeps it first in line)",
+               strerror (e), WORKLOAD_OOM_SCORE);
+  if (prctl (PR_SET_DUMPABLE, 0) < 0 || setrlimit (RLIMIT_CORE, &no_core) < 0)
+    return nxerr_sys (err, errno, "no core dumps");
+  return 0;
+}
+
+int
+sandbox_prepare (struct sandbox *sb, const Nexc__Agent__Deploy *d, struct nxerr *err)
 {
   (void) err;
-  switch (sb->tier)
-    {
-    case SANDBOX_NONE:
-      return 0;
-    }
+  sb->rlimit_nproc = d->rlimit_nproc;
+  sb->rlimit_nofile = d->rlimit_nofile ? d->rlimit_nofile : DEFAULT_NOFILE;
   return 0;
+}
+
+/* ---- the workload's child, between fork and fexecve ---- */
+
+static int
+drop_capabilities (const struct sandbox *sb, const char **what)
+{
+  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[2];
+  /* The bounding set needs CAP_SETPCAP: empty it while still root. */
+  *what = "prctl(PR_CAPBSET_DROP)";
+  for (int cap = 0; cap <= sb->cap_last; cap++)
+    if (prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+      return errno;
+  *what = "prctl(PR_CAP_AMBIENT_CLEAR_ALL)";
+  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return errno;
+  *what = "setgroups";
+  if (setgroups (0, NULL) < 0)
+    return errno;
+  *what = "setresgid";
+  if (setresgid (sb->gid, sb->gid, sb->gid) < 0)
+    return errno;
+  /* Leaving uid 0 clears the permitted and effective sets. */
+  *what = "setresuid";
+  if (setresuid (sb->uid, sb->uid, sb->uid) < 0)
+    return errno;
+  /* And the inheritable set, for good measure. */
+  memset (data, 0, sizeof data);
+  *what = "capset";
+  if (syscall (SYS_capset, &hdr, data) < 0)
+    return errno;
+  return 0;
+}
+
+/* soft = hard = v, never above the current hard limit (raising it needs
+ * CAP_SYS_RESOURCE, which the node may not have). */
+static int
+set_limit (int resource, uint64_t v)
+{
+  struct rlimit cur, rl;
+  if (getrlimit (resource, &cur) < 0)
+    return errno;
+  if (cur.rlim_max != RLIM_INFINITY && v > (uint64_t) cur.rlim_max)
+    v = (uint64_t) cur.rlim_max;
+  rl.rlim_cur = rl.rlim_max = (rlim_t) v;
+  return setrlimit (resource, &rl) < 0 ? errno : 0;
 }
 
 int
 sandbox_enter_child (const struct sandbox *sb, const char **what)
 {
+  int e;
   *what = "sandbox";
-  switch (sb->tier)
-    {
-    case SANDBOX_NONE:
-      return 0;
-    }
-  return 0;
+  if (sb->tier == SANDBOX_NONE)
+    return 0;
+  *what = "oom_score_adj";
+  if ((e = write_text ("/proc/self/oom_score_adj", WORKLOAD_OOM_SCORE)) != 0)
+    return e;
+  *what = "setrlimit(RLIMIT_CORE)";
+  if ((e = set_limit (RLIMIT_CORE, 0)) != 0)
+    return e;
+  *what = "setrlimit(RLIMIT_NOFILE)";
+  if ((e = set_limit (RLIMIT_NOFILE, sb->rlimit_nofile ? sb->rlimit_nofile : DEFAULT_NOFILE)) != 0)
+    return e;
+  /* Per uid, and the uid is this sandbox's alone: a pids limit that holds
+   * even without the pids cgroup controller. */
+  *what = "setrlimit(RLIMIT_NPROC)";
+  if (sb->rlimit_nproc && (e = set_limit (RLIMIT_NPROC, sb->rlimit_nproc)) != 0)
+    return e;
+  if ((e = drop_capabilities (sb, what)) != 0)
+    return e;
+  *what = "prctl(PR_SET_NO_NEW_PRIVS)";
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return errno;
+  *what = "chdir to the working dir";
+  if (chdir (sb->workdir) < 0)
+    return errno;
+  *what = "seccomp";
+  return seccomp_load_prog (sb->filter, sb->filter_len);
 }
 
 void
 sandbox_cleanup (struct sandbox *sb)
 {
-  (void) sb;
+  seccomp_prog_free (sb->filter);
+  sb->filter = NULL;
+}
+
+/* ---- self-test (nexc-node preflight) ---- */
+
+static void
+report (int fd, bool ok, const char *what, const char *detail)
+{
+  char line[512];
+  int n = snprintf (line, sizeof line, "%s %s%s%s\n", ok ? "ok" : "fail", what,
+                    detail && *detail ? ": " : "", detail ? detail : "");
+  if (n > 0 && write (fd, line, (size_t) n) < 0)
+    return;
+}
+
+/* "Key:\t<hex>" of /proc/self/status is all zeros. */
+static bool
+status_field (const char *status, const char *key, const char *want)
+{
+  const char *p = strstr (status, key);
+  if (p == NULL)
+    return false;
+  p += strlen (key);
+  while (*p == '\t' || *p == ' ')
+    p++;
+  return strncmp (p, want, strlen (want)) == 0;
+}
+
+static int
+expect_errno (int fd, const char *what, int rc, int want)
+{
+  char d[128];
+  if (rc == -1 && errno == want)
+    {
+      report (fd, true, what, strerror (want));
+      return 0;
+    }
+  snprintf (d, sizeof d, "expected %s, got %s", strerror (want),
+            rc == -1 ? strerror (errno) : "success");
+  report (fd, false, what, d);
+  return 1;
+}
+
+/* In the child, inside the sandbox: check what a workload would see. */
+static int
+verify_inside (const struct sandbox *sb, int fd)
+{
+  char status[4096] = "", path[PATH_MAX + 16];
+  int fails = 0, sfd, n;
+  sfd = open ("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  n = sfd >= 0 ? (int) read (sfd, status, sizeof status - 1) : -1;
+  if (sfd >= 0)
+    close (sfd);
+  status[n > 0 ? n : 0] = '\0';
+  if (getuid () == sb->uid && geteuid () == sb->uid && getgid () == sb->gid
+      && getgroups (0, NULL) == 0)
+    report (fd, true, "unprivileged ids", NULL);
+  else
+    fails += (report (fd, false, "unprivileged ids", "uid/gid not dropped"), 1);
+  if (status_field (status, "\nCapEff:", "0000000000000000")
+      && status_field (status, "\nCapBnd:", "0000000000000000")
+      && status_field (status, "\nCapPrm:", "0000000000000000")
+      && status_field (status, "\nNoNewPrivs:", "1") && status_field (status, "\nSeccomp:", "2"))
+    report (fd, true, "capabilities, no_new_privs, seccomp filter", NULL);
+  else
+    fails += (report (fd, false, "capabilities, no_new_privs, seccomp filter",
+                      "not all in force (see /proc/self/status)"),
+              1);
+  fails += expect_errno (fd, "seccomp denies unshare(CLONE_NEWUSER)", unshare (CLONE_NEWUSER),
+                         EPERM);
+  fails += expect_errno (fd, "seccomp denies mount", mount ("none", "/tmp", "tmpfs", 0, NULL),
+                         EPERM);
+  n = open ("/etc/.nexc-selftest", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  fails += expect_errno (fd, "host file system is read-only", n, EROFS);
+  snprintf (path, sizeof path, "%s/node.nk", sb->state_dir);
+  fails += expect_errno (fd, "node state dir is hidden", open (path, O_RDONLY | O_CLOEXEC), ENOENT);
+  n = open (".nexc-selftest", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (n >= 0 && (close (n), unlink (".nexc-selftest")) == 0)
+    report (fd, true, "working dir is writable", sb->workdir);
+  else
+    fails += (report (fd, false, "working dir is writable", strerror (errno)), 1);
+  n = open ("/tmp/.nexc-selftest", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (n >= 0)
+    {
+      close (n);
+      report (fd, true, "private /tmp is writable", NULL);
+    }
+  else
+    fails += (report (fd, false, "private /tmp is writable", strerror (errno)), 1);
+  fails += expect_errno (fd, "the agent cannot be signalled", kill (1, SIGTERM), EPERM);
+  fails += expect_errno (fd, "the agent's /proc entry is hidden",
+                         open ("/proc/1/environ", O_RDONLY | O_CLOEXEC), ENOENT);
+  return fails;
+}
+
+int
+sandbox_selftest (struct sandbox *sb, int fd)
+{
+  const char *what = "sandbox";
+  pid_t pid;
+  int st, e;
+  report (fd, true, "namespaces and mount view", "pid 1 of a new pid namespace");
+  sb->rlimit_nproc = 16;
+  sb->rlimit_nofile = 64;
+  pid = fork ();
+  if (pid < 0)
+    {
+      report (fd, false, "fork", strerror (errno));
+      return 1;
+    }
+  if (pid == 0)
+    {
+      e = sandbox_enter_child (sb, &what);
+      if (e != 0)
+        {
+          report (fd, false, what, strerror (e));
+          _exit (100);
+        }
+      _exit (verify_inside (sb, fd) == 0 ? 0 : 1);
+    }
+  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  return WIFEXITED (st) && WEXITSTATUS (st) == 0 ? 0 : 1;
 }

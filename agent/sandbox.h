@@ -1,36 +1,71 @@
 /* sandbox: how the agent isolates its workload, one tier per backend.
  *
- * The agent calls two hooks around the fork of the workload:
- *   sandbox_prepare      in the agent, before fork (e.g. create a cgroup);
- *   sandbox_enter_child  in the child, after fork and before fexecve
- *                        (e.g. namespaces, uid/gid, seccomp). It must stay
- *                        within what is safe between fork and exec and
- *                        reports failure as an errno value.
- * Only tier "none" exists now (both hooks do nothing); "process" will add
- * namespaces, an unprivileged uid, seccomp and cgroups behind these hooks. */
+ * Tier "none": the workload is a plain child of the agent (both hooks are
+ * no-ops). Tier "process": the node started the agent as pid 1 of new pid,
+ * mount, ipc and uts (and, with network "none", net) namespaces, inside the
+ * sandbox's cgroup (the node owns cgroups). The agent then works in three
+ * steps:
+ *   sandbox_setup        once at start, single-threaded, before Hello: the
+ *                        mount view (agent/mounts.h), hostname, loopback,
+ *                        the seccomp program (agent/seccomp.h), its own
+ *                        oom_score_adj -1000 (when allowed) and no core
+ *                        dumps;
+ *   sandbox_prepare      per Deploy, before fork: the rlimits it carries;
+ *   sandbox_enter_child  in the workload's child after fork, before fexecve:
+ *                        oom_score_adj 500, rlimits, empty capability bounding
+ *                        and ambient sets, setgroups/setresgid/setresuid to
+ *                        the sandbox's ids, no_new_privs, chdir to the
+ *                        working dir, seccomp. Only system calls (the agent
+ *                        is single-threaded, but the child allocates
+ *                        nothing); a failure comes back as an errno value
+ *                        and the name of the step.
+ * sandbox_selftest runs the whole sequence in a throw-away child and
+ * verifies it (for nexc-node preflight). */
 #ifndef NEXC_AGENT_SANDBOX_H
 #define NEXC_AGENT_SANDBOX_H
 
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
+#include "api/frame.h"
 #include "api/nxerr.h"
 
 enum sandbox_tier {
   SANDBOX_NONE = 0,
+  SANDBOX_PROCESS = 1,
 };
+
+struct sock_filter;
 
 struct sandbox {
   enum sandbox_tier tier;
+  /* process tier, from the command line */
+  uid_t uid;
+  gid_t gid;
+  char workdir[PATH_MAX];   /* host path, also its path inside the view */
+  char state_dir[PATH_MAX]; /* hidden behind an empty read-only tmpfs */
+  bool net_none;
+  /* made by sandbox_setup */
+  struct sock_filter *filter;
+  unsigned short filter_len;
+  int cap_last;
+  /* per Deploy (sandbox_prepare) */
+  uint64_t rlimit_nproc, rlimit_nofile;
 };
 
 /* Parse a --sandbox value; -1 with err when unknown. */
 int sandbox_parse (const char *name, struct sandbox *out, struct nxerr *err);
-/* The name Hello reports ("none"). */
+/* The name Hello reports ("none", "process"). */
 const char *sandbox_name (const struct sandbox *sb);
-int sandbox_prepare (struct sandbox *sb, struct nxerr *err);
+int sandbox_setup (struct sandbox *sb, struct nxerr *err);
+int sandbox_prepare (struct sandbox *sb, const Nexc__Agent__Deploy *d, struct nxerr *err);
 /* 0, or an errno value; *what names the step that failed. */
 int sandbox_enter_child (const struct sandbox *sb, const char **what);
-/* After the workload is gone (e.g. remove the cgroup). */
+/* Write one line per verified property to fd ("ok <what>" / "fail <what>:
+ * <reason>"); 0 when all passed. Called after sandbox_setup. */
+int sandbox_selftest (struct sandbox *sb, int fd);
 void sandbox_cleanup (struct sandbox *sb);
 
 #endif

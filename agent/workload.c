@@ -244,7 +244,7 @@ workload_spawn (struct workload *w, const Nexc__Agent__Deploy *d, int exe_fd,
   if (envp == NULL)
     return -1;
   argv = build_argv (d);
-  if (sandbox_prepare (sb, err) < 0)
+  if (sandbox_prepare (sb, d, err) < 0)
     goto out;
   devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull < 0)

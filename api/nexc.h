@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/deploy_request.h"
 #include "api/nkeys.h"
 #include "api/nxerr.h"
 
@@ -91,6 +92,7 @@ struct nexc_deploy_opts {
   nexc_progress_fn progress;
   void *progress_ud;
   char *request_json_out;       /* unused by the library; reserved */
+  struct deploy_resources resources; /* per-deploy sizing (nexc extension); zero: none */
 };
 
 struct nexc_deploy_result {

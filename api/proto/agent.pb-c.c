@@ -617,7 +617,7 @@ const ProtobufCMessageDescriptor nexc__agent__env_var__descriptor =
   (ProtobufCMessageInit) nexc__agent__env_var__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[6] =
+static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[8] =
 {
   {
     "workload_id",
@@ -691,19 +691,45 @@ static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[6] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rlimit_nproc",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Deploy, rlimit_nproc),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rlimit_nofile",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Deploy, rlimit_nofile),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__deploy__field_indices_by_name[] = {
   2,   /* field[2] = argv */
   4,   /* field[4] = artifact_size */
   3,   /* field[3] = env */
   1,   /* field[1] = name */
+  7,   /* field[7] = rlimit_nofile */
+  6,   /* field[6] = rlimit_nproc */
   5,   /* field[5] = stop_grace_ms */
   0,   /* field[0] = workload_id */
 };
 static const ProtobufCIntRange nexc__agent__deploy__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
 {
@@ -713,7 +739,7 @@ const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
   "Nexc__Agent__Deploy",
   "nexc.agent",
   sizeof(Nexc__Agent__Deploy),
-  6,
+  8,
   nexc__agent__deploy__field_descriptors,
   nexc__agent__deploy__field_indices_by_name,
   1,  nexc__agent__deploy__number_ranges,

@@ -94,10 +94,22 @@ struct  Nexc__Agent__Deploy
    * SIGTERM -> SIGKILL delay for Stop
    */
   uint32_t stop_grace_ms;
+  /*
+   * Process tier: resource limits the agent applies to the workload itself
+   * (the node writes the cgroup limits). 0 = not set.
+   */
+  /*
+   * RLIMIT_NPROC of the sandbox's own uid
+   */
+  uint64_t rlimit_nproc;
+  /*
+   * RLIMIT_NOFILE (soft = hard)
+   */
+  uint64_t rlimit_nofile;
 };
 #define NEXC__AGENT__DEPLOY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__deploy__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0, 0 }
 
 
 /*
