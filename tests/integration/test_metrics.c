@@ -65,12 +65,14 @@ deploy (const char *file, const char *name, const char *const *env)
 static json_t *
 metrics_event (natsSubscription *sub, const char *id, double min_cpu, long long min_mem)
 {
-  for (int i = 0; i < 60; i++)
+  char last[2048] = "none";
+  for (int i = 0; i < 100; i++)
     {
       natsMsg *m = NULL;
       if (natsSubscription_NextMsg (&m, sub, 200) != NATS_OK)
         continue;
       json_t *ev = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
+      snprintf (last, sizeof last, "%.*s", natsMsg_GetDataLength (m), natsMsg_GetData (m));
       natsMsg_Destroy (m);
       json_t *d = json_object_get (ev, "data");
       if (strcmp (json_string_value (json_object_get (ev, "source")), id) == 0
@@ -79,7 +81,8 @@ metrics_event (natsSubscription *sub, const char *id, double min_cpu, long long 
         return ev;
       json_decref (ev);
     }
-  fail_msg ("no workload_metrics for %s with cpu >= %.2f and memory >= %lld", id, min_cpu, min_mem);
+  fail_msg ("no workload_metrics for %s with cpu >= %.2f and memory >= %lld; last event: %s", id,
+            min_cpu, min_mem, last);
   return NULL;
 }
 
@@ -95,8 +98,9 @@ test_workload_and_node_metrics (void **state)
   char *cpu = deploy (harness_bin ("examples/hog"), "spinner", cpu_env);
   char *mem = deploy (harness_bin ("examples/hog"), "holder", mem_env);
 
-  /* A spinner uses most of a CPU; the holder keeps >= 48 MiB resident. */
-  json_t *ev = metrics_event (wsub, cpu, 0.5, 0);
+  /* A spinner uses a good part of a CPU even on a loaded 2-core machine (the
+   * suite runs tests in parallel); the holder keeps >= 48 MiB resident. */
+  json_t *ev = metrics_event (wsub, cpu, 0.25, 0);
   json_t *d = json_object_get (ev, "data");
   assert_string_equal (json_string_value (json_object_get (d, "workload_name")), "spinner");
   assert_true (json_integer_value (json_object_get (d, "pids")) >= 1);
