@@ -77,30 +77,11 @@ nexc_client_connect (struct nexc_client **out, const char *servers,
     s = natsOptions_SetTimeout (opts, 3000);
   if (s == NATS_OK)
     s = natsOptions_SetName (opts, "nexc");
-  if (s == NATS_OK && o && o->creds)
-    s = natsOptions_SetUserCredentialsFromFiles (opts, o->creds, NULL);
-  if (s == NATS_OK && o && o->user)
-    s = natsOptions_SetUserInfo (opts, o->user, o->password ? o->password : "");
-  if (s == NATS_OK && o && o->token)
-    s = natsOptions_SetToken (opts, o->token);
-  if (s == NATS_OK && o && o->nkey_seed)
+  if (s == NATS_OK && o && nexc_nats_auth (opts, o, err) < 0)
     {
-      FILE *f = fopen (o->nkey_seed, "re");
-      char seed[128] = "";
-      struct nkey_pair kp;
-      if (f == NULL || fgets (seed, sizeof seed, f) == NULL)
-        s = NATS_ERR;
-      if (f)
-        fclose (f);
-      seed[strcspn (seed, "\r\n")] = '\0';
-      if (s == NATS_OK && nkey_pair_from_seed (seed, &kp, err) == 0)
-        {
-          s = natsOptions_SetNKeyFromSeed (opts, kp.public_text, o->nkey_seed);
-          nkey_pair_wipe (&kp);
-        }
-      else
-        s = NATS_ERR;
-      memset (seed, 0, sizeof seed);
+      natsOptions_Destroy (opts);
+      free (copy);
+      return -1;
     }
   c = client_new ();
   if (s == NATS_OK)
@@ -114,6 +95,34 @@ nexc_client_connect (struct nexc_client **out, const char *servers,
     }
   c->own_nc = true;
   *out = c;
+  return 0;
+}
+
+int
+nexc_nats_auth (natsOptions *opts, const struct nexc_conn_opts *o, struct nxerr *err)
+{
+  natsStatus s = NATS_OK;
+  if (o->creds)
+    s = natsOptions_SetUserCredentialsFromFiles (opts, o->creds, NULL);
+  if (s == NATS_OK && o->nkey_seed)
+    {
+      struct nkey_pair kp;
+      if (nkey_pair_from_file (o->nkey_seed, &kp, err) < 0)
+        return -1;
+      /* nats.c signs the server's nonce with the seed it reads from the file. */
+      s = natsOptions_SetNKeyFromSeed (opts, kp.public_text, o->nkey_seed);
+      nkey_pair_wipe (&kp);
+    }
+  if (s == NATS_OK && o->user)
+    s = natsOptions_SetUserInfo (opts, o->user, o->password ? o->password : "");
+  if (s == NATS_OK && o->token)
+    s = natsOptions_SetToken (opts, o->token);
+  if (s == NATS_OK && o->tlsca)
+    s = natsOptions_LoadCATrustedCertificates (opts, o->tlsca);
+  if (s == NATS_OK && o->tlscert)
+    s = natsOptions_LoadCertificatesChain (opts, o->tlscert, o->tlskey);
+  if (s != NATS_OK)
+    return nxerr_set (err, EINVAL, "NATS authentication settings: %s", natsStatus_GetText (s));
   return 0;
 }
 

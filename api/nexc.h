@@ -36,7 +36,12 @@ struct nexc_conn_opts {
   const char *creds;      /* credentials file */
   const char *nkey_seed;  /* nkey seed file */
   const char *user, *password, *token;
+  const char *tlsca, *tlscert, *tlskey;
 };
+
+/* Apply the authentication and TLS settings of o to opts (shared by the
+ * client library and the node). */
+int nexc_nats_auth (natsOptions *opts, const struct nexc_conn_opts *o, struct nxerr *err);
 
 int nexc_client_connect (struct nexc_client **out, const char *servers,
                          const struct nexc_conn_opts *o, struct nxerr *err);

@@ -4,6 +4,8 @@
 #include "api/nkeys.h"
 
 #include <limits.h>
+#include <stdio.h>
+#include <errno.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -337,5 +339,27 @@ nkey_verify (const char *public_text, const void *msg, size_t n, const uint8_t s
     return -1;
   if (crypto_sign_verify_detached (sig, msg, n, key) != 0)
     return nxerr_set (err, 0, "nkeys: signature verification failed");
+  return 0;
+}
+
+int
+nkey_pair_from_file (const char *path, struct nkey_pair *kp, struct nxerr *err)
+{
+  char seed[128] = "";
+  FILE *f = fopen (path, "re");
+  int rc;
+  if (f == NULL)
+    return nxerr_sys (err, errno, "seed file %s", path);
+  if (fgets (seed, sizeof seed, f) == NULL)
+    {
+      fclose (f);
+      return nxerr_set (err, EINVAL, "seed file %s is empty", path);
+    }
+  fclose (f);
+  seed[strcspn (seed, "\r\n ")] = '\0';
+  rc = nkey_pair_from_seed (seed, kp, err);
+  sodium_memzero (seed, sizeof seed);
+  if (rc < 0)
+    return nxerr_wrap (err, "seed file %s", path);
   return 0;
 }

@@ -61,6 +61,9 @@ int nkey_decode_seed (const char *text, uint8_t *prefix_out, uint8_t raw[32], st
 
 /* Build a pair from a seed text ("SA…", "SN…", "SX…"...). */
 int nkey_pair_from_seed (const char *seed_text, struct nkey_pair *kp, struct nxerr *err);
+/* Read a seed file (*.nk, *.xk: the seed text, maybe a trailing newline)
+ * and build the pair; the text is wiped from memory after use. */
+int nkey_pair_from_file (const char *path, struct nkey_pair *kp, struct nxerr *err);
 /* Generate a fresh random pair of the given public prefix. */
 int nkey_pair_generate (uint8_t prefix, struct nkey_pair *kp, struct nxerr *err);
 /* The seed text of a pair (secret!). */

@@ -16,6 +16,7 @@
 #include "node/deploy.h"
 #include "node/events.h"
 #include "node/metrics.h"
+#include "node/sandbox.h"
 #include "node/node.h"
 #include "node/pool.h"
 #include "node/shutdown.h"
@@ -236,7 +237,8 @@ handle_wping (struct node *n, struct ctl_req *r)
     last = last->next;
   for (struct workload *wl = last; wl; wl = wl->prev)
     {
-      if (wl->state == WL_ENDED || !wping_matches (wl, ns, filter))
+      /* Listed once running: a starting workload has no process (or hash) yet. */
+      if (wl->state == WL_STARTING || wl->state == WL_ENDED || !wping_matches (wl, ns, filter))
         continue;
       matched++;
       jsonw_obj_begin (&w);
@@ -324,7 +326,7 @@ handle_info (struct node *n, struct ctl_req *r)
   while (last && last->next)
     last = last->next;
   for (struct workload *wl = last; wl; wl = wl->prev)
-    if (wl->state != WL_ENDED && strcasecmp (wl->ns, ns) == 0)
+    if ((wl->state == WL_RUNNING || wl->state == WL_STOPPING) && strcasecmp (wl->ns, ns) == 0)
       write_machine (n, &w, wl);
   jsonw_arr_end (&w);
   jsonw_key (&w, "supported_workload_types");
@@ -346,6 +348,7 @@ handle_info (struct node *n, struct ctl_req *r)
   jsonw_kint (&w, "agent_spawn_failures", (int64_t) n->counters.agent_spawn_failures);
   jsonw_kint (&w, "oom_kills", (int64_t) n->counters.oom_kills);
   pool_write_info (n, &w);
+  sandbox_write_info (n, &w); /* "sandbox": tier, what is enforced, what is off */
   jsonw_key (&w, "metrics");
   metrics_write_node (n, &w);
   jsonw_obj_end (&w);

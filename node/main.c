@@ -3,6 +3,7 @@
  *   nexc-node up --config FILE [--server URL[,URL...]] [auth flags] [--state-dir DIR]
  *                [--ephemeral-identity] [--log-level L]
  *   nexc-node check-config FILE
+ *   nexc-node preflight [--config FILE] [--state-dir DIR] [--server URL]
  *   nexc-node version */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "api/log.h"
+#include "api/nexc.h"
 #include "api/timefmt.h"
 #include "api/xalloc.h"
 #include "node/control.h"
@@ -26,6 +28,8 @@
 #include "node/autostart.h"
 #include "node/metrics.h"
 #include "node/pool.h"
+#include "node/preflight.h"
+#include "node/sandbox.h"
 #include "node/replay.h"
 #include "node/shutdown.h"
 
@@ -58,6 +62,7 @@ usage (FILE *f)
            "                    [--state-dir DIR] [--ephemeral-identity] [--exit-on-drain] [--log-level "
            "error|warn|info|debug]\n"
            "       nexc-node check-config FILE\n"
+           "       nexc-node preflight [--config FILE] [--state-dir DIR] [--server URL]\n"
            "       nexc-node version\n"
            "\n"
            "example: nexc-node up --config examples/nodeconfigs/dev.json --server "
@@ -145,35 +150,20 @@ nats_connect (struct node *n, const struct up_opts *o, struct nxerr *err)
     s = natsOptions_SetReconnectedCB (opts, on_reconnected, n);
   if (s == NATS_OK)
     s = natsOptions_SetErrorHandler (opts, on_async_error, n);
-  if (s == NATS_OK && o->creds)
-    s = natsOptions_SetUserCredentialsFromFiles (opts, o->creds, NULL);
-  if (s == NATS_OK && o->nkey)
+  if (s == NATS_OK)
     {
-      char seed[128] = "";
-      FILE *f = fopen (o->nkey, "re");
-      struct nkey_pair kp;
-      if (f == NULL || fgets (seed, sizeof seed, f) == NULL)
-        s = NATS_ERR;
-      if (f)
-        fclose (f);
-      seed[strcspn (seed, "\r\n")] = '\0';
-      if (s == NATS_OK && nkey_pair_from_seed (seed, &kp, err) == 0)
+      struct nexc_conn_opts co = { .creds = o->creds, .nkey_seed = o->nkey, .user = o->user,
+                                   .password = o->password, .token = o->token,
+                                   .tlsca = o->tlsca, .tlscert = o->tlscert, .tlskey = o->tlskey };
+      if (nexc_nats_auth (opts, &co, err) < 0)
         {
-          s = natsOptions_SetNKeyFromSeed (opts, kp.public_text, o->nkey);
-          nkey_pair_wipe (&kp);
+          natsOptions_Destroy (opts);
+          for (int i = 0; i < ns; i++)
+            free (servers[i]);
+          free (servers);
+          return -1;
         }
-      else
-        s = NATS_ERR;
-      memset (seed, 0, sizeof seed);
     }
-  if (s == NATS_OK && o->user)
-    s = natsOptions_SetUserInfo (opts, o->user, o->password ? o->password : "");
-  if (s == NATS_OK && o->token)
-    s = natsOptions_SetToken (opts, o->token);
-  if (s == NATS_OK && o->tlsca)
-    s = natsOptions_LoadCATrustedCertificates (opts, o->tlsca);
-  if (s == NATS_OK && o->tlscert)
-    s = natsOptions_LoadCertificatesChain (opts, o->tlscert, o->tlskey);
   if (s == NATS_OK)
     s = natsConnection_Connect (&n->nc, opts);
   natsOptions_Destroy (opts);
@@ -334,14 +324,6 @@ cmd_up (int argc, char **argv)
       free (n.cfg.state_dir);
       n.cfg.state_dir = xstrdup (o.state_dir);
     }
-  if (n.cfg.sandbox == SANDBOX_PROCESS)
-    {
-      /* Never fall back silently to running workloads unsandboxed. */
-      log_error ("sandbox \"process\" is not available in this build; set \"sandbox\": \"none\" "
-                 "to run workloads as plain processes");
-      config_free (&n.cfg);
-      return EXIT_CONFIG;
-    }
   if (n.cfg.sandbox == SANDBOX_NONE)
     log_warn ("sandbox \"none\": workloads run as plain processes with the node's privileges "
               "(tag nex.unsafe=true)");
@@ -357,6 +339,16 @@ cmd_up (int argc, char **argv)
     }
   n.node_id = n.id.server.public_text;
   n.agent_path = find_agent (argv[0], &n.cfg);
+  /* The process tier's preflight (never a silent downgrade: a missing hard
+   * requirement stops the start) and the leftovers of a crashed run. */
+  if (sandbox_start (&n, &err) < 0)
+    {
+      log_error ("%s", err.msg);
+      identity_wipe (&n.id);
+      free (n.agent_path);
+      config_free (&n.cfg);
+      return EXIT_CONFIG;
+    }
   n.start_mono_ns = timefmt_mono_ns ();
   n.start_wall = timefmt_now ();
   node_tags_refresh (&n);
@@ -385,6 +377,7 @@ cmd_up (int argc, char **argv)
     {
       log_error ("%s", err.msg);
       pool_free (n.pool);
+      sandbox_stop (&n);
       if (n.nc)
         natsConnection_Destroy (n.nc);
       nats_Close ();
@@ -403,6 +396,7 @@ cmd_up (int argc, char **argv)
             (long long) n.cfg.machine_pool_size, n.cfg.state_dir);
 
   loop_run (n.loop);
+  sandbox_stop (&n); /* the pool is gone: finish cleaning, remove the node cgroup */
 
   /* shutdown_finish has stopped workloads, killed agents and sent node_stopped. */
   natsConnection_FlushTimeout (n.nc, 2000);
@@ -417,6 +411,67 @@ cmd_up (int argc, char **argv)
   config_free (&n.cfg);
   log_info ("stopped");
   return n.exit_code;
+}
+
+/* nexc-node preflight [--config FILE] [--state-dir DIR] [--server URL[,URL...]] */
+static int
+cmd_preflight (int argc, char **argv)
+{
+  static const struct option longopts[]
+      = { { "config", required_argument, NULL, 'c' }, { "state-dir", required_argument, NULL, 'd' },
+          { "server", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' },
+          { NULL, 0, NULL, 0 } };
+  const char *config = NULL, *state_dir = NULL, *servers = NULL;
+  struct config cfg;
+  struct preflight pf;
+  struct preflight_opts o;
+  struct nxerr err = { 0 };
+  char cgname[64], *agent, *abs;
+  bool ready;
+  int c;
+  while ((c = getopt_long (argc, argv, "c:d:s:h", longopts, NULL)) != -1)
+    switch (c)
+      {
+      case 'c': config = optarg; break;
+      case 'd': state_dir = optarg; break;
+      case 's': servers = optarg; break;
+      case 'h':
+        printf ("usage: nexc-node preflight [--config FILE] [--state-dir DIR] [--server URL]\n");
+        return 0;
+      default: usage (stderr); return EXIT_USAGE;
+      }
+  config_defaults (&cfg);
+  if (config && config_load (&cfg, config, &err) < 0)
+    {
+      fprintf (stderr, "nexc-node: %s\n", err.msg);
+      config_free (&cfg);
+      return EXIT_CONFIG;
+    }
+  if (state_dir)
+    {
+      free (cfg.state_dir);
+      cfg.state_dir = xstrdup (state_dir);
+    }
+  if (servers == NULL)
+    servers = getenv ("NATS_URL");
+  if (servers == NULL || *servers == '\0')
+    servers = "nats://127.0.0.1:4222";
+  agent = find_agent (argv[0], &cfg);
+  sandbox_mkdirs (cfg.state_dir, &err);
+  abs = realpath (cfg.state_dir, NULL);
+  /* A cgroup of its own, so a node running meanwhile is not disturbed. */
+  snprintf (cgname, sizeof cgname, "nexc-preflight-%d", (int) getpid ());
+  o = (struct preflight_opts){ .cfg = &cfg, .state_dir = abs ? abs : cfg.state_dir,
+                               .agent_path = agent, .servers = servers, .cgroup_name = cgname };
+  preflight_run (&o, &pf);
+  if (pf.cg.created)
+    cgroup_teardown (&pf.cg);
+  preflight_print (&pf, &cfg, stdout);
+  ready = preflight_ready (&pf);
+  free (abs);
+  free (agent);
+  config_free (&cfg);
+  return ready ? 0 : 1;
 }
 
 static int
@@ -458,6 +513,8 @@ main (int argc, char **argv)
     return cmd_up (argc - 1, argv + 1);
   if (strcmp (argv[1], "check-config") == 0)
     return cmd_check_config (argc - 1, argv + 1);
+  if (strcmp (argv[1], "preflight") == 0)
+    return cmd_preflight (argc - 1, argv + 1);
   if (strcmp (argv[1], "version") == 0)
     {
       printf ("nexc-node %s\n", NEXC_VERSION);

@@ -149,8 +149,7 @@ write_seed_file (const char *path, const char *seed, struct nxerr *err)
 static int
 load_issuer (const char *path, struct nkey_pair *kp, bool create, struct nxerr *err)
 {
-  char def[4096], seed[128];
-  FILE *f;
+  char def[4096];
   if (path == NULL)
     {
       default_issuer_path (def, sizeof def);
@@ -168,20 +167,7 @@ load_issuer (const char *path, struct nkey_pair *kp, bool create, struct nxerr *
           return 0;
         }
     }
-  f = fopen (path, "re");
-  if (f == NULL)
-    return nxerr_sys (err, errno, "issuer seed %s", path);
-  if (fgets (seed, sizeof seed, f) == NULL)
-    {
-      fclose (f);
-      return nxerr_set (err, EINVAL, "issuer seed %s is empty", path);
-    }
-  fclose (f);
-  seed[strcspn (seed, "\r\n")] = '\0';
-  if (nkey_pair_from_seed (seed, kp, err) < 0)
-    return nxerr_wrap (err, "issuer seed %s", path);
-  memset (seed, 0, sizeof seed);
-  return 0;
+  return nkey_pair_from_file (path, kp, err);
 }
 
 static int
