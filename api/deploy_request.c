@@ -164,23 +164,32 @@ take_location (struct deploy_request *r, json_t *v, struct nxerr *err)
 
 /* "resources" (our extension). Out-of-bounds values and unknown keys are
  * refused with a complete text (EPROTO): a limit is never silently dropped. */
+/* A bounded count inside one of our extension objects: group is the JSON
+ * key ("resources", "restart"), gotype the Go struct name a Go decoder of
+ * the same shape would report. */
 static int
-take_count (json_t *e, const char *name, uint64_t min, uint64_t max, uint64_t *out,
-            struct nxerr *err)
+take_group_count (json_t *e, const char *gotype, const char *group, const char *name,
+                  uint64_t min, uint64_t max, uint64_t *out, struct nxerr *err)
 {
   json_int_t x;
   if (!json_is_integer (e))
     return nxerr_set (err, EINVAL,
-                      "json: cannot unmarshal %s into Go struct field Resources.resources.%s of "
-                      "type uint64",
-                      json_type_name (e), name);
+                      "json: cannot unmarshal %s into Go struct field %s.%s.%s of type uint64",
+                      json_type_name (e), gotype, group, name);
   x = json_integer_value (e);
   if (x < 0 || (uint64_t) x < min || (uint64_t) x > max)
     return nxerr_set (err, EPROTO,
-                      "Invalid deploy request: resources.%s %lld is out of range [%llu, %llu]",
+                      "Invalid deploy request: %s.%s %lld is out of range [%llu, %llu]", group,
                       name, (long long) x, (unsigned long long) min, (unsigned long long) max);
   *out = (uint64_t) x;
   return 0;
+}
+
+static int
+take_count (json_t *e, const char *name, uint64_t min, uint64_t max, uint64_t *out,
+            struct nxerr *err)
+{
+  return take_group_count (e, "Resources", "resources", name, min, max, out, err);
 }
 
 static int
@@ -236,6 +245,63 @@ take_resources (struct deploy_request *r, json_t *v, struct nxerr *err)
   return 0;
 }
 
+/* "restart" (our extension): strict like "resources". */
+static int
+take_restart (struct deploy_request *r, json_t *v, struct nxerr *err)
+{
+  const char *k;
+  json_t *e;
+  struct deploy_restart rs = { .present = true };
+  if (json_is_null (v))
+    return 0;
+  if (!json_is_object (v))
+    return type_error (err, v, "restart", "RestartPolicy");
+  json_object_foreach (v, k, e)
+  {
+    int rc = 0;
+    if (json_is_null (e))
+      continue;
+    if (strcasecmp (k, "policy") == 0)
+      {
+        const char *p = json_string_value (e);
+        if (!json_is_string (e))
+          return nxerr_set (err, EINVAL,
+                            "json: cannot unmarshal %s into Go struct field "
+                            "RestartPolicy.restart.policy of type string",
+                            json_type_name (e));
+        if (strcmp (p, "never") == 0)
+          rs.policy = DEPLOY_RESTART_NEVER;
+        else if (strcmp (p, "on-failure") == 0)
+          rs.policy = DEPLOY_RESTART_ON_FAILURE;
+        else if (strcmp (p, "always") == 0)
+          rs.policy = DEPLOY_RESTART_ALWAYS;
+        else
+          return nxerr_set (err, EPROTO,
+                            "Invalid deploy request: restart.policy \"%.64s\" is not never, "
+                            "on-failure or always",
+                            p);
+      }
+    else if (strcasecmp (k, "max_restarts") == 0)
+      rc = take_group_count (e, "RestartPolicy", "restart", "max_restarts", 0,
+                             DEPLOY_RESTART_MAX, &rs.max_restarts, err);
+    else if (strcasecmp (k, "backoff_ms") == 0)
+      rc = take_group_count (e, "RestartPolicy", "restart", "backoff_ms", 0,
+                             DEPLOY_BACKOFF_MAX_MS, &rs.backoff_ms, err);
+    else if (strcasecmp (k, "max_backoff_ms") == 0)
+      rc = take_group_count (e, "RestartPolicy", "restart", "max_backoff_ms", 0,
+                             DEPLOY_BACKOFF_MAX_MS, &rs.max_backoff_ms, err);
+    else
+      rc = nxerr_set (err, EPROTO,
+                      "Invalid deploy request: restart.%.64s is not a known setting (policy, "
+                      "max_restarts, backoff_ms, max_backoff_ms)",
+                      k);
+    if (rc < 0)
+      return -1;
+  }
+  r->restart = rs;
+  return 0;
+}
+
 static int
 take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *err)
 {
@@ -287,6 +353,8 @@ take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *er
     return take_string (v, "retried_at", &r->retried_at, err);
   if (strcasecmp (k, "resources") == 0)
     return take_resources (r, v, err);
+  if (strcasecmp (k, "restart") == 0)
+    return take_restart (r, v, err);
   return 0; /* unknown keys are ignored (§0) */
 }
 
@@ -425,6 +493,25 @@ encode_resources (struct jsonw *w, const struct deploy_resources *res)
   jsonw_obj_end (w);
 }
 
+static void
+encode_restart (struct jsonw *w, const struct deploy_restart *rs)
+{
+  static const char *const names[] = { "", "never", "on-failure", "always" };
+  if (!rs->present)
+    return;
+  jsonw_key (w, "restart");
+  jsonw_obj_begin (w);
+  if (rs->policy != DEPLOY_RESTART_UNSET)
+    jsonw_kstr (w, "policy", names[rs->policy]);
+  if (rs->max_restarts)
+    jsonw_kint (w, "max_restarts", (int64_t) rs->max_restarts);
+  if (rs->backoff_ms)
+    jsonw_kint (w, "backoff_ms", (int64_t) rs->backoff_ms);
+  if (rs->max_backoff_ms)
+    jsonw_kint (w, "max_backoff_ms", (int64_t) rs->max_backoff_ms);
+  jsonw_obj_end (w);
+}
+
 void
 deploy_request_encode (const struct deploy_request *r, struct buf *out)
 {
@@ -465,5 +552,6 @@ deploy_request_encode (const struct deploy_request *r, struct buf *out)
   if (r->retried_at)
     jsonw_kstr (&w, "retried_at", r->retried_at);
   encode_resources (&w, &r->resources);
+  encode_restart (&w, &r->restart);
   jsonw_obj_end (&w);
 }

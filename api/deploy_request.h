@@ -42,6 +42,28 @@ struct deploy_resources {
   uint64_t pids;
 };
 
+/* Our extension: "restart":{"policy":"never|on-failure|always",
+ * "max_restarts":N,"backoff_ms":N,"max_backoff_ms":N}; each optional.
+ * present is false when the key is absent (then essential:true means
+ * on-failure with the node's defaults). 0 in a number means "default". */
+enum deploy_restart_policy {
+  DEPLOY_RESTART_UNSET = 0,
+  DEPLOY_RESTART_NEVER,
+  DEPLOY_RESTART_ON_FAILURE,
+  DEPLOY_RESTART_ALWAYS,
+};
+
+#define DEPLOY_RESTART_MAX 100000
+#define DEPLOY_BACKOFF_MAX_MS (24ll * 3600 * 1000)
+
+struct deploy_restart {
+  bool present;
+  enum deploy_restart_policy policy;
+  uint64_t max_restarts;
+  uint64_t backoff_ms;
+  uint64_t max_backoff_ms;
+};
+
 struct deploy_request {
   char **argv;
   size_t argc;
@@ -61,6 +83,7 @@ struct deploy_request {
   uint64_t retry_count;
   char *retried_at; /* NULL when absent */
   struct deploy_resources resources; /* all zero when absent */
+  struct deploy_restart restart;
 };
 
 /* Decode. On failure err->msg is the text that follows
