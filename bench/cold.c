@@ -154,6 +154,8 @@ pool_miss (struct bench *b, struct samples *hit, struct samples *miss, long *unc
     }
   rc = 0;
 out:
+  if (rc < 0)
+    node_explain (&nd, err);
   free (env);
   natsConnection_Destroy (nc);
   node_stop (&nd, 10000);
@@ -244,6 +246,8 @@ cold_artifact (struct bench *b, uint64_t size, int n, struct samples *lat,
     }
   rc = 0;
 out:
+  if (rc < 0)
+    node_explain (&nd, err);
   free (obj);
   free (exe);
   free (env);

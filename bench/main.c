@@ -131,7 +131,8 @@ bench_row_ids (const struct bench_opts *o, struct buf *out)
     }
   if (selected (o, "throughput"))
     for (int i = 0; i < o->n_tput_clients; i++)
-      buf_printf (out, "tput.c%d\ntput.floor.c%d\n", o->tput_clients[i], o->tput_clients[i]);
+      buf_printf (out, "tput.c%d\ntput.cpu.c%d\ntput.floor.c%d\n", o->tput_clients[i],
+                  o->tput_clients[i], o->tput_clients[i]);
   if (selected (o, "logs"))
     buf_puts (out, "logs.nexc\nlogs.loss\nlogs.floor\n");
   if (selected (o, "scale"))
@@ -142,10 +143,10 @@ bench_row_ids (const struct bench_opts *o, struct buf *out)
         buf_printf (out, "scale.ping.w%d\n", o->scale_levels[i]);
       for (int i = 0; i < BENCH_SCALE_LEVELS; i++)
         buf_printf (out, "scale.info.w%d\n", o->scale_levels[i]);
-      buf_printf (out, "scale.deploy.w0\nscale.deploy.w%d\n", top);
+      buf_printf (out, "scale.deploy.w0\nscale.deploy.w%d\nscale.procscan.w%d\n", top, top);
     }
   if (selected (o, "stop"))
-    buf_puts (out, "stop.ticker\nstop.forker\nstop.grace\n");
+    buf_puts (out, "stop.ticker\nstop.forker\nstop.grace\nstop.floor.term\n");
 }
 
 /* ---- machine and versions ---- */
@@ -221,6 +222,74 @@ describe_machine (struct bench *b, char *line, size_t n)
             "machine: %ld cores (%s), %s %s, %s, %s RAM; nexc %s, %s, nats.c %s, libsodium %s",
             cores, model, u.sysname, u.release, os, mem, NEXC_VERSION, natsv, nats_GetVersion (),
             sodium_version_string ());
+}
+
+/* ---- background load ---- */
+
+/* What the machine did, to tell how much of it was someone else's work:
+ * busy CPU time of the whole machine (/proc/stat, steal included), minus
+ * ours (this process, its reaped children and grandchildren, and the
+ * nats-server that runs all along). */
+struct load_mark {
+  uint64_t at_ns;
+  double busy_s, ours_s, load1;
+};
+
+static void
+load_mark (const struct bench *b, struct load_mark *m)
+{
+  unsigned long long v[8] = { 0 };
+  struct rusage self, kids;
+  double tick = (double) sysconf (_SC_CLK_TCK), nats_self = 0, nats_kids = 0;
+  FILE *f = fopen ("/proc/stat", "re");
+  memset (m, 0, sizeof *m);
+  m->at_ns = bench_now_ns ();
+  if (f)
+    {
+      /* cpu user nice system idle iowait irq softirq steal */
+      if (fscanf (f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                  &v[4], &v[5], &v[6], &v[7])
+          == 8)
+        m->busy_s = (double) (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick;
+      fclose (f);
+    }
+  f = fopen ("/proc/loadavg", "re");
+  if (f)
+    {
+      if (fscanf (f, "%lf", &m->load1) != 1)
+        m->load1 = 0;
+      fclose (f);
+    }
+  getrusage (RUSAGE_SELF, &self);
+  getrusage (RUSAGE_CHILDREN, &kids);
+  if (b->nats && b->nats->pid > 0)
+    proc_cpu (b->nats->pid, &nats_self, &nats_kids);
+  m->ours_s = (double) (self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec
+                        + kids.ru_stime.tv_sec)
+              + (double) (self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec
+                          + kids.ru_stime.tv_usec)
+                    / 1e6
+              + nats_self / 1e3;
+}
+
+static void
+run_scenario (struct bench *b, const char *name, void (*fn) (struct bench *), struct buf *notes)
+{
+  struct load_mark m0, m1;
+  double wall, others;
+  char key[64];
+  load_mark (b, &m0);
+  fn (b);
+  load_mark (b, &m1);
+  wall = (double) (m1.at_ns - m0.at_ns) / 1e9;
+  others = wall > 0 ? ((m1.busy_s - m0.busy_s) - (m1.ours_s - m0.ours_s)) / wall : 0;
+  if (others < 0)
+    others = 0;
+  snprintf (key, sizeof key, "background_cores_%s", name);
+  report_meta_num (b->report, key, others);
+  buf_printf (notes, "  %-10s %5.1f s, other processes used %.2f of %ld cores (load average %.1f -> "
+                     "%.1f)\n",
+              name, wall, others, sysconf (_SC_NPROCESSORS_ONLN), m0.load1, m1.load1);
 }
 
 /* ---- options ---- */
@@ -356,6 +425,7 @@ main (int argc, char **argv)
   struct nxerr err = { 0 };
   struct bench_nats nats;
   bool smoke = false, markdown = false, list_rows = false;
+  cleanup_buf struct buf notes = BUF_INIT;
   char machine[1024];
   int c, failed;
 
@@ -407,6 +477,24 @@ main (int argc, char **argv)
       usage (stderr);
       return 2;
     }
+  if (b.o.only)
+    {
+      static const char *const known[] = { "warm", "cold", "throughput", "logs", "scale", "stop" };
+      for (const char *p = b.o.only; *p;)
+        {
+          size_t n = strcspn (p, ","), k;
+          for (k = 0; k < sizeof known / sizeof known[0]; k++)
+            if (strlen (known[k]) == n && strncmp (known[k], p, n) == 0)
+              break;
+          if (k == sizeof known / sizeof known[0])
+            {
+              fprintf (stderr, "nexc-bench: --only: unknown scenario \"%.*s\"\n", (int) n, p);
+              usage (stderr);
+              return 2;
+            }
+          p += n + (p[n] == ',');
+        }
+    }
   if (list_rows)
     {
       cleanup_buf struct buf ids = BUF_INIT;
@@ -448,22 +536,24 @@ main (int argc, char **argv)
     }
   b.nats = &nats;
 
-  if (selected (&b.o, "warm"))
-    scenario_warm (&b);
-  if (selected (&b.o, "cold"))
-    scenario_cold (&b);
-  if (selected (&b.o, "throughput"))
-    scenario_throughput (&b);
-  if (selected (&b.o, "logs"))
-    scenario_logs (&b);
-  if (selected (&b.o, "scale"))
-    scenario_scale (&b);
-  if (selected (&b.o, "stop"))
-    scenario_stop (&b);
+  {
+    static const struct
+    {
+      const char *name;
+      void (*fn) (struct bench *);
+    } scenarios[] = { { "warm", scenario_warm },         { "cold", scenario_cold },
+                      { "throughput", scenario_throughput }, { "logs", scenario_logs },
+                      { "scale", scenario_scale },       { "stop", scenario_stop } };
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+      if (selected (&b.o, scenarios[i].name))
+        run_scenario (&b, scenarios[i].name, scenarios[i].fn, &notes);
+  }
 
   nats_stop (&nats);
   printf ("nexc benchmark (%s mode)\n%s\n\n", b.o.smoke ? "smoke" : "full", machine);
   report_print (b.report, stdout, markdown);
+  printf ("\nbackground load (other processes on this machine while each scenario ran):\n%s",
+          notes.data ? notes.data : "");
   fflush (stdout);
   if (b.o.json_path && report_write_json (b.report, b.o.json_path, &err) < 0)
     fprintf (stderr, "nexc-bench: %s\n", err.msg);

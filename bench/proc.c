@@ -410,6 +410,7 @@ node_start (struct bench *b, struct bench_node *nd, const char *config_json, boo
     }
   if (wait_pool && bench_wait_pool_full (nc, nd, NODE_READY_MS, err) < 0)
     goto out;
+  bench_progress ("node up: pid %d, log %s", (int) nd->pid, nd->log);
   rc = 0;
 out:
   natsConnection_Destroy (nc);
@@ -419,6 +420,24 @@ out:
       nd->pid = 0;
     }
   return rc;
+}
+
+int
+node_explain (struct bench_node *nd, struct nxerr *err)
+{
+  char how[64], was[NXERR_MSG_MAX];
+  int st = 0;
+  if (nd->pid <= 0 || proc_wait (nd->pid, 0, &st) < 0)
+    return -1; /* still running (or never started) */
+  nd->pid = 0;
+  if (WIFSIGNALED (st))
+    snprintf (how, sizeof how, "killed by signal %d%s", WTERMSIG (st),
+              WCOREDUMP (st) ? ", core dumped" : "");
+  else
+    snprintf (how, sizeof how, "exit status %d", WEXITSTATUS (st));
+  snprintf (was, sizeof was, "%s", err->msg);
+  return nxerr_set (err, err->code, "nexc-node died (%s), log ends: %s -- then: %s", how,
+                    node_log_tail (nd, 240), was);
 }
 
 int
@@ -472,6 +491,66 @@ proc_mem (pid_t pid, struct mem_usage *m)
   m->pss_kb = field_kb (text, "\nPss:");
   m->uss_kb = field_kb (text, "\nPrivate_Clean:") + field_kb (text, "\nPrivate_Dirty:");
   return m->rss_kb >= 0 ? 0 : -1;
+}
+
+int
+proc_cpu (pid_t pid, double *self_ms, double *children_ms)
+{
+  char path[64], buf[1024];
+  const char *rp;
+  unsigned long long ut, st;
+  long long cut, cst;
+  double tick = (double) sysconf (_SC_CLK_TCK);
+  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  if (read_small (path, buf, sizeof buf) <= 0 || (rp = strrchr (buf, ')')) == NULL)
+    return -1;
+  /* After "pid (comm)": state ppid pgrp session tty tpgid flags minflt cminflt
+   * majflt cmajflt utime stime cutime cstime */
+  if (sscanf (rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &ut,
+              &st, &cut, &cst)
+      != 4)
+    return -1;
+  *self_ms = (double) (ut + st) * 1000.0 / tick;
+  *children_ms = (double) (cut + cst) * 1000.0 / tick;
+  return 0;
+}
+
+size_t
+proc_table (struct proc_ent **out)
+{
+  DIR *d = opendir ("/proc");
+  struct dirent *e;
+  size_t n = 0, cap = 0;
+  *out = NULL;
+  if (d == NULL)
+    return 0;
+  while ((e = readdir (d)) != NULL)
+    {
+      char path[64], buf[512];
+      const char *rp;
+      char state;
+      int ppid;
+      if (e->d_name[0] < '1' || e->d_name[0] > '9')
+        continue;
+      snprintf (path, sizeof path, "/proc/%s/stat", e->d_name);
+      if (read_small (path, buf, sizeof buf) <= 0)
+        continue;
+      rp = strrchr (buf, ')');
+      if (rp == NULL || sscanf (rp + 1, " %c %d", &state, &ppid) != 2)
+        continue;
+      if (n == cap)
+        {
+          cap = cap ? cap * 2 : 1024;
+          *out = realloc (*out, cap * sizeof **out);
+          if (*out == NULL)
+            abort ();
+        }
+      (*out)[n].pid = (pid_t) atoi (e->d_name);
+      (*out)[n].ppid = (pid_t) ppid;
+      n++;
+    }
+  closedir (d);
+  return n;
 }
 
 size_t

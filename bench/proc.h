@@ -56,6 +56,9 @@ int node_start (struct bench *b, struct bench_node *nd, const char *config_json,
                 struct nxerr *err);
 /* SIGTERM, wait up to timeout_ms, then SIGKILL. Returns the exit code or -1. */
 int node_stop (struct bench_node *nd, int timeout_ms);
+/* When the node has died, rewrite err as "nexc-node died (how): <log tail>:
+ * <err>" so a failed row says why; no-op while it runs. Returns -1. */
+int node_explain (struct bench_node *nd, struct nxerr *err);
 /* The last lines of the node's log, for error messages (static buffer). */
 const char *node_log_tail (const struct bench_node *nd, size_t max);
 
@@ -70,5 +73,16 @@ int proc_mem (pid_t pid, struct mem_usage *m);
 size_t proc_children (pid_t parent, pid_t *out, size_t max);
 /* Number of processes on the machine. */
 size_t proc_count_all (void);
+
+/* CPU time of a process in ms: its own (utime + stime) and that of its
+ * reaped children (cutime + cstime: for the node, every finished agent and,
+ * through the agents, every finished workload). */
+int proc_cpu (pid_t pid, double *self_ms, double *children_ms);
+
+/* Every process's pid and parent, in one pass over /proc (malloc'd). */
+struct proc_ent {
+  pid_t pid, ppid;
+};
+size_t proc_table (struct proc_ent **out);
 
 #endif

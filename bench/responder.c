@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,41 +61,72 @@ responder_main (int argc, char **argv)
 
 /* ---- floors ---- */
 
+struct responder {
+  pid_t pid;
+  natsConnection *nc;
+};
+
 int
-floor_rtt (struct bench *b, int n, struct samples *out, struct nxerr *err)
+responder_start (struct bench *b, struct responder **out, struct nxerr *err)
 {
   char *argv[] = { b->self_bin, (char *) "--responder", b->nats->url,
                    (char *) RESPONDER_SUBJECT, NULL };
-  natsConnection *nc = NULL;
-  pid_t pid;
+  struct responder *r = calloc (1, sizeof *r);
   uint64_t lat, deadline;
-  int rc = -1;
-  pid = proc_spawn (argv, NULL, err);
-  if (pid < 0)
-    return -1;
-  if (bench_connect (b->nats->url, "nexc-bench-rtt", &nc, err) < 0)
-    goto out;
+  if (r == NULL)
+    return nxerr_set (err, ENOMEM, "responder");
+  r->pid = proc_spawn (argv, NULL, err);
+  if (r->pid < 0 || bench_connect (b->nats->url, "nexc-bench-rtt", &r->nc, err) < 0)
+    goto fail;
   /* Ready when it answers. */
   deadline = bench_now_ns () + 10000000000ull;
-  while (bench_rtt (nc, RESPONDER_SUBJECT, 100, &lat, NULL, err) < 0)
+  while (bench_rtt (r->nc, RESPONDER_SUBJECT, 100, &lat, NULL, err) < 0)
     if (bench_now_ns () > deadline)
       {
         nxerr_wrap (err, "responder did not answer");
-        goto out;
+        goto fail;
       }
   for (int i = 0; i < 50; i++) /* warm-up */
-    if (bench_rtt (nc, RESPONDER_SUBJECT, 2000, &lat, NULL, err) < 0)
-      goto out;
-  for (int i = 0; i < n; i++)
-    {
-      if (bench_rtt (nc, RESPONDER_SUBJECT, 2000, &lat, NULL, err) < 0)
-        goto out;
-      samples_add (out, (double) lat / 1e3);
-    }
-  rc = 0;
-out:
-  natsConnection_Destroy (nc);
-  proc_kill (pid);
+    if (bench_rtt (r->nc, RESPONDER_SUBJECT, 2000, &lat, NULL, err) < 0)
+      goto fail;
+  *out = r;
+  return 0;
+fail:
+  responder_stop (r);
+  return -1;
+}
+
+int
+responder_rtt (struct responder *r, struct samples *out, struct nxerr *err)
+{
+  uint64_t lat;
+  if (bench_rtt (r->nc, RESPONDER_SUBJECT, 2000, &lat, NULL, err) < 0)
+    return -1;
+  samples_add (out, (double) lat / 1e3);
+  return 0;
+}
+
+void
+responder_stop (struct responder *r)
+{
+  if (r == NULL)
+    return;
+  natsConnection_Destroy (r->nc);
+  if (r->pid > 0)
+    proc_kill (r->pid);
+  free (r);
+}
+
+int
+floor_rtt (struct bench *b, int n, struct samples *out, struct nxerr *err)
+{
+  struct responder *r = NULL;
+  int rc = 0;
+  if (responder_start (b, &r, err) < 0)
+    return -1;
+  for (int i = 0; i < n && rc == 0; i++)
+    rc = responder_rtt (r, out, err);
+  responder_stop (r);
   return rc;
 }
 
@@ -119,6 +151,20 @@ devnull_actions (posix_spawn_file_actions_t *fa)
   posix_spawn_file_actions_init (fa);
   posix_spawn_file_actions_addopen (fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen (fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+}
+
+int
+floor_spawn_once (char *const argv[], struct samples *out, struct nxerr *err)
+{
+  posix_spawn_file_actions_t fa;
+  uint64_t t0 = bench_now_ns ();
+  int rc;
+  devnull_actions (&fa);
+  rc = spawn_wait (argv, &fa, err);
+  posix_spawn_file_actions_destroy (&fa);
+  if (rc == 0)
+    samples_add (out, (double) (bench_now_ns () - t0) / 1e3);
+  return rc;
 }
 
 int

@@ -7,6 +7,8 @@
  * refill). */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,11 +88,63 @@ client_thread (void *arg)
   return NULL;
 }
 
+/* CPU used by everyone taking part, in ms. */
+struct cpu_use {
+  double node, children, nats, bench;
+};
+
+static double
+rusage_ms (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return (double) ru.ru_utime.tv_sec * 1e3 + (double) ru.ru_utime.tv_usec / 1e3
+         + (double) ru.ru_stime.tv_sec * 1e3 + (double) ru.ru_stime.tv_usec / 1e3;
+}
+
+static void
+cpu_now (const struct bench *b, const struct bench_node *nd, struct cpu_use *c)
+{
+  double ignored;
+  memset (c, 0, sizeof *c);
+  proc_cpu (nd->pid, &c->node, &c->children);
+  proc_cpu (b->nats->pid, &c->nats, &ignored);
+  c->bench = rusage_ms ();
+}
+
+static void
+cpu_row (struct row *w, const struct cpu_use *c0, const struct cpu_use *c1, long cycles,
+         double secs)
+{
+  double k = cycles > 0 ? (double) cycles : 1;
+  double node = (c1->node - c0->node) / k, kids = (c1->children - c0->children) / k;
+  double nats = (c1->nats - c0->nats) / k, bench = (c1->bench - c0->bench) / k;
+  double total = node + kids + nats + bench;
+  long cores = sysconf (_SC_NPROCESSORS_ONLN);
+  row_result (w,
+              "per cycle: node %.3f ms, agents+workloads %.3f ms, nats-server %.3f ms, clients "
+              "%.3f ms; total %.3f ms",
+              node, kids, nats, bench, total);
+  row_num (w, "node_ms", node);
+  row_num (w, "agents_workloads_ms", kids);
+  row_num (w, "nats_server_ms", nats);
+  row_num (w, "clients_ms", bench);
+  row_num (w, "total_ms", total);
+  row_num (w, "node_loop_busy", (c1->node - c0->node) / (secs * 1e3));
+  if (total > 0)
+    {
+      row_floor (w, "%ld cores: %.0f cycles/s if CPU-bound", cores, (double) cores * 1e3 / total);
+      row_ratio (w, "node busy %.0f%% of one core",
+                 100.0 * (c1->node - c0->node) / (secs * 1e3));
+    }
+}
+
 static void
 run_clients (struct bench *b, int clients)
 {
-  char id[32], fid[32];
-  struct row *r, *f;
+  char id[32], fid[32], cid[32];
+  struct row *r, *f, *cpu;
+  struct cpu_use c0, c1;
   struct bench_node nd;
   struct nxerr err = { 0 };
   natsConnection *nc = NULL;
@@ -106,8 +160,12 @@ run_clients (struct bench *b, int clients)
 
   snprintf (id, sizeof id, "tput.c%d", clients);
   snprintf (fid, sizeof fid, "tput.floor.c%d", clients);
+  snprintf (cid, sizeof cid, "tput.cpu.c%d", clients);
   r = report_row (b->report, id);
   f = report_row (b->report, fid);
+  cpu = report_row (b->report, cid);
+  row_what (cpu, "CPU time per deploy+stop cycle, %d client%s (from /proc and getrusage)",
+            clients, clients == 1 ? "" : "s");
   row_what (r, "deploy+stop cycles/s, %d client%s, pool %d, %.0f s", clients,
             clients == 1 ? "" : "s", b->o.pool_size, b->o.tput_seconds);
   row_what (f, "floor: posix_spawn+wait/s of the idle executable, %d thread%s", clients,
@@ -154,6 +212,7 @@ run_clients (struct bench *b, int clients)
   t.b = b;
   t.nd = &nd;
   t.hex = hex;
+  cpu_now (b, &nd, &c0);
   t0 = bench_now_ns ();
   t.until_ns = t0 + (uint64_t) (b->o.tput_seconds * 1e9);
   for (int i = 0; i < clients; i++)
@@ -161,6 +220,7 @@ run_clients (struct bench *b, int clients)
   for (int i = 0; i < clients; i++)
     pthread_join (tid[i], NULL);
   t1 = bench_now_ns ();
+  cpu_now (b, &nd, &c1);
   if (bench_pool_state (nc, &nd, &after, &err) < 0)
     goto fail;
   secs = (double) (t1 - t0) / 1e9;
@@ -182,11 +242,18 @@ run_clients (struct bench *b, int clients)
       row_ratio (r, "%.2fx of floor", rate / floor_rate);
     }
   row_target (r, ">= 1000/s on 2 cores", rate >= 1000 ? VERDICT_MET : VERDICT_MISSED);
+  cpu_row (cpu, &c0, &c1, atomic_load (&t.cycles), secs);
   if (atomic_load (&t.errors))
-    row_fail (r, "%ld errors, first: %s", atomic_load (&t.errors), t.first_error);
+    {
+      nxerr_set (&err, 0, "%s", t.first_error);
+      node_explain (&nd, &err);
+      row_fail (r, "%ld errors, first: %s", atomic_load (&t.errors), err.msg);
+    }
   goto out;
 fail:
+  node_explain (&nd, &err);
   row_fail (r, "%s", err.msg);
+  row_fail (cpu, "%s", err.msg);
 out:
   samples_free (&t.deploy_lat);
   pthread_mutex_destroy (&t.mu);
