@@ -1,0 +1,54 @@
+/* journal: what the node started, kept in its state dir so a restarted node
+ * can reattach to running workloads (layout: schemas/state.cddl).
+ *
+ * An append-only log of CBOR records (put/del), each framed with a length
+ * and a BLAKE2b-64 check, read back defensively: a torn tail is dropped, a
+ * corrupt file moved aside and reported, never a crash. Appends are plain
+ * writes: they survive a node crash (the page cache keeps them); the log is
+ * compacted with write + fsync + rename. Owned by the loop thread. */
+#ifndef NEXC_NODE_JOURNAL_H
+#define NEXC_NODE_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/buf.h"
+#include "api/nxerr.h"
+
+#define JOURNAL_RECORD_MAX (1024 * 1024)
+
+struct journal_entry {
+  char *id;
+  char *ns;
+  char *name;
+  char *type;
+  char *hash;
+  uint64_t size;
+  char *request; /* DEPLOY request JSON */
+  uint64_t agent_pid;
+  char *sock;
+  uint64_t started_ms;
+  uint64_t restarts;
+  bool autostart;
+};
+
+struct journal;
+
+/* Open (creating) <dir>/journal and return its live entries. When the file
+ * was corrupt, *note says what was done about it (caller logs it). */
+int journal_open (const char *dir, struct journal **out, struct journal_entry **entries,
+                  size_t *n, struct buf *note, struct nxerr *err);
+int journal_put (struct journal *j, const struct journal_entry *e, struct nxerr *err);
+int journal_del (struct journal *j, const char *id, struct nxerr *err);
+void journal_close (struct journal *j);
+void journal_entries_free (struct journal_entry *v, size_t n);
+void journal_entry_clear (struct journal_entry *e);
+
+/* Parse a whole journal image (exposed for tests and fuzzing). Returns 0 with
+ * the live entries and *good_len = bytes of valid records; -1 when corrupt
+ * before the tail. */
+int journal_parse (const uint8_t *p, size_t n, struct journal_entry **entries, size_t *count,
+                   size_t *good_len, struct nxerr *err);
+
+#endif
