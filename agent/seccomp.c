@@ -12,7 +12,8 @@
 
 #include "api/xalloc.h"
 
-const char *const seccomp_denied[] = {
+/* Denied with EPERM (names libseccomp resolves; absent ones are skipped). */
+static const char *const seccomp_denied[] = {
   /* mounts and the root */
   "mount", "umount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen",
   "fsconfig", "fsmount", "fspick", "mount_setattr",

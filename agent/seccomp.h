@@ -26,8 +26,5 @@ int seccomp_build (struct sock_filter **prog, unsigned short *len, struct nxerr 
 void seccomp_prog_free (struct sock_filter *prog);
 /* In the child, after no_new_privs: 0 or an errno value. */
 int seccomp_load_prog (const struct sock_filter *prog, unsigned short len);
-/* The names of the denied system calls (NULL-terminated), for the docs and
- * the self-test. */
-extern const char *const seccomp_denied[];
 
 #endif

@@ -17,48 +17,31 @@
 #include "api/timefmt.h"
 #include "api/xalloc.h"
 #include "node/node.h"
+#include "node/nsspawn.h"
 #include "node/pool.h"
+#include "node/sandbox.h"
 #include "node/supervise.h"
 #include "node/workload.h"
 
 #define AGENT_FRAMES_PER_WAKE 64
+#define AGENT_ARGV_MAX 32
 
 static void on_link (struct loop_source *src, uint32_t events);
 static void on_timer (struct loop_timer *t);
 
-int
-agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
+/* Tier none: posix_spawn, the link as fd 3. */
+static int
+spawn_plain (struct node *n, char **argv, char **envp, int link, pid_t *pid, struct nxerr *err)
 {
-  int sv[2];
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none, all;
-  char ppid[32];
-  char *argv[10];
-  char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
-  struct agent *a;
-  pid_t pid;
   int rc;
-
-  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-    return nxerr_sys (err, errno, "socketpair");
-  snprintf (ppid, sizeof ppid, "%d", (int) getpid ());
-  argv[0] = "nexc-agent";
-  argv[1] = "--fd";
-  argv[2] = "3";
-  argv[3] = "--parent-pid";
-  argv[4] = ppid;
-  argv[5] = "--sandbox";
-  argv[6] = n->cfg.sandbox == SANDBOX_PROCESS ? "process" : "none";
-  argv[7] = "--log-level";
-  argv[8] = log_get_level () >= LOG_DEBUG ? "debug" : "info";
-  argv[9] = NULL;
-
   sigemptyset (&none);
   sigfillset (&all);
   posix_spawn_file_actions_init (&fa);
   /* dup2 onto 3 clears CLOEXEC on the child's copy only. */
-  posix_spawn_file_actions_adddup2 (&fa, sv[1], 3);
+  posix_spawn_file_actions_adddup2 (&fa, link, 3);
   posix_spawnattr_init (&attr);
   posix_spawnattr_setsigmask (&attr, &none);
   /* nats.c ignores SIGPIPE process-wide, and an ignored disposition survives
@@ -66,19 +49,86 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   posix_spawnattr_setsigdefault (&attr, &all);
   posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
                                        | POSIX_SPAWN_USEVFORK);
-  rc = posix_spawn (&pid, n->agent_path, &fa, &attr, argv, envp);
+  rc = posix_spawn (pid, n->agent_path, &fa, &attr, argv, envp);
   posix_spawn_file_actions_destroy (&fa);
   posix_spawnattr_destroy (&attr);
-  close (sv[1]);
   if (rc != 0)
+    return nxerr_sys (err, rc, "spawn %s", n->agent_path);
+  return 0;
+}
+
+/* Tier process: a prepared sandbox (uid, working dir, cgroup leaf), the
+ * agent as pid 1 of new namespaces, moved into its leaf before it can fork. */
+static int
+spawn_sandboxed (struct node *n, char **argv, size_t argc, size_t room, char **envp, int link,
+                 struct sandbox_slot **slot, pid_t *pid, struct nxerr *err)
+{
+  struct sandbox_slot *s;
+  struct nsspawn ns;
+  if (sandbox_slot_new (n->sandbox, &s, err) < 0)
+    return -1;
+  argc += sandbox_slot_argv (n->sandbox, s, argv + argc, room - argc - 1);
+  argv[argc] = NULL;
+  ns = (struct nsspawn){ .path = n->agent_path, .argv = argv, .envp = envp, .fd3 = link,
+                         .clone_flags = sandbox_clone_flags (&n->cfg) };
+  if (nsspawn (&ns, pid, err) < 0)
+    {
+      sandbox_slot_release (n->sandbox, s);
+      return -1;
+    }
+  if (sandbox_slot_attach (n->sandbox, s, *pid, err) < 0)
+    {
+      kill (*pid, SIGKILL);
+      while (waitpid (*pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+      sandbox_slot_release (n->sandbox, s);
+      return -1;
+    }
+  *slot = s;
+  return 0;
+}
+
+int
+agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
+{
+  int sv[2];
+  char ppid[32];
+  char *argv[AGENT_ARGV_MAX];
+  size_t argc = 0;
+  char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+  struct sandbox_slot *slot = NULL;
+  struct agent *a;
+  pid_t pid;
+  int rc;
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return nxerr_sys (err, errno, "socketpair");
+  snprintf (ppid, sizeof ppid, "%d", (int) getpid ());
+  argv[argc++] = "nexc-agent";
+  argv[argc++] = "--fd";
+  argv[argc++] = "3";
+  argv[argc++] = "--parent-pid";
+  argv[argc++] = ppid;
+  argv[argc++] = "--sandbox";
+  argv[argc++] = n->sandbox ? "process" : "none";
+  argv[argc++] = "--log-level";
+  argv[argc++] = log_get_level () >= LOG_DEBUG ? "debug" : "info";
+  argv[argc] = NULL;
+  if (n->sandbox)
+    rc = spawn_sandboxed (n, argv, argc, AGENT_ARGV_MAX, envp, sv[1], &slot, &pid, err);
+  else
+    rc = spawn_plain (n, argv, envp, sv[1], &pid, err);
+  close (sv[1]);
+  if (rc < 0)
     {
       close (sv[0]);
-      return nxerr_sys (err, rc, "spawn %s", n->agent_path);
+      return -1;
     }
   fcntl (sv[0], F_SETFL, fcntl (sv[0], F_GETFL) | O_NONBLOCK);
   a = xcalloc (1, sizeof *a);
   a->node = n;
   a->pid = pid;
+  a->slot = slot;
   a->src.fd = sv[0];
   a->src.cb = on_link;
   a->state = AGENT_SPAWNING;
@@ -130,6 +180,20 @@ agent_send_deploy (struct agent *a, struct workload *w, int exe_fd, char **env_k
   d.env = pvars;
   d.artifact_size = w->artifact_size;
   d.stop_grace_ms = (uint32_t) a->node->cfg.stop_grace_ms;
+  if (a->slot)
+    {
+      /* Per-deploy sizing goes to the warm agent's cgroup leaf now. */
+      static const struct deploy_resources none;
+      if (sandbox_slot_apply (a->node->sandbox, a->slot, w->req ? &w->req->resources : &none, err)
+          < 0)
+        {
+          free (pvars);
+          free (vars);
+          return -1;
+        }
+      d.rlimit_nproc = a->slot->limits.pids;
+      d.rlimit_nofile = (uint64_t) a->node->cfg.open_files_limit;
+    }
   f.body_case = NEXC__AGENT__FRAME__BODY_DEPLOY;
   f.deploy = &d;
   rc = send_frame (a, &f, exe_fd, err);
@@ -233,7 +297,9 @@ handle_frame (struct agent *a, Frame *f, int fd)
   switch (f->body_case)
     {
     case NEXC__AGENT__FRAME__BODY_HELLO:
-      if (a->state != AGENT_SPAWNING)
+      /* An agent of the process tier that does not say so is not one. */
+      if (a->state != AGENT_SPAWNING
+          || (a->slot && (f->hello->sandbox == NULL || strcmp (f->hello->sandbox, "process") != 0)))
         break;
       a->state = AGENT_READY;
       loop_timer_cancel (a->node->loop, &a->timer);

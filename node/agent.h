@@ -1,7 +1,9 @@
 /* agent: the node's side of one nexc-agent process and its link.
  *
- * Spawned with posix_spawn (never fork: the node is multithreaded), the
- * SEQPACKET link as fd 3, an empty signal mask and default dispositions.
+ * Spawned with posix_spawn in tier "none", with clone into new namespaces
+ * in tier "process" (node/nsspawn.h; never fork: the node is
+ * multithreaded), the SEQPACKET link as fd 3, an empty signal mask and
+ * default dispositions.
  * Every frame from the agent is hostile input: a frame that is malformed or
  * not allowed in the agent's state kills the agent (agent_kill).
  *
@@ -19,6 +21,7 @@
 
 struct node;
 struct pool;
+struct sandbox_slot;
 struct workload;
 
 enum agent_state { AGENT_SPAWNING, AGENT_READY, AGENT_LEASED, AGENT_DEAD };
@@ -32,6 +35,7 @@ struct agent {
   bool warm;     /* spawned to fill the pool (vs cold for a deploy) */
   bool idle;     /* in the pool's idle set */
   bool reaped;
+  bool freeing; /* off the pool's list, free deferred (pool.c) */
   struct workload *wl;
   struct loop_timer timer; /* handshake deadline, then ping schedule */
   uint64_t ping_nonce;
@@ -40,6 +44,7 @@ struct agent {
   /* Cold spawn: called when the Hello arrives, or with ok=false on death. */
   void (*on_ready) (struct agent *a, bool ok, void *ud);
   void *ud;
+  struct sandbox_slot *slot; /* process tier: released once reaped (pool.c) */
 };
 
 int agent_spawn (struct node *n, struct agent **out, struct nxerr *err);

@@ -68,6 +68,10 @@ artifact_cache_open (struct artifact_cache *c, const char *hex, uint64_t *size)
       return -1;
     }
   *size = (uint64_t) st.st_size;
+  /* Files cached by an older build are 0500: make them executable by the
+   * sandbox uids too. */
+  if ((st.st_mode & 07777) != 0555)
+    fchmod (fd, 0555);
   /* Touch for LRU eviction. */
   futimens (fd, NULL);
   return fd;
@@ -198,7 +202,10 @@ run_job (struct fetch_job *j)
       nxerr_sys (err, errno, "create temp file in %s", c->dir);
       goto out;
     }
-  fchmod (s.fd, 0500);
+  /* 0555: a process-tier workload execs its fd as the sandbox's own uid.
+   * Nobody else reaches the file: the state dir is 0700 root, and hidden
+   * inside sandboxes. */
+  fchmod (s.fd, 0555);
   if (objstore_read (n->nc, &info, &o, write_chunk, &s, hex, err) < 0)
     {
       unlink (tmp);

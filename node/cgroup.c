@@ -855,19 +855,3 @@ cgroup_teardown (struct cgroups *cg)
   for (size_t i = 0; i < nd; i++)
     rmdir (dirs[i]);
 }
-
-size_t
-cgroup_count_leaves (const struct cgroups *cg)
-{
-  const char *dirs[CG_NCTRL];
-  size_t n = 0;
-  DIR *d;
-  struct dirent *e;
-  if (node_dirs (cg, dirs) == 0 || (d = opendir (dirs[0])) == NULL)
-    return 0;
-  while ((e = readdir (d)) != NULL)
-    if (e->d_type == DT_DIR && e->d_name[0] != '.')
-      n++;
-  closedir (d);
-  return n;
-}

@@ -86,8 +86,6 @@ int cgroup_setup (struct cgroups *cg, const char *probe_leaf, struct nxerr *err)
 int cgroup_sweep (struct cgroups *cg, int *removed, struct nxerr *err);
 /* Remove the node cgroup itself (at shutdown, when empty). */
 void cgroup_teardown (struct cgroups *cg);
-/* Whether any leaf directory exists under the node cgroup. */
-size_t cgroup_count_leaves (const struct cgroups *cg);
 /* Human name of a controller ("memory", "pids", "cpu"). */
 const char *cgroup_ctrl_name (enum cg_ctrl c);
 

@@ -23,6 +23,7 @@
 #include "node/node.h"
 #include "node/pool.h"
 #include "node/replay.h"
+#include "node/sandbox.h"
 #include "node/supervise.h"
 #include "node/workload.h"
 
@@ -437,6 +438,10 @@ start (struct node *n, struct ctl_req *r, struct deploy_request *req, const char
                 "Unsupported workload type for trigger subject registration: %.200s", req->type);
       goto refuse;
     }
+  /* Per-deploy sizing (our extension): within this node's maxima, and only
+   * what this node can enforce. */
+  if (sandbox_check_resources (n, &req->resources, msg, sizeof msg) < 0)
+    goto refuse;
   if (n->cfg.requester_public_keys.n
       && !strlist_contains (&n->cfg.requester_public_keys, req->sender_public_key))
     {

@@ -18,6 +18,7 @@
 
 struct workload;
 struct pool;
+struct sandbox;
 struct artifact_cache;
 
 struct node_counters {
@@ -65,6 +66,7 @@ struct node {
   size_t n_workloads;
   uint64_t total_bytes; /* artifact bytes of running workloads (node_limits) */
   struct pool *pool;
+  struct sandbox *sandbox; /* process tier (node/sandbox.h); NULL in tier none */
   struct artifact_cache *cache;
   struct replay *replay;
 

@@ -10,6 +10,7 @@
 #include "api/xalloc.h"
 #include "node/agent.h"
 #include "node/node.h"
+#include "node/sandbox.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -23,6 +24,7 @@ struct pool {
   struct loop_timer refill_timer;
   uint64_t spawn_failures_in_row;
   char last_error[256];
+  bool refill_deferred;
 };
 
 static void refill (struct pool *p);
@@ -109,6 +111,28 @@ refill (struct pool *p)
     }
 }
 
+/* After the current batch of events: a lease's Deploy frame goes out
+ * before the replacement agent is spawned (in the process tier that spawn
+ * builds namespaces and a cgroup: a deploy should not wait for it). */
+static void
+on_deferred_refill (void *arg)
+{
+  struct node *n = arg;
+  if (n->pool == NULL) /* freed meanwhile (shutdown) */
+    return;
+  n->pool->refill_deferred = false;
+  refill (n->pool);
+}
+
+static void
+refill_soon (struct pool *p)
+{
+  if (p->refill_deferred)
+    return;
+  p->refill_deferred = true;
+  loop_defer (p->node->loop, on_deferred_refill, p->node);
+}
+
 void
 pool_start (struct pool *p)
 {
@@ -160,8 +184,19 @@ pool_lease (struct pool *p)
   p->n_idle--;
   a->state = AGENT_LEASED;
   loop_timer_cancel (p->node->loop, &a->timer);
-  refill (p);
+  refill_soon (p);
   return a;
+}
+
+/* Once reaped, every process of the sandbox is gone (the agent was pid 1
+ * of its pid namespace): take the sandbox apart. */
+static void
+release_sandbox (struct pool *p, struct agent *a)
+{
+  if (a->slot == NULL)
+    return;
+  sandbox_slot_release (p->node->sandbox, a->slot);
+  a->slot = NULL;
 }
 
 static void
@@ -170,14 +205,17 @@ free_agent (void *arg)
   free (arg);
 }
 
+/* Once: agent_reaped may reach here through agent_kill -> pool_agent_gone
+ * and then again from pool_reap. */
 static void
 maybe_free (struct pool *p, struct agent *a)
 {
-  if (a->state == AGENT_DEAD && a->reaped)
-    {
-      list_remove (p, a);
-      loop_defer (p->node->loop, free_agent, a);
-    }
+  if (a->state != AGENT_DEAD || !a->reaped || a->freeing)
+    return;
+  a->freeing = true;
+  release_sandbox (p, a);
+  list_remove (p, a);
+  loop_defer (p->node->loop, free_agent, a);
 }
 
 void
@@ -257,6 +295,7 @@ pool_free (struct pool *p)
       agent_kill (a, NULL);
       if (!a->reaped)
         waitpid (a->pid, NULL, 0);
+      release_sandbox (p, a);
       free (a);
     }
   free (p);

@@ -26,6 +26,7 @@
 
 #define SELFTEST_TIMEOUT_MS 10000
 #define NATS_CONNECT_TIMEOUT_MS 1000
+#define UID_SETTLE_MS 3000
 
 /* Capabilities the process tier needs (bit numbers of CapEff). */
 static const struct {
@@ -296,7 +297,15 @@ check_uid_range (const struct preflight_opts *o, struct preflight *pf, uint32_t 
       fix (r, "choose a uid_range that does not contain the node's uid");
       return false;
     }
+  /* Right after a crash the previous run's sandboxes may still be dying
+   * (their namespaces are torn down after the node): give them a moment. */
   used = uidrange_scan_proc ("/proc", start, count, pids, uids, 4);
+  for (int i = 0; used > 0 && i < UID_SETTLE_MS / 50; i++)
+    {
+      struct timespec ts = { 0, 50 * 1000000L };
+      nanosleep (&ts, NULL);
+      used = uidrange_scan_proc ("/proc", start, count, pids, uids, 4);
+    }
   if (used > 0)
     {
       r = row (pf, "uid range", PF_MISSING, true,
@@ -535,7 +544,7 @@ preflight_ready (const struct preflight *pf)
 void
 preflight_print (const struct preflight *pf, const struct config *cfg, FILE *out)
 {
-  size_t missing = 0, degraded = 0;
+  size_t missing = 0, degraded = 0, nats_missing = 0;
   fprintf (out, "nexc-node preflight: sandbox \"%s\"%s\n\n",
            cfg->sandbox == SANDBOX_PROCESS ? "process" : "none",
            cfg->sandbox == SANDBOX_PROCESS ? "" : " (unsafe: no isolation)");
@@ -547,12 +556,15 @@ preflight_print (const struct preflight *pf, const struct config *cfg, FILE *out
       if (r->status != PF_OK && r->status != PF_SKIPPED && r->fix[0])
         fprintf (out, "  %-18s %-9s fix: %s\n", "", "", r->fix);
       missing += r->status == PF_MISSING && r->hard;
+      nats_missing += r->status == PF_MISSING && strcmp (r->check, "nats-server") == 0;
       degraded += r->status == PF_DEGRADED;
     }
   fprintf (out, "\n  %s: %zu missing, %zu degraded%s\n", missing ? "NOT READY" : "ready", missing,
            degraded,
-           missing ? " (nexc-node up refuses to start)"
-                   : (degraded ? " (up starts, with those parts off: see INFO and tags)" : ""));
+           missing > nats_missing ? " (nexc-node up refuses to start)"
+           : missing              ? " (up starts and keeps trying to connect)"
+           : degraded             ? " (up starts, with those parts off: see INFO and tags)"
+                                  : "");
 }
 
 void

@@ -1,5 +1,6 @@
 #include "node/supervise.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "node/events.h"
 #include "node/logs.h"
 #include "node/node.h"
+#include "node/sandbox.h"
 #include "node/workload.h"
 
 static void
@@ -125,13 +127,38 @@ supervise_log (struct workload *w, bool is_stderr, const char *text, size_t len,
   logs_publish (w, is_stderr, text, len);
 }
 
+/* Processes of w's sandbox that its memory limit killed (the cgroup's
+ * count, read before the leaf goes away); added to INFO's oom_kills. */
+static uint64_t
+oom_kills (struct workload *w, uint64_t *limit_mib)
+{
+  struct agent *a = w->agent;
+  uint64_t k;
+  if (a == NULL || a->slot == NULL || w->node->sandbox == NULL)
+    return 0;
+  k = sandbox_slot_oom_kills (w->node->sandbox, a->slot);
+  *limit_mib = a->slot->limits.memory_bytes >> 20;
+  w->node->counters.oom_kills += k;
+  return k;
+}
+
 void
 supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t log_dropped)
 {
   struct node *n = w->node;
   char msg[512];
+  uint64_t limit = 0, oom = oom_kills (w, &limit);
   (void) log_dropped; /* already counted frame by frame */
-  if (sig > 0 && sig < 65)
+  if (oom && sig == SIGKILL)
+    snprintf (msg, sizeof msg,
+              "Exited workload: %s; vm: %s; status: -1 (killed: out of memory, limit %llu MiB)",
+              w->name, w->id, (unsigned long long) limit);
+  else if (oom)
+    snprintf (msg, sizeof msg,
+              "Exited workload: %s; vm: %s; status: %d (%llu of its processes killed: out of "
+              "memory, limit %llu MiB)",
+              w->name, w->id, code, (unsigned long long) oom, (unsigned long long) limit);
+  else if (sig > 0 && sig < 65)
     snprintf (msg, sizeof msg, "Exited workload: %s; vm: %s; status: %d (signal %d)", w->name,
               w->id, code, sig);
   else
@@ -151,6 +178,7 @@ supervise_agent_lost (struct workload *w, const char *why)
 {
   struct node *n = w->node;
   char msg[512];
+  uint64_t limit = 0, oom = w->state == WL_ENDED ? 0 : oom_kills (w, &limit);
   w->agent = NULL;
   if (w->state == WL_ENDED)
     return;
@@ -161,7 +189,14 @@ supervise_agent_lost (struct workload *w, const char *why)
       supervise_fail_deploy (w, err);
       return;
     }
-  snprintf (msg, sizeof msg, "Exited workload: %s; vm: %s; status: -1 (%s)", w->name, w->id, why);
+  if (oom)
+    snprintf (msg, sizeof msg,
+              "Exited workload: %s; vm: %s; status: -1 (killed: out of memory, limit %llu MiB; "
+              "%s)",
+              w->name, w->id, (unsigned long long) limit, why);
+  else
+    snprintf (msg, sizeof msg, "Exited workload: %s; vm: %s; status: -1 (%s)", w->name, w->id,
+              why);
   if (w->stop_requested)
     snprintf (msg, sizeof msg, "Workload shutdown requested");
   log_warn ("workload %s (%s): %s", w->id, w->name, why);

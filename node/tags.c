@@ -7,6 +7,7 @@
 
 #include "api/timefmt.h"
 #include "node/node.h"
+#include "node/sandbox.h"
 
 static const char *const adjectives[]
     = { "quiet",  "bold",  "calm",   "eager", "gentle", "brave", "lively", "misty",
@@ -69,6 +70,7 @@ node_tags_refresh (struct node *n)
   if (n->cfg.sandbox == SANDBOX_NONE)
     strmap_set (&n->tags, "nex.unsafe", "true");
   strmap_set (&n->tags, "nex.sandbox", n->cfg.sandbox == SANDBOX_NONE ? "none" : "process");
+  sandbox_tags (n, &n->tags); /* nex.sandbox.disabled when a part is off */
   if (n->lameduck)
     strmap_set (&n->tags, "nex.lameduck", "true");
 }

@@ -172,6 +172,10 @@ uidrange_scan_proc (const char *proc_dir, uint32_t start, uint32_t count, int *p
       if (len <= 0)
         continue;
       buf[len] = '\0';
+      /* A zombie holds no resource of the uid: it is only waiting to be
+       * reaped (as in a pid namespace being torn down). */
+      if (strstr (buf, "\nState:\tZ") || strstr (buf, "\nState:\tX"))
+        continue;
       if (!ids_in_range (buf, "\nUid:", start, count, &hit)
           && !ids_in_range (buf, "\nGid:", start, count, &hit))
         continue;

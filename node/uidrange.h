@@ -39,8 +39,8 @@ uint32_t uidrange_available (const struct uidrange *r);
 
 /* Processes under proc_dir (normally "/proc") that run with a uid or gid in
  * [start, start + count): real, effective, saved or filesystem ids, from
- * each <pid>/status. Returns how many; the first max pids and their uids go
- * to pids/uids (either may be NULL). */
+ * each <pid>/status; zombies do not count. Returns how many; the first max
+ * pids and their uids go to pids/uids (either may be NULL). */
 size_t uidrange_scan_proc (const char *proc_dir, uint32_t start, uint32_t count, int *pids,
                            uint32_t *uids, size_t max);
 

@@ -47,7 +47,7 @@ struct  Nexc__Agent__Hello
   ProtobufCMessage base;
   char *agent_version;
   /*
-   * the agent's pid as seen by itself
+   * the agent's pid as seen by itself (1 in the process tier)
    */
   uint32_t pid;
   /*
@@ -118,6 +118,9 @@ struct  Nexc__Agent__Deploy
 struct  Nexc__Agent__Started
 {
   ProtobufCMessage base;
+  /*
+   * as the agent sees it: in the process tier, inside the
+   */
   uint32_t pid;
 };
 #define NEXC__AGENT__STARTED__INIT \

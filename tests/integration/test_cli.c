@@ -153,7 +153,9 @@ test_run_logs_events_stop (void **state)
   char id[64];
   /* events in the background, collected to a file. */
   char cmd[2048];
-  snprintf (cmd, sizeof cmd, "%s events --json --timeout 6000 > %s/events.out 2>&1 &",
+  /* Long enough for a loaded machine under ASan: the file is read until the
+   * lame-duck event shows, the command then exits on its own. */
+  snprintf (cmd, sizeof cmd, "%s events --json --timeout 20000 > %s/events.out 2>&1 &",
             harness_bin ("api/nexc"), H.tmpdir);
   assert_int_equal (system (cmd), 0);
   usleep (300000);

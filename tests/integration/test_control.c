@@ -275,7 +275,8 @@ static void
 test_auction (void **state)
 {
   struct fixture *f = *state;
-  char *r = harness_request (f->nc, "$NEX.AUCTION", "{\"tags\":{\"simple\":\"TRUE\"},\"os\":\"linux\"}", 45, 2000);
+  static const char body[] = "{\"tags\":{\"simple\":\"TRUE\"},\"os\":\"linux\"}";
+  char *r = harness_request (f->nc, "$NEX.AUCTION", body, sizeof body - 1, 2000);
   assert_non_null (r);
   json_t *j = parse (r);
   assert_string_equal (json_string_value (json_object_get (j, "type")),

@@ -416,7 +416,7 @@ test_stop_kills_every_child (void **state)
   upload (f, example ("forker"), "forkerzq", hex);
   d.hash = hex;
   char *id = deploy_ok (f, &d);
-  wait_event (f, "workload_started", id, 3000);
+  json_decref (wait_event (f, "workload_started", id, 3000));
   for (int i = 0; i < 50 && harness_count_procs ("forkerzq") < 4; i++)
     usleep (20000);
   assert_true (harness_count_procs ("forkerzq") >= 4);

@@ -1,0 +1,254 @@
+/* probe: a workload that reports what its sandbox lets it see and do.
+ *
+ * MODE selects what it does (default "probe"):
+ *   probe  print one "key=value" line per fact and attempt, then exit 0:
+ *          its pid and parent, ids, hostname, working dir, visible
+ *          processes and open fds, the seccomp/no_new_privs/capability
+ *          state, and the errno name of each attempt that a sandbox must
+ *          refuse: signalling the agent (pid 1), the node (NODE_PID) and
+ *          another workload (OTHER_PID), reading their /proc/<pid>/environ,
+ *          reading the node's keys (STATE_DIR/node.nk, node.xk), mount,
+ *          ptrace, unshare, and writing to / and /var/tmp; and of what it
+ *          must be allowed: writing to /tmp and to its working dir; and of
+ *          a TCP connection to NATS_ADDR ("127.0.0.1:port") when given.
+ *          "ok" stands for success.
+ *   spin   burn CPU for SECONDS seconds (default 2) and print
+ *          "cpu_ratio=<cpu time / wall time>" (a CPU quota shows here);
+ *   hold   print its cgroup lines ("cgroup=<line>") and sleep SECONDS
+ *          (default 30), so a test can look at it from outside. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *
+result (int rc)
+{
+  if (rc >= 0)
+    return "ok";
+  return strerrorname_np (errno) ? strerrorname_np (errno) : "?";
+}
+
+static int
+open_close (const char *path, int flags)
+{
+  int fd = open (path, flags | O_CLOEXEC, 0600);
+  if (fd >= 0)
+    close (fd);
+  return fd;
+}
+
+static long
+env_long (const char *name, long def)
+{
+  const char *s = getenv (name);
+  return s && *s ? strtol (s, NULL, 10) : def;
+}
+
+/* "key:\tvalue" of /proc/self/status */
+static void
+print_status (const char *key, const char *name)
+{
+  char buf[4096], want[64];
+  int fd = open ("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, buf, sizeof buf - 1) : -1;
+  const char *p;
+  if (fd >= 0)
+    close (fd);
+  buf[n > 0 ? n : 0] = '\0';
+  snprintf (want, sizeof want, "\n%s:", key);
+  p = strstr (buf, want);
+  if (p == NULL)
+    {
+      printf ("%s=?\n", name);
+      return;
+    }
+  p += strlen (want);
+  while (*p == '\t' || *p == ' ')
+    p++;
+  printf ("%s=%.*s\n", name, (int) strcspn (p, "\n"), p);
+}
+
+static void
+print_dir (const char *path, const char *name, int skip_fd)
+{
+  DIR *d = opendir (path);
+  struct dirent *e;
+  int n = 0;
+  printf ("%s=", name);
+  while (d && (e = readdir (d)) != NULL)
+    {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9')
+        continue;
+      if (skip_fd && atoi (e->d_name) == dirfd (d))
+        continue;
+      printf ("%s%s", n++ ? "," : "", e->d_name);
+    }
+  printf ("\n");
+  if (d)
+    closedir (d);
+}
+
+static void
+try_kill (const char *name, const char *pidvar)
+{
+  long pid = pidvar ? env_long (pidvar, 0) : 1;
+  if (pid > 0)
+    printf ("%s=%s\n", name, result (kill ((pid_t) pid, SIGTERM)));
+}
+
+/* Read <dir>/<file>, when dir is known. */
+static void
+try_open (const char *name, const char *dir, const char *file)
+{
+  char path[512];
+  if (dir == NULL)
+    return;
+  snprintf (path, sizeof path, "%s/%s", dir, file);
+  printf ("%s=%s\n", name, result (open_close (path, O_RDONLY)));
+}
+
+static const char *
+proc_dir (const char *pidvar, char *buf, size_t cap)
+{
+  const char *pid = pidvar ? getenv (pidvar) : "1";
+  if (pid == NULL)
+    return NULL;
+  snprintf (buf, cap, "/proc/%s", pid);
+  return buf;
+}
+
+/* connect to "a.b.c.d:port" */
+static int
+tcp_connect (const char *addr)
+{
+  struct sockaddr_in sa;
+  const char *colon = strchr (addr, ':');
+  char ip[64];
+  int fd, rc;
+  if (colon == NULL || (size_t) (colon - addr) >= sizeof ip)
+    {
+      errno = EINVAL;
+      return -1;
+    }
+  snprintf (ip, sizeof ip, "%.*s", (int) (colon - addr), addr);
+  memset (&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons ((uint16_t) atoi (colon + 1));
+  if (inet_pton (AF_INET, ip, &sa.sin_addr) != 1)
+    {
+      errno = EINVAL;
+      return -1;
+    }
+  fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  rc = connect (fd, (struct sockaddr *) &sa, sizeof sa);
+  close (fd);
+  return rc;
+}
+
+static int
+probe (void)
+{
+  char host[256] = "", cwd[4096] = "", path[512], pbuf[64];
+  const char *state = getenv ("STATE_DIR");
+  printf ("pid=%d\nppid=%d\nuid=%u\ngid=%u\n", (int) getpid (), (int) getppid (),
+          (unsigned) getuid (), (unsigned) getgid ());
+  gethostname (host, sizeof host - 1);
+  printf ("hostname=%s\n", host);
+  printf ("cwd=%s\n", getcwd (cwd, sizeof cwd) ? cwd : "?");
+  print_dir ("/proc", "procs", 0);
+  print_dir ("/proc/self/fd", "fds", 1);
+  print_status ("Seccomp", "seccomp");
+  print_status ("NoNewPrivs", "nnp");
+  print_status ("CapEff", "capeff");
+  print_status ("CapBnd", "capbnd");
+  try_kill ("kill_agent", NULL);
+  try_kill ("kill_node", "NODE_PID");
+  try_kill ("kill_other", "OTHER_PID");
+  try_open ("environ_agent", proc_dir (NULL, pbuf, sizeof pbuf), "environ");
+  try_open ("environ_node", proc_dir ("NODE_PID", pbuf, sizeof pbuf), "environ");
+  try_open ("environ_other", proc_dir ("OTHER_PID", pbuf, sizeof pbuf), "environ");
+  try_open ("node_key", state, "node.nk");
+  try_open ("node_xkey", state, "node.xk");
+  printf ("mount=%s\n", result (mount ("none", "/tmp", "tmpfs", 0, NULL)));
+  printf ("ptrace=%s\n", result ((int) ptrace (PTRACE_ATTACH, 1, NULL, NULL)));
+  printf ("unshare_user=%s\n", result (unshare (CLONE_NEWUSER)));
+  printf ("unshare_mount=%s\n", result (unshare (CLONE_NEWNS)));
+  printf ("write_root=%s\n", result (open_close ("/nexc-probe", O_WRONLY | O_CREAT)));
+  snprintf (path, sizeof path, "/var/tmp/nexc-probe-%d", (int) getpid ());
+  printf ("write_vartmp=%s\n", result (open_close (path, O_WRONLY | O_CREAT)));
+  printf ("write_tmp=%s\n", result (open_close ("/tmp/nexc-probe", O_WRONLY | O_CREAT)));
+  printf ("write_cwd=%s\n", result (open_close ("nexc-probe", O_WRONLY | O_CREAT)));
+  if (getenv ("NATS_ADDR"))
+    printf ("tcp_nats=%s\n", result (tcp_connect (getenv ("NATS_ADDR"))));
+  printf ("done=1\n");
+  return 0;
+}
+
+static double
+seconds (clockid_t c)
+{
+  struct timespec ts;
+  clock_gettime (c, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static int
+spin (void)
+{
+  double secs = (double) env_long ("SECONDS", 2);
+  double w0 = seconds (CLOCK_MONOTONIC), c0 = seconds (CLOCK_PROCESS_CPUTIME_ID), w, c;
+  volatile unsigned long x = 0;
+  do
+    for (int i = 0; i < 1000000; i++)
+      x++;
+  while (seconds (CLOCK_MONOTONIC) - w0 < secs);
+  w = seconds (CLOCK_MONOTONIC) - w0;
+  c = seconds (CLOCK_PROCESS_CPUTIME_ID) - c0;
+  printf ("cpu=%.3f wall=%.3f\ncpu_ratio=%.3f\n", c, w, c / w);
+  return 0;
+}
+
+static int
+hold (void)
+{
+  char line[512];
+  FILE *f = fopen ("/proc/self/cgroup", "re");
+  while (f && fgets (line, sizeof line, f))
+    printf ("cgroup=%s", line);
+  if (f)
+    fclose (f);
+  printf ("holding=1\n");
+  fflush (stdout);
+  sleep ((unsigned) env_long ("SECONDS", 30));
+  return 0;
+}
+
+int
+main (void)
+{
+  const char *mode = getenv ("MODE");
+  setvbuf (stdout, NULL, _IOLBF, 0);
+  if (mode == NULL || strcmp (mode, "probe") == 0)
+    return probe ();
+  if (strcmp (mode, "spin") == 0)
+    return spin ();
+  if (strcmp (mode, "hold") == 0)
+    return hold ();
+  fprintf (stderr, "probe: unknown MODE \"%s\" (probe, spin, hold)\n", mode);
+  return 2;
+}
