@@ -27,6 +27,7 @@
 #define AGENT_ARGV_MAX 32
 
 static void on_link (struct loop_source *src, uint32_t events);
+static void read_link (struct agent *a, size_t budget);
 static void on_timer (struct loop_timer *t);
 
 /* Tier none: posix_spawn, the link as fd 3. */
@@ -273,10 +274,11 @@ agent_reaped (struct agent *a, int status)
         snprintf (why, sizeof why, "agent killed by signal %d", WTERMSIG (status));
       else
         snprintf (why, sizeof why, "agent exited with status %d", WEXITSTATUS (status));
-      /* The link may still hold the agent's last frames (Exited): read them
-       * before declaring the agent lost. */
+      /* The link may still hold the agent's last frames (logs, Exited): read
+       * them all before declaring the agent lost, or lines would vanish
+       * uncounted. Bounded by the socket buffer: the agent is gone. */
       if (a->src.fd >= 0)
-        on_link (&a->src, EPOLLIN);
+        read_link (a, SIZE_MAX);
       if (a->state != AGENT_DEAD)
         agent_kill (a, a->wl ? why : NULL);
     }
@@ -355,14 +357,12 @@ handle_frame (struct agent *a, Frame *f, int fd)
   return false;
 }
 
+/* Read up to budget frames from the link. */
 static void
-on_link (struct loop_source *src, uint32_t events)
+read_link (struct agent *a, size_t budget)
 {
-  struct agent *a = (struct agent *) ((char *) src - offsetof (struct agent, src));
   struct nxerr err = { 0 };
-  (void) events;
-  /* Bounded work per wake so one chatty agent cannot starve the control plane. */
-  for (int i = 0; i < AGENT_FRAMES_PER_WAKE && a->state != AGENT_DEAD; i++)
+  for (size_t i = 0; i < budget && a->state != AGENT_DEAD; i++)
     {
       Frame *f = NULL;
       int fd = -1;
@@ -379,6 +379,15 @@ on_link (struct loop_source *src, uint32_t events)
       if (!go_on)
         return;
     }
+}
+
+static void
+on_link (struct loop_source *src, uint32_t events)
+{
+  struct agent *a = (struct agent *) ((char *) src - offsetof (struct agent, src));
+  (void) events;
+  /* Bounded work per wake so one chatty agent cannot starve the control plane. */
+  read_link (a, AGENT_FRAMES_PER_WAKE);
 }
 
 static void
