@@ -422,6 +422,7 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
   r.sender_public_key = (char *) sender->public_text;
   r.target_node = (char *) o->node_id;
   r.resources = o->resources;
+  r.restart = o->restart;
   deploy_request_encode (&r, &out);
   if (sender == &fresh)
     nkey_pair_wipe (&fresh);

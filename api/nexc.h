@@ -98,6 +98,7 @@ struct nexc_deploy_opts {
   void *progress_ud;
   char *request_json_out;       /* unused by the library; reserved */
   struct deploy_resources resources; /* per-deploy sizing (nexc extension); zero: none */
+  struct deploy_restart restart;     /* restart policy (nexc extension); .present=false: none */
 };
 
 struct nexc_deploy_result {

@@ -109,6 +109,7 @@ config_defaults (struct config *cfg)
   cfg->artifact_cache_max_bytes = 1024ll * 1024 * 1024;
   cfg->max_artifact_bytes = 256ll * 1024 * 1024;
   cfg->metrics_interval_ms = 5000;
+  cfg->restart_stable_ms = 10000;
 }
 
 void
@@ -632,6 +633,7 @@ static const struct int_key int_keys[] = {
   IK (artifact_cache_max_bytes, 0, INT64_MAX),
   IK (max_artifact_bytes, 1, INT64_MAX),
   IK (metrics_interval_ms, 0, 86400000),
+  IK (restart_stable_ms, 0, 86400000),
   IK (pids_limit, 8, 4194304),
   IK (open_files_limit, 16, 1048576),
 };

@@ -73,6 +73,7 @@ struct config {
   int64_t artifact_cache_max_bytes;
   int64_t max_artifact_bytes;
   int64_t metrics_interval_ms; /* 0: no metrics events */
+  int64_t restart_stable_ms;   /* a run this long resets the restart backoff */
   bool accept_unverified_hashes;
   char *agent_path;
   /* The process tier (node/sandbox.h). */

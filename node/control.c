@@ -269,7 +269,8 @@ write_machine (struct node *n, struct jsonw *w, struct workload *wl)
     snprintf (up, sizeof up, "unknown");
   jsonw_obj_begin (w);
   jsonw_kstr (w, "id", wl->id);
-  jsonw_kbool (w, "healthy", true);
+  /* Nex always said true; a workload waiting out its restart backoff is not. */
+  jsonw_kbool (w, "healthy", wl->state != WL_RESTARTING);
   jsonw_kstr (w, "uptime", up);
   if (*wl->ns)
     jsonw_kstr (w, "namespace", wl->ns);
@@ -326,7 +327,8 @@ handle_info (struct node *n, struct ctl_req *r)
   while (last && last->next)
     last = last->next;
   for (struct workload *wl = last; wl; wl = wl->prev)
-    if ((wl->state == WL_RUNNING || wl->state == WL_STOPPING) && strcasecmp (wl->ns, ns) == 0)
+    if ((wl->state == WL_RUNNING || wl->state == WL_STOPPING || wl->state == WL_RESTARTING)
+        && strcasecmp (wl->ns, ns) == 0)
       write_machine (n, &w, wl);
   jsonw_arr_end (&w);
   jsonw_key (&w, "supported_workload_types");

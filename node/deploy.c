@@ -20,17 +20,16 @@
 #include "node/agent.h"
 #include "node/artifact.h"
 #include "node/control.h"
+#include "node/events.h"
 #include "node/node.h"
 #include "node/pool.h"
 #include "node/replay.h"
+#include "node/restart.h"
 #include "node/sandbox.h"
 #include "node/supervise.h"
 #include "node/workload.h"
 
 #define ENV_MAX_VARS 1024
-#define RESTART_MAX 10
-#define RESTART_BACKOFF_MIN_MS 250
-#define RESTART_BACKOFF_MAX_MS 30000
 
 /* What a deploy carries between its stages. */
 struct deploy_ctx {
@@ -391,6 +390,8 @@ type_supported (struct node *n, const char *type)
   return strlist_contains (&n->cfg.workload_types, type);
 }
 
+static void on_restart_timer (struct loop_timer *t);
+
 /* A validated request becomes a workload; the artifact stage follows.
  * Takes req, claims (moved) and d. */
 static struct workload *
@@ -407,6 +408,8 @@ launch (struct node *n, const char *ns, struct deploy_request *req, struct jwt_c
   w->req = req;
   w->autostart = autostart;
   w->restarts = (uint32_t) req->retry_count;
+  restart_policy_from (req, &w->policy);
+  loop_timer_init (&w->restart_timer, on_restart_timer);
   w->deploy_reply = reply ? xstrdup (reply) : NULL;
   w->state = WL_STARTING;
   loop_timer_init (&w->stop_timer, NULL);
@@ -522,99 +525,77 @@ deploy_clear_essential (struct workload *w)
     w->req->essential = false;
 }
 
-/* ---- essential restarts (§2.9, with backoff and a cap) ---- */
-
-struct restart {
-  struct loop_timer timer;
-  struct node *node;
-  struct deploy_request *req;
-  struct jwt_claims claims;
-  char *ns;
-  uint32_t restarts;
-  bool autostart;
-};
+/* ---- restarts (our policy extension; Nex restarted essential workloads at
+ * once, forever, under new ids) ---- */
 
 static void
-restart_free (struct restart *rs)
+on_restart_timer (struct loop_timer *t)
 {
-  deploy_request_free (rs->req);
-  jwt_claims_free (&rs->claims);
-  free (rs->ns);
-  free (rs);
-}
-
-static void
-on_restart (struct loop_timer *t)
-{
-  struct restart *rs = (struct restart *) t;
-  struct node *n = rs->node;
+  struct workload *w = (struct workload *) ((char *) t - offsetof (struct workload, restart_timer));
+  struct node *n = w->node;
   struct deploy_ctx *d;
   struct nxerr err = { 0 };
-  struct workload *w;
-  if (n->stopping || n->lameduck)
+  if (n->stopping || n->lameduck || w->stop_requested)
     {
-      restart_free (rs);
+      supervise_end_quietly (w);
       return;
     }
   d = xcalloc (1, sizeof *d);
   d->exe_fd = -1;
-  if (open_environment (n, rs->req, d, &err) < 0)
+  if (open_environment (n, w->req, d, &err) < 0)
     {
-      log_error ("restart of %s failed: environment: %s", rs->claims.sub, err.msg);
+      char msg[600];
+      snprintf (msg, sizeof msg, "Failed to restart workload: environment: %s", err.msg);
       ctx_free (d);
-      restart_free (rs);
+      w->state = WL_STARTING;
+      supervise_fail_deploy (w, msg);
       return;
     }
-  w = launch (n, rs->ns, rs->req, &rs->claims, d, NULL, rs->autostart);
-  w->restarts = rs->restarts;
-  rs->req = NULL; /* moved */
-  log_info ("restarting essential workload %s as %s (restart %u)", w->name, w->id, w->restarts);
-  restart_free (rs);
+  w->restarts++;
+  w->req->retry_count = w->restarts;
+  w->state = WL_STARTING;
+  w->created_mono_ns = timefmt_mono_ns ();
+  w->started_mono_ns = 0;
+  d->w = w;
+  /* Its bytes are accounted again when the artifact is ready. */
+  n->total_bytes -= w->artifact_size;
+  w->artifact_size = 0;
+  log_info ("restarting workload %s (%s), restart %u", w->id, w->name, w->restarts);
+  get_artifact (d);
 }
 
-static void
-dup_claims (struct jwt_claims *dst, const struct jwt_claims *src)
-{
-  *dst = *src;
-  dst->aud = src->aud ? xstrdup (src->aud) : NULL;
-  dst->jti = src->jti ? xstrdup (src->jti) : NULL;
-  dst->iss = src->iss ? xstrdup (src->iss) : NULL;
-  dst->name = src->name ? xstrdup (src->name) : NULL;
-  dst->sub = src->sub ? xstrdup (src->sub) : NULL;
-  dst->hash = src->hash ? xstrdup (src->hash) : NULL;
-}
-
-void
-deploy_maybe_restart (struct workload *w)
+bool
+deploy_schedule_restart (struct workload *w, int code)
 {
   struct node *n = w->node;
-  struct restart *rs;
-  uint64_t delay;
-  if (w->req == NULL || !w->req->essential || n->lameduck || n->stopping)
-    return;
-  if (w->restarts >= RESTART_MAX)
+  uint64_t run_ms = w->started_mono_ns ? (timefmt_mono_ns () - w->started_mono_ns) / 1000000 : 0;
+  uint64_t delay = 0;
+  enum restart_verdict v;
+  if (w->req == NULL)
+    return false;
+  v = restart_decide (&w->policy, code, false, run_ms, (uint64_t) n->cfg.restart_stable_ms,
+                      &w->restart_streak, &delay, randombytes_random ());
+  if (v == RESTART_NO)
+    return false;
+  if (v == RESTART_GIVE_UP)
     {
-      log_error ("essential workload %s (%s) gave up after %u restarts", w->name, w->id,
-                 w->restarts);
-      return;
+      char msg[300];
+      snprintf (msg, sizeof msg,
+                "Gave up restarting workload: %s; vm: %s; %llu restarts without a stable run "
+                "(policy %s, max_restarts %llu)",
+                w->name, w->id, (unsigned long long) w->restart_streak,
+                restart_policy_name (w->policy.policy),
+                (unsigned long long) w->policy.max_restarts);
+      log_error ("%s", msg);
+      events_workload_given_up (n, w, msg);
+      return false;
     }
-  rs = xcalloc (1, sizeof *rs);
-  rs->node = n;
-  rs->req = w->req;
-  w->req = NULL;
-  rs->req->retry_count++;
-  dup_claims (&rs->claims, &w->claims);
-  rs->ns = xstrdup (w->ns);
-  rs->restarts = w->restarts + 1;
-  rs->autostart = w->autostart;
-  delay = (uint64_t) RESTART_BACKOFF_MIN_MS << (w->restarts < 8 ? w->restarts : 8);
-  if (delay > RESTART_BACKOFF_MAX_MS)
-    delay = RESTART_BACKOFF_MAX_MS;
-  delay += randombytes_uniform ((uint32_t) (delay / 4 + 1)); /* jitter */
-  loop_timer_init (&rs->timer, on_restart);
-  loop_timer_arm (n->loop, &rs->timer, delay);
-  log_info ("essential workload %s (%s) exited badly: restart %u in %llu ms", w->name, w->id,
-            rs->restarts, (unsigned long long) delay);
+  w->state = WL_RESTARTING;
+  loop_timer_arm (n->loop, &w->restart_timer, delay);
+  log_info ("workload %s (%s) ended with %d: restart %u in %llu ms (policy %s)", w->id, w->name,
+            code, w->restarts + 1, (unsigned long long) delay,
+            restart_policy_name (w->policy.policy));
+  return true;
 }
 
 int

@@ -16,9 +16,12 @@ struct workload;
 
 /* Takes ownership of r. */
 void deploy_handle (struct node *n, struct ctl_req *r);
-/* An essential workload ended badly: schedule a restart with backoff
- * (takes what it needs from w; w is ended by the caller afterwards). */
-void deploy_maybe_restart (struct workload *w);
+/* w ended with code (its workload_stopped sent, agent released): per its
+ * restart policy, schedule a restart under the same id after the backoff
+ * (true: w stays, state RESTARTING), or say no / give up (false: the caller
+ * ends w). */
+#include <stdbool.h>
+bool deploy_schedule_restart (struct workload *w, int code);
 /* Deploy a request the node built itself (autostart): no allow-lists, no
  * replay or hash-claim checks (the node trusts its own config). Takes req
  * and claims. */

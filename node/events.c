@@ -110,6 +110,8 @@ events_workload_started (struct node *n, struct workload *w)
   jsonw_obj_begin (&j);
   jsonw_kstr (&j, "workload_name", w->name);
   jsonw_kint (&j, "code", 0);
+  if (w->restarts) /* our extension; absent on a first run, as Nex sends it */
+    jsonw_kint (&j, "restarts", w->restarts);
   jsonw_obj_end (&j);
   events_publish (n, w->ns, NEX_EVENT_WORKLOAD_STARTED, w->id, timefmt_now (), &b);
 }
@@ -126,4 +128,18 @@ events_workload_stopped (struct node *n, struct workload *w, int code, const cha
   jsonw_kstr (&j, "message", message);
   jsonw_obj_end (&j);
   events_publish (n, w->ns, NEX_EVENT_WORKLOAD_STOPPED, w->id, timefmt_now (), &b);
+}
+
+void
+events_workload_given_up (struct node *n, struct workload *w, const char *message)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  struct jsonw j;
+  jsonw_init (&j, &b);
+  jsonw_obj_begin (&j);
+  jsonw_kstr (&j, "workload_name", w->name);
+  jsonw_kint (&j, "restarts", w->restarts);
+  jsonw_kstr (&j, "message", message);
+  jsonw_obj_end (&j);
+  events_publish (n, w->ns, "workload_given_up", w->id, timefmt_now (), &b);
 }

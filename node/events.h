@@ -23,6 +23,9 @@ void events_workload_started (struct node *n, struct workload *w);
 /* code: exit status or -1; message per §4.3. */
 void events_workload_stopped (struct node *n, struct workload *w, int code, const char *message);
 
+/* The restart policy stopped restarting w (our extension). */
+void events_workload_given_up (struct node *n, struct workload *w, const char *message);
+
 /* The tag map as a JSON object (keys sorted). */
 void events_write_tags (struct node *n, struct jsonw *w);
 

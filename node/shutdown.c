@@ -76,14 +76,25 @@ on_drain_poll (struct loop_timer *t)
   loop_timer_arm (n->loop, t, 50);
 }
 
+/* stop_workload may end a workload at once (one waiting to restart), which
+ * unlinks it: take the next one first. */
+static void
+stop_all (struct node *n)
+{
+  for (struct workload *w = n->workloads, *next; w; w = next)
+    {
+      next = w->next;
+      stop_workload (n, w);
+    }
+}
+
 static void
 on_drain_deadline (struct loop_timer *t)
 {
   struct node *n = shutdown_node;
   (void) t;
   log_info ("lame duck: deadline reached, stopping %zu workloads", n->n_workloads);
-  for (struct workload *w = n->workloads; w; w = w->next)
-    stop_workload (n, w);
+  stop_all (n);
 }
 
 void
@@ -117,8 +128,7 @@ shutdown_begin (struct node *n)
   if (n->stopping)
     return;
   n->stopping = true;
-  for (struct workload *w = n->workloads; w; w = w->next)
-    stop_workload (n, w);
+  stop_all (n);
   if (grace > SHUTDOWN_GRACE_MAX_MS)
     grace = SHUTDOWN_GRACE_MAX_MS;
   loop_timer_arm (n->loop, &shutdown_timer, grace + 500);

@@ -33,6 +33,12 @@ stop_workload (struct node *n, struct workload *w)
 {
   struct nxerr err = { 0 };
   w->stop_requested = true;
+  if (w->state == WL_RESTARTING)
+    {
+      /* Between two runs: nothing to signal. Answer and end it. */
+      supervise_stop_restarting (w);
+      return;
+    }
   if (w->state == WL_STARTING)
     return; /* the deploy fails or is stopped when Started arrives */
   if (w->state != WL_RUNNING)

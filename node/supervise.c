@@ -18,6 +18,8 @@
 #include "node/sandbox.h"
 #include "node/workload.h"
 
+static void reply_stop_ok (struct workload *w);
+
 static void
 free_workload (void *arg)
 {
@@ -43,6 +45,46 @@ end_workload (struct workload *w)
   workload_unlink (n, w);
   n->counters.workloads_exited++;
   loop_defer (n->loop, free_workload, w);
+}
+
+/* Release the agent of a workload that ended but may run again. */
+static void
+detach_agent (struct workload *w)
+{
+  struct agent *a = w->agent;
+  loop_timer_cancel (w->node->loop, &w->stop_timer);
+  if (a == NULL)
+    return;
+  w->agent = NULL;
+  a->wl = NULL;
+  if (a->state != AGENT_DEAD)
+    agent_kill (a, NULL);
+}
+
+/* After workload_stopped: restart per policy, or end. */
+static void
+restart_or_end (struct workload *w, int code, bool stopped)
+{
+  struct node *n = w->node;
+  detach_agent (w);
+  if (!stopped && !w->stop_requested && !n->lameduck && !n->stopping
+      && deploy_schedule_restart (w, code))
+    return;
+  end_workload (w);
+}
+
+void
+supervise_stop_restarting (struct workload *w)
+{
+  reply_stop_ok (w);
+  supervise_end_quietly (w);
+}
+
+void
+supervise_end_quietly (struct workload *w)
+{
+  loop_timer_cancel (w->node->loop, &w->restart_timer);
+  end_workload (w);
 }
 
 static void
@@ -168,9 +210,7 @@ supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t 
   log_info ("workload %s (%s) ended: %s", w->id, w->name, msg);
   events_workload_stopped (n, w, code, msg);
   reply_stop_ok (w);
-  if (!stopped && !w->stop_requested && code != 0)
-    deploy_maybe_restart (w);
-  end_workload (w);
+  restart_or_end (w, code, stopped);
 }
 
 void
@@ -202,7 +242,5 @@ supervise_agent_lost (struct workload *w, const char *why)
   log_warn ("workload %s (%s): %s", w->id, w->name, why);
   events_workload_stopped (n, w, -1, msg);
   reply_stop_ok (w);
-  if (!w->stop_requested)
-    deploy_maybe_restart (w);
-  end_workload (w);
+  restart_or_end (w, -1, false);
 }

@@ -16,6 +16,11 @@ void supervise_log (struct workload *w, bool is_stderr, const char *text, size_t
                     uint64_t dropped);
 void supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t log_dropped);
 void supervise_agent_lost (struct workload *w, const char *why);
+/* End a workload that is waiting to restart (STOP, drain, shutdown): its
+ * workload_stopped was already sent when it exited. */
+void supervise_end_quietly (struct workload *w);
+/* STOP of a workload waiting to restart: answer the STOP, end it. */
+void supervise_stop_restarting (struct workload *w);
 /* Fail a workload that never reached its agent (deploy error after accept). */
 void supervise_fail_deploy (struct workload *w, const char *reply_error);
 

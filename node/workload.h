@@ -4,6 +4,8 @@
  *   STARTING  agent leased, Deploy frame sent, waiting for Started
  *   RUNNING   workload process exec'd; run_response sent
  *   STOPPING  Stop sent to the agent (by STOP, shutdown or lame-duck drain)
+ *   RESTARTING ended, workload_stopped sent, waiting out its restart backoff
+ *             (no agent); then STARTING again under the same id
  *   ENDED     Exited/StartFailed received or agent lost; workload_stopped sent
  * A workload is unlinked and freed when ENDED. Owned by the loop thread. */
 #ifndef NEXC_NODE_WORKLOAD_H
@@ -14,12 +16,13 @@
 
 #include "api/jwt.h"
 #include "node/loop.h"
+#include "node/restart.h"
 
 struct agent;
 struct node;
 struct deploy_request;
 
-enum workload_state { WL_STARTING, WL_RUNNING, WL_STOPPING, WL_ENDED };
+enum workload_state { WL_STARTING, WL_RUNNING, WL_STOPPING, WL_RESTARTING, WL_ENDED };
 
 #define WORKLOAD_ID_LEN 20
 
@@ -52,6 +55,9 @@ struct workload {
   uint64_t mem_bytes, mem_peak_bytes;
   uint32_t pids;
   uint32_t restarts;
+  struct restart_policy policy;
+  uint64_t restart_streak;      /* restarts since the last stable run */
+  struct loop_timer restart_timer;
   bool stop_requested;
   bool autostart; /* deployed by the node from its config (trusted) */
 };

@@ -115,6 +115,7 @@ struct dep {
   const char *const *argv;
   const struct nkey_pair *issuer, *sender, *claimed_sender;
   bool essential;
+  struct deploy_restart restart;
 };
 
 /* Send a DEPLOY; returns the reply envelope (json) */
@@ -131,6 +132,7 @@ deploy_raw (struct fixture *f, const struct dep *d, char **payload_out)
   o.env = d->env;
   o.argv = d->argv;
   o.essential = d->essential;
+  o.restart = d->restart;
   o.issuer = d->issuer ? d->issuer : &f->issuer;
   o.sender = d->sender ? d->sender : &f->sender;
   if (nexc_deploy_payload (f->c, &o, f->h.node_xkey, d->hash, &payload, &err) < 0)
@@ -643,15 +645,73 @@ test_essential_restart (void **state)
   json_t *ev = wait_event (f, "workload_stopped", id, 3000);
   assert_int_equal (json_integer_value (json_object_get (json_object_get (ev, "data"), "code")), 3);
   json_decref (ev);
-  /* Restarted under a new id (Nex semantics) after a backoff. */
-  ev = wait_event (f, "workload_started", NULL, 3000);
-  const char *id2 = json_string_value (json_object_get (ev, "source"));
-  assert_string_not_equal (id2, id);
-  char *id2c = strdup (id2);
+  /* Restarted after a backoff under the same id, with its restart count. */
+  ev = wait_event (f, "workload_started", id, 3000);
+  assert_int_equal (
+      json_integer_value (json_object_get (json_object_get (ev, "data"), "restarts")), 1);
   json_decref (ev);
-  /* Stop it through lame duck? No: a STOP ends the restarts. */
-  stop_ok (f, id2c, "crasher");
-  free (id2c);
+  /* A STOP ends the restarts (whether it lands in a run or a backoff). */
+  stop_ok (f, id, "crasher");
+  drain (f->events);
+  assert_int_equal (count_events (f, "workload_started", id, 1500), 0);
+  free (id);
+}
+
+static void
+test_restart_policy_gives_up (void **state)
+{
+  struct fixture *f = *state;
+  char hex[65];
+  const char *env[] = { "CRASH_AFTER_MS=10", "EXIT_CODE=4", NULL };
+  struct dep d = { .name = "crasher", .env = env };
+  d.restart.present = true;
+  d.restart.policy = DEPLOY_RESTART_ON_FAILURE;
+  d.restart.max_restarts = 2;
+  d.restart.backoff_ms = 50;
+  upload (f, example ("crasher"), "crasher", hex);
+  d.hash = hex;
+  drain (f->events);
+  char *id = deploy_ok (f, &d);
+  /* The first run and two restarts end; then the policy gives up. */
+  for (int i = 0; i < 3; i++)
+    json_decref (wait_event (f, "workload_stopped", id, 3000));
+  json_t *ev = wait_event (f, "workload_given_up", id, 3000);
+  const char *msg
+      = json_string_value (json_object_get (json_object_get (ev, "data"), "message"));
+  assert_non_null (strstr (msg, "2 restarts without a stable run"));
+  json_decref (ev);
+  char *r = harness_request (f->nc, "$NEX.WPING.default.crasher", "", 0, 300);
+  assert_null (r);
+  free (id);
+}
+
+static void
+test_stop_during_backoff (void **state)
+{
+  struct fixture *f = *state;
+  char hex[65];
+  const char *env[] = { "CRASH_AFTER_MS=10", "EXIT_CODE=0", NULL };
+  struct dep d = { .name = "crasher", .env = env };
+  d.restart.present = true;
+  d.restart.policy = DEPLOY_RESTART_ALWAYS; /* a clean exit restarts too */
+  d.restart.backoff_ms = 3000;
+  upload (f, example ("crasher"), "crasher", hex);
+  d.hash = hex;
+  drain (f->events);
+  char *id = deploy_ok (f, &d);
+  json_decref (wait_event (f, "workload_stopped", id, 3000));
+  /* Waiting out its backoff: listed, not healthy, stoppable. */
+  char *r = harness_request (f->nc, "$NEX.WPING.default.crasher", "", 0, 1000);
+  assert_non_null (r);
+  free (r);
+  json_t *in = info (f);
+  json_t *m0 = json_array_get (json_object_get (json_object_get (in, "data"), "machines"), 0);
+  assert_true (json_is_false (json_object_get (m0, "healthy")));
+  json_decref (in);
+  stop_ok (f, id, "crasher");
+  assert_int_equal (count_events (f, "workload_started", id, 3500), 0);
+  r = harness_request (f->nc, "$NEX.WPING.default.crasher", "", 0, 300);
+  assert_null (r);
   free (id);
 }
 
@@ -666,6 +726,8 @@ main (void)
     cmocka_unit_test (test_agent_killed),
     cmocka_unit_test (test_fifty_cycles_leave_nothing),
     cmocka_unit_test (test_essential_restart),
+    cmocka_unit_test (test_restart_policy_gives_up),
+    cmocka_unit_test (test_stop_during_backoff),
   };
   return cmocka_run_group_tests_name ("deploy", tests, setup, teardown);
 }
