@@ -98,6 +98,8 @@ location_from_string (struct deploy_request *r, const char *s, struct nxerr *err
 {
   const char *sep = strstr (s, "://");
   const char *host, *slash;
+  if (strlen (s) > 4096)
+    return nxerr_set (err, EINVAL, "location is longer than 4096 bytes");
   if (sep == NULL)
     return nxerr_set (err, EINVAL, "location \"%s\" is not a URL (nats://bucket/key)", s);
   free (r->location_scheme);
@@ -308,7 +310,14 @@ take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *er
   if (strcasecmp (k, "argv") == 0)
     return take_strings (v, "argv", DEPLOY_ARGV_MAX, &r->argv, &r->argc, err);
   if (strcasecmp (k, "description") == 0)
-    return take_string (v, "description", &r->description, err);
+    {
+      /* INFO lists every description in one reply: keep them small. */
+      if (json_is_string (v) && json_string_length (v) > DEPLOY_DESCRIPTION_MAX)
+        return nxerr_set (err, EPROTO,
+                          "Invalid deploy request: description is longer than %d bytes",
+                          DEPLOY_DESCRIPTION_MAX);
+      return take_string (v, "description", &r->description, err);
+    }
   if (strcasecmp (k, "type") == 0)
     return take_string (v, "type", &r->type, err);
   if (strcasecmp (k, "location") == 0)
@@ -516,7 +525,7 @@ void
 deploy_request_encode (const struct deploy_request *r, struct buf *out)
 {
   struct jsonw w;
-  char path[4200];
+  cleanup_buf struct buf path = BUF_INIT;
   jsonw_init (&w, out);
   jsonw_obj_begin (&w);
   if (r->argc)
@@ -530,8 +539,8 @@ deploy_request_encode (const struct deploy_request *r, struct buf *out)
   jsonw_key (&w, "User");
   jsonw_null (&w);
   jsonw_kstr (&w, "Host", r->location_bucket);
-  snprintf (path, sizeof path, "/%s", r->location_key ? r->location_key : "");
-  jsonw_kstr (&w, "Path", path);
+  buf_printf (&path, "/%s", r->location_key ? r->location_key : "");
+  jsonw_kstr (&w, "Path", path.data);
   jsonw_kstr (&w, "RawPath", "");
   jsonw_kbool (&w, "OmitHost", false);
   jsonw_kbool (&w, "ForceQuery", false);

@@ -23,6 +23,7 @@
 #define DEPLOY_REQUEST_MAX (1024 * 1024)
 #define DEPLOY_ARGV_MAX 256
 #define DEPLOY_TRIGGERS_MAX 64
+#define DEPLOY_DESCRIPTION_MAX 4096
 
 /* Bounds of the "resources" extension that hold on every node (a node's own
  * maxima are checked by the node). */

@@ -20,7 +20,7 @@
  *
  * frame_recv adds the transport rules: truncated datagrams (MSG_TRUNC) or
  * control data (MSG_CTRUNC), control messages other than SCM_RIGHTS, more
- * than one fd, or an fd on a frame other than Deploy are EPROTO, and every
+ * than one fd, or an fd on a frame other than Deploy or FunctionIo are EPROTO, and every
  * fd that arrived with a refused datagram is closed. */
 #include "api/frame.h"
 
@@ -67,6 +67,12 @@ frame_kind (const Frame *f)
       return "ping";
     case NEXC__AGENT__FRAME__BODY_PONG:
       return "pong";
+    case NEXC__AGENT__FRAME__BODY_REATTACH:
+      return "reattach";
+    case NEXC__AGENT__FRAME__BODY_FUNCTION_IO:
+      return "function_io";
+    case NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT:
+      return "function_result";
     default:
       return "unset";
     }
@@ -221,6 +227,41 @@ frame_check_body (const Frame *f, struct nxerr *err)
   return 0;
 }
 
+/* protobuf-c keeps unknown fields even with the invalid field number 0,
+ * at any depth (and would not unpack its own re-encoding of them). */
+static bool
+has_field_zero (const ProtobufCMessage *m, int depth)
+{
+  const ProtobufCMessageDescriptor *d = m->descriptor;
+  if (depth > 8)
+    return true;
+  for (unsigned i = 0; i < m->n_unknown_fields; i++)
+    if (m->unknown_fields[i].tag == 0)
+      return true;
+  for (unsigned i = 0; i < d->n_fields; i++)
+    {
+      const ProtobufCFieldDescriptor *fd = &d->fields[i];
+      const char *base = (const char *) m;
+      if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
+        continue;
+      if (fd->label == PROTOBUF_C_LABEL_REPEATED)
+        {
+          size_t n = *(const size_t *) (base + fd->quantifier_offset);
+          ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *) (base + fd->offset);
+          for (size_t k = 0; k < n; k++)
+            if (v[k] && has_field_zero (v[k], depth + 1))
+              return true;
+        }
+      else
+        {
+          const ProtobufCMessage *sub = *(const ProtobufCMessage *const *) (base + fd->offset);
+          if (sub && has_field_zero (sub, depth + 1))
+            return true;
+        }
+    }
+  return false;
+}
+
 int
 frame_decode (const uint8_t *p, size_t n, Frame **out, struct nxerr *err)
 {
@@ -238,6 +279,11 @@ frame_decode (const uint8_t *p, size_t n, Frame **out, struct nxerr *err)
   f = nexc__agent__frame__unpack (NULL, len, p + FRAME_PREFIX);
   if (f == NULL)
     return nxerr_set (err, EPROTO, "frame does not unpack");
+  if (has_field_zero (&f->base, 0))
+    {
+      frame_free (f);
+      return nxerr_set (err, EPROTO, "frame has a field number 0");
+    }
   if (frame_check_body (f, err) < 0
       || wire_check_strings (&nexc__agent__frame__descriptor, p + FRAME_PREFIX, len, 0, err) < 0)
     {
@@ -437,7 +483,9 @@ frame_recv (int sock, Frame **out, int *fd_out, struct nxerr *err)
     }
   if (nfds == 1)
     {
-      if (f->body_case != NEXC__AGENT__FRAME__BODY_DEPLOY || fd_out == NULL)
+      if ((f->body_case != NEXC__AGENT__FRAME__BODY_DEPLOY
+           && f->body_case != NEXC__AGENT__FRAME__BODY_FUNCTION_IO)
+          || fd_out == NULL)
         {
           if (fd_out == NULL)
             nxerr_set (err, EPROTO, "fd attached to a %s frame, none expected", frame_kind (f));

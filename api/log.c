@@ -43,19 +43,29 @@ log_level_parse (const char *s, enum log_level *out)
 void
 log_msg (enum log_level level, const char *fmt, ...)
 {
-  char line[2048];
+  char msg[2048];
+  char line[4096];
   va_list ap;
   int n;
+  size_t o;
   ssize_t r;
   if (level > log_level_cur)
     return;
-  n = snprintf (line, sizeof line, "%s: %s: ", log_prog, level_names[level]);
   va_start (ap, fmt);
-  n += vsnprintf (line + n, sizeof line - (size_t) n - 1, fmt, ap);
+  vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  if (n > (int) sizeof line - 2)
-    n = (int) sizeof line - 2;
-  line[n++] = '\n';
+  o = (size_t) snprintf (line, sizeof line, "%s: %s: ", log_prog, level_names[level]);
+  /* One line per message, whatever the message holds: text from requests
+   * (names, errors) must not be able to forge log lines of its own. */
+  for (const unsigned char *p = (const unsigned char *) msg; *p && o + 5 < sizeof line; p++)
+    {
+      if (*p >= 0x20 && *p != 0x7f)
+        line[o++] = (char) *p;
+      else
+        o += (size_t) snprintf (line + o, sizeof line - o, "\\x%02x", *p);
+    }
+  line[o++] = '\n';
+  n = (int) o;
   r = write (STDERR_FILENO, line, (size_t) n);
   (void) r;
 }

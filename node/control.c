@@ -258,6 +258,17 @@ handle_wping (struct node *n, struct ctl_req *r)
 
 /* ---- INFO (§1.4) ---- */
 
+/* INFO lists every workload in one reply: descriptions are cut there. */
+#define INFO_DESCRIPTION_MAX 256
+
+static void
+jsonw_strn_key_bounded (struct jsonw *w, const char *key, const char *s, size_t max)
+{
+  size_t n = strlen (s);
+  jsonw_key (w, key);
+  jsonw_strn (w, s, n < max ? n : max);
+}
+
 static void
 write_machine (struct node *n, struct jsonw *w, struct workload *wl)
 {
@@ -278,7 +289,7 @@ write_machine (struct node *n, struct jsonw *w, struct workload *wl)
   jsonw_obj_begin (w);
   jsonw_kstr (w, "name", wl->name);
   if (wl->description && *wl->description)
-    jsonw_kstr (w, "description", wl->description);
+    jsonw_strn_key_bounded (w, "description", wl->description, INFO_DESCRIPTION_MAX);
   jsonw_kstr (w, "runtime", up);
   jsonw_kstr (w, "type", wl->type);
   jsonw_kstr (w, "hash", wl->hash);
@@ -356,6 +367,16 @@ handle_info (struct node *n, struct ctl_req *r)
   jsonw_obj_end (&w);
   jsonw_obj_end (&w);
   free (storage);
+  /* A reply over the server's max_payload would be lost: say so instead. */
+  if (b.len + 64 > (size_t) natsConnection_GetMaxPayload (n->nc))
+    {
+      char msg[200];
+      snprintf (msg, sizeof msg,
+                "INFO reply would be %zu bytes, over the server's max_payload of %lld",
+                b.len + 64, (long long) natsConnection_GetMaxPayload (n->nc));
+      control_reply_err (n, r->reply, NEX_TYPE_INFO_RESPONSE, msg);
+      return;
+    }
   control_reply_ok (n, r->reply, NEX_TYPE_INFO_RESPONSE, &b);
 }
 

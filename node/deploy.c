@@ -303,7 +303,9 @@ artifact_ready (struct deploy_ctx *d, int fd, const char *hex, uint64_t size)
   if (w->stop_requested)
     {
       ctx_free (d);
-      supervise_fail_deploy (w, "Failed to deploy workload: node is shutting down");
+      supervise_fail_deploy (w, w->node->stopping
+                                    ? "Failed to deploy workload: node is shutting down"
+                                    : "Failed to deploy workload: stopped before it started");
       return;
     }
   hand_off (d);
@@ -455,6 +457,12 @@ start (struct node *n, struct ctl_req *r, struct deploy_request *req, const char
   if (!objstore_valid_bucket (req->location_bucket) || req->location_key[0] == '\0')
     {
       snprintf (msg, sizeof msg, "Failed to cache workload bytes: nats: invalid object-store name");
+      goto refuse;
+    }
+  /* Checked here, not only by the fetch: a cached artifact skips the fetch. */
+  if (req->jsdomain[0] && !subjects_token_ok (req->jsdomain))
+    {
+      snprintf (msg, sizeof msg, "Failed to cache workload bytes: nats: invalid domain name");
       goto refuse;
     }
   d = xcalloc (1, sizeof *d);

@@ -27,7 +27,8 @@ events_publish (struct node *n, const char *ns, const char *type, const char *so
   natsStatus s;
   subjects_event (&subj, ns, type);
   cloudevent_encode (&ev, type, source, time, data->data, data->len, NULL, ++n->event_seq);
-  s = n->nc ? natsConnection_Publish (n->nc, subj.data, ev.data, (int) ev.len) : NATS_CONNECTION_CLOSED;
+  s = n->nc_data ? natsConnection_Publish (n->nc_data, subj.data, ev.data, (int) ev.len)
+                 : NATS_CONNECTION_CLOSED;
   if (s != NATS_OK)
     {
       n->counters.events_dropped++;

@@ -61,7 +61,7 @@ logs_publish (struct workload *w, bool is_stderr, const char *text, size_t len)
   if (s == NATS_OK)
     s = natsMsgHeader_Set (msg, LOGS_SEQ_HEADER, seq);
   if (s == NATS_OK)
-    s = natsConnection_PublishMsg (n->nc, msg);
+    s = natsConnection_PublishMsg (n->nc_data, msg);
   natsMsg_Destroy (msg);
   if (s != NATS_OK)
     {

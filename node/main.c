@@ -114,26 +114,23 @@ split_servers (const char *list, char ***out, int *count)
   return n > 0 ? 0 : -1;
 }
 
+/* Options for one of the node's two connections. The control connection
+ * sends at once (a reply must not wait for nats.c's flusher: ~1 ms here);
+ * the data connection (logs, events) lets the flusher batch writes, which
+ * is what makes a log flood cheap. */
 static int
-nats_connect (struct node *n, const struct up_opts *o, struct nxerr *err)
+make_options (struct node *n, const struct up_opts *o, char **servers, int ns, bool control,
+              natsOptions **out, struct nxerr *err)
 {
   natsOptions *opts = NULL;
-  natsStatus s;
-  char **servers = NULL;
-  int ns = 0;
-  const char *list = o->servers ? o->servers : getenv ("NATS_URL");
-  if (list == NULL || *list == '\0')
-    list = "nats://127.0.0.1:4222";
-  if (split_servers (list, &servers, &ns) < 0)
-    return nxerr_set (err, EINVAL, "--server: empty server list");
-  s = natsOptions_Create (&opts);
+  natsStatus s = natsOptions_Create (&opts);
   /* A list goes through SetServers: SetURL takes one URL only (platform notes). */
   if (s == NATS_OK)
     s = natsOptions_SetServers (opts, (const char **) servers, ns);
   if (s == NATS_OK)
-    s = natsOptions_SetName (opts, "nexc-node");
-  if (s == NATS_OK) /* replies must not wait for the flusher thread */
-    s = natsOptions_SetSendAsap (opts, true);
+    s = natsOptions_SetName (opts, control ? "nexc-node" : "nexc-node-data");
+  if (s == NATS_OK)
+    s = natsOptions_SetSendAsap (opts, control);
   if (s == NATS_OK)
     s = natsOptions_SetMaxReconnect (opts, -1);
   if (s == NATS_OK)
@@ -144,9 +141,9 @@ nats_connect (struct node *n, const struct up_opts *o, struct nxerr *err)
     s = natsOptions_SetReconnectBufSize (opts, 16 * 1024 * 1024);
   if (s == NATS_OK)
     s = natsOptions_SetRetryOnFailedConnect (opts, true, NULL, NULL);
-  if (s == NATS_OK)
+  if (s == NATS_OK && control)
     s = natsOptions_SetDisconnectedCB (opts, on_disconnected, n);
-  if (s == NATS_OK)
+  if (s == NATS_OK && control)
     s = natsOptions_SetReconnectedCB (opts, on_reconnected, n);
   if (s == NATS_OK)
     s = natsOptions_SetErrorHandler (opts, on_async_error, n);
@@ -158,26 +155,56 @@ nats_connect (struct node *n, const struct up_opts *o, struct nxerr *err)
       if (nexc_nats_auth (opts, &co, err) < 0)
         {
           natsOptions_Destroy (opts);
-          for (int i = 0; i < ns; i++)
-            free (servers[i]);
-          free (servers);
           return -1;
         }
     }
-  if (s == NATS_OK)
-    s = natsConnection_Connect (&n->nc, opts);
+  if (s != NATS_OK)
+    {
+      natsOptions_Destroy (opts);
+      return nxerr_set (err, EINVAL, "NATS options: %s", natsStatus_GetText (s));
+    }
+  *out = opts;
+  return 0;
+}
+
+static int
+connect_one (struct node *n, const struct up_opts *o, char **servers, int ns, bool control,
+             natsConnection **nc, struct nxerr *err)
+{
+  natsOptions *opts = NULL;
+  natsStatus s;
+  if (make_options (n, o, servers, ns, control, &opts, err) < 0)
+    return -1;
+  s = natsConnection_Connect (nc, opts);
   natsOptions_Destroy (opts);
-  for (int i = 0; i < ns; i++)
-    free (servers[i]);
-  free (servers);
   if (s == NATS_NOT_YET_CONNECTED)
     {
-      log_warn ("NATS server not reachable yet; retrying in the background");
+      if (control)
+        log_warn ("NATS server not reachable yet; retrying in the background");
       return 0;
     }
   if (s != NATS_OK)
     return nxerr_set (err, EIO, "connect to NATS: %s", natsStatus_GetText (s));
   return 0;
+}
+
+static int
+nats_connect (struct node *n, const struct up_opts *o, struct nxerr *err)
+{
+  char **servers = NULL;
+  int ns = 0, rc;
+  const char *list = o->servers ? o->servers : getenv ("NATS_URL");
+  if (list == NULL || *list == '\0')
+    list = "nats://127.0.0.1:4222";
+  if (split_servers (list, &servers, &ns) < 0)
+    return nxerr_set (err, EINVAL, "--server: empty server list");
+  rc = connect_one (n, o, servers, ns, true, &n->nc, err);
+  if (rc == 0)
+    rc = connect_one (n, o, servers, ns, false, &n->nc_data, err);
+  for (int i = 0; i < ns; i++)
+    free (servers[i]);
+  free (servers);
+  return rc;
 }
 
 /* ---- signals and timers ---- */
@@ -399,8 +426,10 @@ cmd_up (int argc, char **argv)
   sandbox_stop (&n); /* the pool is gone: finish cleaning, remove the node cgroup */
 
   /* shutdown_finish has stopped workloads, killed agents and sent node_stopped. */
+  natsConnection_FlushTimeout (n.nc_data, 2000);
   natsConnection_FlushTimeout (n.nc, 2000);
   control_unsubscribe (&n);
+  natsConnection_Destroy (n.nc_data);
   natsConnection_Destroy (n.nc);
   nats_CloseAndWait (2000);
   loop_free (n.loop);

@@ -16,6 +16,7 @@
 #include "node/logs.h"
 #include "node/node.h"
 #include "node/sandbox.h"
+#include "node/stop.h"
 #include "node/workload.h"
 
 static void reply_stop_ok (struct workload *w);
@@ -127,13 +128,16 @@ void
 supervise_started (struct workload *w, uint32_t pid)
 {
   struct node *n = w->node;
-  w->state = w->stop_requested ? WL_STOPPING : WL_RUNNING;
+  w->state = WL_RUNNING;
   w->started_mono_ns = timefmt_mono_ns ();
   n->counters.deploys_ok++;
   log_info ("workload %s (%s/%s) started, pid %u, in %.3f ms", w->id, w->ns, w->name, pid,
             (double) (w->started_mono_ns - w->created_mono_ns) / 1e6);
   reply_run_ok (w);
   events_workload_started (n, w);
+  /* A STOP came while it was starting: carry it out now. */
+  if (w->stop_requested)
+    stop_workload (n, w);
 }
 
 void
@@ -148,6 +152,7 @@ supervise_fail_deploy (struct workload *w, const char *reply_error)
   w->deploy_reply = NULL;
   snprintf (msg, sizeof msg, "Failed to start workload: %s; vm: %s", w->name, w->id);
   events_workload_stopped (n, w, -1, msg);
+  reply_stop_ok (w); /* a STOP that came while it was starting: it is gone */
   end_workload (w);
 }
 
