@@ -457,6 +457,141 @@ void   nexc__agent__pong__free_unpacked
   assert(message->base.descriptor == &nexc__agent__pong__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nexc__agent__reattach__init
+                     (Nexc__Agent__Reattach         *message)
+{
+  static const Nexc__Agent__Reattach init_value = NEXC__AGENT__REATTACH__INIT;
+  *message = init_value;
+}
+size_t nexc__agent__reattach__get_packed_size
+                     (const Nexc__Agent__Reattach *message)
+{
+  assert(message->base.descriptor == &nexc__agent__reattach__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nexc__agent__reattach__pack
+                     (const Nexc__Agent__Reattach *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nexc__agent__reattach__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nexc__agent__reattach__pack_to_buffer
+                     (const Nexc__Agent__Reattach *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nexc__agent__reattach__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nexc__Agent__Reattach *
+       nexc__agent__reattach__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nexc__Agent__Reattach *)
+     protobuf_c_message_unpack (&nexc__agent__reattach__descriptor,
+                                allocator, len, data);
+}
+void   nexc__agent__reattach__free_unpacked
+                     (Nexc__Agent__Reattach *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nexc__agent__reattach__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nexc__agent__function_io__init
+                     (Nexc__Agent__FunctionIo         *message)
+{
+  static const Nexc__Agent__FunctionIo init_value = NEXC__AGENT__FUNCTION_IO__INIT;
+  *message = init_value;
+}
+size_t nexc__agent__function_io__get_packed_size
+                     (const Nexc__Agent__FunctionIo *message)
+{
+  assert(message->base.descriptor == &nexc__agent__function_io__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nexc__agent__function_io__pack
+                     (const Nexc__Agent__FunctionIo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nexc__agent__function_io__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nexc__agent__function_io__pack_to_buffer
+                     (const Nexc__Agent__FunctionIo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nexc__agent__function_io__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nexc__Agent__FunctionIo *
+       nexc__agent__function_io__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nexc__Agent__FunctionIo *)
+     protobuf_c_message_unpack (&nexc__agent__function_io__descriptor,
+                                allocator, len, data);
+}
+void   nexc__agent__function_io__free_unpacked
+                     (Nexc__Agent__FunctionIo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nexc__agent__function_io__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nexc__agent__function_result__init
+                     (Nexc__Agent__FunctionResult         *message)
+{
+  static const Nexc__Agent__FunctionResult init_value = NEXC__AGENT__FUNCTION_RESULT__INIT;
+  *message = init_value;
+}
+size_t nexc__agent__function_result__get_packed_size
+                     (const Nexc__Agent__FunctionResult *message)
+{
+  assert(message->base.descriptor == &nexc__agent__function_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nexc__agent__function_result__pack
+                     (const Nexc__Agent__FunctionResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nexc__agent__function_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nexc__agent__function_result__pack_to_buffer
+                     (const Nexc__Agent__FunctionResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nexc__agent__function_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nexc__Agent__FunctionResult *
+       nexc__agent__function_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nexc__Agent__FunctionResult *)
+     protobuf_c_message_unpack (&nexc__agent__function_result__descriptor,
+                                allocator, len, data);
+}
+void   nexc__agent__function_result__free_unpacked
+                     (Nexc__Agent__FunctionResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nexc__agent__function_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   nexc__agent__frame__init
                      (Nexc__Agent__Frame         *message)
 {
@@ -617,7 +752,7 @@ const ProtobufCMessageDescriptor nexc__agent__env_var__descriptor =
   (ProtobufCMessageInit) nexc__agent__env_var__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[8] =
+static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[10] =
 {
   {
     "workload_id",
@@ -715,21 +850,47 @@ static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[8] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "function_mode",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Deploy, function_mode),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timeout_ms",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Deploy, timeout_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__deploy__field_indices_by_name[] = {
   2,   /* field[2] = argv */
   4,   /* field[4] = artifact_size */
   3,   /* field[3] = env */
+  8,   /* field[8] = function_mode */
   1,   /* field[1] = name */
   7,   /* field[7] = rlimit_nofile */
   6,   /* field[6] = rlimit_nproc */
   5,   /* field[5] = stop_grace_ms */
+  9,   /* field[9] = timeout_ms */
   0,   /* field[0] = workload_id */
 };
 static const ProtobufCIntRange nexc__agent__deploy__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
 {
@@ -739,7 +900,7 @@ const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
   "Nexc__Agent__Deploy",
   "nexc.agent",
   sizeof(Nexc__Agent__Deploy),
-  8,
+  10,
   nexc__agent__deploy__field_descriptors,
   nexc__agent__deploy__field_indices_by_name,
   1,  nexc__agent__deploy__number_ranges,
@@ -1107,7 +1268,281 @@ const ProtobufCMessageDescriptor nexc__agent__pong__descriptor =
   (ProtobufCMessageInit) nexc__agent__pong__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__frame__field_descriptors[9] =
+static const ProtobufCFieldDescriptor nexc__agent__reattach__field_descriptors[7] =
+{
+  {
+    "workload_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Reattach, workload_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Reattach, pid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "exited",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Reattach, exited),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "code",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Reattach, code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signal",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Reattach, signal),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dropped",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Reattach, dropped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "buffered",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Reattach, buffered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nexc__agent__reattach__field_indices_by_name[] = {
+  6,   /* field[6] = buffered */
+  3,   /* field[3] = code */
+  5,   /* field[5] = dropped */
+  2,   /* field[2] = exited */
+  1,   /* field[1] = pid */
+  4,   /* field[4] = signal */
+  0,   /* field[0] = workload_id */
+};
+static const ProtobufCIntRange nexc__agent__reattach__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor nexc__agent__reattach__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nexc.agent.Reattach",
+  "Reattach",
+  "Nexc__Agent__Reattach",
+  "nexc.agent",
+  sizeof(Nexc__Agent__Reattach),
+  7,
+  nexc__agent__reattach__field_descriptors,
+  nexc__agent__reattach__field_indices_by_name,
+  1,  nexc__agent__reattach__number_ranges,
+  (ProtobufCMessageInit) nexc__agent__reattach__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue nexc__agent__function_io__role__enum_values_by_number[3] =
+{
+  { "ROLE_UNSPECIFIED", "NEXC__AGENT__FUNCTION_IO__ROLE__ROLE_UNSPECIFIED", 0 },
+  { "STDIN", "NEXC__AGENT__FUNCTION_IO__ROLE__STDIN", 1 },
+  { "STDOUT", "NEXC__AGENT__FUNCTION_IO__ROLE__STDOUT", 2 },
+};
+static const ProtobufCIntRange nexc__agent__function_io__role__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex nexc__agent__function_io__role__enum_values_by_name[3] =
+{
+  { "ROLE_UNSPECIFIED", 0 },
+  { "STDIN", 1 },
+  { "STDOUT", 2 },
+};
+const ProtobufCEnumDescriptor nexc__agent__function_io__role__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "nexc.agent.FunctionIo.Role",
+  "Role",
+  "Nexc__Agent__FunctionIo__Role",
+  "nexc.agent",
+  3,
+  nexc__agent__function_io__role__enum_values_by_number,
+  3,
+  nexc__agent__function_io__role__enum_values_by_name,
+  1,
+  nexc__agent__function_io__role__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor nexc__agent__function_io__field_descriptors[1] =
+{
+  {
+    "role",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__FunctionIo, role),
+    &nexc__agent__function_io__role__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nexc__agent__function_io__field_indices_by_name[] = {
+  0,   /* field[0] = role */
+};
+static const ProtobufCIntRange nexc__agent__function_io__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor nexc__agent__function_io__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nexc.agent.FunctionIo",
+  "FunctionIo",
+  "Nexc__Agent__FunctionIo",
+  "nexc.agent",
+  sizeof(Nexc__Agent__FunctionIo),
+  1,
+  nexc__agent__function_io__field_descriptors,
+  nexc__agent__function_io__field_indices_by_name,
+  1,  nexc__agent__function_io__number_ranges,
+  (ProtobufCMessageInit) nexc__agent__function_io__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nexc__agent__function_result__field_descriptors[5] =
+{
+  {
+    "code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__FunctionResult, code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signal",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__FunctionResult, signal),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "elapsed_ns",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__FunctionResult, elapsed_ns),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timed_out",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__FunctionResult, timed_out),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "log_dropped",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__FunctionResult, log_dropped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nexc__agent__function_result__field_indices_by_name[] = {
+  0,   /* field[0] = code */
+  2,   /* field[2] = elapsed_ns */
+  4,   /* field[4] = log_dropped */
+  1,   /* field[1] = signal */
+  3,   /* field[3] = timed_out */
+};
+static const ProtobufCIntRange nexc__agent__function_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor nexc__agent__function_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nexc.agent.FunctionResult",
+  "FunctionResult",
+  "Nexc__Agent__FunctionResult",
+  "nexc.agent",
+  sizeof(Nexc__Agent__FunctionResult),
+  5,
+  nexc__agent__function_result__field_descriptors,
+  nexc__agent__function_result__field_indices_by_name,
+  1,  nexc__agent__function_result__number_ranges,
+  (ProtobufCMessageInit) nexc__agent__function_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nexc__agent__frame__field_descriptors[12] =
 {
   {
     "hello",
@@ -1217,14 +1652,53 @@ static const ProtobufCFieldDescriptor nexc__agent__frame__field_descriptors[9] =
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "reattach",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nexc__Agent__Frame, body_case),
+    offsetof(Nexc__Agent__Frame, reattach),
+    &nexc__agent__reattach__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "function_io",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nexc__Agent__Frame, body_case),
+    offsetof(Nexc__Agent__Frame, function_io),
+    &nexc__agent__function_io__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "function_result",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nexc__Agent__Frame, body_case),
+    offsetof(Nexc__Agent__Frame, function_result),
+    &nexc__agent__function_result__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__frame__field_indices_by_name[] = {
   1,   /* field[1] = deploy */
   5,   /* field[5] = exited */
+  10,   /* field[10] = function_io */
+  11,   /* field[11] = function_result */
   0,   /* field[0] = hello */
   4,   /* field[4] = log */
   7,   /* field[7] = ping */
   8,   /* field[8] = pong */
+  9,   /* field[9] = reattach */
   3,   /* field[3] = start_failed */
   2,   /* field[2] = started */
   6,   /* field[6] = stop */
@@ -1232,7 +1706,7 @@ static const unsigned nexc__agent__frame__field_indices_by_name[] = {
 static const ProtobufCIntRange nexc__agent__frame__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor nexc__agent__frame__descriptor =
 {
@@ -1242,7 +1716,7 @@ const ProtobufCMessageDescriptor nexc__agent__frame__descriptor =
   "Nexc__Agent__Frame",
   "nexc.agent",
   sizeof(Nexc__Agent__Frame),
-  9,
+  12,
   nexc__agent__frame__field_descriptors,
   nexc__agent__frame__field_indices_by_name,
   1,  nexc__agent__frame__number_ranges,

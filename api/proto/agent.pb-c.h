@@ -25,6 +25,9 @@ typedef struct Nexc__Agent__Exited Nexc__Agent__Exited;
 typedef struct Nexc__Agent__Stop Nexc__Agent__Stop;
 typedef struct Nexc__Agent__Ping Nexc__Agent__Ping;
 typedef struct Nexc__Agent__Pong Nexc__Agent__Pong;
+typedef struct Nexc__Agent__Reattach Nexc__Agent__Reattach;
+typedef struct Nexc__Agent__FunctionIo Nexc__Agent__FunctionIo;
+typedef struct Nexc__Agent__FunctionResult Nexc__Agent__FunctionResult;
 typedef struct Nexc__Agent__Frame Nexc__Agent__Frame;
 
 
@@ -36,6 +39,12 @@ typedef enum _Nexc__Agent__Log__Stream {
   NEXC__AGENT__LOG__STREAM__STDERR = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NEXC__AGENT__LOG__STREAM)
 } Nexc__Agent__Log__Stream;
+typedef enum _Nexc__Agent__FunctionIo__Role {
+  NEXC__AGENT__FUNCTION_IO__ROLE__ROLE_UNSPECIFIED = 0,
+  NEXC__AGENT__FUNCTION_IO__ROLE__STDIN = 1,
+  NEXC__AGENT__FUNCTION_IO__ROLE__STDOUT = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NEXC__AGENT__FUNCTION_IO__ROLE)
+} Nexc__Agent__FunctionIo__Role;
 
 /* --- messages --- */
 
@@ -106,10 +115,20 @@ struct  Nexc__Agent__Deploy
    * RLIMIT_NOFILE (soft = hard)
    */
   uint64_t rlimit_nofile;
+  /*
+   * Function mode (our extension, node/trigger.c): one invocation. Two
+   * FunctionIo frames came first with the workload's stdin and stdout; the
+   * agent answers FunctionResult instead of Exited. 0 = no timeout.
+   */
+  protobuf_c_boolean function_mode;
+  /*
+   * then SIGKILL to the whole tree, timed_out set
+   */
+  uint32_t timeout_ms;
 };
 #define NEXC__AGENT__DEPLOY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__deploy__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -218,6 +237,86 @@ struct  Nexc__Agent__Pong
     , 0 }
 
 
+/*
+ * agent -> node, first frame on a reattach connection: an agent whose
+ * workload outlived its node (it listens on the unix socket it got as
+ * --listen-fd) tells the restarted node where its workload stands. Buffered
+ * Log frames follow, then, if the workload has ended, Exited.
+ */
+struct  Nexc__Agent__Reattach
+{
+  ProtobufCMessage base;
+  char *workload_id;
+  /*
+   * the workload's pid, as the agent sees it
+   */
+  uint32_t pid;
+  /*
+   * the workload ended while no node was connected
+   */
+  protobuf_c_boolean exited;
+  /*
+   * when exited: as in Exited
+   */
+  int32_t code;
+  int32_t signal;
+  /*
+   * lines dropped (ring full) since the workload started
+   */
+  uint64_t dropped;
+  /*
+   * lines buffered, to be sent next
+   */
+  uint64_t buffered;
+};
+#define NEXC__AGENT__REATTACH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__reattach__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
+
+
+/*
+ * node -> agent, before a function-mode Deploy: one fd (SCM_RIGHTS), a
+ * memfd the node made and keeps a reference to: the payload (stdin, at
+ * offset 0) or an empty file the workload's stdout goes to. Payload and
+ * reply thus never pass through the 64 KiB frames.
+ */
+struct  Nexc__Agent__FunctionIo
+{
+  ProtobufCMessage base;
+  Nexc__Agent__FunctionIo__Role role;
+};
+#define NEXC__AGENT__FUNCTION_IO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__function_io__descriptor) \
+    , NEXC__AGENT__FUNCTION_IO__ROLE__ROLE_UNSPECIFIED }
+
+
+/*
+ * agent -> node: a function-mode workload ended; every process of it is
+ * gone (stdout is complete in the node's memfd). The agent exits after.
+ */
+struct  Nexc__Agent__FunctionResult
+{
+  ProtobufCMessage base;
+  /*
+   * exit status, or -1 when killed by a signal
+   */
+  int32_t code;
+  int32_t signal;
+  /*
+   * from spawn to the main process's exit
+   */
+  uint64_t elapsed_ns;
+  /*
+   * killed because timeout_ms passed
+   */
+  protobuf_c_boolean timed_out;
+  uint64_t log_dropped;
+};
+#define NEXC__AGENT__FUNCTION_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__function_result__descriptor) \
+    , 0, 0, 0, 0, 0 }
+
+
 typedef enum {
   NEXC__AGENT__FRAME__BODY__NOT_SET = 0,
   NEXC__AGENT__FRAME__BODY_HELLO = 1,
@@ -228,7 +327,10 @@ typedef enum {
   NEXC__AGENT__FRAME__BODY_EXITED = 6,
   NEXC__AGENT__FRAME__BODY_STOP = 7,
   NEXC__AGENT__FRAME__BODY_PING = 8,
-  NEXC__AGENT__FRAME__BODY_PONG = 9
+  NEXC__AGENT__FRAME__BODY_PONG = 9,
+  NEXC__AGENT__FRAME__BODY_REATTACH = 10,
+  NEXC__AGENT__FRAME__BODY_FUNCTION_IO = 11,
+  NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT = 12
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NEXC__AGENT__FRAME__BODY__CASE)
 } Nexc__Agent__Frame__BodyCase;
 
@@ -246,6 +348,9 @@ struct  Nexc__Agent__Frame
     Nexc__Agent__Stop *stop;
     Nexc__Agent__Ping *ping;
     Nexc__Agent__Pong *pong;
+    Nexc__Agent__Reattach *reattach;
+    Nexc__Agent__FunctionIo *function_io;
+    Nexc__Agent__FunctionResult *function_result;
   };
 };
 #define NEXC__AGENT__FRAME__INIT \
@@ -443,6 +548,63 @@ Nexc__Agent__Pong *
 void   nexc__agent__pong__free_unpacked
                      (Nexc__Agent__Pong *message,
                       ProtobufCAllocator *allocator);
+/* Nexc__Agent__Reattach methods */
+void   nexc__agent__reattach__init
+                     (Nexc__Agent__Reattach         *message);
+size_t nexc__agent__reattach__get_packed_size
+                     (const Nexc__Agent__Reattach   *message);
+size_t nexc__agent__reattach__pack
+                     (const Nexc__Agent__Reattach   *message,
+                      uint8_t             *out);
+size_t nexc__agent__reattach__pack_to_buffer
+                     (const Nexc__Agent__Reattach   *message,
+                      ProtobufCBuffer     *buffer);
+Nexc__Agent__Reattach *
+       nexc__agent__reattach__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nexc__agent__reattach__free_unpacked
+                     (Nexc__Agent__Reattach *message,
+                      ProtobufCAllocator *allocator);
+/* Nexc__Agent__FunctionIo methods */
+void   nexc__agent__function_io__init
+                     (Nexc__Agent__FunctionIo         *message);
+size_t nexc__agent__function_io__get_packed_size
+                     (const Nexc__Agent__FunctionIo   *message);
+size_t nexc__agent__function_io__pack
+                     (const Nexc__Agent__FunctionIo   *message,
+                      uint8_t             *out);
+size_t nexc__agent__function_io__pack_to_buffer
+                     (const Nexc__Agent__FunctionIo   *message,
+                      ProtobufCBuffer     *buffer);
+Nexc__Agent__FunctionIo *
+       nexc__agent__function_io__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nexc__agent__function_io__free_unpacked
+                     (Nexc__Agent__FunctionIo *message,
+                      ProtobufCAllocator *allocator);
+/* Nexc__Agent__FunctionResult methods */
+void   nexc__agent__function_result__init
+                     (Nexc__Agent__FunctionResult         *message);
+size_t nexc__agent__function_result__get_packed_size
+                     (const Nexc__Agent__FunctionResult   *message);
+size_t nexc__agent__function_result__pack
+                     (const Nexc__Agent__FunctionResult   *message,
+                      uint8_t             *out);
+size_t nexc__agent__function_result__pack_to_buffer
+                     (const Nexc__Agent__FunctionResult   *message,
+                      ProtobufCBuffer     *buffer);
+Nexc__Agent__FunctionResult *
+       nexc__agent__function_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nexc__agent__function_result__free_unpacked
+                     (Nexc__Agent__FunctionResult *message,
+                      ProtobufCAllocator *allocator);
 /* Nexc__Agent__Frame methods */
 void   nexc__agent__frame__init
                      (Nexc__Agent__Frame         *message);
@@ -494,6 +656,15 @@ typedef void (*Nexc__Agent__Ping_Closure)
 typedef void (*Nexc__Agent__Pong_Closure)
                  (const Nexc__Agent__Pong *message,
                   void *closure_data);
+typedef void (*Nexc__Agent__Reattach_Closure)
+                 (const Nexc__Agent__Reattach *message,
+                  void *closure_data);
+typedef void (*Nexc__Agent__FunctionIo_Closure)
+                 (const Nexc__Agent__FunctionIo *message,
+                  void *closure_data);
+typedef void (*Nexc__Agent__FunctionResult_Closure)
+                 (const Nexc__Agent__FunctionResult *message,
+                  void *closure_data);
 typedef void (*Nexc__Agent__Frame_Closure)
                  (const Nexc__Agent__Frame *message,
                   void *closure_data);
@@ -514,6 +685,10 @@ extern const ProtobufCMessageDescriptor nexc__agent__exited__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__stop__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__ping__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__pong__descriptor;
+extern const ProtobufCMessageDescriptor nexc__agent__reattach__descriptor;
+extern const ProtobufCMessageDescriptor nexc__agent__function_io__descriptor;
+extern const ProtobufCEnumDescriptor    nexc__agent__function_io__role__descriptor;
+extern const ProtobufCMessageDescriptor nexc__agent__function_result__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__frame__descriptor;
 
 PROTOBUF_C__END_DECLS
