@@ -400,8 +400,10 @@ journal_open (const char *dir, struct journal **out, struct journal_entry **entr
       j->fd = open (j->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
       if (j->fd < 0)
         {
+          int e = errno;
+          nxerr_sys (err, e, "recreate %s", j->path);
           free (j);
-          return nxerr_sys (err, errno, "recreate %s", j->path);
+          return -1;
         }
       *entries = NULL;
       *n = 0;
