@@ -233,12 +233,69 @@ test_run_logs_events_stop (void **state)
   assert_int_equal (o->code, 3); /* a lame-duck node does not bid */
 }
 
+/* A 20 MB artifact: on a terminal `run` shows its upload progress, and the
+ * node verifies the hash before the workload runs (its INFO hash is the
+ * file's sha256). script(1) gives the CLI a terminal. */
+static void
+test_run_big_file_with_progress (void **state)
+{
+  (void) state;
+  char big[400], cmd[4096], out[400];
+  snprintf (big, sizeof big, "%s/bigticker", H.tmpdir);
+  snprintf (out, sizeof out, "%s/script.out", H.tmpdir);
+  /* The ticker with 20 MB of padding after its ELF image still runs. */
+  snprintf (cmd, sizeof cmd, "cp %s %s && head -c 20971520 /dev/zero >> %s",
+            harness_bin ("examples/ticker"), big, big);
+  assert_int_equal (system (cmd), 0);
+  snprintf (cmd, sizeof cmd,
+            "script -qec '%s run %s --name bigtick --env TICK_MS=500 --timeout 20000' %s "
+            ">/dev/null 2>&1",
+            harness_bin ("api/nexc"), big, out);
+  assert_int_equal (system (cmd), 0);
+  FILE *f = fopen (out, "r");
+  static char text[65536];
+  size_t n = f ? fread (text, 1, sizeof text - 1, f) : 0;
+  text[n] = '\0';
+  if (f)
+    fclose (f);
+  assert_non_null (strstr (text, "upload ["));
+  assert_non_null (strstr (text, "100%"));
+  assert_non_null (strstr (text, "started bigtick as "));
+  /* The sha256 the CLI printed is the one the node verified and reports. */
+  char *sha = strstr (text, "(sha256 ");
+  assert_non_null (sha);
+  char hex[65];
+  memcpy (hex, sha + 8, 64);
+  hex[64] = '\0';
+  struct out *o = nexc ("nodes info %s --json", H.node_id);
+  assert_non_null (strstr (o->text, hex));
+  o = nexc ("ls --json");
+  json_t *j = json_loads (o->text, JSON_DISABLE_EOF_CHECK, NULL);
+  (void) j;
+  json_decref (j);
+  char id[64] = "";
+  char *p = strstr (o->text, "\"name\":\"bigtick\"");
+  assert_non_null (p);
+  char *idp = strstr (o->text, "\"id\":\"");
+  while (idp && strstr (idp, "\"name\":\"bigtick\"") != p && idp < p)
+    {
+      char *next = strstr (idp + 1, "\"id\":\"");
+      if (next == NULL || next > p)
+        break;
+      idp = next;
+    }
+  assert_non_null (idp);
+  memcpy (id, idp + 6, 20);
+  assert_int_equal (nexc ("stop %s", id)->code, 0);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_usage_errors),  cmocka_unit_test (test_connection_error),
     cmocka_unit_test (test_keygen),        cmocka_unit_test (test_nodes),
+    cmocka_unit_test (test_run_big_file_with_progress),
     cmocka_unit_test (test_run_logs_events_stop),
   };
   return cmocka_run_group_tests_name ("cli", tests, setup, teardown);
