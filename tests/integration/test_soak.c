@@ -31,6 +31,7 @@ static struct harness H;
 static natsConnection *NC;
 static struct nexc_client *C;
 static struct nkey_pair ISSUER;
+static natsSubscription *EVENTS;
 static const char *CONFIG = "{\"machine_pool_size\":3,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
                             "\"metrics_interval_ms\":0}";
 
@@ -90,9 +91,8 @@ setup (void **state)
   NC = harness_connect (&H);
   nexc_client_wrap (&C, NC, &err);
   C->timeout_ms = 10000;
-  natsSubscription *sub = NULL;
-  natsConnection_Subscribe (&sub, NC, "$NEX.events.default.*", on_event, NULL);
-  natsSubscription_SetPendingLimits (sub, -1, -1);
+  natsConnection_Subscribe (&EVENTS, NC, "$NEX.events.default.*", on_event, NULL);
+  natsSubscription_SetPendingLimits (EVENTS, -1, -1);
   harness_start_node (&H, CONFIG, NULL);
   return 0;
 }
@@ -101,6 +101,7 @@ static int
 teardown (void **state)
 {
   (void) state;
+  natsSubscription_Destroy (EVENTS);
   nexc_client_free (C);
   natsConnection_Destroy (NC);
   harness_stop_all (&H);
