@@ -42,5 +42,8 @@ enum agent_exit {
 #define AGENT_DRAIN_MS 500       /* read leftover output until EOF or this long */
 #define AGENT_FLUSH_MS 10000     /* send queued lines until done or this long */
 #define AGENT_EXITED_SEND_MS 2000 /* last, blocking send of Exited */
+/* A workload that ended while no node was connected: how long its Exited
+ * waits for a restarted node before the agent gives up and exits. */
+#define AGENT_ORPHAN_WAIT_MS (10 * 60 * 1000)
 
 #endif

@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -41,10 +44,67 @@ agent_end (struct agent *a, int code)
   a->exit_code = code;
 }
 
+/* Reattach: the node is gone but the workload is ours to keep. Queued
+ * control frames (Pongs) were for the old node: dropped. */
+static void
+agent_detach (struct agent *a)
+{
+  log_info ("link closed by the node: the workload runs on, waiting for a node to reattach");
+  while (a->link.ctl_count > 0)
+    {
+      frame_free (a->link.ctl[a->link.ctl_head]);
+      a->link.ctl_head = (a->link.ctl_head + 1) % AGENT_CTL_QUEUE_MAX;
+      a->link.ctl_count--;
+    }
+  close (a->link.sock);
+  a->link.sock = -1;
+}
+
+/* A node connected to the reattach socket: say where the workload stands;
+ * the ring (and the Exited, once the ring is empty) follow on the new link. */
+static void
+agent_accept (struct agent *a)
+{
+  Nexc__Agent__Reattach r = NEXC__AGENT__REATTACH__INIT;
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  struct nxerr err = { 0 };
+  int s = accept4 (a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (s < 0)
+    {
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+        log_warn ("reattach: accept: %s", strerror (errno));
+      return;
+    }
+  a->link.sock = s;
+  a->orphan_until = 0;
+  r.workload_id = a->workload_id;
+  r.pid = (uint32_t) a->wl.pid;
+  r.exited = a->phase == PHASE_DRAIN || a->phase == PHASE_FLUSH;
+  if (r.exited)
+    workload_exit_info (&a->wl, &r.code, &r.signal);
+  r.dropped = a->ring.total_dropped;
+  r.buffered = a->ring.count;
+  f.body_case = NEXC__AGENT__FRAME__BODY_REATTACH;
+  f.reattach = &r;
+  log_info ("reattach: a node connected (%zu lines buffered, %llu dropped)", a->ring.count,
+            (unsigned long long) a->ring.total_dropped);
+  if (a->phase == PHASE_FLUSH)
+    a->flush_until = timefmt_mono_ns () + AGENT_FLUSH_MS * NS_PER_MS;
+  if (link_send_ctl (&a->link, &f, &err) < 0)
+    agent_detach (a);
+}
+
 /* The link is gone or misused: nobody to report to. */
 static void
 agent_link_failed (struct agent *a, const struct nxerr *err)
 {
+  if (a->listen_fd >= 0 && a->phase != PHASE_IDLE && a->link.sock >= 0)
+    {
+      if (err->code != ECONNRESET)
+        log_warn ("link: %s", err->msg);
+      agent_detach (a);
+      return;
+    }
   if (err->code == ECONNRESET)
     {
       log_info ("link closed by the node%s", a->phase == PHASE_IDLE ? "" : ": killing the workload");
@@ -99,6 +159,35 @@ agent_send_exited (struct agent *a)
   agent_send_last (a, &f);
 }
 
+static void
+agent_send_function_result (struct agent *a)
+{
+  Nexc__Agent__FunctionResult r = NEXC__AGENT__FUNCTION_RESULT__INIT;
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  workload_exit_info (&a->wl, &r.code, &r.signal);
+  r.elapsed_ns = a->fn_elapsed_ns;
+  r.timed_out = a->fn_timed_out;
+  r.log_dropped = a->ring.total_dropped;
+  f.body_case = NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT;
+  f.function_result = &r;
+  log_debug ("function ended: code %d signal %d timed out %d in %llu ns", r.code, r.signal,
+             r.timed_out, (unsigned long long) r.elapsed_ns);
+  a->done = true;
+  a->exit_code = AGENT_EXIT_OK;
+  agent_send_last (a, &f);
+}
+
+static void
+fn_io_close (struct agent *a)
+{
+  for (int i = 0; i < 2; i++)
+    if (a->fn_io[i] >= 0)
+      {
+        close (a->fn_io[i]);
+        a->fn_io[i] = -1;
+      }
+}
+
 /* ---- frames from the node ---- */
 
 static void
@@ -130,12 +219,30 @@ on_deploy (struct agent *a, const Nexc__Agent__Deploy *d, int exe_fd)
       agent_start_failed (a, "deploy: no executable fd attached");
       return;
     }
+  if (d->function_mode && (a->fn_io[0] < 0 || a->fn_io[1] < 0))
+    {
+      agent_start_failed (a, "deploy: function mode without its stdin and stdout");
+      return;
+    }
+  a->fn_mode = d->function_mode;
+  a->wl.in_file = a->fn_io[0];
+  a->wl.out_file = a->fn_io[1];
+  a->fn_start_ns = timefmt_mono_ns ();
   if (workload_spawn (&a->wl, d, exe_fd, &a->sb, &err) < 0)
     {
+      fn_io_close (a);
       agent_start_failed (a, err.msg);
       return;
     }
+  fn_io_close (a); /* the workload has its own copies */
+  if (a->fn_mode && d->timeout_ms)
+    a->fn_deadline = a->fn_start_ns + (uint64_t) d->timeout_ms * NS_PER_MS;
   log_info ("workload %s (%s) started, pid %d", d->workload_id, d->name, (int) a->wl.pid);
+  snprintf (a->workload_id, sizeof a->workload_id, "%s", d->workload_id);
+  /* From now on the workload outlives the node (a restarted node reattaches
+   * through listen_fd): no more death with the parent. */
+  if (a->listen_fd >= 0 && prctl (PR_SET_PDEATHSIG, 0) < 0)
+    log_warn ("prctl(PR_SET_PDEATHSIG, 0): %s", strerror (errno));
   output_init (&a->out[0], a->wl.out_fd, NEXC__AGENT__LOG__STREAM__STDOUT);
   output_init (&a->out[1], a->wl.err_fd, NEXC__AGENT__LOG__STREAM__STDERR);
   a->deploy_grace_ms = d->stop_grace_ms;
@@ -179,11 +286,32 @@ on_stop (struct agent *a, const Nexc__Agent__Stop *s)
     }
 }
 
+/* Keeps fd (sets *fd to -1) when it is taken. */
+static void
+on_function_io (struct agent *a, const Nexc__Agent__FunctionIo *io, int *fd)
+{
+  int slot = io->role == NEXC__AGENT__FUNCTION_IO__ROLE__STDIN    ? 0
+             : io->role == NEXC__AGENT__FUNCTION_IO__ROLE__STDOUT ? 1
+                                                                  : -1;
+  struct nxerr err;
+  if (a->phase != PHASE_IDLE || *fd < 0 || slot < 0 || a->fn_io[slot] >= 0)
+    {
+      nxerr_set (&err, EPROTO, "protocol: unexpected function_io frame");
+      agent_link_failed (a, &err);
+      return;
+    }
+  a->fn_io[slot] = *fd;
+  *fd = -1;
+}
+
 static void
 on_frame (struct agent *a, Frame *f, int fd)
 {
   switch (f->body_case)
     {
+    case NEXC__AGENT__FRAME__BODY_FUNCTION_IO:
+      on_function_io (a, f->function_io, &fd);
+      break;
     case NEXC__AGENT__FRAME__BODY_PING:
       on_ping (a, f->ping);
       break;
@@ -207,7 +335,7 @@ on_frame (struct agent *a, Frame *f, int fd)
 static void
 on_link_readable (struct agent *a)
 {
-  for (int i = 0; i < AGENT_LINK_FRAMES_IN && !a->done; i++)
+  for (int i = 0; i < AGENT_LINK_FRAMES_IN && !a->done && a->link.sock >= 0; i++)
     {
       struct nxerr err = { 0 };
       Frame *f = NULL;
@@ -233,6 +361,11 @@ on_main_exited (struct agent *a)
   struct nxerr err = { 0 };
   int code, sig;
   workload_exit_info (&a->wl, &code, &sig);
+  if (a->fn_mode)
+    {
+      a->fn_elapsed_ns = timefmt_mono_ns () - a->fn_start_ns;
+      a->fn_deadline = 0;
+    }
   log_info ("workload main process ended (code %d, signal %d)", code, sig);
   /* Whatever it left behind goes now; its pipes then reach EOF. */
   if (workload_kill_tree (&a->wl, AGENT_KILL_TREE_MS, &err) < 0)
@@ -273,6 +406,13 @@ on_timers (struct agent *a, uint64_t now)
       a->kill_at = 0;
       workload_signal (&a->wl, SIGKILL);
     }
+  if (a->fn_deadline != 0 && now >= a->fn_deadline && a->phase == PHASE_RUNNING)
+    {
+      log_info ("function: timeout, SIGKILL to the workload");
+      a->fn_deadline = 0;
+      a->fn_timed_out = true;
+      workload_signal (&a->wl, SIGKILL); /* the tree goes when the main exit is reaped */
+    }
 }
 
 /* DRAIN -> FLUSH -> end, each when its condition or deadline is met. */
@@ -294,6 +434,19 @@ advance_ending (struct agent *a, uint64_t now)
       a->phase = PHASE_FLUSH;
       a->flush_until = now + AGENT_FLUSH_MS * NS_PER_MS;
     }
+  if (a->phase == PHASE_FLUSH && a->link.sock < 0)
+    {
+      /* Detached: the Exited waits for a node, within bounds. */
+      if (a->orphan_until == 0)
+        a->orphan_until = now + (uint64_t) AGENT_ORPHAN_WAIT_MS * NS_PER_MS;
+      if (now < a->orphan_until)
+        return;
+      log_warn ("workload ended and no node reattached within %d ms: exiting",
+                AGENT_ORPHAN_WAIT_MS);
+      a->done = true;
+      a->exit_code = AGENT_EXIT_OK;
+      return;
+    }
   if (a->phase == PHASE_FLUSH)
     {
       if ((a->ring.count > 0 || link_ctl_pending (&a->link)) && now < a->flush_until)
@@ -303,7 +456,10 @@ advance_ending (struct agent *a, uint64_t now)
           log_warn ("link too slow: %zu output lines dropped at exit", a->ring.count);
           log_ring_discard (&a->ring);
         }
-      agent_send_exited (a);
+      if (a->fn_mode)
+        agent_send_function_result (a);
+      else
+        agent_send_exited (a);
     }
 }
 
@@ -311,10 +467,12 @@ static int
 poll_timeout (const struct agent *a, uint64_t now)
 {
   uint64_t next = 0;
-  uint64_t cand[5] = { output_deadline (&a->out[0]), output_deadline (&a->out[1]), a->kill_at,
+  uint64_t cand[7] = { output_deadline (&a->out[0]), output_deadline (&a->out[1]), a->kill_at,
                        a->phase == PHASE_DRAIN ? a->drain_until : 0,
-                       a->phase == PHASE_FLUSH ? a->flush_until : 0 };
-  for (int i = 0; i < 5; i++)
+                       a->phase == PHASE_FLUSH && a->link.sock >= 0 ? a->flush_until : 0,
+                       a->link.sock < 0 ? a->orphan_until : 0,
+                       a->fn_deadline /* function mode: the invocation's timeout */ };
+  for (int i = 0; i < 7; i++)
     if (cand[i] != 0 && (next == 0 || cand[i] < next))
       next = cand[i];
   if (next == 0)
@@ -335,8 +493,9 @@ agent_step (struct agent *a)
   struct nxerr err = { 0 };
   uint64_t now;
   int n;
-  p[0] = (struct pollfd){ .fd = a->link.sock, .events = POLLIN };
-  if (link_pending (&a->link, &a->ring))
+  bool detached = a->link.sock < 0;
+  p[0] = (struct pollfd){ .fd = detached ? a->listen_fd : a->link.sock, .events = POLLIN };
+  if (!detached && link_pending (&a->link, &a->ring))
     p[0].events |= POLLOUT;
   p[1] = (struct pollfd){ .fd = a->sigfd, .events = POLLIN };
   p[2] = (struct pollfd){ .fd = a->out[0].fd, .events = POLLIN }; /* fd -1: ignored */
@@ -351,7 +510,12 @@ agent_step (struct agent *a)
   if (n > 0 && p[1].revents)
     on_signals (a);
   if (!a->done && n > 0 && p[0].revents)
-    on_link_readable (a);
+    {
+      if (detached)
+        agent_accept (a);
+      else
+        on_link_readable (a);
+    }
   now = timefmt_mono_ns ();
   for (int i = 0; i < 2 && !a->done && n > 0; i++)
     if (p[2 + i].revents)
@@ -359,7 +523,7 @@ agent_step (struct agent *a)
   if (a->done)
     return;
   on_timers (a, now);
-  if (link_pending (&a->link, &a->ring) && link_flush (&a->link, &a->ring, &err) < 0)
+  if (a->link.sock >= 0 && link_pending (&a->link, &a->ring) && link_flush (&a->link, &a->ring, &err) < 0)
     {
       agent_link_failed (a, &err);
       return;
@@ -395,6 +559,8 @@ agent_init (struct agent *a, const struct sandbox *sb, int sock, int sigfd, stru
   output_init (&a->out[0], -1, NEXC__AGENT__LOG__STREAM__STDOUT);
   output_init (&a->out[1], -1, NEXC__AGENT__LOG__STREAM__STDERR);
   a->phase = PHASE_IDLE;
+  a->listen_fd = -1;
+  a->fn_io[0] = a->fn_io[1] = -1; /* function mode (FunctionIo frames) */
   return 0;
 }
 
@@ -403,8 +569,12 @@ agent_free (struct agent *a)
 {
   for (int i = 0; i < 2; i++)
     output_close (&a->out[i]);
+  fn_io_close (a);
   log_ring_free (&a->ring);
   link_free (&a->link);
+  if (a->listen_fd >= 0)
+    close (a->listen_fd);
+  a->listen_fd = -1;
   sandbox_cleanup (&a->sb);
   if (a->sigfd >= 0)
     close (a->sigfd);

@@ -10,8 +10,15 @@
  *   DRAIN   | Pong | StartFailed, end    | ignored          |             | -> FLUSH    |
  *   FLUSH   | Pong | StartFailed, end    | ignored          |             |             | Exited, end
  *
+ * Function mode: FunctionIo frames (IDLE only) bring stdin/stdout before the
+ * Deploy; the timeout kills the tree like a main exit; FunctionResult
+ * replaces Exited.
+ *
  * In every phase: link EOF or error, a frame the node may not send, or
- * SIGTERM/SIGINT/SIGHUP -> kill the tree and end. "output done" is both pipes
+ * SIGTERM/SIGINT/SIGHUP -> kill the tree and end; except that with
+ * --listen-fd, link EOF outside IDLE detaches: the workload runs on, its
+ * output fills the ring (oldest dropped, counted), an Exited waits up to
+ * AGENT_ORPHAN_WAIT_MS for a node to connect and collect it. "output done" is both pipes
  * at EOF, or AGENT_DRAIN_MS after the tree was killed; FLUSH gives up after
  * AGENT_FLUSH_MS (what is left counts as dropped).
  *
@@ -46,6 +53,21 @@ struct agent {
   uint64_t flush_until;    /* FLUSH: stop waiting for the link */
   bool done;
   int exit_code;
+  /* Reattach (--listen-fd): once it has a workload the agent outlives its
+   * node. Link EOF then detaches (link.sock -1) instead of ending; the next
+   * node connects to listen_fd (one connection at a time) and gets a
+   * Reattach frame, the buffered lines, and the Exited if it came to that. */
+  int listen_fd;           /* -1: no reattach, the agent ends with its link */
+  char workload_id[64];
+  uint64_t orphan_until;   /* FLUSH while detached: give up waiting then */
+  /* Function mode (Deploy.function_mode): FunctionIo fds kept until the
+   * Deploy, then one run with a deadline, answered by FunctionResult. */
+  int fn_io[2];            /* stdin, stdout memfds from the node; -1 when absent */
+  bool fn_mode;
+  bool fn_timed_out;
+  uint64_t fn_start_ns;
+  uint64_t fn_elapsed_ns;
+  uint64_t fn_deadline;    /* 0 = none */
 };
 
 /* Take over the link socket and the signalfd; sb is the parsed tier. */

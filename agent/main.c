@@ -2,7 +2,7 @@
  *
  *   nexc-agent --fd 3 --parent-pid <node pid> [--sandbox none|process] [--log-level info]
  *              [--uid U --gid G --workdir DIR --state-dir DIR [--network host|none]]
- *              [--selftest]
+ *              [--listen-fd N] [--selftest]
  *
  * The process tier's options describe the sandbox the node prepared (see
  * agent/sandbox.h); --selftest sets it up, verifies it from a child, writes
@@ -36,6 +36,7 @@ struct opts {
   long uid, gid;
   const char *workdir, *state_dir, *network;
   bool selftest;
+  int listen_fd; /* reattach socket (listening), or -1 */
 };
 
 static void
@@ -44,7 +45,7 @@ usage (FILE *to)
   fprintf (to, "usage: nexc-agent --fd N --parent-pid PID [--sandbox none|process] "
                "[--log-level error|warn|info|debug]\n"
                "                  [--uid U --gid G --workdir DIR --state-dir DIR "
-               "[--network host|none]] [--selftest]\n");
+               "[--network host|none]] [--listen-fd N] [--selftest]\n");
 }
 
 static int
@@ -74,6 +75,7 @@ parse_args (int argc, char **argv, struct opts *o)
     { "state-dir", required_argument, NULL, 'S' },
     { "network", required_argument, NULL, 'n' },
     { "selftest", no_argument, NULL, 'T' },
+    { "listen-fd", required_argument, NULL, 'L' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -87,6 +89,7 @@ parse_args (int argc, char **argv, struct opts *o)
   o->workdir = o->state_dir = NULL;
   o->network = "host";
   o->selftest = false;
+  o->listen_fd = -1;
   while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1)
     switch (c)
       {
@@ -143,6 +146,14 @@ parse_args (int argc, char **argv, struct opts *o)
       case 'T':
         o->selftest = true;
         break;
+      case 'L':
+        if (parse_int (optarg, 3, INT_MAX, &v) < 0)
+          {
+            log_error ("--listen-fd: expected a number >= 3, got \"%s\"", optarg);
+            return -1;
+          }
+        o->listen_fd = (int) v;
+        break;
       case 'h':
         usage (stdout);
         exit (AGENT_EXIT_OK);
@@ -150,7 +161,7 @@ parse_args (int argc, char **argv, struct opts *o)
         usage (stderr);
         return -1;
       }
-  if (optind != argc || o->fd < 0 || o->parent == 0)
+  if (optind != argc || o->fd < 0 || o->parent == 0 || o->listen_fd == o->fd)
     {
       usage (stderr);
       return -1;
@@ -172,20 +183,41 @@ ensure_std_fds (void)
       }
 }
 
-/* Everything but 0, 1, 2 and the link: whatever the node leaked is not ours. */
+/* Everything but 0, 1, 2, the link and the reattach socket (keep2, or -1):
+ * whatever the node leaked is not ours. */
 static void
-close_other_fds (int keep)
+close_other_fds (int keep, int keep2)
 {
   struct rlimit rl;
   int max = 65536;
-  if ((keep == 3 || close_range (3, (unsigned) keep - 1, 0) == 0)
-      && close_range ((unsigned) keep + 1, ~0U, 0) == 0)
+  int lo = keep2 >= 0 && keep2 < keep ? keep2 : keep;
+  int hi = keep2 > keep ? keep2 : keep;
+  if ((lo == 3 || close_range (3, (unsigned) lo - 1, 0) == 0)
+      && (hi == lo || hi == lo + 1 || close_range ((unsigned) lo + 1, (unsigned) hi - 1, 0) == 0)
+      && close_range ((unsigned) hi + 1, ~0U, 0) == 0)
     return;
   if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 1048576)
     max = (int) rl.rlim_cur;
   for (int fd = 3; fd < max; fd++)
-    if (fd != keep)
+    if (fd != keep && fd != keep2)
       close (fd);
+}
+
+/* The reattach socket: a listening SOCK_SEQPACKET socket, close-on-exec
+ * (the workload must not inherit it), non-blocking (accept from poll). */
+static int
+check_listen_fd (int fd, struct nxerr *err)
+{
+  int type = 0, acc = 0;
+  socklen_t len = sizeof type, alen = sizeof acc;
+  if (getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0
+      || getsockopt (fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0)
+    return nxerr_sys (err, errno, "listen fd %d", fd);
+  if (type != SOCK_SEQPACKET || !acc)
+    return nxerr_set (err, EINVAL, "listen fd %d is not a listening SOCK_SEQPACKET socket", fd);
+  if (fcntl (fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl (fd, F_SETFL, O_NONBLOCK) < 0)
+    return nxerr_sys (err, errno, "listen fd %d", fd);
+  return 0;
 }
 
 static int
@@ -271,7 +303,7 @@ main (int argc, char **argv)
       log_error ("prctl(PR_SET_CHILD_SUBREAPER): %s", strerror (errno));
       return AGENT_EXIT_INTERNAL;
     }
-  close_other_fds (o.fd);
+  close_other_fds (o.fd, o.listen_fd);
   if (sandbox_setup (&sb, &err) < 0)
     {
       log_error ("sandbox: %s", err.msg);
@@ -286,11 +318,13 @@ main (int argc, char **argv)
       return code == 0 ? AGENT_EXIT_OK : AGENT_EXIT_INTERNAL;
     }
   if (check_link_fd (o.fd, &err) < 0 || (sigfd = setup_signals (&err)) < 0
-      || agent_init (&a, &sb, o.fd, sigfd, &err) < 0)
+      || agent_init (&a, &sb, o.fd, sigfd, &err) < 0
+      || (o.listen_fd >= 0 && check_listen_fd (o.listen_fd, &err) < 0))
     {
       log_error ("%s", err.msg);
       return AGENT_EXIT_INTERNAL;
     }
+  a.listen_fd = o.listen_fd;
   code = agent_run (&a);
   agent_free (&a);
   return code;

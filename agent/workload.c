@@ -35,6 +35,8 @@ workload_init (struct workload *w)
   w->status = 0;
   w->out_fd = -1;
   w->err_fd = -1;
+  w->in_file = -1;
+  w->out_file = -1;
 }
 
 /* ---- argv and environment ---- */
@@ -257,7 +259,9 @@ workload_spawn (struct workload *w, const Nexc__Agent__Deploy *d, int exe_fd,
       nxerr_sys (err, errno, "pipe");
       goto out;
     }
-  c = (struct child_args){ .agent = getpid (), .devnull = devnull, .out_w = out[1],
+  c = (struct child_args){ .agent = getpid (),
+                           .devnull = w->in_file >= 0 ? w->in_file : devnull,
+                           .out_w = w->out_file >= 0 ? w->out_file : out[1],
                            .err_w = errp[1], .status_w = status[1], .exe_fd = exe_fd,
                            .script = script, .argv = argv, .envp = envp, .sb = sb };
   /* fork, not posix_spawn: the agent is single-threaded and the child has
@@ -287,9 +291,11 @@ workload_spawn (struct workload *w, const Nexc__Agent__Deploy *d, int exe_fd,
     log_warn ("output pipes: set non-blocking: %s", strerror (errno)); /* cannot fail on pipes */
   w->pid = pid;
   w->reaped = false;
-  w->out_fd = out[0];
+  w->out_fd = w->out_file >= 0 ? -1 : out[0]; /* function mode: stdout is a file */
   w->err_fd = errp[0];
-  out[0] = errp[0] = -1;
+  if (w->out_file < 0)
+    out[0] = -1;
+  errp[0] = -1;
   rc = 0;
 out:
   free_envp (envp);

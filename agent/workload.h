@@ -25,6 +25,11 @@ struct workload {
   int status;     /* its wait status */
   int out_fd;     /* read ends of its stdout/stderr pipes, non-blocking */
   int err_fd;
+  /* Function mode: set before workload_spawn, borrowed (the caller closes
+   * them): stdin and stdout are these files instead of /dev/null and a pipe
+   * (out_fd then stays -1). */
+  int in_file;
+  int out_file;
 };
 
 void workload_init (struct workload *w);

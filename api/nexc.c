@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,20 +21,16 @@
 
 /* Nodes refuse a JWT they have seen (replay protection), and a JWT is a
  * pure function of its claims: two deploys of one workload in the same second
- * would mint the same token. So this process never reuses an iat: each token
- * gets max(now, previous + 1). The drift is bounded by the request rate and
- * stays far inside the nodes' clock-skew allowance for ordinary use. */
-static int64_t
-next_iat (void)
+ * would mint the same token. So every token this library mints carries a
+ * random `name` claim (a standard claim Nex ignores; it enters the jti), and
+ * its iat is the real time: no clock drift however fast a client goes. */
+static void
+unique_name (char out[25])
 {
-  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-  static int64_t last;
-  int64_t now = (int64_t) time (NULL), v;
-  pthread_mutex_lock (&mu);
-  v = now > last ? now : last + 1;
-  last = v;
-  pthread_mutex_unlock (&mu);
-  return v;
+  uint8_t r[12];
+  randombytes_buf (r, sizeof r);
+  for (int i = 0; i < 12; i++)
+    snprintf (out + 2 * i, 3, "%02x", r[i]);
 }
 
 static int
@@ -395,7 +392,9 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
   memset (&claims, 0, sizeof claims);
   claims.sub = (char *) o->name;
   claims.hash = (char *) (hash ? hash : "");
-  claims.iat = next_iat ();
+  char nonce[25];
+  unique_name (nonce);
+  claims.name = nonce;
   if (jwt_encode (&claims, o->issuer, &jwt, err) < 0)
     return -1;
   /* jwt_encode filled jti (owned); the rest are borrowed. */
@@ -410,6 +409,10 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
       argc++;
   r.argv = (char **) o->argv;
   r.argc = argc;
+  if (o->trigger_subjects)
+    while (o->trigger_subjects[r.n_triggers])
+      r.n_triggers++;
+  r.trigger_subjects = (char **) o->trigger_subjects;
   r.description = (char *) (o->description ? o->description : "");
   r.type = (char *) (o->type ? o->type : "native");
   r.location_scheme = "nats";
@@ -502,9 +505,12 @@ nexc_stop_payload (const char *node_id, const char *workload_id, const char *nam
   cleanup_buf struct buf jwt = BUF_INIT;
   cleanup_buf struct buf out = BUF_INIT;
   struct jsonw w;
+  char nonce[25];
   memset (&claims, 0, sizeof claims);
   claims.sub = (char *) name;
   claims.iat = iat;
+  unique_name (nonce);
+  claims.name = nonce;
   if (jwt_encode (&claims, issuer, &jwt, err) < 0)
     return -1;
   free (claims.jti);
@@ -527,8 +533,11 @@ nexc_stop (struct nexc_client *c, const char *node_id, const char *workload_id, 
   char *payload = NULL;
   int rc;
   /* Nex refuses a stop JWT minted in the deploy's second (cloned-claims
-   * rule, reference §3.1): next_iat never repeats a second we used. */
-  if (nexc_stop_payload (node_id, workload_id, name, issuer, next_iat (), &payload, err)
+   * rule, reference §3.1), and deploys here are stamped with the real time:
+   * stamp stops one second ahead (well inside the nodes' clock-skew
+   * allowance; it does not accumulate). */
+  if (nexc_stop_payload (node_id, workload_id, name, issuer, (int64_t) time (NULL) + 1, &payload,
+                         err)
       < 0)
     return -1;
   snprintf (subj, sizeof subj, "$NEX.STOP.%s.%s", c->ns, node_id);

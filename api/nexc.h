@@ -99,6 +99,7 @@ struct nexc_deploy_opts {
   char *request_json_out;       /* unused by the library; reserved */
   struct deploy_resources resources; /* per-deploy sizing (nexc extension); zero: none */
   struct deploy_restart restart;     /* restart policy (nexc extension); .present=false: none */
+  const char *const *trigger_subjects; /* type "function": NULL-terminated, may be NULL */
 };
 
 struct nexc_deploy_result {

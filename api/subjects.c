@@ -68,3 +68,67 @@ subjects_split (const char *subject, char **storage, const char **tokens, int ma
     }
   return n;
 }
+
+bool
+subjects_pattern_ok (const char *s, size_t max)
+{
+  size_t n, tok = 0; /* length of the current token */
+  if (s == NULL || *s == '\0')
+    return false;
+  n = strlen (s);
+  if (n > max)
+    return false;
+  for (size_t i = 0; i <= n; i++)
+    {
+      unsigned char c = (unsigned char) s[i];
+      if (c == '.' || c == '\0')
+        {
+          if (tok == 0)
+            return false; /* empty token: leading, trailing or doubled dot */
+          if (tok == 1 && s[i - 1] == '>' && c != '\0')
+            return false; /* '>' must be the last token */
+          tok = 0;
+          continue;
+        }
+      if (c <= ' ' || c == 0x7f)
+        return false;
+      if ((c == '*' || c == '>') && (tok != 0 || (s[i + 1] != '.' && s[i + 1] != '\0')))
+        return false; /* a wildcard inside a token */
+      if (tok > 0 && (s[i - 1] == '*' || s[i - 1] == '>'))
+        return false;
+      tok++;
+    }
+  return true;
+}
+
+/* Next token of *p (advanced past it and its dot); its length in *len. */
+static const char *
+next_token (const char **p, size_t *len)
+{
+  const char *t = *p, *dot;
+  if (*t == '\0')
+    return NULL;
+  dot = strchr (t, '.');
+  *len = dot ? (size_t) (dot - t) : strlen (t);
+  *p = dot ? dot + 1 : t + *len;
+  return t;
+}
+
+bool
+subjects_overlap (const char *a, const char *b)
+{
+  for (;;)
+    {
+      size_t la = 0, lb = 0;
+      const char *ta = next_token (&a, &la), *tb = next_token (&b, &lb);
+      if (ta == NULL || tb == NULL)
+        return ta == NULL && tb == NULL; /* same length: every token matched */
+      /* '>' takes this token and any that follow; the other has one here. */
+      if ((la == 1 && *ta == '>') || (lb == 1 && *tb == '>'))
+        return true;
+      if ((la == 1 && *ta == '*') || (lb == 1 && *tb == '*'))
+        continue;
+      if (la != lb || memcmp (ta, tb, la) != 0)
+        return false;
+    }
+}

@@ -35,6 +35,18 @@
  * control characters. */
 bool subjects_token_ok (const char *s);
 
+#define NEX_EVENT_FUNCTION_OK "function_exec_succeeded"
+#define NEX_EVENT_FUNCTION_FAILED "function_exec_failed"
+
+/* A subscription pattern: 1..max bytes of tokens separated by '.', each
+ * non-empty and free of whitespace/control characters; '*' and '>' only as
+ * whole tokens, '>' only last. */
+bool subjects_pattern_ok (const char *s, size_t max);
+
+/* Whether two valid patterns can match a common subject ('*' one token,
+ * '>' one or more trailing tokens). */
+bool subjects_overlap (const char *a, const char *b);
+
 /* "$NEX.<op>.<node>" or "$NEX.<op>.<ns>.<node>" (ns may be "*"). */
 void subjects_node_op (struct buf *out, const char *op, const char *ns, const char *node);
 void subjects_event (struct buf *out, const char *ns, const char *type);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,8 +20,10 @@
 #include "node/node.h"
 #include "node/nsspawn.h"
 #include "node/pool.h"
+#include "node/reattach.h"
 #include "node/sandbox.h"
 #include "node/supervise.h"
+#include "node/trigger.h"
 #include "node/workload.h"
 
 #define AGENT_FRAMES_PER_WAKE 64
@@ -32,7 +35,8 @@ static void on_timer (struct loop_timer *t);
 
 /* Tier none: posix_spawn, the link as fd 3. */
 static int
-spawn_plain (struct node *n, char **argv, char **envp, int link, pid_t *pid, struct nxerr *err)
+spawn_plain (struct node *n, char **argv, char **envp, int link, int lfd, pid_t *pid,
+             struct nxerr *err)
 {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
@@ -43,6 +47,8 @@ spawn_plain (struct node *n, char **argv, char **envp, int link, pid_t *pid, str
   posix_spawn_file_actions_init (&fa);
   /* dup2 onto 3 clears CLOEXEC on the child's copy only. */
   posix_spawn_file_actions_adddup2 (&fa, link, 3);
+  if (lfd >= 0) /* >= 10 (reattach_listen): not clobbered by the dup onto 3 */
+    posix_spawn_file_actions_adddup2 (&fa, lfd, 4);
   posix_spawnattr_init (&attr);
   posix_spawnattr_setsigmask (&attr, &none);
   /* nats.c ignores SIGPIPE process-wide, and an ignored disposition survives
@@ -62,7 +68,7 @@ spawn_plain (struct node *n, char **argv, char **envp, int link, pid_t *pid, str
  * agent as pid 1 of new namespaces, moved into its leaf before it can fork. */
 static int
 spawn_sandboxed (struct node *n, char **argv, size_t argc, size_t room, char **envp, int link,
-                 struct sandbox_slot **slot, pid_t *pid, struct nxerr *err)
+                 int lfd, struct sandbox_slot **slot, pid_t *pid, struct nxerr *err)
 {
   struct sandbox_slot *s;
   struct nsspawn ns;
@@ -71,7 +77,7 @@ spawn_sandboxed (struct node *n, char **argv, size_t argc, size_t room, char **e
   argc += sandbox_slot_argv (n->sandbox, s, argv + argc, room - argc - 1);
   argv[argc] = NULL;
   ns = (struct nsspawn){ .path = n->agent_path, .argv = argv, .envp = envp, .fd3 = link,
-                         .clone_flags = sandbox_clone_flags (&n->cfg) };
+                         .fd4 = lfd >= 0 ? lfd : 0, .clone_flags = sandbox_clone_flags (&n->cfg) };
   if (nsspawn (&ns, pid, err) < 0)
     {
       sandbox_slot_release (n->sandbox, s);
@@ -99,6 +105,8 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
   struct sandbox_slot *slot = NULL;
   struct agent *a;
+  char *sock = NULL;
+  int lfd = -1;
   pid_t pid;
   int rc;
 
@@ -114,15 +122,25 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   argv[argc++] = n->sandbox ? "process" : "none";
   argv[argc++] = "--log-level";
   argv[argc++] = log_get_level () >= LOG_DEBUG ? "debug" : "info";
+  if (reattach_listen (n, &sock, &lfd) == 0)
+    {
+      argv[argc++] = "--listen-fd";
+      argv[argc++] = "4";
+    }
   argv[argc] = NULL;
   if (n->sandbox)
-    rc = spawn_sandboxed (n, argv, argc, AGENT_ARGV_MAX, envp, sv[1], &slot, &pid, err);
+    rc = spawn_sandboxed (n, argv, argc, AGENT_ARGV_MAX, envp, sv[1], lfd, &slot, &pid, err);
   else
-    rc = spawn_plain (n, argv, envp, sv[1], &pid, err);
+    rc = spawn_plain (n, argv, envp, sv[1], lfd, &pid, err);
   close (sv[1]);
+  if (lfd >= 0)
+    close (lfd);
   if (rc < 0)
     {
       close (sv[0]);
+      if (sock)
+        unlink (sock);
+      free (sock);
       return -1;
     }
   fcntl (sv[0], F_SETFL, fcntl (sv[0], F_GETFL) | O_NONBLOCK);
@@ -130,6 +148,8 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   a->node = n;
   a->pid = pid;
   a->slot = slot;
+  a->sock = sock;
+  a->pidfd = -1;
   a->src.fd = sv[0];
   a->src.cb = on_link;
   a->state = AGENT_SPAWNING;
@@ -155,6 +175,12 @@ send_frame (struct agent *a, Frame *f, int fd, struct nxerr *err)
   if (a->state == AGENT_DEAD || a->src.fd < 0)
     return nxerr_set (err, EPIPE, "agent %d is gone", (int) a->pid);
   return frame_send (a->src.fd, f, fd, err);
+}
+
+int
+agent_send_frame (struct agent *a, Frame *f, int fd, struct nxerr *err)
+{
+  return send_frame (a, f, fd, err);
 }
 
 int
@@ -247,20 +273,34 @@ agent_kill (struct agent *a, const char *why)
   if (why)
     log_warn ("agent %d%s%s: %s", (int) a->pid, w ? " of workload " : "", w ? w->id : "", why);
   a->state = AGENT_DEAD;
-  if (!a->reaped)
+  if (a->adopted)
+    {
+      /* Not our child: no waitpid will ever say it is gone. */
+      if (a->pidfd >= 0)
+        syscall (SYS_pidfd_send_signal, a->pidfd, SIGKILL, NULL, 0);
+      a->reaped = true;
+    }
+  else if (!a->reaped)
     kill (a->pid, SIGKILL);
   close_link (a);
   loop_timer_cancel (a->node->loop, &a->timer);
   a->wl = NULL;
+  if (a->awaiting_reattach)
+    {
+      a->awaiting_reattach = false;
+      reattach_settled (a->node, false);
+    }
   if (w)
     supervise_agent_lost (w, why ? why : "agent exited");
+  if (a->call)
+    trigger_agent_lost (a, why ? why : "agent exited");
   if (a->on_ready)
     {
       void (*cb) (struct agent *, bool, void *) = a->on_ready;
       a->on_ready = NULL;
       cb (a, false, a->ud);
     }
-  pool_agent_gone (a->node->pool, a);
+  pool_agent_gone (a->pool, a);
 }
 
 void
@@ -296,12 +336,14 @@ handle_frame (struct agent *a, Frame *f, int fd)
       agent_kill (a, "protocol violation: unexpected fd from agent");
       return false;
     }
+  if (a->call != NULL && a->state == AGENT_LEASED) /* a function invocation's */
+    return trigger_agent_frame (a, f);
   switch (f->body_case)
     {
     case NEXC__AGENT__FRAME__BODY_HELLO:
       /* An agent of the process tier that does not say so is not one. */
       if (a->state != AGENT_SPAWNING
-          || (a->slot && (f->hello->sandbox == NULL || strcmp (f->hello->sandbox, "process") != 0)))
+          || a->adopted || (a->slot && (f->hello->sandbox == NULL || strcmp (f->hello->sandbox, "process") != 0)))
         break;
       a->state = AGENT_READY;
       loop_timer_cancel (a->node->loop, &a->timer);
@@ -314,7 +356,14 @@ handle_frame (struct agent *a, Frame *f, int fd)
           cb (a, true, a->ud);
         }
       else
-        pool_agent_ready (a->node->pool, a);
+        pool_agent_ready (a->pool, a);
+      return a->state != AGENT_DEAD;
+    case NEXC__AGENT__FRAME__BODY_REATTACH:
+      if (!a->adopted || !a->awaiting_reattach || a->state != AGENT_LEASED || w == NULL)
+        break;
+      a->awaiting_reattach = false;
+      loop_timer_cancel (a->node->loop, &a->timer);
+      reattach_on_frame (a, f->reattach);
       return a->state != AGENT_DEAD;
     case NEXC__AGENT__FRAME__BODY_PONG:
       if (!a->ping_pending || f->pong->nonce != a->ping_nonce)
@@ -335,7 +384,7 @@ handle_frame (struct agent *a, Frame *f, int fd)
       return false;
     case NEXC__AGENT__FRAME__BODY_LOG:
       if (a->state != AGENT_LEASED || w == NULL || w->state == WL_STARTING
-          || f->log->stream == NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED)
+          || a->awaiting_reattach || f->log->stream == NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED)
         break;
       supervise_log (w, f->log->stream == NEXC__AGENT__LOG__STREAM__STDERR,
                      (const char *) f->log->text.data, f->log->text.len, f->log->dropped);
@@ -401,6 +450,11 @@ on_timer (struct loop_timer *t)
       agent_kill (a, "no handshake within agent_handshake_timeout_ms");
       return;
     }
+  if (a->awaiting_reattach)
+    {
+      agent_kill (a, "reattach: no Reattach frame in time");
+      return;
+    }
   if (a->state != AGENT_READY)
     return;
   if (a->ping_pending)
@@ -415,4 +469,33 @@ on_timer (struct loop_timer *t)
       return;
     }
   loop_timer_arm (n->loop, t, (uint64_t) n->cfg.agent_ping_timeout_ms);
+}
+
+struct agent *
+agent_adopt (struct node *n, struct workload *w, pid_t pid, int link, const char *sock,
+             uint64_t timeout_ms, struct nxerr *err)
+{
+  struct agent *a = xcalloc (1, sizeof *a);
+  a->node = n;
+  a->pid = pid;
+  a->sock = xstrdup (sock);
+  a->adopted = true;
+  a->awaiting_reattach = true;
+  a->pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+  a->src.fd = link;
+  a->src.cb = on_link;
+  a->state = AGENT_LEASED;
+  a->spawned_ns = timefmt_mono_ns ();
+  a->wl = w;
+  w->agent = a;
+  loop_timer_init (&a->timer, on_timer);
+  fcntl (link, F_SETFL, fcntl (link, F_GETFL) | O_NONBLOCK);
+  pool_adopt (n->pool, a);
+  if (loop_add (n->loop, &a->src, EPOLLIN, err) < 0)
+    {
+      agent_kill (a, err->msg);
+      return NULL;
+    }
+  loop_timer_arm (n->loop, &a->timer, timeout_ms);
+  return a;
 }

@@ -16,11 +16,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "api/frame.h"
 #include "api/nxerr.h"
 #include "node/loop.h"
 
 struct node;
 struct pool;
+struct fn_call;
 struct sandbox_slot;
 struct workload;
 
@@ -45,17 +47,34 @@ struct agent {
   void (*on_ready) (struct agent *a, bool ok, void *ud);
   void *ud;
   struct sandbox_slot *slot; /* process tier: released once reaped (pool.c) */
+  struct pool *pool;         /* the pool that spawned it (node->pool or node->fn_pool) */
+  struct fn_call *call;      /* leased to one function invocation (node/trigger.c) */
+  /* Reattach (node/reattach.h): the agent's listening unix socket, made by
+   * the node before the spawn (unlinked when the agent is freed). */
+  char *sock;
+  /* Adopted by a restarted node: not our child (never reaped by waitpid:
+   * its death is the link's end), signalled through pidfd. */
+  bool adopted;
+  bool awaiting_reattach; /* until its Reattach frame */
+  int pidfd;
 };
 
 int agent_spawn (struct node *n, struct agent **out, struct nxerr *err);
 /* Send a Deploy frame with the executable fd. */
 int agent_send_deploy (struct agent *a, struct workload *w, int exe_fd, char **envp_kv,
                        size_t n_env, struct nxerr *err);
+/* Any frame node -> agent (node/trigger.c builds its own). */
+int agent_send_frame (struct agent *a, Frame *f, int fd, struct nxerr *err);
 int agent_send_stop (struct agent *a, uint32_t grace_ms, struct nxerr *err);
 int agent_send_ping (struct agent *a, struct nxerr *err);
 /* Kill the process, close the link, tell the workload/pool. Idempotent. */
 void agent_kill (struct agent *a, const char *why);
 /* The process was reaped (called by pool_reap). */
 void agent_reaped (struct agent *a, int status);
+/* A restarted node takes over a live agent of its previous run: link is a
+ * connected socket to its reattach socket (taken), pid its host pid. The
+ * agent is LEASED to w and must send Reattach within timeout_ms. */
+struct agent *agent_adopt (struct node *n, struct workload *w, pid_t pid, int link,
+                           const char *sock, uint64_t timeout_ms, struct nxerr *err);
 
 #endif

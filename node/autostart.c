@@ -14,6 +14,7 @@
 #include "node/artifact.h"
 #include "node/deploy.h"
 #include "node/node.h"
+#include "node/workload.h"
 
 /* nats://bucket/key, or a local path (with or without file://). */
 static int
@@ -107,7 +108,13 @@ autostart_run (struct node *n)
     {
       struct nxerr err = { 0 };
       const struct autostart_spec *a = &n->cfg.autostart[i];
-      if (deploy_one (n, a, &err) < 0)
+      bool running = false;
+      /* Reattached from the journal of a previous run (node/reattach.h). */
+      for (struct workload *w = n->workloads; w && !running; w = w->next)
+        running = w->autostart && strcmp (w->ns, a->ns) == 0 && strcmp (w->name, a->name) == 0;
+      if (running)
+        log_info ("autostart %s/%s: reattached, already running", a->ns, a->name);
+      else if (deploy_one (n, a, &err) < 0)
         log_error ("autostart %s/%s: %s", a->ns, a->name, err.msg);
       else
         log_info ("autostart %s/%s from %s", a->ns, a->name, a->location);

@@ -812,6 +812,13 @@ node_dirs (const struct cgroups *cg, const char *out[CG_NCTRL])
 int
 cgroup_sweep (struct cgroups *cg, int *removed, struct nxerr *err)
 {
+  return cgroup_sweep_except (cg, NULL, NULL, removed, err);
+}
+
+int
+cgroup_sweep_except (struct cgroups *cg, bool (*keep) (const void *ud, const char *leaf),
+                     const void *ud, int *removed, struct nxerr *err)
+{
   const char *dirs[CG_NCTRL];
   size_t nd = node_dirs (cg, dirs);
   int rc = 0;
@@ -829,6 +836,8 @@ cgroup_sweep (struct cgroups *cg, int *removed, struct nxerr *err)
           char p[CG_PATH_MAX + 300];
           int tries;
           if (e->d_type != DT_DIR || e->d_name[0] == '.')
+            continue;
+          if (keep && keep (ud, e->d_name))
             continue;
           snprintf (p, sizeof p, "%s/%s", dirs[i], e->d_name);
           cg->ops->kill_all (cg, e->d_name);

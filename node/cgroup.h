@@ -84,6 +84,9 @@ int cgroup_setup (struct cgroups *cg, const char *probe_leaf, struct nxerr *err)
 /* Kill and remove every leaf under the node cgroup (leftovers of a crashed
  * run). Returns how many leaves were removed; err lists what could not be. */
 int cgroup_sweep (struct cgroups *cg, int *removed, struct nxerr *err);
+/* The same, sparing the leaves keep() says to keep (reattached sandboxes). */
+int cgroup_sweep_except (struct cgroups *cg, bool (*keep) (const void *ud, const char *leaf),
+                         const void *ud, int *removed, struct nxerr *err);
 /* Remove the node cgroup itself (at shutdown, when empty). */
 void cgroup_teardown (struct cgroups *cg);
 /* Human name of a controller ("memory", "pids", "cpu"). */

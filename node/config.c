@@ -110,6 +110,9 @@ config_defaults (struct config *cfg)
   cfg->max_artifact_bytes = 256ll * 1024 * 1024;
   cfg->metrics_interval_ms = 5000;
   cfg->restart_stable_ms = 10000;
+  cfg->function_pool_size = 2;
+  cfg->function_timeout_ms = 10000;
+  strlist_push (&cfg->workload_types, "function");
 }
 
 void
@@ -225,7 +228,7 @@ is_xkey (const char *s)
 static bool
 is_workload_type (const char *s)
 {
-  return strcmp (s, "native") == 0 || strcmp (s, "elf") == 0;
+  return strcmp (s, "native") == 0 || strcmp (s, "elf") == 0 || strcmp (s, "function") == 0;
 }
 
 static bool
@@ -394,7 +397,7 @@ parse_autostart_one (struct config *cfg, json_t *o, size_t i, struct nxerr *err)
     return nxerr_set (err, EINVAL,
                       "autostart.workloads[%zu].namespace: \"%s\" is not a valid subject token", i,
                       a->ns);
-  if (!is_workload_type (a->type))
+  if (!is_workload_type (a->type) || strcmp (a->type, "function") == 0)
     return nxerr_set (err, EINVAL, "autostart.workloads[%zu].type: \"%s\" is not native or elf", i, a->type);
   v = json_object_get (o, "argv");
   if (v && get_strlist (v, "autostart.workloads[].argv", &a->argv, NULL, "", err) < 0)
@@ -636,6 +639,8 @@ static const struct int_key int_keys[] = {
   IK (restart_stable_ms, 0, 86400000),
   IK (pids_limit, 8, 4194304),
   IK (open_files_limit, 16, 1048576),
+  IK (function_pool_size, 1, 256),
+  IK (function_timeout_ms, 10, 3600000),
 };
 
 static int
@@ -666,7 +671,7 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
   if (strcmp (k, "workload_types") == 0)
     {
       struct strlist l = { 0 };
-      if (get_strlist (v, k, &l, is_workload_type, "a workload type nexc runs (native, elf)", err)
+      if (get_strlist (v, k, &l, is_workload_type, "a workload type nexc runs (native, elf, function)", err)
           < 0)
         {
           strlist_free (&l);

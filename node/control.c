@@ -19,6 +19,7 @@
 #include "node/sandbox.h"
 #include "node/node.h"
 #include "node/pool.h"
+#include "node/trigger.h"
 #include "node/shutdown.h"
 #include "node/stop.h"
 #include "node/workload.h"
@@ -290,7 +291,11 @@ write_machine (struct node *n, struct jsonw *w, struct workload *wl)
   jsonw_kstr (w, "name", wl->name);
   if (wl->description && *wl->description)
     jsonw_strn_key_bounded (w, "description", wl->description, INFO_DESCRIPTION_MAX);
-  jsonw_kstr (w, "runtime", up);
+  {
+    char rt[TIMEFMT_UPTIME_MAX + 8];
+    trigger_runtime (wl, up, rt, sizeof rt); /* functions: total execution time */
+    jsonw_kstr (w, "runtime", rt);
+  }
   jsonw_kstr (w, "type", wl->type);
   jsonw_kstr (w, "hash", wl->hash);
   jsonw_obj_end (w);
@@ -300,6 +305,7 @@ write_machine (struct node *n, struct jsonw *w, struct workload *wl)
   jsonw_kint (w, "log_dropped", (int64_t) wl->log_dropped);
   jsonw_key (w, "metrics");
   metrics_write_workload (wl, w);
+  trigger_write_info (wl, w);
   jsonw_obj_end (w);
 }
 
@@ -360,6 +366,8 @@ handle_info (struct node *n, struct ctl_req *r)
   jsonw_kint (&w, "pool_misses", (int64_t) n->counters.pool_misses);
   jsonw_kint (&w, "agent_spawn_failures", (int64_t) n->counters.agent_spawn_failures);
   jsonw_kint (&w, "oom_kills", (int64_t) n->counters.oom_kills);
+  jsonw_kint (&w, "function_invocations", (int64_t) (n->counters.fn_ok + n->counters.fn_failed));
+  jsonw_kint (&w, "function_failures", (int64_t) n->counters.fn_failed);
   pool_write_info (n, &w);
   sandbox_write_info (n, &w); /* "sandbox": tier, what is enforced, what is off */
   jsonw_key (&w, "metrics");

@@ -27,6 +27,7 @@
 #include "node/restart.h"
 #include "node/sandbox.h"
 #include "node/supervise.h"
+#include "node/trigger.h"
 #include "node/workload.h"
 
 #define ENV_MAX_VARS 1024
@@ -229,8 +230,17 @@ static void
 hand_off (struct deploy_ctx *d)
 {
   struct node *n = d->w->node;
-  struct agent *a = pool_lease (n->pool);
+  struct agent *a;
   struct nxerr err = { 0 };
+  if (trigger_is_function (d->w->type))
+    {
+      /* No agent now: one per invocation (node/trigger.c). */
+      struct workload *w = d->w;
+      trigger_start (w, &d->exe_fd, &d->env, &d->n_env);
+      ctx_free (d);
+      return;
+    }
+  a = pool_lease (n->pool);
   if (a)
     {
       send_to_agent (d, a);
@@ -437,12 +447,9 @@ start (struct node *n, struct ctl_req *r, struct deploy_request *req, const char
       snprintf (msg, sizeof msg, "Unsupported workload type on this node: %.200s", req->type);
       goto refuse;
     }
-  if (req->n_triggers > 0)
-    {
-      snprintf (msg, sizeof msg,
-                "Unsupported workload type for trigger subject registration: %.200s", req->type);
-      goto refuse;
-    }
+  /* Function workloads (node/trigger.h): type and trigger subject rules. */
+  if (trigger_check (n, req, msg, sizeof msg) < 0)
+    goto refuse;
   /* Per-deploy sizing (our extension): within this node's maxima, and only
    * what this node can enforce. */
   if (sandbox_check_resources (n, &req->resources, msg, sizeof msg) < 0)
@@ -570,6 +577,12 @@ on_restart_timer (struct loop_timer *t)
   w->artifact_size = 0;
   log_info ("restarting workload %s (%s), restart %u", w->id, w->name, w->restarts);
   get_artifact (d);
+}
+
+void
+deploy_adopt (struct workload *w)
+{
+  loop_timer_init (&w->restart_timer, on_restart_timer);
 }
 
 bool

@@ -30,6 +30,8 @@ struct jwt_claims;
 struct nxerr;
 int deploy_trusted (struct node *n, const char *ns, struct deploy_request *req,
                     struct jwt_claims *claims, struct nxerr *err);
+/* A workload rebuilt from the journal (node/reattach.c): its restart timer. */
+void deploy_adopt (struct workload *w);
 /* Lame duck: no more restarts for this workload. */
 void deploy_clear_essential (struct workload *w);
 

@@ -62,6 +62,7 @@ entry_copy (struct journal_entry *d, const struct journal_entry *s)
   d->started_ms = s->started_ms;
   d->restarts = s->restarts;
   d->autostart = s->autostart;
+  d->sandbox_uid = s->sandbox_uid;
 }
 
 /* ---- the in-memory set of live entries ---- */
@@ -115,7 +116,7 @@ add (cbor_item_t *map, const char *k, cbor_item_t *v)
 static cbor_item_t *
 encode_workload (const struct journal_entry *e)
 {
-  cbor_item_t *m = cbor_new_definite_map (12);
+  cbor_item_t *m = cbor_new_definite_map (13);
   add (m, "id", cbor_build_string (e->id));
   add (m, "ns", cbor_build_string (e->ns));
   add (m, "name", cbor_build_string (e->name));
@@ -129,6 +130,8 @@ encode_workload (const struct journal_entry *e)
   add (m, "restarts", cbor_build_uint64 (e->restarts));
   if (e->autostart)
     add (m, "autostart", cbor_build_bool (true));
+  if (e->sandbox_uid)
+    add (m, "sandbox_uid", cbor_build_uint64 (e->sandbox_uid));
   return m;
 }
 
@@ -229,6 +232,8 @@ decode_workload (cbor_item_t *m, struct journal_entry *e)
         u = &e->started_ms;
       else if (key_is (k, "restarts"))
         u = &e->restarts;
+      else if (key_is (k, "sandbox_uid"))
+        u = &e->sandbox_uid;
       else if (key_is (k, "autostart"))
         {
           ok = cbor_is_bool (v);
@@ -246,7 +251,7 @@ decode_workload (cbor_item_t *m, struct journal_entry *e)
         *u = get_uint (v, &ok);
     }
   return ok && e->id && e->ns && e->name && e->type && e->hash && e->request && e->sock
-         && *e->id && e->agent_pid > 1 && e->agent_pid < INT_MAX;
+         && *e->id && e->agent_pid > 1 && e->agent_pid < INT_MAX && e->sandbox_uid < UINT32_MAX;
 }
 
 /* One record: apply it to the live set. */

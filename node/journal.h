@@ -31,6 +31,8 @@ struct journal_entry {
   uint64_t started_ms;
   uint64_t restarts;
   bool autostart;
+  uint64_t sandbox_uid; /* process tier: the sandbox's uid (cgroup leaf and
+                         * working dir are named u<uid>); 0 = tier none */
 };
 
 struct journal;

@@ -37,6 +37,12 @@ logs_note_dropped (struct workload *w, unsigned long long dropped, const char *w
 void
 logs_publish (struct workload *w, bool is_stderr, const char *text, size_t len)
 {
+  logs_publish_level (w, is_stderr ? "ERROR" : "INFO", text, len);
+}
+
+void
+logs_publish_level (struct workload *w, const char *level, const char *text, size_t len)
+{
   struct node *n = w->node;
   cleanup_buf struct buf subj = BUF_INIT;
   cleanup_buf struct buf body = BUF_INIT;
@@ -53,7 +59,7 @@ logs_publish (struct workload *w, bool is_stderr, const char *text, size_t len)
   jsonw_obj_begin (&j);
   jsonw_key (&j, "text");
   jsonw_strn (&j, text, len);
-  jsonw_kstr (&j, "level", is_stderr ? "ERROR" : "INFO");
+  jsonw_kstr (&j, "level", level);
   jsonw_kstr (&j, "id", w->id);
   jsonw_obj_end (&j);
   snprintf (seq, sizeof seq, "%" PRIu64, w->log_seq);

@@ -15,6 +15,8 @@
 struct workload;
 
 void logs_publish (struct workload *w, bool is_stderr, const char *text, size_t len);
+/* A line the node writes itself, with a slog level name ("DEBUG", "ERROR"). */
+void logs_publish_level (struct workload *w, const char *level, const char *text, size_t len);
 /* Lines dropped before they reached the node (agent ring full). */
 void logs_note_dropped (struct workload *w, unsigned long long dropped, const char *where);
 

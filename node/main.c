@@ -29,6 +29,7 @@
 #include "node/metrics.h"
 #include "node/pool.h"
 #include "node/preflight.h"
+#include "node/reattach.h"
 #include "node/sandbox.h"
 #include "node/replay.h"
 #include "node/shutdown.h"
@@ -366,6 +367,17 @@ cmd_up (int argc, char **argv)
     }
   n.node_id = n.id.server.public_text;
   n.agent_path = find_agent (argv[0], &n.cfg);
+  /* The journal of a previous run, and its agents still alive: before the
+   * sandbox's leftover sweep, which must spare their sandboxes. */
+  if (!o.ephemeral && reattach_open (&n, &err) < 0)
+    {
+      log_error ("%s", err.msg);
+      reattach_close (&n);
+      identity_wipe (&n.id);
+      free (n.agent_path);
+      config_free (&n.cfg);
+      return EXIT_CONFIG;
+    }
   /* The process tier's preflight (never a silent downgrade: a missing hard
    * requirement stops the start) and the leftovers of a crashed run. */
   if (sandbox_start (&n, &err) < 0)
@@ -411,6 +423,7 @@ cmd_up (int argc, char **argv)
       return 1;
     }
   n.api_start_mono_ns = timefmt_mono_ns ();
+  reattach_run (&n);
   pool_start (n.pool);
   events_node_started (&n);
   autostart_run (&n);
@@ -424,6 +437,7 @@ cmd_up (int argc, char **argv)
 
   loop_run (n.loop);
   sandbox_stop (&n); /* the pool is gone: finish cleaning, remove the node cgroup */
+  reattach_close (&n);
 
   /* shutdown_finish has stopped workloads, killed agents and sent node_stopped. */
   natsConnection_FlushTimeout (n.nc_data, 2000);

@@ -20,6 +20,7 @@ struct workload;
 struct pool;
 struct sandbox;
 struct artifact_cache;
+struct reattach;
 
 struct node_counters {
   uint64_t deploys_ok;
@@ -35,6 +36,7 @@ struct node_counters {
   uint64_t agent_spawn_failures;
   uint64_t agents_replaced;
   uint64_t oom_kills;
+  uint64_t fn_ok, fn_failed; /* function invocations (node/trigger.c) */
   uint64_t nats_reconnects; /* written by a nats.c thread: atomic */
   /* control-request handling time, buckets of metrics_latency_bounds_us */
   uint64_t ctl_latency[12];
@@ -67,9 +69,13 @@ struct node {
   size_t n_workloads;
   uint64_t total_bytes; /* artifact bytes of running workloads (node_limits) */
   struct pool *pool;
+  struct pool *fn_pool; /* function invocations' agents, made at the first function deploy */
   struct sandbox *sandbox; /* process tier (node/sandbox.h); NULL in tier none */
   struct artifact_cache *cache;
   struct replay *replay;
+
+  struct reattach *reattach; /* journal + agent sockets (node/reattach.h) */
+  bool detach_on_exit;       /* --detach-on-exit: SIGTERM leaves workloads running */
 
   struct node_counters counters;
   struct loop_timer metrics_timer;

@@ -42,6 +42,8 @@ child_main (void *arg)
     r = syscall (SYS_dup3, s->fd3, 3, 0);
   else
     r = 0;
+  if (r >= 0 && s->fd4 > 0)
+    r = s->fd4 == 4 ? syscall (SYS_fcntl, 4, F_SETFD, 0) : syscall (SYS_dup3, s->fd4, 4, 0);
   if (r < 0)
     {
       c->exec_errno = errno;

@@ -20,6 +20,7 @@ struct nsspawn {
   char *const *argv;
   char *const *envp;
   int fd3;         /* becomes fd 3 of the child (CLOEXEC cleared); -1: none */
+  int fd4;         /* becomes fd 4 (reattach socket); -1 or 0: none. Must not be 3 */
   int clone_flags; /* CLONE_NEWPID | CLONE_NEWNS | ... */
 };
 

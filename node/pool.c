@@ -25,6 +25,9 @@ struct pool {
   uint64_t spawn_failures_in_row;
   char last_error[256];
   bool refill_deferred;
+  size_t size;      /* warm agents to keep */
+  uint64_t misses;
+  const char *what; /* "warm pool" or "function pool", for log lines */
 };
 
 static void refill (struct pool *p);
@@ -43,14 +46,24 @@ pool_new (struct node *n, struct pool **out, struct nxerr *err)
   (void) err;
   p->node = n;
   p->backoff_ms = 0;
+  p->size = (size_t) n->cfg.machine_pool_size;
+  p->what = "warm pool";
   loop_timer_init (&p->refill_timer, on_refill_timer);
   *out = p;
   return 0;
 }
 
+void
+pool_set_size (struct pool *p, size_t size, const char *what)
+{
+  p->size = size;
+  p->what = what;
+}
+
 static void
 list_add (struct pool *p, struct agent *a)
 {
+  a->pool = p;
   a->prev = NULL;
   a->next = p->all;
   if (p->all)
@@ -79,7 +92,7 @@ spawn_failed (struct pool *p, const char *why)
   p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_MIN_MS;
   if (p->backoff_ms > BACKOFF_MAX_MS)
     p->backoff_ms = BACKOFF_MAX_MS;
-  log_error ("warm pool refill failed (%llu in a row): %s; retrying in %llu ms",
+  log_error ("%s refill failed (%llu in a row): %s; retrying in %llu ms", p->what,
              (unsigned long long) p->spawn_failures_in_row, why,
              (unsigned long long) p->backoff_ms);
   if (!n->stopping)
@@ -92,7 +105,7 @@ refill (struct pool *p)
   struct node *n = p->node;
   if (n->stopping || loop_timer_armed (&p->refill_timer))
     return;
-  while (p->n_idle + p->n_warming < (size_t) n->cfg.machine_pool_size)
+  while (p->n_idle + p->n_warming < p->size)
     {
       struct agent *a = NULL;
       struct nxerr err = { 0 };
@@ -118,10 +131,13 @@ static void
 on_deferred_refill (void *arg)
 {
   struct node *n = arg;
-  if (n->pool == NULL) /* freed meanwhile (shutdown) */
-    return;
-  n->pool->refill_deferred = false;
-  refill (n->pool);
+  struct pool *pools[2] = { n->pool, n->fn_pool }; /* NULL once freed (shutdown) */
+  for (int i = 0; i < 2; i++)
+    if (pools[i] && pools[i]->refill_deferred)
+      {
+        pools[i]->refill_deferred = false;
+        refill (pools[i]);
+      }
 }
 
 static void
@@ -156,7 +172,7 @@ pool_agent_ready (struct pool *p, struct agent *a)
   if (a->warm && p->n_warming > 0)
     p->n_warming--;
   if (p->spawn_failures_in_row)
-    log_info ("warm pool refill recovered after %llu failures",
+    log_info ("%s refill recovered after %llu failures", p->what,
               (unsigned long long) p->spawn_failures_in_row);
   p->spawn_failures_in_row = 0;
   p->backoff_ms = 0;
@@ -176,7 +192,9 @@ pool_lease (struct pool *p)
       break;
   if (a == NULL)
     {
-      p->node->counters.pool_misses++;
+      if (p == p->node->pool)
+        p->node->counters.pool_misses++;
+      p->misses++;
       refill (p);
       return NULL;
     }
@@ -202,7 +220,19 @@ release_sandbox (struct pool *p, struct agent *a)
 static void
 free_agent (void *arg)
 {
-  free (arg);
+  struct agent *a = arg;
+  if (a->sock)
+    unlink (a->sock);
+  if (a->pidfd >= 0)
+    close (a->pidfd);
+  free (a->sock);
+  free (a);
+}
+
+void
+pool_adopt (struct pool *p, struct agent *a)
+{
+  list_add (p, a);
 }
 
 /* Once: agent_reaped may reach here through agent_kill -> pool_agent_gone
@@ -247,14 +277,20 @@ pool_reap (struct pool *p)
       struct agent *a;
       if (pid <= 0)
         return;
+      struct pool *in = p;
       for (a = p->all; a; a = a->next)
         if (a->pid == pid && !a->reaped)
           break;
+      /* The function pool's agents are reaped here too (one SIGCHLD). */
+      if (a == NULL && p->node->fn_pool && p->node->fn_pool != p)
+        for (in = p->node->fn_pool, a = in->all; a; a = a->next)
+          if (a->pid == pid && !a->reaped)
+            break;
       if (a == NULL)
         continue;
       agent_reaped (a, status);
       a->reaped = true;
-      maybe_free (p, a);
+      maybe_free (in, a);
     }
 }
 
@@ -270,7 +306,7 @@ pool_write_info (struct node *n, struct jsonw *w)
   struct pool *p = n->pool;
   jsonw_key (w, "pool");
   jsonw_obj_begin (w);
-  jsonw_kint (w, "size", n->cfg.machine_pool_size);
+  jsonw_kint (w, "size", (int64_t) p->size);
   jsonw_kint (w, "warm", (int64_t) p->n_idle);
   jsonw_kint (w, "starting", (int64_t) p->n_warming);
   jsonw_kint (w, "misses", (int64_t) n->counters.pool_misses);
@@ -278,6 +314,18 @@ pool_write_info (struct node *n, struct jsonw *w)
   if (p->spawn_failures_in_row)
     jsonw_kstr (w, "last_error", p->last_error);
   jsonw_obj_end (w);
+  if (n->fn_pool)
+    {
+      p = n->fn_pool;
+      jsonw_key (w, "function_pool");
+      jsonw_obj_begin (w);
+      jsonw_kint (w, "size", (int64_t) p->size);
+      jsonw_kint (w, "warm", (int64_t) p->n_idle);
+      jsonw_kint (w, "starting", (int64_t) p->n_warming);
+      jsonw_kint (w, "misses", (int64_t) p->misses);
+      jsonw_kint (w, "refill_failures_in_row", (int64_t) p->spawn_failures_in_row);
+      jsonw_obj_end (w);
+    }
 }
 
 void
@@ -296,7 +344,7 @@ pool_free (struct pool *p)
       if (!a->reaped)
         waitpid (a->pid, NULL, 0);
       release_sandbox (p, a);
-      free (a);
+      free_agent (a);
     }
   free (p);
 }

@@ -20,6 +20,9 @@ struct pool;
 
 int pool_new (struct node *n, struct pool **out, struct nxerr *err);
 void pool_start (struct pool *p);
+/* The function pool (node/trigger.c) is a second instance: its own size and
+ * name in log lines. Call before pool_start. */
+void pool_set_size (struct pool *p, size_t size, const char *what);
 /* Kill every agent (warm or leased) and free the pool. */
 void pool_free (struct pool *p);
 
@@ -31,8 +34,11 @@ struct agent *pool_spawn (struct pool *p, struct nxerr *err);
 /* Called by node/agent.c. */
 void pool_agent_ready (struct pool *p, struct agent *a);
 void pool_agent_gone (struct pool *p, struct agent *a);
+/* An agent of a previous run, reattached (node/reattach.c): on the list. */
+void pool_adopt (struct pool *p, struct agent *a);
 
-/* SIGCHLD: reap every exited child and tell its agent. */
+/* SIGCHLD: reap every exited child and tell its agent (the function pool's
+ * agents included: call it on node->pool). */
 void pool_reap (struct pool *p);
 
 size_t pool_idle_count (const struct pool *p);

@@ -273,6 +273,38 @@ check_kernel (struct preflight *pf)
     }
 }
 
+/* Processes with ids in the range, but those of sandboxes being reattached
+ * (o->keep_uid); the first one in pids[0], uids[0]. */
+static size_t
+scan_uids (const struct preflight_opts *o, uint32_t start, uint32_t count, int pids[4],
+           uint32_t uids[4])
+{
+  size_t used = uidrange_scan_proc ("/proc", start, count, pids, uids, 4), room, all, other = 0;
+  int *kp;
+  uint32_t *ku;
+  if (used == 0 || o->keep_uid == NULL)
+    return used;
+  room = used + 16;
+  kp = calloc (room, sizeof *kp);
+  ku = calloc (room, sizeof *ku);
+  if (kp == NULL || ku == NULL)
+    {
+      free (kp);
+      free (ku);
+      return used;
+    }
+  all = uidrange_scan_proc ("/proc", start, count, kp, ku, room);
+  for (size_t i = 0; i < all && i < room; i++)
+    if (!o->keep_uid (o->keep_ud, ku[i]) && other++ == 0)
+      {
+        pids[0] = kp[i];
+        uids[0] = ku[i];
+      }
+  free (kp);
+  free (ku);
+  return all > room ? all : other;
+}
+
 static bool
 check_uid_range (const struct preflight_opts *o, struct preflight *pf, uint32_t *first_free)
 {
@@ -299,12 +331,12 @@ check_uid_range (const struct preflight_opts *o, struct preflight *pf, uint32_t 
     }
   /* Right after a crash the previous run's sandboxes may still be dying
    * (their namespaces are torn down after the node): give them a moment. */
-  used = uidrange_scan_proc ("/proc", start, count, pids, uids, 4);
+  used = scan_uids (o, start, count, pids, uids);
   for (int i = 0; used > 0 && i < UID_SETTLE_MS / 50; i++)
     {
       struct timespec ts = { 0, 50 * 1000000L };
       nanosleep (&ts, NULL);
-      used = uidrange_scan_proc ("/proc", start, count, pids, uids, 4);
+      used = scan_uids (o, start, count, pids, uids);
     }
   if (used > 0)
     {
@@ -316,6 +348,8 @@ check_uid_range (const struct preflight_opts *o, struct preflight *pf, uint32_t 
       return false;
     }
   *first_free = start;
+  while (o->keep_uid && *first_free - start + 1 < count && o->keep_uid (o->keep_ud, *first_free))
+    (*first_free)++;
   r = row (pf, "uid range", PF_OK, true, "%u-%u (%u uids), none in use", start,
            start + count - 1, count);
   /* Rootless containers allocate from /etc/subuid: overlapping is a trap. */

@@ -16,6 +16,7 @@
 #include "node/identity.h"
 #include "node/node.h"
 #include "node/preflight.h"
+#include "node/reattach.h"
 #include "node/rmtree.h"
 #include "node/uidrange.h"
 
@@ -176,7 +177,27 @@ discard_workdir (struct sandbox *sb, const char *name)
 
 /* ---- start and stop ---- */
 
-/* Working dirs (and trash) of a previous run: nothing of theirs runs. */
+/* "u<uid>" of a sandbox a restarted node reattaches to (node/reattach.h). */
+static bool
+kept_name (const void *ud, const char *name)
+{
+  char *end;
+  unsigned long uid;
+  if (name[0] != 'u')
+    return false;
+  uid = strtoul (name + 1, &end, 10);
+  return *end == '\0' && end != name + 1 && uid <= UINT32_MAX
+         && reattach_keeps_uid (ud, (uint32_t) uid);
+}
+
+static bool
+kept_uid (const void *ud, uint32_t uid)
+{
+  return reattach_keeps_uid (ud, uid);
+}
+
+/* Working dirs (and trash) of a previous run: nothing of theirs runs, but
+ * the sandboxes being reattached. */
 static int
 sweep_workdirs (struct sandbox *sb)
 {
@@ -186,7 +207,8 @@ sweep_workdirs (struct sandbox *sb)
   while (d && (e = readdir (d)) != NULL)
     {
       struct nxerr err = { 0 };
-      if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0)
+      if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0
+          || kept_name (sb->node, e->d_name))
         continue;
       if (rmtree_at (sb->dirfd, e->d_name, &err) < 0)
         log_warn ("sandbox: leftover %s/%s: %s", sb->dir, e->d_name, err.msg);
@@ -221,7 +243,8 @@ sandbox_start (struct node *n, struct nxerr *err)
     return nxerr_sys (err, errno, "state dir %s", n->cfg.state_dir);
   cgroup_node_name (n->node_id, cgname, sizeof cgname);
   o = (struct preflight_opts){ .cfg = &n->cfg, .state_dir = abs, .agent_path = n->agent_path,
-                               .servers = NULL, .cgroup_name = cgname };
+                               .servers = NULL, .cgroup_name = cgname, .keep_uid = kept_uid,
+                               .keep_ud = n };
   preflight_run (&o, &pf);
   preflight_log (&pf);
   if (!preflight_ready (&pf))
@@ -259,7 +282,7 @@ sandbox_start (struct node *n, struct nxerr *err)
     if (!sb->cg.have[c])
       sb->disabled[sb->n_disabled++]
           = c == CG_MEMORY ? "cgroup.memory" : (c == CG_PIDS ? "cgroup.pids" : "cgroup.cpu");
-  if (cgroup_sweep (&sb->cg, &removed, err) < 0)
+  if (cgroup_sweep_except (&sb->cg, kept_name, n, &removed, err) < 0)
     log_error ("sandbox: %s", err->msg);
   nxerr_clear (err);
   leftovers = sweep_workdirs (sb);
@@ -471,6 +494,25 @@ sandbox_slot_release (struct sandbox *sb, struct sandbox_slot *s)
     }
   uidrange_release (&sb->uids, s->uid);
   free (s);
+}
+
+int
+sandbox_slot_adopt (struct sandbox *sb, uint32_t uid, struct sandbox_slot **out, struct nxerr *err)
+{
+  struct sandbox_slot *s;
+  if (uidrange_take (&sb->uids, uid) < 0)
+    return nxerr_set (err, EEXIST, "sandbox u%u: uid not in uid_range or already taken", uid);
+  s = xcalloc (1, sizeof *s);
+  s->uid = uid;
+  snprintf (s->id, sizeof s->id, "u%u", uid);
+  snprintf (s->uidtext, sizeof s->uidtext, "%u", uid);
+  snprintf (s->workdir, sizeof s->workdir, "%s/%s", sb->dir, s->id);
+  s->leaf = sb->cg.ops != NULL;
+  /* What the leaf holds is not known any more: the template (a deploy's
+   * own resources stay written in the leaf). */
+  s->limits = template_limits (&sb->node->cfg);
+  *out = s;
+  return 0;
 }
 
 /* ---- deploys, INFO, tags ---- */

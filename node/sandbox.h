@@ -64,6 +64,10 @@ int sandbox_slot_attach (struct sandbox *sb, struct sandbox_slot *s, pid_t pid,
 int sandbox_slot_apply (struct sandbox *sb, struct sandbox_slot *s,
                         const struct deploy_resources *res, struct nxerr *err);
 uint64_t sandbox_slot_oom_kills (struct sandbox *sb, struct sandbox_slot *s);
+/* The sandbox u<uid> of a previous run, reattached: its uid taken again,
+ * its leaf and working dir (spared by the start-time sweep) owned again. */
+int sandbox_slot_adopt (struct sandbox *sb, uint32_t uid, struct sandbox_slot **out,
+                        struct nxerr *err);
 /* Takes s. */
 void sandbox_slot_release (struct sandbox *sb, struct sandbox_slot *s);
 

@@ -14,6 +14,7 @@
 #include "node/node.h"
 #include "node/replay.h"
 #include "node/supervise.h"
+#include "node/trigger.h"
 #include "node/workload.h"
 
 #define STOP_CONFIRM_MS 2000 /* after the grace period, before we stop waiting */
@@ -44,6 +45,11 @@ stop_workload (struct node *n, struct workload *w)
   if (w->state != WL_RUNNING)
     return;
   w->state = WL_STOPPING;
+  if (w->fn) /* a function: no agent of its own */
+    {
+      trigger_stop (w);
+      return;
+    }
   if (w->agent == NULL || agent_send_stop (w->agent, (uint32_t) n->cfg.stop_grace_ms, &err) < 0)
     {
       if (w->agent)

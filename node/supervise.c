@@ -15,6 +15,7 @@
 #include "node/events.h"
 #include "node/logs.h"
 #include "node/node.h"
+#include "node/reattach.h"
 #include "node/sandbox.h"
 #include "node/stop.h"
 #include "node/workload.h"
@@ -34,6 +35,7 @@ end_workload (struct workload *w)
 {
   struct node *n = w->node;
   w->state = WL_ENDED;
+  reattach_forget (w);
   loop_timer_cancel (n->loop, &w->stop_timer);
   if (w->agent)
     {
@@ -67,6 +69,7 @@ static void
 restart_or_end (struct workload *w, int code, bool stopped)
 {
   struct node *n = w->node;
+  reattach_forget (w);
   detach_agent (w);
   if (!stopped && !w->stop_requested && !n->lameduck && !n->stopping
       && deploy_schedule_restart (w, code))
@@ -133,6 +136,7 @@ supervise_started (struct workload *w, uint32_t pid)
   n->counters.deploys_ok++;
   log_info ("workload %s (%s/%s) started, pid %u, in %.3f ms", w->id, w->ns, w->name, pid,
             (double) (w->started_mono_ns - w->created_mono_ns) / 1e6);
+  reattach_remember (w); /* before the reply: a deploy answered survives a crash */
   reply_run_ok (w);
   events_workload_started (n, w);
   /* A STOP came while it was starting: carry it out now. */

@@ -106,6 +106,16 @@ uidrange_alloc (struct uidrange *r, uint32_t *uid, struct nxerr *err)
                     r->start, r->start + r->count - 1, r->in_use);
 }
 
+int
+uidrange_take (struct uidrange *r, uint32_t uid)
+{
+  if (!uidrange_contains (r, uid) || bit_get (r->used, uid - r->start))
+    return -1;
+  bit_set (r->used, uid - r->start, true);
+  r->in_use++;
+  return 0;
+}
+
 void
 uidrange_release (struct uidrange *r, uint32_t uid)
 {

@@ -35,6 +35,9 @@ bool uidrange_contains (const struct uidrange *r, uint32_t uid);
 /* Hand out a free uid; ENOSPC when all are taken. */
 int uidrange_alloc (struct uidrange *r, uint32_t *uid, struct nxerr *err);
 void uidrange_release (struct uidrange *r, uint32_t uid);
+/* Mark uid taken (a sandbox reattached after a restart); -1 if it is not
+ * in the range or already taken. */
+int uidrange_take (struct uidrange *r, uint32_t uid);
 uint32_t uidrange_available (const struct uidrange *r);
 
 /* Processes under proc_dir (normally "/proc") that run with a uid or gid in

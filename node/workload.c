@@ -9,6 +9,7 @@
 #include "api/xalloc.h"
 #include "api/deploy_request.h"
 #include "node/node.h"
+#include "node/trigger.h"
 
 void
 workload_new_id (char out[WORKLOAD_ID_LEN + 1])
@@ -90,6 +91,7 @@ workload_free (struct workload *w)
   free (w->description);
   free (w->deploy_reply);
   free (w->stop_reply);
+  trigger_fn_free (w->fn);
   jwt_claims_free (&w->claims);
   deploy_request_free (w->req);
   free (w);

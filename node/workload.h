@@ -21,6 +21,7 @@
 struct agent;
 struct node;
 struct deploy_request;
+struct fn;
 
 enum workload_state { WL_STARTING, WL_RUNNING, WL_STOPPING, WL_RESTARTING, WL_ENDED };
 
@@ -60,6 +61,7 @@ struct workload {
   struct loop_timer restart_timer;
   bool stop_requested;
   bool autostart; /* deployed by the node from its config (trusted) */
+  struct fn *fn;  /* type "function": subscriptions and invocations (node/trigger.h) */
 };
 
 /* A fresh id: 20 chars of base32hex (xid-like, §8.6), time-ordered prefix. */

@@ -757,6 +757,18 @@ harness_stop_node (struct harness *h, int sig)
 void
 harness_stop_all (struct harness *h)
 {
+  /* SIGTERM first: the node stops its workloads. A SIGKILLed node leaves
+   * them running for a later node to reattach (node/reattach.h). */
+  if (h->node_pid > 0)
+    {
+      int st, gone = 0;
+      uint64_t deadline = now_ms () + STOP_WAIT_MS;
+      kill (h->node_pid, SIGTERM);
+      while (!(gone = exited (h->node_pid, &st)) && now_ms () < deadline)
+        sleep_ms (5);
+      if (gone)
+        h->node_pid = 0;
+    }
   kill_and_reap (&h->node_pid);
   kill_and_reap (&h->nats_pid);
   if (h->tmpdir[0])

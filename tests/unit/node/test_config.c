@@ -115,9 +115,12 @@ test_defaults (void **state)
   assert_int_equal (cfg.max_pids, 0);
   assert_null (cfg.cgroup_root);
   assert_int_equal (cfg.cgroup_mode, 0); /* auto */
-  assert_int_equal (cfg.workload_types.n, 2);
+  assert_int_equal (cfg.workload_types.n, 3);
   assert_true (strlist_contains (&cfg.workload_types, "native"));
   assert_true (strlist_contains (&cfg.workload_types, "elf"));
+  assert_true (strlist_contains (&cfg.workload_types, "function"));
+  assert_int_equal (cfg.function_pool_size, 2);
+  assert_int_equal (cfg.function_timeout_ms, 10000);
   assert_int_equal (cfg.valid_issuers.n, 0);
   assert_int_equal (cfg.requester_public_keys.n, 0);
   assert_int_equal (cfg.deny_trigger_subjects.n, 0);
@@ -407,12 +410,12 @@ test_workload_types (void **state)
   (void) state;
   /* An empty list means the default (§6.1). */
   parse_ok (&cfg, "{\"workload_types\":[]}");
-  assert_int_equal (cfg.workload_types.n, 2);
+  assert_int_equal (cfg.workload_types.n, 3);
   assert_true (strlist_contains (&cfg.workload_types, "native"));
   assert_true (strlist_contains (&cfg.workload_types, "elf"));
   config_free (&cfg);
   parse_ok (&cfg, "{\"workload_types\":null}");
-  assert_int_equal (cfg.workload_types.n, 2);
+  assert_int_equal (cfg.workload_types.n, 3);
   config_free (&cfg);
   /* A list replaces the default. */
   parse_ok (&cfg, "{\"workload_types\":[\"native\"]}");
@@ -421,9 +424,9 @@ test_workload_types (void **state)
   config_free (&cfg);
 
   parse_fails ("{\"workload_types\":[\"v8\"]}",
-               "workload_types[0]: \"v8\" is not a workload type nexc runs (native, elf)");
+               "workload_types[0]: \"v8\" is not a workload type nexc runs (native, elf, function)");
   parse_fails ("{\"workload_types\":[\"native\",\"wasm\"]}",
-               "workload_types[1]: \"wasm\" is not a workload type nexc runs (native, elf)");
+               "workload_types[1]: \"wasm\" is not a workload type nexc runs (native, elf, function)");
   parse_fails ("{\"workload_types\":[\"\"]}", "workload_types[0]: must be a non-empty string");
   parse_fails ("{\"workload_types\":\"native\"}", "workload_types: must be an array of strings");
 }
@@ -781,7 +784,7 @@ test_dump (void **state)
   assert_int_equal (json_array_size (v), 1);
   assert_string_equal (json_string_value (json_array_get (v, 0)), ACCOUNT_1);
   v = json_object_get (root, "workload_types");
-  assert_int_equal (json_array_size (v), 2);
+  assert_int_equal (json_array_size (v), 3);
   v = json_object_get (root, "node_limits");
   assert_int_equal (json_integer_value (json_object_get (v, "max_workloads")), 9);
   assert_int_equal (json_integer_value (json_object_get (root, "stop_grace_ms")), 0);

@@ -1,0 +1,52 @@
+/* reattach: surviving a node restart.
+ *
+ * Owns the journal (node/journal.h, schemas/state.cddl) and the agents'
+ * reattach sockets in <state>/agents. Every agent gets a listening unix
+ * socket made here before its spawn (fd 4); once it runs a workload it no
+ * longer dies with the node. A workload is remembered (journal put) when it
+ * reaches RUNNING and forgotten (journal del) where its workload_stopped is
+ * sent. A restarted node:
+ *   reattach_open  (before sandbox_start) reads the journal (a corrupt one is
+ *                  moved aside and reported) and connects to every entry's
+ *                  socket: the connected ones keep their sandbox through the
+ *                  leftover sweep (reattach_keeps_uid);
+ *   reattach_run   (after NATS, before the pool and autostart) rebuilds each
+ *                  workload; a connected agent is adopted (LEASED, not our
+ *                  child) and must send Reattach, then its buffered Log frames
+ *                  and, when its workload ended meanwhile, Exited; an agent
+ *                  that is gone gives workload_stopped once and a restart per
+ *                  policy; sockets with no entry are orphans: stopped, unlinked.
+ * Once every adopted agent has answered (or failed), one line says
+ * "reattached N workloads in X ms (M lost)". Loop thread only. */
+#ifndef NEXC_NODE_REATTACH_H
+#define NEXC_NODE_REATTACH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/nxerr.h"
+#include "api/frame.h"
+
+struct node;
+struct workload;
+struct agent;
+
+#define REATTACH_TIMEOUT_MS 5000 /* for an adopted agent's Reattach frame */
+
+int reattach_open (struct node *n, struct nxerr *err);
+bool reattach_keeps_uid (const struct node *n, uint32_t uid);
+void reattach_run (struct node *n);
+void reattach_close (struct node *n);
+
+/* A listening socket for a new agent: 0 with a malloc'd path and an fd >= 10
+ * (close-on-exec), or -1 when reattach is off (no state dir, path too long). */
+int reattach_listen (struct node *n, char **path, int *fd);
+
+void reattach_remember (struct workload *w);
+void reattach_forget (struct workload *w);
+
+/* From node/agent.c. */
+void reattach_on_frame (struct agent *a, const Nexc__Agent__Reattach *r);
+void reattach_settled (struct node *n, bool ok);
+
+#endif
