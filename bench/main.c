@@ -74,6 +74,13 @@ bench_node_config (const struct bench *b, const char *sandbox, int pool_size)
   jsonw_kstr (&w, "sandbox", sandbox);
   jsonw_kint (&w, "stop_grace_ms", b->o.stop_grace_ms);
   jsonw_kint (&w, "heartbeat_interval_ms", 86400000);
+  /* A uid range of its own: tests and other benches may run process-tier
+   * nodes at the same time, and a node refuses a range someone uses. */
+  jsonw_key (&w, "uid_range");
+  jsonw_obj_begin (&w);
+  jsonw_kint (&w, "start", 300000 + (int64_t) (getpid () % 64) * 1024);
+  jsonw_kint (&w, "count", 1024);
+  jsonw_obj_end (&w);
   jsonw_key (&w, "valid_issuers");
   jsonw_arr_begin (&w);
   jsonw_str (&w, b->issuer.public_text);

@@ -383,6 +383,7 @@ cmd_up (int argc, char **argv)
   if (sandbox_start (&n, &err) < 0)
     {
       log_error ("%s", err.msg);
+      reattach_close (&n);
       identity_wipe (&n.id);
       free (n.agent_path);
       config_free (&n.cfg);

@@ -129,8 +129,11 @@ fixture_setup (void **state, bool process_tier)
   assert_int_equal (nkey_pair_generate (NKEY_CURVE, &f->sender, &err), 0);
   snprintf (f->config, sizeof f->config,
             "{\"machine_pool_size\":2,\"sandbox\":\"%s\",\"stop_grace_ms\":500,"
+            "\"uid_range\":{\"start\":%d,\"count\":1024},"
             "\"valid_issuers\":[\"%s\"]}",
-            process_tier ? "process" : "none", f->issuer.public_text);
+            process_tier ? "process" : "none",
+            /* a range of its own: tests run in parallel */
+            400000 + (int) (getpid () % 64) * 1024, f->issuer.public_text);
   harness_start_nats (&f->h);
   f->nc = harness_connect (&f->h);
   assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
