@@ -7,33 +7,18 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/gojson.h"
 #include "api/jsonw.h"
 #include "api/xalloc.h"
 
 #define FIELD_STRING_MAX (512 * 1024)
-
-static const char *
-json_type_name (const json_t *v)
-{
-  switch (json_typeof (v))
-    {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    default: return "null";
-    }
-}
 
 static int
 type_error (struct nxerr *err, const json_t *v, const char *field, const char *go_type)
 {
   return nxerr_set (err, EINVAL,
                     "json: cannot unmarshal %s into Go struct field DeployRequest.%s of type %s",
-                    json_type_name (v), field, go_type);
+                    gojson_type_name (v), field, go_type);
 }
 
 static int
@@ -137,7 +122,7 @@ location_from_object (struct deploy_request *r, json_t *v, struct nxerr *err)
         return nxerr_set (err, EINVAL,
                           "json: cannot unmarshal %s into Go struct field URL.location.%s of type "
                           "string",
-                          json_type_name (e), k);
+                          gojson_type_name (e), k);
       }
     if (json_string_length (e) > 4096)
       {
@@ -177,7 +162,7 @@ take_group_count (json_t *e, const char *gotype, const char *group, const char *
   if (!json_is_integer (e))
     return nxerr_set (err, EINVAL,
                       "json: cannot unmarshal %s into Go struct field %s.%s.%s of type uint64",
-                      json_type_name (e), gotype, group, name);
+                      gojson_type_name (e), gotype, group, name);
   x = json_integer_value (e);
   if (x < 0 || (uint64_t) x < min || (uint64_t) x > max)
     return nxerr_set (err, EPROTO,
@@ -202,7 +187,7 @@ take_vcpus (json_t *e, uint32_t *out, struct nxerr *err)
     return nxerr_set (err, EINVAL,
                       "json: cannot unmarshal %s into Go struct field Resources.resources.vcpus of "
                       "type float64",
-                      json_type_name (e));
+                      gojson_type_name (e));
   x = json_number_value (e) * 1000.0;
   if (!isfinite (x) || x < DEPLOY_VCPUS_MILLI_MIN - 0.5 || x > DEPLOY_VCPUS_MILLI_MAX + 0.5)
     return nxerr_set (err, EPROTO,
@@ -270,7 +255,7 @@ take_restart (struct deploy_request *r, json_t *v, struct nxerr *err)
           return nxerr_set (err, EINVAL,
                             "json: cannot unmarshal %s into Go struct field "
                             "RestartPolicy.restart.policy of type string",
-                            json_type_name (e));
+                            gojson_type_name (e));
         if (strcmp (p, "never") == 0)
           rs.policy = DEPLOY_RESTART_NEVER;
         else if (strcmp (p, "on-failure") == 0)
@@ -407,7 +392,7 @@ deploy_request_decode (const char *json, size_t len, struct deploy_request **out
     {
       nxerr_set (err, EINVAL,
                  "json: cannot unmarshal %s into Go value of type controlapi.DeployRequest",
-                 json_type_name (root));
+                 gojson_type_name (root));
       json_decref (root);
       return -1;
     }

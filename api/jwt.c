@@ -4,6 +4,8 @@
  * them; JSON type errors follow Go's "json: cannot unmarshal …" form. */
 #include "api/jwt.h"
 
+#include "api/gojson.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,23 +51,6 @@ go_quote (struct buf *out, const char *s)
   buf_putc (out, '"');
 }
 
-/* The JSON type name Go uses in unmarshal errors. */
-static const char *
-json_kind (const json_t *j)
-{
-  switch (json_typeof (j))
-    {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    default: return "null";
-    }
-}
-
 static json_t *
 parse_json (const struct buf *b, struct nxerr *err)
 {
@@ -93,7 +78,7 @@ member_str (json_t *obj, const char *key, const char *go_field, const char **out
     return 0;
   if (!json_is_string (v))
     return nxerr_set (err, 0, "json: cannot unmarshal %s into Go struct field %s of type string",
-                      json_kind (v), go_field);
+                      gojson_type_name (v), go_field);
   *out = json_string_value (v);
   return 0;
 }
@@ -107,7 +92,7 @@ member_int (json_t *obj, const char *key, const char *go_field, int64_t *out, st
   /* Go decodes only integer literals into int64: 1.0 and 1e3 are errors. */
   if (!json_is_integer (v))
     return nxerr_set (err, 0, "json: cannot unmarshal %s into Go struct field %s of type int64",
-                      json_kind (v), go_field);
+                      gojson_type_name (v), go_field);
   *out = (int64_t) json_integer_value (v);
   return 0;
 }
@@ -138,7 +123,7 @@ check_header (const struct buf *raw, bool *v1, struct nxerr *err)
   if (!json_is_object (h) && !json_is_null (h))
     {
       nxerr_set (err, 0, "json: cannot unmarshal %s into Go value of type jwt.Header",
-                 json_kind (h));
+                 gojson_type_name (h));
       goto out;
     }
   if (json_is_object (h)
@@ -183,13 +168,13 @@ check_legacy_fields (json_t *root, struct nxerr *err)
     return nxerr_set (err, 0,
                       "json: cannot unmarshal %s into Go struct field GenericFields.tags of type "
                       "jwt.TagList",
-                      json_kind (tags));
+                      gojson_type_name (tags));
   json_array_foreach (tags, idx, t)
     if (!json_is_string (t))
       return nxerr_set (err, 0,
                         "json: cannot unmarshal %s into Go struct field GenericFields.tags of "
                         "type string",
-                        json_kind (t));
+                        gojson_type_name (t));
   return 0;
 }
 
@@ -199,7 +184,7 @@ load_claims (json_t *root, struct jwt_claims *c, struct nxerr *err)
   json_t *nats;
   if (!json_is_object (root))
     return nxerr_set (err, 0, "json: cannot unmarshal %s into Go value of type jwt.GenericClaims",
-                      json_kind (root));
+                      gojson_type_name (root));
   if (member_dup (root, "aud", "GenericClaims.aud", &c->aud, err) < 0
       || member_int (root, "exp", "GenericClaims.exp", &c->exp, err) < 0
       || member_dup (root, "jti", "GenericClaims.jti", &c->jti, err) < 0
@@ -217,7 +202,7 @@ load_claims (json_t *root, struct jwt_claims *c, struct nxerr *err)
     return nxerr_set (err, 0,
                       "json: cannot unmarshal %s into Go struct field GenericClaims.nats of type "
                       "map[string]interface {}",
-                      json_kind (nats));
+                      gojson_type_name (nats));
   /* Go keeps nats as a free-form map; we want the two fields we use typed. */
   if (member_dup (nats, "hash", "GenericClaims.nats.hash", &c->hash, err) < 0
       || member_int (nats, "version", "GenericClaims.nats.version", &c->version, err) < 0)

@@ -433,18 +433,6 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
   return 0;
 }
 
-static void
-hex_of (const char *digest, char hex[65])
-{
-  cleanup_buf struct buf raw = BUF_INIT;
-  struct nxerr e = { 0 };
-  hex[0] = '\0';
-  if (digest && strncmp (digest, "SHA-256=", 8) == 0
-      && b64_decode (B64_URL, digest + 8, strlen (digest + 8), &raw, &e) == 0 && raw.len == 32)
-    for (int i = 0; i < 32; i++)
-      snprintf (hex + 2 * i, 3, "%02x", (unsigned char) raw.data[i]);
-}
-
 int
 nexc_deploy (struct nexc_client *c, const struct nexc_deploy_opts *o,
              struct nexc_deploy_result *res, struct nxerr *err)
@@ -473,7 +461,7 @@ nexc_deploy (struct nexc_client *c, const struct nexc_deploy_opts *o,
       close (fd);
       if (rc < 0)
         return nxerr_wrap (err, "upload %s", o->file);
-      hex_of (info.digest, hex);
+      objstore_digest_hex (info.digest, hex);
       objstore_info_free (&info);
     }
   if (nexc_deploy_payload (c, o, xkey, o->hash ? o->hash : hex, &payload, err) < 0)

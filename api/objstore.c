@@ -1,5 +1,7 @@
 #include "api/objstore.h"
 
+#include "api/b64.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -1131,4 +1133,18 @@ objstore_put_file (natsConnection *nc, const char *bucket, const char *name, int
   if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
     total = (uint64_t) st.st_size;
   return put_source (nc, bucket, name, &src, total, opts, progress_cb, ud, info_out, err);
+}
+
+void
+objstore_digest_hex (const char *digest, char hex[OBJSTORE_HEX_LEN])
+{
+  cleanup_buf struct buf raw = BUF_INIT;
+  struct nxerr e = { 0 };
+  hex[0] = '\0';
+  if (digest == NULL || strncmp (digest, "SHA-256=", 8) != 0)
+    return;
+  if (b64_decode (B64_URL, digest + 8, strlen (digest + 8), &raw, &e) < 0 || raw.len != 32)
+    return;
+  for (int i = 0; i < 32; i++)
+    snprintf (hex + 2 * i, 3, "%02x", (unsigned char) raw.data[i]);
 }

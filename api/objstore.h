@@ -75,6 +75,10 @@ bool objstore_valid_name (const char *name);
 #define OBJSTORE_DIGEST_LEN 53
 void objstore_digest (const void *data, size_t len, char out[OBJSTORE_DIGEST_LEN]);
 
+/* The lowercase hex SHA-256 named by a digest "SHA-256=<base64url>", or ""
+ * when digest is NULL or not of that form. */
+void objstore_digest_hex (const char *digest, char hex[OBJSTORE_HEX_LEN]);
+
 struct objstore_opts {
   const char *jsdomain;    /* NULL or "": $JS.API., else $JS.<domain>.API. */
   int64_t timeout_ms;      /* per request; 0: OBJSTORE_DEFAULT_TIMEOUT_MS */

@@ -136,21 +136,6 @@ write_chunk (const void *data, size_t len, void *ud, struct nxerr *err)
   return 0;
 }
 
-/* Hex of the sha256 in an object digest "SHA-256=<b64url>", or "" */
-static void
-digest_hex (const char *digest, char hex[65])
-{
-  cleanup_buf struct buf raw = BUF_INIT;
-  struct nxerr e = { 0 };
-  hex[0] = '\0';
-  if (digest == NULL || strncmp (digest, "SHA-256=", 8) != 0)
-    return;
-  if (b64_decode (B64_URL, digest + 8, strlen (digest + 8), &raw, &e) < 0 || raw.len != 32)
-    return;
-  for (int i = 0; i < 32; i++)
-    snprintf (hex + 2 * i, 3, "%02x", (unsigned char) raw.data[i]);
-}
-
 /* Fetcher thread: the whole download of one job. */
 static void
 run_job (struct fetch_job *j)
@@ -177,7 +162,7 @@ run_job (struct fetch_job *j)
                  (unsigned long long) info.size, (unsigned long long) j->max_size);
       goto out;
     }
-  digest_hex (info.digest, hex);
+  objstore_digest_hex (info.digest, hex);
   /* Refuse before downloading when the object is not what the JWT names. */
   if (j->expect_hex[0] && hex[0] && strcmp (hex, j->expect_hex) != 0)
     {
