@@ -1,5 +1,7 @@
 #include "api/subjects.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/xalloc.h"
@@ -131,4 +133,17 @@ subjects_overlap (const char *a, const char *b)
       if (la != lb || memcmp (ta, tb, la) != 0)
         return false;
     }
+}
+
+bool
+subjects_namespace (const char *subject, char *out, size_t cap)
+{
+  char *storage = NULL;
+  const char *tok[8];
+  int nt = subjects_split (subject, &storage, tok, 8);
+  bool ok = nt >= 3 && subjects_token_ok (tok[2]);
+  if (ok)
+    snprintf (out, cap, "%s", tok[2]);
+  free (storage);
+  return ok;
 }

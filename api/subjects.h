@@ -54,6 +54,10 @@ void subjects_event (struct buf *out, const char *ns, const char *type);
 void subjects_log (struct buf *out, const char *ns, const char *node, const char *workload,
                    const char *id);
 
+/* The namespace of a control subject ($NEX.<op>.<ns>....: token 2) into
+ * out; false when there is none or it is not a valid token. */
+bool subjects_namespace (const char *subject, char *out, size_t cap);
+
 /* Split subject into at most max tokens (pointers into a copy kept in
  * storage, which the caller frees). Returns the token count, or -1 when there
  * are more than max tokens. */

@@ -232,11 +232,7 @@ handle_wping (struct node *n, struct ctl_req *r)
   jsonw_kstr (&w, "uptime", up);
   jsonw_key (&w, "running_machines");
   jsonw_arr_begin (&w);
-  /* Oldest first, as Nex lists in deploy order. */
-  struct workload *last = n->workloads;
-  while (last && last->next)
-    last = last->next;
-  for (struct workload *wl = last; wl; wl = wl->prev)
+  for (struct workload *wl = workload_oldest (n); wl; wl = wl->prev)
     {
       /* Listed once running: a starting workload has no process (or hash) yet. */
       if (wl->state == WL_STARTING || wl->state == WL_ENDED || !wping_matches (wl, ns, filter))
@@ -340,10 +336,7 @@ handle_info (struct node *n, struct ctl_req *r)
     }
   jsonw_key (&w, "machines");
   jsonw_arr_begin (&w);
-  struct workload *last = n->workloads;
-  while (last && last->next)
-    last = last->next;
-  for (struct workload *wl = last; wl; wl = wl->prev)
+  for (struct workload *wl = workload_oldest (n); wl; wl = wl->prev)
     if ((wl->state == WL_RUNNING || wl->state == WL_STOPPING || wl->state == WL_RESTARTING)
         && strcasecmp (wl->ns, ns) == 0)
       write_machine (n, &w, wl);

@@ -384,19 +384,6 @@ get_artifact (struct deploy_ctx *d)
 /* ---- the request ---- */
 
 static bool
-namespace_from (const char *subject, char *out, size_t cap)
-{
-  char *storage = NULL;
-  const char *tok[8];
-  int nt = subjects_split (subject, &storage, tok, 8);
-  bool ok = nt >= 3 && subjects_token_ok (tok[2]);
-  if (ok)
-    snprintf (out, cap, "%s", tok[2]);
-  free (storage);
-  return ok;
-}
-
-static bool
 type_supported (struct node *n, const char *type)
 {
   return strlist_contains (&n->cfg.workload_types, type);
@@ -504,7 +491,7 @@ deploy_handle (struct node *n, struct ctl_req *r)
   char ns[300];
   char msg[700];
 
-  if (!namespace_from (r->subject, ns, sizeof ns))
+  if (!subjects_namespace (r->subject, ns, sizeof ns))
     {
       reply_error (n, r->reply, "Invalid subject for workload deployment");
       goto out;

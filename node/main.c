@@ -369,18 +369,9 @@ cmd_up (int argc, char **argv)
   n.agent_path = find_agent (argv[0], &n.cfg);
   /* The journal of a previous run, and its agents still alive: before the
    * sandbox's leftover sweep, which must spare their sandboxes. */
-  if (!o.ephemeral && reattach_open (&n, &err) < 0)
-    {
-      log_error ("%s", err.msg);
-      reattach_close (&n);
-      identity_wipe (&n.id);
-      free (n.agent_path);
-      config_free (&n.cfg);
-      return EXIT_CONFIG;
-    }
-  /* The process tier's preflight (never a silent downgrade: a missing hard
-   * requirement stops the start) and the leftovers of a crashed run. */
-  if (sandbox_start (&n, &err) < 0)
+  /* Then the process tier's preflight (never a silent downgrade: a missing
+   * hard requirement stops the start) and the leftovers of a crashed run. */
+  if ((!o.ephemeral && reattach_open (&n, &err) < 0) || sandbox_start (&n, &err) < 0)
     {
       log_error ("%s", err.msg);
       reattach_close (&n);

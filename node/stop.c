@@ -104,19 +104,6 @@ decode (const char *data, size_t len, char **wid, char **jwt, struct nxerr *err)
   return 0;
 }
 
-static bool
-namespace_of (const char *subject, char *out, size_t cap)
-{
-  char *storage = NULL;
-  const char *tok[8];
-  int nt = subjects_split (subject, &storage, tok, 8);
-  bool ok = nt >= 3;
-  if (ok)
-    snprintf (out, cap, "%s", tok[2]);
-  free (storage);
-  return ok;
-}
-
 /* §3.1 step 4, plus: the stop JWT must be newer than the deploy's and fresh. */
 static int
 check_stop_jwt (struct node *n, struct workload *w, const char *token, char *msg, size_t cap)
@@ -184,7 +171,7 @@ stop_handle (struct node *n, struct ctl_req *r)
   char ns[300];
   struct workload *w;
 
-  if (!namespace_of (r->subject, ns, sizeof ns))
+  if (!subjects_namespace (r->subject, ns, sizeof ns))
     {
       control_reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, "Invalid subject for workload stop");
       return;

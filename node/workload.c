@@ -105,3 +105,12 @@ workload_find (struct node *n, const char *id)
       return w;
   return NULL;
 }
+
+struct workload *
+workload_oldest (struct node *n)
+{
+  struct workload *w = n->workloads;
+  while (w && w->next)
+    w = w->next;
+  return w;
+}

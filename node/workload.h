@@ -72,5 +72,8 @@ void workload_link (struct node *n, struct workload *w);
 void workload_unlink (struct node *n, struct workload *w);
 void workload_free (struct workload *w);
 struct workload *workload_find (struct node *n, const char *id);
+/* The oldest workload (listings go oldest first, in deploy order, as Nex's
+ * did); walk to newer ones with ->prev. */
+struct workload *workload_oldest (struct node *n);
 
 #endif
