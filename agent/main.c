@@ -3,6 +3,7 @@
  *   nexc-agent --fd 3 --parent-pid <node pid> [--sandbox none|process] [--log-level info]
  *              [--uid U --gid G --workdir DIR --state-dir DIR [--network host|none]]
  *              [--listen-fd N] [--selftest]
+ *   nexc-agent --zygote --fd 3 --parent-pid <node pid>     (agent/zygote.h)
  *
  * The process tier's options describe the sandbox the node prepared (see
  * agent/sandbox.h); --selftest sets it up, verifies it from a child, writes
@@ -26,6 +27,7 @@
 #include "agent/agent.h"
 #include "agent/loop.h"
 #include "agent/sandbox.h"
+#include "agent/zygote.h"
 #include "api/log.h"
 
 struct opts {
@@ -252,8 +254,8 @@ setup_signals (struct nxerr *err)
   return fd;
 }
 
-int
-main (int argc, char **argv)
+static int
+agent_main (int argc, char **argv)
 {
   static struct agent a; /* large (output line buffers): not on the stack */
   struct nxerr err = { 0 };
@@ -328,4 +330,31 @@ main (int argc, char **argv)
   code = agent_run (&a);
   agent_free (&a);
   return code;
+}
+
+/* "--zygote --fd N --parent-pid P": serve agent_main from a fork server. */
+static int
+zygote_main (int argc, char **argv)
+{
+  long fd, parent;
+  ensure_std_fds ();
+  log_init ("nexc-agent", LOG_INFO);
+  if (argc != 6 || strcmp (argv[2], "--fd") != 0 || strcmp (argv[4], "--parent-pid") != 0
+      || parse_int (argv[3], 3, 1023, &fd) < 0 || parse_int (argv[5], 1, INT_MAX, &parent) < 0)
+    {
+      log_error ("usage: nexc-agent --zygote --fd N --parent-pid PID");
+      return AGENT_EXIT_USAGE;
+    }
+  close_other_fds ((int) fd, -1);
+  /* argv's strings lie back to back: the area ends after the last one. */
+  return zygote_run ((int) fd, (pid_t) parent, agent_main, argv[0],
+                     (size_t) (argv[argc - 1] + strlen (argv[argc - 1]) - argv[0]));
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc > 1 && strcmp (argv[1], "--zygote") == 0)
+    return zygote_main (argc, argv);
+  return agent_main (argc, argv);
 }

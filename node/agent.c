@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -22,9 +21,11 @@
 #include "node/pool.h"
 #include "node/reattach.h"
 #include "node/sandbox.h"
+#include "node/spawn.h"
 #include "node/supervise.h"
 #include "node/trigger.h"
 #include "node/workload.h"
+#include "node/zygote.h"
 
 #define AGENT_FRAMES_PER_WAKE 64
 #define AGENT_ARGV_MAX 32
@@ -33,35 +34,25 @@ static void on_link (struct loop_source *src, uint32_t events);
 static void read_link (struct agent *a, size_t budget);
 static void on_timer (struct loop_timer *t);
 
-/* Tier none: posix_spawn, the link as fd 3. */
+/* Tier none: forked by the zygote, or exec'd when it cannot serve. On
+ * ZYGOTE_LOST an agent may hold copies of link and lfd: fail this spawn
+ * (the pool retries with fresh ones). */
 static int
 spawn_plain (struct node *n, char **argv, char **envp, int link, int lfd, pid_t *pid,
              struct nxerr *err)
 {
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  sigset_t none, all;
-  int rc;
-  sigemptyset (&none);
-  sigfillset (&all);
-  posix_spawn_file_actions_init (&fa);
-  /* dup2 onto 3 clears CLOEXEC on the child's copy only. */
-  posix_spawn_file_actions_adddup2 (&fa, link, 3);
-  if (lfd >= 0) /* >= 10 (reattach_listen): not clobbered by the dup onto 3 */
-    posix_spawn_file_actions_adddup2 (&fa, lfd, 4);
-  posix_spawnattr_init (&attr);
-  posix_spawnattr_setsigmask (&attr, &none);
-  /* nats.c ignores SIGPIPE process-wide, and an ignored disposition survives
-   * exec: reset every signal to default in the child. */
-  posix_spawnattr_setsigdefault (&attr, &all);
-  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
-                                       | POSIX_SPAWN_USEVFORK);
-  rc = posix_spawn (pid, n->agent_path, &fa, &attr, argv, envp);
-  posix_spawn_file_actions_destroy (&fa);
-  posix_spawnattr_destroy (&attr);
-  if (rc != 0)
-    return nxerr_sys (err, rc, "spawn %s", n->agent_path);
-  return 0;
+  struct nxerr zerr = { 0 };
+  int rc = zygote_spawn (n, argv, link, lfd, pid, &zerr);
+  if (rc == 0)
+    return 0;
+  if (rc == ZYGOTE_LOST)
+    {
+      *err = zerr;
+      return -1;
+    }
+  if (zerr.code != EAGAIN)
+    log_debug ("%s", zerr.msg);
+  return spawn_with_link (n->agent_path, argv, envp, link, lfd, pid, err);
 }
 
 /* Tier process: a prepared sandbox (uid, working dir, cgroup leaf), the

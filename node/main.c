@@ -33,6 +33,7 @@
 #include "node/sandbox.h"
 #include "node/replay.h"
 #include "node/shutdown.h"
+#include "node/zygote.h"
 
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 78
@@ -428,6 +429,7 @@ cmd_up (int argc, char **argv)
             (long long) n.cfg.machine_pool_size, n.cfg.state_dir);
 
   loop_run (n.loop);
+  zygote_stop (&n);
   sandbox_stop (&n); /* the pool is gone: finish cleaning, remove the node cgroup */
   reattach_close (&n);
 

@@ -70,6 +70,7 @@ struct node {
   uint64_t total_bytes; /* artifact bytes of running workloads (node_limits) */
   struct pool *pool;
   struct pool *fn_pool; /* function invocations' agents, made at the first function deploy */
+  struct zygote *zygote;  /* agent fork server, tier none (node/zygote.h); NULL until used */
   struct sandbox *sandbox; /* process tier (node/sandbox.h); NULL in tier none */
   struct artifact_cache *cache;
   struct replay *replay;

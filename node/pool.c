@@ -11,6 +11,7 @@
 #include "node/agent.h"
 #include "node/node.h"
 #include "node/sandbox.h"
+#include "node/zygote.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -287,7 +288,10 @@ pool_reap (struct pool *p)
           if (a->pid == pid && !a->reaped)
             break;
       if (a == NULL)
-        continue;
+        {
+          zygote_reaped (p->node, pid);
+          continue;
+        }
       agent_reaped (a, status);
       a->reaped = true;
       maybe_free (in, a);
