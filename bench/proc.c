@@ -113,7 +113,8 @@ proc_tmpdir (void)
   if (tmpdir[0] == '\0')
     {
       install_cleanup ();
-      snprintf (tmpdir, sizeof tmpdir, "/tmp/nexc-bench-XXXXXX");
+      const char *base = getenv ("TMPDIR");
+      snprintf (tmpdir, sizeof tmpdir, "%s/nexc-bench-XXXXXX", base && *base ? base : "/tmp");
       if (mkdtemp (tmpdir) == NULL)
         {
           perror ("nexc-bench: mkdtemp");

@@ -501,7 +501,7 @@ append (struct journal *j, cbor_item_t *rec, struct nxerr *err)
   if (write_full (j->fd, b.data, b.len, err) < 0)
     return -1;
   j->file_len += b.len;
-  if (j->file_len > 4 * j->live_bytes + 65536)
+  if (j->file_len > 4 * j->live_bytes + JOURNAL_SLACK)
     return compact (j, err);
   return 0;
 }

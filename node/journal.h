@@ -17,6 +17,12 @@
 #include "api/nxerr.h"
 
 #define JOURNAL_RECORD_MAX (1024 * 1024)
+/* The log is rewritten when dead records outweigh live ones 3:1 and by this
+ * much: each rewrite is a new file and an fsync on the loop thread (a few ms
+ * on ext4, and inode churn), and a put holds the whole DEPLOY request
+ * (~2-3 KiB), so a 64 KiB slack meant a rewrite every ~25 deploys. At 1 MiB
+ * it is one per ~400 deploy+stop cycles; reading 1 MiB at start is nothing. */
+#define JOURNAL_SLACK (1024 * 1024)
 
 struct journal_entry {
   char *id;
