@@ -373,7 +373,9 @@ reattach_listen (struct node *n, char **path, int *fd)
   s = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (s < 0)
     return -1;
-  if (bind (s, (struct sockaddr *) &sa, sizeof sa) < 0 || chmod (p, 0600) < 0 || listen (s, 1) < 0)
+  /* The mode of the socket's inode is the file's at bind (less the umask):
+   * no chmod of the path after it. */
+  if (fchmod (s, 0600) < 0 || bind (s, (struct sockaddr *) &sa, sizeof sa) < 0 || listen (s, 1) < 0)
     {
       log_warn ("reattach: socket %s: %s", p, strerror (errno));
       close (s);
