@@ -92,22 +92,37 @@ link_send_ctl (struct link *l, const Frame *f, struct nxerr *err)
   return 0;
 }
 
-/* Returns 1 when sent, 0 when the socket is full, -1 when broken. */
+/* The oldest lines of the ring in one Log frame, as many as fit. Returns 1
+ * when sent, 0 when the socket is full, -1 when broken. */
 static int
-send_one_log (struct link *l, struct log_ring *r, struct nxerr *err)
+send_log_batch (struct link *l, struct log_ring *r, struct nxerr *err)
 {
-  const struct log_line *line = log_ring_peek (r);
   Nexc__Agent__Log lg = NEXC__AGENT__LOG__INIT;
   Frame f = NEXC__AGENT__FRAME__INIT;
-  lg.stream = (Nexc__Agent__Log__Stream) line->stream;
-  lg.text.data = (uint8_t *) line->data;
-  lg.text.len = line->len;
+  size_t room = FRAME_MAX - FRAME_LOG_FRAME_OVERHEAD;
+  size_t n = 0;
+  while (n < r->count && n < FRAME_LOG_LINES_MAX)
+    {
+      const struct log_line *line = log_ring_at (r, n);
+      Nexc__Agent__Log__Line *b = &l->batch[n];
+      size_t need = line->len + FRAME_LOG_LINE_OVERHEAD;
+      if (need > room)
+        break; /* never for the first line: it is at most FRAME_LOG_TEXT_MAX */
+      room -= need;
+      nexc__agent__log__line__init (b);
+      b->stream = (Nexc__Agent__Log__Stream) line->stream;
+      b->text.data = (uint8_t *) line->data;
+      b->text.len = line->len;
+      l->batch_ptrs[n++] = b;
+    }
+  lg.n_lines = n;
+  lg.lines = l->batch_ptrs;
   lg.dropped = r->pending_dropped;
   f.body_case = NEXC__AGENT__FRAME__BODY_LOG;
   f.log = &lg;
   if (frame_send (l->sock, &f, -1, err) < 0)
     return err->code == EAGAIN ? 0 : -1;
-  log_ring_pop_sent (r);
+  log_ring_pop_sent (r, n);
   return 1;
 }
 
@@ -128,7 +143,7 @@ link_flush (struct link *l, struct log_ring *r, struct nxerr *err)
     return 0;
   while (r->count > 0 && budget-- > 0)
     {
-      int rc = send_one_log (l, r, err);
+      int rc = send_log_batch (l, r, err);
       if (rc <= 0)
         return rc;
     }

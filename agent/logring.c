@@ -73,12 +73,19 @@ log_ring_peek (const struct log_ring *r)
   return r->count ? &r->slots[r->head] : NULL;
 }
 
-void
-log_ring_pop_sent (struct log_ring *r)
+const struct log_line *
+log_ring_at (const struct log_ring *r, size_t i)
 {
-  if (r->count == 0)
+  return i < r->count ? &r->slots[(r->head + i) % r->cap_lines] : NULL;
+}
+
+void
+log_ring_pop_sent (struct log_ring *r, size_t n)
+{
+  if (n == 0 || r->count == 0)
     return;
-  ring_remove_oldest (r);
+  for (; n > 0 && r->count > 0; n--)
+    ring_remove_oldest (r);
   r->pending_dropped = 0;
 }
 

@@ -30,11 +30,13 @@ void log_ring_init (struct log_ring *r, size_t max_lines, size_t max_bytes);
 void log_ring_free (struct log_ring *r);
 /* Copy a line in; drops the oldest lines first when it would not fit. */
 void log_ring_push (struct log_ring *r, int stream, const char *p, size_t n);
-/* The oldest line, or NULL when empty. Stays queued until log_ring_pop. */
+/* The oldest line, or NULL when empty. Stays queued until log_ring_pop_sent. */
 const struct log_line *log_ring_peek (const struct log_ring *r);
-/* Remove the oldest line after it was sent; the pending drop count was
- * reported with it, so it restarts at zero. */
-void log_ring_pop_sent (struct log_ring *r);
+/* The i-th oldest line (i < count). */
+const struct log_line *log_ring_at (const struct log_ring *r, size_t i);
+/* Remove the n oldest lines (at most count) after they were sent; the
+ * pending drop count was reported with them, so it restarts at zero. */
+void log_ring_pop_sent (struct log_ring *r, size_t n);
 /* Drop everything still queued (counted as dropped). */
 void log_ring_discard (struct log_ring *r);
 

@@ -12,9 +12,11 @@
  *    an environment key. This is checked on the wire bytes, walking them with
  *    the message descriptors, because the unpacked C strings have lost their
  *    length;
- *  - a Log's text is at most FRAME_LOG_TEXT_MAX bytes and its stream is
+ *  - a Log frame is either one line (stream and text, no `lines`) or a
+ *    batch of 1..FRAME_LOG_LINES_MAX `lines` (stream and text then unset);
+ *    every line's text is at most FRAME_LOG_TEXT_MAX bytes and its stream is
  *    STDOUT or STDERR (bytes fields are not UTF-8 checked: workload output
- *    is arbitrary bytes).
+ *    is arbitrary bytes). A frame with one bad line is refused whole.
  * Unknown fields are accepted (and ignored), so either side may gain fields.
  * Semantic checks (env keys, sizes, ids) belong to the receiver.
  *
@@ -27,6 +29,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -208,6 +211,49 @@ wire_check_strings (const ProtobufCMessageDescriptor *d, const uint8_t *p, size_
   return 0;
 }
 
+/* One line of a Log frame; what is the line number in a batch, -1 alone. */
+static int
+check_log_line (Nexc__Agent__Log__Stream stream, size_t len, long what, int code,
+                struct nxerr *err)
+{
+  char at[32] = "";
+  if (what >= 0)
+    snprintf (at, sizeof at, " (line %ld)", what);
+  if (len > FRAME_LOG_TEXT_MAX)
+    return nxerr_set (err, code, "log text of %zu bytes exceeds %d%s", len, FRAME_LOG_TEXT_MAX,
+                      at);
+  if (stream != NEXC__AGENT__LOG__STREAM__STDOUT && stream != NEXC__AGENT__LOG__STREAM__STDERR)
+    return nxerr_set (err, code, "log stream %d is not stdout or stderr%s", (int) stream, at);
+  return 0;
+}
+
+/* The Log rules of schemas/agent.proto; code is EPROTO on receipt, EMSGSIZE
+ * or EINVAL when refusing to send. */
+static int
+check_log (const Nexc__Agent__Log *l, bool sending, struct nxerr *err)
+{
+  int bad = sending ? EINVAL : EPROTO;
+  if (l->n_lines == 0)
+    return check_log_line (l->stream, l->text.len, -1,
+                           sending && l->text.len > FRAME_LOG_TEXT_MAX ? EMSGSIZE : bad, err);
+  if (l->stream != NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED || l->text.len != 0)
+    return nxerr_set (err, bad, "log frame has both a single line and %zu lines", l->n_lines);
+  if (l->n_lines > FRAME_LOG_LINES_MAX)
+    return nxerr_set (err, sending ? EMSGSIZE : EPROTO, "log frame of %zu lines exceeds %d",
+                      l->n_lines, FRAME_LOG_LINES_MAX);
+  for (size_t i = 0; i < l->n_lines; i++)
+    {
+      const Nexc__Agent__Log__Line *ln = l->lines[i];
+      if (ln == NULL)
+        return nxerr_set (err, bad, "log line %zu missing", i);
+      if (check_log_line (ln->stream, ln->text.len, (long) i,
+                          sending && ln->text.len > FRAME_LOG_TEXT_MAX ? EMSGSIZE : bad, err)
+          < 0)
+        return -1;
+    }
+  return 0;
+}
+
 /* Checks on the unpacked frame that the types alone do not express. */
 static int
 frame_check_body (const Frame *f, struct nxerr *err)
@@ -215,15 +261,7 @@ frame_check_body (const Frame *f, struct nxerr *err)
   if (f->body_case == NEXC__AGENT__FRAME__BODY__NOT_SET || f->hello == NULL)
     return nxerr_set (err, EPROTO, "frame body not set");
   if (f->body_case == NEXC__AGENT__FRAME__BODY_LOG)
-    {
-      const Nexc__Agent__Log *l = f->log;
-      if (l->text.len > FRAME_LOG_TEXT_MAX)
-        return nxerr_set (err, EPROTO, "log text of %zu bytes exceeds %d", l->text.len,
-                          FRAME_LOG_TEXT_MAX);
-      if (l->stream != NEXC__AGENT__LOG__STREAM__STDOUT
-          && l->stream != NEXC__AGENT__LOG__STREAM__STDERR)
-        return nxerr_set (err, EPROTO, "log stream %d is not stdout or stderr", (int) l->stream);
-    }
+    return check_log (f->log, false, err);
   return 0;
 }
 
@@ -315,9 +353,9 @@ frame_send (int sock, const Frame *f, int fd, struct nxerr *err)
    * instead of a dropped link. */
   if (f->body_case == NEXC__AGENT__FRAME__BODY__NOT_SET)
     return nxerr_set (err, EINVAL, "send: frame body not set");
-  if (f->body_case == NEXC__AGENT__FRAME__BODY_LOG && f->log->text.len > FRAME_LOG_TEXT_MAX)
-    return nxerr_set (err, EMSGSIZE, "send: log text of %zu bytes exceeds %d", f->log->text.len,
-                      FRAME_LOG_TEXT_MAX);
+  if (f->body_case == NEXC__AGENT__FRAME__BODY_LOG && f->log != NULL
+      && check_log (f->log, true, err) < 0)
+    return nxerr_wrap (err, "send");
   len = nexc__agent__frame__get_packed_size (f);
   total = len + FRAME_PREFIX;
   if (total > FRAME_MAX)

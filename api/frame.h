@@ -2,9 +2,10 @@
  *
  * One SOCK_SEQPACKET datagram = 4-byte big-endian length ‖ packed Frame.
  * An optional fd travels with a frame as SCM_RIGHTS. Decoding is strict:
- * wrong length prefix, oversize, undecodable protobuf, unset body, or an fd
- * attached to a frame that may not carry one are all errors (EPROTO), and
- * the caller must then drop the link. */
+ * wrong length prefix, oversize, undecodable protobuf, unset body, a Log
+ * frame outside its bounds (see schemas/agent.proto), or an fd attached to a
+ * frame that may not carry one are all errors (EPROTO), and the caller must
+ * then drop the link. */
 #ifndef NEXC_FRAME_H
 #define NEXC_FRAME_H
 
@@ -15,7 +16,18 @@
 #include "api/nxerr.h"
 
 #define FRAME_MAX 65536          /* whole datagram, prefix included */
-#define FRAME_LOG_TEXT_MAX 16384 /* a Log frame's text; longer lines are chunked */
+#define FRAME_LOG_TEXT_MAX 16384 /* a Log line's text; longer lines are chunked */
+#define FRAME_LOG_LINES_MAX 1024 /* lines in one batched Log frame */
+/* Upper bounds of what a batched Log frame adds around its texts, so a sender
+ * can fill a frame without packing it twice: per line (Log.lines tag, length,
+ * stream, text tag and length) and once per frame (length prefix, Frame.log
+ * tag and length, dropped). A frame whose
+ *   FRAME_LOG_FRAME_OVERHEAD + sum (text + FRAME_LOG_LINE_OVERHEAD) <= FRAME_MAX
+ * fits; one line of FRAME_LOG_TEXT_MAX always does. */
+#define FRAME_LOG_LINE_OVERHEAD 10
+#define FRAME_LOG_FRAME_OVERHEAD 32
+_Static_assert (FRAME_LOG_FRAME_OVERHEAD + FRAME_LOG_TEXT_MAX + FRAME_LOG_LINE_OVERHEAD <= FRAME_MAX,
+                "one longest line must fit a Log frame");
 
 typedef Nexc__Agent__Frame Frame;
 

@@ -16,6 +16,7 @@
 #include "api/log.h"
 #include "api/timefmt.h"
 #include "api/xalloc.h"
+#include "node/logs.h"
 #include "node/node.h"
 #include "node/nsspawn.h"
 #include "node/pool.h"
@@ -27,11 +28,15 @@
 #include "node/workload.h"
 #include "node/zygote.h"
 
+/* Bounded work per wake so one chatty agent cannot starve the control plane:
+ * frames are read until this many frames or this many log lines were handled
+ * (a batched Log frame is handled whole, so up to FRAME_LOG_LINES_MAX more). */
 #define AGENT_FRAMES_PER_WAKE 64
+#define AGENT_LINES_PER_WAKE 512
 #define AGENT_ARGV_MAX 32
 
 static void on_link (struct loop_source *src, uint32_t events);
-static void read_link (struct agent *a, size_t budget);
+static void read_link (struct agent *a, size_t frames, size_t lines);
 static void on_timer (struct loop_timer *t);
 
 /* Tier none: forked by the zygote, or exec'd when it cannot serve. On
@@ -309,13 +314,57 @@ agent_reaped (struct agent *a, int status)
        * them all before declaring the agent lost, or lines would vanish
        * uncounted. Bounded by the socket buffer: the agent is gone. */
       if (a->src.fd >= 0)
-        read_link (a, SIZE_MAX);
+        read_link (a, SIZE_MAX, SIZE_MAX);
       if (a->state != AGENT_DEAD)
         agent_kill (a, a->wl ? why : NULL);
     }
 }
 
 /* ---- frames from the agent ---- */
+
+/* A Log frame of a workload: each line published on its own, in order (the
+ * frame was validated whole by frame_decode: every line has a stream and a
+ * bounded text). The drops it reports came before its first line. */
+static void
+handle_log (struct workload *w, const Nexc__Agent__Log *lg)
+{
+  if (lg->n_lines == 0) /* an older agent: one line per frame */
+    {
+      supervise_log (w, lg->stream == NEXC__AGENT__LOG__STREAM__STDERR,
+                     (const char *) lg->text.data, lg->text.len, lg->dropped);
+      return;
+    }
+  logs_batch_begin ();
+  for (size_t i = 0; i < lg->n_lines; i++)
+    {
+      const Nexc__Agent__Log__Line *ln = lg->lines[i];
+      supervise_log (w, ln->stream == NEXC__AGENT__LOG__STREAM__STDERR,
+                     (const char *) ln->text.data, ln->text.len, i == 0 ? lg->dropped : 0);
+    }
+  logs_batch_end ();
+}
+
+/* A batched Log frame of a function invocation: handed to node/trigger.c as
+ * the single-line frames it takes. */
+static bool
+call_log_lines (struct agent *a, const Nexc__Agent__Log *lg)
+{
+  bool go_on = true;
+  logs_batch_begin ();
+  for (size_t i = 0; i < lg->n_lines && go_on; i++)
+    {
+      Nexc__Agent__Log one = NEXC__AGENT__LOG__INIT;
+      Frame f = NEXC__AGENT__FRAME__INIT;
+      one.stream = lg->lines[i]->stream;
+      one.text = lg->lines[i]->text;
+      one.dropped = i == 0 ? lg->dropped : 0;
+      f.body_case = NEXC__AGENT__FRAME__BODY_LOG;
+      f.log = &one;
+      go_on = trigger_agent_frame (a, &f);
+    }
+  logs_batch_end ();
+  return go_on;
+}
 
 static bool
 handle_frame (struct agent *a, Frame *f, int fd)
@@ -328,7 +377,11 @@ handle_frame (struct agent *a, Frame *f, int fd)
       return false;
     }
   if (a->call != NULL && a->state == AGENT_LEASED) /* a function invocation's */
-    return trigger_agent_frame (a, f);
+    {
+      if (f->body_case == NEXC__AGENT__FRAME__BODY_LOG && f->log->n_lines > 0)
+        return call_log_lines (a, f->log);
+      return trigger_agent_frame (a, f);
+    }
   switch (f->body_case)
     {
     case NEXC__AGENT__FRAME__BODY_HELLO:
@@ -375,10 +428,9 @@ handle_frame (struct agent *a, Frame *f, int fd)
       return false;
     case NEXC__AGENT__FRAME__BODY_LOG:
       if (a->state != AGENT_LEASED || w == NULL || w->state == WL_STARTING
-          || a->awaiting_reattach || f->log->stream == NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED)
+          || a->awaiting_reattach)
         break;
-      supervise_log (w, f->log->stream == NEXC__AGENT__LOG__STREAM__STDERR,
-                     (const char *) f->log->text.data, f->log->text.len, f->log->dropped);
+      handle_log (w, f->log);
       return true;
     case NEXC__AGENT__FRAME__BODY_EXITED:
       if (a->state != AGENT_LEASED || w == NULL || w->state == WL_STARTING)
@@ -397,12 +449,14 @@ handle_frame (struct agent *a, Frame *f, int fd)
   return false;
 }
 
-/* Read up to budget frames from the link. */
+/* Read frames from the link until frames frames or lines log lines were
+ * handled. */
 static void
-read_link (struct agent *a, size_t budget)
+read_link (struct agent *a, size_t frames, size_t lines)
 {
   struct nxerr err = { 0 };
-  for (size_t i = 0; i < budget && a->state != AGENT_DEAD; i++)
+  size_t done = 0;
+  for (size_t i = 0; i < frames && done < lines && a->state != AGENT_DEAD; i++)
     {
       Frame *f = NULL;
       int fd = -1;
@@ -414,6 +468,8 @@ read_link (struct agent *a, size_t budget)
           agent_kill (a, err.code == ECONNRESET ? (a->wl ? "agent link closed" : NULL) : err.msg);
           return;
         }
+      if (f->body_case == NEXC__AGENT__FRAME__BODY_LOG)
+        done += f->log->n_lines > 0 ? f->log->n_lines : 1;
       bool go_on = handle_frame (a, f, fd);
       frame_free (f);
       if (!go_on)
@@ -426,8 +482,7 @@ on_link (struct loop_source *src, uint32_t events)
 {
   struct agent *a = (struct agent *) ((char *) src - offsetof (struct agent, src));
   (void) events;
-  /* Bounded work per wake so one chatty agent cannot starve the control plane. */
-  read_link (a, AGENT_FRAMES_PER_WAKE);
+  read_link (a, AGENT_FRAMES_PER_WAKE, AGENT_LINES_PER_WAKE);
 }
 
 static void

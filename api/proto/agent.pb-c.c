@@ -232,6 +232,12 @@ void   nexc__agent__start_failed__free_unpacked
   assert(message->base.descriptor == &nexc__agent__start_failed__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nexc__agent__log__line__init
+                     (Nexc__Agent__Log__Line         *message)
+{
+  static const Nexc__Agent__Log__Line init_value = NEXC__AGENT__LOG__LINE__INIT;
+  *message = init_value;
+}
 void   nexc__agent__log__init
                      (Nexc__Agent__Log         *message)
 {
@@ -983,6 +989,57 @@ const ProtobufCMessageDescriptor nexc__agent__start_failed__descriptor =
   (ProtobufCMessageInit) nexc__agent__start_failed__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor nexc__agent__log__line__field_descriptors[2] =
+{
+  {
+    "stream",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Log__Line, stream),
+    &nexc__agent__log__stream__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Log__Line, text),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nexc__agent__log__line__field_indices_by_name[] = {
+  0,   /* field[0] = stream */
+  1,   /* field[1] = text */
+};
+static const ProtobufCIntRange nexc__agent__log__line__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor nexc__agent__log__line__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nexc.agent.Log.Line",
+  "Line",
+  "Nexc__Agent__Log__Line",
+  "nexc.agent",
+  sizeof(Nexc__Agent__Log__Line),
+  2,
+  nexc__agent__log__line__field_descriptors,
+  nexc__agent__log__line__field_indices_by_name,
+  1,  nexc__agent__log__line__number_ranges,
+  (ProtobufCMessageInit) nexc__agent__log__line__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue nexc__agent__log__stream__enum_values_by_number[3] =
 {
   { "STREAM_UNSPECIFIED", "NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED", 0 },
@@ -1013,7 +1070,7 @@ const ProtobufCEnumDescriptor nexc__agent__log__stream__descriptor =
   nexc__agent__log__stream__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__log__field_descriptors[3] =
+static const ProtobufCFieldDescriptor nexc__agent__log__field_descriptors[4] =
 {
   {
     "stream",
@@ -1051,16 +1108,29 @@ static const ProtobufCFieldDescriptor nexc__agent__log__field_descriptors[3] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "lines",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nexc__Agent__Log, n_lines),
+    offsetof(Nexc__Agent__Log, lines),
+    &nexc__agent__log__line__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__log__field_indices_by_name[] = {
   2,   /* field[2] = dropped */
+  3,   /* field[3] = lines */
   0,   /* field[0] = stream */
   1,   /* field[1] = text */
 };
 static const ProtobufCIntRange nexc__agent__log__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor nexc__agent__log__descriptor =
 {
@@ -1070,7 +1140,7 @@ const ProtobufCMessageDescriptor nexc__agent__log__descriptor =
   "Nexc__Agent__Log",
   "nexc.agent",
   sizeof(Nexc__Agent__Log),
-  3,
+  4,
   nexc__agent__log__field_descriptors,
   nexc__agent__log__field_indices_by_name,
   1,  nexc__agent__log__number_ranges,

@@ -21,6 +21,7 @@ typedef struct Nexc__Agent__Deploy Nexc__Agent__Deploy;
 typedef struct Nexc__Agent__Started Nexc__Agent__Started;
 typedef struct Nexc__Agent__StartFailed Nexc__Agent__StartFailed;
 typedef struct Nexc__Agent__Log Nexc__Agent__Log;
+typedef struct Nexc__Agent__Log__Line Nexc__Agent__Log__Line;
 typedef struct Nexc__Agent__Exited Nexc__Agent__Exited;
 typedef struct Nexc__Agent__Stop Nexc__Agent__Stop;
 typedef struct Nexc__Agent__Ping Nexc__Agent__Ping;
@@ -160,22 +161,53 @@ struct  Nexc__Agent__StartFailed
     , (char *)protobuf_c_empty_string }
 
 
+struct  Nexc__Agent__Log__Line
+{
+  ProtobufCMessage base;
+  Nexc__Agent__Log__Stream stream;
+  ProtobufCBinaryData text;
+};
+#define NEXC__AGENT__LOG__LINE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__log__line__descriptor) \
+    , NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED, {0,NULL} }
+
+
 /*
- * agent -> node: one line (or chunk of a long line) of workload output.
+ * agent -> node: lines (or chunks of long lines) of workload output, in the
+ * order the workload wrote them. Two forms:
+ *  - batched (what the agent sends): `lines` holds 1..1024 lines
+ *    (FRAME_LOG_LINES_MAX), each with its own stream; `stream` and `text`
+ *    are then unset;
+ *  - single (older agents): `lines` is empty and `stream`/`text` are one line.
+ * A frame that mixes the two, has no line, more lines than the cap, a line
+ * over 16 KiB (FRAME_LOG_TEXT_MAX) or a stream other than STDOUT/STDERR is a
+ * protocol violation (api/frame.c), refused whole: none of its lines is
+ * published. Each line becomes one NATS message.
  */
 struct  Nexc__Agent__Log
 {
   ProtobufCMessage base;
+  /*
+   * single form only
+   */
   Nexc__Agent__Log__Stream stream;
+  /*
+   * single form only
+   */
   ProtobufCBinaryData text;
   /*
    * lines the agent dropped since the previous Log frame
    */
   uint64_t dropped;
+  /*
+   * (all older than this frame's first line)
+   */
+  size_t n_lines;
+  Nexc__Agent__Log__Line **lines;
 };
 #define NEXC__AGENT__LOG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__log__descriptor) \
-    , NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED, {0,NULL}, 0 }
+    , NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED, {0,NULL}, 0, 0,NULL }
 
 
 /*
@@ -453,6 +485,9 @@ Nexc__Agent__StartFailed *
 void   nexc__agent__start_failed__free_unpacked
                      (Nexc__Agent__StartFailed *message,
                       ProtobufCAllocator *allocator);
+/* Nexc__Agent__Log__Line methods */
+void   nexc__agent__log__line__init
+                     (Nexc__Agent__Log__Line         *message);
 /* Nexc__Agent__Log methods */
 void   nexc__agent__log__init
                      (Nexc__Agent__Log         *message);
@@ -641,6 +676,9 @@ typedef void (*Nexc__Agent__Started_Closure)
 typedef void (*Nexc__Agent__StartFailed_Closure)
                  (const Nexc__Agent__StartFailed *message,
                   void *closure_data);
+typedef void (*Nexc__Agent__Log__Line_Closure)
+                 (const Nexc__Agent__Log__Line *message,
+                  void *closure_data);
 typedef void (*Nexc__Agent__Log_Closure)
                  (const Nexc__Agent__Log *message,
                   void *closure_data);
@@ -680,6 +718,7 @@ extern const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__started__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__start_failed__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__log__descriptor;
+extern const ProtobufCMessageDescriptor nexc__agent__log__line__descriptor;
 extern const ProtobufCEnumDescriptor    nexc__agent__log__stream__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__exited__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__stop__descriptor;

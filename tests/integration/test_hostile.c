@@ -21,7 +21,15 @@
  *
  * Rows that expose a bug in node/ or api/ are listed in known_failures[]
  * with the finding: they are printed and skipped so the suite passes until
- * the fix lands; NEXC_HOSTILE_RUN_KNOWN=1 runs them anyway. */
+ * the fix lands; NEXC_HOSTILE_RUN_KNOWN=1 runs them anyway.
+ *
+ * A second group attacks a node from the other side: its agents. This
+ * binary is then the node's agent (agent_path; started as "nexc-agent --fd
+ * 3 ..."): it greets the node like the real one and, at Deploy, sends the Log
+ * frames the workload's name asks for: valid batched and single-line frames
+ * (each line must come out as its own message, in order, with Nexc-Seq and
+ * the exact body), or a malformed batched frame, which must kill the agent,
+ * end the workload with the reason, and publish none of its lines. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -37,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,8 +53,10 @@
 #include "api/b64.h"
 #include "api/buf.h"
 #include "api/deploy_request.h"
+#include "api/frame.h"
 #include "api/jwt.h"
 #include "api/nkeys.h"
+#include "api/nexc.h"
 #include "api/objstore.h"
 #include "api/xkey.h"
 #include "harness.h"
@@ -2194,8 +2205,572 @@ test_node_survives (void **state)
   assert_int_equal (f->failures, 0);
 }
 
+/* ---- a hostile agent ------------------------------------------------ */
+
+/* The agent's side: this process, started by the node as its agent. Frames
+ * go out on fd 3 (blocking); a failed send means the node has already cut
+ * the link, which is what the malformed rows expect. */
+#define LINK_FD 3
+#define GOOD_ROW "hagood"
+#define GOOD_DROPPED 3     /* reported by the first batch */
+#define GOOD_DROPPED_2 2   /* by the single-line frame */
+#define GOOD_TAIL FRAME_LOG_LINES_MAX
+
+struct fake_line {
+  int stream; /* 1 stdout, 2 stderr, else as given */
+  const char *text;
+  size_t len;
+};
+
+static void
+fake_send (const Frame *f)
+{
+  struct nxerr err = { 0 };
+  if (frame_send (LINK_FD, f, -1, &err) < 0)
+    _exit (0);
+}
+
+static void
+fake_send_raw (const void *p, size_t n)
+{
+  if (send (LINK_FD, p, n, MSG_NOSIGNAL) != (ssize_t) n)
+    _exit (0);
+}
+
+/* A Log frame of n lines, packed as given (frame_send would refuse the
+ * malformed ones): a length prefix and the packed Frame, in a malloc'd
+ * datagram. single, when set, fills the single-line fields too. */
+static uint8_t *
+fake_log_datagram (const struct fake_line *v, size_t n, uint64_t dropped,
+                   const struct fake_line *single, size_t *len_out)
+{
+  Nexc__Agent__Log lg = NEXC__AGENT__LOG__INIT;
+  Nexc__Agent__Log__Line *lines = calloc (n + 1, sizeof *lines);
+  Nexc__Agent__Log__Line **ptrs = calloc (n + 1, sizeof *ptrs);
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  uint8_t *dg;
+  size_t len;
+  for (size_t i = 0; i < n; i++)
+    {
+      nexc__agent__log__line__init (&lines[i]);
+      lines[i].stream = (Nexc__Agent__Log__Stream) v[i].stream;
+      lines[i].text.data = (uint8_t *) v[i].text;
+      lines[i].text.len = v[i].len;
+      ptrs[i] = &lines[i];
+    }
+  lg.n_lines = n;
+  lg.lines = ptrs;
+  lg.dropped = dropped;
+  if (single)
+    {
+      lg.stream = (Nexc__Agent__Log__Stream) single->stream;
+      lg.text.data = (uint8_t *) single->text;
+      lg.text.len = single->len;
+    }
+  f.body_case = NEXC__AGENT__FRAME__BODY_LOG;
+  f.log = &lg;
+  len = nexc__agent__frame__get_packed_size (&f);
+  dg = malloc (len + 4);
+  dg[0] = (uint8_t) (len >> 24);
+  dg[1] = (uint8_t) (len >> 16);
+  dg[2] = (uint8_t) (len >> 8);
+  dg[3] = (uint8_t) len;
+  nexc__agent__frame__pack (&f, dg + 4);
+  free (lines);
+  free (ptrs);
+  *len_out = len + 4;
+  return dg;
+}
+
+static void
+fake_log (const struct fake_line *v, size_t n, uint64_t dropped)
+{
+  size_t len;
+  uint8_t *dg = fake_log_datagram (v, n, dropped, NULL, &len);
+  fake_send_raw (dg, len);
+  free (dg);
+}
+
+#define L(s, t) { s, t, sizeof t - 1 }
+
+/* The valid row: a batch of awkward lines, a single-line frame as an older
+ * agent sends it, a full batch, then Exited. */
+static void
+fake_good (void)
+{
+  static const struct fake_line first[] = {
+    L (1, "first"),
+    L (2, "second <&>\"\\ \xc3\xa9"),
+    L (1, ""),
+    L (1, "\xff\xfe bytes"),
+    L (2, "tab\tnul\0x"),
+  };
+  static char texts[GOOD_TAIL][16];
+  struct fake_line tail[GOOD_TAIL];
+  Nexc__Agent__Log one = NEXC__AGENT__LOG__INIT;
+  Nexc__Agent__Exited ex = NEXC__AGENT__EXITED__INIT;
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  fake_log (first, sizeof first / sizeof first[0], GOOD_DROPPED);
+  one.stream = NEXC__AGENT__LOG__STREAM__STDOUT;
+  one.text.data = (uint8_t *) "single";
+  one.text.len = 6;
+  one.dropped = GOOD_DROPPED_2;
+  f.body_case = NEXC__AGENT__FRAME__BODY_LOG;
+  f.log = &one;
+  fake_send (&f);
+  for (size_t i = 0; i < GOOD_TAIL; i++)
+    {
+      snprintf (texts[i], sizeof texts[i], "n%zu", i);
+      tail[i] = (struct fake_line){ i % 2 ? 2 : 1, texts[i], strlen (texts[i]) };
+    }
+  fake_log (tail, GOOD_TAIL, 0);
+  ex.code = 0;
+  ex.log_dropped = GOOD_DROPPED + GOOD_DROPPED_2;
+  f = (Frame) NEXC__AGENT__FRAME__INIT;
+  f.body_case = NEXC__AGENT__FRAME__BODY_EXITED;
+  f.exited = &ex;
+  fake_send (&f);
+  _exit (0);
+}
+
+/* A function invocation (node/trigger.c takes its Log frames): a batch,
+ * then FunctionResult. */
+#define FN_ROW "hafunc"
+#define FN_SUBJECT "hostile.agent.fn"
+static void
+fake_function (void)
+{
+  static const struct fake_line lines[] = {
+    L (1, "fn one"),
+    L (2, "fn two"),
+    L (1, "fn three"),
+  };
+  Nexc__Agent__FunctionResult r = NEXC__AGENT__FUNCTION_RESULT__INIT;
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  fake_log (lines, 3, 1);
+  r.code = 0;
+  r.elapsed_ns = 1000;
+  /* A real agent repeats its drop total here, and node/trigger.c on_result
+   * adds it again to what the Log frames reported: left at 0 so that this
+   * test counts the Log frame's drops alone. */
+  r.log_dropped = 0;
+  f.body_case = NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT;
+  f.function_result = &r;
+  fake_send (&f);
+  _exit (0);
+}
+
+/* A malformed row: "before" in a valid frame, then the malformed frame
+ * (whose first line, "never", is valid), then "after"; then wait to be
+ * killed. */
+static void
+fake_bad (const char *kind)
+{
+  static const struct fake_line before[] = { L (1, "before") };
+  static const struct fake_line after[] = { L (1, "after") };
+  static char big[FRAME_LOG_TEXT_MAX + 1];
+  /* Hand-made: a second Line whose text runs past its message; a second
+   * Line with field number 0 (non-minimal tag 80 00). */
+  static const uint8_t trunc[] = {
+    0, 0, 0, 22, 0x2a, 20,
+    0x22, 9, 0x08, 1, 0x12, 5, 'n', 'e', 'v', 'e', 'r',
+    0x22, 7, 0x08, 1, 0x12, 10, 'a', 'b', 'c',
+  };
+  static const uint8_t zero[] = {
+    0, 0, 0, 23, 0x2a, 21,
+    0x22, 9, 0x08, 1, 0x12, 5, 'n', 'e', 'v', 'e', 'r',
+    0x22, 8, 0x08, 1, 0x12, 1, 'a', 0x80, 0x00, 0x00,
+  };
+  struct fake_line v[FRAME_LOG_LINES_MAX + 1];
+  const struct fake_line *single = NULL;
+  struct fake_line one = L (1, "never");
+  size_t n = 2, len = 0;
+  uint8_t *dg = NULL;
+  char c;
+  memset (big, 'x', sizeof big);
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+    v[i] = (struct fake_line) L (1, "never");
+  fake_log (before, 1, 0);
+  if (strcmp (kind, "toomany") == 0)
+    n = FRAME_LOG_LINES_MAX + 1;
+  else if (strcmp (kind, "nostream") == 0)
+    v[1].stream = 0;
+  else if (strcmp (kind, "badstream") == 0)
+    v[1].stream = 7;
+  else if (strcmp (kind, "longtext") == 0)
+    v[1] = (struct fake_line){ 1, big, FRAME_LOG_TEXT_MAX + 1 };
+  else if (strcmp (kind, "mixed") == 0)
+    single = &one;
+  else if (strcmp (kind, "empty") == 0)
+    n = 0;
+  else if (strcmp (kind, "oversize") == 0)
+    for (n = 0; n < 5; n++)
+      v[n] = (struct fake_line){ 1, big, 16000 };
+  if (strcmp (kind, "trunc") == 0)
+    fake_send_raw (trunc, sizeof trunc);
+  else if (strcmp (kind, "fieldzero") == 0)
+    fake_send_raw (zero, sizeof zero);
+  else
+    {
+      dg = fake_log_datagram (v, n, strcmp (kind, "empty") == 0 ? 5 : 0, single, &len);
+      fake_send_raw (dg, len);
+      free (dg);
+    }
+  fake_log (after, 1, 0);
+  while (read (LINK_FD, &c, 1) > 0)
+    ;
+  _exit (0);
+}
+
+/* This process as the node's agent. */
+static int
+fake_agent (void)
+{
+  Nexc__Agent__Hello h = NEXC__AGENT__HELLO__INIT;
+  Frame hello = NEXC__AGENT__FRAME__INIT;
+  h.agent_version = "hostile";
+  h.pid = (uint32_t) getpid ();
+  h.sandbox = "none";
+  hello.body_case = NEXC__AGENT__FRAME__BODY_HELLO;
+  hello.hello = &h;
+  fake_send (&hello);
+  for (;;)
+    {
+      struct nxerr err = { 0 };
+      Frame *f = NULL;
+      Frame out = NEXC__AGENT__FRAME__INIT;
+      int fd = -1;
+      if (frame_recv (LINK_FD, &f, &fd, &err) <= 0)
+        return 0;
+      if (fd >= 0)
+        close (fd);
+      if (f->body_case == NEXC__AGENT__FRAME__BODY_PING)
+        {
+          Nexc__Agent__Pong po = NEXC__AGENT__PONG__INIT;
+          po.nonce = f->ping->nonce;
+          out.body_case = NEXC__AGENT__FRAME__BODY_PONG;
+          out.pong = &po;
+          fake_send (&out);
+        }
+      else if (f->body_case == NEXC__AGENT__FRAME__BODY_DEPLOY)
+        {
+          Nexc__Agent__Started st = NEXC__AGENT__STARTED__INIT;
+          char name[64];
+          bool fn = f->deploy->function_mode;
+          snprintf (name, sizeof name, "%s", f->deploy->name);
+          st.pid = (uint32_t) getpid ();
+          out.body_case = NEXC__AGENT__FRAME__BODY_STARTED;
+          out.started = &st;
+          fake_send (&out);
+          frame_free (f);
+          if (fn)
+            fake_function ();
+          if (strcmp (name, GOOD_ROW) == 0)
+            fake_good ();
+          fake_bad (name + strlen ("habad"));
+        }
+      else if (f->body_case == NEXC__AGENT__FRAME__BODY_STOP)
+        {
+          Nexc__Agent__Exited ex = NEXC__AGENT__EXITED__INIT;
+          ex.stopped = true;
+          out.body_case = NEXC__AGENT__FRAME__BODY_EXITED;
+          out.exited = &ex;
+          fake_send (&out);
+          return 0;
+        }
+      frame_free (f);
+    }
+}
+
+/* The node's side, as a client sees it. */
+struct afx {
+  struct harness h;
+  natsConnection *nc;
+  struct nexc_client *c;
+  struct nkey_pair issuer;
+  natsSubscription *logs, *events;
+};
+
+static int
+setup_agent (void **state)
+{
+  struct afx *f = calloc (1, sizeof *f);
+  struct nxerr err = { 0 };
+  char self[512], config[1024];
+  ssize_t k = readlink ("/proc/self/exe", self, sizeof self - 1);
+  assert_non_null (f);
+  assert_true (k > 0);
+  self[k] = '\0';
+  assert_int_equal (nkey_pair_generate (NKEY_ACCOUNT, &f->issuer, &err), 0);
+  snprintf (config, sizeof config,
+            "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":500,"
+            "\"agent_path\":\"%s\",\"valid_issuers\":[\"%s\"]}",
+            self, f->issuer.public_text);
+  harness_start_nats (&f->h);
+  f->nc = harness_connect (&f->h);
+  assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
+  f->c->timeout_ms = 10000;
+  assert_int_equal (natsConnection_SubscribeSync (&f->logs, f->nc, "$NEX.logs.default.>"), NATS_OK);
+  natsSubscription_SetPendingLimits (f->logs, -1, -1);
+  assert_int_equal (
+      natsConnection_SubscribeSync (&f->events, f->nc, "$NEX.events.default.workload_stopped"),
+      NATS_OK);
+  harness_start_node (&f->h, config, NULL);
+  *state = f;
+  return 0;
+}
+
+static int
+teardown_agent (void **state)
+{
+  struct afx *f = *state;
+  natsSubscription_Destroy (f->logs);
+  natsSubscription_Destroy (f->events);
+  nexc_client_free (f->c);
+  natsConnection_Destroy (f->nc);
+  harness_stop_all (&f->h);
+  free (f);
+  return 0;
+}
+
+static void
+agent_deploy (struct afx *f, const char *name, char id[64])
+{
+  static const char *const triggers[] = { FN_SUBJECT, NULL };
+  struct nexc_deploy_opts o = { 0 };
+  struct nexc_deploy_result res;
+  struct nxerr err = { 0 };
+  char path[512];
+  snprintf (path, sizeof path, "%s/examples/ticker", NEXC_BUILD_DIR);
+  o.node_id = f->h.node_id;
+  o.file = path;
+  o.key = "hostile-agent-artifact";
+  o.name = name;
+  o.issuer = &f->issuer;
+  if (strcmp (name, FN_ROW) == 0)
+    {
+      o.type = "function";
+      o.trigger_subjects = triggers;
+    }
+  if (nexc_deploy (f->c, &o, &res, &err) < 0)
+    {
+      harness_dump_node_log (&f->h);
+      fail_msg ("deploy %s: %s", name, err.msg);
+    }
+  snprintf (id, 64, "%s", res.id);
+}
+
+/* The workload_stopped event of id, as JSON text (malloc'd). */
+static char *
+agent_wait_stopped (struct afx *f, const char *id)
+{
+  for (int waited = 0; waited < 10000;)
+    {
+      natsMsg *m = NULL;
+      json_t *j;
+      if (natsSubscription_NextMsg (&m, f->events, 100) != NATS_OK)
+        {
+          waited += 100;
+          continue;
+        }
+      j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
+      natsMsg_Destroy (m);
+      if (j && strcmp (json_string_value (json_object_get (j, "source")), id) == 0)
+        {
+          char *text = json_dumps (j, 0);
+          json_decref (j);
+          return text;
+        }
+      json_decref (j);
+    }
+  harness_dump_node_log (&f->h);
+  fail_msg ("no workload_stopped for %s", id);
+  return NULL;
+}
+
+/* The log messages of id that arrive until 500 ms pass without one. */
+struct got_lines {
+  size_t n;
+  char *body[GOOD_TAIL + 16];
+  long long seq[GOOD_TAIL + 16];
+};
+
+static void
+agent_collect (struct afx *f, const char *id, struct got_lines *g)
+{
+  natsMsg *m = NULL;
+  char want[256];
+  snprintf (want, sizeof want, "$NEX.logs.default.%s.", f->h.node_id);
+  memset (g, 0, sizeof *g);
+  while (natsSubscription_NextMsg (&m, f->logs, 500) == NATS_OK)
+    {
+      const char *subj = natsMsg_GetSubject (m), *seq = NULL;
+      size_t sl = strlen (subj), il = strlen (id);
+      if (strncmp (subj, want, strlen (want)) == 0 && sl > il && strcmp (subj + sl - il, id) == 0)
+        {
+          assert_true (g->n < sizeof g->body / sizeof g->body[0]);
+          g->body[g->n] = strndup (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m));
+          assert_int_equal (natsMsgHeader_Get (m, "Nexc-Seq", &seq), NATS_OK);
+          g->seq[g->n++] = atoll (seq);
+        }
+      natsMsg_Destroy (m);
+    }
+}
+
+static void
+got_free (struct got_lines *g)
+{
+  for (size_t i = 0; i < g->n; i++)
+    free (g->body[i]);
+}
+
+static void
+expect_body (const struct got_lines *g, size_t i, const char *text_json, const char *level,
+             const char *id)
+{
+  char want[512];
+  snprintf (want, sizeof want, "{\"text\":%s,\"level\":\"%s\",\"id\":\"%s\"}", text_json, level,
+            id);
+  assert_true (i < g->n);
+  assert_int_equal (g->seq[i], (long long) i + 1);
+  if (strcmp (g->body[i], want) != 0)
+    fail_msg ("line %zu: got %s, want %s", i + 1, g->body[i], want);
+}
+
+static long long
+node_log_dropped (struct afx *f)
+{
+  char subj[128];
+  char *r;
+  json_t *j;
+  long long v;
+  snprintf (subj, sizeof subj, "$NEX.INFO.default.%s", f->h.node_id);
+  r = harness_request (f->nc, subj, "", 0, 3000);
+  assert_non_null (r);
+  j = json_loads (r, 0, NULL);
+  free (r);
+  assert_non_null (j);
+  v = json_integer_value (
+      json_object_get (json_object_get (json_object_get (j, "data"), "nexc"), "log_dropped"));
+  json_decref (j);
+  return v;
+}
+
+/* Batched and single-line Log frames: one message per line, in order,
+ * Nexc-Seq without a gap, the exact Nex body, drops counted. */
+static void
+test_agent_batched_logs (void **state)
+{
+  struct afx *f = *state;
+  struct got_lines g;
+  char id[64], *ev;
+  agent_deploy (f, GOOD_ROW, id);
+  ev = agent_wait_stopped (f, id);
+  free (ev);
+  agent_collect (f, id, &g);
+  assert_int_equal (g.n, 5 + 1 + GOOD_TAIL);
+  expect_body (&g, 0, "\"first\"", "INFO", id);
+  expect_body (&g, 1, "\"second \\u003c\\u0026\\u003e\\\"\\\\ \xc3\xa9\"", "ERROR", id);
+  expect_body (&g, 2, "\"\"", "INFO", id);
+  expect_body (&g, 3, "\"\xef\xbf\xbd\xef\xbf\xbd bytes\"", "INFO", id);
+  expect_body (&g, 4, "\"tab\\tnul\\u0000x\"", "ERROR", id);
+  expect_body (&g, 5, "\"single\"", "INFO", id);
+  for (size_t i = 0; i < GOOD_TAIL; i++)
+    {
+      char text[32];
+      snprintf (text, sizeof text, "\"n%zu\"", i);
+      expect_body (&g, 6 + i, text, i % 2 ? "ERROR" : "INFO", id);
+    }
+  assert_int_equal (node_log_dropped (f), GOOD_DROPPED + GOOD_DROPPED_2);
+  got_free (&g);
+}
+
+/* A function invocation's batched Log frame goes through node/trigger.c:
+ * the same one message per line, then the node's own DEBUG line. */
+static void
+test_agent_function_logs (void **state)
+{
+  struct afx *f = *state;
+  struct got_lines g;
+  natsMsg *reply = NULL;
+  struct nxerr err = { 0 };
+  char id[64];
+  long long dropped = node_log_dropped (f);
+  agent_deploy (f, FN_ROW, id);
+  assert_int_equal (natsConnection_RequestString (&reply, f->nc, FN_SUBJECT, "x", 10000), NATS_OK);
+  natsMsg_Destroy (reply);
+  agent_collect (f, id, &g);
+  assert_int_equal (g.n, 4);
+  expect_body (&g, 0, "\"fn one\"", "INFO", id);
+  expect_body (&g, 1, "\"fn two\"", "ERROR", id);
+  expect_body (&g, 2, "\"fn three\"", "INFO", id);
+  expect_body (&g, 3, "\"Function " FN_ROW " execution succeeded (1000ns)\"", "DEBUG", id);
+  assert_int_equal (node_log_dropped (f), dropped + 1);
+  got_free (&g);
+  assert_int_equal (nexc_stop (f->c, f->h.node_id, id, FN_ROW, &f->issuer, &err), 0);
+  free (agent_wait_stopped (f, id));
+}
+
+/* Malformed batched Log frames: the agent is killed, the workload ends with
+ * the reason, and no line of the frame (nor any after it) is published. */
+static void
+test_agent_malformed_logs (void **state)
+{
+  static const struct {
+    const char *kind, *why;
+  } rows[] = {
+    { "toomany", "log frame of 1025 lines exceeds 1024" },
+    { "nostream", "log stream 0 is not stdout or stderr (line 1)" },
+    { "badstream", "log stream 7 is not stdout or stderr (line 1)" },
+    { "longtext", "log text of 16385 bytes exceeds 16384 (line 1)" },
+    { "mixed", "log frame has both a single line and 2 lines" },
+    { "empty", "log stream 0 is not stdout or stderr" },
+    { "trunc", "frame does not unpack" },
+    { "fieldzero", "frame has a field number 0" },
+    { "oversize", "datagram exceeds 65536 bytes" },
+  };
+  struct afx *f = *state;
+  char subj[128];
+  int warm = 0;
+  for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+    {
+      struct got_lines g;
+      char name[64], id[64], *ev;
+      snprintf (name, sizeof name, "habad%s", rows[r].kind);
+      agent_deploy (f, name, id);
+      ev = agent_wait_stopped (f, id);
+      if (strstr (ev, rows[r].why) == NULL || strstr (ev, "status: -1") == NULL)
+        fail_msg ("%s: workload_stopped without \"%s\": %s", rows[r].kind, rows[r].why, ev);
+      free (ev);
+      agent_collect (f, id, &g);
+      if (g.n != 1 || strstr (g.body[0], "\"before\"") == NULL || g.seq[0] != 1)
+        fail_msg ("%s: %zu lines published (first: %s), want only \"before\"", rows[r].kind,
+                  g.n, g.n ? g.body[0] : "none");
+      got_free (&g);
+    }
+  /* The node is fine: it answers, runs nothing, and its pool is back. */
+  snprintf (subj, sizeof subj, "$NEX.INFO.default.%s", f->h.node_id);
+  for (int i = 0; i < 100 && warm < 1; i++)
+    {
+      char *rep = harness_request (f->nc, subj, "", 0, 3000);
+      json_t *j;
+      assert_non_null (rep);
+      j = json_loads (rep, 0, NULL);
+      free (rep);
+      warm = (int) json_integer_value (json_object_get (
+          json_object_get (json_object_get (json_object_get (j, "data"), "nexc"), "pool"),
+          "warm"));
+      assert_int_equal (
+          json_array_size (json_object_get (json_object_get (j, "data"), "machines")), 0);
+      json_decref (j);
+      if (warm < 1)
+        usleep (50000);
+    }
+  assert_int_equal (warm, 1);
+}
+
 int
-main (void)
+main (int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_deploy_catalogue),
@@ -2204,5 +2779,17 @@ main (void)
     cmocka_unit_test (test_stop_while_fetching),
     cmocka_unit_test (test_node_survives),
   };
-  return cmocka_run_group_tests_name ("hostile", tests, setup, teardown);
+  const struct CMUnitTest agent_tests[] = {
+    cmocka_unit_test (test_agent_batched_logs),
+    cmocka_unit_test (test_agent_function_logs),
+    cmocka_unit_test (test_agent_malformed_logs),
+  };
+  int rc;
+  if (argc > 2 && strcmp (argv[1], "--fd") == 0) /* started by a node as its agent */
+    return fake_agent ();
+  if (argc > 1 && strcmp (argv[1], "--zygote") == 0)
+    return 1; /* no fork server here: the node then execs each agent */
+  rc = cmocka_run_group_tests_name ("hostile", tests, setup, teardown);
+  rc |= cmocka_run_group_tests_name ("hostile agent", agent_tests, setup_agent, teardown_agent);
+  return rc;
 }

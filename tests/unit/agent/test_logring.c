@@ -42,13 +42,13 @@ test_fifo (void **state)
   assert_int_equal (r.count, 3);
   assert_int_equal (r.bytes, 3);
   expect_front (&r, 1, "a");
-  log_ring_pop_sent (&r);
+  log_ring_pop_sent (&r, 1);
   expect_front (&r, 2, "bb");
-  log_ring_pop_sent (&r);
+  log_ring_pop_sent (&r, 1);
   expect_front (&r, 1, "");
-  log_ring_pop_sent (&r);
+  log_ring_pop_sent (&r, 1);
   assert_null (log_ring_peek (&r));
-  log_ring_pop_sent (&r); /* harmless when empty */
+  log_ring_pop_sent (&r, 1); /* harmless when empty */
   assert_int_equal (r.total_dropped, 0);
   log_ring_free (&r);
 }
@@ -70,7 +70,7 @@ test_line_cap_drops_oldest (void **state)
   assert_int_equal (r.total_dropped, 6);
   expect_front (&r, 1, "6"); /* the newest four survive */
   /* The next Log that gets through carries the count; then it restarts. */
-  log_ring_pop_sent (&r);
+  log_ring_pop_sent (&r, 1);
   assert_int_equal (r.pending_dropped, 0);
   assert_int_equal (r.total_dropped, 6);
   push_str (&r, 1, "10");
@@ -119,7 +119,7 @@ test_discard_and_wrap (void **state)
       snprintf (s, sizeof s, "%d", i);
       push_str (&r, 1, s);
       expect_front (&r, 1, s);
-      log_ring_pop_sent (&r);
+      log_ring_pop_sent (&r, 1);
     }
   assert_int_equal (r.total_dropped, 0);
   push_str (&r, 1, "a");
@@ -131,6 +131,46 @@ test_discard_and_wrap (void **state)
   log_ring_free (&r);
 }
 
+/* The link reads a batch with log_ring_at and removes it with one
+ * log_ring_pop_sent, across the wrap of the slots; the drops reported with
+ * the batch restart at zero, the total stays. */
+static void
+test_batch_at_and_pop (void **state)
+{
+  struct log_ring r;
+  char s[16];
+  (void) state;
+  log_ring_init (&r, 4, 1 << 20);
+  for (int i = 0; i < 6; i++) /* 0 and 1 dropped; 2..5 queued, wrapped */
+    {
+      snprintf (s, sizeof s, "%d", i);
+      push_str (&r, i % 2 ? 2 : 1, s);
+    }
+  assert_int_equal (r.pending_dropped, 2);
+  for (size_t i = 0; i < 4; i++)
+    {
+      const struct log_line *l = log_ring_at (&r, i);
+      snprintf (s, sizeof s, "%zu", i + 2);
+      assert_non_null (l);
+      assert_int_equal (l->stream, i % 2 ? 2 : 1);
+      assert_int_equal (l->len, strlen (s));
+      assert_memory_equal (l->data, s, l->len);
+    }
+  assert_null (log_ring_at (&r, 4));
+  log_ring_pop_sent (&r, 3);
+  assert_int_equal (r.count, 1);
+  assert_int_equal (r.bytes, 1);
+  assert_int_equal (r.pending_dropped, 0);
+  assert_int_equal (r.total_dropped, 2);
+  expect_front (&r, 2, "5");
+  log_ring_pop_sent (&r, 0); /* nothing sent: nothing changes */
+  assert_int_equal (r.count, 1);
+  log_ring_pop_sent (&r, 10); /* at most what is queued */
+  assert_int_equal (r.count, 0);
+  assert_int_equal (r.bytes, 0);
+  log_ring_free (&r);
+}
+
 int
 main (void)
 {
@@ -139,6 +179,7 @@ main (void)
     cmocka_unit_test (test_line_cap_drops_oldest),
     cmocka_unit_test (test_byte_cap_drops_oldest),
     cmocka_unit_test (test_discard_and_wrap),
+    cmocka_unit_test (test_batch_at_and_pop),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

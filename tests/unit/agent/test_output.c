@@ -56,7 +56,7 @@ expect_line (struct fixture *f, const char *s)
   assert_int_equal (l->stream, NEXC__AGENT__LOG__STREAM__STDERR);
   assert_int_equal (l->len, strlen (s));
   assert_memory_equal (l->data, s, l->len);
-  log_ring_pop_sent (&f->ring);
+  log_ring_pop_sent (&f->ring, 1);
 }
 
 static void
@@ -130,13 +130,13 @@ test_long_lines_chunked (void **state)
   feed (f, "\n", 1);
   l = log_ring_peek (&f->ring);
   assert_int_equal (l->len, FRAME_LOG_TEXT_MAX);
-  log_ring_pop_sent (&f->ring);
+  log_ring_pop_sent (&f->ring, 1);
   expect_none (f);
   /* One byte more: a full chunk, then the byte. */
   output_feed (&f->out, &f->ring, big, FRAME_LOG_TEXT_MAX + 1, 1);
   l = log_ring_peek (&f->ring);
   assert_int_equal (l->len, FRAME_LOG_TEXT_MAX);
-  log_ring_pop_sent (&f->ring);
+  log_ring_pop_sent (&f->ring, 1);
   expect_none (f);
   feed (f, "\n", 1);
   expect_line (f, "x");
@@ -148,7 +148,7 @@ test_long_lines_chunked (void **state)
     {
       l = log_ring_peek (&f->ring);
       assert_int_equal (l->len, FRAME_LOG_TEXT_MAX);
-      log_ring_pop_sent (&f->ring);
+      log_ring_pop_sent (&f->ring, 1);
     }
   expect_line (f, "xxxxxxxxxx");
   expect_line (f, "end");

@@ -723,6 +723,236 @@ test_log_limits (void **state)
   free (dg);
 }
 
+/* ---- batched Log frames ---- */
+
+/* frame_decode refuses the datagram, for the reason given. */
+static void
+expect_decode_error (const uint8_t *dg, size_t n, const char *why)
+{
+  struct nxerr err = { 0 };
+  Frame *got = (Frame *) 1;
+  assert_int_equal (frame_decode (dg, n, &got, &err), -1);
+  assert_null (got);
+  assert_int_equal (err.code, EPROTO);
+  if (strstr (err.msg, why) == NULL)
+    fail_msg ("refused with \"%s\", expected \"%s\"", err.msg, why);
+}
+
+/* A batch of n lines: texts[i] of lens[i] bytes, streams alternating. */
+struct batch {
+  Nexc__Agent__Log lg;
+  Nexc__Agent__Log__Line *lines;
+  Nexc__Agent__Log__Line **ptrs;
+  Frame f;
+};
+
+static void
+batch_init (struct batch *b, size_t n, const uint8_t *text, const size_t *lens)
+{
+  nexc__agent__log__init (&b->lg);
+  b->lines = calloc (n ? n : 1, sizeof *b->lines);
+  b->ptrs = calloc (n ? n : 1, sizeof *b->ptrs);
+  assert_non_null (b->lines);
+  assert_non_null (b->ptrs);
+  for (size_t i = 0; i < n; i++)
+    {
+      nexc__agent__log__line__init (&b->lines[i]);
+      b->lines[i].stream
+          = i % 2 ? NEXC__AGENT__LOG__STREAM__STDERR : NEXC__AGENT__LOG__STREAM__STDOUT;
+      b->lines[i].text.data = (uint8_t *) text;
+      b->lines[i].text.len = lens[i];
+      b->ptrs[i] = &b->lines[i];
+    }
+  b->lg.n_lines = n;
+  b->lg.lines = b->ptrs;
+  b->f = (Frame) NEXC__AGENT__FRAME__INIT;
+  b->f.body_case = NEXC__AGENT__FRAME__BODY_LOG;
+  b->f.log = &b->lg;
+}
+
+static void
+batch_free (struct batch *b)
+{
+  free (b->lines);
+  free (b->ptrs);
+}
+
+static void
+test_log_batch (void **state)
+{
+  static uint8_t text[FRAME_LOG_TEXT_MAX];
+  size_t lens[FRAME_LOG_LINES_MAX];
+  struct batch b;
+  Frame *got;
+  for (size_t i = 0; i < sizeof text; i++)
+    text[i] = (uint8_t) (i * 13); /* arbitrary bytes, NULs included */
+  for (size_t i = 0; i < FRAME_LOG_LINES_MAX; i++)
+    lens[i] = i % 50; /* empty lines included */
+  batch_init (&b, FRAME_LOG_LINES_MAX, text, lens);
+  b.lg.dropped = 77;
+  got = round_trip (*state, &b.f);
+  assert_int_equal (got->log->n_lines, FRAME_LOG_LINES_MAX);
+  assert_int_equal (got->log->dropped, 77);
+  assert_int_equal (got->log->stream, NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED);
+  assert_int_equal (got->log->text.len, 0);
+  for (size_t i = 0; i < FRAME_LOG_LINES_MAX; i++)
+    {
+      assert_int_equal (got->log->lines[i]->stream, b.lines[i].stream);
+      assert_int_equal (got->log->lines[i]->text.len, lens[i]);
+      if (lens[i])
+        assert_memory_equal (got->log->lines[i]->text.data, text, lens[i]);
+    }
+  frame_free (got);
+  batch_free (&b);
+}
+
+/* The sender's rule (api/frame.h): lines fit while FRAME_LOG_FRAME_OVERHEAD +
+ * sum (len + FRAME_LOG_LINE_OVERHEAD) <= FRAME_MAX. Filled exactly to the
+ * bound, with the largest dropped count, every such frame must be sendable. */
+static void
+test_log_batch_bound (void **state)
+{
+  static uint8_t text[FRAME_LOG_TEXT_MAX];
+  static const size_t sizes[] = { 0, 1, 53, 117, 127, 128, 1000, 16000, FRAME_LOG_TEXT_MAX };
+  size_t lens[FRAME_LOG_LINES_MAX];
+  memset (text, 'a', sizeof text);
+  for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+    {
+      size_t room = FRAME_MAX - FRAME_LOG_FRAME_OVERHEAD, n = 0;
+      struct batch b;
+      Frame *got;
+      while (n < FRAME_LOG_LINES_MAX && sizes[k] + FRAME_LOG_LINE_OVERHEAD <= room)
+        {
+          lens[n++] = sizes[k];
+          room -= sizes[k] + FRAME_LOG_LINE_OVERHEAD;
+        }
+      /* Top it up with one shorter line where room is left. */
+      if (n < FRAME_LOG_LINES_MAX && room > FRAME_LOG_LINE_OVERHEAD)
+        lens[n++] = room - FRAME_LOG_LINE_OVERHEAD;
+      batch_init (&b, n, text, lens);
+      b.lg.dropped = UINT64_MAX;
+      assert_true (nexc__agent__frame__get_packed_size (&b.f) + 4 <= FRAME_MAX);
+      got = round_trip (*state, &b.f);
+      assert_int_equal (got->log->n_lines, n);
+      frame_free (got);
+      batch_free (&b);
+    }
+}
+
+static void
+test_log_batch_send_refused (void **state)
+{
+  struct pair *p = *state;
+  static uint8_t text[FRAME_LOG_TEXT_MAX + 1];
+  size_t lens[FRAME_LOG_LINES_MAX + 1] = { 0 };
+  struct nxerr err = { 0 };
+  struct batch b;
+  batch_init (&b, FRAME_LOG_LINES_MAX + 1, text, lens);
+  assert_int_equal (frame_send (p->a, &b.f, -1, &err), -1);
+  assert_int_equal (err.code, EMSGSIZE);
+  b.lg.n_lines = 3;
+  b.lines[2].text.len = FRAME_LOG_TEXT_MAX + 1;
+  assert_int_equal (frame_send (p->a, &b.f, -1, &err), -1);
+  assert_int_equal (err.code, EMSGSIZE);
+  b.lines[2].text.len = 1;
+  b.lines[1].stream = NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED;
+  assert_int_equal (frame_send (p->a, &b.f, -1, &err), -1);
+  assert_int_equal (err.code, EINVAL);
+  b.lines[1].stream = NEXC__AGENT__LOG__STREAM__STDERR;
+  b.lg.stream = NEXC__AGENT__LOG__STREAM__STDOUT; /* both forms at once */
+  assert_int_equal (frame_send (p->a, &b.f, -1, &err), -1);
+  assert_int_equal (err.code, EINVAL);
+  batch_free (&b);
+}
+
+/* What a hostile agent may send: each refused whole on receipt. */
+static void
+test_log_batch_refused (void **state)
+{
+  static uint8_t text[FRAME_LOG_TEXT_MAX + 1];
+  size_t lens[FRAME_LOG_LINES_MAX + 1] = { 0 };
+  uint8_t *dg = malloc (FRAME_MAX);
+  struct batch b;
+  size_t n;
+  assert_non_null (dg);
+  memset (text, 'x', sizeof text);
+  for (size_t i = 0; i <= FRAME_LOG_LINES_MAX; i++)
+    lens[i] = 1;
+
+  batch_init (&b, FRAME_LOG_LINES_MAX + 1, text, lens); /* one line too many */
+  n = pack_datagram (&b.f, dg, FRAME_MAX);
+  expect_decode_error (dg, n, "log frame of 1025 lines exceeds 1024");
+  expect_refused (*state, dg, n, NULL, 0, EPROTO);
+
+  b.lg.n_lines = 3;
+  b.lines[2].stream = NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED; /* last line */
+  n = pack_datagram (&b.f, dg, FRAME_MAX);
+  expect_decode_error (dg, n, "log stream 0 is not stdout or stderr (line 2)");
+  expect_refused (*state, dg, n, NULL, 0, EPROTO);
+  b.lines[2].stream = (Nexc__Agent__Log__Stream) 7;
+  n = pack_datagram (&b.f, dg, FRAME_MAX);
+  expect_decode_error (dg, n, "log stream 7 is not stdout or stderr (line 2)");
+  expect_refused (*state, dg, n, NULL, 0, EPROTO);
+  b.lines[2].stream = NEXC__AGENT__LOG__STREAM__STDOUT;
+
+  b.lines[1].text.len = FRAME_LOG_TEXT_MAX + 1; /* a line too long */
+  n = pack_datagram (&b.f, dg, FRAME_MAX);
+  expect_decode_error (dg, n, "log text of 16385 bytes exceeds 16384 (line 1)");
+  expect_refused (*state, dg, n, NULL, 0, EPROTO);
+  b.lines[1].text.len = 1;
+
+  b.lg.text.data = text; /* a single line and lines */
+  b.lg.text.len = 2;
+  n = pack_datagram (&b.f, dg, FRAME_MAX);
+  expect_decode_error (dg, n, "log frame has both a single line and 3 lines");
+  expect_refused (*state, dg, n, NULL, 0, EPROTO);
+  b.lg.text.len = 0;
+  b.lg.stream = NEXC__AGENT__LOG__STREAM__STDERR;
+  n = pack_datagram (&b.f, dg, FRAME_MAX);
+  expect_decode_error (dg, n, "log frame has both a single line and 3 lines");
+  expect_refused (*state, dg, n, NULL, 0, EPROTO);
+  b.lg.stream = NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED;
+
+  b.lg.n_lines = 0; /* no line at all, only a drop count */
+  b.lg.dropped = 5;
+  n = pack_datagram (&b.f, dg, FRAME_MAX);
+  expect_decode_error (dg, n, "log stream 0 is not stdout or stderr");
+  expect_refused (*state, dg, n, NULL, 0, EPROTO);
+
+  b.lg.n_lines = 3; /* and the valid frame of the same lines is accepted */
+  b.lg.dropped = 0;
+  {
+    Frame *got = round_trip (*state, &b.f);
+    assert_int_equal (got->log->n_lines, 3);
+    frame_free (got);
+  }
+  batch_free (&b);
+  free (dg);
+}
+
+/* Hand-made wire bytes: a Line whose text runs past its message, and a
+ * Line with a field number 0 (the non-minimal tag 80 00, which protobuf-c
+ * keeps as an unknown field; a plain 00 it refuses itself). */
+static void
+test_log_batch_bad_wire (void **state)
+{
+  static const uint8_t trunc[] = {
+    0, 0, 0, 20,
+    0x2a, 18,                                      /* Frame.log */
+    0x22, 7, 0x08, 1, 0x12, 3, 'o', 'k', '!',      /* lines[0]: valid */
+    0x22, 7, 0x08, 1, 0x12, 10, 'a', 'b', 'c',     /* lines[1]: text of 10 in 3 */
+  };
+  static const uint8_t zero[] = {
+    0, 0, 0, 20,
+    0x2a, 18,
+    0x22, 6, 0x08, 1, 0x12, 2, 'o', 'k',
+    0x22, 8, 0x08, 1, 0x12, 1, 'a', 0x80, 0x00, 0x00, /* tag 80 00: field 0, varint 0 */
+  };
+  (void) state;
+  expect_decode_error (trunc, sizeof trunc, "frame does not unpack");
+  expect_decode_error (zero, sizeof zero, "frame has a field number 0");
+}
+
 static void
 test_decode_direct (void **state)
 {
@@ -784,6 +1014,11 @@ main (void)
     T (test_valid_utf8_accepted),
     T (test_nul_in_string_refused),
     T (test_log_limits),
+    T (test_log_batch),
+    T (test_log_batch_bound),
+    T (test_log_batch_send_refused),
+    T (test_log_batch_refused),
+    T (test_log_batch_bad_wire),
     T (test_decode_direct),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
