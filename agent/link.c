@@ -92,6 +92,21 @@ link_send_ctl (struct link *l, const Frame *f, struct nxerr *err)
   return 0;
 }
 
+/* Whether the socket polls writable again (or has an error to report):
+ * after a batch met a full socket. Packing a batch costs far more than
+ * asking, and a flooding workload wakes the loop again and again before the
+ * node has read enough to make room. */
+static bool
+link_writable (int sock)
+{
+  struct pollfd p = { .fd = sock, .events = POLLOUT };
+  int n;
+  do
+    n = poll (&p, 1, 0);
+  while (n < 0 && errno == EINTR);
+  return n != 0;
+}
+
 /* The oldest lines of the ring in one Log frame, as many as fit. Returns 1
  * when sent, 0 when the socket is full, -1 when broken. */
 static int
@@ -101,6 +116,9 @@ send_log_batch (struct link *l, struct log_ring *r, struct nxerr *err)
   Frame f = NEXC__AGENT__FRAME__INIT;
   size_t room = FRAME_MAX - FRAME_LOG_FRAME_OVERHEAD;
   size_t n = 0;
+  if (l->log_blocked && !link_writable (l->sock))
+    return 0;
+  l->log_blocked = false;
   while (n < r->count && n < FRAME_LOG_LINES_MAX)
     {
       const struct log_line *line = log_ring_at (r, n);
@@ -121,7 +139,10 @@ send_log_batch (struct link *l, struct log_ring *r, struct nxerr *err)
   f.body_case = NEXC__AGENT__FRAME__BODY_LOG;
   f.log = &lg;
   if (frame_send (l->sock, &f, -1, err) < 0)
-    return err->code == EAGAIN ? 0 : -1;
+    {
+      l->log_blocked = err->code == EAGAIN;
+      return err->code == EAGAIN ? 0 : -1;
+    }
   log_ring_pop_sent (r, n);
   return 1;
 }

@@ -211,20 +211,24 @@ wire_check_strings (const ProtobufCMessageDescriptor *d, const uint8_t *p, size_
   return 0;
 }
 
-/* One line of a Log frame; what is the line number in a batch, -1 alone. */
+/* One line of a Log frame; what is the line number in a batch, -1 alone.
+ * Called for every line sent and received: nothing is formatted unless the
+ * line is refused. */
 static int
 check_log_line (Nexc__Agent__Log__Stream stream, size_t len, long what, int code,
                 struct nxerr *err)
 {
   char at[32] = "";
+  bool long_text = len > FRAME_LOG_TEXT_MAX;
+  if (!long_text
+      && (stream == NEXC__AGENT__LOG__STREAM__STDOUT || stream == NEXC__AGENT__LOG__STREAM__STDERR))
+    return 0;
   if (what >= 0)
     snprintf (at, sizeof at, " (line %ld)", what);
-  if (len > FRAME_LOG_TEXT_MAX)
+  if (long_text)
     return nxerr_set (err, code, "log text of %zu bytes exceeds %d%s", len, FRAME_LOG_TEXT_MAX,
                       at);
-  if (stream != NEXC__AGENT__LOG__STREAM__STDOUT && stream != NEXC__AGENT__LOG__STREAM__STDERR)
-    return nxerr_set (err, code, "log stream %d is not stdout or stderr%s", (int) stream, at);
-  return 0;
+  return nxerr_set (err, code, "log stream %d is not stdout or stderr%s", (int) stream, at);
 }
 
 /* The Log rules of schemas/agent.proto; code is EPROTO on receipt, EMSGSIZE
