@@ -549,7 +549,6 @@ agent_run (struct agent *a)
 int
 agent_init (struct agent *a, const struct sandbox *sb, int sock, int sigfd, struct nxerr *err)
 {
-  memset (a, 0, sizeof *a);
   a->sb = *sb;
   a->sigfd = sigfd;
   if (link_init (&a->link, sock, err) < 0)

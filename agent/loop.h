@@ -70,7 +70,10 @@ struct agent {
   uint64_t fn_deadline;    /* 0 = none */
 };
 
-/* Take over the link socket and the signalfd; sb is the parsed tier. */
+/* Take over the link socket and the signalfd; sb is the parsed tier. a must
+ * be all zero (static storage): it is not cleared here, because clearing its
+ * ~40 KiB of line buffers would fault in pages a quiet workload never needs
+ * (each agent is a fresh fork of the zygote, whose copy was never touched). */
 int agent_init (struct agent *a, const struct sandbox *sb, int sock, int sigfd,
                 struct nxerr *err);
 /* Queue Hello, then run until the end; returns the process exit code. */
