@@ -24,7 +24,8 @@ struct link {
   Frame *ctl[AGENT_CTL_QUEUE_MAX]; /* owned copies, FIFO */
   size_t ctl_head, ctl_count;
   bool log_blocked; /* the last batch met a full socket */
-  /* Scratch for one batched Log frame (pointing into the ring's lines). */
+  /* Scratch for one batched Log frame (pointing into the ring's lines);
+   * last, and left alone by link_init. */
   Nexc__Agent__Log__Line batch[FRAME_LOG_LINES_MAX];
   Nexc__Agent__Log__Line *batch_ptrs[FRAME_LOG_LINES_MAX];
 };
