@@ -7,6 +7,7 @@
 #include "api/subjects.h"
 #include "api/timefmt.h"
 #include "node/node.h"
+#include "node/outbox.h"
 #include "node/workload.h"
 
 void
@@ -18,15 +19,24 @@ events_write_tags (struct node *n, struct jsonw *w)
   jsonw_obj_end (w);
 }
 
-void
-events_publish (struct node *n, const char *ns, const char *type, const char *source,
-                struct timespec time, const struct buf *data)
+/* Lifecycle events go through the outbox (at least once, node/outbox.h);
+ * the others are published once, and counted when that fails. */
+static void
+publish (struct node *n, const char *ns, const char *type, const char *source,
+         struct timespec time, const struct buf *data, bool durable)
 {
   cleanup_buf struct buf subj = BUF_INIT;
   cleanup_buf struct buf ev = BUF_INIT;
+  char id[37];
   natsStatus s;
   subjects_event (&subj, ns, type);
-  cloudevent_encode (&ev, type, source, time, data->data, data->len, NULL, ++n->event_seq);
+  cloudevent_uuid4 (id);
+  cloudevent_encode (&ev, type, source, time, data->data, data->len, id, ++n->event_seq);
+  if (durable)
+    {
+      outbox_publish (n, subj.data, id, ev.data, ev.len);
+      return;
+    }
   s = n->nc_data ? natsConnection_Publish (n->nc_data, subj.data, ev.data, (int) ev.len)
                  : NATS_CONNECTION_CLOSED;
   if (s != NATS_OK)
@@ -35,6 +45,13 @@ events_publish (struct node *n, const char *ns, const char *type, const char *so
       log_warn ("event %s/%s not delivered (%s); %llu events dropped so far", ns, type,
                 natsStatus_GetText (s), (unsigned long long) n->counters.events_dropped);
     }
+}
+
+void
+events_publish (struct node *n, const char *ns, const char *type, const char *source,
+                struct timespec time, const struct buf *data)
+{
+  publish (n, ns, type, source, time, data, false);
 }
 
 static void
@@ -114,7 +131,7 @@ events_workload_started (struct node *n, struct workload *w)
   if (w->restarts) /* our extension; absent on a first run, as Nex sends it */
     jsonw_kint (&j, "restarts", w->restarts);
   jsonw_obj_end (&j);
-  events_publish (n, w->ns, NEX_EVENT_WORKLOAD_STARTED, w->id, timefmt_now (), &b);
+  publish (n, w->ns, NEX_EVENT_WORKLOAD_STARTED, w->id, timefmt_now (), &b, true);
 }
 
 void
@@ -128,7 +145,7 @@ events_workload_stopped (struct node *n, struct workload *w, int code, const cha
   jsonw_kint (&j, "code", code);
   jsonw_kstr (&j, "message", message);
   jsonw_obj_end (&j);
-  events_publish (n, w->ns, NEX_EVENT_WORKLOAD_STOPPED, w->id, timefmt_now (), &b);
+  publish (n, w->ns, NEX_EVENT_WORKLOAD_STOPPED, w->id, timefmt_now (), &b, true);
 }
 
 void

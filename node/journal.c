@@ -23,7 +23,17 @@ struct journal {
   /* the live state, to rewrite the log when it has grown */
   struct journal_entry *live;
   size_t n_live;
+  struct journal_event *ev; /* unconfirmed events, oldest first */
+  size_t n_ev;
   size_t live_bytes;
+};
+
+/* What a log's records add up to. */
+struct state {
+  struct journal_entry *w;
+  size_t n_w;
+  struct journal_event *ev;
+  size_t n_ev;
 };
 
 void
@@ -104,6 +114,78 @@ live_del (struct journal_entry *v, size_t *n, const char *id)
   (*n)--;
 }
 
+static void
+event_clear (struct journal_event *e)
+{
+  free (e->id);
+  free (e->subject);
+  free (e->data);
+  memset (e, 0, sizeof *e);
+}
+
+void
+journal_events_free (struct journal_event *v, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    event_clear (&v[i]);
+  free (v);
+}
+
+static void
+event_copy (struct journal_event *d, const struct journal_event *s)
+{
+  d->id = xstrdup (s->id);
+  d->subject = xstrdup (s->subject);
+  d->data = xmalloc (s->len ? s->len : 1);
+  memcpy (d->data, s->data, s->len);
+  d->len = s->len;
+}
+
+static size_t
+event_bytes (const struct journal_event *e)
+{
+  return strlen (e->id) + strlen (e->subject) + e->len + 64;
+}
+
+static ssize_t
+ev_find (const struct journal_event *v, size_t n, const char *id)
+{
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (v[i].id, id) == 0)
+      return (ssize_t) i;
+  return -1;
+}
+
+/* Takes e's contents (a put of a known id replaces it, in place). */
+static void
+ev_put (struct journal_event **v, size_t *n, struct journal_event *e)
+{
+  ssize_t i = ev_find (*v, *n, e->id);
+  if (i >= 0)
+    {
+      event_clear (&(*v)[i]);
+      (*v)[i] = *e;
+    }
+  else
+    {
+      *v = xrealloc (*v, (*n + 1) * sizeof **v);
+      (*v)[(*n)++] = *e;
+    }
+  memset (e, 0, sizeof *e);
+}
+
+/* Keeps the order (events are published again oldest first). */
+static void
+ev_del (struct journal_event *v, size_t *n, const char *id)
+{
+  ssize_t i = ev_find (v, *n, id);
+  if (i < 0)
+    return;
+  event_clear (&v[i]);
+  memmove (&v[i], &v[i + 1], (*n - (size_t) i - 1) * sizeof *v);
+  (*n)--;
+}
+
 /* ---- CBOR ---- */
 
 static void
@@ -132,6 +214,16 @@ encode_workload (const struct journal_entry *e)
     add (m, "autostart", cbor_build_bool (true));
   if (e->sandbox_uid)
     add (m, "sandbox_uid", cbor_build_uint64 (e->sandbox_uid));
+  return m;
+}
+
+static cbor_item_t *
+encode_event (const struct journal_event *e)
+{
+  cbor_item_t *m = cbor_new_definite_map (3);
+  add (m, "id", cbor_build_string (e->id));
+  add (m, "subject", cbor_build_string (e->subject));
+  add (m, "data", cbor_build_bytestring (e->data, e->len));
   return m;
 }
 
@@ -254,14 +346,64 @@ decode_workload (cbor_item_t *m, struct journal_entry *e)
          && *e->id && e->agent_pid > 1 && e->agent_pid < INT_MAX && e->sandbox_uid < UINT32_MAX;
 }
 
+static bool
+decode_event (cbor_item_t *m, struct journal_event *e)
+{
+  struct cbor_pair *p;
+  bool ok = true;
+  if (!cbor_isa_map (m) || !cbor_map_is_definite (m))
+    return false;
+  p = cbor_map_handle (m);
+  for (size_t i = 0; i < cbor_map_size (m) && ok; i++)
+    {
+      cbor_item_t *k = p[i].key, *v = p[i].value;
+      if (key_is (k, "id") || key_is (k, "subject"))
+        {
+          char **s = key_is (k, "id") ? &e->id : &e->subject;
+          free (*s);
+          *s = get_str (v, &ok);
+        }
+      else if (key_is (k, "data"))
+        {
+          size_t n;
+          if (!cbor_isa_bytestring (v) || !cbor_bytestring_is_definite (v)
+              || (n = cbor_bytestring_length (v)) == 0 || n > STRING_MAX)
+            return false;
+          free (e->data);
+          e->data = xmalloc (n);
+          memcpy (e->data, cbor_bytestring_handle (v), n);
+          e->len = n;
+        }
+    }
+  return ok && e->id && *e->id && e->subject && *e->subject && e->data;
+}
+
+/* "ids": the ids of an evdel, applied one by one. */
+static bool
+apply_evdel (cbor_item_t *ids, struct state *st)
+{
+  if (!cbor_isa_array (ids) || !cbor_array_is_definite (ids))
+    return false;
+  for (size_t i = 0; i < cbor_array_size (ids); i++)
+    {
+      bool ok = true;
+      char *s = get_str (cbor_array_handle (ids)[i], &ok);
+      if (!ok)
+        return false;
+      ev_del (st->ev, &st->n_ev, s);
+      free (s);
+    }
+  return true;
+}
+
 /* One record: apply it to the live set. */
 static bool
-apply_record (const uint8_t *p, size_t n, struct journal_entry **v, size_t *count)
+apply_record (const uint8_t *p, size_t n, struct state *st)
 {
   struct cbor_load_result res;
   cbor_item_t *rec = cbor_load (p, n, &res);
   bool ok = false;
-  cbor_item_t *op = NULL, *w = NULL, *id = NULL;
+  cbor_item_t *op = NULL, *w = NULL, *id = NULL, *ev = NULL, *ids = NULL;
   if (rec == NULL || res.error.code != CBOR_ERR_NONE || res.read != n)
     goto out;
   if (!cbor_isa_map (rec) || !cbor_map_is_definite (rec))
@@ -275,6 +417,10 @@ apply_record (const uint8_t *p, size_t n, struct journal_entry **v, size_t *coun
         w = pr->value;
       else if (key_is (pr->key, "id"))
         id = pr->value;
+      else if (key_is (pr->key, "e"))
+        ev = pr->value;
+      else if (key_is (pr->key, "ids"))
+        ids = pr->value;
     }
   if (op && key_is (op, "put") && w)
     {
@@ -282,7 +428,7 @@ apply_record (const uint8_t *p, size_t n, struct journal_entry **v, size_t *coun
       memset (&e, 0, sizeof e);
       ok = decode_workload (w, &e);
       if (ok)
-        live_put (v, count, &e);
+        live_put (&st->w, &st->n_w, &e);
       else
         journal_entry_clear (&e);
     }
@@ -292,22 +438,40 @@ apply_record (const uint8_t *p, size_t n, struct journal_entry **v, size_t *coun
       char *s = get_str (id, &sok);
       ok = sok;
       if (ok)
-        live_del (*v, count, s);
+        live_del (st->w, &st->n_w, s);
       free (s);
     }
+  else if (op && key_is (op, "ev") && ev)
+    {
+      struct journal_event e;
+      memset (&e, 0, sizeof e);
+      ok = decode_event (ev, &e);
+      if (ok)
+        ev_put (&st->ev, &st->n_ev, &e);
+      else
+        event_clear (&e);
+    }
+  else if (op && key_is (op, "evdel") && ids)
+    ok = apply_evdel (ids, st);
 out:
   if (rec)
     cbor_decref (&rec);
   return ok;
 }
 
-int
-journal_parse (const uint8_t *p, size_t n, struct journal_entry **entries, size_t *count,
-               size_t *good_len, struct nxerr *err)
+static void
+state_free (struct state *st)
+{
+  journal_entries_free (st->w, st->n_w);
+  journal_events_free (st->ev, st->n_ev);
+  memset (st, 0, sizeof *st);
+}
+
+static int
+parse (const uint8_t *p, size_t n, struct state *st, size_t *good_len, struct nxerr *err)
 {
   size_t off = 0;
-  *entries = NULL;
-  *count = 0;
+  memset (st, 0, sizeof *st);
   *good_len = 0;
   while (off < n)
     {
@@ -329,17 +493,34 @@ journal_parse (const uint8_t *p, size_t n, struct journal_entry **entries, size_
             break;
           goto corrupt;
         }
-      if (!apply_record (p + off + FRAME_HEAD, len, entries, count))
+      if (!apply_record (p + off + FRAME_HEAD, len, st))
         goto corrupt;
       off += FRAME_HEAD + len;
       *good_len = off;
     }
   return 0;
 corrupt:
-  journal_entries_free (*entries, *count);
-  *entries = NULL;
-  *count = 0;
+  state_free (st);
   return nxerr_set (err, EBADMSG, "journal record at byte %zu is corrupt", off);
+}
+
+int
+journal_parse (const uint8_t *p, size_t n, struct journal_entry **entries, size_t *count,
+               struct journal_event **events, size_t *n_events, size_t *good_len,
+               struct nxerr *err)
+{
+  struct state st;
+  int rc = parse (p, n, &st, good_len, err);
+  *entries = st.w;
+  *count = st.n_w;
+  if (events)
+    {
+      *events = st.ev;
+      *n_events = st.n_ev;
+    }
+  else
+    journal_events_free (st.ev, st.n_ev);
+  return rc;
 }
 
 /* ---- the file ---- */
@@ -378,6 +559,7 @@ journal_open (const char *dir, struct journal **out, struct journal_entry **entr
   cleanup_buf struct buf img = BUF_INIT;
   size_t good = 0;
   struct nxerr perr = { 0 };
+  struct state st;
   snprintf (j->path, sizeof j->path, "%s/journal", dir);
   j->fd = open (j->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (j->fd < 0)
@@ -391,7 +573,7 @@ journal_open (const char *dir, struct journal **out, struct journal_entry **entr
       free (j);
       return -1;
     }
-  if (journal_parse ((const uint8_t *) img.data, img.len, entries, n, &good, &perr) < 0)
+  if (parse ((const uint8_t *) img.data, img.len, &st, &good, &perr) < 0)
     {
       char aside[PATH_MAX + 64];
       struct timespec ts;
@@ -410,8 +592,7 @@ journal_open (const char *dir, struct journal **out, struct journal_entry **entr
           free (j);
           return -1;
         }
-      *entries = NULL;
-      *n = 0;
+      memset (&st, 0, sizeof st);
       good = 0;
     }
   else if (good < img.len)
@@ -420,12 +601,18 @@ journal_open (const char *dir, struct journal **out, struct journal_entry **entr
       if (ftruncate (j->fd, (off_t) good) < 0)
         {
           int e = errno;
-          journal_entries_free (*entries, *n);
+          state_free (&st);
           close (j->fd);
           free (j);
           return nxerr_sys (err, e, "truncate journal");
         }
     }
+  *entries = st.w;
+  *n = st.n_w;
+  j->ev = st.ev; /* the journal keeps these; journal_events() shows them */
+  j->n_ev = st.n_ev;
+  for (size_t i = 0; i < j->n_ev; i++)
+    j->live_bytes += event_bytes (&j->ev[i]);
   lseek (j->fd, (off_t) good, SEEK_SET);
   j->file_len = good;
   for (size_t i = 0; i < *n; i++)
@@ -468,6 +655,17 @@ compact (struct journal *j, struct nxerr *err)
       int rc;
       add (rec, "op", cbor_build_string ("put"));
       add (rec, "w", encode_workload (&j->live[i]));
+      rc = frame_record (rec, &b, err);
+      cbor_decref (&rec);
+      if (rc < 0)
+        return -1;
+    }
+  for (size_t i = 0; i < j->n_ev; i++)
+    {
+      cbor_item_t *rec = cbor_new_definite_map (2);
+      int rc;
+      add (rec, "op", cbor_build_string ("ev"));
+      add (rec, "e", encode_event (&j->ev[i]));
       rc = frame_record (rec, &b, err);
       cbor_decref (&rec);
       if (rc < 0)
@@ -544,6 +742,63 @@ journal_del (struct journal *j, const char *id, struct nxerr *err)
   return rc;
 }
 
+int
+journal_event_put (struct journal *j, const struct journal_event *e, struct nxerr *err)
+{
+  cbor_item_t *rec = cbor_new_definite_map (2);
+  struct journal_event c;
+  ssize_t i;
+  int rc;
+  add (rec, "op", cbor_build_string ("ev"));
+  add (rec, "e", encode_event (e));
+  rc = append (j, rec, err);
+  cbor_decref (&rec);
+  i = ev_find (j->ev, j->n_ev, e->id);
+  if (i >= 0)
+    j->live_bytes -= event_bytes (&j->ev[i]);
+  event_copy (&c, e);
+  j->live_bytes += event_bytes (&c);
+  ev_put (&j->ev, &j->n_ev, &c);
+  return rc;
+}
+
+int
+journal_event_del (struct journal *j, const char *const *ids, size_t n, struct nxerr *err)
+{
+  cbor_item_t *rec, *arr;
+  size_t known = 0;
+  int rc;
+  arr = cbor_new_definite_array (n);
+  for (size_t k = 0; k < n; k++)
+    {
+      ssize_t i = ev_find (j->ev, j->n_ev, ids[k]);
+      if (i < 0)
+        continue;
+      j->live_bytes -= event_bytes (&j->ev[i]);
+      ev_del (j->ev, &j->n_ev, ids[k]);
+      cbor_array_push (arr, cbor_move (cbor_build_string (ids[k])));
+      known++;
+    }
+  if (known == 0)
+    {
+      cbor_decref (&arr);
+      return 0;
+    }
+  rec = cbor_new_definite_map (2);
+  add (rec, "op", cbor_build_string ("evdel"));
+  add (rec, "ids", arr);
+  rc = append (j, rec, err);
+  cbor_decref (&rec);
+  return rc;
+}
+
+size_t
+journal_events (const struct journal *j, const struct journal_event **v)
+{
+  *v = j->ev;
+  return j->n_ev;
+}
+
 void
 journal_close (struct journal *j)
 {
@@ -551,5 +806,6 @@ journal_close (struct journal *j)
     return;
   close (j->fd);
   journal_entries_free (j->live, j->n_live);
+  journal_events_free (j->ev, j->n_ev);
   free (j);
 }

@@ -41,6 +41,15 @@ struct journal_entry {
                          * working dir are named u<uid>); 0 = tier none */
 };
 
+/* An event the node published but the server has not yet confirmed having
+ * (node/outbox.h): kept so a node that dies first publishes it again. */
+struct journal_event {
+  char *id;      /* CloudEvent id: the same on every publication */
+  char *subject;
+  uint8_t *data; /* the CloudEvent JSON */
+  size_t len;
+};
+
 struct journal;
 
 /* Open (creating) <dir>/journal and return its live entries. When the file
@@ -49,14 +58,22 @@ int journal_open (const char *dir, struct journal **out, struct journal_entry **
                   size_t *n, struct buf *note, struct nxerr *err);
 int journal_put (struct journal *j, const struct journal_entry *e, struct nxerr *err);
 int journal_del (struct journal *j, const char *id, struct nxerr *err);
+/* Events: put when published, del (several at once) when confirmed. */
+int journal_event_put (struct journal *j, const struct journal_event *e, struct nxerr *err);
+int journal_event_del (struct journal *j, const char *const *ids, size_t n, struct nxerr *err);
+/* The events not yet confirmed (those read at open among them); valid until
+ * the next change to the journal. */
+size_t journal_events (const struct journal *j, const struct journal_event **v);
 void journal_close (struct journal *j);
 void journal_entries_free (struct journal_entry *v, size_t n);
 void journal_entry_clear (struct journal_entry *e);
 
 /* Parse a whole journal image (exposed for tests and fuzzing). Returns 0 with
- * the live entries and *good_len = bytes of valid records; -1 when corrupt
- * before the tail. */
+ * the live entries, the unconfirmed events (events may be NULL: dropped) and
+ * *good_len = bytes of valid records; -1 when corrupt before the tail. */
 int journal_parse (const uint8_t *p, size_t n, struct journal_entry **entries, size_t *count,
-                   size_t *good_len, struct nxerr *err);
+                   struct journal_event **events, size_t *n_events, size_t *good_len,
+                   struct nxerr *err);
+void journal_events_free (struct journal_event *v, size_t n);
 
 #endif

@@ -24,6 +24,7 @@
 #include "node/control.h"
 #include "node/events.h"
 #include "node/node.h"
+#include "node/outbox.h"
 #include "node/artifact.h"
 #include "node/autostart.h"
 #include "node/metrics.h"
@@ -416,6 +417,8 @@ cmd_up (int argc, char **argv)
       return 1;
     }
   n.api_start_mono_ns = timefmt_mono_ns ();
+  if (outbox_start (&n, &err) < 0)
+    log_error ("%s: lifecycle events are published once, not kept until confirmed", err.msg);
   reattach_run (&n);
   pool_start (n.pool);
   events_node_started (&n);
@@ -429,6 +432,7 @@ cmd_up (int argc, char **argv)
             (long long) n.cfg.machine_pool_size, n.cfg.state_dir);
 
   loop_run (n.loop);
+  outbox_stop (&n);
   zygote_stop (&n);
   sandbox_stop (&n); /* the pool is gone: finish cleaning, remove the node cgroup */
   reattach_close (&n);

@@ -71,6 +71,7 @@ struct node {
   struct pool *pool;
   struct pool *fn_pool; /* function invocations' agents, made at the first function deploy */
   struct zygote *zygote;  /* agent fork server, tier none (node/zygote.h); NULL until used */
+  struct outbox *outbox;  /* lifecycle events until the server confirms them (node/outbox.h) */
   struct sandbox *sandbox; /* process tier (node/sandbox.h); NULL in tier none */
   struct artifact_cache *cache;
   struct replay *replay;

@@ -452,3 +452,9 @@ reattach_close (struct node *n)
   free (r);
   n->reattach = NULL;
 }
+
+struct journal *
+reattach_journal (struct node *n)
+{
+  return n->reattach ? n->reattach->j : NULL;
+}

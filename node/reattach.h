@@ -49,4 +49,10 @@ void reattach_forget (struct workload *w);
 void reattach_on_frame (struct agent *a, const Nexc__Agent__Reattach *r);
 void reattach_settled (struct node *n, bool ok);
 
+struct journal;
+
+/* The journal (node/outbox.c keeps its events there), or NULL when the node
+ * runs without one (--ephemeral). */
+struct journal *reattach_journal (struct node *n);
+
 #endif

@@ -136,9 +136,11 @@ supervise_started (struct workload *w, uint32_t pid)
   n->counters.deploys_ok++;
   log_info ("workload %s (%s/%s) started, pid %u, in %.3f ms", w->id, w->ns, w->name, pid,
             (double) (w->started_mono_ns - w->created_mono_ns) / 1e6);
-  reattach_remember (w); /* before the reply: a deploy answered survives a crash */
-  reply_run_ok (w);
+  /* Both before the reply: a deploy answered survives a crash, and so does
+   * its workload_started (journaled by the outbox). */
+  reattach_remember (w);
   events_workload_started (n, w);
+  reply_run_ok (w);
   /* A STOP came while it was starting: carry it out now. */
   if (w->stop_requested)
     stop_workload (n, w);

@@ -888,3 +888,61 @@ harness_count_procs (const char *needle)
   closedir (d);
   return count;
 }
+
+void
+harness_stream_create (natsConnection *nc, const char *name, const char *subject)
+{
+  jsCtx *js = NULL;
+  jsStreamConfig cfg;
+  jsStreamInfo *si = NULL;
+  jsErrCode jerr = 0;
+  const char *subjects[] = { subject };
+  natsStatus s;
+  if (natsConnection_JetStream (&js, nc, NULL) != NATS_OK)
+    fail_msg ("harness: JetStream context");
+  jsStreamConfig_Init (&cfg);
+  cfg.Name = name;
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  s = js_AddStream (&si, js, &cfg, NULL, &jerr);
+  jsStreamInfo_Destroy (si);
+  jsCtx_Destroy (js);
+  if (s != NATS_OK)
+    fail_msg ("harness: stream %s: %s (%d)", name, natsStatus_GetText (s), (int) jerr);
+}
+
+int
+harness_stream_read (natsConnection *nc, const char *name, const char *subject,
+                     void (*cb) (const char *data, int len, void *arg), void *arg)
+{
+  jsCtx *js = NULL;
+  jsStreamInfo *si = NULL;
+  jsSubOptions so;
+  jsErrCode jerr = 0;
+  natsSubscription *sub = NULL;
+  uint64_t want, got;
+  if (natsConnection_JetStream (&js, nc, NULL) != NATS_OK
+      || js_GetStreamInfo (&si, js, name, NULL, &jerr) != NATS_OK)
+    fail_msg ("harness: stream %s: info (%d)", name, (int) jerr);
+  want = si->State.Msgs;
+  jsStreamInfo_Destroy (si);
+  jsSubOptions_Init (&so);
+  so.Stream = name;
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverAll;
+  if (js_SubscribeSync (&sub, js, subject, NULL, &so, &jerr) != NATS_OK)
+    fail_msg ("harness: stream %s: subscribe (%d)", name, (int) jerr);
+  for (got = 0; got < want; got++)
+    {
+      natsMsg *m = NULL;
+      if (natsSubscription_NextMsg (&m, sub, 5000) != NATS_OK)
+        fail_msg ("harness: stream %s: read %llu of %llu messages", name,
+                  (unsigned long long) got, (unsigned long long) want);
+      cb (natsMsg_GetData (m), natsMsg_GetDataLength (m), arg);
+      natsMsg_Destroy (m);
+    }
+  natsSubscription_Destroy (sub);
+  jsCtx_Destroy (js);
+  return (int) got;
+}

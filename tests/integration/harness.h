@@ -77,6 +77,14 @@ int harness_count_procs (const char *needle);
 /* Path of a built binary: NEXC_BUILD_DIR/<rel>. */
 const char *harness_bin (const char *rel);
 
+/* A JetStream stream (file storage) capturing subject, so that a test counts
+ * what reached the server even across a server restart, when a plain
+ * subscription misses what others send before it is back. */
+void harness_stream_create (natsConnection *nc, const char *name, const char *subject);
+/* Every message the stream holds, oldest first, to cb; returns how many. */
+int harness_stream_read (natsConnection *nc, const char *name, const char *subject,
+                         void (*cb) (const char *data, int len, void *arg), void *arg);
+
 /* Dump the node's log to stderr (called on failures to help debugging). */
 void harness_dump_node_log (struct harness *h);
 

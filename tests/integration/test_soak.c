@@ -39,6 +39,10 @@ static struct
   int started, stopped;
 } seen[MAX_IDS];
 static int n_seen;
+/* CloudEvent ids already counted: lifecycle events are delivered at least
+ * once (node/outbox.h), a repeat carries the id of the first. */
+static char (*event_ids)[40];
+static int n_event_ids, repeats;
 
 static int
 env_int (const char *k, int def)
@@ -53,9 +57,21 @@ count_event (const char *data, int len)
   json_t *j = json_loadb (data, (size_t) len, 0, NULL);
   const char *type = json_string_value (json_object_get (j, "type"));
   const char *src = json_string_value (json_object_get (j, "source"));
-  if (type && src && (strcmp (type, "workload_started") == 0 || strcmp (type, "workload_stopped") == 0))
+  const char *eid = json_string_value (json_object_get (j, "id"));
+  if (type && src && eid
+      && (strcmp (type, "workload_started") == 0 || strcmp (type, "workload_stopped") == 0))
     {
       int i;
+      for (i = 0; i < n_event_ids && strcmp (event_ids[i], eid) != 0; i++)
+        ;
+      if (i < n_event_ids)
+        {
+          repeats++;
+          json_decref (j);
+          return;
+        }
+      if (n_event_ids < 4 * MAX_IDS)
+        snprintf (event_ids[n_event_ids++], sizeof event_ids[0], "%s", eid);
       for (i = 0; i < n_seen && strcmp (seen[i].id, src) != 0; i++)
         ;
       if (i == n_seen && n_seen < MAX_IDS)
@@ -71,6 +87,13 @@ count_event (const char *data, int len)
   json_decref (j);
 }
 
+static void
+on_stream_event (const char *data, int len, void *arg)
+{
+  (void) arg;
+  count_event (data, len);
+}
+
 /* The events are captured by a JetStream stream, not a plain subscription:
  * across a nats-server restart the node and this test reconnect separately,
  * and events the node sends from its reconnect buffer before this test's
@@ -79,52 +102,10 @@ count_event (const char *data, int len)
 static void
 read_events (void)
 {
-  jsCtx *js = NULL;
-  jsStreamInfo *si = NULL;
-  jsSubOptions so;
-  jsErrCode jerr = 0;
-  natsSubscription *sub = NULL;
-  uint64_t want;
-  assert_int_equal (natsConnection_JetStream (&js, NC, NULL), NATS_OK);
-  assert_int_equal (js_GetStreamInfo (&si, js, "SOAKEVENTS", NULL, &jerr), NATS_OK);
-  want = si->State.Msgs;
-  jsStreamInfo_Destroy (si);
-  jsSubOptions_Init (&so);
-  so.Stream = "SOAKEVENTS";
-  so.Ordered = true;
-  so.Config.DeliverPolicy = js_DeliverAll;
-  assert_int_equal (js_SubscribeSync (&sub, js, "$NEX.events.default.*", NULL, &so, &jerr),
-                    NATS_OK);
-  for (uint64_t got = 0; got < want; got++)
-    {
-      natsMsg *m = NULL;
-      if (natsSubscription_NextMsg (&m, sub, 5000) != NATS_OK)
-        fail_msg ("soak: read %llu of %llu events from the stream", (unsigned long long) got,
-                  (unsigned long long) want);
-      count_event (natsMsg_GetData (m), natsMsg_GetDataLength (m));
-      natsMsg_Destroy (m);
-    }
-  natsSubscription_Destroy (sub);
-  jsCtx_Destroy (js);
-}
-
-static void
-create_stream (void)
-{
-  jsCtx *js = NULL;
-  jsStreamConfig cfg;
-  jsStreamInfo *si = NULL;
-  jsErrCode jerr = 0;
-  const char *subjects[] = { "$NEX.events.default.*" };
-  assert_int_equal (natsConnection_JetStream (&js, NC, NULL), NATS_OK);
-  jsStreamConfig_Init (&cfg);
-  cfg.Name = "SOAKEVENTS";
-  cfg.Subjects = subjects;
-  cfg.SubjectsLen = 1;
-  cfg.Storage = js_FileStorage;
-  assert_int_equal (js_AddStream (&si, js, &cfg, NULL, &jerr), NATS_OK);
-  jsStreamInfo_Destroy (si);
-  jsCtx_Destroy (js);
+  event_ids = calloc (4 * MAX_IDS, sizeof *event_ids);
+  assert_non_null (event_ids);
+  harness_stream_read (NC, "SOAKEVENTS", "$NEX.events.default.*", on_stream_event, NULL);
+  free (event_ids);
 }
 
 static int
@@ -137,7 +118,7 @@ setup (void **state)
   NC = harness_connect (&H);
   nexc_client_wrap (&C, NC, &err);
   C->timeout_ms = 10000;
-  create_stream ();
+  harness_stream_create (NC, "SOAKEVENTS", "$NEX.events.default.*");
   harness_start_node (&H, CONFIG, NULL);
   return 0;
 }
@@ -353,14 +334,16 @@ test_soak (void **state)
   fprintf (stderr,
            "soak: %ld s; deploys %d: %d replies (%d refused), %d unanswered while down; "
            "%d stops; chaos: %d workloads, %d agents, %d nats-server restarts, %d node kills; "
-           "events: %d started, %d stopped, %d workloads without their stop, %d with extra stops; "
+           "events: %d started, %d stopped (%d repeats of an id dropped), %d workloads without their "
+           "stop, %d with extra stops; "
            "left: %d agents (pool 3), %d workload processes\n",
            (long) (time (NULL) - t0), deploys, replies, refused, no_reply, stops, k_workload,
-           k_agent, k_nats, k_node, started, stopped, missing, doubled, left_agents,
+           k_agent, k_nats, k_node, started, stopped, repeats, missing, doubled, left_agents,
            left_workloads);
   assert_int_equal (replies + no_reply, deploys);
   if (missing || doubled)
     harness_dump_node_log (&H);
+  assert_int_equal (started, replies - refused); /* one workload_started per deploy answered */
   assert_int_equal (missing, 0);
   assert_int_equal (doubled, 0);
   assert_int_equal (left_workloads, 0);

@@ -226,6 +226,80 @@ test_compaction_bounds_the_file (void **state)
   buf_free (&note);
 }
 
+static struct journal_event
+event (const char *id, const char *text)
+{
+  struct journal_event e;
+  e.id = (char *) id;
+  e.subject = (char *) "$NEX.events.default.workload_stopped";
+  e.data = (uint8_t *) text;
+  e.len = strlen (text);
+  return e;
+}
+
+/* Events put, some deleted (several in one record), survive a reopen in
+ * their order, beside the workloads, and through a compaction. */
+static void
+test_events (void **state)
+{
+  struct journal_entry *v;
+  size_t n;
+  struct buf note = BUF_INIT;
+  struct nxerr err = { 0 };
+  const struct journal_event *ev;
+  const char *gone[] = { "e2", "e4", "nope" };
+  char id[32], path[128];
+  (void) state;
+  snprintf (path, sizeof path, "%s/journal", dir);
+  unlink (path); /* the group shares the directory: start empty */
+  struct journal *j = reopen (&v, &n, &note);
+  journal_entries_free (v, n);
+  struct journal_entry w = entry ("w1", 4242);
+  assert_int_equal (journal_put (j, &w, &err), 0);
+  for (int i = 1; i <= 5; i++)
+    {
+      snprintf (id, sizeof id, "e%d", i);
+      struct journal_event e = event (id, i % 2 ? "{\"odd\":true}" : "{\"odd\":false}");
+      assert_int_equal (journal_event_put (j, &e, &err), 0);
+    }
+  assert_int_equal (journal_event_del (j, gone, 3, &err), 0);
+  assert_int_equal (journal_events (j, &ev), 3);
+  journal_close (j);
+
+  j = reopen (&v, &n, &note);
+  assert_int_equal (n, 1);
+  assert_string_equal (v[0].id, "w1");
+  journal_entries_free (v, n);
+  assert_int_equal (journal_events (j, &ev), 3);
+  assert_string_equal (ev[0].id, "e1");
+  assert_string_equal (ev[1].id, "e3");
+  assert_string_equal (ev[2].id, "e5");
+  assert_string_equal (ev[2].subject, "$NEX.events.default.workload_stopped");
+  assert_int_equal (ev[2].len, strlen ("{\"odd\":true}"));
+  assert_memory_equal (ev[2].data, "{\"odd\":true}", ev[2].len);
+
+  /* Churn until the log is rewritten: the three stay, in order. */
+  for (int i = 0; i < 20000; i++)
+    {
+      const char *one[1];
+      snprintf (id, sizeof id, "x%d", i);
+      struct journal_event e = event (id, "{\"churn\":1}");
+      assert_int_equal (journal_event_put (j, &e, &err), 0);
+      one[0] = id;
+      assert_int_equal (journal_event_del (j, one, 1, &err), 0);
+    }
+  assert_true (file_size () < JOURNAL_SLACK + 64 * 1024);
+  journal_close (j);
+  j = reopen (&v, &n, &note);
+  journal_entries_free (v, n);
+  assert_int_equal (journal_events (j, &ev), 3);
+  assert_string_equal (ev[0].id, "e1");
+  assert_string_equal (ev[1].id, "e3");
+  assert_string_equal (ev[2].id, "e5");
+  journal_close (j);
+  buf_free (&note);
+}
+
 static void
 test_hostile_images (void **state)
 {
@@ -234,9 +308,9 @@ test_hostile_images (void **state)
   struct nxerr err = { 0 };
   (void) state;
   /* Empty is fine; a huge length is corrupt unless it is the tail. */
-  assert_int_equal (journal_parse ((const uint8_t *) "", 0, &v, &n, &good, &err), 0);
+  assert_int_equal (journal_parse ((const uint8_t *) "", 0, &v, &n, NULL, NULL, &good, &err), 0);
   const uint8_t big[16] = { 0x7f, 0xff, 0xff, 0xff };
-  assert_int_equal (journal_parse (big, sizeof big, &v, &n, &good, &err), -1);
+  assert_int_equal (journal_parse (big, sizeof big, &v, &n, NULL, NULL, &good, &err), -1);
   /* A valid frame around CBOR that is not a record. */
   uint8_t img[64] = { 0, 0, 0, 1 };
   img[12] = 0x01; /* the integer 1 */
@@ -245,7 +319,7 @@ test_hostile_images (void **state)
   uint8_t two[26];
   memcpy (two, img, 13);
   memcpy (two + 13, img, 13);
-  assert_int_equal (journal_parse (two, sizeof two, &v, &n, &good, &err), -1);
+  assert_int_equal (journal_parse (two, sizeof two, &v, &n, NULL, NULL, &good, &err), -1);
   assert_non_null (strstr (err.msg, "corrupt"));
 }
 
@@ -257,6 +331,7 @@ main (void)
     cmocka_unit_test (test_torn_tail_is_dropped),
     cmocka_unit_test (test_corruption_is_moved_aside),
     cmocka_unit_test (test_compaction_bounds_the_file),
+    cmocka_unit_test (test_events),
     cmocka_unit_test (test_hostile_images),
   };
   return cmocka_run_group_tests_name ("journal", tests, setup, teardown);

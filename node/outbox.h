@@ -1,0 +1,42 @@
+/* outbox: workload lifecycle events (workload_started, workload_stopped)
+ * delivered at least once, even when the node dies right after publishing.
+ *
+ * Core NATS says nothing about delivery: an event can sit in nats.c's write
+ * buffer, or in its reconnect buffer for as long as the server is away, and
+ * a node killed then takes it along, while its journal already says the
+ * workload is gone. So each such event is written to the journal
+ * (node/journal.h) before it is published, and deleted only once the server
+ * has answered a PING sent after it on the same connection (a flush, done by
+ * a small thread so the loop never waits for the server). A node that starts
+ * with events in its journal publishes them again, oldest first. Duplicates
+ * are possible (a crash between the server's answer and the delete, or a
+ * reconnect in between) and carry the same CloudEvent id, so a consumer can
+ * drop them.
+ *
+ * Without a journal (--ephemeral) events are published once, as others are.
+ * Loop thread only, except the flushing thread inside. */
+#ifndef NEXC_NODE_OUTBOX_H
+#define NEXC_NODE_OUTBOX_H
+
+#include <stddef.h>
+
+#include "api/nxerr.h"
+
+struct node;
+
+/* After the NATS connections exist: start the flushing thread and publish
+ * again what the journal holds from an earlier run. */
+int outbox_start (struct node *n, struct nxerr *err);
+
+/* Publish the CloudEvent ev (id is its id) on subject, durably. */
+void outbox_publish (struct node *n, const char *subject, const char *id, const char *ev,
+                     size_t len);
+
+/* Events published and not yet confirmed. */
+size_t outbox_pending (const struct node *n);
+
+/* At shutdown, before the journal closes: one last flush (bounded), confirm
+ * what it covers, stop the thread. What stays unconfirmed stays journaled. */
+void outbox_stop (struct node *n);
+
+#endif

@@ -1,0 +1,153 @@
+/* Lifecycle events survive the node (node/outbox.h): a workload ends while
+ * the nats-server is away, so its workload_stopped waits in the node's
+ * reconnect buffer; the node is then killed (SIGKILL) before the server is
+ * back. The restarted node publishes that event again, from its journal,
+ * with the same CloudEvent id, and nothing is published twice without it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/nexc.h"
+#include "harness.h"
+
+static const char *CONFIG = "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
+                            "\"metrics_interval_ms\":0}";
+
+struct seen {
+  const char *id; /* the workload */
+  int started, stopped, copies;
+  char ids[16][64]; /* CloudEvent ids counted */
+  int n_ids;
+  char stopped_id[64], message[256];
+};
+
+static void
+on_event (const char *data, int len, void *arg)
+{
+  struct seen *s = arg;
+  json_t *j = json_loadb (data, (size_t) len, 0, NULL);
+  const char *type = json_string_value (json_object_get (j, "type"));
+  const char *src = json_string_value (json_object_get (j, "source"));
+  const char *eid = json_string_value (json_object_get (j, "id"));
+  if (type && src && eid && strcmp (src, s->id) == 0)
+    {
+      int i;
+      for (i = 0; i < s->n_ids && strcmp (s->ids[i], eid) != 0; i++)
+        ;
+      if (i < s->n_ids)
+        s->copies++; /* the same event again: allowed, recognisable by its id */
+      else
+        {
+          if (s->n_ids < 16)
+            snprintf (s->ids[s->n_ids++], sizeof s->ids[0], "%s", eid);
+          if (strcmp (type, "workload_started") == 0)
+            s->started++;
+          else if (strcmp (type, "workload_stopped") == 0)
+            {
+              s->stopped++;
+              snprintf (s->stopped_id, sizeof s->stopped_id, "%s", eid);
+              snprintf (s->message, sizeof s->message, "%s",
+                        json_string_value (json_object_get (json_object_get (j, "data"),
+                                                            "message")));
+            }
+        }
+    }
+  json_decref (j);
+}
+
+static bool
+node_log_has (struct harness *h, const char *needle)
+{
+  FILE *f = fopen (h->node_log, "r");
+  char line[2048];
+  bool found = false;
+  while (f && !found && fgets (line, sizeof line, f))
+    found = strstr (line, needle) != NULL;
+  if (f)
+    fclose (f);
+  return found;
+}
+
+static void
+test_stopped_event_survives_a_node_killed_while_nats_is_away (void **state)
+{
+  struct harness h;
+  struct nexc_client *c = NULL;
+  struct nkey_pair issuer;
+  struct nexc_deploy_opts o = { 0 };
+  struct nexc_deploy_result r;
+  struct nxerr err = { 0 };
+  const char *env[] = { "TICKS=8", "TICK_MS=100", NULL };
+  struct seen s = { 0 };
+  natsConnection *nc;
+  int msgs;
+  (void) state;
+  nkey_pair_generate (NKEY_ACCOUNT, &issuer, &err);
+  harness_start_nats (&h);
+  nc = harness_connect (&h);
+  harness_stream_create (nc, "LIFECYCLE", "$NEX.events.default.*");
+  assert_int_equal (nexc_client_wrap (&c, nc, &err), 0);
+  harness_start_node (&h, CONFIG, NULL);
+  o.node_id = h.node_id;
+  o.file = harness_bin ("examples/ticker");
+  o.name = "brief";
+  o.env = env;
+  o.issuer = &issuer;
+  if (nexc_deploy (c, &o, &r, &err) < 0)
+    fail_msg ("deploy: %s", err.msg);
+  s.id = r.id;
+  nexc_client_free (c);
+  natsConnection_Destroy (nc);
+
+  /* The server goes; the workload ends (0.8 s) while it is away. */
+  harness_stop_nats (&h);
+  for (int i = 0; i < 60 && !node_log_has (&h, "ended: Exited workload"); i++)
+    usleep (100000);
+  assert_true (node_log_has (&h, "ended: Exited workload"));
+  harness_stop_node (&h, SIGKILL);
+
+  /* Server back, node back: the event comes from the journal. */
+  harness_restart_nats (&h);
+  harness_start_node (&h, CONFIG, NULL);
+  nc = harness_connect (&h);
+  for (int i = 0; i < 50 && s.stopped == 0; i++)
+    {
+      memset (&s.started, 0, sizeof s - offsetof (struct seen, started)); /* a fresh count */
+      msgs = harness_stream_read (nc, "LIFECYCLE", "$NEX.events.default.*", on_event, &s);
+      (void) msgs;
+      if (s.stopped == 0)
+        usleep (100000);
+    }
+  if (s.stopped != 1 || s.started != 1)
+    {
+      harness_dump_node_log (&h);
+      fail_msg ("workload %s: %d workload_started, %d workload_stopped", s.id, s.started,
+                s.stopped);
+    }
+  assert_non_null (strstr (s.message, "Exited workload: brief"));
+  assert_true (node_log_has (&h, "publishing again"));
+  printf ("workload_stopped %s delivered after the node's restart (%d repeats of its id)\n",
+          s.stopped_id, s.copies);
+  natsConnection_Destroy (nc);
+  assert_int_equal (harness_stop_node (&h, SIGTERM), 0);
+  harness_stop_all (&h);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_stopped_event_survives_a_node_killed_while_nats_is_away),
+  };
+  return cmocka_run_group_tests_name ("outbox", tests, NULL, NULL);
+}
