@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -60,6 +62,28 @@ agent_detach (struct agent *a)
   a->link.sock = -1;
 }
 
+/* An abstract socket (tier none) has no file mode to keep others out:
+ * only a process of our own uid (the node's) may take the workload over. A
+ * file socket sits in the node's 0700 directory already. */
+static bool
+peer_may_reattach (int listen_fd, int s)
+{
+  struct sockaddr_un sa;
+  socklen_t len = sizeof sa;
+  struct ucred cr = { 0, 0, 0 };
+  socklen_t clen = sizeof cr;
+  if (getsockname (listen_fd, (struct sockaddr *) &sa, &len) < 0)
+    return false;
+  if (len <= offsetof (struct sockaddr_un, sun_path) || sa.sun_path[0] != '\0')
+    return true;
+  if (getsockopt (s, SOL_SOCKET, SO_PEERCRED, &cr, &clen) < 0 || cr.uid != geteuid ())
+    {
+      log_warn ("reattach: a connection from uid %d refused (not ours)", (int) cr.uid);
+      return false;
+    }
+  return true;
+}
+
 /* A node connected to the reattach socket: say where the workload stands;
  * the ring (and the Exited, once the ring is empty) follow on the new link. */
 static void
@@ -73,6 +97,11 @@ agent_accept (struct agent *a)
     {
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
         log_warn ("reattach: accept: %s", strerror (errno));
+      return;
+    }
+  if (!peer_may_reattach (a->listen_fd, s))
+    {
+      close (s);
       return;
     }
   a->link.sock = s;

@@ -134,8 +134,7 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   if (rc < 0)
     {
       close (sv[0]);
-      if (sock)
-        unlink (sock);
+      reattach_sock_remove (sock);
       free (sock);
       return -1;
     }

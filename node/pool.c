@@ -10,6 +10,7 @@
 #include "api/xalloc.h"
 #include "node/agent.h"
 #include "node/node.h"
+#include "node/reattach.h"
 #include "node/sandbox.h"
 #include "node/zygote.h"
 
@@ -222,8 +223,7 @@ static void
 free_agent (void *arg)
 {
   struct agent *a = arg;
-  if (a->sock)
-    unlink (a->sock);
+  reattach_sock_remove (a->sock);
   if (a->pidfd >= 0)
     close (a->pidfd);
   free (a->sock);

@@ -38,9 +38,12 @@ bool reattach_keeps_uid (const struct node *n, uint32_t uid);
 void reattach_run (struct node *n);
 void reattach_close (struct node *n);
 
-/* A listening socket for a new agent: 0 with a malloc'd path and an fd >= 10
- * (close-on-exec), or -1 when reattach is off (no state dir, path too long). */
+/* A listening socket for a new agent: 0 with a malloc'd name (a path, or
+ * "@name" for an abstract socket) and an fd >= 10 (close-on-exec), or -1
+ * when reattach is off (no state dir, path too long). */
 int reattach_listen (struct node *n, char **path, int *fd);
+/* Remove a socket of reattach_listen's (nothing to do for abstract ones). */
+void reattach_sock_remove (const char *name);
 
 void reattach_remember (struct workload *w);
 void reattach_forget (struct workload *w);

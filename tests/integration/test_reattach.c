@@ -456,7 +456,7 @@ static void
 test_corrupt_journal_and_orphan_socket (void **state)
 {
   struct fixture *f = *state;
-  char path[600], orphan[600];
+  char path[600], orphan[600], needle[300];
   struct sockaddr_un sa;
   int s, fd;
   harness_stop_node (&f->h, SIGKILL);
@@ -473,11 +473,28 @@ test_corrupt_journal_and_orphan_socket (void **state)
   s = socket (AF_UNIX, SOCK_SEQPACKET, 0);
   assert_int_equal (bind (s, (struct sockaddr *) &sa, sizeof sa), 0);
   close (s); /* the file stays, nobody listens */
+  /* Tier none's agents listen on abstract names: one of ours no entry
+   * knows, listening (and never answering: the node gives up on it). */
+  {
+    char name[200];
+    socklen_t len;
+    int n = snprintf (name, sizeof name, "@nexc-%s-a00000000cafef00d", f->h.node_id);
+    memset (&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy (sa.sun_path + 1, name + 1, (size_t) n - 1);
+    len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + (size_t) n);
+    s = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    assert_int_equal (bind (s, (struct sockaddr *) &sa, len), 0);
+    assert_int_equal (listen (s, 1), 0);
+    snprintf (needle, sizeof needle, "orphan agent socket %s", name);
+  }
 
   harness_start_node (&f->h, f->config, NULL);
+  close (s);
   assert_true (log_has (f, "journal was corrupt"));
   assert_int_equal (access (orphan, F_OK), -1);
   assert_true (log_has (f, "orphan agent socket"));
+  assert_true (log_has (f, needle));
   {
     DIR *d = opendir (f->h.node_state_dir);
     struct dirent *e;
