@@ -179,6 +179,7 @@ agent_send_exited (struct agent *a)
   workload_exit_info (&a->wl, &ex.code, &ex.signal);
   ex.stopped = a->stopped;
   ex.log_dropped = a->ring.total_dropped;
+  ex.log_dropped_unreported = a->ring.pending_dropped;
   f.body_case = NEXC__AGENT__FRAME__BODY_EXITED;
   f.exited = &ex;
   log_debug ("workload exited: code %d signal %d stopped %d dropped %llu", ex.code, ex.signal,
@@ -197,6 +198,7 @@ agent_send_function_result (struct agent *a)
   r.elapsed_ns = a->fn_elapsed_ns;
   r.timed_out = a->fn_timed_out;
   r.log_dropped = a->ring.total_dropped;
+  r.log_dropped_unreported = a->ring.pending_dropped;
   f.body_case = NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT;
   f.function_result = &r;
   log_debug ("function ended: code %d signal %d timed out %d in %llu ns", r.code, r.signal,

@@ -435,7 +435,7 @@ handle_frame (struct agent *a, Frame *f, int fd)
       if (a->state != AGENT_LEASED || w == NULL || w->state == WL_STARTING)
         break;
       supervise_exited (w, f->exited->code, f->exited->signal, f->exited->stopped,
-                        f->exited->log_dropped);
+                        f->exited->log_dropped_unreported);
       return false;
     default:
       break;

@@ -196,12 +196,15 @@ oom_kills (struct workload *w, uint64_t *limit_mib)
 }
 
 void
-supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t log_dropped)
+supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t log_dropped_unreported)
 {
   struct node *n = w->node;
   char msg[512];
   uint64_t limit = 0, oom = oom_kills (w, &limit);
-  (void) log_dropped; /* already counted frame by frame */
+  /* Drops Log frames reported were counted as they came; these are the
+   * ones no frame carried (lines still queued when the link stayed slow at
+   * the end). */
+  logs_note_dropped (w, (unsigned long long) log_dropped_unreported, "agent buffer at exit");
   if (oom && sig == SIGKILL)
     snprintf (msg, sizeof msg,
               "Exited workload: %s; vm: %s; status: -1 (killed: out of memory, limit %llu MiB)",

@@ -14,7 +14,8 @@ void supervise_started (struct workload *w, uint32_t pid);
 void supervise_start_failed (struct workload *w, const char *message);
 void supervise_log (struct workload *w, bool is_stderr, const char *text, size_t len,
                     uint64_t dropped);
-void supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t log_dropped);
+void supervise_exited (struct workload *w, int code, int sig, bool stopped,
+                       uint64_t log_dropped_unreported);
 void supervise_agent_lost (struct workload *w, const char *why);
 /* End a workload that is waiting to restart (STOP, drain, shutdown): its
  * workload_stopped was already sent when it exited. */

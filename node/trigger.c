@@ -577,8 +577,8 @@ on_result (struct fn_call *c, const Nexc__Agent__FunctionResult *r)
   uint64_t elapsed = r->elapsed_ns ? r->elapsed_ns : timefmt_mono_ns () - c->start_ns;
   char err[200];
   struct stat st = { 0 };
-  if (r->log_dropped)
-    logs_note_dropped (w, (unsigned long long) r->log_dropped, "agent buffer full");
+  /* Log frames counted their drops; only those no frame carried are new. */
+  logs_note_dropped (w, (unsigned long long) r->log_dropped_unreported, "agent buffer at exit");
   fn->runtime_ns += elapsed;
   err[0] = '\0';
   if (r->timed_out)

@@ -1147,7 +1147,7 @@ const ProtobufCMessageDescriptor nexc__agent__log__descriptor =
   (ProtobufCMessageInit) nexc__agent__log__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__exited__field_descriptors[4] =
+static const ProtobufCFieldDescriptor nexc__agent__exited__field_descriptors[5] =
 {
   {
     "code",
@@ -1197,17 +1197,30 @@ static const ProtobufCFieldDescriptor nexc__agent__exited__field_descriptors[4] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "log_dropped_unreported",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Exited, log_dropped_unreported),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__exited__field_indices_by_name[] = {
   0,   /* field[0] = code */
   3,   /* field[3] = log_dropped */
+  4,   /* field[4] = log_dropped_unreported */
   1,   /* field[1] = signal */
   2,   /* field[2] = stopped */
 };
 static const ProtobufCIntRange nexc__agent__exited__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor nexc__agent__exited__descriptor =
 {
@@ -1217,7 +1230,7 @@ const ProtobufCMessageDescriptor nexc__agent__exited__descriptor =
   "Nexc__Agent__Exited",
   "nexc.agent",
   sizeof(Nexc__Agent__Exited),
-  4,
+  5,
   nexc__agent__exited__field_descriptors,
   nexc__agent__exited__field_indices_by_name,
   1,  nexc__agent__exited__number_ranges,
@@ -1522,7 +1535,7 @@ const ProtobufCMessageDescriptor nexc__agent__function_io__descriptor =
   (ProtobufCMessageInit) nexc__agent__function_io__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__function_result__field_descriptors[5] =
+static const ProtobufCFieldDescriptor nexc__agent__function_result__field_descriptors[6] =
 {
   {
     "code",
@@ -1584,18 +1597,31 @@ static const ProtobufCFieldDescriptor nexc__agent__function_result__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "log_dropped_unreported",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__FunctionResult, log_dropped_unreported),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__function_result__field_indices_by_name[] = {
   0,   /* field[0] = code */
   2,   /* field[2] = elapsed_ns */
   4,   /* field[4] = log_dropped */
+  5,   /* field[5] = log_dropped_unreported */
   1,   /* field[1] = signal */
   3,   /* field[3] = timed_out */
 };
 static const ProtobufCIntRange nexc__agent__function_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor nexc__agent__function_result__descriptor =
 {
@@ -1605,7 +1631,7 @@ const ProtobufCMessageDescriptor nexc__agent__function_result__descriptor =
   "Nexc__Agent__FunctionResult",
   "nexc.agent",
   sizeof(Nexc__Agent__FunctionResult),
-  5,
+  6,
   nexc__agent__function_result__field_descriptors,
   nexc__agent__function_result__field_indices_by_name,
   1,  nexc__agent__function_result__number_ranges,

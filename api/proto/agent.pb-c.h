@@ -229,11 +229,19 @@ struct  Nexc__Agent__Exited
    * ended because the node asked (Stop)
    */
   protobuf_c_boolean stopped;
+  /*
+   * all the lines the agent dropped for this workload
+   */
   uint64_t log_dropped;
+  /*
+   * ... of which no Log frame reported the drop (the lines still queued when
+   * the link stayed too slow at the end): the node counts these here.
+   */
+  uint64_t log_dropped_unreported;
 };
 #define NEXC__AGENT__EXITED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__exited__descriptor) \
-    , 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0 }
 
 
 /*
@@ -343,10 +351,14 @@ struct  Nexc__Agent__FunctionResult
    */
   protobuf_c_boolean timed_out;
   uint64_t log_dropped;
+  /*
+   * as in Exited
+   */
+  uint64_t log_dropped_unreported;
 };
 #define NEXC__AGENT__FUNCTION_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__function_result__descriptor) \
-    , 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0 }
 
 
 typedef enum {
