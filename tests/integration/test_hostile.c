@@ -2325,7 +2325,10 @@ fake_good (void)
     }
   fake_log (tail, GOOD_TAIL, 0);
   ex.code = 0;
-  ex.log_dropped = GOOD_DROPPED + GOOD_DROPPED_2;
+  /* 3 more lines dropped at the end, after the last Log frame: only Exited
+   * tells of them. */
+  ex.log_dropped = GOOD_DROPPED + GOOD_DROPPED_2 + 3;
+  ex.log_dropped_unreported = 3;
   f = (Frame) NEXC__AGENT__FRAME__INIT;
   f.body_case = NEXC__AGENT__FRAME__BODY_EXITED;
   f.exited = &ex;
@@ -2350,10 +2353,10 @@ fake_function (void)
   fake_log (lines, 3, 1);
   r.code = 0;
   r.elapsed_ns = 1000;
-  /* A real agent repeats its drop total here, and node/trigger.c on_result
-   * adds it again to what the Log frames reported: left at 0 so that this
-   * test counts the Log frame's drops alone. */
-  r.log_dropped = 0;
+  /* The agent's total (the Log frame's 1 and 2 more at the end), and the
+   * part no Log frame carried: the node counts 1 + 2, not 1 + 3 + 2. */
+  r.log_dropped = 3;
+  r.log_dropped_unreported = 2;
   f.body_case = NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT;
   f.function_result = &r;
   fake_send (&f);
@@ -2681,7 +2684,10 @@ test_agent_batched_logs (void **state)
       snprintf (text, sizeof text, "\"n%zu\"", i);
       expect_body (&g, 6 + i, text, i % 2 ? "ERROR" : "INFO", id);
     }
-  assert_int_equal (node_log_dropped (f), GOOD_DROPPED + GOOD_DROPPED_2);
+  /* The frame drops and, once Exited is in, the 3 it alone reports. */
+  for (int i = 0; i < 40 && node_log_dropped (f) != GOOD_DROPPED + GOOD_DROPPED_2 + 3; i++)
+    usleep (50000);
+  assert_int_equal (node_log_dropped (f), GOOD_DROPPED + GOOD_DROPPED_2 + 3);
   got_free (&g);
 }
 
@@ -2705,7 +2711,9 @@ test_agent_function_logs (void **state)
   expect_body (&g, 1, "\"fn two\"", "ERROR", id);
   expect_body (&g, 2, "\"fn three\"", "INFO", id);
   expect_body (&g, 3, "\"Function " FN_ROW " execution succeeded (1000ns)\"", "DEBUG", id);
-  assert_int_equal (node_log_dropped (f), dropped + 1);
+  for (int i = 0; i < 40 && node_log_dropped (f) != dropped + 1 + 2; i++)
+    usleep (50000);
+  assert_int_equal (node_log_dropped (f), dropped + 1 + 2);
   got_free (&g);
   assert_int_equal (nexc_stop (f->c, f->h.node_id, id, FN_ROW, &f->issuer, &err), 0);
   free (agent_wait_stopped (f, id));
