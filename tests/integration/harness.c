@@ -946,3 +946,47 @@ harness_stream_read (natsConnection *nc, const char *name, const char *subject,
   jsCtx_Destroy (js);
   return (int) got;
 }
+
+bool
+harness_node_log_has (struct harness *h, const char *needle)
+{
+  FILE *f = fopen (h->node_log, "r");
+  char line[4096];
+  bool found = false;
+  while (f && !found && fgets (line, sizeof line, f))
+    found = strstr (line, needle) != NULL;
+  if (f)
+    fclose (f);
+  return found;
+}
+
+int
+harness_children (pid_t ppid, const char *comm, pid_t *out, int max)
+{
+  DIR *d = opendir ("/proc");
+  struct dirent *e;
+  int n = 0;
+  while (d && (e = readdir (d)) != NULL)
+    {
+      char p[300], c[64] = "", st;
+      int pid, pp;
+      FILE *f;
+      if (e->d_name[0] < '1' || e->d_name[0] > '9')
+        continue;
+      snprintf (p, sizeof p, "/proc/%s/stat", e->d_name);
+      if ((f = fopen (p, "r")) == NULL)
+        continue;
+      /* comm is at most 15 characters, never holding ')' for ours */
+      if (fscanf (f, "%d (%63[^)]) %c %d", &pid, c, &st, &pp) == 4 && pp == ppid && st != 'Z'
+          && (comm == NULL || strcmp (c, comm) == 0))
+        {
+          if (out && n < max)
+            out[n] = pid;
+          n++;
+        }
+      fclose (f);
+    }
+  if (d)
+    closedir (d);
+  return n;
+}

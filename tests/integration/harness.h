@@ -71,6 +71,10 @@ char *harness_request (natsConnection *nc, const char *subject, const char *payl
  * malloc'd body or NULL. */
 char *harness_http_get (struct harness *h, const char *path);
 
+/* Live (not zombie) children of ppid whose comm is comm (any when NULL):
+ * up to max pids into out (may be NULL); returns how many there are. */
+int harness_children (pid_t ppid, const char *comm, pid_t *out, int max);
+
 /* Count processes whose /proc/<pid>/cmdline contains needle. */
 int harness_count_procs (const char *needle);
 
@@ -84,6 +88,9 @@ void harness_stream_create (natsConnection *nc, const char *name, const char *su
 /* Every message the stream holds, oldest first, to cb; returns how many. */
 int harness_stream_read (natsConnection *nc, const char *name, const char *subject,
                          void (*cb) (const char *data, int len, void *arg), void *arg);
+
+/* Whether a line of the node's log contains needle. */
+bool harness_node_log_has (struct harness *h, const char *needle);
 
 /* Dump the node's log to stderr (called on failures to help debugging). */
 void harness_dump_node_log (struct harness *h);

@@ -568,31 +568,12 @@ count_fds (pid_t pid)
   return n;
 }
 
-/* Processes whose parent is ppid and whose argv[0] is name: the node's own
+/* Processes whose parent is ppid and whose comm is name: the node's own
  * agents, whatever else runs on the machine (tests run in parallel). */
 static int
 count_children (pid_t ppid, const char *name)
 {
-  int n = 0;
-  DIR *d = opendir ("/proc");
-  struct dirent *e;
-  while (d && (e = readdir (d)))
-    {
-      char p[300], comm[64] = "", st;
-      int pid, pp;
-      FILE *fp;
-      snprintf (p, sizeof p, "/proc/%s/stat", e->d_name);
-      fp = fopen (p, "r");
-      if (fp == NULL)
-        continue;
-      if (fscanf (fp, "%d (%63[^)]) %c %d", &pid, comm, &st, &pp) == 4 && pp == ppid
-          && strcmp (comm, name) == 0 && st != 'Z')
-        n++;
-      fclose (fp);
-    }
-  if (d)
-    closedir (d);
-  return n;
+  return harness_children (ppid, name, NULL, 0);
 }
 
 static void

@@ -65,19 +65,6 @@ on_event (const char *data, int len, void *arg)
   json_decref (j);
 }
 
-static bool
-node_log_has (struct harness *h, const char *needle)
-{
-  FILE *f = fopen (h->node_log, "r");
-  char line[2048];
-  bool found = false;
-  while (f && !found && fgets (line, sizeof line, f))
-    found = strstr (line, needle) != NULL;
-  if (f)
-    fclose (f);
-  return found;
-}
-
 static void
 test_stopped_event_survives_a_node_killed_while_nats_is_away (void **state)
 {
@@ -111,9 +98,9 @@ test_stopped_event_survives_a_node_killed_while_nats_is_away (void **state)
 
   /* The server goes; the workload ends (0.8 s) while it is away. */
   harness_stop_nats (&h);
-  for (int i = 0; i < 60 && !node_log_has (&h, "ended: Exited workload"); i++)
+  for (int i = 0; i < 60 && !harness_node_log_has (&h, "ended: Exited workload"); i++)
     usleep (100000);
-  assert_true (node_log_has (&h, "ended: Exited workload"));
+  assert_true (harness_node_log_has (&h, "ended: Exited workload"));
   harness_stop_node (&h, SIGKILL);
 
   /* Server back, node back: the event comes from the journal. */
@@ -135,7 +122,7 @@ test_stopped_event_survives_a_node_killed_while_nats_is_away (void **state)
                 s.stopped);
     }
   assert_non_null (strstr (s.message, "Exited workload: brief"));
-  assert_true (node_log_has (&h, "publishing again"));
+  assert_true (harness_node_log_has (&h, "publishing again"));
   printf ("workload_stopped %s delivered after the node's restart (%d repeats of its id)\n",
           s.stopped_id, s.copies);
   natsConnection_Destroy (nc);

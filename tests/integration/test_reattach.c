@@ -359,14 +359,7 @@ collect_ticks (struct fixture *f, const char *id, unsigned char *seen, int *max,
 static bool
 log_has (struct fixture *f, const char *needle)
 {
-  FILE *fp = fopen (f->h.node_log, "r");
-  char line[2048];
-  bool found = false;
-  while (fp && !found && fgets (line, sizeof line, fp))
-    found = strstr (line, needle) != NULL;
-  if (fp)
-    fclose (fp);
-  return found;
+  return harness_node_log_has (&f->h, needle);
 }
 
 /* ---- tests ---- */

@@ -340,26 +340,8 @@ find_proc (const char *name, pid_t *ppid)
 static int
 agents_of (pid_t node, pid_t *out, int max)
 {
-  DIR *d = opendir ("/proc");
-  struct dirent *e;
-  int n = 0;
-  while (d && (e = readdir (d)) != NULL)
-    {
-      char p[300], comm[64] = "", st;
-      int pid, pp;
-      FILE *fp;
-      snprintf (p, sizeof p, "/proc/%s/stat", e->d_name);
-      fp = fopen (p, "r");
-      if (fp == NULL)
-        continue;
-      if (fscanf (fp, "%d (%63[^)]) %c %d", &pid, comm, &st, &pp) == 4 && pp == node
-          && strcmp (comm, "nexc-agent") == 0 && st != 'Z' && n < max)
-        out[n++] = pid;
-      fclose (fp);
-    }
-  if (d)
-    closedir (d);
-  return n;
+  int n = harness_children (node, "nexc-agent", out, max);
+  return n < max ? n : max;
 }
 
 static int
