@@ -45,6 +45,8 @@ struct opts {
   int n_env;
   const char *argv[256];
   int n_argv;
+  const char *triggers[65]; /* run --type function --trigger SUBJECT ... */
+  int n_triggers;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -64,6 +66,7 @@ static const char *const USAGE
       "  nodes info NODE_ID           one node's INFO\n"
       "  run FILE [--name N] [--env K=V ...] [--argv A ...] [--node ID | --tag k=v[,k=v]]\n"
       "           [--issuer SEEDFILE] [--essential]   upload and deploy a workload\n"
+      "           [--type function --trigger SUBJECT ...]   run it per message on SUBJECT\n"
       "  stop WORKLOAD_ID [--issuer SEEDFILE]          stop a workload\n"
       "  ls                           list workloads across nodes (WPING)\n"
       "  logs [--node ID] [--workload NAME] [--id ID]  follow workload logs\n"
@@ -367,6 +370,9 @@ cmd_run (struct opts *o, int argc, char **argv)
   int rc;
   if (argc < 1)
     return usage_error ("run: FILE is required%s", "");
+  if ((o->type && strcmp (o->type, "function") == 0) != (o->n_triggers > 0))
+    return usage_error ("run: %s", o->n_triggers ? "--trigger needs --type function"
+                                                 : "--type function needs --trigger SUBJECT");
   if (access (argv[0], R_OK) != 0)
     return usage_error ("run: cannot read %s", argv[0]);
   if (load_issuer (o->issuer, &issuer, true, &err) < 0)
@@ -386,6 +392,8 @@ cmd_run (struct opts *o, int argc, char **argv)
     default_name (argv[0], name, sizeof name);
   o->env[o->n_env] = NULL;
   o->argv[o->n_argv] = NULL;
+  o->triggers[o->n_triggers] = NULL;
+  d.trigger_subjects = o->n_triggers ? o->triggers : NULL;
   d.node_id = node;
   d.file = argv[0];
   d.name = name;
@@ -804,7 +812,8 @@ main (int argc, char **argv)
     { "id", required_argument, NULL, 'I' },       { "type", required_argument, NULL, 'y' },
     { "out", required_argument, NULL, 'O' },      { "essential", no_argument, NULL, 'e' },
     { "env", required_argument, NULL, 'E' },      { "argv", required_argument, NULL, 'a' },
-    { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 }
+    { "trigger", required_argument, NULL, 'G' },  { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
   };
   struct opts o = { 0 };
   bool timeout_set = false;
@@ -853,6 +862,11 @@ main (int argc, char **argv)
           if (o.n_argv >= 255)
             return usage_error ("--argv: too many arguments%s", "");
           o.argv[o.n_argv++] = optarg;
+          break;
+        case 'G':
+          if (o.n_triggers >= 64)
+            return usage_error ("--trigger: at most 64 subjects%s", "");
+          o.triggers[o.n_triggers++] = optarg;
           break;
         case 'h': fputs (USAGE, stdout); return 0;
         default: fputs (USAGE, stderr); return EXIT_USAGE;

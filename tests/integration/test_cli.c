@@ -233,6 +233,39 @@ test_run_logs_events_stop (void **state)
   assert_int_equal (o->code, 3); /* a lame-duck node does not bid */
 }
 
+/* A function workload: run per message on its trigger subject, its stdout
+ * the reply; the flags must come together. */
+static void
+test_run_function (void **state)
+{
+  struct out *o;
+  char id[64];
+  (void) state;
+  o = nexc ("run %s --name up --trigger fn.cli.upper", harness_bin ("examples/upper"));
+  assert_int_equal (o->code, 2);
+  assert_non_null (strstr (cli_stderr (), "--trigger needs --type function"));
+  o = nexc ("run %s --name up --type function", harness_bin ("examples/upper"));
+  assert_int_equal (o->code, 2);
+  assert_non_null (strstr (cli_stderr (), "needs --trigger SUBJECT"));
+  o = nexc ("run %s --name up --type function --trigger fn.cli.upper --trigger fn.cli.upper2 "
+            "--node %s --json",
+            harness_bin ("examples/upper"), H.node_id);
+  if (o->code != 0)
+    fail_msg ("run failed: %s", cli_stderr ());
+  json_t *j = json_loads (o->text, 0, NULL);
+  assert_non_null (j);
+  snprintf (id, sizeof id, "%s", json_string_value (json_object_get (j, "id")));
+  json_decref (j);
+  o = nexc ("--timeout 5000 req fn.cli.upper hello");
+  assert_int_equal (o->code, 0);
+  assert_non_null (strstr (o->text, "HELLO"));
+  o = nexc ("--timeout 5000 req fn.cli.upper2 again");
+  assert_int_equal (o->code, 0);
+  assert_non_null (strstr (o->text, "AGAIN"));
+  o = nexc ("stop %s", id);
+  assert_int_equal (o->code, 0);
+}
+
 /* A 20 MB artifact: on a terminal `run` shows its upload progress, and the
  * node verifies the hash before the workload runs (its INFO hash is the
  * file's sha256). script(1) gives the CLI a terminal. */
@@ -296,6 +329,7 @@ main (void)
     cmocka_unit_test (test_usage_errors),  cmocka_unit_test (test_connection_error),
     cmocka_unit_test (test_keygen),        cmocka_unit_test (test_nodes),
     cmocka_unit_test (test_run_big_file_with_progress),
+    cmocka_unit_test (test_run_function),
     cmocka_unit_test (test_run_logs_events_stop),
   };
   return cmocka_run_group_tests_name ("cli", tests, setup, teardown);
