@@ -260,6 +260,19 @@ close_link (struct agent *a)
 }
 
 void
+agent_detach (struct agent *a)
+{
+  if (a->state == AGENT_DEAD)
+    return;
+  a->state = AGENT_DEAD;
+  a->detached = true;
+  a->reaped = true; /* it outlives us: no waitpid, no kill */
+  close_link (a);
+  loop_timer_cancel (a->node->loop, &a->timer);
+  a->wl = NULL;
+}
+
+void
 agent_kill (struct agent *a, const char *why)
 {
   struct workload *w = a->wl;

@@ -56,6 +56,7 @@ struct agent {
    * its death is the link's end), signalled through pidfd. */
   bool adopted;
   bool awaiting_reattach; /* until its Reattach frame */
+  bool detached;          /* let go running (--detach-on-exit): never killed, socket kept */
   int pidfd;
 };
 
@@ -69,6 +70,11 @@ int agent_send_stop (struct agent *a, uint32_t grace_ms, struct nxerr *err);
 int agent_send_ping (struct agent *a, struct nxerr *err);
 /* Kill the process, close the link, tell the workload/pool. Idempotent. */
 void agent_kill (struct agent *a, const char *why);
+/* Let the agent and its workload run on without us (the node is exiting
+ * with --detach-on-exit): close our end of the link, which the agent takes
+ * for a node gone, and forget it. A node started on the same state dir
+ * reattaches it. */
+void agent_detach (struct agent *a);
 /* The process was reaped (called by pool_reap). */
 void agent_reaped (struct agent *a, int status);
 /* A restarted node takes over a live agent of its previous run: link is a

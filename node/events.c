@@ -115,6 +115,8 @@ events_node_stopped (struct node *n)
   jsonw_obj_begin (&w);
   jsonw_kstr (&w, "id", n->node_id);
   jsonw_kbool (&w, "graceful", true);
+  if (n->detached) /* our extension: workloads left running (--detach-on-exit) */
+    jsonw_kint (&w, "detached_workloads", (int64_t) n->detached);
   jsonw_obj_end (&w);
   events_publish (n, NEX_NS_SYSTEM, NEX_EVENT_NODE_STOPPED, n->node_id, timefmt_now (), &b);
 }

@@ -1,7 +1,7 @@
 /* nexc-node: command line, start-up and shutdown of the node daemon.
  *
  *   nexc-node up --config FILE [--server URL[,URL...]] [auth flags] [--state-dir DIR]
- *                [--ephemeral-identity] [--log-level L]
+ *                [--ephemeral-identity] [--exit-on-drain] [--detach-on-exit] [--log-level L]
  *   nexc-node check-config FILE
  *   nexc-node preflight [--config FILE] [--state-dir DIR] [--server URL]
  *   nexc-node version */
@@ -62,8 +62,8 @@ usage (FILE *f)
            "SEEDFILE |\n"
            "                    --user U --password P | --token T] [--tlsca F] [--tlscert F "
            "--tlskey F]\n"
-           "                    [--state-dir DIR] [--ephemeral-identity] [--exit-on-drain] [--log-level "
-           "error|warn|info|debug]\n"
+           "                    [--state-dir DIR] [--ephemeral-identity] [--exit-on-drain]\n"
+           "                    [--detach-on-exit] [--log-level error|warn|info|debug]\n"
            "       nexc-node check-config FILE\n"
            "       nexc-node preflight [--config FILE] [--state-dir DIR] [--server URL]\n"
            "       nexc-node version\n"
@@ -294,6 +294,7 @@ cmd_up (int argc, char **argv)
           { "state-dir", required_argument, NULL, 'd' },
           { "ephemeral-identity", no_argument, NULL, 'E' },
           { "exit-on-drain", no_argument, NULL, 'X' },
+          { "detach-on-exit", no_argument, NULL, 'D' },
           { "log-level", required_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' },
           { NULL, 0, NULL, 0 } };
   struct up_opts o = { 0 };
@@ -321,6 +322,7 @@ cmd_up (int argc, char **argv)
         case 'd': o.state_dir = optarg; break;
         case 'E': o.ephemeral = true; break;
         case 'X': n.exit_on_drain = true; break;
+        case 'D': n.detach_on_exit = true; break;
         case 'l':
           if (log_level_parse (optarg, &lvl) < 0)
             {
@@ -337,6 +339,12 @@ cmd_up (int argc, char **argv)
     {
       fprintf (stderr, "nexc-node: up: --config FILE is required\n");
       usage (stderr);
+      return EXIT_USAGE;
+    }
+  if (n.detach_on_exit && o.ephemeral)
+    {
+      fprintf (stderr, "nexc-node: up: --detach-on-exit needs the journal of a state dir, which "
+                       "--ephemeral-identity does not keep\n");
       return EXIT_USAGE;
     }
 

@@ -78,6 +78,7 @@ struct node {
 
   struct reattach *reattach; /* journal + agent sockets (node/reattach.h) */
   bool detach_on_exit;       /* --detach-on-exit: SIGTERM leaves workloads running */
+  size_t detached;           /* how many it left (node_stopped says) */
 
   struct node_counters counters;
   struct loop_timer metrics_timer;

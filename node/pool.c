@@ -223,7 +223,8 @@ static void
 free_agent (void *arg)
 {
   struct agent *a = arg;
-  reattach_sock_remove (a->sock);
+  if (!a->detached) /* a detached agent's socket is how a new node finds it */
+    reattach_sock_remove (a->sock);
   if (a->pidfd >= 0)
     close (a->pidfd);
   free (a->sock);
@@ -344,6 +345,14 @@ pool_free (struct pool *p)
       next = a->next;
       a->warm = false;
       a->idle = false;
+      if (a->detached)
+        {
+          /* Its sandbox stays as it is, for the node that reattaches it. */
+          free (a->slot);
+          a->slot = NULL;
+          free_agent (a);
+          continue;
+        }
       agent_kill (a, NULL);
       if (!a->reaped)
         waitpid (a->pid, NULL, 0);

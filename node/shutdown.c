@@ -5,8 +5,10 @@
 #include "node/events.h"
 #include "node/node.h"
 #include "node/pool.h"
+#include "node/reattach.h"
 #include "node/replay.h"
 #include "node/stop.h"
+#include "node/supervise.h"
 #include "node/workload.h"
 
 #define SHUTDOWN_GRACE_MAX_MS 3000
@@ -123,6 +125,22 @@ shutdown_init (struct node *n, struct nxerr *err)
   return 0;
 }
 
+/* --detach-on-exit: what can run on without us is left running (the next
+ * node on this state dir reattaches it); the rest stops as usual. */
+static void
+detach_all (struct node *n)
+{
+  for (struct workload *w = n->workloads, *next; w; w = next)
+    {
+      next = w->next;
+      if (supervise_detach (w))
+        n->detached++;
+    }
+  if (n->detached)
+    log_info ("shutdown: %zu workloads left running; a node started on %s reattaches them",
+              n->detached, n->cfg.state_dir);
+}
+
 void
 shutdown_begin (struct node *n)
 {
@@ -130,6 +148,8 @@ shutdown_begin (struct node *n)
   if (n->stopping)
     return;
   n->stopping = true;
+  if (n->detach_on_exit && reattach_journal (n))
+    detach_all (n);
   stop_all (n);
   if (grace > SHUTDOWN_GRACE_MAX_MS)
     grace = SHUTDOWN_GRACE_MAX_MS;

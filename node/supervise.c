@@ -18,6 +18,7 @@
 #include "node/reattach.h"
 #include "node/sandbox.h"
 #include "node/stop.h"
+#include "node/trigger.h"
 #include "node/workload.h"
 
 static void reply_stop_ok (struct workload *w);
@@ -82,6 +83,24 @@ supervise_stop_restarting (struct workload *w)
 {
   reply_stop_ok (w);
   supervise_end_quietly (w);
+}
+
+bool
+supervise_detach (struct workload *w)
+{
+  struct node *n = w->node;
+  struct agent *a = w->agent;
+  if (w->state != WL_RUNNING || a == NULL || a->sock == NULL || w->stop_requested
+      || trigger_is_function (w->type))
+    return false;
+  agent_detach (a);
+  w->agent = NULL;
+  loop_timer_cancel (n->loop, &w->stop_timer);
+  loop_timer_cancel (n->loop, &w->restart_timer);
+  w->state = WL_ENDED;
+  workload_unlink (n, w);
+  loop_defer (n->loop, free_workload, w);
+  return true;
 }
 
 void

@@ -20,6 +20,10 @@ void supervise_agent_lost (struct workload *w, const char *why);
 /* End a workload that is waiting to restart (STOP, drain, shutdown): its
  * workload_stopped was already sent when it exited. */
 void supervise_end_quietly (struct workload *w);
+/* The node exits and leaves w running under its agent (--detach-on-exit):
+ * no event, the journal entry kept; false when w cannot be left (not
+ * running, no reattach socket, a function). */
+bool supervise_detach (struct workload *w);
 /* STOP of a workload waiting to restart: answer the STOP, end it. */
 void supervise_stop_restarting (struct workload *w);
 /* Fail a workload that never reached its agent (deploy error after accept). */

@@ -506,6 +506,40 @@ test_corrupt_journal_and_orphan_socket (void **state)
   free (id);
 }
 
+/* --detach-on-exit: SIGTERM leaves the workload running, sends no
+ * workload_stopped, exits 0; the next node reattaches it and STOP works. */
+static void
+test_detach_on_exit (void **state)
+{
+  struct fixture *f = *state;
+  const char *const args[] = { "--detach-on-exit", NULL };
+  const char *env[] = { "TICK_MS=100", NULL };
+  char *id;
+  pid_t pid;
+  assert_int_equal (harness_stop_node (&f->h, SIGTERM), 0);
+  harness_start_node (&f->h, f->config, args);
+  id = deploy (f, nm ("stays"), env);
+  pump (f, 300);
+  pid = find_workload (nm ("stays"));
+  assert_true (pid > 0);
+  assert_int_equal (harness_stop_node (&f->h, SIGTERM), 0);
+  pump (f, 500);
+  assert_int_equal (stopped_count (f, id), 0);
+  assert_true (alive (pid));
+  assert_true (log_has (f, "1 workloads left running"));
+
+  harness_start_node (&f->h, f->config, NULL);
+  for (int i = 0; i < 50 && !wping_lists (f, nm ("stays"), id); i++)
+    pump (f, 100);
+  assert_true (wping_lists (f, nm ("stays"), id));
+  assert_true (alive (pid));
+  stop (f, id, nm ("stays"));
+  wait_stopped (f, id, 1, 5000);
+  pump (f, 300);
+  assert_int_equal (stopped_count (f, id), 1);
+  free (id);
+}
+
 static void
 test_reattach_twenty (void **state)
 {
@@ -587,10 +621,12 @@ main (void)
   const struct CMUnitTest none[] = {
     cmocka_unit_test (test_survive_sigkill),
     cmocka_unit_test (test_corrupt_journal_and_orphan_socket),
+    cmocka_unit_test (test_detach_on_exit),
     cmocka_unit_test (test_reattach_twenty),
   };
   const struct CMUnitTest process[] = {
     cmocka_unit_test (test_survive_sigkill),
+    cmocka_unit_test (test_detach_on_exit),
     cmocka_unit_test (test_reattach_twenty),
   };
   int rc = cmocka_run_group_tests_name ("reattach (tier none)", none, setup_none, teardown);
