@@ -259,7 +259,7 @@ parse_template (struct config *cfg, json_t *v, struct nxerr *err)
       }
     else if (strcmp (k, "memsize_mib") == 0)
       {
-        if (get_int (e, "machine_template.memsize_mib", 4, 1 << 24, &cfg->memsize_mib, err) < 0)
+        if (get_int (e, "machine_template.memsize_mib", 8, 1 << 24, &cfg->memsize_mib, err) < 0)
           return -1;
       }
     else

@@ -174,7 +174,7 @@ static const struct int_case int_cases[] = {
   TOP (pids_limit, 8, 4194304),
   TOP (open_files_limit, 16, 1048576),
   { "machine_template", "vcpu_count", 1, 1024, offsetof (struct config, vcpu_count) },
-  { "machine_template", "memsize_mib", 4, 1 << 24, offsetof (struct config, memsize_mib) },
+  { "machine_template", "memsize_mib", 8, 1 << 24, offsetof (struct config, memsize_mib) },
   { "node_limits", "max_workloads", 0, INT64_MAX, offsetof (struct config, max_workloads) },
   { "node_limits", "max_total_bytes", 0, INT64_MAX, offsetof (struct config, max_total_bytes) },
   { "node_limits", "max_workload_bytes", 0, INT64_MAX,
