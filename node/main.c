@@ -440,6 +440,7 @@ cmd_up (int argc, char **argv)
             (long long) n.cfg.machine_pool_size, n.cfg.state_dir);
 
   loop_run (n.loop);
+  metrics_stop (&n);
   outbox_stop (&n);
   zygote_stop (&n);
   sandbox_stop (&n); /* the pool is gone: finish cleaning, remove the node cgroup */

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "api/xalloc.h"
 #include "node/agent.h"
 #include "node/events.h"
+#include "node/loop.h"
 #include "node/node.h"
 #include "node/pool.h"
 #include "node/workload.h"
@@ -103,9 +105,20 @@ find_pid (const struct proc *v, size_t n, int pid)
   return bsearch (&key, v, n, sizeof *v, by_pid);
 }
 
-struct agent_ref {
-  int pid;
-  struct workload *w;
+/* One sampling: the agents to look for (a snapshot taken on the loop
+ * thread), what the scan found for each (filled on the sampling thread),
+ * then applied back on the loop thread to the workloads that still have
+ * those agents. */
+struct sample {
+  struct node *n;
+  size_t na;
+  struct agent_ref {
+    int pid;
+    char id[32];
+    uint64_t ticks, rss_pages;
+    uint32_t pids;
+  } *agents; /* sorted by pid */
+  uint64_t taken_ns;
 };
 
 static int
@@ -116,60 +129,93 @@ by_agent_pid (const void *a, const void *b)
 }
 
 /* One /proc scan, then each process walks up its parents until it meets an
- * agent: O(processes x depth), whatever the number of workloads. */
-void
-metrics_sample (struct node *n)
+ * agent: O(processes x depth), whatever the number of workloads. Touches
+ * nothing but the sample: runs on its own thread. */
+static void
+measure (struct sample *sm)
 {
-  size_t count, na = 0;
+  size_t count;
   struct proc *v = scan (&count);
-  struct agent_ref *agents = xcalloc (n->n_workloads + 1, sizeof *agents);
-  long hz = sysconf (_SC_CLK_TCK);
-  long page = sysconf (_SC_PAGESIZE);
-  uint64_t now = timefmt_mono_ns ();
   qsort (v, count, sizeof *v, by_pid);
-  for (struct workload *w = n->workloads; w; w = w->next)
-    {
-      w->pids = 0;
-      w->mem_bytes = 0;
-      if (w->agent && w->state == WL_RUNNING && na < n->n_workloads)
-        {
-          agents[na].pid = w->agent->pid;
-          agents[na++].w = w;
-        }
-    }
-  qsort (agents, na, sizeof *agents, by_agent_pid);
-  uint64_t *ticks = xcalloc (na + 1, sizeof *ticks);
   for (size_t i = 0; i < count; i++)
     {
       const struct proc *p = &v[i];
       for (int depth = 0; depth < 64 && p && p->ppid > 1; depth++)
         {
           struct agent_ref key = { .pid = p->ppid };
-          struct agent_ref *a = bsearch (&key, agents, na, sizeof *agents, by_agent_pid);
+          struct agent_ref *a = bsearch (&key, sm->agents, sm->na, sizeof key, by_agent_pid);
           if (a)
             {
-              ticks[a - agents] += v[i].ticks;
-              a->w->mem_bytes += v[i].rss_pages * (uint64_t) page;
-              a->w->pids++;
+              a->ticks += v[i].ticks;
+              a->rss_pages += v[i].rss_pages;
+              a->pids++;
               break;
             }
           p = find_pid (v, count, p->ppid);
         }
     }
-  for (size_t k = 0; k < na; k++)
+  sm->taken_ns = timefmt_mono_ns ();
+  free (v);
+}
+
+static struct sample *
+snapshot (struct node *n)
+{
+  struct sample *sm = xcalloc (1, sizeof *sm);
+  sm->n = n;
+  sm->agents = xcalloc (n->n_workloads + 1, sizeof *sm->agents);
+  for (struct workload *w = n->workloads; w; w = w->next)
+    if (w->agent && w->state == WL_RUNNING && sm->na < n->n_workloads)
+      {
+        sm->agents[sm->na].pid = w->agent->pid;
+        snprintf (sm->agents[sm->na++].id, sizeof sm->agents[0].id, "%s", w->id);
+      }
+  qsort (sm->agents, sm->na, sizeof *sm->agents, by_agent_pid);
+  return sm;
+}
+
+static void
+sample_free (void *arg)
+{
+  struct sample *sm = arg;
+  if (sm == NULL)
+    return;
+  free (sm->agents);
+  free (sm);
+}
+
+/* On the loop thread: figures to the workloads still run by the same agent. */
+static void
+apply (struct sample *sm)
+{
+  struct node *n = sm->n;
+  long hz = sysconf (_SC_CLK_TCK);
+  long page = sysconf (_SC_PAGESIZE);
+  for (size_t k = 0; k < sm->na; k++)
     {
-      struct workload *w = agents[k].w;
-      if (w->cpu_sample_ns && now > w->cpu_sample_ns && ticks[k] >= w->cpu_ticks)
-        w->cpu_rate = (double) (ticks[k] - w->cpu_ticks) / (double) hz
-                      / ((double) (now - w->cpu_sample_ns) / 1e9);
-      w->cpu_ticks = ticks[k];
-      w->cpu_sample_ns = now;
+      const struct agent_ref *a = &sm->agents[k];
+      struct workload *w = workload_find (n, a->id);
+      if (w == NULL || w->agent == NULL || w->agent->pid != a->pid || w->state != WL_RUNNING)
+        continue;
+      w->pids = a->pids;
+      w->mem_bytes = a->rss_pages * (uint64_t) page;
+      if (w->cpu_sample_ns && sm->taken_ns > w->cpu_sample_ns && a->ticks >= w->cpu_ticks)
+        w->cpu_rate = (double) (a->ticks - w->cpu_ticks) / (double) hz
+                      / ((double) (sm->taken_ns - w->cpu_sample_ns) / 1e9);
+      w->cpu_ticks = a->ticks;
+      w->cpu_sample_ns = sm->taken_ns;
       if (w->mem_bytes > w->mem_peak_bytes)
         w->mem_peak_bytes = w->mem_bytes;
     }
-  free (ticks);
-  free (agents);
-  free (v);
+}
+
+void
+metrics_sample (struct node *n)
+{
+  struct sample *sm = snapshot (n);
+  measure (sm);
+  apply (sm);
+  sample_free (sm);
 }
 
 void
@@ -265,15 +311,54 @@ publish (struct node *n)
   }
 }
 
+/* The scan costs ~10 ms per thousand processes: a thread of its own does it,
+ * so the loop (control requests, deploys) never waits for it. One at a time;
+ * an interval whose sampling is still running is skipped. */
+static void
+sampled (void *arg)
+{
+  struct sample *sm = arg;
+  struct node *n = sm->n;
+  if (n->metrics_busy)
+    pthread_join (n->metrics_thread, NULL);
+  n->metrics_busy = false;
+  if (!n->stopping)
+    {
+      apply (sm);
+      publish (n);
+    }
+  sample_free (sm);
+}
+
+static void *
+sampler (void *arg)
+{
+  struct sample *sm = arg;
+  measure (sm);
+  loop_post (sm->n->loop, sampled, sample_free, sm);
+  return NULL;
+}
+
 static void
 on_metrics (struct loop_timer *t)
 {
   struct node *n = (struct node *) ((char *) t - offsetof (struct node, metrics_timer));
   if (n->stopping)
     return;
-  metrics_sample (n);
-  publish (n);
   loop_timer_arm (n->loop, t, (uint64_t) n->cfg.metrics_interval_ms);
+  if (n->metrics_busy)
+    return;
+  struct sample *sm = snapshot (n);
+  if (pthread_create (&n->metrics_thread, NULL, sampler, sm) != 0)
+    {
+      /* No thread today: sample here, as before. */
+      measure (sm);
+      apply (sm);
+      sample_free (sm);
+      publish (n);
+      return;
+    }
+  n->metrics_busy = true;
 }
 
 void
@@ -282,4 +367,12 @@ metrics_start (struct node *n)
   loop_timer_init (&n->metrics_timer, on_metrics);
   if (n->cfg.metrics_interval_ms > 0)
     loop_timer_arm (n->loop, &n->metrics_timer, (uint64_t) n->cfg.metrics_interval_ms);
+}
+
+void
+metrics_stop (struct node *n)
+{
+  if (n->metrics_busy)
+    pthread_join (n->metrics_thread, NULL); /* its result is dropped with the loop */
+  n->metrics_busy = false;
 }

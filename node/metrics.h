@@ -20,8 +20,12 @@ struct workload;
 
 extern const uint64_t metrics_latency_bounds_us[12];
 
+/* Every metrics_interval_ms: the /proc scan on a thread of its own, then
+ * the figures applied and published on the loop thread. */
 void metrics_start (struct node *n);
-/* Sample now (also used by tests via INFO freshness). */
+/* At shutdown, after the loop: wait for a sampling still running. */
+void metrics_stop (struct node *n);
+/* Sample now, on the calling (loop) thread. */
 void metrics_sample (struct node *n);
 void metrics_record_latency (struct node *n, uint64_t ns);
 void metrics_write_workload (const struct workload *w, struct jsonw *j);

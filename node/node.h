@@ -8,6 +8,7 @@
 #define NEXC_NODE_NODE_H
 
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -82,6 +83,8 @@ struct node {
 
   struct node_counters counters;
   struct loop_timer metrics_timer;
+  pthread_t metrics_thread; /* the /proc scan in flight (node/metrics.c) */
+  bool metrics_busy;
   char *agent_path;
 };
 
