@@ -43,6 +43,7 @@ struct bench_opts {
   int ping_n, info_n, scale_deploy_n;
   int stop_n;
   int stop_grace_ms;
+  int fn_n;               /* timed function invocations */
 };
 
 struct bench {
@@ -51,7 +52,7 @@ struct bench {
   struct nkey_pair issuer;  /* signs every workload and stop JWT */
   struct nkey_pair sender;  /* seals every environment */
   char node_bin[512], agent_bin[512], idle_bin[512];
-  char hog_bin[512], ticker_bin[512], forker_bin[512];
+  char hog_bin[512], ticker_bin[512], forker_bin[512], upper_bin[512];
   char self_bin[512];       /* this executable, for the responder subprocess */
   struct bench_nats *nats;  /* the one nats-server of the run */
 };
@@ -63,6 +64,7 @@ void scenario_throughput (struct bench *b);
 void scenario_logs (struct bench *b);
 void scenario_scale (struct bench *b); /* memory (5) and scale (6) share one ramp */
 void scenario_stop (struct bench *b);
+void scenario_functions (struct bench *b);
 
 /* Row ids every scenario records, for --list-rows (the smoke test checks
  * the printed table against this list). Appends "id\n" lines to out. */

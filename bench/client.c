@@ -269,7 +269,11 @@ bench_deploy_payload (const struct bench *b, const struct bench_node *nd,
   r.argv = (char **) s->argv;
   r.argc = argc;
   r.description = "";
-  r.type = "native";
+  r.type = (char *) (s->type ? s->type : "native");
+  r.trigger_subjects = (char **) s->trigger_subjects;
+  if (s->trigger_subjects)
+    while (s->trigger_subjects[r.n_triggers])
+      r.n_triggers++;
   r.location_scheme = "nats";
   r.location_bucket = BENCH_BUCKET;
   r.location_key = (char *) s->key;

@@ -63,6 +63,8 @@ struct deploy_spec {
   const char *hash;            /* sha256 hex of the object */
   const char *const *argv;     /* NULL-terminated, may be NULL */
   const char *sealed_env;      /* from bench_seal_env */
+  const char *type;            /* NULL: "native" */
+  const char *const *trigger_subjects; /* type "function": NULL-terminated, may be NULL */
 };
 
 struct deployed {

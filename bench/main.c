@@ -154,6 +154,8 @@ bench_row_ids (const struct bench_opts *o, struct buf *out)
     }
   if (selected (o, "stop"))
     buf_puts (out, "stop.ticker\nstop.forker\nstop.grace\nstop.floor.term\n");
+  if (selected (o, "functions"))
+    buf_puts (out, "fn.invoke\nfn.floor.rtt\nfn.floor.spawn\nfn.floor.sum\n");
 }
 
 /* ---- machine and versions ---- */
@@ -330,6 +332,7 @@ defaults (struct bench_opts *o, bool smoke)
       o->info_n = 20;
       o->scale_deploy_n = 5;
       o->stop_n = 3;
+      o->fn_n = 20;
     }
   else
     {
@@ -351,6 +354,7 @@ defaults (struct bench_opts *o, bool smoke)
       o->info_n = 100;
       o->scale_deploy_n = 100;
       o->stop_n = 50;
+      o->fn_n = 300;
     }
 }
 
@@ -382,7 +386,7 @@ usage (FILE *f)
            "[--log-lines N]\n"
            "                  [--workloads A,B,C] [--stop N] [--node-log-level L] "
            "[--list-rows]\n"
-           "scenarios (for --only): warm,cold,throughput,logs,scale,stop\n");
+           "scenarios (for --only): warm,cold,throughput,logs,scale,stop,functions\n");
 }
 
 static int
@@ -396,13 +400,14 @@ set_paths (struct bench *b)
   snprintf (b->hog_bin, sizeof b->hog_bin, "%s/examples/hog", d);
   snprintf (b->ticker_bin, sizeof b->ticker_bin, "%s/examples/ticker", d);
   snprintf (b->forker_bin, sizeof b->forker_bin, "%s/examples/forker", d);
+  snprintf (b->upper_bin, sizeof b->upper_bin, "%s/examples/upper", d);
   r = readlink ("/proc/self/exe", b->self_bin, sizeof b->self_bin - 1);
   if (r <= 0)
     return -1;
   b->self_bin[r] = '\0';
   {
     const char *need[] = { b->node_bin, b->agent_bin, b->idle_bin, b->hog_bin, b->ticker_bin,
-                           b->forker_bin };
+                           b->forker_bin, b->upper_bin };
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
       if (access (need[i], X_OK) != 0)
         {
@@ -486,7 +491,8 @@ main (int argc, char **argv)
     }
   if (b.o.only)
     {
-      static const char *const known[] = { "warm", "cold", "throughput", "logs", "scale", "stop" };
+      static const char *const known[] = { "warm",  "cold", "throughput", "logs",
+                                           "scale", "stop", "functions" };
       for (const char *p = b.o.only; *p;)
         {
           size_t n = strcspn (p, ","), k;
@@ -550,7 +556,8 @@ main (int argc, char **argv)
       void (*fn) (struct bench *);
     } scenarios[] = { { "warm", scenario_warm },         { "cold", scenario_cold },
                       { "throughput", scenario_throughput }, { "logs", scenario_logs },
-                      { "scale", scenario_scale },       { "stop", scenario_stop } };
+                      { "scale", scenario_scale },       { "stop", scenario_stop },
+                      { "functions", scenario_functions } };
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
       if (selected (&b.o, scenarios[i].name))
         run_scenario (&b, scenarios[i].name, scenarios[i].fn, &notes);
