@@ -990,3 +990,30 @@ harness_children (pid_t ppid, const char *comm, pid_t *out, int max)
     closedir (d);
   return n;
 }
+
+bool
+harness_process_tier_ok (void)
+{
+  char cmd[1024], out[8192] = "";
+  char dir[] = "/tmp/nexc-preflight-XXXXXX";
+  size_t n = 0;
+  FILE *p;
+  if (geteuid () != 0 || mkdtemp (dir) == NULL)
+    return false;
+  snprintf (cmd, sizeof cmd,
+            "%s preflight --state-dir %s --server nats://127.0.0.1:1 2>&1; rm -rf %s",
+            harness_bin ("node/nexc-node"), dir, dir);
+  p = popen (cmd, "r");
+  if (p == NULL)
+    return false;
+  while (n < sizeof out - 1)
+    {
+      size_t r = fread (out + n, 1, sizeof out - 1 - n, p);
+      if (r == 0)
+        break;
+      n += r;
+    }
+  out[n] = '\0';
+  pclose (p);
+  return strstr (out, "nexc-node up refuses to start") == NULL;
+}

@@ -89,6 +89,10 @@ void harness_stream_create (natsConnection *nc, const char *name, const char *su
 int harness_stream_read (natsConnection *nc, const char *name, const char *subject,
                          void (*cb) (const char *data, int len, void *arg), void *arg);
 
+/* Whether tier process can run here: `nexc-node preflight` does not refuse
+ * it (root, namespaces, cgroups). Tests of that tier skip otherwise. */
+bool harness_process_tier_ok (void);
+
 /* Whether a line of the node's log contains needle. */
 bool harness_node_log_has (struct harness *h, const char *needle);
 

@@ -588,32 +588,6 @@ test_reattach_twenty (void **state)
     }
 }
 
-static bool
-process_tier_ok (void)
-{
-  char cmd[1024], out[8192] = "";
-  char dir[] = "/tmp/nexc-reattach-preflight-XXXXXX";
-  size_t n = 0;
-  FILE *p;
-  if (geteuid () != 0 || mkdtemp (dir) == NULL)
-    return false;
-  snprintf (cmd, sizeof cmd,
-            "%s preflight --state-dir %s --server nats://127.0.0.1:1 2>&1; rm -rf %s",
-            harness_bin ("node/nexc-node"), dir, dir);
-  p = popen (cmd, "r");
-  if (p == NULL)
-    return false;
-  while (n < sizeof out - 1)
-    {
-      size_t r = fread (out + n, 1, sizeof out - 1 - n, p);
-      if (r == 0)
-        break;
-      n += r;
-    }
-  out[n] = '\0';
-  pclose (p);
-  return strstr (out, "nexc-node up refuses to start") == NULL;
-}
 
 int
 main (void)
@@ -632,7 +606,7 @@ main (void)
   int rc = cmocka_run_group_tests_name ("reattach (tier none)", none, setup_none, teardown);
   if (rc != 0)
     return rc;
-  if (!process_tier_ok ())
+  if (!harness_process_tier_ok ())
     {
       printf ("test_reattach: tier process part skipped: its preflight fails here (root, "
               "namespaces, cgroups: `nexc-node preflight`)\n");
