@@ -77,8 +77,11 @@ usage (FILE *f)
 static void
 on_disconnected (natsConnection *nc, void *closure)
 {
+  struct node *n = closure;
   (void) nc;
-  (void) closure;
+  /* Closing our own connections at the end calls this too: not news. */
+  if (__atomic_load_n (&n->stopping, __ATOMIC_RELAXED))
+    return;
   log_warn ("NATS connection lost; reconnecting");
 }
 
