@@ -32,11 +32,8 @@ publish (struct node *n, const char *ns, const char *type, const char *source,
   subjects_event (&subj, ns, type);
   cloudevent_uuid4 (id);
   cloudevent_encode (&ev, type, source, time, data->data, data->len, id, ++n->event_seq);
-  if (durable)
-    {
-      outbox_publish (n, subj.data, id, ev.data, ev.len);
-      return;
-    }
+  if (durable && outbox_publish (n, subj.data, id, ev.data, ev.len))
+    return;
   s = n->nc_data ? natsConnection_Publish (n->nc_data, subj.data, ev.data, (int) ev.len)
                  : NATS_CONNECTION_CLOSED;
   if (s != NATS_OK)

@@ -210,15 +210,6 @@ apply (struct sample *sm)
 }
 
 void
-metrics_sample (struct node *n)
-{
-  struct sample *sm = snapshot (n);
-  measure (sm);
-  apply (sm);
-  sample_free (sm);
-}
-
-void
 metrics_record_latency (struct node *n, uint64_t ns)
 {
   uint64_t us = ns / 1000;
@@ -314,20 +305,27 @@ publish (struct node *n)
 /* The scan costs ~10 ms per thousand processes: a thread of its own does it,
  * so the loop (control requests, deploys) never waits for it. One at a time;
  * an interval whose sampling is still running is skipped. */
+/* The scan's figures to the workloads, then out as events (loop thread). */
 static void
-sampled (void *arg)
+conclude (struct sample *sm)
 {
-  struct sample *sm = arg;
   struct node *n = sm->n;
-  if (n->metrics_busy)
-    pthread_join (n->metrics_thread, NULL);
-  n->metrics_busy = false;
   if (!n->stopping)
     {
       apply (sm);
       publish (n);
     }
   sample_free (sm);
+}
+
+static void
+sampled (void *arg)
+{
+  struct sample *sm = arg;
+  if (sm->n->metrics_busy)
+    pthread_join (sm->n->metrics_thread, NULL);
+  sm->n->metrics_busy = false;
+  conclude (sm);
 }
 
 static void *
@@ -343,22 +341,21 @@ static void
 on_metrics (struct loop_timer *t)
 {
   struct node *n = (struct node *) ((char *) t - offsetof (struct node, metrics_timer));
+  struct sample *sm;
   if (n->stopping)
     return;
   loop_timer_arm (n->loop, t, (uint64_t) n->cfg.metrics_interval_ms);
   if (n->metrics_busy)
     return;
-  struct sample *sm = snapshot (n);
-  if (pthread_create (&n->metrics_thread, NULL, sampler, sm) != 0)
+  sm = snapshot (n);
+  if (pthread_create (&n->metrics_thread, NULL, sampler, sm) == 0)
     {
-      /* No thread today: sample here, as before. */
-      measure (sm);
-      apply (sm);
-      sample_free (sm);
-      publish (n);
+      n->metrics_busy = true;
       return;
     }
-  n->metrics_busy = true;
+  /* No thread today: sample here, as before. */
+  measure (sm);
+  conclude (sm);
 }
 
 void

@@ -25,8 +25,6 @@ extern const uint64_t metrics_latency_bounds_us[12];
 void metrics_start (struct node *n);
 /* At shutdown, after the loop: wait for a sampling still running. */
 void metrics_stop (struct node *n);
-/* Sample now, on the calling (loop) thread. */
-void metrics_sample (struct node *n);
 void metrics_record_latency (struct node *n, uint64_t ns);
 void metrics_write_workload (const struct workload *w, struct jsonw *j);
 void metrics_write_node (struct node *n, struct jsonw *j);

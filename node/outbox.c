@@ -40,6 +40,7 @@ struct outbox {
   uint64_t gen;
   bool inflight;
   struct loop_timer timer;
+  natsStatistics *stats; /* the loop thread's */
 
   pthread_t thread;
   bool thread_up;
@@ -50,20 +51,14 @@ struct outbox {
   bool quit;          /* guarded by mu */
 };
 
-static struct journal *
-journal_of (struct node *n)
-{
-  return reattach_journal (n);
-}
-
+/* The connection's reconnect count, read into st (one per thread, reused:
+ * this runs for every lifecycle event). */
 static uint64_t
-reconnects (natsConnection *nc)
+reconnects (natsConnection *nc, natsStatistics *st)
 {
-  natsStatistics *st = NULL;
   uint64_t r = 0;
-  if (nc && natsStatistics_Create (&st) == NATS_OK && natsConnection_GetStats (nc, st) == NATS_OK)
+  if (nc && st && natsConnection_GetStats (nc, st) == NATS_OK)
     natsStatistics_GetCounts (st, NULL, NULL, NULL, NULL, &r);
-  natsStatistics_Destroy (st);
   return r;
 }
 
@@ -81,6 +76,8 @@ static void *
 flusher (void *arg)
 {
   struct outbox *o = arg;
+  natsStatistics *st = NULL;
+  natsStatistics_Create (&st);
   pthread_mutex_lock (&o->mu);
   for (;;)
     {
@@ -95,13 +92,14 @@ flusher (void *arg)
       r = xcalloc (1, sizeof *r);
       r->n = o->n;
       r->gen = g;
-      r->epoch = reconnects (o->n->nc_data);
+      r->epoch = reconnects (o->n->nc_data, st);
       r->ok = natsConnection_FlushTimeout (o->n->nc_data, OUTBOX_FLUSH_MS) == NATS_OK
-              && reconnects (o->n->nc_data) == r->epoch;
+              && reconnects (o->n->nc_data, st) == r->epoch;
       loop_post (o->n->loop, on_flushed, drop_result, r);
       pthread_mutex_lock (&o->mu);
     }
   pthread_mutex_unlock (&o->mu);
+  natsStatistics_Destroy (st);
   return NULL;
 }
 
@@ -112,7 +110,7 @@ publish_one (struct outbox *o, struct pending *pe, const char *subject, const vo
              size_t len)
 {
   struct node *n = o->n;
-  uint64_t epoch = reconnects (n->nc_data);
+  uint64_t epoch = reconnects (n->nc_data, o->stats);
   natsStatus s = n->nc_data ? natsConnection_Publish (n->nc_data, subject, data, (int) len)
                             : NATS_CONNECTION_CLOSED;
   if (s != NATS_OK)
@@ -130,10 +128,10 @@ publish_one (struct outbox *o, struct pending *pe, const char *subject, const vo
 static void
 republish_stale (struct outbox *o)
 {
-  struct journal *j = journal_of (o->n);
+  struct journal *j = reattach_journal (o->n);
   const struct journal_event *ev;
   size_t nev = j ? journal_events (j, &ev) : 0;
-  uint64_t now = reconnects (o->n->nc_data);
+  uint64_t now = reconnects (o->n->nc_data, o->stats);
   for (size_t i = 0; i < o->np; i++)
     {
       struct pending *pe = &o->p[i];
@@ -179,7 +177,7 @@ schedule (struct outbox *o, uint64_t ms)
 static void
 confirm (struct outbox *o, uint64_t gen, uint64_t epoch)
 {
-  struct journal *j = journal_of (o->n);
+  struct journal *j = reattach_journal (o->n);
   const char **ids = xcalloc (o->np + 1, sizeof *ids);
   struct nxerr err = { 0 };
   size_t k = 0, keep = 0;
@@ -229,49 +227,35 @@ add_pending (struct outbox *o, const char *id)
   return pe;
 }
 
-void
+bool
 outbox_publish (struct node *n, const char *subject, const char *id, const char *ev, size_t len)
 {
   struct outbox *o = n->outbox;
-  struct journal *j = o ? journal_of (n) : NULL;
+  struct journal *j = o ? reattach_journal (n) : NULL;
   struct journal_event je = { (char *) id, (char *) subject, (uint8_t *) ev, len };
   struct nxerr err = { 0 };
-  struct pending *pe;
-  if (j == NULL || journal_event_put (j, &je, &err) < 0)
+  if (j == NULL)
+    return false;
+  if (journal_event_put (j, &je, &err) < 0)
     {
-      natsStatus s;
-      if (j)
-        log_error ("journal: event %s: %s (published once, not kept)", id, err.msg);
-      s = n->nc_data ? natsConnection_Publish (n->nc_data, subject, ev, (int) len)
-                     : NATS_CONNECTION_CLOSED;
-      if (s != NATS_OK)
-        {
-          n->counters.events_dropped++;
-          log_warn ("event %s not delivered (%s); %llu events dropped so far", subject,
-                    natsStatus_GetText (s), (unsigned long long) n->counters.events_dropped);
-        }
-      return;
+      log_error ("journal: event %s: %s (published once, not kept)", id, err.msg);
+      return false;
     }
-  pe = add_pending (o, id);
-  publish_one (o, pe, subject, ev, len);
+  publish_one (o, add_pending (o, id), subject, ev, len);
   schedule (o, OUTBOX_BATCH_MS);
-}
-
-size_t
-outbox_pending (const struct node *n)
-{
-  return n->outbox ? n->outbox->np : 0;
+  return true;
 }
 
 int
 outbox_start (struct node *n, struct nxerr *err)
 {
   struct outbox *o = xcalloc (1, sizeof *o);
-  struct journal *j = journal_of (n);
+  struct journal *j = reattach_journal (n);
   const struct journal_event *ev;
   size_t nev = j ? journal_events (j, &ev) : 0;
   int e;
   o->n = n;
+  natsStatistics_Create (&o->stats);
   loop_timer_init (&o->timer, on_timer);
   pthread_mutex_init (&o->mu, NULL);
   pthread_cond_init (&o->cv, NULL);
@@ -316,9 +300,9 @@ outbox_stop (struct node *n)
     {
       uint64_t epoch;
       republish_stale (o);
-      epoch = reconnects (n->nc_data);
+      epoch = reconnects (n->nc_data, o->stats);
       if (natsConnection_FlushTimeout (n->nc_data, OUTBOX_FINAL_MS) == NATS_OK
-          && reconnects (n->nc_data) == epoch)
+          && reconnects (n->nc_data, o->stats) == epoch)
         confirm (o, o->gen, epoch);
       if (o->np)
         log_warn ("%zu lifecycle events not confirmed by the server: kept in the journal, "
@@ -327,6 +311,7 @@ outbox_stop (struct node *n)
     }
   pthread_mutex_destroy (&o->mu);
   pthread_cond_destroy (&o->cv);
+  natsStatistics_Destroy (o->stats);
   free (o->p);
   free (o);
   n->outbox = NULL;

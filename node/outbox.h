@@ -13,11 +13,13 @@
  * reconnect in between) and carry the same CloudEvent id, so a consumer can
  * drop them.
  *
- * Without a journal (--ephemeral) events are published once, as others are.
+ * Without a journal (--ephemeral-identity) events are published once, as
+ * others are.
  * Loop thread only, except the flushing thread inside. */
 #ifndef NEXC_NODE_OUTBOX_H
 #define NEXC_NODE_OUTBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "api/nxerr.h"
@@ -28,12 +30,11 @@ struct node;
  * again what the journal holds from an earlier run. */
 int outbox_start (struct node *n, struct nxerr *err);
 
-/* Publish the CloudEvent ev (id is its id) on subject, durably. */
-void outbox_publish (struct node *n, const char *subject, const char *id, const char *ev,
+/* Publish the CloudEvent ev (id is its id) on subject, durably: true when
+ * the outbox keeps it until confirmed; false when it cannot (no journal, or
+ * writing to it failed): the caller then publishes it once, as any event. */
+bool outbox_publish (struct node *n, const char *subject, const char *id, const char *ev,
                      size_t len);
-
-/* Events published and not yet confirmed. */
-size_t outbox_pending (const struct node *n);
 
 /* At shutdown, before the journal closes: one last flush (bounded), confirm
  * what it covers, stop the thread. What stays unconfirmed stays journaled. */

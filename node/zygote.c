@@ -156,12 +156,6 @@ zygote_spawn (struct node *n, char **argv, int link, int lfd, pid_t *pid, struct
   return 0;
 }
 
-pid_t
-zygote_pid (const struct node *n)
-{
-  return n->zygote ? n->zygote->pid : 0;
-}
-
 void
 zygote_reaped (struct node *n, pid_t pid)
 {

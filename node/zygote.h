@@ -29,9 +29,6 @@ int zygote_spawn (struct node *n, char **argv, int link, int lfd, pid_t *pid, st
 /* pool_reap reaped pid: when it is the zygote's, forget it. */
 void zygote_reaped (struct node *n, pid_t pid);
 
-/* Pid of the running zygote, or 0 (it is reaped with the agents). */
-pid_t zygote_pid (const struct node *n);
-
 /* Close the zygote's socket (it exits) and reap it. */
 void zygote_stop (struct node *n);
 
