@@ -40,6 +40,7 @@
 #include <jansson.h>
 
 #include "api/nkeys.h"
+#include "api/objstore.h"
 
 extern char **environ;
 
@@ -1016,4 +1017,26 @@ harness_process_tier_ok (void)
   out[n] = '\0';
   pclose (p);
   return strstr (out, "nexc-node up refuses to start") == NULL;
+}
+
+void
+harness_upload (natsConnection *nc, const char *bucket, const char *key, const char *path,
+                char hex[65])
+{
+  struct nxerr err = { 0 };
+  struct objstore_info info, got;
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    fail_msg ("harness: open %s: %s", path, strerror (errno));
+  memset (&info, 0, sizeof info);
+  memset (&got, 0, sizeof got);
+  if (objstore_put_file (nc, bucket, key, fd, NULL, NULL, NULL, &info, &err) < 0)
+    fail_msg ("harness: upload %s: %s", path, err.msg);
+  close (fd);
+  /* The stored digest is base64url; the reader gives the hex. */
+  if (objstore_get_info (nc, bucket, key, NULL, &got, &err) < 0
+      || objstore_read (nc, &got, NULL, NULL, NULL, hex, &err) < 0)
+    fail_msg ("harness: read back %s/%s: %s", bucket, key, err.msg);
+  objstore_info_free (&got);
+  objstore_info_free (&info);
 }

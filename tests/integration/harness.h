@@ -89,6 +89,12 @@ void harness_stream_create (natsConnection *nc, const char *name, const char *su
 int harness_stream_read (natsConnection *nc, const char *name, const char *subject,
                          void (*cb) (const char *data, int len, void *arg), void *arg);
 
+/* Upload the file at path to bucket/key in the object store and read it
+ * back through the object store reader: hex is its sha256 (what a deploy's
+ * JWT names). Fails the test on any error. */
+void harness_upload (natsConnection *nc, const char *bucket, const char *key, const char *path,
+                     char hex[65]);
+
 /* Whether tier process can run here: `nexc-node preflight` does not refuse
  * it (root, namespaces, cgroups). Tests of that tier skip otherwise. */
 bool harness_process_tier_ok (void);

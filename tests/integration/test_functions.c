@@ -63,19 +63,7 @@ config_for (struct fixture *f, char *out, size_t cap)
 static void
 upload (struct fixture *f)
 {
-  struct nxerr err = { 0 };
-  struct objstore_info info, got;
-  int fd = open (harness_bin ("examples/upper"), O_RDONLY);
-  assert_true (fd >= 0);
-  memset (&info, 0, sizeof info);
-  memset (&got, 0, sizeof got);
-  if (objstore_put_file (f->nc, "NEXCLIFILES", FN_KEY, fd, NULL, NULL, NULL, &info, &err) < 0)
-    fail_msg ("upload: %s", err.msg);
-  close (fd);
-  assert_int_equal (objstore_get_info (f->nc, "NEXCLIFILES", FN_KEY, NULL, &got, &err), 0);
-  assert_int_equal (objstore_read (f->nc, &got, NULL, NULL, NULL, f->hash, &err), 0);
-  objstore_info_free (&got);
-  objstore_info_free (&info);
+  harness_upload (f->nc, "NEXCLIFILES", FN_KEY, harness_bin ("examples/upper"), f->hash);
 }
 
 static int

@@ -189,21 +189,7 @@ start_big_nats (struct fx *f)
 static void
 upload (struct fx *f, const char *path, const char *key, char hex[65])
 {
-  struct nxerr err = { 0 };
-  struct objstore_info info, got;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    fail_msg ("open %s: %s", path, strerror (errno));
-  memset (&info, 0, sizeof info);
-  memset (&got, 0, sizeof got);
-  if (objstore_put_file (f->nc, BUCKET, key, fd, NULL, NULL, NULL, &info, &err) < 0)
-    fail_msg ("upload %s: %s", path, err.msg);
-  close (fd);
-  if (objstore_get_info (f->nc, BUCKET, key, NULL, &got, &err) < 0
-      || objstore_read (f->nc, &got, NULL, NULL, NULL, hex, &err) < 0)
-    fail_msg ("read back %s: %s", key, err.msg);
-  objstore_info_free (&got);
-  objstore_info_free (&info);
+  harness_upload (f->nc, BUCKET, key, path, hex);
 }
 
 static int

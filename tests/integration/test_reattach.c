@@ -122,8 +122,6 @@ fixture_setup (void **state, bool process_tier)
 {
   struct fixture *f = calloc (1, sizeof *f);
   struct nxerr err = { 0 };
-  struct objstore_info info, got;
-  int fd;
   f->process_tier = process_tier;
   assert_int_equal (nkey_pair_generate (NKEY_ACCOUNT, &f->issuer, &err), 0);
   assert_int_equal (nkey_pair_generate (NKEY_CURVE, &f->sender, &err), 0);
@@ -144,17 +142,7 @@ fixture_setup (void **state, bool process_tier)
   natsSubscription_SetPendingLimits (f->logs, -1, -1);
   natsSubscription_SetPendingLimits (f->events, -1, -1);
   harness_start_node (&f->h, f->config, NULL);
-  fd = open (harness_bin ("examples/ticker"), O_RDONLY);
-  assert_true (fd >= 0);
-  memset (&info, 0, sizeof info);
-  memset (&got, 0, sizeof got);
-  if (objstore_put_file (f->nc, "NEXCLIFILES", "ticker", fd, NULL, NULL, NULL, &info, &err) < 0)
-    fail_msg ("upload: %s", err.msg);
-  close (fd);
-  assert_int_equal (objstore_get_info (f->nc, "NEXCLIFILES", "ticker", NULL, &got, &err), 0);
-  assert_int_equal (objstore_read (f->nc, &got, NULL, NULL, NULL, f->hex, &err), 0);
-  objstore_info_free (&got);
-  objstore_info_free (&info);
+  harness_upload (f->nc, "NEXCLIFILES", "ticker", harness_bin ("examples/ticker"), f->hex);
   *state = f;
   return 0;
 }

@@ -81,19 +81,7 @@ example (const char *name)
 static void
 upload (struct fixture *f, const char *path, const char *key, char hex[65])
 {
-  struct nxerr err = { 0 };
-  struct objstore_info info, got;
-  int fd = open (path, O_RDONLY);
-  assert_true (fd >= 0);
-  memset (&info, 0, sizeof info);
-  memset (&got, 0, sizeof got);
-  if (objstore_put_file (f->nc, "NEXCLIFILES", key, fd, NULL, NULL, NULL, &info, &err) < 0)
-    fail_msg ("upload %s: %s", path, err.msg);
-  close (fd);
-  assert_int_equal (objstore_get_info (f->nc, "NEXCLIFILES", key, NULL, &got, &err), 0);
-  assert_int_equal (objstore_read (f->nc, &got, NULL, NULL, NULL, hex, &err), 0);
-  objstore_info_free (&got);
-  objstore_info_free (&info);
+  harness_upload (f->nc, "NEXCLIFILES", key, path, hex);
 }
 
 struct dep {
