@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "node/config.h"
+#include "node/core/config.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

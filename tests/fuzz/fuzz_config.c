@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "node/config.h"
+#include "node/core/config.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

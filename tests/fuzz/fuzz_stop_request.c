@@ -6,11 +6,11 @@
  * issuer, sub "echoservice", iat 1714000000). What stop.c calls beyond them
  * (agents, timers, replies) comes from the instrumented node library and is
  * never reached here. */
-#include "../../node/stop.c"
+#include "../../node/control/stop.c"
 
 #include <stdlib.h>
 
-#include "node/replay.h"
+#include "node/state/replay.h"
 
 #define ISSUER "AAD7JVSRVWVBTIBT5EG3BZEVHC4NT5ZDNVENGY7LNEAUVKORAYZXCJPH"
 #define DEPLOY_JTI "RHLGSSUEFD5YLZ2TNZO2U4WDNSU25SL5AMT3EEK6SNWAJPP6NIHQ"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Check that the node configuration schema, the example configs and the
-loader (node/config.c) agree.
+loader (node/core/config.c) agree.
 
 usage: validate_configs.py SOURCE_DIR BUILD_DIR
 
@@ -8,7 +8,7 @@ usage: validate_configs.py SOURCE_DIR BUILD_DIR
 2. Every examples/nodeconfigs/*.json validates against it, and
    `BUILD_DIR/node/nexc-node check-config FILE` accepts it (exit 0, the
    effective configuration on stdout as JSON).
-3. The schema documents every key node/config.c accepts, with the ranges of
+3. The schema documents every key node/core/config.c accepts, with the ranges of
    its int_keys, parse_template and parse_limits, and every Firecracker/Nex-
    only key of its firecracker_keys; and it documents no key the loader
    does not know.
@@ -65,7 +65,7 @@ def check_config(nexc_node, path):
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
-# ---- what node/config.c accepts, read from its source ----
+# ---- what node/core/config.c accepts, read from its source ----
 
 def c_int(text):
     text = text.strip()
@@ -226,7 +226,7 @@ def main():
         fail("%s is not built" % nexc_node)
         nexc_node = None
 
-    check_schema_mirrors_loader(schema, loader_facts(os.path.join(src, "node", "config.c")))
+    check_schema_mirrors_loader(schema, loader_facts(os.path.join(src, "node", "core", "config.c")))
 
     examples = sorted(glob.glob(os.path.join(src, "examples", "nodeconfigs", "*.json")))
     if not examples:

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "node/cgroup.h"
+#include "node/sandbox/cgroup.h"
 
 /* This project's build machines: v1 controllers, an empty v2 beside them. */
 static const char hybrid_mountinfo[]

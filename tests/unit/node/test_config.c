@@ -16,8 +16,8 @@
 #include <jansson.h>
 #include <unistd.h>
 
-#include "node/config.h"
-#include "node/node.h"
+#include "node/core/config.h"
+#include "node/core/node.h"
 
 /* Valid public keys (CRC-checked), generated for these tests. */
 #define ACCOUNT_1 "ABETAEPLS5EB5ZKAL47BZULTHSIR5MAFB6GYOTEPECL4AMOGNCWYWM7V"

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "node/journal.h"
+#include "node/state/journal.h"
 
 static char dir[64];
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "api/deploy_request.h"
-#include "node/restart.h"
+#include "node/workload/restart.h"
 
 #define BASE                                                                                     \
   "\"type\":\"native\",\"location\":\"nats://B/k\",\"workload_jwt\":\"j\",\"environment\":\"e\"," \

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "node/rmtree.h"
+#include "node/core/rmtree.h"
 
 struct fx {
   char root[64];

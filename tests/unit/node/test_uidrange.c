@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "node/uidrange.h"
+#include "node/sandbox/uidrange.h"
 
 static void
 test_check (void **state)

@@ -1,0 +1,559 @@
+#include "node/agents/agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api/deploy_request.h"
+#include "api/frame.h"
+#include "api/log.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/bus/logs.h"
+#include "node/core/node.h"
+#include "node/sandbox/nsspawn.h"
+#include "node/agents/pool.h"
+#include "node/workload/reattach.h"
+#include "node/sandbox/sandbox.h"
+#include "node/core/spawn.h"
+#include "node/workload/supervise.h"
+#include "node/workload/trigger.h"
+#include "node/workload/workload.h"
+#include "node/agents/zygote.h"
+
+/* Bounded work per wake so one chatty agent cannot starve the control plane:
+ * frames are read until this many frames or this many log lines were handled
+ * (a batched Log frame is handled whole, so up to FRAME_LOG_LINES_MAX more). */
+#define AGENT_FRAMES_PER_WAKE 64
+#define AGENT_LINES_PER_WAKE 512
+#define AGENT_ARGV_MAX 32
+
+static void on_link (struct loop_source *src, uint32_t events);
+static void read_link (struct agent *a, size_t frames, size_t lines);
+static void on_timer (struct loop_timer *t);
+
+/* Tier none: forked by the zygote, or exec'd when it cannot serve. On
+ * ZYGOTE_LOST an agent may hold copies of link and lfd: fail this spawn
+ * (the pool retries with fresh ones). */
+static int
+spawn_plain (struct node *n, char **argv, char **envp, int link, int lfd, pid_t *pid,
+             struct nxerr *err)
+{
+  struct nxerr zerr = { 0 };
+  int rc = zygote_spawn (n, argv, link, lfd, pid, &zerr);
+  if (rc == 0)
+    return 0;
+  if (rc == ZYGOTE_LOST)
+    {
+      *err = zerr;
+      return -1;
+    }
+  if (zerr.code != EAGAIN)
+    log_debug ("%s", zerr.msg);
+  return spawn_with_link (n->agent_path, argv, envp, link, lfd, pid, err);
+}
+
+/* Tier process: a prepared sandbox (uid, working dir, cgroup leaf), the
+ * agent as pid 1 of new namespaces, moved into its leaf before it can fork. */
+static int
+spawn_sandboxed (struct node *n, char **argv, size_t argc, size_t room, char **envp, int link,
+                 int lfd, struct sandbox_slot **slot, pid_t *pid, struct nxerr *err)
+{
+  struct sandbox_slot *s;
+  struct nsspawn ns;
+  if (sandbox_slot_new (n->sandbox, &s, err) < 0)
+    return -1;
+  argc += sandbox_slot_argv (n->sandbox, s, argv + argc, room - argc - 1);
+  argv[argc] = NULL;
+  ns = (struct nsspawn){ .path = n->agent_path, .argv = argv, .envp = envp, .fd3 = link,
+                         .fd4 = lfd >= 0 ? lfd : 0, .clone_flags = sandbox_clone_flags (&n->cfg) };
+  if (nsspawn (&ns, pid, err) < 0)
+    {
+      sandbox_slot_release (n->sandbox, s);
+      return -1;
+    }
+  if (sandbox_slot_attach (n->sandbox, s, *pid, err) < 0)
+    {
+      kill (*pid, SIGKILL);
+      while (waitpid (*pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+      sandbox_slot_release (n->sandbox, s);
+      return -1;
+    }
+  *slot = s;
+  return 0;
+}
+
+int
+agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
+{
+  int sv[2];
+  char ppid[32];
+  char *argv[AGENT_ARGV_MAX];
+  size_t argc = 0;
+  char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+  struct sandbox_slot *slot = NULL;
+  struct agent *a;
+  char *sock = NULL;
+  int lfd = -1;
+  pid_t pid;
+  int rc;
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return nxerr_sys (err, errno, "socketpair");
+  snprintf (ppid, sizeof ppid, "%d", (int) getpid ());
+  argv[argc++] = "nexc-agent";
+  argv[argc++] = "--fd";
+  argv[argc++] = "3";
+  argv[argc++] = "--parent-pid";
+  argv[argc++] = ppid;
+  argv[argc++] = "--sandbox";
+  argv[argc++] = n->sandbox ? "process" : "none";
+  argv[argc++] = "--log-level";
+  argv[argc++] = log_get_level () >= LOG_DEBUG ? "debug" : "info";
+  if (reattach_listen (n, &sock, &lfd) == 0)
+    {
+      argv[argc++] = "--listen-fd";
+      argv[argc++] = "4";
+    }
+  argv[argc] = NULL;
+  if (n->sandbox)
+    rc = spawn_sandboxed (n, argv, argc, AGENT_ARGV_MAX, envp, sv[1], lfd, &slot, &pid, err);
+  else
+    rc = spawn_plain (n, argv, envp, sv[1], lfd, &pid, err);
+  close (sv[1]);
+  if (lfd >= 0)
+    close (lfd);
+  if (rc < 0)
+    {
+      close (sv[0]);
+      reattach_sock_remove (sock);
+      free (sock);
+      return -1;
+    }
+  fcntl (sv[0], F_SETFL, fcntl (sv[0], F_GETFL) | O_NONBLOCK);
+  a = xcalloc (1, sizeof *a);
+  a->node = n;
+  a->pid = pid;
+  a->slot = slot;
+  a->sock = sock;
+  a->pidfd = -1;
+  a->src.fd = sv[0];
+  a->src.cb = on_link;
+  a->state = AGENT_SPAWNING;
+  a->spawned_ns = timefmt_mono_ns ();
+  loop_timer_init (&a->timer, on_timer);
+  if (loop_add (n->loop, &a->src, EPOLLIN, err) < 0)
+    {
+      kill (pid, SIGKILL);
+      close (sv[0]);
+      a->src.fd = -1;
+      a->state = AGENT_DEAD;
+      *out = a; /* still reaped through the pool */
+      return -1;
+    }
+  loop_timer_arm (n->loop, &a->timer, (uint64_t) n->cfg.agent_handshake_timeout_ms);
+  *out = a;
+  return 0;
+}
+
+static int
+send_frame (struct agent *a, Frame *f, int fd, struct nxerr *err)
+{
+  if (a->state == AGENT_DEAD || a->src.fd < 0)
+    return nxerr_set (err, EPIPE, "agent %d is gone", (int) a->pid);
+  return frame_send (a->src.fd, f, fd, err);
+}
+
+int
+agent_send_frame (struct agent *a, Frame *f, int fd, struct nxerr *err)
+{
+  return send_frame (a, f, fd, err);
+}
+
+int
+agent_send_deploy (struct agent *a, struct workload *w, int exe_fd, char **env_kv, size_t n_env,
+                   struct nxerr *err)
+{
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  Nexc__Agent__Deploy d = NEXC__AGENT__DEPLOY__INIT;
+  Nexc__Agent__EnvVar *vars = xcalloc (n_env + 1, sizeof *vars);
+  Nexc__Agent__EnvVar **pvars = xcalloc (n_env + 1, sizeof *pvars);
+  int rc;
+  for (size_t i = 0; i < n_env; i++)
+    {
+      nexc__agent__env_var__init (&vars[i]);
+      vars[i].key = env_kv[2 * i];
+      vars[i].value = env_kv[2 * i + 1];
+      pvars[i] = &vars[i];
+    }
+  d.workload_id = w->id;
+  d.name = w->name;
+  d.n_argv = w->req ? w->req->argc : 0;
+  d.argv = w->req ? w->req->argv : NULL;
+  d.n_env = n_env;
+  d.env = pvars;
+  d.artifact_size = w->artifact_size;
+  d.stop_grace_ms = (uint32_t) a->node->cfg.stop_grace_ms;
+  if (a->slot)
+    {
+      /* Per-deploy sizing goes to the warm agent's cgroup leaf now. */
+      static const struct deploy_resources none;
+      if (sandbox_slot_apply (a->node->sandbox, a->slot, w->req ? &w->req->resources : &none, err)
+          < 0)
+        {
+          free (pvars);
+          free (vars);
+          return -1;
+        }
+      d.rlimit_nproc = a->slot->limits.pids;
+      d.rlimit_nofile = (uint64_t) a->node->cfg.open_files_limit;
+    }
+  f.body_case = NEXC__AGENT__FRAME__BODY_DEPLOY;
+  f.deploy = &d;
+  rc = send_frame (a, &f, exe_fd, err);
+  free (pvars);
+  free (vars);
+  return rc;
+}
+
+int
+agent_send_stop (struct agent *a, uint32_t grace_ms, struct nxerr *err)
+{
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  Nexc__Agent__Stop s = NEXC__AGENT__STOP__INIT;
+  s.grace_ms = grace_ms;
+  f.body_case = NEXC__AGENT__FRAME__BODY_STOP;
+  f.stop = &s;
+  return send_frame (a, &f, -1, err);
+}
+
+int
+agent_send_ping (struct agent *a, struct nxerr *err)
+{
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  Nexc__Agent__Ping p = NEXC__AGENT__PING__INIT;
+  p.nonce = ++a->ping_nonce;
+  f.body_case = NEXC__AGENT__FRAME__BODY_PING;
+  f.ping = &p;
+  if (send_frame (a, &f, -1, err) < 0)
+    return -1;
+  a->ping_pending = true;
+  return 0;
+}
+
+static void
+close_link (struct agent *a)
+{
+  if (a->src.fd < 0)
+    return;
+  loop_del (a->node->loop, &a->src);
+  close (a->src.fd);
+  a->src.fd = -1;
+}
+
+void
+agent_detach (struct agent *a)
+{
+  if (a->state == AGENT_DEAD)
+    return;
+  a->state = AGENT_DEAD;
+  a->detached = true;
+  a->reaped = true; /* it outlives us: no waitpid, no kill */
+  close_link (a);
+  loop_timer_cancel (a->node->loop, &a->timer);
+  a->wl = NULL;
+}
+
+void
+agent_kill (struct agent *a, const char *why)
+{
+  struct workload *w = a->wl;
+  if (a->state == AGENT_DEAD)
+    return;
+  if (why)
+    log_warn ("agent %d%s%s: %s", (int) a->pid, w ? " of workload " : "", w ? w->id : "", why);
+  a->state = AGENT_DEAD;
+  if (a->adopted)
+    {
+      /* Not our child: no waitpid will ever say it is gone. */
+      if (a->pidfd >= 0)
+        syscall (SYS_pidfd_send_signal, a->pidfd, SIGKILL, NULL, 0);
+      a->reaped = true;
+    }
+  else if (!a->reaped)
+    kill (a->pid, SIGKILL);
+  close_link (a);
+  loop_timer_cancel (a->node->loop, &a->timer);
+  a->wl = NULL;
+  if (a->awaiting_reattach)
+    {
+      a->awaiting_reattach = false;
+      reattach_settled (a->node, false);
+    }
+  if (w)
+    supervise_agent_lost (w, why ? why : "agent exited");
+  if (a->call)
+    trigger_agent_lost (a, why ? why : "agent exited");
+  if (a->on_ready)
+    {
+      void (*cb) (struct agent *, bool, void *) = a->on_ready;
+      a->on_ready = NULL;
+      cb (a, false, a->ud);
+    }
+  pool_agent_gone (a->pool, a);
+}
+
+void
+agent_reaped (struct agent *a, int status)
+{
+  a->reaped = true;
+  if (a->state != AGENT_DEAD)
+    {
+      char why[96];
+      if (WIFSIGNALED (status))
+        snprintf (why, sizeof why, "agent killed by signal %d", WTERMSIG (status));
+      else
+        snprintf (why, sizeof why, "agent exited with status %d", WEXITSTATUS (status));
+      /* The link may still hold the agent's last frames (logs, Exited): read
+       * them all before declaring the agent lost, or lines would vanish
+       * uncounted. Bounded by the socket buffer: the agent is gone. */
+      if (a->src.fd >= 0)
+        read_link (a, SIZE_MAX, SIZE_MAX);
+      if (a->state != AGENT_DEAD)
+        agent_kill (a, a->wl ? why : NULL);
+    }
+}
+
+/* ---- frames from the agent ---- */
+
+/* A Log frame of a workload: each line published on its own, in order (the
+ * frame was validated whole by frame_decode: every line has a stream and a
+ * bounded text). The drops it reports came before its first line. */
+static void
+handle_log (struct workload *w, const Nexc__Agent__Log *lg)
+{
+  if (lg->n_lines == 0) /* an older agent: one line per frame */
+    {
+      supervise_log (w, lg->stream == NEXC__AGENT__LOG__STREAM__STDERR,
+                     (const char *) lg->text.data, lg->text.len, lg->dropped);
+      return;
+    }
+  logs_batch_begin ();
+  for (size_t i = 0; i < lg->n_lines; i++)
+    {
+      const Nexc__Agent__Log__Line *ln = lg->lines[i];
+      supervise_log (w, ln->stream == NEXC__AGENT__LOG__STREAM__STDERR,
+                     (const char *) ln->text.data, ln->text.len, i == 0 ? lg->dropped : 0);
+    }
+  logs_batch_end ();
+}
+
+/* A batched Log frame of a function invocation: handed to node/trigger.c as
+ * the single-line frames it takes. */
+static bool
+call_log_lines (struct agent *a, const Nexc__Agent__Log *lg)
+{
+  bool go_on = true;
+  logs_batch_begin ();
+  for (size_t i = 0; i < lg->n_lines && go_on; i++)
+    {
+      Nexc__Agent__Log one = NEXC__AGENT__LOG__INIT;
+      Frame f = NEXC__AGENT__FRAME__INIT;
+      one.stream = lg->lines[i]->stream;
+      one.text = lg->lines[i]->text;
+      one.dropped = i == 0 ? lg->dropped : 0;
+      f.body_case = NEXC__AGENT__FRAME__BODY_LOG;
+      f.log = &one;
+      go_on = trigger_agent_frame (a, &f);
+    }
+  logs_batch_end ();
+  return go_on;
+}
+
+static bool
+handle_frame (struct agent *a, Frame *f, int fd)
+{
+  struct workload *w = a->wl;
+  if (fd >= 0) /* agents never send fds */
+    {
+      close (fd);
+      agent_kill (a, "protocol violation: unexpected fd from agent");
+      return false;
+    }
+  if (a->call != NULL && a->state == AGENT_LEASED) /* a function invocation's */
+    {
+      if (f->body_case == NEXC__AGENT__FRAME__BODY_LOG && f->log->n_lines > 0)
+        return call_log_lines (a, f->log);
+      return trigger_agent_frame (a, f);
+    }
+  switch (f->body_case)
+    {
+    case NEXC__AGENT__FRAME__BODY_HELLO:
+      /* An agent of the process tier that does not say so is not one. */
+      if (a->state != AGENT_SPAWNING
+          || a->adopted || (a->slot && (f->hello->sandbox == NULL || strcmp (f->hello->sandbox, "process") != 0)))
+        break;
+      a->state = AGENT_READY;
+      loop_timer_cancel (a->node->loop, &a->timer);
+      log_debug ("agent %d ready in %.2f ms", (int) a->pid,
+                 (double) (timefmt_mono_ns () - a->spawned_ns) / 1e6);
+      if (a->on_ready)
+        {
+          void (*cb) (struct agent *, bool, void *) = a->on_ready;
+          a->on_ready = NULL;
+          cb (a, true, a->ud);
+        }
+      else
+        pool_agent_ready (a->pool, a);
+      return a->state != AGENT_DEAD;
+    case NEXC__AGENT__FRAME__BODY_REATTACH:
+      if (!a->adopted || !a->awaiting_reattach || a->state != AGENT_LEASED || w == NULL)
+        break;
+      a->awaiting_reattach = false;
+      loop_timer_cancel (a->node->loop, &a->timer);
+      reattach_on_frame (a, f->reattach);
+      return a->state != AGENT_DEAD;
+    case NEXC__AGENT__FRAME__BODY_PONG:
+      if (!a->ping_pending || f->pong->nonce != a->ping_nonce)
+        break;
+      a->ping_pending = false;
+      if (a->state == AGENT_READY)
+        loop_timer_arm (a->node->loop, &a->timer, (uint64_t) a->node->cfg.agent_ping_interval_ms);
+      return true;
+    case NEXC__AGENT__FRAME__BODY_STARTED:
+      if (a->state != AGENT_LEASED || w == NULL || w->state != WL_STARTING)
+        break;
+      supervise_started (w, f->started->pid);
+      return a->state != AGENT_DEAD;
+    case NEXC__AGENT__FRAME__BODY_START_FAILED:
+      if (a->state != AGENT_LEASED || w == NULL || w->state != WL_STARTING)
+        break;
+      supervise_start_failed (w, f->start_failed->message);
+      return false;
+    case NEXC__AGENT__FRAME__BODY_LOG:
+      if (a->state != AGENT_LEASED || w == NULL || w->state == WL_STARTING
+          || a->awaiting_reattach)
+        break;
+      handle_log (w, f->log);
+      return true;
+    case NEXC__AGENT__FRAME__BODY_EXITED:
+      if (a->state != AGENT_LEASED || w == NULL || w->state == WL_STARTING)
+        break;
+      supervise_exited (w, f->exited->code, f->exited->signal, f->exited->stopped,
+                        f->exited->log_dropped_unreported);
+      return false;
+    default:
+      break;
+    }
+  {
+    char why[96];
+    snprintf (why, sizeof why, "protocol violation: unexpected %s frame", frame_kind (f));
+    agent_kill (a, why);
+  }
+  return false;
+}
+
+/* Read frames from the link until frames frames or lines log lines were
+ * handled. */
+static void
+read_link (struct agent *a, size_t frames, size_t lines)
+{
+  struct nxerr err = { 0 };
+  size_t done = 0;
+  for (size_t i = 0; i < frames && done < lines && a->state != AGENT_DEAD; i++)
+    {
+      Frame *f = NULL;
+      int fd = -1;
+      int rc = frame_recv (a->src.fd, &f, &fd, &err);
+      if (rc == 0)
+        return;
+      if (rc < 0)
+        {
+          agent_kill (a, err.code == ECONNRESET ? (a->wl ? "agent link closed" : NULL) : err.msg);
+          return;
+        }
+      if (f->body_case == NEXC__AGENT__FRAME__BODY_LOG)
+        done += f->log->n_lines > 0 ? f->log->n_lines : 1;
+      bool go_on = handle_frame (a, f, fd);
+      frame_free (f);
+      if (!go_on)
+        return;
+    }
+}
+
+static void
+on_link (struct loop_source *src, uint32_t events)
+{
+  struct agent *a = (struct agent *) ((char *) src - offsetof (struct agent, src));
+  (void) events;
+  read_link (a, AGENT_FRAMES_PER_WAKE, AGENT_LINES_PER_WAKE);
+}
+
+static void
+on_timer (struct loop_timer *t)
+{
+  struct agent *a = (struct agent *) ((char *) t - offsetof (struct agent, timer));
+  struct nxerr err = { 0 };
+  struct node *n = a->node;
+  if (a->state == AGENT_SPAWNING)
+    {
+      agent_kill (a, "no handshake within agent_handshake_timeout_ms");
+      return;
+    }
+  if (a->awaiting_reattach)
+    {
+      agent_kill (a, "reattach: no Reattach frame in time");
+      return;
+    }
+  if (a->state != AGENT_READY)
+    return;
+  if (a->ping_pending)
+    {
+      n->counters.agents_replaced++;
+      agent_kill (a, "warm agent missed its ping: replacing it");
+      return;
+    }
+  if (agent_send_ping (a, &err) < 0)
+    {
+      agent_kill (a, err.msg);
+      return;
+    }
+  loop_timer_arm (n->loop, t, (uint64_t) n->cfg.agent_ping_timeout_ms);
+}
+
+struct agent *
+agent_adopt (struct node *n, struct workload *w, pid_t pid, int link, const char *sock,
+             uint64_t timeout_ms, struct nxerr *err)
+{
+  struct agent *a = xcalloc (1, sizeof *a);
+  a->node = n;
+  a->pid = pid;
+  a->sock = xstrdup (sock);
+  a->adopted = true;
+  a->awaiting_reattach = true;
+  a->pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+  a->src.fd = link;
+  a->src.cb = on_link;
+  a->state = AGENT_LEASED;
+  a->spawned_ns = timefmt_mono_ns ();
+  a->wl = w;
+  w->agent = a;
+  loop_timer_init (&a->timer, on_timer);
+  fcntl (link, F_SETFL, fcntl (link, F_GETFL) | O_NONBLOCK);
+  pool_adopt (n->pool, a);
+  if (loop_add (n->loop, &a->src, EPOLLIN, err) < 0)
+    {
+      agent_kill (a, err->msg);
+      return NULL;
+    }
+  loop_timer_arm (n->loop, &a->timer, timeout_ms);
+  return a;
+}

@@ -1,0 +1,219 @@
+#include "node/bus/logs.h"
+
+#include <inttypes.h>
+#include <nats/nats.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/buf.h"
+#include "api/jsonw.h"
+#include "api/log.h"
+#include "api/subjects.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/core/node.h"
+#include "node/workload/workload.h"
+
+/* Messages whose natsMsg_Destroy waits for logs_batch_end. */
+#define LOGS_BATCH_MAX 1024
+
+/* What every line of one workload shares, built once and reused while its
+ * lines follow one another (a flood is one workload's lines back to back):
+ * the subject, and the JSON around the text for INFO and ERROR. Built with
+ * subjects_log and jsonw, so the bytes are theirs. Loop thread only. */
+struct wl_parts {
+  char *ns, *name, *node_id;
+  char id[WORKLOAD_ID_LEN + 1];
+  struct buf subject;
+  struct buf head;                    /* {"text": */
+  struct buf tail_info, tail_error;   /* ,"level":"INFO","id":"..."} */
+};
+
+static struct wl_parts parts;
+static struct buf body; /* reused for every message */
+static natsMsg *batch[LOGS_BATCH_MAX];
+static size_t batch_len;
+static bool batching;
+
+/* At most one drop report per workload per second in the node's own log. */
+static void
+report_drop (struct workload *w, const char *where)
+{
+  static uint64_t last_ns;
+  uint64_t now = timefmt_mono_ns ();
+  if (now - last_ns < 1000000000ull)
+    return;
+  last_ns = now;
+  log_warn ("workload %s (%s): %" PRIu64 " log lines dropped so far (%s)", w->id, w->name,
+            w->log_dropped, where);
+}
+
+void
+logs_note_dropped (struct workload *w, unsigned long long dropped, const char *where)
+{
+  if (dropped == 0)
+    return;
+  w->log_dropped += dropped;
+  w->node->counters.log_dropped_agent += dropped;
+  report_drop (w, where);
+}
+
+static bool
+same (const char *a, const char *b)
+{
+  return a == b || (a != NULL && b != NULL && strcmp (a, b) == 0);
+}
+
+/* The JSON body of a line with an empty text at level: head is what comes
+ * before the text's opening quote, the tail what follows its closing one. */
+static void
+build_tail (struct buf *tail, const char *level, const char *id, struct buf *head)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  struct jsonw j;
+  size_t at;
+  jsonw_init (&j, &b);
+  jsonw_obj_begin (&j);
+  jsonw_key (&j, "text");
+  at = b.len;
+  jsonw_strn (&j, "", 0);
+  jsonw_kstr (&j, "level", level);
+  jsonw_kstr (&j, "id", id);
+  jsonw_obj_end (&j);
+  buf_reset (head);
+  buf_append (head, b.data, at);
+  buf_reset (tail);
+  buf_append (tail, b.data + at + 2, b.len - at - 2); /* after "" */
+}
+
+static const struct wl_parts *
+parts_for (struct workload *w)
+{
+  struct node *n = w->node;
+  if (parts.subject.len > 0 && strcmp (parts.id, w->id) == 0 && same (parts.name, w->name)
+      && same (parts.ns, w->ns) && same (parts.node_id, n->node_id))
+    return &parts;
+  free (parts.ns);
+  free (parts.name);
+  free (parts.node_id);
+  parts.ns = w->ns ? xstrdup (w->ns) : NULL;
+  parts.name = w->name ? xstrdup (w->name) : NULL;
+  parts.node_id = n->node_id ? xstrdup (n->node_id) : NULL;
+  snprintf (parts.id, sizeof parts.id, "%s", w->id);
+  subjects_log (&parts.subject, w->ns, n->node_id, w->name, w->id);
+  build_tail (&parts.tail_info, "INFO", w->id, &parts.head);
+  build_tail (&parts.tail_error, "ERROR", w->id, &parts.head);
+  return &parts;
+}
+
+/* Bytes jsonw_escape copies as they are (its own fast path). */
+static bool
+json_plain (const char *s, size_t n)
+{
+  static bool table[256];
+  static bool ready;
+  if (!ready)
+    {
+      for (int c = 0x20; c < 0x80; c++)
+        table[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
+      ready = true;
+    }
+  for (size_t i = 0; i < n; i++)
+    if (!table[(unsigned char) s[i]])
+      return false;
+  return true;
+}
+
+/* Decimal digits of v into out (at least 21 bytes), NUL-terminated. */
+static void
+u64_dec (uint64_t v, char *out)
+{
+  char tmp[21];
+  size_t k = 0, i = 0;
+  do
+    tmp[k++] = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (k > 0)
+    out[i++] = tmp[--k];
+  out[i] = '\0';
+}
+
+static void
+release (natsMsg *msg)
+{
+  if (batching && batch_len < LOGS_BATCH_MAX)
+    batch[batch_len++] = msg;
+  else
+    natsMsg_Destroy (msg);
+}
+
+void
+logs_batch_begin (void)
+{
+  batching = true;
+}
+
+void
+logs_batch_end (void)
+{
+  for (size_t i = 0; i < batch_len; i++)
+    natsMsg_Destroy (batch[i]);
+  batch_len = 0;
+  batching = false;
+}
+
+void
+logs_publish (struct workload *w, bool is_stderr, const char *text, size_t len)
+{
+  logs_publish_level (w, is_stderr ? "ERROR" : "INFO", text, len);
+}
+
+void
+logs_publish_level (struct workload *w, const char *level, const char *text, size_t len)
+{
+  struct node *n = w->node;
+  const struct wl_parts *p = parts_for (w);
+  natsMsg *msg = NULL;
+  natsStatus s;
+  char seq[24];
+
+  w->log_seq++;
+  w->log_bytes += len;
+  n->counters.log_lines++;
+  buf_reset (&body);
+  buf_append (&body, p->head.data, p->head.len);
+  if (json_plain (text, len))
+    {
+      buf_reserve (&body, len + 2);
+      buf_putc (&body, '"');
+      buf_append (&body, text, len);
+      buf_putc (&body, '"');
+    }
+  else
+    jsonw_escape (&body, text, len);
+  if (strcmp (level, "INFO") == 0)
+    buf_append (&body, p->tail_info.data, p->tail_info.len);
+  else if (strcmp (level, "ERROR") == 0)
+    buf_append (&body, p->tail_error.data, p->tail_error.len);
+  else
+    {
+      cleanup_buf struct buf head = BUF_INIT;
+      cleanup_buf struct buf tail = BUF_INIT;
+      build_tail (&tail, level, w->id, &head);
+      buf_append (&body, tail.data, tail.len);
+    }
+  u64_dec (w->log_seq, seq);
+  s = natsMsg_Create (&msg, p->subject.data, NULL, body.data, (int) body.len);
+  if (s == NATS_OK)
+    s = natsMsgHeader_Set (msg, LOGS_SEQ_HEADER, seq);
+  if (s == NATS_OK)
+    s = natsConnection_PublishMsg (n->nc_data, msg);
+  if (msg != NULL)
+    release (msg);
+  if (s != NATS_OK)
+    {
+      w->log_dropped++;
+      n->counters.log_dropped_publish++;
+      report_drop (w, natsStatus_GetText (s));
+    }
+}

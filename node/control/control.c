@@ -1,0 +1,562 @@
+#include "node/control/control.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <nats/nats.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/envelope.h"
+#include "api/jsonw.h"
+#include "api/log.h"
+#include "api/subjects.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/control/deploy.h"
+#include "node/bus/events.h"
+#include "node/control/metrics.h"
+#include "node/sandbox/sandbox.h"
+#include "node/core/node.h"
+#include "node/agents/pool.h"
+#include "node/workload/trigger.h"
+#include "node/control/shutdown.h"
+#include "node/control/stop.h"
+#include "node/workload/workload.h"
+
+struct sub_closure {
+  struct node *node;
+  enum ctl_op op;
+};
+
+#define N_SUBS 8
+static struct sub_closure closures[N_SUBS];
+
+void
+ctl_req_free (struct ctl_req *r)
+{
+  if (r == NULL)
+    return;
+  free (r->subject);
+  free (r->reply);
+  free (r->data);
+  free (r);
+}
+
+static void
+ctl_req_drop (void *arg)
+{
+  ctl_req_free (arg);
+}
+
+void
+control_reply (struct node *n, const char *reply, const struct buf *payload)
+{
+  natsStatus s;
+  if (reply == NULL || *reply == '\0')
+    return; /* §1: processed, reply dropped */
+  s = natsConnection_Publish (n->nc, reply, payload->data, (int) payload->len);
+  if (s != NATS_OK)
+    {
+      n->counters.replies_failed++;
+      log_warn ("reply to %s not sent: %s", reply, natsStatus_GetText (s));
+    }
+}
+
+void
+control_reply_err (struct node *n, const char *reply, const char *type, const char *msg)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  envelope_err (&b, type, msg);
+  control_reply (n, reply, &b);
+}
+
+void
+control_reply_ok (struct node *n, const char *reply, const char *type, const struct buf *data)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  envelope_ok (&b, type, data->data, data->len);
+  control_reply (n, reply, &b);
+}
+
+/* ---- PING ---- */
+
+static bool
+read_meminfo (int64_t *total, int64_t *free_, int64_t *avail)
+{
+  FILE *f = fopen ("/proc/meminfo", "re");
+  char line[256];
+  int got = 0;
+  if (f == NULL)
+    return false;
+  while (fgets (line, sizeof line, f))
+    {
+      long long v;
+      if (sscanf (line, "MemTotal: %lld kB", &v) == 1)
+        *total = v, got |= 1;
+      else if (sscanf (line, "MemFree: %lld kB", &v) == 1)
+        *free_ = v, got |= 2;
+      else if (sscanf (line, "MemAvailable: %lld kB", &v) == 1)
+        *avail = v, got |= 4;
+    }
+  fclose (f);
+  return got == 7;
+}
+
+/* The PingResponse fields (§1.2); an auction bid adds our capacity object. */
+static void
+write_ping (struct node *n, struct buf *b, bool capacity)
+{
+  struct jsonw w;
+  char up[TIMEFMT_UPTIME_MAX];
+  int64_t mt, mf, ma;
+  node_uptime (n, true, up, sizeof up);
+  jsonw_init (&w, b);
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "node_id", n->node_id);
+  jsonw_kstr (&w, "version", NEXC_VERSION);
+  jsonw_kstr (&w, "uptime", up);
+  jsonw_kstr (&w, "target_xkey", n->id.xkey.public_text);
+  jsonw_key (&w, "tags");
+  events_write_tags (n, &w);
+  jsonw_kint (&w, "running_machines", (int64_t) n->n_workloads);
+  if (capacity)
+    {
+      jsonw_key (&w, "capacity");
+      jsonw_obj_begin (&w);
+      jsonw_kint (&w, "warm_agents", (int64_t) pool_idle_count (n->pool));
+      jsonw_kint (&w, "running", (int64_t) n->n_workloads);
+      jsonw_kint (&w, "max_workloads", n->cfg.max_workloads);
+      if (read_meminfo (&mt, &mf, &ma))
+        jsonw_kint (&w, "memory_available_kb", ma);
+      jsonw_obj_end (&w);
+    }
+  jsonw_obj_end (&w);
+}
+
+static void
+handle_ping (struct node *n, struct ctl_req *r)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  write_ping (n, &b, false);
+  control_reply_ok (n, r->reply, NEX_TYPE_PING_RESPONSE, &b);
+}
+
+/* ---- AUCTION (0.2.4, §10): reply only when every given filter matches ---- */
+
+static bool
+auction_matches (struct node *n, json_t *req)
+{
+  json_t *v, *e;
+  const char *k;
+  size_t i;
+  if (!json_is_object (req))
+    return true; /* an unparseable request counts as a match */
+  v = json_object_get (req, "arch");
+  if (json_is_string (v) && *json_string_value (v)
+      && strcasecmp (json_string_value (v), strmap_get (&n->tags, "nex.arch")) != 0)
+    return false;
+  v = json_object_get (req, "os");
+  if (json_is_string (v) && *json_string_value (v)
+      && strcasecmp (json_string_value (v), strmap_get (&n->tags, "nex.os")) != 0)
+    return false;
+  v = json_object_get (req, "sandboxed");
+  if (json_is_boolean (v) && json_is_true (v) != (n->cfg.sandbox != SANDBOX_NONE))
+    return false;
+  v = json_object_get (req, "tags");
+  if (json_is_object (v))
+    json_object_foreach (v, k, e)
+    {
+      const char *mine = strmap_get (&n->tags, k);
+      if (!json_is_string (e) || mine == NULL || strcasecmp (mine, json_string_value (e)) != 0)
+        return false;
+    }
+  v = json_object_get (req, "workload_types");
+  if (json_is_array (v))
+    json_array_foreach (v, i, e)
+    {
+      if (!json_is_string (e) || !strlist_contains (&n->cfg.workload_types, json_string_value (e)))
+        return false;
+    }
+  return true;
+}
+
+static void
+handle_auction (struct node *n, struct ctl_req *r)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  json_t *req = r->len ? json_loadb (r->data, r->len, 0, NULL) : NULL;
+  bool match = n->lameduck ? false : auction_matches (n, req);
+  json_decref (req);
+  if (!match)
+    return; /* non-matching nodes stay silent */
+  write_ping (n, &b, true);
+  control_reply_ok (n, r->reply, NEX_TYPE_AUCTION_RESPONSE, &b);
+}
+
+/* ---- WPING (§1.3) ---- */
+
+static bool
+wping_matches (const struct workload *wl, const char *ns, const char *filter)
+{
+  if (*ns && strcasecmp (ns, wl->ns) != 0)
+    return false;
+  if (*filter && strcmp (filter, wl->id) != 0 && strcasecmp (filter, wl->name) != 0)
+    return false;
+  return true;
+}
+
+static void
+handle_wping (struct node *n, struct ctl_req *r)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  char *storage = NULL;
+  const char *tok[16];
+  int nt = subjects_split (r->subject, &storage, tok, 16);
+  const char *ns = nt > 2 ? tok[2] : "";
+  const char *filter = nt > 3 ? tok[3] : "";
+  struct jsonw w;
+  char up[TIMEFMT_UPTIME_MAX];
+  size_t matched = 0;
+
+  if (nt < 0)
+    ns = filter = ""; /* over-long subject: treat like no filter tokens beyond 16 */
+  node_uptime (n, true, up, sizeof up);
+  jsonw_init (&w, &b);
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "node_id", n->node_id);
+  jsonw_kstr (&w, "target_xkey", n->id.xkey.public_text);
+  jsonw_kstr (&w, "version", NEXC_VERSION);
+  jsonw_key (&w, "tags");
+  events_write_tags (n, &w);
+  jsonw_kstr (&w, "uptime", up);
+  jsonw_key (&w, "running_machines");
+  jsonw_arr_begin (&w);
+  for (struct workload *wl = workload_oldest (n); wl; wl = wl->prev)
+    {
+      /* Listed once running: a starting workload has no process (or hash) yet. */
+      if (wl->state == WL_STARTING || wl->state == WL_ENDED || !wping_matches (wl, ns, filter))
+        continue;
+      matched++;
+      jsonw_obj_begin (&w);
+      jsonw_kstr (&w, "id", wl->id);
+      jsonw_kstr (&w, "namespace", wl->ns);
+      jsonw_kstr (&w, "name", wl->name);
+      jsonw_kstr (&w, "type", wl->type);
+      jsonw_obj_end (&w);
+    }
+  jsonw_arr_end (&w);
+  jsonw_obj_end (&w);
+  free (storage);
+  if (matched == 0)
+    return; /* silent when nothing matches */
+  control_reply_ok (n, r->reply, NEX_TYPE_PING_RESPONSE, &b);
+}
+
+/* ---- INFO (§1.4) ---- */
+
+/* INFO lists every workload in one reply: descriptions are cut there. */
+#define INFO_DESCRIPTION_MAX 256
+
+static void
+jsonw_strn_key_bounded (struct jsonw *w, const char *key, const char *s, size_t max)
+{
+  size_t n = strlen (s);
+  jsonw_key (w, key);
+  jsonw_strn (w, s, n < max ? n : max);
+}
+
+static void
+write_machine (struct node *n, struct jsonw *w, struct workload *wl)
+{
+  char up[TIMEFMT_UPTIME_MAX];
+  (void) n;
+  if (wl->started_mono_ns)
+    timefmt_uptime (up, sizeof up, (timefmt_mono_ns () - wl->started_mono_ns) / 1000000000ull);
+  else
+    snprintf (up, sizeof up, "unknown");
+  jsonw_obj_begin (w);
+  jsonw_kstr (w, "id", wl->id);
+  /* Nex always said true; a workload waiting out its restart backoff is not. */
+  jsonw_kbool (w, "healthy", wl->state != WL_RESTARTING);
+  jsonw_kstr (w, "uptime", up);
+  if (*wl->ns)
+    jsonw_kstr (w, "namespace", wl->ns);
+  jsonw_key (w, "workload");
+  jsonw_obj_begin (w);
+  jsonw_kstr (w, "name", wl->name);
+  if (wl->description && *wl->description)
+    jsonw_strn_key_bounded (w, "description", wl->description, INFO_DESCRIPTION_MAX);
+  {
+    char rt[TIMEFMT_UPTIME_MAX + 8];
+    trigger_runtime (wl, up, rt, sizeof rt); /* functions: total execution time */
+    jsonw_kstr (w, "runtime", rt);
+  }
+  jsonw_kstr (w, "type", wl->type);
+  jsonw_kstr (w, "hash", wl->hash);
+  jsonw_obj_end (w);
+  /* Our extensions, after Nex's fields (Go clients ignore unknown keys). */
+  jsonw_kint (w, "restarts", wl->restarts);
+  jsonw_kint (w, "log_lines", (int64_t) wl->log_seq);
+  jsonw_kint (w, "log_dropped", (int64_t) wl->log_dropped);
+  jsonw_key (w, "metrics");
+  metrics_write_workload (wl, w);
+  trigger_write_info (wl, w);
+  jsonw_obj_end (w);
+}
+
+static void
+handle_info (struct node *n, struct ctl_req *r)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  char *storage = NULL;
+  const char *tok[8];
+  int nt = subjects_split (r->subject, &storage, tok, 8);
+  const char *ns = nt > 2 ? tok[2] : "";
+  struct jsonw w;
+  char up[TIMEFMT_UPTIME_MAX];
+  int64_t mt, mf, ma;
+
+  node_uptime (n, true, up, sizeof up);
+  jsonw_init (&w, &b);
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "version", NEXC_VERSION);
+  jsonw_kstr (&w, "uptime", up);
+  jsonw_kstr (&w, "public_xkey", n->id.xkey.public_text);
+  jsonw_key (&w, "tags");
+  events_write_tags (n, &w);
+  if (read_meminfo (&mt, &mf, &ma))
+    {
+      jsonw_key (&w, "memory");
+      jsonw_obj_begin (&w);
+      jsonw_kint (&w, "total", mt);
+      jsonw_kint (&w, "free", mf);
+      jsonw_kint (&w, "available", ma);
+      jsonw_obj_end (&w);
+    }
+  jsonw_key (&w, "machines");
+  jsonw_arr_begin (&w);
+  for (struct workload *wl = workload_oldest (n); wl; wl = wl->prev)
+    if ((wl->state == WL_RUNNING || wl->state == WL_STOPPING || wl->state == WL_RESTARTING)
+        && strcasecmp (wl->ns, ns) == 0)
+      write_machine (n, &w, wl);
+  jsonw_arr_end (&w);
+  jsonw_key (&w, "supported_workload_types");
+  jsonw_arr_begin (&w);
+  for (size_t i = 0; i < n->cfg.workload_types.n; i++)
+    jsonw_str (&w, n->cfg.workload_types.v[i]);
+  jsonw_arr_end (&w);
+  /* nexc extensions. */
+  jsonw_key (&w, "nexc");
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "sandbox", n->cfg.sandbox == SANDBOX_PROCESS ? "process" : "none");
+  jsonw_kint (&w, "deploys", (int64_t) n->counters.deploys_ok);
+  jsonw_kint (&w, "deploys_failed", (int64_t) n->counters.deploys_failed);
+  jsonw_kint (&w, "log_lines", (int64_t) n->counters.log_lines);
+  jsonw_kint (&w, "log_dropped", (int64_t) (n->counters.log_dropped_agent
+                                             + n->counters.log_dropped_publish));
+  jsonw_kint (&w, "events_dropped", (int64_t) n->counters.events_dropped);
+  jsonw_kint (&w, "pool_misses", (int64_t) n->counters.pool_misses);
+  jsonw_kint (&w, "agent_spawn_failures", (int64_t) n->counters.agent_spawn_failures);
+  jsonw_kint (&w, "oom_kills", (int64_t) n->counters.oom_kills);
+  jsonw_kint (&w, "function_invocations", (int64_t) (n->counters.fn_ok + n->counters.fn_failed));
+  jsonw_kint (&w, "function_failures", (int64_t) n->counters.fn_failed);
+  pool_write_info (n, &w);
+  sandbox_write_info (n, &w); /* "sandbox": tier, what is enforced, what is off */
+  jsonw_key (&w, "metrics");
+  metrics_write_node (n, &w);
+  jsonw_obj_end (&w);
+  jsonw_obj_end (&w);
+  free (storage);
+  /* A reply over the server's max_payload would be lost: say so instead. */
+  if (b.len + 64 > (size_t) natsConnection_GetMaxPayload (n->nc))
+    {
+      char msg[200];
+      snprintf (msg, sizeof msg,
+                "INFO reply would be %zu bytes, over the server's max_payload of %lld",
+                b.len + 64, (long long) natsConnection_GetMaxPayload (n->nc));
+      control_reply_err (n, r->reply, NEX_TYPE_INFO_RESPONSE, msg);
+      return;
+    }
+  control_reply_ok (n, r->reply, NEX_TYPE_INFO_RESPONSE, &b);
+}
+
+/* ---- LAMEDUCK (§3.2) ---- */
+
+static void
+handle_lameduck (struct node *n, struct ctl_req *r)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  struct jsonw w;
+  json_t *body = r->len ? json_loadb (r->data, r->len, 0, NULL) : NULL;
+  json_t *dl = json_object_get (body, "deadline_ms");
+  bool has_deadline = json_is_integer (dl);
+  int64_t deadline = has_deadline ? json_integer_value (dl) : -1;
+  json_decref (body); /* dl is gone with it */
+  if (has_deadline && (deadline < 0 || deadline > 86400000))
+    {
+      control_reply_err (n, r->reply, NEX_TYPE_LAMEDUCK_RESPONSE,
+                         "deadline_ms must be between 0 and 86400000");
+      return;
+    }
+  if (!n->lameduck)
+    {
+      n->lameduck = true;
+      node_tags_refresh (n);
+      for (struct workload *wl = n->workloads; wl; wl = wl->next)
+        deploy_clear_essential (wl);
+      events_lameduck (n);
+      log_info ("entered lame duck mode: new deploys are refused");
+    }
+  /* Nex never drains; with a deadline (our extension) the node does. */
+  if (deadline >= 0)
+    shutdown_drain (n, (uint64_t) deadline);
+  jsonw_init (&w, &b);
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "node_id", n->node_id);
+  jsonw_kbool (&w, "success", true);
+  jsonw_obj_end (&w);
+  control_reply_ok (n, r->reply, NEX_TYPE_LAMEDUCK_RESPONSE, &b);
+}
+
+/* ---- dispatch ---- */
+
+static const char *
+op_response_type (enum ctl_op op)
+{
+  switch (op)
+    {
+    case CTL_INFO: return NEX_TYPE_INFO_RESPONSE;
+    case CTL_DEPLOY: return NEX_TYPE_RUN_RESPONSE;
+    case CTL_STOP: return NEX_TYPE_STOP_RESPONSE;
+    case CTL_LAMEDUCK: return NEX_TYPE_LAMEDUCK_RESPONSE;
+    case CTL_AUCTION: return NEX_TYPE_AUCTION_RESPONSE;
+    default: return NEX_TYPE_PING_RESPONSE;
+    }
+}
+
+static void
+dispatch (void *arg)
+{
+  struct ctl_req *r = arg;
+  struct node *n = r->node;
+  if (n->stopping)
+    {
+      ctl_req_free (r);
+      return;
+    }
+  if (r->len > CONTROL_PAYLOAD_MAX)
+    {
+      control_reply_err (n, r->reply, op_response_type (r->op),
+                         "request payload is larger than 1048576 bytes");
+      ctl_req_free (r);
+      return;
+    }
+  switch (r->op)
+    {
+    case CTL_PING:
+    case CTL_PING_NODE: handle_ping (n, r); break;
+    case CTL_WPING: handle_wping (n, r); break;
+    case CTL_INFO: handle_info (n, r); break;
+    case CTL_LAMEDUCK: handle_lameduck (n, r); break;
+    case CTL_DEPLOY:
+      deploy_handle (n, r); /* takes ownership of r */
+      return;
+    case CTL_STOP: stop_handle (n, r); break;
+    case CTL_AUCTION: handle_auction (n, r); break;
+    }
+  metrics_record_latency (n, timefmt_mono_ns () - r->recv_ns);
+  ctl_req_free (r);
+}
+
+/* nats.c thread: copy what we need, destroy the message at once, post. */
+static void
+on_msg (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+  struct sub_closure *c = closure;
+  struct ctl_req *r = xcalloc (1, sizeof *r);
+  const char *reply = natsMsg_GetReply (msg);
+  int len = natsMsg_GetDataLength (msg);
+  (void) nc;
+  (void) sub;
+  r->node = c->node;
+  r->op = c->op;
+  r->recv_ns = timefmt_mono_ns ();
+  r->subject = xstrdup (natsMsg_GetSubject (msg));
+  r->reply = reply && *reply ? xstrdup (reply) : NULL;
+  /* Payloads over the cap are not copied: the handler replies with an error. */
+  if (len > CONTROL_PAYLOAD_MAX)
+    {
+      r->len = (size_t) len;
+      r->data = xstrdup ("");
+    }
+  else
+    {
+      r->len = (size_t) len;
+      r->data = xstrndup (natsMsg_GetData (msg) ? natsMsg_GetData (msg) : "", r->len);
+    }
+  natsMsg_Destroy (msg);
+  loop_post (c->node->loop, dispatch, ctl_req_drop, r);
+}
+
+int
+control_subscribe (struct node *n, struct nxerr *err)
+{
+  cleanup_buf struct buf s = BUF_INIT;
+  struct
+  {
+    enum ctl_op op;
+    const char *verb;
+    const char *ns;
+  } table[] = {
+    { CTL_PING, NULL, NULL },       { CTL_PING_NODE, "PING", NULL },
+    { CTL_WPING, NULL, NULL },      { CTL_INFO, "INFO", "*" },
+    { CTL_DEPLOY, "DEPLOY", "*" },  { CTL_STOP, "STOP", "*" },
+    { CTL_LAMEDUCK, "LAMEDUCK", NULL }, { CTL_AUCTION, NULL, NULL },
+  };
+  n->subs = xcalloc (N_SUBS, sizeof *n->subs);
+  for (int i = 0; i < N_SUBS; i++)
+    {
+      natsStatus st;
+      closures[i].node = n;
+      closures[i].op = table[i].op;
+      if (table[i].op == CTL_PING)
+        {
+          buf_reset (&s);
+          buf_puts (&s, NEX_SUBJ_PING);
+        }
+      else if (table[i].op == CTL_WPING)
+        {
+          buf_reset (&s);
+          buf_puts (&s, NEX_SUBJ_WPING_ALL);
+        }
+      else if (table[i].op == CTL_AUCTION)
+        {
+          buf_reset (&s);
+          buf_puts (&s, NEX_SUBJ_AUCTION);
+        }
+      else
+        subjects_node_op (&s, table[i].verb, table[i].ns, n->node_id);
+      st = natsConnection_Subscribe (&n->subs[i], n->nc, s.data, on_msg, &closures[i]);
+      if (st != NATS_OK)
+        return nxerr_set (err, EIO, "subscribe %s: %s", s.data, natsStatus_GetText (st));
+      /* A deep but bounded queue: a burst is queued rather than dropped, and
+       * a flood cannot exhaust memory (nats.c reports a slow consumer). */
+      natsSubscription_SetPendingLimits (n->subs[i], 100000, 512 * 1024 * 1024);
+      n->n_subs++;
+    }
+  return 0;
+}
+
+void
+control_unsubscribe (struct node *n)
+{
+  for (size_t i = 0; i < n->n_subs; i++)
+    {
+      natsSubscription_Unsubscribe (n->subs[i]);
+      natsSubscription_Destroy (n->subs[i]);
+    }
+  free (n->subs);
+  n->subs = NULL;
+  n->n_subs = 0;
+}

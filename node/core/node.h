@@ -1,0 +1,96 @@
+/* node: the daemon's state, owned by the loop thread.
+ *
+ * Everything reachable from struct node is read and written only on the loop
+ * thread (node/loop.h). nats.c callback threads copy the message they get
+ * into a struct ctl_req and post it (node/control.c); the artifact fetcher
+ * thread posts its result the same way (node/artifact.c). */
+#ifndef NEXC_NODE_NODE_H
+#define NEXC_NODE_NODE_H
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "node/core/config.h"
+#include "node/core/identity.h"
+#include "node/core/loop.h"
+
+struct workload;
+struct pool;
+struct sandbox;
+struct artifact_cache;
+struct reattach;
+
+struct node_counters {
+  uint64_t deploys_ok;
+  uint64_t deploys_failed;
+  uint64_t stops;
+  uint64_t workloads_exited;
+  uint64_t log_lines;
+  uint64_t log_dropped_agent;   /* dropped in agents (link full) */
+  uint64_t log_dropped_publish; /* NATS publish failed */
+  uint64_t events_dropped;
+  uint64_t replies_failed;
+  uint64_t pool_misses;
+  uint64_t agent_spawn_failures;
+  uint64_t agents_replaced;
+  uint64_t oom_kills;
+  uint64_t fn_ok, fn_failed; /* function invocations (node/trigger.c) */
+  uint64_t nats_reconnects; /* written by a nats.c thread: atomic */
+  /* control-request handling time, buckets of metrics_latency_bounds_us */
+  uint64_t ctl_latency[12];
+};
+
+struct node {
+  struct config cfg;
+  struct identity id;
+  const char *node_id; /* id.server.public_text */
+  struct loop *loop;
+  natsConnection *nc;      /* control: subscriptions and replies, sends at once */
+  natsConnection *nc_data; /* logs and events: batched by nats.c's flusher */
+  natsSubscription **subs;
+  size_t n_subs;
+
+  uint64_t start_mono_ns;
+  struct timespec start_wall;
+  uint64_t api_start_mono_ns;
+  bool lameduck;
+  bool stopping;
+  bool exit_on_drain; /* --exit-on-drain: exit 0 once a lame-duck drain ends */
+  int exit_code;
+
+  struct strmap tags; /* effective tag map (§8.4), sorted */
+  struct loop_source sigsrc;
+  struct loop_timer heartbeat;
+  uint64_t event_seq;
+
+  struct workload *workloads; /* doubly linked, newest first */
+  size_t n_workloads;
+  uint64_t total_bytes; /* artifact bytes of running workloads (node_limits) */
+  struct pool *pool;
+  struct pool *fn_pool; /* function invocations' agents, made at the first function deploy */
+  struct zygote *zygote;  /* agent fork server, tier none (node/zygote.h); NULL until used */
+  struct outbox *outbox;  /* lifecycle events until the server confirms them (node/outbox.h) */
+  struct sandbox *sandbox; /* process tier (node/sandbox.h); NULL in tier none */
+  struct artifact_cache *cache;
+  struct replay *replay;
+
+  struct reattach *reattach; /* journal + agent sockets (node/reattach.h) */
+  bool detach_on_exit;       /* --detach-on-exit: SIGTERM leaves workloads running */
+  size_t detached;           /* how many it left (node_stopped says) */
+
+  struct node_counters counters;
+  struct loop_timer metrics_timer;
+  pthread_t metrics_thread; /* the /proc scan in flight (node/metrics.c) */
+  bool metrics_busy;
+  char *agent_path;
+};
+
+/* Recompute the effective tags from config + runtime facts. */
+void node_tags_refresh (struct node *n);
+/* Uptime strings (§8.5). */
+void node_uptime (const struct node *n, bool since_api, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,618 @@
+#include "node/sandbox/preflight.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/log.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/sandbox/nsspawn.h"
+#include "node/core/rmtree.h"
+#include "node/sandbox/sandbox.h"
+#include "node/sandbox/uidrange.h"
+
+#define SELFTEST_TIMEOUT_MS 10000
+#define NATS_CONNECT_TIMEOUT_MS 1000
+#define UID_SETTLE_MS 3000
+
+/* Capabilities the process tier needs (bit numbers of CapEff). */
+static const struct {
+  int bit;
+  const char *name;
+} needed_caps[] = { { 0, "CAP_CHOWN" },   { 5, "CAP_KILL" },       { 6, "CAP_SETGID" },
+                    { 7, "CAP_SETUID" },  { 8, "CAP_SETPCAP" },    { 21, "CAP_SYS_ADMIN" } };
+
+static const char *const status_names[] = { "ok", "MISSING", "degraded", "warning", "skipped" };
+
+__attribute__ ((format (printf, 5, 6))) static struct pf_row *
+row (struct preflight *pf, const char *check, enum pf_status st, bool hard, const char *fmt, ...)
+{
+  struct pf_row *r;
+  va_list ap;
+  if (pf->n == PF_MAX_ROWS)
+    return &pf->rows[PF_MAX_ROWS - 1];
+  r = &pf->rows[pf->n++];
+  memset (r, 0, sizeof *r);
+  snprintf (r->check, sizeof r->check, "%s", check);
+  r->status = st;
+  r->hard = hard;
+  va_start (ap, fmt);
+  vsnprintf (r->detail, sizeof r->detail, fmt, ap);
+  va_end (ap);
+  return r;
+}
+
+__attribute__ ((format (printf, 2, 3))) static void
+fix (struct pf_row *r, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (r->fix, sizeof r->fix, fmt, ap);
+  va_end (ap);
+}
+
+static uint64_t
+cap_eff (void)
+{
+  char buf[4096];
+  int fd = open ("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, buf, sizeof buf - 1) : -1;
+  const char *p;
+  if (fd >= 0)
+    close (fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  p = strstr (buf, "\nCapEff:");
+  return p ? strtoull (p + 8, NULL, 16) : 0;
+}
+
+/* ---- both tiers ---- */
+
+static void
+check_state_dir (const struct preflight_opts *o, struct preflight *pf)
+{
+  struct statvfs sv;
+  struct nxerr err = { 0 };
+  char probe[4200];
+  struct pf_row *r;
+  int fd;
+  if (sandbox_mkdirs (o->state_dir, &err) < 0)
+    {
+      r = row (pf, "state dir", PF_MISSING, true, "%s", err.msg);
+      fix (r, "state_dir (or --state-dir) must name a directory the node can create and write");
+      return;
+    }
+  snprintf (probe, sizeof probe, "%s/.preflight-%d", o->state_dir, (int) getpid ());
+  fd = open (probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      r = row (pf, "state dir", PF_MISSING, true, "%s is not writable: %s", o->state_dir,
+               strerror (errno));
+      fix (r, "make state_dir writable by the node");
+      return;
+    }
+  close (fd);
+  unlink (probe);
+  if (statvfs (o->state_dir, &sv) == 0 && (sv.f_flag & ST_NOEXEC))
+    {
+      r = row (pf, "state dir", PF_MISSING, true,
+               "%s is on a noexec mount: cached artifacts cannot be executed", o->state_dir);
+      fix (r, "put state_dir on a file system mounted without noexec");
+      return;
+    }
+  row (pf, "state dir", PF_OK, true, "%s", o->state_dir);
+}
+
+static void
+check_agent (const struct preflight_opts *o, struct preflight *pf)
+{
+  if (access (o->agent_path, X_OK) == 0)
+    row (pf, "agent", PF_OK, true, "%s", o->agent_path);
+  else
+    fix (row (pf, "agent", PF_MISSING, true, "%s: %s", o->agent_path, strerror (errno)),
+         "install nexc-agent beside nexc-node or set agent_path");
+}
+
+/* host:port of a nats:// (or tls://, plain host:port) URL. */
+static int
+split_url (const char *url, char *host, size_t hcap, char *port, size_t pcap)
+{
+  const char *h = strstr (url, "://"), *at, *colon, *end;
+  h = h ? h + 3 : url;
+  at = strchr (h, '@');
+  if (at)
+    h = at + 1;
+  end = h + strcspn (h, "/?#");
+  if (*h == '[')
+    {
+      const char *rb = memchr (h, ']', (size_t) (end - h));
+      if (rb == NULL)
+        return -1;
+      snprintf (host, hcap, "%.*s", (int) (rb - h - 1), h + 1);
+      colon = rb[1] == ':' ? rb + 1 : NULL;
+    }
+  else
+    {
+      colon = memchr (h, ':', (size_t) (end - h));
+      snprintf (host, hcap, "%.*s", (int) ((colon ? colon : end) - h), h);
+    }
+  if (colon)
+    snprintf (port, pcap, "%.*s", (int) (end - colon - 1), colon + 1);
+  else
+    snprintf (port, pcap, "4222");
+  return host[0] ? 0 : -1;
+}
+
+static int
+tcp_probe (const char *host, const char *port, char *why, size_t cap)
+{
+  struct addrinfo hints, *res = NULL, *ai;
+  int rc, ok = -1;
+  memset (&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  rc = getaddrinfo (host, port, &hints, &res);
+  if (rc != 0)
+    {
+      snprintf (why, cap, "%s", gai_strerror (rc));
+      return -1;
+    }
+  snprintf (why, cap, "no address");
+  for (ai = res; ai && ok < 0; ai = ai->ai_next)
+    {
+      int fd = socket (ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      struct pollfd p;
+      int e = 0;
+      socklen_t el = sizeof e;
+      if (fd < 0)
+        continue;
+      if (connect (fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        ok = 0;
+      else if (errno == EINPROGRESS)
+        {
+          p.fd = fd;
+          p.events = POLLOUT;
+          if (poll (&p, 1, NATS_CONNECT_TIMEOUT_MS) == 1
+              && getsockopt (fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
+            ok = 0;
+          else
+            snprintf (why, cap, "%s", e ? strerror (e) : "timed out");
+        }
+      else
+        snprintf (why, cap, "%s", strerror (errno));
+      close (fd);
+    }
+  freeaddrinfo (res);
+  return ok;
+}
+
+static void
+check_nats (const struct preflight_opts *o, struct preflight *pf)
+{
+  char *copy = xstrdup (o->servers), *save = NULL, *tok;
+  char why[256] = "";
+  struct pf_row *r;
+  for (tok = strtok_r (copy, ",", &save); tok; tok = strtok_r (NULL, ",", &save))
+    {
+      char host[256], port[32];
+      if (split_url (tok, host, sizeof host, port, sizeof port) < 0)
+        {
+          snprintf (why, sizeof why, "%s: not a URL", tok);
+          continue;
+        }
+      if (tcp_probe (host, port, why, sizeof why) == 0)
+        {
+          row (pf, "nats-server", PF_OK, true, "%s:%s accepts connections", host, port);
+          free (copy);
+          return;
+        }
+    }
+  r = row (pf, "nats-server", PF_MISSING, true, "%s: %s", o->servers, why);
+  fix (r, "start nats-server, or pass --server URL (NATS_URL)");
+  free (copy);
+}
+
+/* ---- the process tier ---- */
+
+static bool
+check_privileges (struct preflight *pf)
+{
+  uint64_t eff = cap_eff ();
+  char missing[256] = "";
+  struct pf_row *r;
+  for (size_t i = 0; i < sizeof needed_caps / sizeof needed_caps[0]; i++)
+    if (!(eff & (1ull << needed_caps[i].bit)))
+      snprintf (missing + strlen (missing), sizeof missing - strlen (missing), "%s%s",
+                missing[0] ? ", " : "", needed_caps[i].name);
+  if (geteuid () == 0 && missing[0] == '\0')
+    {
+      row (pf, "privileges", PF_OK, true, "root with the capabilities the tier needs");
+      return true;
+    }
+  r = row (pf, "privileges", PF_MISSING, true, "euid %u%s%s", (unsigned) geteuid (),
+           missing[0] ? ", missing " : "", missing);
+  fix (r, "run nexc-node as root: the process tier creates namespaces and cgroups and switches "
+          "workloads to their own uids");
+  return false;
+}
+
+static void
+check_kernel (struct preflight *pf)
+{
+  struct utsname u;
+  char avail[256] = "";
+  int fd = open ("/proc/sys/kernel/seccomp/actions_avail", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, avail, sizeof avail - 1) : -1;
+  struct pf_row *r;
+  if (fd >= 0)
+    close (fd);
+  avail[n > 0 ? n : 0] = '\0';
+  uname (&u);
+  row (pf, "kernel", PF_OK, false, "Linux %s (needs >= 5.12 for mount_setattr)", u.release);
+  if (strstr (avail, "errno") && strstr (avail, "kill_process"))
+    row (pf, "seccomp", PF_OK, true, "filters with errno and kill_process actions");
+  else
+    {
+      r = row (pf, "seccomp", PF_MISSING, true, "%s",
+               n > 0 ? "the kernel lacks the errno or kill_process action"
+                     : "no /proc/sys/kernel/seccomp/actions_avail: seccomp filters unavailable");
+      fix (r, "a kernel with CONFIG_SECCOMP_FILTER (Linux >= 4.14)");
+    }
+}
+
+/* Processes with ids in the range, but those of sandboxes being reattached
+ * (o->keep_uid); the first one in pids[0], uids[0]. */
+static size_t
+scan_uids (const struct preflight_opts *o, uint32_t start, uint32_t count, int pids[4],
+           uint32_t uids[4])
+{
+  size_t used = uidrange_scan_proc ("/proc", start, count, pids, uids, 4), room, all, other = 0;
+  int *kp;
+  uint32_t *ku;
+  if (used == 0 || o->keep_uid == NULL)
+    return used;
+  room = used + 16;
+  kp = calloc (room, sizeof *kp);
+  ku = calloc (room, sizeof *ku);
+  if (kp == NULL || ku == NULL)
+    {
+      free (kp);
+      free (ku);
+      return used;
+    }
+  all = uidrange_scan_proc ("/proc", start, count, kp, ku, room);
+  for (size_t i = 0; i < all && i < room; i++)
+    if (!o->keep_uid (o->keep_ud, ku[i]) && other++ == 0)
+      {
+        pids[0] = kp[i];
+        uids[0] = ku[i];
+      }
+  free (kp);
+  free (ku);
+  return all > room ? all : other;
+}
+
+static bool
+check_uid_range (const struct preflight_opts *o, struct preflight *pf, uint32_t *first_free)
+{
+  const struct config *cfg = o->cfg;
+  struct nxerr err = { 0 };
+  uint32_t start = (uint32_t) cfg->uid_start, count = (uint32_t) cfg->uid_count;
+  int pids[4];
+  uint32_t uids[4];
+  size_t used;
+  struct pf_row *r;
+  FILE *f;
+  char line[512];
+  if (uidrange_check (start, count, &err) < 0)
+    {
+      fix (row (pf, "uid range", PF_MISSING, true, "%s", err.msg), "fix uid_range");
+      return false;
+    }
+  if (getuid () >= start && getuid () - start < count)
+    {
+      r = row (pf, "uid range", PF_MISSING, true, "%u-%u contains the node's own uid %u", start,
+               start + count - 1, (unsigned) getuid ());
+      fix (r, "choose a uid_range that does not contain the node's uid");
+      return false;
+    }
+  /* Right after a crash the previous run's sandboxes may still be dying
+   * (their namespaces are torn down after the node): give them a moment. */
+  used = scan_uids (o, start, count, pids, uids);
+  for (int i = 0; used > 0 && i < UID_SETTLE_MS / 50; i++)
+    {
+      struct timespec ts = { 0, 50 * 1000000L };
+      nanosleep (&ts, NULL);
+      used = scan_uids (o, start, count, pids, uids);
+    }
+  if (used > 0)
+    {
+      r = row (pf, "uid range", PF_MISSING, true,
+               "%u-%u is in use: %zu processes run with ids from it (pid %d has %u)", start,
+               start + count - 1, used, pids[0], uids[0]);
+      fix (r, "choose a uid_range no other process or node uses (see /etc/subuid and running "
+              "containers)");
+      return false;
+    }
+  *first_free = start;
+  while (o->keep_uid && *first_free - start + 1 < count && o->keep_uid (o->keep_ud, *first_free))
+    (*first_free)++;
+  r = row (pf, "uid range", PF_OK, true, "%u-%u (%u uids), none in use", start,
+           start + count - 1, count);
+  /* Rootless containers allocate from /etc/subuid: overlapping is a trap. */
+  f = fopen ("/etc/subuid", "re");
+  while (f && fgets (line, sizeof line, f))
+    {
+      char *c1 = strchr (line, ':'), *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
+      unsigned long s, n;
+      if (c2 == NULL)
+        continue;
+      s = strtoul (c1 + 1, NULL, 10);
+      n = strtoul (c2 + 1, NULL, 10);
+      if (s < (unsigned long) start + count && (unsigned long) start < s + n)
+        {
+          *c1 = '\0';
+          r->status = PF_WARN;
+          snprintf (r->detail + strlen (r->detail), sizeof r->detail - strlen (r->detail),
+                    "; overlaps /etc/subuid of %s (%lu-%lu)", line, s, s + n - 1);
+          fix (r, "move uid_range away from the subordinate ids of rootless containers");
+          break;
+        }
+    }
+  if (f)
+    fclose (f);
+  return true;
+}
+
+static void
+check_cgroups (const struct preflight_opts *o, struct preflight *pf)
+{
+  struct nxerr err = { 0 };
+  struct cgroups *cg = &pf->cg;
+  char probe[64];
+  struct pf_row *r;
+  if (cgroup_detect (cg, (enum cg_mode) o->cfg->cgroup_mode, o->cfg->cgroup_root,
+                     o->cgroup_name, &err) < 0)
+    {
+      r = row (pf, "cgroup", PF_MISSING, true, "%s", err.msg);
+      fix (r, "set cgroup to \"auto\", or mount the hierarchy it names");
+      return;
+    }
+  if (cg->version == CG_NONE)
+    {
+      r = row (pf, "cgroup", PF_DEGRADED, false, "%s",
+               o->cfg->cgroup_mode == CG_MODE_OFF ? "off in the configuration (cgroup: none)"
+                                                  : "no cgroup file system is mounted");
+      fix (r, "mount cgroup2 on /sys/fs/cgroup (or the v1 memory, pids and cpu controllers) for "
+              "memory, CPU and pids limits");
+      for (int c = 0; c < CG_NCTRL; c++)
+        {
+          char name[32];
+          snprintf (name, sizeof name, "cgroup %s", cgroup_ctrl_name ((enum cg_ctrl) c));
+          row (pf, name, PF_DEGRADED, false, "%s", cg->why[c]);
+        }
+      return;
+    }
+  snprintf (probe, sizeof probe, "preflight-%d", (int) getpid ());
+  cgroup_setup (cg, probe, &err);
+  row (pf, "cgroup", PF_OK, false, "%s%s%s", cg->ops->name, cg->note[0] ? ", " : "", cg->note);
+  for (int c = 0; c < CG_NCTRL; c++)
+    {
+      char name[32];
+      snprintf (name, sizeof name, "cgroup %s", cgroup_ctrl_name ((enum cg_ctrl) c));
+      if (cg->have[c])
+        {
+          row (pf, name, PF_OK, false, "%s", cg->dir[c][0] ? cg->dir[c] : cg->dir[0]);
+          continue;
+        }
+      r = row (pf, name, PF_DEGRADED, false, "%s", cg->why[c]);
+      if (cg->version == CG_V2)
+        fix (r, "delegate the %s controller to the node: enable it in the subtree_control of "
+                "the node's cgroup's parents (systemd: Delegate=yes), or set cgroup_root",
+             cgroup_ctrl_name ((enum cg_ctrl) c));
+      else
+        fix (r, "mount the v1 %s controller, writable by the node, or use cgroup v2",
+             cgroup_ctrl_name ((enum cg_ctrl) c));
+      if (c == CG_PIDS)
+        snprintf (r->detail + strlen (r->detail), sizeof r->detail - strlen (r->detail),
+                  " (the pids limit still holds through RLIMIT_NPROC of the sandbox's uid)");
+    }
+}
+
+/* A real agent, spawned as agents are, builds a sandbox and checks it. */
+static void
+check_selftest (const struct preflight_opts *o, struct preflight *pf, uint32_t uid)
+{
+  struct nxerr err = { 0 };
+  char sandboxes[4200], workdir[4300], name[64], uidtext[16];
+  char report[8192] = "";
+  size_t got = 0;
+  int p[2] = { -1, -1 };
+  uint64_t t0 = timefmt_mono_ns ();
+  struct pf_row *r;
+  pid_t pid = 0;
+  int st = 0, rc;
+  char *argv[20];
+  char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+  char ppid[16];
+  struct nsspawn s;
+
+  snprintf (sandboxes, sizeof sandboxes, "%s/sandboxes", o->state_dir);
+  snprintf (name, sizeof name, ".preflight-%d", (int) getpid ());
+  snprintf (workdir, sizeof workdir, "%s/%s", sandboxes, name);
+  snprintf (uidtext, sizeof uidtext, "%u", uid);
+  snprintf (ppid, sizeof ppid, "%d", (int) getpid ());
+  if (sandbox_mkdirs (sandboxes, &err) < 0 || sandbox_make_workdir (workdir, uid, &err) < 0
+      || pipe2 (p, O_CLOEXEC) < 0)
+    {
+      r = row (pf, "sandbox self-test", PF_MISSING, true, "%s",
+               err.msg[0] ? err.msg : strerror (errno));
+      fix (r, "make state_dir writable by the node");
+      goto out;
+    }
+  {
+    char *a[] = { "nexc-agent", "--fd", "3", "--parent-pid", ppid, "--sandbox", "process",
+                  "--uid", uidtext, "--gid", uidtext, "--workdir", workdir,
+                  "--state-dir", (char *) o->state_dir, "--network",
+                  o->cfg->network == SANDBOX_NET_NONE ? "none" : "host", "--selftest", NULL };
+    memcpy (argv, a, sizeof a);
+  }
+  s = (struct nsspawn){ .path = o->agent_path, .argv = argv, .envp = envp, .fd3 = p[1],
+                        .clone_flags = sandbox_clone_flags (o->cfg) };
+  rc = nsspawn (&s, &pid, &err);
+  close (p[1]);
+  p[1] = -1;
+  if (rc < 0)
+    {
+      r = row (pf, "namespaces", PF_MISSING, true, "%s", err.msg);
+      fix (r, "new pid, mount, ipc, uts%s namespaces must be allowed: run on the host as root, "
+              "or in a container allowed to create namespaces (no seccomp/AppArmor profile "
+              "that forbids them)",
+           o->cfg->network == SANDBOX_NET_NONE ? " and network" : "");
+      goto out;
+    }
+  row (pf, "namespaces", PF_OK, true, "pid, mount, ipc, uts%s (network: %s)",
+       o->cfg->network == SANDBOX_NET_NONE ? ", net" : "",
+       o->cfg->network == SANDBOX_NET_NONE ? "none, loopback only" : "host");
+  for (;;)
+    {
+      struct pollfd pp = { p[0], POLLIN, 0 };
+      ssize_t n;
+      if (poll (&pp, 1, SELFTEST_TIMEOUT_MS) <= 0)
+        {
+          kill (pid, SIGKILL);
+          snprintf (report + got, sizeof report - got, "fail self-test: no answer in %d ms\n",
+                    SELFTEST_TIMEOUT_MS);
+          break;
+        }
+      n = read (p[0], report + got, sizeof report - 1 - got);
+      if (n <= 0)
+        break;
+      got += (size_t) n;
+      report[got] = '\0';
+    }
+  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  pf->selftest_ms = (double) (timefmt_mono_ns () - t0) / 1e6;
+  {
+    const char *fail = strstr (report, "fail ");
+    int checks = 0;
+    for (const char *q = report; (q = strstr (q, "ok ")) != NULL; q += 3)
+      checks++;
+    if (fail == NULL && WIFEXITED (st) && WEXITSTATUS (st) == 0)
+      row (pf, "sandbox self-test", PF_OK, true,
+           "an agent built a sandbox and a workload-like child verified %d properties "
+           "(%.1f ms)",
+           checks, pf->selftest_ms);
+    else
+      {
+        size_t len = fail ? strcspn (fail, "\n") : 0;
+        r = row (pf, "sandbox self-test", PF_MISSING, true, "%.*s%s", (int) len,
+                 fail ? fail + 5 : "", fail ? "" : "the agent failed without a report");
+        fix (r, "the failed step names the missing primitive; mount_setattr needs Linux >= "
+                "5.12, hidepid=invisible Linux >= 5.8");
+      }
+  }
+out:
+  if (p[0] >= 0)
+    close (p[0]);
+  if (p[1] >= 0)
+    close (p[1]);
+  {
+    int dfd = open (sandboxes, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0)
+      {
+        rmtree_at (dfd, name, &err);
+        close (dfd);
+      }
+  }
+}
+
+void
+preflight_run (const struct preflight_opts *o, struct preflight *pf)
+{
+  memset (pf, 0, sizeof *pf);
+  check_agent (o, pf);
+  check_state_dir (o, pf);
+  if (o->cfg->sandbox == SANDBOX_PROCESS)
+    {
+      uint32_t uid = 0;
+      bool ok = check_privileges (pf);
+      check_kernel (pf);
+      ok = check_uid_range (o, pf, &uid) && ok;
+      check_cgroups (o, pf);
+      if (ok && preflight_ready (pf))
+        check_selftest (o, pf, uid);
+      else
+        row (pf, "sandbox self-test", PF_SKIPPED, false, "skipped: fix the rows above first");
+    }
+  else
+    row (pf, "sandbox", PF_SKIPPED, false,
+         "tier \"none\": workloads run as plain processes with the node's privileges");
+  if (o->servers)
+    check_nats (o, pf);
+}
+
+bool
+preflight_ready (const struct preflight *pf)
+{
+  for (size_t i = 0; i < pf->n; i++)
+    if (pf->rows[i].hard && pf->rows[i].status == PF_MISSING)
+      return false;
+  return true;
+}
+
+void
+preflight_print (const struct preflight *pf, const struct config *cfg, FILE *out)
+{
+  size_t missing = 0, degraded = 0, nats_missing = 0;
+  fprintf (out, "nexc-node preflight: sandbox \"%s\"%s\n\n",
+           cfg->sandbox == SANDBOX_PROCESS ? "process" : "none",
+           cfg->sandbox == SANDBOX_PROCESS ? "" : " (unsafe: no isolation)");
+  fprintf (out, "  %-18s %-9s %s\n", "CHECK", "STATUS", "DETAIL");
+  for (size_t i = 0; i < pf->n; i++)
+    {
+      const struct pf_row *r = &pf->rows[i];
+      fprintf (out, "  %-18s %-9s %s\n", r->check, status_names[r->status], r->detail);
+      if (r->status != PF_OK && r->status != PF_SKIPPED && r->fix[0])
+        fprintf (out, "  %-18s %-9s fix: %s\n", "", "", r->fix);
+      missing += r->status == PF_MISSING && r->hard;
+      nats_missing += r->status == PF_MISSING && strcmp (r->check, "nats-server") == 0;
+      degraded += r->status == PF_DEGRADED;
+    }
+  fprintf (out, "\n  %s: %zu missing, %zu degraded%s\n", missing ? "NOT READY" : "ready", missing,
+           degraded,
+           missing > nats_missing ? " (nexc-node up refuses to start)"
+           : missing              ? " (up starts and keeps trying to connect)"
+           : degraded             ? " (up starts, with those parts off: see INFO and tags)"
+                                  : "");
+}
+
+void
+preflight_log (const struct preflight *pf)
+{
+  for (size_t i = 0; i < pf->n; i++)
+    {
+      const struct pf_row *r = &pf->rows[i];
+      if (r->status == PF_OK || r->status == PF_SKIPPED)
+        continue;
+      if (r->status == PF_MISSING && r->hard)
+        log_error ("preflight: %s: %s; fix: %s", r->check, r->detail, r->fix);
+      else
+        log_warn ("preflight: %s %s: %s%s%s", r->check, status_names[r->status], r->detail,
+                  r->fix[0] ? "; fix: " : "", r->fix);
+    }
+}

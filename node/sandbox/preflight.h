@@ -1,0 +1,58 @@
+/* preflight: every prerequisite of the configured sandbox tier, checked.
+ *
+ * Used by `nexc-node preflight` (prints the table) and by `up` (refuses to
+ * start when a hard requirement is missing, logs what is degraded). Hard
+ * requirements of the process tier: root with the needed capabilities, the
+ * namespaces, seccomp filters, a free and valid uid range, a usable state
+ * dir and agent, and a self-test in which a real agent builds a sandbox and
+ * a child inside verifies it. Soft: each cgroup controller (memory, pids,
+ * cpu); a missing one turns that limit off, said in a log line, the tag
+ * nex.sandbox.disabled and INFO. Runs before any thread exists. */
+#ifndef NEXC_NODE_PREFLIGHT_H
+#define NEXC_NODE_PREFLIGHT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "node/sandbox/cgroup.h"
+#include "node/core/config.h"
+
+#define PF_MAX_ROWS 24
+
+enum pf_status { PF_OK, PF_MISSING, PF_DEGRADED, PF_WARN, PF_SKIPPED };
+
+struct pf_row {
+  char check[32];
+  enum pf_status status;
+  bool hard; /* missing => the node refuses to start in this tier */
+  char detail[512];
+  char fix[320];
+};
+
+struct preflight {
+  struct pf_row rows[PF_MAX_ROWS];
+  size_t n;
+  struct cgroups cg; /* detected, node cgroup created (process tier) */
+  double selftest_ms;
+};
+
+struct preflight_opts {
+  const struct config *cfg;
+  const char *state_dir;   /* absolute */
+  const char *agent_path;
+  const char *servers;     /* comma list to try a TCP connect to; NULL: skip */
+  const char *cgroup_name; /* the node cgroup (nexc-<node id prefix>) */
+  /* Uids of sandboxes a restarted node reattaches to (node/reattach.h):
+   * their processes do not make the range "in use". NULL: none. */
+  bool (*keep_uid) (const void *ud, uint32_t uid);
+  const void *keep_ud;
+};
+
+void preflight_run (const struct preflight_opts *o, struct preflight *pf);
+/* No hard requirement is missing. */
+bool preflight_ready (const struct preflight *pf);
+void preflight_print (const struct preflight *pf, const struct config *cfg, FILE *out);
+/* The rows that are not ok, one log line each (error for missing). */
+void preflight_log (const struct preflight *pf);
+
+#endif

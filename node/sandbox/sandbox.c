@@ -1,0 +1,656 @@
+#include "node/sandbox/sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/log.h"
+#include "api/xalloc.h"
+#include "node/core/identity.h"
+#include "node/core/node.h"
+#include "node/sandbox/preflight.h"
+#include "node/workload/reattach.h"
+#include "node/core/rmtree.h"
+#include "node/sandbox/uidrange.h"
+
+#define RECLAIM_EVERY_MS 100
+#define RECLAIM_TRIES 100 /* then the uid stays retired, never reused */
+#define TRASH_PREFIX ".trash-"
+
+/* A working dir moved aside, waiting for the cleaner thread. */
+struct trash {
+  struct trash *next;
+  char name[64];
+};
+
+struct sandbox {
+  struct node *node;
+  struct cgroups cg;
+  struct uidrange uids;
+  char state_dir[PATH_MAX];
+  char dir[PATH_MAX]; /* <state>/sandboxes */
+  int dirfd;
+  const char *disabled[CG_NCTRL + 1];
+  size_t n_disabled;
+  double selftest_ms;
+  struct sandbox_slot *reclaim; /* leaves that were still busy */
+  struct loop_timer reclaim_timer;
+  uint64_t trash_seq;
+  uint64_t retired_uids;
+  /* the cleaner thread */
+  pthread_t thread;
+  bool thread_started;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct trash *head, *tail;
+  bool quit;
+};
+
+int
+sandbox_clone_flags (const struct config *cfg)
+{
+  return CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
+         | (cfg->network == SANDBOX_NET_NONE ? CLONE_NEWNET : 0);
+}
+
+int
+sandbox_mkdirs (const char *dir, struct nxerr *err)
+{
+  return identity_mkdirs (dir, err);
+}
+
+int
+sandbox_make_workdir (const char *path, uint32_t uid, struct nxerr *err)
+{
+  if (mkdir (path, 0700) < 0)
+    return nxerr_sys (err, errno, "mkdir %s", path);
+  if (chown (path, (uid_t) uid, (gid_t) uid) < 0)
+    {
+      int e = errno;
+      rmdir (path);
+      return nxerr_sys (err, e, "chown %s to %u", path, uid);
+    }
+  return 0;
+}
+
+/* The limits of a sandbox without per-deploy resources. */
+static struct cg_limits
+template_limits (const struct config *cfg)
+{
+  struct cg_limits l;
+  l.memory_bytes = (uint64_t) cfg->memsize_mib << 20;
+  l.cpu_milli = (uint32_t) (cfg->vcpu_count * 1000);
+  l.pids = (uint64_t) cfg->pids_limit;
+  return l;
+}
+
+static int64_t
+max_memory_mib (const struct config *cfg)
+{
+  return cfg->max_memory_mib ? cfg->max_memory_mib : cfg->memsize_mib;
+}
+
+static int64_t
+max_vcpus_milli (const struct config *cfg)
+{
+  return cfg->max_vcpus_milli ? cfg->max_vcpus_milli : cfg->vcpu_count * 1000;
+}
+
+static int64_t
+max_pids (const struct config *cfg)
+{
+  return cfg->max_pids ? cfg->max_pids : cfg->pids_limit;
+}
+
+/* ---- the cleaner thread ---- */
+
+static void *
+cleaner (void *arg)
+{
+  struct sandbox *sb = arg;
+  pthread_mutex_lock (&sb->mu);
+  for (;;)
+    {
+      struct trash *t;
+      struct nxerr err = { 0 };
+      while (sb->head == NULL && !sb->quit)
+        pthread_cond_wait (&sb->cv, &sb->mu);
+      if (sb->head == NULL)
+        break; /* quit, and nothing left */
+      t = sb->head;
+      sb->head = t->next;
+      if (sb->head == NULL)
+        sb->tail = NULL;
+      pthread_mutex_unlock (&sb->mu);
+      if (rmtree_at (sb->dirfd, t->name, &err) < 0)
+        log_warn ("sandbox: removing %s/%s: %s", sb->dir, t->name, err.msg);
+      free (t);
+      pthread_mutex_lock (&sb->mu);
+    }
+  pthread_mutex_unlock (&sb->mu);
+  return NULL;
+}
+
+/* Move a working dir out of the way at once (the uid may be handed out
+ * again right after) and delete it off the loop thread. */
+static void
+discard_workdir (struct sandbox *sb, const char *name)
+{
+  struct trash *t = xcalloc (1, sizeof *t);
+  snprintf (t->name, sizeof t->name, TRASH_PREFIX "%s-%llu", name,
+            (unsigned long long) ++sb->trash_seq);
+  if (renameat (sb->dirfd, name, sb->dirfd, t->name) < 0)
+    {
+      if (errno != ENOENT)
+        log_warn ("sandbox: cannot move %s/%s aside: %s", sb->dir, name, strerror (errno));
+      free (t);
+      return;
+    }
+  pthread_mutex_lock (&sb->mu);
+  if (!sb->thread_started)
+    sb->thread_started = pthread_create (&sb->thread, NULL, cleaner, sb) == 0;
+  if (sb->tail)
+    sb->tail->next = t;
+  else
+    sb->head = t;
+  sb->tail = t;
+  pthread_cond_signal (&sb->cv);
+  pthread_mutex_unlock (&sb->mu);
+  if (!sb->thread_started)
+    {
+      /* No thread: do it here rather than leave it. */
+      struct nxerr err = { 0 };
+      pthread_mutex_lock (&sb->mu);
+      sb->head = sb->tail = NULL;
+      pthread_mutex_unlock (&sb->mu);
+      rmtree_at (sb->dirfd, t->name, &err);
+      free (t);
+    }
+}
+
+/* ---- start and stop ---- */
+
+/* "u<uid>" of a sandbox a restarted node reattaches to (node/reattach.h). */
+static bool
+kept_name (const void *ud, const char *name)
+{
+  char *end;
+  unsigned long uid;
+  if (name[0] != 'u')
+    return false;
+  uid = strtoul (name + 1, &end, 10);
+  return *end == '\0' && end != name + 1 && uid <= UINT32_MAX
+         && reattach_keeps_uid (ud, (uint32_t) uid);
+}
+
+static bool
+kept_uid (const void *ud, uint32_t uid)
+{
+  return reattach_keeps_uid (ud, uid);
+}
+
+/* Working dirs (and trash) of a previous run: nothing of theirs runs, but
+ * the sandboxes being reattached. */
+static int
+sweep_workdirs (struct sandbox *sb)
+{
+  DIR *d = opendir (sb->dir);
+  struct dirent *e;
+  int n = 0;
+  while (d && (e = readdir (d)) != NULL)
+    {
+      struct nxerr err = { 0 };
+      if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0
+          || kept_name (sb->node, e->d_name))
+        continue;
+      if (rmtree_at (sb->dirfd, e->d_name, &err) < 0)
+        log_warn ("sandbox: leftover %s/%s: %s", sb->dir, e->d_name, err.msg);
+      else
+        n++;
+    }
+  if (d)
+    closedir (d);
+  return n;
+}
+
+static void
+on_reclaim (struct loop_timer *t);
+
+int
+sandbox_start (struct node *n, struct nxerr *err)
+{
+  struct preflight pf;
+  struct preflight_opts o;
+  struct sandbox *sb;
+  char cgname[64], *abs;
+  int removed = 0, leftovers;
+  if (n->cfg.sandbox != SANDBOX_PROCESS)
+    {
+      n->sandbox = NULL;
+      return 0;
+    }
+  if (sandbox_mkdirs (n->cfg.state_dir, err) < 0)
+    return nxerr_wrap (err, "state dir");
+  abs = realpath (n->cfg.state_dir, NULL);
+  if (abs == NULL)
+    return nxerr_sys (err, errno, "state dir %s", n->cfg.state_dir);
+  cgroup_node_name (n->node_id, cgname, sizeof cgname);
+  o = (struct preflight_opts){ .cfg = &n->cfg, .state_dir = abs, .agent_path = n->agent_path,
+                               .servers = NULL, .cgroup_name = cgname, .keep_uid = kept_uid,
+                               .keep_ud = n };
+  preflight_run (&o, &pf);
+  preflight_log (&pf);
+  if (!preflight_ready (&pf))
+    {
+      free (abs);
+      return nxerr_set (err, EPERM,
+                        "sandbox \"process\" cannot start: a prerequisite is missing (the lines "
+                        "above; `nexc-node preflight` shows the table). Fix it, or set "
+                        "\"sandbox\": \"none\" to run workloads without isolation");
+    }
+  sb = xcalloc (1, sizeof *sb);
+  sb->node = n;
+  sb->cg = pf.cg;
+  sb->selftest_ms = pf.selftest_ms;
+  snprintf (sb->state_dir, sizeof sb->state_dir, "%s", abs);
+  snprintf (sb->dir, sizeof sb->dir, "%s/sandboxes", abs);
+  free (abs);
+  pthread_mutex_init (&sb->mu, NULL);
+  pthread_cond_init (&sb->cv, NULL);
+  loop_timer_init (&sb->reclaim_timer, on_reclaim);
+  sb->dirfd = -1;
+  if (uidrange_init (&sb->uids, (uint32_t) n->cfg.uid_start, (uint32_t) n->cfg.uid_count,
+                     (uint32_t) getuid (), err)
+          < 0
+      || sandbox_mkdirs (sb->dir, err) < 0
+      || (sb->dirfd = open (sb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    {
+      if (err->msg[0] == '\0')
+        nxerr_sys (err, errno, "open %s", sb->dir);
+      n->sandbox = sb;
+      sandbox_stop (n);
+      return -1;
+    }
+  for (int c = 0; c < CG_NCTRL; c++)
+    if (!sb->cg.have[c])
+      sb->disabled[sb->n_disabled++]
+          = c == CG_MEMORY ? "cgroup.memory" : (c == CG_PIDS ? "cgroup.pids" : "cgroup.cpu");
+  if (cgroup_sweep_except (&sb->cg, kept_name, n, &removed, err) < 0)
+    log_error ("sandbox: %s", err->msg);
+  nxerr_clear (err);
+  leftovers = sweep_workdirs (sb);
+  if (removed || leftovers)
+    log_info ("sandbox: removed what a previous run left: %d cgroups, %d working dirs", removed,
+              leftovers);
+  if (sb->n_disabled)
+    log_warn ("sandbox \"process\" runs with %zu part%s off (INFO nexc.sandbox.disabled, tag "
+              "nex.sandbox.disabled): %s%s%s%s%s",
+              sb->n_disabled, sb->n_disabled > 1 ? "s" : "", sb->disabled[0],
+              sb->n_disabled > 1 ? ", " : "", sb->n_disabled > 1 ? sb->disabled[1] : "",
+              sb->n_disabled > 2 ? ", " : "", sb->n_disabled > 2 ? sb->disabled[2] : "");
+  log_info ("sandbox \"process\": namespaces pid, mount, ipc, uts%s; seccomp; uids %u-%u; "
+            "cgroup %s%s%s; self-test %.1f ms",
+            n->cfg.network == SANDBOX_NET_NONE ? ", net" : "", sb->uids.start,
+            sb->uids.start + sb->uids.count - 1, sb->cg.ops ? sb->cg.ops->name : "none",
+            sb->cg.created ? " " : "", sb->cg.created ? sb->cg.node_name : "", sb->selftest_ms);
+  n->sandbox = sb;
+  return 0;
+}
+
+void
+sandbox_stop (struct node *n)
+{
+  struct sandbox *sb = n->sandbox;
+  if (sb == NULL)
+    return;
+  if (n->loop)
+    loop_timer_cancel (n->loop, &sb->reclaim_timer);
+  /* Last attempt for busy leaves: everything was reaped by now. */
+  while (sb->reclaim)
+    {
+      struct sandbox_slot *s = sb->reclaim;
+      struct nxerr err = { 0 };
+      sb->reclaim = s->next;
+      sb->cg.ops->kill_all (&sb->cg, s->id);
+      if (sb->cg.ops->remove (&sb->cg, s->id, &err) < 0)
+        log_error ("sandbox: %s", err.msg);
+      free (s);
+    }
+  pthread_mutex_lock (&sb->mu);
+  sb->quit = true;
+  pthread_cond_signal (&sb->cv);
+  pthread_mutex_unlock (&sb->mu);
+  if (sb->thread_started)
+    pthread_join (sb->thread, NULL); /* drains the queue first */
+  if (sb->cg.ops)
+    cgroup_teardown (&sb->cg);
+  if (sb->dirfd >= 0)
+    close (sb->dirfd);
+  uidrange_free (&sb->uids);
+  pthread_mutex_destroy (&sb->mu);
+  pthread_cond_destroy (&sb->cv);
+  free (sb);
+  n->sandbox = NULL;
+}
+
+/* ---- one sandbox ---- */
+
+int
+sandbox_slot_new (struct sandbox *sb, struct sandbox_slot **out, struct nxerr *err)
+{
+  struct sandbox_slot *s = xcalloc (1, sizeof *s);
+  if (uidrange_alloc (&sb->uids, &s->uid, err) < 0)
+    {
+      free (s);
+      return -1;
+    }
+  snprintf (s->id, sizeof s->id, "u%u", s->uid);
+  snprintf (s->uidtext, sizeof s->uidtext, "%u", s->uid);
+  snprintf (s->workdir, sizeof s->workdir, "%s/%s", sb->dir, s->id);
+  discard_workdir (sb, s->id); /* a stale one, should there be any */
+  if (sandbox_make_workdir (s->workdir, s->uid, err) < 0)
+    goto fail;
+  if (sb->cg.ops)
+    {
+      s->limits = template_limits (&sb->node->cfg);
+      if (sb->cg.ops->create (&sb->cg, s->id, err) < 0)
+        goto fail;
+      s->leaf = true;
+      if (sb->cg.ops->set_limits (&sb->cg, s->id, &s->limits, err) < 0)
+        goto fail;
+    }
+  else
+    s->limits.pids = (uint64_t) sb->node->cfg.pids_limit;
+  *out = s;
+  return 0;
+fail:
+  nxerr_wrap (err, "sandbox %s", s->id);
+  sandbox_slot_release (sb, s);
+  return -1;
+}
+
+size_t
+sandbox_slot_argv (const struct sandbox *sb, const struct sandbox_slot *s, char **argv,
+                   size_t room)
+{
+  char *const a[] = { "--uid",       (char *) s->uidtext,     "--gid",     (char *) s->uidtext,
+                      "--workdir",   (char *) s->workdir,     "--state-dir",
+                      (char *) sb->state_dir,                 "--network",
+                      sb->node->cfg.network == SANDBOX_NET_NONE ? "none" : "host" };
+  size_t n = sizeof a / sizeof a[0];
+  if (n > room)
+    return 0;
+  memcpy (argv, a, sizeof a);
+  return n;
+}
+
+int
+sandbox_slot_attach (struct sandbox *sb, struct sandbox_slot *s, pid_t pid, struct nxerr *err)
+{
+  if (!s->leaf)
+    return 0;
+  if (sb->cg.ops->attach (&sb->cg, s->id, pid, err) < 0)
+    return nxerr_wrap (err, "sandbox %s", s->id);
+  return 0;
+}
+
+int
+sandbox_slot_apply (struct sandbox *sb, struct sandbox_slot *s, const struct deploy_resources *res,
+                    struct nxerr *err)
+{
+  struct cg_limits want = template_limits (&sb->node->cfg), write;
+  if (res->memory_mib)
+    want.memory_bytes = res->memory_mib << 20;
+  if (res->vcpus_milli)
+    want.cpu_milli = res->vcpus_milli;
+  if (res->pids)
+    want.pids = res->pids;
+  /* Only what differs from the leaf's current limits: usually nothing. */
+  write.memory_bytes = want.memory_bytes != s->limits.memory_bytes ? want.memory_bytes : 0;
+  write.cpu_milli = want.cpu_milli != s->limits.cpu_milli ? want.cpu_milli : 0;
+  write.pids = want.pids != s->limits.pids ? want.pids : 0;
+  if (s->leaf && (write.memory_bytes || write.cpu_milli || write.pids)
+      && sb->cg.ops->set_limits (&sb->cg, s->id, &write, err) < 0)
+    return nxerr_wrap (err, "sandbox %s: resources", s->id);
+  s->limits = want;
+  return 0;
+}
+
+uint64_t
+sandbox_slot_oom_kills (struct sandbox *sb, struct sandbox_slot *s)
+{
+  struct nxerr err = { 0 };
+  uint64_t n = 0;
+  if (!s->leaf || sb->cg.ops->oom_kills (&sb->cg, s->id, &n, &err) < 0)
+    return 0;
+  return n;
+}
+
+static void
+retire (struct sandbox *sb, struct sandbox_slot *s, const char *why)
+{
+  sb->retired_uids++;
+  log_error ("sandbox %s: %s; its uid %u is retired (never handed out again by this node)", s->id,
+             why, s->uid);
+  free (s);
+}
+
+static void
+on_reclaim (struct loop_timer *t)
+{
+  struct sandbox *sb = (struct sandbox *) ((char *) t - offsetof (struct sandbox, reclaim_timer));
+  struct sandbox_slot **pp = &sb->reclaim;
+  while (*pp)
+    {
+      struct sandbox_slot *s = *pp;
+      struct nxerr err = { 0 };
+      sb->cg.ops->kill_all (&sb->cg, s->id);
+      if (sb->cg.ops->remove (&sb->cg, s->id, &err) == 0)
+        {
+          *pp = s->next;
+          uidrange_release (&sb->uids, s->uid);
+          free (s);
+        }
+      else if (++s->reclaim_tries >= RECLAIM_TRIES)
+        {
+          *pp = s->next;
+          retire (sb, s, err.msg);
+        }
+      else
+        pp = &s->next;
+    }
+  if (sb->reclaim && sb->node->loop)
+    loop_timer_arm (sb->node->loop, t, RECLAIM_EVERY_MS);
+}
+
+void
+sandbox_slot_release (struct sandbox *sb, struct sandbox_slot *s)
+{
+  struct nxerr err = { 0 };
+  if (s == NULL)
+    return;
+  discard_workdir (sb, s->id);
+  if (s->leaf)
+    {
+      sb->cg.ops->kill_all (&sb->cg, s->id);
+      if (sb->cg.ops->remove (&sb->cg, s->id, &err) < 0)
+        {
+          /* Still busy (a process on its way out): the uid stays taken
+           * until the leaf is gone. */
+          log_debug ("sandbox %s: %s; retrying", s->id, err.msg);
+          s->next = sb->reclaim;
+          sb->reclaim = s;
+          if (sb->node->loop && !loop_timer_armed (&sb->reclaim_timer))
+            loop_timer_arm (sb->node->loop, &sb->reclaim_timer, RECLAIM_EVERY_MS);
+          return;
+        }
+    }
+  uidrange_release (&sb->uids, s->uid);
+  free (s);
+}
+
+int
+sandbox_slot_adopt (struct sandbox *sb, uint32_t uid, struct sandbox_slot **out, struct nxerr *err)
+{
+  struct sandbox_slot *s;
+  if (uidrange_take (&sb->uids, uid) < 0)
+    return nxerr_set (err, EEXIST, "sandbox u%u: uid not in uid_range or already taken", uid);
+  s = xcalloc (1, sizeof *s);
+  s->uid = uid;
+  snprintf (s->id, sizeof s->id, "u%u", uid);
+  snprintf (s->uidtext, sizeof s->uidtext, "%u", uid);
+  snprintf (s->workdir, sizeof s->workdir, "%s/%s", sb->dir, s->id);
+  s->leaf = sb->cg.ops != NULL;
+  /* What the leaf holds is not known any more: the template (a deploy's
+   * own resources stay written in the leaf). */
+  s->limits = template_limits (&sb->node->cfg);
+  *out = s;
+  return 0;
+}
+
+/* ---- deploys, INFO, tags ---- */
+
+int
+sandbox_check_resources (const struct node *n, const struct deploy_resources *res, char *msg,
+                         size_t cap)
+{
+  const struct sandbox *sb = n->sandbox;
+  const struct config *cfg = &n->cfg;
+  if (res->memory_mib == 0 && res->vcpus_milli == 0 && res->pids == 0)
+    return 0;
+  if (sb == NULL)
+    {
+      snprintf (msg, cap, "Invalid deploy request: resources cannot be enforced by this node "
+                          "(sandbox \"none\")");
+      return -1;
+    }
+  if (res->memory_mib && !sb->cg.have[CG_MEMORY])
+    {
+      snprintf (msg, cap, "Invalid deploy request: resources.memory_mib cannot be enforced by "
+                          "this node (no memory cgroup controller)");
+      return -1;
+    }
+  if (res->vcpus_milli && !sb->cg.have[CG_CPU])
+    {
+      snprintf (msg, cap, "Invalid deploy request: resources.vcpus cannot be enforced by this "
+                          "node (no cpu cgroup controller)");
+      return -1;
+    }
+  if (res->memory_mib && (int64_t) res->memory_mib > max_memory_mib (cfg))
+    {
+      snprintf (msg, cap,
+                "Invalid deploy request: resources.memory_mib %llu exceeds this node's maximum "
+                "%lld",
+                (unsigned long long) res->memory_mib, (long long) max_memory_mib (cfg));
+      return -1;
+    }
+  if (res->vcpus_milli && (int64_t) res->vcpus_milli > max_vcpus_milli (cfg))
+    {
+      snprintf (msg, cap,
+                "Invalid deploy request: resources.vcpus %g exceeds this node's maximum %g",
+                res->vcpus_milli / 1000.0, (double) max_vcpus_milli (cfg) / 1000.0);
+      return -1;
+    }
+  if (res->pids && (int64_t) res->pids > max_pids (cfg))
+    {
+      snprintf (msg, cap,
+                "Invalid deploy request: resources.pids %llu exceeds this node's maximum %lld",
+                (unsigned long long) res->pids, (long long) max_pids (cfg));
+      return -1;
+    }
+  return 0;
+}
+
+static void
+write_milli (struct jsonw *w, const char *key, int64_t milli)
+{
+  char num[32];
+  int len = snprintf (num, sizeof num, "%lld.%03lld", (long long) (milli / 1000),
+                      (long long) (milli % 1000));
+  jsonw_key (w, key);
+  jsonw_raw (w, num, (size_t) len);
+}
+
+void
+sandbox_write_info (const struct node *n, struct jsonw *w)
+{
+  const struct sandbox *sb = n->sandbox;
+  const struct config *cfg = &n->cfg;
+  jsonw_key (w, "sandbox");
+  jsonw_obj_begin (w);
+  if (sb == NULL)
+    {
+      jsonw_kstr (w, "tier", "none");
+      jsonw_kbool (w, "unsafe", true);
+      jsonw_obj_end (w);
+      return;
+    }
+  jsonw_kstr (w, "tier", "process");
+  jsonw_key (w, "namespaces");
+  jsonw_arr_begin (w);
+  jsonw_str (w, "pid");
+  jsonw_str (w, "mount");
+  jsonw_str (w, "ipc");
+  jsonw_str (w, "uts");
+  if (cfg->network == SANDBOX_NET_NONE)
+    jsonw_str (w, "net");
+  jsonw_arr_end (w);
+  jsonw_kstr (w, "network", cfg->network == SANDBOX_NET_NONE ? "none" : "host");
+  jsonw_kbool (w, "seccomp", true);
+  jsonw_kbool (w, "no_new_privs", true);
+  jsonw_kstr (w, "cgroup", sb->cg.ops ? sb->cg.ops->name : "none");
+  if (sb->cg.created)
+    jsonw_kstr (w, "cgroup_name", sb->cg.node_name);
+  jsonw_key (w, "limits");
+  jsonw_obj_begin (w);
+  if (sb->cg.have[CG_MEMORY])
+    jsonw_kint (w, "memory_mib", cfg->memsize_mib);
+  if (sb->cg.have[CG_CPU])
+    write_milli (w, "vcpus", cfg->vcpu_count * 1000);
+  jsonw_kint (w, "pids", cfg->pids_limit);
+  jsonw_kstr (w, "pids_by", sb->cg.have[CG_PIDS] ? "cgroup+rlimit" : "rlimit");
+  jsonw_kint (w, "open_files", cfg->open_files_limit);
+  jsonw_kint (w, "core_size", 0);
+  jsonw_obj_end (w);
+  jsonw_key (w, "max_resources");
+  jsonw_obj_begin (w);
+  jsonw_kint (w, "memory_mib", max_memory_mib (cfg));
+  write_milli (w, "vcpus", max_vcpus_milli (cfg));
+  jsonw_kint (w, "pids", max_pids (cfg));
+  jsonw_obj_end (w);
+  jsonw_key (w, "uid_range");
+  jsonw_obj_begin (w);
+  jsonw_kint (w, "start", sb->uids.start);
+  jsonw_kint (w, "count", sb->uids.count);
+  jsonw_kint (w, "in_use", sb->uids.in_use);
+  jsonw_kint (w, "available", uidrange_available (&sb->uids));
+  jsonw_kint (w, "retired", (int64_t) sb->retired_uids);
+  jsonw_obj_end (w);
+  jsonw_kint (w, "oom_kills", (int64_t) n->counters.oom_kills);
+  jsonw_key (w, "disabled");
+  jsonw_arr_begin (w);
+  for (size_t i = 0; i < sb->n_disabled; i++)
+    jsonw_str (w, sb->disabled[i]);
+  jsonw_arr_end (w);
+  jsonw_obj_end (w);
+}
+
+void
+sandbox_tags (const struct node *n, struct strmap *tags)
+{
+  const struct sandbox *sb = n->sandbox;
+  char list[128] = "";
+  if (sb == NULL || sb->n_disabled == 0)
+    return;
+  for (size_t i = 0; i < sb->n_disabled; i++)
+    snprintf (list + strlen (list), sizeof list - strlen (list), "%s%s", i ? "," : "",
+              sb->disabled[i]);
+  strmap_set (tags, "nex.sandbox.disabled", list);
+}

@@ -1,0 +1,533 @@
+#include "node/workload/reattach.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "api/deploy_request.h"
+#include "api/log.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/agents/agent.h"
+#include "node/control/deploy.h"
+#include "node/state/journal.h"
+#include "node/core/node.h"
+#include "node/workload/restart.h"
+#include "node/sandbox/sandbox.h"
+#include "node/workload/supervise.h"
+#include "node/workload/workload.h"
+
+#define ORPHAN_STOP_WAIT_MS 2000
+#define LISTEN_FD_MIN 10 /* above 3 and 4, the child's link and socket */
+
+struct reattach {
+  struct journal *j;
+  char dir[PATH_MAX]; /* <state>/agents */
+  bool usable;        /* socket paths fit in sun_path */
+  /* Tier none: agents listen on abstract sockets, "@nexc-<node id>-a<16 hex>"
+   * (journaled with the '@'): nothing is created on the state disk per
+   * agent, where a bind cost ~50-190 us of inode churn on ext4. The tier
+   * has no boundary between the node's uid and its workloads anyway; the
+   * agent accepts only its own uid (SO_PEERCRED). Tier process agents may
+   * sit in their own network namespace, out of reach of abstract names:
+   * they keep a file in <dir>, mode 0600 in a 0700 dir. */
+  bool abstract;
+  char prefix[80]; /* "@nexc-<node id>-a" */
+  struct journal_entry *entries; /* from the journal, until reattach_run */
+  int *fds;                      /* connected link per entry, or -1 */
+  bool *adopted;                 /* per entry: its agent is ours again */
+  size_t n;
+  uint64_t start_ns;
+  size_t pending, reattached, lost;
+  bool reported;
+};
+
+/* The address of a journaled socket name: a path, or "@name" (abstract). */
+static bool
+sock_addr (const char *name, struct sockaddr_un *sa, socklen_t *len)
+{
+  size_t n = strlen (name);
+  memset (sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  if (n == 0 || n >= sizeof sa->sun_path)
+    return false;
+  memcpy (sa->sun_path, name, n);
+  if (name[0] == '@')
+    sa->sun_path[0] = '\0';
+  *len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + n + (name[0] == '@' ? 0 : 1));
+  return true;
+}
+
+void
+reattach_sock_remove (const char *name)
+{
+  if (name && name[0] == '/')
+    unlink (name);
+}
+
+static int
+connect_to (const char *name)
+{
+  struct sockaddr_un sa;
+  socklen_t len;
+  int fd;
+  if (!sock_addr (name, &sa, &len))
+    return -1;
+  fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return -1;
+  if (connect (fd, (struct sockaddr *) &sa, len) < 0)
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+/* Only sockets we made: <dir>/a<hex>.sock, or @nexc-<our node id>-a<hex>. */
+static bool
+ours (const struct reattach *r, const char *path)
+{
+  size_t dl = strlen (r->dir), pl = strlen (r->prefix);
+  if (path[0] == '@')
+    return strncmp (path, r->prefix, pl) == 0 && strlen (path) == pl + 16
+           && strspn (path + pl, "0123456789abcdef") == 16;
+  return strncmp (path, r->dir, dl) == 0 && path[dl] == '/' && path[dl + 1] == 'a'
+         && strchr (path + dl + 1, '/') == NULL;
+}
+
+/* A socket no journal entry owns: its agent (if it answers) is stopped at
+ * once and waited for a moment; the socket file goes. */
+static void
+clean_orphan (const char *path)
+{
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  Nexc__Agent__Stop s = NEXC__AGENT__STOP__INIT;
+  struct nxerr err = { 0 };
+  uint64_t deadline = timefmt_mono_ns () + ORPHAN_STOP_WAIT_MS * 1000000ull;
+  int fd = connect_to (path);
+  bool stopped = false;
+  if (fd >= 0)
+    {
+      s.grace_ms = 1; /* 0 would mean the deploy's grace */
+      f.body_case = NEXC__AGENT__FRAME__BODY_STOP;
+      f.stop = &s;
+      if (frame_send (fd, &f, -1, &err) == 0)
+        for (;;)
+          {
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            uint64_t now = timefmt_mono_ns ();
+            Frame *in = NULL;
+            int rc;
+            if (now >= deadline || poll (&p, 1, (int) ((deadline - now) / 1000000ull) + 1) <= 0)
+              break;
+            rc = frame_recv (fd, &in, NULL, &err);
+            if (rc < 0)
+              {
+                stopped = true; /* the agent closed: it is done */
+                break;
+              }
+            if (in && in->body_case == NEXC__AGENT__FRAME__BODY_EXITED)
+              stopped = true;
+            frame_free (in);
+            if (stopped)
+              break;
+          }
+      close (fd);
+    }
+  log_warn ("reattach: orphan agent socket %s (no journal entry)%s: removed", path,
+            fd < 0 ? "" : stopped ? ", its agent stopped" : ", its agent did not answer");
+  reattach_sock_remove (path);
+}
+
+static bool
+known (const struct reattach *r, const char *name)
+{
+  for (size_t i = 0; i < r->n; i++)
+    if (strcmp (r->entries[i].sock, name) == 0)
+      return true;
+  return false;
+}
+
+/* Listening abstract sockets of ours that no entry knows, from
+ * /proc/net/unix (the last column: "@name" for abstract ones). */
+static void
+sweep_abstract (struct reattach *r)
+{
+  FILE *f = fopen ("/proc/net/unix", "re");
+  char line[512];
+  char (*seen)[96] = NULL;
+  size_t n_seen = 0;
+  while (f && fgets (line, sizeof line, f))
+    {
+      char *name = strrchr (line, ' ');
+      size_t k;
+      if (name == NULL)
+        continue;
+      name++;
+      name[strcspn (name, "\n")] = '\0';
+      if (!ours (r, name) || known (r, name))
+        continue;
+      for (k = 0; k < n_seen && strcmp (seen[k], name) != 0; k++)
+        ;
+      if (k < n_seen || n_seen == 256)
+        continue; /* a listener and its connections share the name */
+      seen = xrealloc (seen, (n_seen + 1) * sizeof *seen);
+      snprintf (seen[n_seen++], sizeof seen[0], "%s", name);
+    }
+  if (f)
+    fclose (f);
+  for (size_t k = 0; k < n_seen; k++)
+    clean_orphan (seen[k]);
+  free (seen);
+}
+
+static void
+sweep_orphans (struct reattach *r)
+{
+  DIR *d = opendir (r->dir);
+  struct dirent *e;
+  while (d && (e = readdir (d)) != NULL)
+    {
+      char path[PATH_MAX + 300];
+      size_t len = strlen (e->d_name);
+      if (e->d_name[0] != 'a' || len < 6 || strcmp (e->d_name + len - 5, ".sock") != 0)
+        continue;
+      snprintf (path, sizeof path, "%s/%s", r->dir, e->d_name);
+      if (!known (r, path))
+        clean_orphan (path);
+    }
+  if (d)
+    closedir (d);
+  sweep_abstract (r);
+}
+
+int
+reattach_open (struct node *n, struct nxerr *err)
+{
+  struct reattach *r = xcalloc (1, sizeof *r);
+  cleanup_buf struct buf note = BUF_INIT;
+  char *abs;
+  r->start_ns = timefmt_mono_ns ();
+  n->reattach = r;
+  if (identity_mkdirs (n->cfg.state_dir, err) < 0)
+    return nxerr_wrap (err, "state dir");
+  abs = realpath (n->cfg.state_dir, NULL);
+  if (abs == NULL)
+    return nxerr_sys (err, errno, "state dir %s", n->cfg.state_dir);
+  snprintf (r->dir, sizeof r->dir, "%s/agents", abs);
+  free (abs);
+  r->abstract = n->cfg.sandbox != SANDBOX_PROCESS;
+  snprintf (r->prefix, sizeof r->prefix, "@nexc-%s-a", n->node_id);
+  if (mkdir (r->dir, 0700) < 0 && errno != EEXIST)
+    return nxerr_sys (err, errno, "mkdir %s", r->dir);
+  chmod (r->dir, 0700);
+  /* "/a" + 16 hex + ".sock" */
+  r->usable = strlen (r->dir) + 24 < sizeof ((struct sockaddr_un *) 0)->sun_path;
+  if (!r->usable)
+    log_warn ("reattach off: %s is too long for unix socket paths; workloads will not survive "
+              "a node restart",
+              r->dir);
+  if (journal_open (n->cfg.state_dir, &r->j, &r->entries, &r->n, &note, err) < 0)
+    return nxerr_wrap (err, "journal");
+  if (note.len)
+    log_error ("%s", note.data);
+  r->fds = xcalloc (r->n + 1, sizeof *r->fds);
+  r->adopted = xcalloc (r->n + 1, sizeof *r->adopted);
+  /* Before the sandbox's leftover sweep and preflight: orphans stopped (an
+   * agent no entry knows would keep its uid busy), then a connection to each
+   * entry's agent; what answers keeps its sandbox. */
+  sweep_orphans (r);
+  for (size_t i = 0; i < r->n; i++)
+    r->fds[i] = ours (r, r->entries[i].sock) ? connect_to (r->entries[i].sock) : -1;
+  return 0;
+}
+
+bool
+reattach_keeps_uid (const struct node *n, uint32_t uid)
+{
+  const struct reattach *r = n->reattach;
+  if (r == NULL)
+    return false;
+  for (size_t i = 0; i < r->n; i++)
+    if (r->fds[i] >= 0 && r->entries[i].sandbox_uid == uid)
+      return true;
+  return false;
+}
+
+static void
+report (struct node *n)
+{
+  struct reattach *r = n->reattach;
+  if (r->reported || r->pending > 0)
+    return;
+  r->reported = true;
+  if (r->reattached == 0 && r->lost == 0)
+    return;
+  log_info ("reattached %zu workloads in %.1f ms (%zu lost)", r->reattached,
+            (double) (timefmt_mono_ns () - r->start_ns) / 1e6, r->lost);
+}
+
+void
+reattach_settled (struct node *n, bool ok)
+{
+  struct reattach *r = n->reattach;
+  if (r == NULL || r->pending == 0)
+    return;
+  r->pending--;
+  if (ok)
+    r->reattached++;
+  else
+    r->lost++;
+  report (n);
+}
+
+/* The workload of a journal entry, RUNNING, linked; NULL when the entry
+ * cannot be turned back into one (logged). */
+static struct workload *
+rebuild (struct node *n, const struct journal_entry *e)
+{
+  struct deploy_request *req = NULL;
+  struct jwt_claims claims;
+  struct nxerr err = { 0 };
+  struct workload *w;
+  struct timespec now = timefmt_now ();
+  uint64_t now_ms = (uint64_t) now.tv_sec * 1000 + (uint64_t) now.tv_nsec / 1000000;
+  uint64_t ran_ms = e->started_ms && e->started_ms < now_ms ? now_ms - e->started_ms : 0;
+  memset (&claims, 0, sizeof claims);
+  if (strlen (e->id) != WORKLOAD_ID_LEN || strlen (e->hash) != 64)
+    {
+      log_error ("journal: workload %.40s: malformed id or hash: not reattached", e->id);
+      return NULL;
+    }
+  if (deploy_request_decode (e->request, strlen (e->request), &req, &err) < 0
+      || jwt_decode (req->workload_jwt, &claims, &err) < 0)
+    {
+      log_error ("journal: workload %s: its request: %s: not reattached", e->id, err.msg);
+      deploy_request_free (req);
+      jwt_claims_free (&claims);
+      return NULL;
+    }
+  w = workload_new (n);
+  memcpy (w->id, e->id, WORKLOAD_ID_LEN + 1);
+  w->ns = xstrdup (e->ns);
+  w->name = xstrdup (e->name);
+  w->type = xstrdup (e->type);
+  w->description = xstrdup (req->description ? req->description : "");
+  memcpy (w->hash, e->hash, 65);
+  w->artifact_size = e->size;
+  w->claims = claims;
+  w->req = req;
+  w->autostart = e->autostart;
+  w->restarts = (uint32_t) e->restarts;
+  restart_policy_from (req, &w->policy);
+  deploy_adopt (w);
+  loop_timer_init (&w->stop_timer, NULL);
+  w->state = WL_RUNNING;
+  /* Monotonic clocks do not survive: carry the run time over from the wall clock. */
+  w->started_mono_ns = timefmt_mono_ns ();
+  if (ran_ms * 1000000ull < w->started_mono_ns)
+    w->started_mono_ns -= ran_ms * 1000000ull;
+  w->created_mono_ns = w->started_mono_ns;
+  workload_link (n, w);
+  return w;
+}
+
+void
+reattach_run (struct node *n)
+{
+  struct reattach *r = n->reattach;
+  if (r == NULL)
+    return;
+  for (size_t i = 0; i < r->n; i++)
+    {
+      const struct journal_entry *e = &r->entries[i];
+      struct nxerr err = { 0 };
+      struct workload *w = rebuild (n, e);
+      struct agent *a;
+      if (w == NULL)
+        {
+          journal_del (r->j, e->id, &err);
+          if (r->fds[i] >= 0)
+            close (r->fds[i]);
+          r->fds[i] = -1;
+          if (ours (r, e->sock))
+            clean_orphan (e->sock);
+          continue;
+        }
+      r->pending++;
+      if (r->fds[i] < 0)
+        {
+          log_warn ("workload %s (%s): its agent %llu is gone", w->id, w->name,
+                    (unsigned long long) e->agent_pid);
+          if (ours (r, e->sock))
+            reattach_sock_remove (e->sock);
+          reattach_settled (n, false);
+          supervise_agent_lost (w, "agent lost while the node was down");
+          continue;
+        }
+      log_info ("workload %s (%s): reattaching to agent %llu", w->id, w->name,
+                (unsigned long long) e->agent_pid);
+      r->adopted[i] = true;
+      a = agent_adopt (n, w, (pid_t) e->agent_pid, r->fds[i], e->sock, REATTACH_TIMEOUT_MS,
+                       &err);
+      r->fds[i] = -1; /* the agent's now */
+      if (a == NULL)
+        log_error ("workload %s: reattach: %s", w->id, err.msg);
+      else if (n->sandbox && e->sandbox_uid
+               && sandbox_slot_adopt (n->sandbox, (uint32_t) e->sandbox_uid, &a->slot, &err) < 0)
+        log_error ("workload %s: reattach: %s", w->id, err.msg);
+    }
+  journal_entries_free (r->entries, r->n);
+  free (r->fds);
+  free (r->adopted);
+  r->entries = NULL;
+  r->fds = NULL;
+  r->adopted = NULL;
+  r->n = 0;
+  report (n);
+}
+
+void
+reattach_on_frame (struct agent *a, const Nexc__Agent__Reattach *m)
+{
+  struct workload *w = a->wl;
+  struct node *n = a->node;
+  if (m->workload_id == NULL || strcmp (m->workload_id, w->id) != 0)
+    {
+      reattach_settled (n, false);
+      agent_kill (a, "reattach: the agent runs another workload");
+      return;
+    }
+  if (m->exited)
+    log_info ("workload %s (%s) reattached: it ended while the node was down (code %d, signal "
+              "%d); %llu lines buffered, %llu dropped",
+              w->id, w->name, m->code, m->signal, (unsigned long long) m->buffered,
+              (unsigned long long) m->dropped);
+  else
+    log_info ("workload %s (%s) reattached: running, pid %u; %llu lines buffered, %llu dropped",
+              w->id, w->name, m->pid, (unsigned long long) m->buffered,
+              (unsigned long long) m->dropped);
+  reattach_settled (n, true);
+  /* The journal entry stays: same agent, same socket. */
+}
+
+int
+reattach_listen (struct node *n, char **path, int *fd)
+{
+  struct reattach *r = n->reattach;
+  struct sockaddr_un sa;
+  socklen_t len;
+  uint8_t rnd[8];
+  char p[PATH_MAX];
+  int s, hi;
+  if (r == NULL || !r->usable || r->j == NULL)
+    return -1;
+  randombytes_buf (rnd, sizeof rnd);
+  if (r->abstract)
+    snprintf (p, sizeof p, "%s%02x%02x%02x%02x%02x%02x%02x%02x", r->prefix, rnd[0], rnd[1],
+              rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+  else
+    snprintf (p, sizeof p, "%s/a%02x%02x%02x%02x%02x%02x%02x%02x.sock", r->dir, rnd[0], rnd[1],
+              rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+  if (!sock_addr (p, &sa, &len))
+    return -1;
+  s = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return -1;
+  /* A file socket's mode is its inode's at bind (less the umask): set it on
+   * the socket first, no chmod of the path after. */
+  if ((!r->abstract && fchmod (s, 0600) < 0) || bind (s, (struct sockaddr *) &sa, len) < 0
+      || listen (s, 1) < 0)
+    {
+      log_warn ("reattach: socket %s: %s", p, strerror (errno));
+      close (s);
+      reattach_sock_remove (p);
+      return -1;
+    }
+  hi = fcntl (s, F_DUPFD_CLOEXEC, LISTEN_FD_MIN);
+  close (s);
+  if (hi < 0)
+    {
+      reattach_sock_remove (p);
+      return -1;
+    }
+  *path = xstrdup (p);
+  *fd = hi;
+  return 0;
+}
+
+void
+reattach_remember (struct workload *w)
+{
+  struct reattach *r = w->node->reattach;
+  struct agent *a = w->agent;
+  cleanup_buf struct buf req = BUF_INIT;
+  struct journal_entry e;
+  struct nxerr err = { 0 };
+  struct timespec now = timefmt_now ();
+  uint64_t ran_ns = w->started_mono_ns ? timefmt_mono_ns () - w->started_mono_ns : 0;
+  if (r == NULL || r->j == NULL || a == NULL || a->sock == NULL || w->req == NULL)
+    return;
+  deploy_request_encode (w->req, &req);
+  memset (&e, 0, sizeof e);
+  e.id = w->id;
+  e.ns = w->ns;
+  e.name = w->name;
+  e.type = w->type;
+  e.hash = w->hash;
+  e.size = w->artifact_size;
+  e.request = req.data;
+  e.agent_pid = (uint64_t) a->pid;
+  e.sock = a->sock;
+  e.started_ms = (uint64_t) now.tv_sec * 1000 + (uint64_t) now.tv_nsec / 1000000 - ran_ns / 1000000;
+  e.restarts = w->restarts;
+  e.autostart = w->autostart;
+  e.sandbox_uid = a->slot ? a->slot->uid : 0;
+  if (journal_put (r->j, &e, &err) < 0)
+    log_error ("journal: workload %s: %s (it would not survive a node restart)", w->id, err.msg);
+}
+
+void
+reattach_forget (struct workload *w)
+{
+  struct reattach *r = w->node->reattach;
+  struct nxerr err = { 0 };
+  if (r == NULL || r->j == NULL)
+    return;
+  if (journal_del (r->j, w->id, &err) < 0)
+    log_error ("journal: workload %s: %s", w->id, err.msg);
+}
+
+void
+reattach_close (struct node *n)
+{
+  struct reattach *r = n->reattach;
+  if (r == NULL)
+    return;
+  for (size_t i = 0; i < r->n; i++)
+    if (r->fds && r->fds[i] >= 0)
+      close (r->fds[i]);
+  journal_entries_free (r->entries, r->n);
+  free (r->fds);
+  free (r->adopted);
+  journal_close (r->j);
+  free (r);
+  n->reattach = NULL;
+}
+
+struct journal *
+reattach_journal (struct node *n)
+{
+  return n->reattach ? n->reattach->j : NULL;
+}

@@ -1,0 +1,279 @@
+#include "node/workload/supervise.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/jsonw.h"
+#include "api/log.h"
+#include "api/subjects.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/agents/agent.h"
+#include "node/control/control.h"
+#include "node/control/deploy.h"
+#include "node/bus/events.h"
+#include "node/bus/logs.h"
+#include "node/core/node.h"
+#include "node/workload/reattach.h"
+#include "node/sandbox/sandbox.h"
+#include "node/control/stop.h"
+#include "node/workload/trigger.h"
+#include "node/workload/workload.h"
+
+static void reply_stop_ok (struct workload *w);
+
+static void
+free_workload (void *arg)
+{
+  workload_free (arg);
+}
+
+/* Final step of every workload: exactly one workload_stopped was sent by the
+ * caller; unlink now, free after the current event batch. */
+static void
+end_workload (struct workload *w)
+{
+  struct node *n = w->node;
+  w->state = WL_ENDED;
+  reattach_forget (w);
+  loop_timer_cancel (n->loop, &w->stop_timer);
+  if (w->agent)
+    {
+      struct agent *a = w->agent;
+      w->agent = NULL;
+      a->wl = NULL;
+      if (a->state != AGENT_DEAD)
+        agent_kill (a, NULL);
+    }
+  workload_unlink (n, w);
+  n->counters.workloads_exited++;
+  loop_defer (n->loop, free_workload, w);
+}
+
+/* Release the agent of a workload that ended but may run again. */
+static void
+detach_agent (struct workload *w)
+{
+  struct agent *a = w->agent;
+  loop_timer_cancel (w->node->loop, &w->stop_timer);
+  if (a == NULL)
+    return;
+  w->agent = NULL;
+  a->wl = NULL;
+  if (a->state != AGENT_DEAD)
+    agent_kill (a, NULL);
+}
+
+/* After workload_stopped: restart per policy, or end. */
+static void
+restart_or_end (struct workload *w, int code, bool stopped)
+{
+  struct node *n = w->node;
+  reattach_forget (w);
+  detach_agent (w);
+  if (!stopped && !w->stop_requested && !n->lameduck && !n->stopping
+      && deploy_schedule_restart (w, code))
+    return;
+  end_workload (w);
+}
+
+void
+supervise_stop_restarting (struct workload *w)
+{
+  reply_stop_ok (w);
+  supervise_end_quietly (w);
+}
+
+bool
+supervise_detach (struct workload *w)
+{
+  struct node *n = w->node;
+  struct agent *a = w->agent;
+  if (w->state != WL_RUNNING || a == NULL || a->sock == NULL || w->stop_requested
+      || trigger_is_function (w->type))
+    return false;
+  agent_detach (a);
+  w->agent = NULL;
+  loop_timer_cancel (n->loop, &w->stop_timer);
+  loop_timer_cancel (n->loop, &w->restart_timer);
+  w->state = WL_ENDED;
+  workload_unlink (n, w);
+  loop_defer (n->loop, free_workload, w);
+  return true;
+}
+
+void
+supervise_end_quietly (struct workload *w)
+{
+  loop_timer_cancel (w->node->loop, &w->restart_timer);
+  end_workload (w);
+}
+
+static void
+reply_run_ok (struct workload *w)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  struct jsonw j;
+  jsonw_init (&j, &b);
+  jsonw_obj_begin (&j);
+  jsonw_kbool (&j, "started", true);
+  jsonw_kstr (&j, "id", w->id);
+  jsonw_kstr (&j, "issuer", w->claims.iss);
+  jsonw_kstr (&j, "name", w->name);
+  jsonw_obj_end (&j);
+  control_reply_ok (w->node, w->deploy_reply, NEX_TYPE_RUN_RESPONSE, &b);
+  free (w->deploy_reply);
+  w->deploy_reply = NULL;
+}
+
+static void
+reply_stop_ok (struct workload *w)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  struct jsonw j;
+  if (w->stop_reply == NULL)
+    return;
+  jsonw_init (&j, &b);
+  jsonw_obj_begin (&j);
+  jsonw_kbool (&j, "stopped", true);
+  jsonw_kstr (&j, "id", w->id);
+  jsonw_kstr (&j, "issuer", w->claims.iss);
+  jsonw_kstr (&j, "name", w->name);
+  jsonw_obj_end (&j);
+  control_reply_ok (w->node, w->stop_reply, NEX_TYPE_STOP_RESPONSE, &b);
+  free (w->stop_reply);
+  w->stop_reply = NULL;
+}
+
+void
+supervise_started (struct workload *w, uint32_t pid)
+{
+  struct node *n = w->node;
+  w->state = WL_RUNNING;
+  w->started_mono_ns = timefmt_mono_ns ();
+  n->counters.deploys_ok++;
+  log_info ("workload %s (%s/%s) started, pid %u, in %.3f ms", w->id, w->ns, w->name, pid,
+            (double) (w->started_mono_ns - w->created_mono_ns) / 1e6);
+  /* Both before the reply: a deploy answered survives a crash, and so does
+   * its workload_started (journaled by the outbox). */
+  reattach_remember (w);
+  events_workload_started (n, w);
+  reply_run_ok (w);
+  /* A STOP came while it was starting: carry it out now. */
+  if (w->stop_requested)
+    stop_workload (n, w);
+}
+
+void
+supervise_fail_deploy (struct workload *w, const char *reply_error)
+{
+  struct node *n = w->node;
+  char msg[512];
+  n->counters.deploys_failed++;
+  log_warn ("workload %s (%s) failed to deploy: %s", w->id, w->name, reply_error);
+  control_reply_err (n, w->deploy_reply, NEX_TYPE_RUN_RESPONSE, reply_error);
+  free (w->deploy_reply);
+  w->deploy_reply = NULL;
+  snprintf (msg, sizeof msg, "Failed to start workload: %s; vm: %s", w->name, w->id);
+  events_workload_stopped (n, w, -1, msg);
+  reply_stop_ok (w); /* a STOP that came while it was starting: it is gone */
+  end_workload (w);
+}
+
+void
+supervise_start_failed (struct workload *w, const char *message)
+{
+  char err[600];
+  snprintf (err, sizeof err, "Failed to deploy workload: workload rejected by agent: %.500s",
+            message ? message : "");
+  supervise_fail_deploy (w, err);
+}
+
+void
+supervise_log (struct workload *w, bool is_stderr, const char *text, size_t len,
+               uint64_t dropped)
+{
+  if (dropped)
+    logs_note_dropped (w, (unsigned long long) dropped, "agent buffer full");
+  logs_publish (w, is_stderr, text, len);
+}
+
+/* Processes of w's sandbox that its memory limit killed (the cgroup's
+ * count, read before the leaf goes away); added to INFO's oom_kills. */
+static uint64_t
+oom_kills (struct workload *w, uint64_t *limit_mib)
+{
+  struct agent *a = w->agent;
+  uint64_t k;
+  if (a == NULL || a->slot == NULL || w->node->sandbox == NULL)
+    return 0;
+  k = sandbox_slot_oom_kills (w->node->sandbox, a->slot);
+  *limit_mib = a->slot->limits.memory_bytes >> 20;
+  w->node->counters.oom_kills += k;
+  return k;
+}
+
+void
+supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t log_dropped_unreported)
+{
+  struct node *n = w->node;
+  char msg[512];
+  uint64_t limit = 0, oom = oom_kills (w, &limit);
+  /* Drops Log frames reported were counted as they came; these are the
+   * ones no frame carried (lines still queued when the link stayed slow at
+   * the end). */
+  logs_note_dropped (w, (unsigned long long) log_dropped_unreported, "agent buffer at exit");
+  if (oom && sig == SIGKILL)
+    snprintf (msg, sizeof msg,
+              "Exited workload: %s; vm: %s; status: -1 (killed: out of memory, limit %llu MiB)",
+              w->name, w->id, (unsigned long long) limit);
+  else if (oom)
+    snprintf (msg, sizeof msg,
+              "Exited workload: %s; vm: %s; status: %d (%llu of its processes killed: out of "
+              "memory, limit %llu MiB)",
+              w->name, w->id, code, (unsigned long long) oom, (unsigned long long) limit);
+  else if (sig > 0 && sig < 65)
+    snprintf (msg, sizeof msg, "Exited workload: %s; vm: %s; status: %d (signal %d)", w->name,
+              w->id, code, sig);
+  else
+    snprintf (msg, sizeof msg, "Exited workload: %s; vm: %s; status: %d", w->name, w->id, code);
+  if (stopped || w->stop_requested)
+    snprintf (msg, sizeof msg, "Workload shutdown requested");
+  log_info ("workload %s (%s) ended: %s", w->id, w->name, msg);
+  events_workload_stopped (n, w, code, msg);
+  reply_stop_ok (w);
+  restart_or_end (w, code, stopped);
+}
+
+void
+supervise_agent_lost (struct workload *w, const char *why)
+{
+  struct node *n = w->node;
+  char msg[512];
+  uint64_t limit = 0, oom = w->state == WL_ENDED ? 0 : oom_kills (w, &limit);
+  w->agent = NULL;
+  if (w->state == WL_ENDED)
+    return;
+  if (w->state == WL_STARTING)
+    {
+      char err[600];
+      snprintf (err, sizeof err, "Failed to deploy workload: agent failed: %.500s", why);
+      supervise_fail_deploy (w, err);
+      return;
+    }
+  if (oom)
+    snprintf (msg, sizeof msg,
+              "Exited workload: %s; vm: %s; status: -1 (killed: out of memory, limit %llu MiB; "
+              "%s)",
+              w->name, w->id, (unsigned long long) limit, why);
+  else
+    snprintf (msg, sizeof msg, "Exited workload: %s; vm: %s; status: -1 (%s)", w->name, w->id,
+              why);
+  if (w->stop_requested)
+    snprintf (msg, sizeof msg, "Workload shutdown requested");
+  log_warn ("workload %s (%s): %s", w->id, w->name, why);
+  events_workload_stopped (n, w, -1, msg);
+  reply_stop_ok (w);
+  restart_or_end (w, -1, false);
+}
