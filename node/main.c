@@ -22,6 +22,7 @@
 #include "api/timefmt.h"
 #include "api/xalloc.h"
 #include "node/control/control.h"
+#include "node/control/tags.h"
 #include "node/bus/events.h"
 #include "node/core/node.h"
 #include "node/bus/outbox.h"

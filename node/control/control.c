@@ -13,7 +13,9 @@
 #include "api/subjects.h"
 #include "api/timefmt.h"
 #include "api/xalloc.h"
+#include "node/bus/reply.h"
 #include "node/control/deploy.h"
+#include "node/control/tags.h"
 #include "node/bus/events.h"
 #include "node/control/metrics.h"
 #include "node/sandbox/sandbox.h"
@@ -31,53 +33,6 @@ struct sub_closure {
 
 #define N_SUBS 8
 static struct sub_closure closures[N_SUBS];
-
-void
-ctl_req_free (struct ctl_req *r)
-{
-  if (r == NULL)
-    return;
-  free (r->subject);
-  free (r->reply);
-  free (r->data);
-  free (r);
-}
-
-static void
-ctl_req_drop (void *arg)
-{
-  ctl_req_free (arg);
-}
-
-void
-control_reply (struct node *n, const char *reply, const struct buf *payload)
-{
-  natsStatus s;
-  if (reply == NULL || *reply == '\0')
-    return; /* §1: processed, reply dropped */
-  s = natsConnection_Publish (n->nc, reply, payload->data, (int) payload->len);
-  if (s != NATS_OK)
-    {
-      n->counters.replies_failed++;
-      log_warn ("reply to %s not sent: %s", reply, natsStatus_GetText (s));
-    }
-}
-
-void
-control_reply_err (struct node *n, const char *reply, const char *type, const char *msg)
-{
-  cleanup_buf struct buf b = BUF_INIT;
-  envelope_err (&b, type, msg);
-  control_reply (n, reply, &b);
-}
-
-void
-control_reply_ok (struct node *n, const char *reply, const char *type, const struct buf *data)
-{
-  cleanup_buf struct buf b = BUF_INIT;
-  envelope_ok (&b, type, data->data, data->len);
-  control_reply (n, reply, &b);
-}
 
 /* ---- PING ---- */
 
@@ -139,7 +94,7 @@ handle_ping (struct node *n, struct ctl_req *r)
 {
   cleanup_buf struct buf b = BUF_INIT;
   write_ping (n, &b, false);
-  control_reply_ok (n, r->reply, NEX_TYPE_PING_RESPONSE, &b);
+  reply_ok (n, r->reply, NEX_TYPE_PING_RESPONSE, &b);
 }
 
 /* ---- AUCTION (0.2.4, §10): reply only when every given filter matches ---- */
@@ -191,7 +146,7 @@ handle_auction (struct node *n, struct ctl_req *r)
   if (!match)
     return; /* non-matching nodes stay silent */
   write_ping (n, &b, true);
-  control_reply_ok (n, r->reply, NEX_TYPE_AUCTION_RESPONSE, &b);
+  reply_ok (n, r->reply, NEX_TYPE_AUCTION_RESPONSE, &b);
 }
 
 /* ---- WPING (§1.3) ---- */
@@ -250,7 +205,7 @@ handle_wping (struct node *n, struct ctl_req *r)
   free (storage);
   if (matched == 0)
     return; /* silent when nothing matches */
-  control_reply_ok (n, r->reply, NEX_TYPE_PING_RESPONSE, &b);
+  reply_ok (n, r->reply, NEX_TYPE_PING_RESPONSE, &b);
 }
 
 /* ---- INFO (§1.4) ---- */
@@ -375,10 +330,10 @@ handle_info (struct node *n, struct ctl_req *r)
       snprintf (msg, sizeof msg,
                 "INFO reply would be %zu bytes, over the server's max_payload of %lld",
                 b.len + 64, (long long) natsConnection_GetMaxPayload (n->nc));
-      control_reply_err (n, r->reply, NEX_TYPE_INFO_RESPONSE, msg);
+      reply_err (n, r->reply, NEX_TYPE_INFO_RESPONSE, msg);
       return;
     }
-  control_reply_ok (n, r->reply, NEX_TYPE_INFO_RESPONSE, &b);
+  reply_ok (n, r->reply, NEX_TYPE_INFO_RESPONSE, &b);
 }
 
 /* ---- LAMEDUCK (§3.2) ---- */
@@ -395,7 +350,7 @@ handle_lameduck (struct node *n, struct ctl_req *r)
   json_decref (body); /* dl is gone with it */
   if (has_deadline && (deadline < 0 || deadline > 86400000))
     {
-      control_reply_err (n, r->reply, NEX_TYPE_LAMEDUCK_RESPONSE,
+      reply_err (n, r->reply, NEX_TYPE_LAMEDUCK_RESPONSE,
                          "deadline_ms must be between 0 and 86400000");
       return;
     }
@@ -416,7 +371,7 @@ handle_lameduck (struct node *n, struct ctl_req *r)
   jsonw_kstr (&w, "node_id", n->node_id);
   jsonw_kbool (&w, "success", true);
   jsonw_obj_end (&w);
-  control_reply_ok (n, r->reply, NEX_TYPE_LAMEDUCK_RESPONSE, &b);
+  reply_ok (n, r->reply, NEX_TYPE_LAMEDUCK_RESPONSE, &b);
 }
 
 /* ---- dispatch ---- */
@@ -447,7 +402,7 @@ dispatch (void *arg)
     }
   if (r->len > CONTROL_PAYLOAD_MAX)
     {
-      control_reply_err (n, r->reply, op_response_type (r->op),
+      reply_err (n, r->reply, op_response_type (r->op),
                          "request payload is larger than 1048576 bytes");
       ctl_req_free (r);
       return;

@@ -19,7 +19,8 @@
 #include "api/xkey.h"
 #include "node/agents/agent.h"
 #include "node/artifacts/artifact.h"
-#include "node/control/control.h"
+#include "node/bus/reply.h"
+#include "node/control/request.h"
 #include "node/bus/events.h"
 #include "node/core/node.h"
 #include "node/agents/pool.h"
@@ -59,7 +60,7 @@ reply_error (struct node *n, const char *reply, const char *msg)
 {
   n->counters.deploys_failed++;
   log_info ("deploy refused: %s", msg);
-  control_reply_err (n, reply, NEX_TYPE_RUN_RESPONSE, msg);
+  reply_err (n, reply, NEX_TYPE_RUN_RESPONSE, msg);
 }
 
 /* ---- environment (§2.5) ---- */

@@ -10,7 +10,8 @@
 #include "api/subjects.h"
 #include "api/xalloc.h"
 #include "node/agents/agent.h"
-#include "node/control/control.h"
+#include "node/bus/reply.h"
+#include "node/control/request.h"
 #include "node/core/node.h"
 #include "node/state/replay.h"
 #include "node/workload/supervise.h"
@@ -173,36 +174,36 @@ stop_handle (struct node *n, struct ctl_req *r)
 
   if (!subjects_namespace (r->subject, ns, sizeof ns))
     {
-      control_reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, "Invalid subject for workload stop");
+      reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, "Invalid subject for workload stop");
       return;
     }
   if (decode (r->data, r->len, &wid, &token, &err) < 0)
     {
       snprintf (msg, sizeof msg, "Unable to deserialize stop request: %s", err.msg);
-      control_reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, msg);
+      reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, msg);
       goto out;
     }
   w = wid ? workload_find (n, wid) : NULL;
   if (w == NULL || w->state == WL_ENDED)
     {
-      control_reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, "No such workload");
+      reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, "No such workload");
       goto out;
     }
   if (check_stop_jwt (n, w, token, msg, sizeof msg) < 0)
     {
       log_info ("stop of %s refused: %s", w->id, msg);
-      control_reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, msg);
+      reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, msg);
       goto out;
     }
   /* After the JWT check, deliberately the same text: ids cannot be probed. */
   if (strcmp (ns, w->ns) != 0)
     {
-      control_reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, "No such workload");
+      reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, "No such workload");
       goto out;
     }
   if (w->stop_reply)
     {
-      control_reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, "Workload is already stopping");
+      reply_err (n, r->reply, NEX_TYPE_STOP_RESPONSE, "Workload is already stopping");
       goto out;
     }
   n->counters.stops++;

@@ -1,4 +1,6 @@
 /* tags: the node's effective tag map (reference §8.4). */
+#include "node/control/tags.h"
+
 #include <sched.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -73,11 +75,4 @@ node_tags_refresh (struct node *n)
   sandbox_tags (n, &n->tags); /* nex.sandbox.disabled when a part is off */
   if (n->lameduck)
     strmap_set (&n->tags, "nex.lameduck", "true");
-}
-
-void
-node_uptime (const struct node *n, bool since_api, char *out, size_t cap)
-{
-  uint64_t start = since_api ? n->api_start_mono_ns : n->start_mono_ns;
-  timefmt_uptime (out, cap, (timefmt_mono_ns () - start) / 1000000000ull);
 }

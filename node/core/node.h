@@ -88,8 +88,6 @@ struct node {
   char *agent_path;
 };
 
-/* Recompute the effective tags from config + runtime facts. */
-void node_tags_refresh (struct node *n);
 /* Uptime strings (§8.5). */
 void node_uptime (const struct node *n, bool since_api, char *out, size_t cap);
 

@@ -10,7 +10,7 @@
 #include "api/timefmt.h"
 #include "api/xalloc.h"
 #include "node/agents/agent.h"
-#include "node/control/control.h"
+#include "node/bus/reply.h"
 #include "node/control/deploy.h"
 #include "node/bus/events.h"
 #include "node/bus/logs.h"
@@ -122,7 +122,7 @@ reply_run_ok (struct workload *w)
   jsonw_kstr (&j, "issuer", w->claims.iss);
   jsonw_kstr (&j, "name", w->name);
   jsonw_obj_end (&j);
-  control_reply_ok (w->node, w->deploy_reply, NEX_TYPE_RUN_RESPONSE, &b);
+  reply_ok (w->node, w->deploy_reply, NEX_TYPE_RUN_RESPONSE, &b);
   free (w->deploy_reply);
   w->deploy_reply = NULL;
 }
@@ -141,7 +141,7 @@ reply_stop_ok (struct workload *w)
   jsonw_kstr (&j, "issuer", w->claims.iss);
   jsonw_kstr (&j, "name", w->name);
   jsonw_obj_end (&j);
-  control_reply_ok (w->node, w->stop_reply, NEX_TYPE_STOP_RESPONSE, &b);
+  reply_ok (w->node, w->stop_reply, NEX_TYPE_STOP_RESPONSE, &b);
   free (w->stop_reply);
   w->stop_reply = NULL;
 }
@@ -172,7 +172,7 @@ supervise_fail_deploy (struct workload *w, const char *reply_error)
   char msg[512];
   n->counters.deploys_failed++;
   log_warn ("workload %s (%s) failed to deploy: %s", w->id, w->name, reply_error);
-  control_reply_err (n, w->deploy_reply, NEX_TYPE_RUN_RESPONSE, reply_error);
+  reply_err (n, w->deploy_reply, NEX_TYPE_RUN_RESPONSE, reply_error);
   free (w->deploy_reply);
   w->deploy_reply = NULL;
   snprintf (msg, sizeof msg, "Failed to start workload: %s; vm: %s", w->name, w->id);

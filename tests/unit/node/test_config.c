@@ -18,6 +18,7 @@
 
 #include "node/core/config.h"
 #include "node/core/node.h"
+#include "node/control/tags.h"
 
 /* Valid public keys (CRC-checked), generated for these tests. */
 #define ACCOUNT_1 "ABETAEPLS5EB5ZKAL47BZULTHSIR5MAFB6GYOTEPECL4AMOGNCWYWM7V"

@@ -1,0 +1,32 @@
+/* request: one control request as the loop receives it. The nats.c thread
+ * that got the message copies subject, reply and payload into a ctl_req and
+ * posts it (node/control/control.c); the handler it is dispatched to owns it
+ * from then on. */
+#ifndef NEXC_NODE_CONTROL_REQUEST_H
+#define NEXC_NODE_CONTROL_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct node;
+
+#define CONTROL_PAYLOAD_MAX (1024 * 1024)
+
+enum ctl_op { CTL_PING, CTL_PING_NODE, CTL_WPING, CTL_INFO, CTL_DEPLOY, CTL_STOP, CTL_LAMEDUCK,
+              CTL_AUCTION };
+
+struct ctl_req {
+  struct node *node;
+  enum ctl_op op;
+  char *subject;
+  char *reply; /* NULL when the request has none */
+  char *data;  /* NUL-terminated copy */
+  size_t len;
+  uint64_t recv_ns;
+};
+
+void ctl_req_free (struct ctl_req *r);
+/* ctl_req_free as a loop_post drop callback (a request never dispatched). */
+void ctl_req_drop (void *arg);
+
+#endif
