@@ -8,7 +8,6 @@
 #include "api/timefmt.h"
 #include "node/core/node.h"
 #include "node/bus/outbox.h"
-#include "node/workload/workload.h"
 
 void
 events_write_tags (struct node *n, struct jsonw *w)
@@ -119,7 +118,7 @@ events_node_stopped (struct node *n)
 }
 
 void
-events_workload_started (struct node *n, struct workload *w)
+events_workload_started (struct node *n, const struct events_wl *w)
 {
   cleanup_buf struct buf b = BUF_INIT;
   struct jsonw j;
@@ -134,7 +133,8 @@ events_workload_started (struct node *n, struct workload *w)
 }
 
 void
-events_workload_stopped (struct node *n, struct workload *w, int code, const char *message)
+events_workload_stopped (struct node *n, const struct events_wl *w, int code,
+                         const char *message)
 {
   cleanup_buf struct buf b = BUF_INIT;
   struct jsonw j;
@@ -148,7 +148,7 @@ events_workload_stopped (struct node *n, struct workload *w, int code, const cha
 }
 
 void
-events_workload_given_up (struct node *n, struct workload *w, const char *message)
+events_workload_given_up (struct node *n, const struct events_wl *w, const char *message)
 {
   cleanup_buf struct buf b = BUF_INIT;
   struct jsonw j;

@@ -12,7 +12,6 @@
 #include "api/timefmt.h"
 #include "api/xalloc.h"
 #include "node/core/node.h"
-#include "node/workload/workload.h"
 
 /* Messages whose natsMsg_Destroy waits for logs_batch_end. */
 #define LOGS_BATCH_MAX 1024
@@ -23,7 +22,7 @@
  * subjects_log and jsonw, so the bytes are theirs. Loop thread only. */
 struct wl_parts {
   char *ns, *name, *node_id;
-  char id[WORKLOAD_ID_LEN + 1];
+  char id[32];
   struct buf subject;
   struct buf head;                    /* {"text": */
   struct buf tail_info, tail_error;   /* ,"level":"INFO","id":"..."} */
@@ -37,7 +36,7 @@ static bool batching;
 
 /* At most one drop report per workload per second in the node's own log. */
 static void
-report_drop (struct workload *w, const char *where)
+report_drop (const struct log_stream *w, const char *where)
 {
   static uint64_t last_ns;
   uint64_t now = timefmt_mono_ns ();
@@ -45,15 +44,15 @@ report_drop (struct workload *w, const char *where)
     return;
   last_ns = now;
   log_warn ("workload %s (%s): %" PRIu64 " log lines dropped so far (%s)", w->id, w->name,
-            w->log_dropped, where);
+            w->dropped, where);
 }
 
 void
-logs_note_dropped (struct workload *w, unsigned long long dropped, const char *where)
+logs_note_dropped (struct log_stream *w, unsigned long long dropped, const char *where)
 {
   if (dropped == 0)
     return;
-  w->log_dropped += dropped;
+  w->dropped += dropped;
   w->node->counters.log_dropped_agent += dropped;
   report_drop (w, where);
 }
@@ -87,7 +86,7 @@ build_tail (struct buf *tail, const char *level, const char *id, struct buf *hea
 }
 
 static const struct wl_parts *
-parts_for (struct workload *w)
+parts_for (const struct log_stream *w)
 {
   struct node *n = w->node;
   if (parts.subject.len > 0 && strcmp (parts.id, w->id) == 0 && same (parts.name, w->name)
@@ -163,13 +162,13 @@ logs_batch_end (void)
 }
 
 void
-logs_publish (struct workload *w, bool is_stderr, const char *text, size_t len)
+logs_publish (struct log_stream *w, bool is_stderr, const char *text, size_t len)
 {
   logs_publish_level (w, is_stderr ? "ERROR" : "INFO", text, len);
 }
 
 void
-logs_publish_level (struct workload *w, const char *level, const char *text, size_t len)
+logs_publish_level (struct log_stream *w, const char *level, const char *text, size_t len)
 {
   struct node *n = w->node;
   const struct wl_parts *p = parts_for (w);
@@ -177,8 +176,8 @@ logs_publish_level (struct workload *w, const char *level, const char *text, siz
   natsStatus s;
   char seq[24];
 
-  w->log_seq++;
-  w->log_bytes += len;
+  w->seq++;
+  w->bytes += len;
   n->counters.log_lines++;
   buf_reset (&body);
   buf_append (&body, p->head.data, p->head.len);
@@ -202,7 +201,7 @@ logs_publish_level (struct workload *w, const char *level, const char *text, siz
       build_tail (&tail, level, w->id, &head);
       buf_append (&body, tail.data, tail.len);
     }
-  u64_dec (w->log_seq, seq);
+  u64_dec (w->seq, seq);
   s = natsMsg_Create (&msg, p->subject.data, NULL, body.data, (int) body.len);
   if (s == NATS_OK)
     s = natsMsgHeader_Set (msg, LOGS_SEQ_HEADER, seq);
@@ -212,7 +211,7 @@ logs_publish_level (struct workload *w, const char *level, const char *text, siz
     release (msg);
   if (s != NATS_OK)
     {
-      w->log_dropped++;
+      w->dropped++;
       n->counters.log_dropped_publish++;
       report_drop (w, natsStatus_GetText (s));
     }

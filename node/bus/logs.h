@@ -17,16 +17,29 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
 #define LOGS_SEQ_HEADER "Nexc-Seq"
 
-struct workload;
+struct node;
 
-void logs_publish (struct workload *w, bool is_stderr, const char *text, size_t len);
+/* One workload's log stream: who it is (borrowed strings, set by the owner
+ * before each call: node/workload/workload.h's workload_log) and what went
+ * through it so far. */
+struct log_stream {
+  struct node *node;
+  const char *ns, *name, *id;
+  uint64_t seq;     /* lines published (the last Nexc-Seq) */
+  uint64_t bytes;   /* text bytes published */
+  uint64_t dropped; /* lines lost: in the agent, or at publish */
+};
+
+void logs_publish (struct log_stream *s, bool is_stderr, const char *text, size_t len);
 /* A line the node writes itself, with a slog level name ("DEBUG", "ERROR"). */
-void logs_publish_level (struct workload *w, const char *level, const char *text, size_t len);
+void logs_publish_level (struct log_stream *s, const char *level, const char *text, size_t len);
 void logs_batch_begin (void);
 void logs_batch_end (void);
 /* Lines dropped before they reached the node (agent ring full). */
-void logs_note_dropped (struct workload *w, unsigned long long dropped, const char *where);
+void logs_note_dropped (struct log_stream *s, unsigned long long dropped, const char *where);
 
 #endif

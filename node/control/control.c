@@ -252,8 +252,8 @@ write_machine (struct node *n, struct jsonw *w, struct workload *wl)
   jsonw_obj_end (w);
   /* Our extensions, after Nex's fields (Go clients ignore unknown keys). */
   jsonw_kint (w, "restarts", wl->restarts);
-  jsonw_kint (w, "log_lines", (int64_t) wl->log_seq);
-  jsonw_kint (w, "log_dropped", (int64_t) wl->log_dropped);
+  jsonw_kint (w, "log_lines", (int64_t) wl->log.seq);
+  jsonw_kint (w, "log_dropped", (int64_t) wl->log.dropped);
   jsonw_key (w, "metrics");
   metrics_write_workload (wl, w);
   trigger_write_info (wl, w);

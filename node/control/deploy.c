@@ -589,6 +589,7 @@ deploy_schedule_restart (struct workload *w, int code)
   if (v == RESTART_GIVE_UP)
     {
       char msg[300];
+      struct events_wl ev = workload_ev (w);
       snprintf (msg, sizeof msg,
                 "Gave up restarting workload: %s; vm: %s; %llu restarts without a stable run "
                 "(policy %s, max_restarts %llu)",
@@ -596,7 +597,7 @@ deploy_schedule_restart (struct workload *w, int code)
                 restart_policy_name (w->policy.policy),
                 (unsigned long long) w->policy.max_restarts);
       log_error ("%s", msg);
-      events_workload_given_up (n, w, msg);
+      events_workload_given_up (n, &ev, msg);
       return false;
     }
   w->state = WL_RESTARTING;

@@ -238,9 +238,9 @@ metrics_write_workload (const struct workload *w, struct jsonw *j)
   jsonw_kint (j, "memory_peak_bytes", (int64_t) w->mem_peak_bytes);
   jsonw_kint (j, "pids", w->pids);
   jsonw_kint (j, "restarts", w->restarts);
-  jsonw_kint (j, "log_lines", (int64_t) w->log_seq);
-  jsonw_kint (j, "log_bytes", (int64_t) w->log_bytes);
-  jsonw_kint (j, "log_dropped", (int64_t) w->log_dropped);
+  jsonw_kint (j, "log_lines", (int64_t) w->log.seq);
+  jsonw_kint (j, "log_bytes", (int64_t) w->log.bytes);
+  jsonw_kint (j, "log_dropped", (int64_t) w->log.dropped);
   jsonw_obj_end (j);
 }
 

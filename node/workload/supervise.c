@@ -150,6 +150,7 @@ void
 supervise_started (struct workload *w, uint32_t pid)
 {
   struct node *n = w->node;
+  struct events_wl ev = workload_ev (w);
   w->state = WL_RUNNING;
   w->started_mono_ns = timefmt_mono_ns ();
   n->counters.deploys_ok++;
@@ -158,7 +159,7 @@ supervise_started (struct workload *w, uint32_t pid)
   /* Both before the reply: a deploy answered survives a crash, and so does
    * its workload_started (journaled by the outbox). */
   reattach_remember (w);
-  events_workload_started (n, w);
+  events_workload_started (n, &ev);
   reply_run_ok (w);
   /* A STOP came while it was starting: carry it out now. */
   if (w->stop_requested)
@@ -169,6 +170,7 @@ void
 supervise_fail_deploy (struct workload *w, const char *reply_error)
 {
   struct node *n = w->node;
+  struct events_wl ev = workload_ev (w);
   char msg[512];
   n->counters.deploys_failed++;
   log_warn ("workload %s (%s) failed to deploy: %s", w->id, w->name, reply_error);
@@ -176,7 +178,7 @@ supervise_fail_deploy (struct workload *w, const char *reply_error)
   free (w->deploy_reply);
   w->deploy_reply = NULL;
   snprintf (msg, sizeof msg, "Failed to start workload: %s; vm: %s", w->name, w->id);
-  events_workload_stopped (n, w, -1, msg);
+  events_workload_stopped (n, &ev, -1, msg);
   reply_stop_ok (w); /* a STOP that came while it was starting: it is gone */
   end_workload (w);
 }
@@ -195,8 +197,8 @@ supervise_log (struct workload *w, bool is_stderr, const char *text, size_t len,
                uint64_t dropped)
 {
   if (dropped)
-    logs_note_dropped (w, (unsigned long long) dropped, "agent buffer full");
-  logs_publish (w, is_stderr, text, len);
+    logs_note_dropped (workload_log (w), (unsigned long long) dropped, "agent buffer full");
+  logs_publish (workload_log (w), is_stderr, text, len);
 }
 
 /* Processes of w's sandbox that its memory limit killed (the cgroup's
@@ -218,12 +220,13 @@ void
 supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t log_dropped_unreported)
 {
   struct node *n = w->node;
+  struct events_wl ev = workload_ev (w);
   char msg[512];
   uint64_t limit = 0, oom = oom_kills (w, &limit);
   /* Drops Log frames reported were counted as they came; these are the
    * ones no frame carried (lines still queued when the link stayed slow at
    * the end). */
-  logs_note_dropped (w, (unsigned long long) log_dropped_unreported, "agent buffer at exit");
+  logs_note_dropped (workload_log (w), (unsigned long long) log_dropped_unreported, "agent buffer at exit");
   if (oom && sig == SIGKILL)
     snprintf (msg, sizeof msg,
               "Exited workload: %s; vm: %s; status: -1 (killed: out of memory, limit %llu MiB)",
@@ -241,7 +244,7 @@ supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t 
   if (stopped || w->stop_requested)
     snprintf (msg, sizeof msg, "Workload shutdown requested");
   log_info ("workload %s (%s) ended: %s", w->id, w->name, msg);
-  events_workload_stopped (n, w, code, msg);
+  events_workload_stopped (n, &ev, code, msg);
   reply_stop_ok (w);
   restart_or_end (w, code, stopped);
 }
@@ -250,6 +253,7 @@ void
 supervise_agent_lost (struct workload *w, const char *why)
 {
   struct node *n = w->node;
+  struct events_wl ev = workload_ev (w);
   char msg[512];
   uint64_t limit = 0, oom = w->state == WL_ENDED ? 0 : oom_kills (w, &limit);
   w->agent = NULL;
@@ -273,7 +277,7 @@ supervise_agent_lost (struct workload *w, const char *why)
   if (w->stop_requested)
     snprintf (msg, sizeof msg, "Workload shutdown requested");
   log_warn ("workload %s (%s): %s", w->id, w->name, why);
-  events_workload_stopped (n, w, -1, msg);
+  events_workload_stopped (n, &ev, -1, msg);
   reply_stop_ok (w);
   restart_or_end (w, -1, false);
 }

@@ -238,13 +238,13 @@ emit_result (struct fn *fn, const char *subject, bool ok, uint64_t elapsed_ns, c
     {
       snprintf (line, sizeof line, "Function %s execution succeeded (%" PRIu64 "ns)", w->name,
                 elapsed_ns);
-      logs_publish_level (w, "DEBUG", line, strlen (line));
+      logs_publish_level (workload_log (w), "DEBUG", line, strlen (line));
       fn->ok++;
       n->counters.fn_ok++;
     }
   else
     {
-      logs_publish_level (w, "ERROR", "Function execution failed",
+      logs_publish_level (workload_log (w), "ERROR", "Function execution failed",
                           strlen ("Function execution failed"));
       log_debug ("function %s (%s) on %s failed: %s", w->id, w->name, subject, error);
       fn->failed++;
@@ -578,7 +578,7 @@ on_result (struct fn_call *c, const Nexc__Agent__FunctionResult *r)
   char err[200];
   struct stat st = { 0 };
   /* Log frames counted their drops; only those no frame carried are new. */
-  logs_note_dropped (w, (unsigned long long) r->log_dropped_unreported, "agent buffer at exit");
+  logs_note_dropped (workload_log (w), (unsigned long long) r->log_dropped_unreported, "agent buffer at exit");
   fn->runtime_ns += elapsed;
   err[0] = '\0';
   if (r->timed_out)
@@ -647,8 +647,8 @@ trigger_agent_frame (struct agent *a, Frame *f)
       if (f->log->stream == NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED)
         break;
       if (f->log->dropped)
-        logs_note_dropped (fn->w, (unsigned long long) f->log->dropped, "agent buffer full");
-      logs_publish (fn->w, f->log->stream == NEXC__AGENT__LOG__STREAM__STDERR,
+        logs_note_dropped (workload_log (fn->w), (unsigned long long) f->log->dropped, "agent buffer full");
+      logs_publish (workload_log (fn->w), f->log->stream == NEXC__AGENT__LOG__STREAM__STDERR,
                     (const char *) f->log->text.data, f->log->text.len);
       return true;
     case NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT:

@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include "api/jwt.h"
+#include "node/bus/events.h"
+#include "node/bus/logs.h"
 #include "node/core/loop.h"
 #include "node/workload/restart.h"
 
@@ -46,9 +48,7 @@ struct workload {
   char *deploy_reply; /* reply subject of the DEPLOY, until answered */
   char *stop_reply;   /* reply subject of a STOP, until the agent confirms */
   struct loop_timer stop_timer;
-  uint64_t log_seq;
-  uint64_t log_bytes;
-  uint64_t log_dropped;
+  struct log_stream log; /* through workload_log */
   /* metrics (node/metrics.c) */
   uint64_t cpu_ticks;      /* user+system of the workload's processes, last sample */
   uint64_t cpu_sample_ns;  /* when it was taken */
@@ -63,6 +63,24 @@ struct workload {
   bool autostart; /* deployed by the node from its config (trusted) */
   struct fn *fn;  /* type "function": subscriptions and invocations (node/trigger.h) */
 };
+
+/* w's log stream, its names current (logs_* take it). */
+static inline struct log_stream *
+workload_log (struct workload *w)
+{
+  w->log.node = w->node;
+  w->log.ns = w->ns;
+  w->log.name = w->name;
+  w->log.id = w->id;
+  return &w->log;
+}
+
+/* What an event about w carries. */
+static inline struct events_wl
+workload_ev (const struct workload *w)
+{
+  return (struct events_wl){ .ns = w->ns, .id = w->id, .name = w->name, .restarts = w->restarts };
+}
 
 /* A fresh id: 20 chars of base32hex (xid-like, §8.6), time-ordered prefix. */
 void workload_new_id (char out[WORKLOAD_ID_LEN + 1]);
