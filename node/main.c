@@ -385,7 +385,8 @@ cmd_up (int argc, char **argv)
    * sandbox's leftover sweep, which must spare their sandboxes. */
   /* Then the process tier's preflight (never a silent downgrade: a missing
    * hard requirement stops the start) and the leftovers of a crashed run. */
-  if ((!o.ephemeral && reattach_open (&n, &err) < 0) || sandbox_start (&n, &err) < 0)
+  if ((!o.ephemeral && reattach_open (&n, &err) < 0)
+      || sandbox_start (&n, &(struct sandbox_keep){ reattach_keeps_uid, &n }, &err) < 0)
     {
       log_error ("%s", err.msg);
       reattach_close (&n);

@@ -16,6 +16,7 @@
 #include "api/log.h"
 #include "api/timefmt.h"
 #include "api/xalloc.h"
+#include "node/agents/agent_sock.h"
 #include "node/bus/logs.h"
 #include "node/core/node.h"
 #include "node/sandbox/nsspawn.h"
@@ -118,7 +119,7 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   argv[argc++] = n->sandbox ? "process" : "none";
   argv[argc++] = "--log-level";
   argv[argc++] = log_get_level () >= LOG_DEBUG ? "debug" : "info";
-  if (reattach_listen (n, &sock, &lfd) == 0)
+  if (agent_socks_listen (n->agent_socks, &sock, &lfd) == 0)
     {
       argv[argc++] = "--listen-fd";
       argv[argc++] = "4";
@@ -134,7 +135,7 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   if (rc < 0)
     {
       close (sv[0]);
-      reattach_sock_remove (sock);
+      agent_sock_remove (sock);
       free (sock);
       return -1;
     }

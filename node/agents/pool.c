@@ -10,7 +10,7 @@
 #include "api/xalloc.h"
 #include "node/agents/agent.h"
 #include "node/core/node.h"
-#include "node/workload/reattach.h"
+#include "node/agents/agent_sock.h"
 #include "node/sandbox/sandbox.h"
 #include "node/agents/zygote.h"
 
@@ -224,7 +224,7 @@ free_agent (void *arg)
 {
   struct agent *a = arg;
   if (!a->detached) /* a detached agent's socket is how a new node finds it */
-    reattach_sock_remove (a->sock);
+    agent_sock_remove (a->sock);
   if (a->pidfd >= 0)
     close (a->pidfd);
   free (a->sock);

@@ -13,7 +13,6 @@
 #include "node/state/journal.h"
 #include "node/core/loop.h"
 #include "node/core/node.h"
-#include "node/workload/reattach.h"
 
 #define OUTBOX_BATCH_MS 20   /* gather events for one flush */
 #define OUTBOX_RETRY_MS 500  /* after a flush that failed (server away) */
@@ -128,7 +127,7 @@ publish_one (struct outbox *o, struct pending *pe, const char *subject, const vo
 static void
 republish_stale (struct outbox *o)
 {
-  struct journal *j = reattach_journal (o->n);
+  struct journal *j = o->n->journal;
   const struct journal_event *ev;
   size_t nev = j ? journal_events (j, &ev) : 0;
   uint64_t now = reconnects (o->n->nc_data, o->stats);
@@ -177,7 +176,7 @@ schedule (struct outbox *o, uint64_t ms)
 static void
 confirm (struct outbox *o, uint64_t gen, uint64_t epoch)
 {
-  struct journal *j = reattach_journal (o->n);
+  struct journal *j = o->n->journal;
   const char **ids = xcalloc (o->np + 1, sizeof *ids);
   struct nxerr err = { 0 };
   size_t k = 0, keep = 0;
@@ -231,7 +230,7 @@ bool
 outbox_publish (struct node *n, const char *subject, const char *id, const char *ev, size_t len)
 {
   struct outbox *o = n->outbox;
-  struct journal *j = o ? reattach_journal (n) : NULL;
+  struct journal *j = o ? n->journal : NULL;
   struct journal_event je = { (char *) id, (char *) subject, (uint8_t *) ev, len };
   struct nxerr err = { 0 };
   if (j == NULL)
@@ -250,7 +249,7 @@ int
 outbox_start (struct node *n, struct nxerr *err)
 {
   struct outbox *o = xcalloc (1, sizeof *o);
-  struct journal *j = reattach_journal (n);
+  struct journal *j = n->journal;
   const struct journal_event *ev;
   size_t nev = j ? journal_events (j, &ev) : 0;
   int e;

@@ -148,7 +148,7 @@ shutdown_begin (struct node *n)
   if (n->stopping)
     return;
   n->stopping = true;
-  if (n->detach_on_exit && reattach_journal (n))
+  if (n->detach_on_exit && n->journal)
     detach_all (n);
   stop_all (n);
   if (grace > SHUTDOWN_GRACE_MAX_MS)

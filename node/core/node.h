@@ -22,6 +22,8 @@ struct pool;
 struct sandbox;
 struct artifact_cache;
 struct reattach;
+struct journal;
+struct agent_socks;
 
 struct node_counters {
   uint64_t deploys_ok;
@@ -77,7 +79,13 @@ struct node {
   struct artifact_cache *cache;
   struct replay *replay;
 
-  struct reattach *reattach; /* journal + agent sockets (node/reattach.h) */
+  struct reattach *reattach; /* a restart's takeover (node/workload/reattach.h) */
+  /* Both opened by reattach_open, NULL when the node runs without a state
+   * dir (--ephemeral): the workloads and pending events that survive a
+   * restart (node/state/journal.h), the agents' sockets to reconnect to
+   * (node/agents/agent_sock.h). */
+  struct journal *journal;
+  struct agent_socks *agent_socks;
   bool detach_on_exit;       /* --detach-on-exit: SIGTERM leaves workloads running */
   size_t detached;           /* how many it left (node_stopped says) */
 

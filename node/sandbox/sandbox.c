@@ -16,7 +16,6 @@
 #include "node/core/identity.h"
 #include "node/core/node.h"
 #include "node/sandbox/preflight.h"
-#include "node/workload/reattach.h"
 #include "node/core/rmtree.h"
 #include "node/sandbox/uidrange.h"
 
@@ -177,29 +176,24 @@ discard_workdir (struct sandbox *sb, const char *name)
 
 /* ---- start and stop ---- */
 
-/* "u<uid>" of a sandbox a restarted node reattaches to (node/reattach.h). */
+/* "u<uid>" of a sandbox a restarted node reattaches to (keep). */
 static bool
 kept_name (const void *ud, const char *name)
 {
+  const struct sandbox_keep *keep = ud;
   char *end;
   unsigned long uid;
-  if (name[0] != 'u')
+  if (name[0] != 'u' || keep == NULL || keep->uid == NULL)
     return false;
   uid = strtoul (name + 1, &end, 10);
   return *end == '\0' && end != name + 1 && uid <= UINT32_MAX
-         && reattach_keeps_uid (ud, (uint32_t) uid);
-}
-
-static bool
-kept_uid (const void *ud, uint32_t uid)
-{
-  return reattach_keeps_uid (ud, uid);
+         && keep->uid (keep->ud, (uint32_t) uid);
 }
 
 /* Working dirs (and trash) of a previous run: nothing of theirs runs, but
  * the sandboxes being reattached. */
 static int
-sweep_workdirs (struct sandbox *sb)
+sweep_workdirs (struct sandbox *sb, const struct sandbox_keep *keep)
 {
   DIR *d = opendir (sb->dir);
   struct dirent *e;
@@ -208,7 +202,7 @@ sweep_workdirs (struct sandbox *sb)
     {
       struct nxerr err = { 0 };
       if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0
-          || kept_name (sb->node, e->d_name))
+          || kept_name (keep, e->d_name))
         continue;
       if (rmtree_at (sb->dirfd, e->d_name, &err) < 0)
         log_warn ("sandbox: leftover %s/%s: %s", sb->dir, e->d_name, err.msg);
@@ -224,7 +218,7 @@ static void
 on_reclaim (struct loop_timer *t);
 
 int
-sandbox_start (struct node *n, struct nxerr *err)
+sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *err)
 {
   struct preflight pf;
   struct preflight_opts o;
@@ -243,8 +237,8 @@ sandbox_start (struct node *n, struct nxerr *err)
     return nxerr_sys (err, errno, "state dir %s", n->cfg.state_dir);
   cgroup_node_name (n->node_id, cgname, sizeof cgname);
   o = (struct preflight_opts){ .cfg = &n->cfg, .state_dir = abs, .agent_path = n->agent_path,
-                               .servers = NULL, .cgroup_name = cgname, .keep_uid = kept_uid,
-                               .keep_ud = n };
+                               .servers = NULL, .cgroup_name = cgname, .keep_uid = keep ? keep->uid : NULL,
+                               .keep_ud = keep ? keep->ud : NULL };
   preflight_run (&o, &pf);
   preflight_log (&pf);
   if (!preflight_ready (&pf))
@@ -282,10 +276,10 @@ sandbox_start (struct node *n, struct nxerr *err)
     if (!sb->cg.have[c])
       sb->disabled[sb->n_disabled++]
           = c == CG_MEMORY ? "cgroup.memory" : (c == CG_PIDS ? "cgroup.pids" : "cgroup.cpu");
-  if (cgroup_sweep_except (&sb->cg, kept_name, n, &removed, err) < 0)
+  if (cgroup_sweep_except (&sb->cg, kept_name, keep, &removed, err) < 0)
     log_error ("sandbox: %s", err->msg);
   nxerr_clear (err);
-  leftovers = sweep_workdirs (sb);
+  leftovers = sweep_workdirs (sb, keep);
   if (removed || leftovers)
     log_info ("sandbox: removed what a previous run left: %d cgroups, %d working dirs", removed,
               leftovers);

@@ -50,7 +50,15 @@ struct sandbox_slot {
   unsigned reclaim_tries;
 };
 
-int sandbox_start (struct node *n, struct nxerr *err);
+/* The sandboxes of a previous run to keep through the leftover sweep: those
+ * whose agents a restarted node reattaches (uid(ud, uid) true). */
+struct sandbox_keep {
+  bool (*uid) (const void *ud, uint32_t uid);
+  const void *ud;
+};
+
+/* keep may be NULL: nothing is kept. */
+int sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *err);
 /* After the pool is gone: finish the cleaning, remove the node cgroup. */
 void sandbox_stop (struct node *n);
 

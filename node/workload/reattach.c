@@ -19,6 +19,7 @@
 #include "api/timefmt.h"
 #include "api/xalloc.h"
 #include "node/agents/agent.h"
+#include "node/agents/agent_sock.h"
 #include "node/control/deploy.h"
 #include "node/state/journal.h"
 #include "node/core/node.h"
@@ -28,21 +29,10 @@
 #include "node/workload/workload.h"
 
 #define ORPHAN_STOP_WAIT_MS 2000
-#define LISTEN_FD_MIN 10 /* above 3 and 4, the child's link and socket */
 
 struct reattach {
   struct journal *j;
-  char dir[PATH_MAX]; /* <state>/agents */
-  bool usable;        /* socket paths fit in sun_path */
-  /* Tier none: agents listen on abstract sockets, "@nexc-<node id>-a<16 hex>"
-   * (journaled with the '@'): nothing is created on the state disk per
-   * agent, where a bind cost ~50-190 us of inode churn on ext4. The tier
-   * has no boundary between the node's uid and its workloads anyway; the
-   * agent accepts only its own uid (SO_PEERCRED). Tier process agents may
-   * sit in their own network namespace, out of reach of abstract names:
-   * they keep a file in <dir>, mode 0600 in a 0700 dir. */
-  bool abstract;
-  char prefix[80]; /* "@nexc-<node id>-a" */
+  struct agent_socks *socks; /* node/agents/agent_sock.h */
   struct journal_entry *entries; /* from the journal, until reattach_run */
   int *fds;                      /* connected link per entry, or -1 */
   bool *adopted;                 /* per entry: its agent is ours again */
@@ -51,60 +41,6 @@ struct reattach {
   size_t pending, reattached, lost;
   bool reported;
 };
-
-/* The address of a journaled socket name: a path, or "@name" (abstract). */
-static bool
-sock_addr (const char *name, struct sockaddr_un *sa, socklen_t *len)
-{
-  size_t n = strlen (name);
-  memset (sa, 0, sizeof *sa);
-  sa->sun_family = AF_UNIX;
-  if (n == 0 || n >= sizeof sa->sun_path)
-    return false;
-  memcpy (sa->sun_path, name, n);
-  if (name[0] == '@')
-    sa->sun_path[0] = '\0';
-  *len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + n + (name[0] == '@' ? 0 : 1));
-  return true;
-}
-
-void
-reattach_sock_remove (const char *name)
-{
-  if (name && name[0] == '/')
-    unlink (name);
-}
-
-static int
-connect_to (const char *name)
-{
-  struct sockaddr_un sa;
-  socklen_t len;
-  int fd;
-  if (!sock_addr (name, &sa, &len))
-    return -1;
-  fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    return -1;
-  if (connect (fd, (struct sockaddr *) &sa, len) < 0)
-    {
-      close (fd);
-      return -1;
-    }
-  return fd;
-}
-
-/* Only sockets we made: <dir>/a<hex>.sock, or @nexc-<our node id>-a<hex>. */
-static bool
-ours (const struct reattach *r, const char *path)
-{
-  size_t dl = strlen (r->dir), pl = strlen (r->prefix);
-  if (path[0] == '@')
-    return strncmp (path, r->prefix, pl) == 0 && strlen (path) == pl + 16
-           && strspn (path + pl, "0123456789abcdef") == 16;
-  return strncmp (path, r->dir, dl) == 0 && path[dl] == '/' && path[dl + 1] == 'a'
-         && strchr (path + dl + 1, '/') == NULL;
-}
 
 /* A socket no journal entry owns: its agent (if it answers) is stopped at
  * once and waited for a moment; the socket file goes. */
@@ -115,7 +51,7 @@ clean_orphan (const char *path)
   Nexc__Agent__Stop s = NEXC__AGENT__STOP__INIT;
   struct nxerr err = { 0 };
   uint64_t deadline = timefmt_mono_ns () + ORPHAN_STOP_WAIT_MS * 1000000ull;
-  int fd = connect_to (path);
+  int fd = agent_sock_connect (path);
   bool stopped = false;
   if (fd >= 0)
     {
@@ -147,7 +83,7 @@ clean_orphan (const char *path)
     }
   log_warn ("reattach: orphan agent socket %s (no journal entry)%s: removed", path,
             fd < 0 ? "" : stopped ? ", its agent stopped" : ", its agent did not answer");
-  reattach_sock_remove (path);
+  agent_sock_remove (path);
 }
 
 static bool
@@ -176,7 +112,7 @@ sweep_abstract (struct reattach *r)
         continue;
       name++;
       name[strcspn (name, "\n")] = '\0';
-      if (!ours (r, name) || known (r, name))
+      if (!agent_socks_ours (r->socks, name) || known (r, name))
         continue;
       for (k = 0; k < n_seen && strcmp (seen[k], name) != 0; k++)
         ;
@@ -195,7 +131,8 @@ sweep_abstract (struct reattach *r)
 static void
 sweep_orphans (struct reattach *r)
 {
-  DIR *d = opendir (r->dir);
+  const char *dir = agent_socks_dir (r->socks);
+  DIR *d = opendir (dir);
   struct dirent *e;
   while (d && (e = readdir (d)) != NULL)
     {
@@ -203,7 +140,7 @@ sweep_orphans (struct reattach *r)
       size_t len = strlen (e->d_name);
       if (e->d_name[0] != 'a' || len < 6 || strcmp (e->d_name + len - 5, ".sock") != 0)
         continue;
-      snprintf (path, sizeof path, "%s/%s", r->dir, e->d_name);
+      snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
       if (!known (r, path))
         clean_orphan (path);
     }
@@ -217,31 +154,23 @@ reattach_open (struct node *n, struct nxerr *err)
 {
   struct reattach *r = xcalloc (1, sizeof *r);
   cleanup_buf struct buf note = BUF_INIT;
-  char *abs;
   r->start_ns = timefmt_mono_ns ();
   n->reattach = r;
   if (identity_mkdirs (n->cfg.state_dir, err) < 0)
     return nxerr_wrap (err, "state dir");
-  abs = realpath (n->cfg.state_dir, NULL);
-  if (abs == NULL)
-    return nxerr_sys (err, errno, "state dir %s", n->cfg.state_dir);
-  snprintf (r->dir, sizeof r->dir, "%s/agents", abs);
-  free (abs);
-  r->abstract = n->cfg.sandbox != SANDBOX_PROCESS;
-  snprintf (r->prefix, sizeof r->prefix, "@nexc-%s-a", n->node_id);
-  if (mkdir (r->dir, 0700) < 0 && errno != EEXIST)
-    return nxerr_sys (err, errno, "mkdir %s", r->dir);
-  chmod (r->dir, 0700);
-  /* "/a" + 16 hex + ".sock" */
-  r->usable = strlen (r->dir) + 24 < sizeof ((struct sockaddr_un *) 0)->sun_path;
-  if (!r->usable)
-    log_warn ("reattach off: %s is too long for unix socket paths; workloads will not survive "
-              "a node restart",
-              r->dir);
+  /* Tier process agents may sit in their own network namespace, out of
+   * reach of abstract socket names. */
+  if (agent_socks_new (n->cfg.state_dir, n->node_id, n->cfg.sandbox != SANDBOX_PROCESS, &r->socks,
+                       err)
+      < 0)
+    return -1;
   if (journal_open (n->cfg.state_dir, &r->j, &r->entries, &r->n, &note, err) < 0)
     return nxerr_wrap (err, "journal");
   if (note.len)
     log_error ("%s", note.data);
+  /* Agents get sockets, and the outbox keeps events, once there is a journal. */
+  n->journal = r->j;
+  n->agent_socks = r->socks;
   r->fds = xcalloc (r->n + 1, sizeof *r->fds);
   r->adopted = xcalloc (r->n + 1, sizeof *r->adopted);
   /* Before the sandbox's leftover sweep and preflight: orphans stopped (an
@@ -249,13 +178,14 @@ reattach_open (struct node *n, struct nxerr *err)
    * entry's agent; what answers keeps its sandbox. */
   sweep_orphans (r);
   for (size_t i = 0; i < r->n; i++)
-    r->fds[i] = ours (r, r->entries[i].sock) ? connect_to (r->entries[i].sock) : -1;
+    r->fds[i] = agent_socks_ours (r->socks, r->entries[i].sock) ? agent_sock_connect (r->entries[i].sock) : -1;
   return 0;
 }
 
 bool
-reattach_keeps_uid (const struct node *n, uint32_t uid)
+reattach_keeps_uid (const void *node, uint32_t uid)
 {
+  const struct node *n = node;
   const struct reattach *r = n->reattach;
   if (r == NULL)
     return false;
@@ -361,7 +291,7 @@ reattach_run (struct node *n)
           if (r->fds[i] >= 0)
             close (r->fds[i]);
           r->fds[i] = -1;
-          if (ours (r, e->sock))
+          if (agent_socks_ours (r->socks, e->sock))
             clean_orphan (e->sock);
           continue;
         }
@@ -370,8 +300,8 @@ reattach_run (struct node *n)
         {
           log_warn ("workload %s (%s): its agent %llu is gone", w->id, w->name,
                     (unsigned long long) e->agent_pid);
-          if (ours (r, e->sock))
-            reattach_sock_remove (e->sock);
+          if (agent_socks_ours (r->socks, e->sock))
+            agent_sock_remove (e->sock);
           reattach_settled (n, false);
           supervise_agent_lost (w, "agent lost while the node was down");
           continue;
@@ -420,51 +350,6 @@ reattach_on_frame (struct agent *a, const Nexc__Agent__Reattach *m)
               (unsigned long long) m->dropped);
   reattach_settled (n, true);
   /* The journal entry stays: same agent, same socket. */
-}
-
-int
-reattach_listen (struct node *n, char **path, int *fd)
-{
-  struct reattach *r = n->reattach;
-  struct sockaddr_un sa;
-  socklen_t len;
-  uint8_t rnd[8];
-  char p[PATH_MAX];
-  int s, hi;
-  if (r == NULL || !r->usable || r->j == NULL)
-    return -1;
-  randombytes_buf (rnd, sizeof rnd);
-  if (r->abstract)
-    snprintf (p, sizeof p, "%s%02x%02x%02x%02x%02x%02x%02x%02x", r->prefix, rnd[0], rnd[1],
-              rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-  else
-    snprintf (p, sizeof p, "%s/a%02x%02x%02x%02x%02x%02x%02x%02x.sock", r->dir, rnd[0], rnd[1],
-              rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-  if (!sock_addr (p, &sa, &len))
-    return -1;
-  s = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (s < 0)
-    return -1;
-  /* A file socket's mode is its inode's at bind (less the umask): set it on
-   * the socket first, no chmod of the path after. */
-  if ((!r->abstract && fchmod (s, 0600) < 0) || bind (s, (struct sockaddr *) &sa, len) < 0
-      || listen (s, 1) < 0)
-    {
-      log_warn ("reattach: socket %s: %s", p, strerror (errno));
-      close (s);
-      reattach_sock_remove (p);
-      return -1;
-    }
-  hi = fcntl (s, F_DUPFD_CLOEXEC, LISTEN_FD_MIN);
-  close (s);
-  if (hi < 0)
-    {
-      reattach_sock_remove (p);
-      return -1;
-    }
-  *path = xstrdup (p);
-  *fd = hi;
-  return 0;
 }
 
 void
@@ -522,12 +407,9 @@ reattach_close (struct node *n)
   free (r->fds);
   free (r->adopted);
   journal_close (r->j);
+  agent_socks_free (r->socks);
   free (r);
   n->reattach = NULL;
-}
-
-struct journal *
-reattach_journal (struct node *n)
-{
-  return n->reattach ? n->reattach->j : NULL;
+  n->journal = NULL;
+  n->agent_socks = NULL;
 }

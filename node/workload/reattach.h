@@ -34,16 +34,11 @@ struct agent;
 #define REATTACH_TIMEOUT_MS 5000 /* for an adopted agent's Reattach frame */
 
 int reattach_open (struct node *n, struct nxerr *err);
-bool reattach_keeps_uid (const struct node *n, uint32_t uid);
+/* Whether uid is the sandbox of an agent being reattached (node is the
+ * struct node; a struct sandbox_keep's predicate). */
+bool reattach_keeps_uid (const void *node, uint32_t uid);
 void reattach_run (struct node *n);
 void reattach_close (struct node *n);
-
-/* A listening socket for a new agent: 0 with a malloc'd name (a path, or
- * "@name" for an abstract socket) and an fd >= 10 (close-on-exec), or -1
- * when reattach is off (no state dir, path too long). */
-int reattach_listen (struct node *n, char **path, int *fd);
-/* Remove a socket of reattach_listen's (nothing to do for abstract ones). */
-void reattach_sock_remove (const char *name);
 
 void reattach_remember (struct workload *w);
 void reattach_forget (struct workload *w);
@@ -51,11 +46,5 @@ void reattach_forget (struct workload *w);
 /* From node/agent.c. */
 void reattach_on_frame (struct agent *a, const Nexc__Agent__Reattach *r);
 void reattach_settled (struct node *n, bool ok);
-
-struct journal;
-
-/* The journal (node/outbox.c keeps its events there), or NULL when the node
- * runs without one (--ephemeral). */
-struct journal *reattach_journal (struct node *n);
 
 #endif
