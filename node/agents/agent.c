@@ -17,16 +17,11 @@
 #include "api/timefmt.h"
 #include "api/xalloc.h"
 #include "node/agents/agent_sock.h"
-#include "node/bus/logs.h"
 #include "node/core/node.h"
 #include "node/sandbox/nsspawn.h"
 #include "node/agents/pool.h"
-#include "node/workload/reattach.h"
 #include "node/sandbox/sandbox.h"
 #include "node/core/spawn.h"
-#include "node/workload/supervise.h"
-#include "node/workload/trigger.h"
-#include "node/workload/workload.h"
 #include "node/agents/zygote.h"
 
 /* Bounded work per wake so one chatty agent cannot starve the control plane:
@@ -180,34 +175,35 @@ agent_send_frame (struct agent *a, Frame *f, int fd, struct nxerr *err)
 }
 
 int
-agent_send_deploy (struct agent *a, struct workload *w, int exe_fd, char **env_kv, size_t n_env,
+agent_send_deploy (struct agent *a, const struct agent_deploy *dep, int exe_fd,
                    struct nxerr *err)
 {
   Frame f = NEXC__AGENT__FRAME__INIT;
   Nexc__Agent__Deploy d = NEXC__AGENT__DEPLOY__INIT;
-  Nexc__Agent__EnvVar *vars = xcalloc (n_env + 1, sizeof *vars);
-  Nexc__Agent__EnvVar **pvars = xcalloc (n_env + 1, sizeof *pvars);
+  Nexc__Agent__EnvVar *vars = xcalloc (dep->n_env + 1, sizeof *vars);
+  Nexc__Agent__EnvVar **pvars = xcalloc (dep->n_env + 1, sizeof *pvars);
   int rc;
-  for (size_t i = 0; i < n_env; i++)
+  for (size_t i = 0; i < dep->n_env; i++)
     {
       nexc__agent__env_var__init (&vars[i]);
-      vars[i].key = env_kv[2 * i];
-      vars[i].value = env_kv[2 * i + 1];
+      vars[i].key = dep->env_kv[2 * i];
+      vars[i].value = dep->env_kv[2 * i + 1];
       pvars[i] = &vars[i];
     }
-  d.workload_id = w->id;
-  d.name = w->name;
-  d.n_argv = w->req ? w->req->argc : 0;
-  d.argv = w->req ? w->req->argv : NULL;
-  d.n_env = n_env;
+  d.workload_id = (char *) dep->id;
+  d.name = (char *) dep->name;
+  d.n_argv = dep->argc;
+  d.argv = dep->argv;
+  d.n_env = dep->n_env;
   d.env = pvars;
-  d.artifact_size = w->artifact_size;
+  d.artifact_size = dep->artifact_size;
   d.stop_grace_ms = (uint32_t) a->node->cfg.stop_grace_ms;
   if (a->slot)
     {
       /* Per-deploy sizing goes to the warm agent's cgroup leaf now. */
       static const struct deploy_resources none;
-      if (sandbox_slot_apply (a->node->sandbox, a->slot, w->req ? &w->req->resources : &none, err)
+      if (sandbox_slot_apply (a->node->sandbox, a->slot, dep->resources ? dep->resources : &none,
+                              err)
           < 0)
         {
           free (pvars);
@@ -223,6 +219,23 @@ agent_send_deploy (struct agent *a, struct workload *w, int exe_fd, char **env_k
   free (pvars);
   free (vars);
   return rc;
+}
+
+void
+agent_lease (struct agent *a, const struct agent_ops *ops, void *owner, const char *wl_id)
+{
+  a->ops = ops;
+  a->owner = owner;
+  a->wl_id = wl_id;
+  a->state = AGENT_LEASED;
+}
+
+void
+agent_unlease (struct agent *a)
+{
+  a->ops = NULL;
+  a->owner = NULL;
+  a->wl_id = NULL;
 }
 
 int
@@ -270,17 +283,19 @@ agent_detach (struct agent *a)
   a->reaped = true; /* it outlives us: no waitpid, no kill */
   close_link (a);
   loop_timer_cancel (a->node->loop, &a->timer);
-  a->wl = NULL;
+  agent_unlease (a);
 }
 
 void
 agent_kill (struct agent *a, const char *why)
 {
-  struct workload *w = a->wl;
+  const struct agent_ops *ops = a->ops;
+  void *owner = a->owner;
   if (a->state == AGENT_DEAD)
     return;
   if (why)
-    log_warn ("agent %d%s%s: %s", (int) a->pid, w ? " of workload " : "", w ? w->id : "", why);
+    log_warn ("agent %d%s%s: %s", (int) a->pid, a->wl_id ? " of workload " : "",
+              a->wl_id ? a->wl_id : "", why);
   a->state = AGENT_DEAD;
   if (a->adopted)
     {
@@ -293,16 +308,10 @@ agent_kill (struct agent *a, const char *why)
     kill (a->pid, SIGKILL);
   close_link (a);
   loop_timer_cancel (a->node->loop, &a->timer);
-  a->wl = NULL;
-  if (a->awaiting_reattach)
-    {
-      a->awaiting_reattach = false;
-      reattach_settled (a->node, false);
-    }
-  if (w)
-    supervise_agent_lost (w, why ? why : "agent exited");
-  if (a->call)
-    trigger_agent_lost (a, why ? why : "agent exited");
+  agent_unlease (a);
+  a->awaiting_reattach = false;
+  if (ops)
+    ops->lost (owner, a, why ? why : "agent exited");
   if (a->on_ready)
     {
       void (*cb) (struct agent *, bool, void *) = a->on_ready;
@@ -329,137 +338,73 @@ agent_reaped (struct agent *a, int status)
       if (a->src.fd >= 0)
         read_link (a, SIZE_MAX, SIZE_MAX);
       if (a->state != AGENT_DEAD)
-        agent_kill (a, a->wl ? why : NULL);
+        agent_kill (a, a->wl_id ? why : NULL);
     }
 }
 
 /* ---- frames from the agent ---- */
 
-/* A Log frame of a workload: each line published on its own, in order (the
- * frame was validated whole by frame_decode: every line has a stream and a
- * bounded text). The drops it reports came before its first line. */
-static void
-handle_log (struct workload *w, const Nexc__Agent__Log *lg)
+bool
+agent_violation (struct agent *a, const Frame *f)
 {
-  if (lg->n_lines == 0) /* an older agent: one line per frame */
-    {
-      supervise_log (w, lg->stream == NEXC__AGENT__LOG__STREAM__STDERR,
-                     (const char *) lg->text.data, lg->text.len, lg->dropped);
-      return;
-    }
-  logs_batch_begin ();
-  for (size_t i = 0; i < lg->n_lines; i++)
-    {
-      const Nexc__Agent__Log__Line *ln = lg->lines[i];
-      supervise_log (w, ln->stream == NEXC__AGENT__LOG__STREAM__STDERR,
-                     (const char *) ln->text.data, ln->text.len, i == 0 ? lg->dropped : 0);
-    }
-  logs_batch_end ();
+  char why[96];
+  snprintf (why, sizeof why, "protocol violation: unexpected %s frame", frame_kind (f));
+  agent_kill (a, why);
+  return false;
 }
 
-/* A batched Log frame of a function invocation: handed to node/trigger.c as
- * the single-line frames it takes. */
-static bool
-call_log_lines (struct agent *a, const Nexc__Agent__Log *lg)
+void
+agent_reattached (struct agent *a)
 {
-  bool go_on = true;
-  logs_batch_begin ();
-  for (size_t i = 0; i < lg->n_lines && go_on; i++)
+  a->awaiting_reattach = false;
+  loop_timer_cancel (a->node->loop, &a->timer);
+}
+
+static bool
+hello (struct agent *a, const Frame *f)
+{
+  /* An agent of the process tier that does not say so is not one. */
+  if (a->state != AGENT_SPAWNING || a->adopted
+      || (a->slot && (f->hello->sandbox == NULL || strcmp (f->hello->sandbox, "process") != 0)))
+    return agent_violation (a, f);
+  a->state = AGENT_READY;
+  loop_timer_cancel (a->node->loop, &a->timer);
+  log_debug ("agent %d ready in %.2f ms", (int) a->pid,
+             (double) (timefmt_mono_ns () - a->spawned_ns) / 1e6);
+  if (a->on_ready)
     {
-      Nexc__Agent__Log one = NEXC__AGENT__LOG__INIT;
-      Frame f = NEXC__AGENT__FRAME__INIT;
-      one.stream = lg->lines[i]->stream;
-      one.text = lg->lines[i]->text;
-      one.dropped = i == 0 ? lg->dropped : 0;
-      f.body_case = NEXC__AGENT__FRAME__BODY_LOG;
-      f.log = &one;
-      go_on = trigger_agent_frame (a, &f);
+      void (*cb) (struct agent *, bool, void *) = a->on_ready;
+      a->on_ready = NULL;
+      cb (a, true, a->ud);
     }
-  logs_batch_end ();
-  return go_on;
+  else
+    pool_agent_ready (a->pool, a);
+  return a->state != AGENT_DEAD;
 }
 
 static bool
 handle_frame (struct agent *a, Frame *f, int fd)
 {
-  struct workload *w = a->wl;
   if (fd >= 0) /* agents never send fds */
     {
       close (fd);
       agent_kill (a, "protocol violation: unexpected fd from agent");
       return false;
     }
-  if (a->call != NULL && a->state == AGENT_LEASED) /* a function invocation's */
+  if (f->body_case == NEXC__AGENT__FRAME__BODY_PONG)
     {
-      if (f->body_case == NEXC__AGENT__FRAME__BODY_LOG && f->log->n_lines > 0)
-        return call_log_lines (a, f->log);
-      return trigger_agent_frame (a, f);
-    }
-  switch (f->body_case)
-    {
-    case NEXC__AGENT__FRAME__BODY_HELLO:
-      /* An agent of the process tier that does not say so is not one. */
-      if (a->state != AGENT_SPAWNING
-          || a->adopted || (a->slot && (f->hello->sandbox == NULL || strcmp (f->hello->sandbox, "process") != 0)))
-        break;
-      a->state = AGENT_READY;
-      loop_timer_cancel (a->node->loop, &a->timer);
-      log_debug ("agent %d ready in %.2f ms", (int) a->pid,
-                 (double) (timefmt_mono_ns () - a->spawned_ns) / 1e6);
-      if (a->on_ready)
-        {
-          void (*cb) (struct agent *, bool, void *) = a->on_ready;
-          a->on_ready = NULL;
-          cb (a, true, a->ud);
-        }
-      else
-        pool_agent_ready (a->pool, a);
-      return a->state != AGENT_DEAD;
-    case NEXC__AGENT__FRAME__BODY_REATTACH:
-      if (!a->adopted || !a->awaiting_reattach || a->state != AGENT_LEASED || w == NULL)
-        break;
-      a->awaiting_reattach = false;
-      loop_timer_cancel (a->node->loop, &a->timer);
-      reattach_on_frame (a, f->reattach);
-      return a->state != AGENT_DEAD;
-    case NEXC__AGENT__FRAME__BODY_PONG:
       if (!a->ping_pending || f->pong->nonce != a->ping_nonce)
-        break;
+        return agent_violation (a, f);
       a->ping_pending = false;
       if (a->state == AGENT_READY)
         loop_timer_arm (a->node->loop, &a->timer, (uint64_t) a->node->cfg.agent_ping_interval_ms);
       return true;
-    case NEXC__AGENT__FRAME__BODY_STARTED:
-      if (a->state != AGENT_LEASED || w == NULL || w->state != WL_STARTING)
-        break;
-      supervise_started (w, f->started->pid);
-      return a->state != AGENT_DEAD;
-    case NEXC__AGENT__FRAME__BODY_START_FAILED:
-      if (a->state != AGENT_LEASED || w == NULL || w->state != WL_STARTING)
-        break;
-      supervise_start_failed (w, f->start_failed->message);
-      return false;
-    case NEXC__AGENT__FRAME__BODY_LOG:
-      if (a->state != AGENT_LEASED || w == NULL || w->state == WL_STARTING
-          || a->awaiting_reattach)
-        break;
-      handle_log (w, f->log);
-      return true;
-    case NEXC__AGENT__FRAME__BODY_EXITED:
-      if (a->state != AGENT_LEASED || w == NULL || w->state == WL_STARTING)
-        break;
-      supervise_exited (w, f->exited->code, f->exited->signal, f->exited->stopped,
-                        f->exited->log_dropped_unreported);
-      return false;
-    default:
-      break;
     }
-  {
-    char why[96];
-    snprintf (why, sizeof why, "protocol violation: unexpected %s frame", frame_kind (f));
-    agent_kill (a, why);
-  }
-  return false;
+  if (a->state == AGENT_LEASED && a->ops)
+    return a->ops->frame (a->owner, a, f);
+  if (f->body_case == NEXC__AGENT__FRAME__BODY_HELLO)
+    return hello (a, f);
+  return agent_violation (a, f);
 }
 
 /* Read frames from the link until frames frames or lines log lines were
@@ -478,7 +423,7 @@ read_link (struct agent *a, size_t frames, size_t lines)
         return;
       if (rc < 0)
         {
-          agent_kill (a, err.code == ECONNRESET ? (a->wl ? "agent link closed" : NULL) : err.msg);
+          agent_kill (a, err.code == ECONNRESET ? (a->wl_id ? "agent link closed" : NULL) : err.msg);
           return;
         }
       if (f->body_case == NEXC__AGENT__FRAME__BODY_LOG)
@@ -531,8 +476,8 @@ on_timer (struct loop_timer *t)
 }
 
 struct agent *
-agent_adopt (struct node *n, struct workload *w, pid_t pid, int link, const char *sock,
-             uint64_t timeout_ms, struct nxerr *err)
+agent_adopt (struct node *n, const struct agent_ops *ops, void *owner, const char *wl_id,
+             pid_t pid, int link, const char *sock, uint64_t timeout_ms, struct nxerr *err)
 {
   struct agent *a = xcalloc (1, sizeof *a);
   a->node = n;
@@ -543,10 +488,8 @@ agent_adopt (struct node *n, struct workload *w, pid_t pid, int link, const char
   a->pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
   a->src.fd = link;
   a->src.cb = on_link;
-  a->state = AGENT_LEASED;
   a->spawned_ns = timefmt_mono_ns ();
-  a->wl = w;
-  w->agent = a;
+  agent_lease (a, ops, owner, wl_id);
   loop_timer_init (&a->timer, on_timer);
   fcntl (link, F_SETFL, fcntl (link, F_GETFL) | O_NONBLOCK);
   pool_adopt (n->pool, a);

@@ -8,7 +8,12 @@
  * not allowed in the agent's state kills the agent (agent_kill).
  *
  *   SPAWNING --Hello--> READY --lease--> LEASED --(exit/kill)--> DEAD
- * An agent struct is freed once it is DEAD and its process was reaped. */
+ * An agent struct is freed once it is DEAD and its process was reaped.
+ *
+ * This layer handles the handshake (Hello), pings (Pong) and the link; what
+ * a leased agent says about its workload goes to whoever leased it (a
+ * workload, a function invocation, a reattach in progress) through the
+ * struct agent_ops it registered: the agents never call up into them. */
 #ifndef NEXC_NODE_AGENT_H
 #define NEXC_NODE_AGENT_H
 
@@ -22,9 +27,20 @@
 
 struct node;
 struct pool;
-struct fn_call;
 struct sandbox_slot;
-struct workload;
+struct agent;
+struct deploy_resources;
+
+/* What a leased agent's owner is told (registered by agent_lease). */
+struct agent_ops {
+  /* Any frame but a Pong from the LEASED agent. Returns whether to read on
+   * (false once the agent or the owner ended). A frame the owner does not
+   * allow now: return agent_violation (a, f). */
+  bool (*frame) (void *owner, struct agent *a, Frame *f);
+  /* The agent is gone (killed, exited, link closed): the lease is over,
+   * why is never NULL. Called once. */
+  void (*lost) (void *owner, struct agent *a, const char *why);
+};
 
 enum agent_state { AGENT_SPAWNING, AGENT_READY, AGENT_LEASED, AGENT_DEAD };
 
@@ -38,7 +54,9 @@ struct agent {
   bool idle;     /* in the pool's idle set */
   bool reaped;
   bool freeing; /* off the pool's list, free deferred (pool.c) */
-  struct workload *wl;
+  const struct agent_ops *ops; /* the lease: NULL when none */
+  void *owner;
+  const char *wl_id; /* the leased workload's id, for log lines (NULL: none, a function call) */
   struct loop_timer timer; /* handshake deadline, then ping schedule */
   uint64_t ping_nonce;
   bool ping_pending;
@@ -48,7 +66,6 @@ struct agent {
   void *ud;
   struct sandbox_slot *slot; /* process tier: released once reaped (pool.c) */
   struct pool *pool;         /* the pool that spawned it (node->pool or node->fn_pool) */
-  struct fn_call *call;      /* leased to one function invocation (node/trigger.c) */
   /* Reattach (node/reattach.h): the agent's listening unix socket, made by
    * the node before the spawn (unlinked when the agent is freed). */
   char *sock;
@@ -61,9 +78,32 @@ struct agent {
 };
 
 int agent_spawn (struct node *n, struct agent **out, struct nxerr *err);
-/* Send a Deploy frame with the executable fd. */
-int agent_send_deploy (struct agent *a, struct workload *w, int exe_fd, char **envp_kv,
-                       size_t n_env, struct nxerr *err);
+/* a is LEASED to owner: its frames and its end go to ops. wl_id (borrowed,
+ * must outlive the lease) names the workload in log lines. */
+void agent_lease (struct agent *a, const struct agent_ops *ops, void *owner, const char *wl_id);
+/* The owner lets go: no more calls to its ops (the agent stays LEASED, for
+ * agent_kill). */
+void agent_unlease (struct agent *a);
+/* Kill a for a frame its owner does not allow now ("protocol violation:
+ * unexpected <kind> frame"). Returns false, for frame handlers. */
+bool agent_violation (struct agent *a, const Frame *f);
+/* An adopted agent's Reattach frame came: no more deadline. */
+void agent_reattached (struct agent *a);
+
+/* What a Deploy frame carries (borrowed). */
+struct agent_deploy {
+  const char *id, *name;
+  char **argv;
+  size_t argc;
+  uint64_t artifact_size;
+  const struct deploy_resources *resources; /* NULL: none */
+  char **env_kv;                            /* key, value pairs */
+  size_t n_env;
+};
+/* Send a Deploy frame with the executable fd; the process tier's leaf is
+ * sized for d->resources first. */
+int agent_send_deploy (struct agent *a, const struct agent_deploy *d, int exe_fd,
+                       struct nxerr *err);
 /* Any frame node -> agent (node/trigger.c builds its own). */
 int agent_send_frame (struct agent *a, Frame *f, int fd, struct nxerr *err);
 int agent_send_stop (struct agent *a, uint32_t grace_ms, struct nxerr *err);
@@ -79,8 +119,10 @@ void agent_detach (struct agent *a);
 void agent_reaped (struct agent *a, int status);
 /* A restarted node takes over a live agent of its previous run: link is a
  * connected socket to its reattach socket (taken), pid its host pid. The
- * agent is LEASED to w and must send Reattach within timeout_ms. */
-struct agent *agent_adopt (struct node *n, struct workload *w, pid_t pid, int link,
-                           const char *sock, uint64_t timeout_ms, struct nxerr *err);
+ * agent is LEASED (agent_lease) and must send Reattach within timeout_ms.
+ * NULL when it could not be watched: then ops->lost was called. */
+struct agent *agent_adopt (struct node *n, const struct agent_ops *ops, void *owner,
+                           const char *wl_id, pid_t pid, int link, const char *sock,
+                           uint64_t timeout_ms, struct nxerr *err);
 
 #endif

@@ -195,10 +195,17 @@ send_to_agent (struct deploy_ctx *d, struct agent *a)
 {
   struct workload *w = d->w;
   struct nxerr err = { 0 };
+  struct agent_deploy dep = { .id = w->id,
+                              .name = w->name,
+                              .argv = w->req ? w->req->argv : NULL,
+                              .argc = w->req ? w->req->argc : 0,
+                              .artifact_size = w->artifact_size,
+                              .resources = w->req ? &w->req->resources : NULL,
+                              .env_kv = d->env,
+                              .n_env = d->n_env };
   w->agent = a;
-  a->wl = w;
-  a->state = AGENT_LEASED;
-  if (agent_send_deploy (a, w, d->exe_fd, d->env, d->n_env, &err) < 0)
+  agent_lease (a, &supervise_agent_ops, w, w->id);
+  if (agent_send_deploy (a, &dep, d->exe_fd, &err) < 0)
     {
       char msg[600];
       snprintf (msg, sizeof msg,
@@ -262,7 +269,6 @@ hand_off (struct deploy_ctx *d)
       return;
     }
   a->state = AGENT_SPAWNING;
-  a->wl = NULL;
   a->on_ready = on_cold_ready;
   a->ud = d;
   d->w->agent = a;

@@ -273,6 +273,33 @@ rebuild (struct node *n, const struct journal_entry *e)
   return w;
 }
 
+/* ---- an adopted agent, until its Reattach frame ---- */
+
+static void on_reattach (struct workload *w, struct agent *a, const Nexc__Agent__Reattach *m);
+
+/* Its Reattach frame first; from then on it is the workload's agent like
+ * any other (supervise_agent_ops). An Exited before it is still taken. */
+static bool
+adopt_frame (void *owner, struct agent *a, Frame *f)
+{
+  struct workload *w = owner;
+  if (f->body_case != NEXC__AGENT__FRAME__BODY_REATTACH)
+    return supervise_frame (owner, a, f);
+  agent_reattached (a);
+  agent_lease (a, &supervise_agent_ops, w, w->id);
+  on_reattach (w, a, f->reattach);
+  return a->state != AGENT_DEAD;
+}
+
+static void
+adopt_lost (void *owner, struct agent *a, const char *why)
+{
+  reattach_settled (a->node, false);
+  supervise_agent_lost (owner, why);
+}
+
+static const struct agent_ops adopt_ops = { adopt_frame, adopt_lost };
+
 void
 reattach_run (struct node *n)
 {
@@ -309,9 +336,11 @@ reattach_run (struct node *n)
       log_info ("workload %s (%s): reattaching to agent %llu", w->id, w->name,
                 (unsigned long long) e->agent_pid);
       r->adopted[i] = true;
-      a = agent_adopt (n, w, (pid_t) e->agent_pid, r->fds[i], e->sock, REATTACH_TIMEOUT_MS,
-                       &err);
+      a = agent_adopt (n, &adopt_ops, w, w->id, (pid_t) e->agent_pid, r->fds[i], e->sock,
+                       REATTACH_TIMEOUT_MS, &err);
       r->fds[i] = -1; /* the agent's now */
+      if (a != NULL)
+        w->agent = a;
       if (a == NULL)
         log_error ("workload %s: reattach: %s", w->id, err.msg);
       else if (n->sandbox && e->sandbox_uid
@@ -328,10 +357,9 @@ reattach_run (struct node *n)
   report (n);
 }
 
-void
-reattach_on_frame (struct agent *a, const Nexc__Agent__Reattach *m)
+static void
+on_reattach (struct workload *w, struct agent *a, const Nexc__Agent__Reattach *m)
 {
-  struct workload *w = a->wl;
   struct node *n = a->node;
   if (m->workload_id == NULL || strcmp (m->workload_id, w->id) != 0)
     {

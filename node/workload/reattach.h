@@ -43,8 +43,7 @@ void reattach_close (struct node *n);
 void reattach_remember (struct workload *w);
 void reattach_forget (struct workload *w);
 
-/* From node/agent.c. */
-void reattach_on_frame (struct agent *a, const Nexc__Agent__Reattach *r);
+/* One adopted agent answered (ok) or was lost. */
 void reattach_settled (struct node *n, bool ok);
 
 #endif

@@ -42,7 +42,7 @@ end_workload (struct workload *w)
     {
       struct agent *a = w->agent;
       w->agent = NULL;
-      a->wl = NULL;
+      agent_unlease (a);
       if (a->state != AGENT_DEAD)
         agent_kill (a, NULL);
     }
@@ -60,7 +60,7 @@ detach_agent (struct workload *w)
   if (a == NULL)
     return;
   w->agent = NULL;
-  a->wl = NULL;
+  agent_unlease (a);
   if (a->state != AGENT_DEAD)
     agent_kill (a, NULL);
 }
@@ -281,3 +281,69 @@ supervise_agent_lost (struct workload *w, const char *why)
   reply_stop_ok (w);
   restart_or_end (w, -1, false);
 }
+
+/* ---- the frames of a workload's agent ---- */
+
+/* A Log frame: each line published on its own, in order (the frame was
+ * validated whole by frame_decode: every line has a stream and a bounded
+ * text). The drops it reports came before its first line. */
+static void
+handle_log (struct workload *w, const Nexc__Agent__Log *lg)
+{
+  if (lg->n_lines == 0) /* an older agent: one line per frame */
+    {
+      supervise_log (w, lg->stream == NEXC__AGENT__LOG__STREAM__STDERR,
+                     (const char *) lg->text.data, lg->text.len, lg->dropped);
+      return;
+    }
+  logs_batch_begin ();
+  for (size_t i = 0; i < lg->n_lines; i++)
+    {
+      const Nexc__Agent__Log__Line *ln = lg->lines[i];
+      supervise_log (w, ln->stream == NEXC__AGENT__LOG__STREAM__STDERR,
+                     (const char *) ln->text.data, ln->text.len, i == 0 ? lg->dropped : 0);
+    }
+  logs_batch_end ();
+}
+
+bool
+supervise_frame (void *owner, struct agent *a, Frame *f)
+{
+  struct workload *w = owner;
+  switch (f->body_case)
+    {
+    case NEXC__AGENT__FRAME__BODY_STARTED:
+      if (w->state != WL_STARTING)
+        break;
+      supervise_started (w, f->started->pid);
+      return a->state != AGENT_DEAD;
+    case NEXC__AGENT__FRAME__BODY_START_FAILED:
+      if (w->state != WL_STARTING)
+        break;
+      supervise_start_failed (w, f->start_failed->message);
+      return false;
+    case NEXC__AGENT__FRAME__BODY_LOG:
+      if (w->state == WL_STARTING || a->awaiting_reattach)
+        break;
+      handle_log (w, f->log);
+      return true;
+    case NEXC__AGENT__FRAME__BODY_EXITED:
+      if (w->state == WL_STARTING)
+        break;
+      supervise_exited (w, f->exited->code, f->exited->signal, f->exited->stopped,
+                        f->exited->log_dropped_unreported);
+      return false;
+    default:
+      break;
+    }
+  return agent_violation (a, f);
+}
+
+static void
+agent_lost (void *owner, struct agent *a, const char *why)
+{
+  (void) a;
+  supervise_agent_lost (owner, why);
+}
+
+const struct agent_ops supervise_agent_ops = { supervise_frame, agent_lost };

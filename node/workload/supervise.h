@@ -1,5 +1,5 @@
 /* supervise: what the node does with a workload's lifecycle frames.
- * Called by node/agent.c on the loop thread; each function may end the
+ * Called through supervise_agent_ops on the loop thread; each function may end the
  * workload (unlink + deferred free), after which w must not be used. */
 #ifndef NEXC_NODE_SUPERVISE_H
 #define NEXC_NODE_SUPERVISE_H
@@ -8,7 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/frame.h"
+#include "node/agents/agent.h"
+
 struct workload;
+
+/* The lease of a workload's agent (owner: the struct workload). */
+extern const struct agent_ops supervise_agent_ops;
+/* Its frame handler (node/workload/reattach.c passes frames on to it). */
+bool supervise_frame (void *owner, struct agent *a, Frame *f);
 
 void supervise_started (struct workload *w, uint32_t pid);
 void supervise_start_failed (struct workload *w, const char *message);

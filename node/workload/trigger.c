@@ -69,6 +69,10 @@ struct fn {
 };
 
 static void pump (struct fn *fn);
+static bool call_agent_frame (void *owner, struct agent *a, Frame *f);
+static void call_agent_lost (void *owner, struct agent *a, const char *why);
+/* The lease of an invocation's agent (owner: the struct fn_call). */
+static const struct agent_ops call_ops = { call_agent_frame, call_agent_lost };
 
 /* ---- deploy checks ---- */
 
@@ -281,7 +285,7 @@ call_release_agent (struct fn_call *c)
   if (a == NULL)
     return;
   c->agent = NULL;
-  a->call = NULL;
+  agent_unlease (a);
   a->on_ready = NULL;
   agent_kill (a, NULL);
 }
@@ -304,7 +308,7 @@ on_call_timer (struct loop_timer *t)
     {
       struct agent *a = c->agent;
       c->agent = NULL;
-      a->call = NULL;
+      agent_unlease (a);
       agent_kill (a, "function agent did not report after its timeout");
     }
   call_fail (c, "timeout: the agent did not report");
@@ -432,9 +436,7 @@ call_send (struct fn_call *c, struct agent *a)
   int in;
   char msg[400];
   c->agent = a;
-  a->call = c;
-  a->wl = NULL;
-  a->state = AGENT_LEASED;
+  agent_lease (a, &call_ops, c, NULL);
   in = memfd_with ("nexc-fn-stdin", c->msg->data, c->msg->len, &err);
   if (in >= 0)
     c->out_fd = memfd_with ("nexc-fn-stdout", NULL, 0, &err);
@@ -628,10 +630,9 @@ on_result (struct fn_call *c, const Nexc__Agent__FunctionResult *r)
   pump (fn);
 }
 
-bool
-trigger_agent_frame (struct agent *a, Frame *f)
+static bool
+call_frame (struct fn_call *c, struct agent *a, Frame *f)
 {
-  struct fn_call *c = a->call;
   struct fn *fn = c->fn;
   char why[120];
   switch (f->body_case)
@@ -660,20 +661,50 @@ trigger_agent_frame (struct agent *a, Frame *f)
   snprintf (why, sizeof why, "protocol violation: unexpected %s frame in a function call",
             frame_kind (f));
   c->agent = NULL;
-  a->call = NULL;
+  agent_unlease (a);
   agent_kill (a, why);
   call_fail (c, "agent failed: protocol violation");
   pump (fn);
   return false;
 }
 
-void
-trigger_agent_lost (struct agent *a, const char *why)
+/* A batched Log frame: handed to call_frame as the single-line frames it
+ * takes. */
+static bool
+call_log_lines (struct fn_call *c, struct agent *a, const Nexc__Agent__Log *lg)
 {
-  struct fn_call *c = a->call;
+  bool go_on = true;
+  logs_batch_begin ();
+  for (size_t i = 0; i < lg->n_lines && go_on; i++)
+    {
+      Nexc__Agent__Log one = NEXC__AGENT__LOG__INIT;
+      Frame f = NEXC__AGENT__FRAME__INIT;
+      one.stream = lg->lines[i]->stream;
+      one.text = lg->lines[i]->text;
+      one.dropped = i == 0 ? lg->dropped : 0;
+      f.body_case = NEXC__AGENT__FRAME__BODY_LOG;
+      f.log = &one;
+      go_on = call_frame (c, a, &f);
+    }
+  logs_batch_end ();
+  return go_on;
+}
+
+static bool
+call_agent_frame (void *owner, struct agent *a, Frame *f)
+{
+  if (f->body_case == NEXC__AGENT__FRAME__BODY_LOG && f->log->n_lines > 0)
+    return call_log_lines (owner, a, f->log);
+  return call_frame (owner, a, f);
+}
+
+static void
+call_agent_lost (void *owner, struct agent *a, const char *why)
+{
+  struct fn_call *c = owner;
   struct fn *fn = c->fn;
   char msg[200];
-  a->call = NULL;
+  (void) a;
   c->agent = NULL;
   snprintf (msg, sizeof msg, "agent failed: %.150s", why);
   call_fail (c, msg);

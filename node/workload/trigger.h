@@ -51,10 +51,6 @@ void trigger_start (struct workload *w, int *exe_fd, char ***env, size_t *n_env)
 void trigger_stop (struct workload *w);
 void trigger_fn_free (struct fn *f);
 
-/* From node/agent.c, for an agent leased to an invocation. */
-bool trigger_agent_frame (struct agent *a, Frame *f);
-void trigger_agent_lost (struct agent *a, const char *why);
-
 /* INFO: runtime = total execution time (§1.4 rule for v8/wasm), or uptime
  * for other workloads; and our "function" object (nothing for others). */
 void trigger_runtime (const struct workload *w, const char *uptime, char *out, size_t cap);
