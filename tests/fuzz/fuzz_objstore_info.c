@@ -1,4 +1,4 @@
-/* fuzz_objstore_info: object store metadata (api/objstore.c), which the
+/* fuzz_objstore_info: object store metadata (api/objstore_info.c), which the
  * node reads from a JetStream stream any writer of the bucket controls.
  * Accepted metadata must hold what objstore.h promises. */
 #include <stdint.h>
