@@ -1,0 +1,100 @@
+/* cmd_follow: logs and events, which follow subjects until --timeout or
+ * Ctrl-C and print each message as it comes. */
+#include "api/cli/cli.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/subjects.h"
+
+static int
+follow (struct opts *o, const char **subjects, int n_subj, bool logs)
+{
+  struct nexc_client *c;
+  natsSubscription *subs[4] = { 0 };
+  int rc;
+  int64_t deadline;
+  if ((rc = cli_connect_client (o, &c)))
+    return rc;
+  for (int i = 0; i < n_subj; i++)
+    if (natsConnection_SubscribeSync (&subs[i], c->nc, subjects[i]) != NATS_OK)
+      {
+        fprintf (stderr, "nexc: cannot subscribe to %s\n", subjects[i]);
+        nexc_client_free (c);
+        return EXIT_CONN;
+      }
+  signal (SIGINT, cli_on_sigint);
+  signal (SIGTERM, cli_on_sigint);
+  deadline = o->timeout_ms > 0 ? nats_Now () + o->timeout_ms : INT64_MAX;
+  while (!cli_interrupted && nats_Now () < deadline)
+    {
+      for (int i = 0; i < n_subj; i++)
+        {
+          natsMsg *m = NULL;
+          if (natsSubscription_NextMsg (&m, subs[i], n_subj > 1 ? 50 : 200) != NATS_OK)
+            continue;
+          if (o->json || !logs)
+            {
+              if (o->json || logs)
+                printf ("%.*s\n", natsMsg_GetDataLength (m), natsMsg_GetData (m));
+              else
+                {
+                  json_t *j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m),
+                                          0, NULL);
+                  char *data = j ? json_dumps (json_object_get (j, "data"), JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+                  printf ("%s %-24s %s %s\n",
+                          json_string_value (json_object_get (j, "time")) ?: "-",
+                          json_string_value (json_object_get (j, "type")) ?: "-",
+                          json_string_value (json_object_get (j, "source")) ?: "-",
+                          data ? data : natsMsg_GetData (m));
+                  free (data);
+                  json_decref (j);
+                }
+            }
+          else
+            {
+              char *st = NULL;
+              const char *tok[8];
+              int nt = subjects_split (natsMsg_GetSubject (m), &st, tok, 8);
+              json_t *j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0,
+                                      NULL);
+              printf ("%s %s %-5s %s\n", nt == 6 ? tok[4] : "?", nt == 6 ? tok[5] : "?",
+                      json_string_value (json_object_get (j, "level")) ?: "?",
+                      json_string_value (json_object_get (j, "text")) ?: "");
+              json_decref (j);
+              free (st);
+            }
+          fflush (stdout);
+          natsMsg_Destroy (m);
+        }
+    }
+  for (int i = 0; i < n_subj; i++)
+    natsSubscription_Destroy (subs[i]);
+  nexc_client_free (c);
+  return 0;
+}
+
+int
+cmd_logs (struct opts *o)
+{
+  char subj[512];
+  const char *s[1] = { subj };
+  snprintf (subj, sizeof subj, "$NEX.logs.%s.%s.%s.%s", o->ns, o->node ? o->node : "*",
+            o->workload ? o->workload : "*", o->id ? o->id : "*");
+  return follow (o, s, 1, true);
+}
+
+int
+cmd_events (struct opts *o)
+{
+  char a[256], b[256];
+  const char *s[2] = { a, b };
+  if (strstr (o->ns, "system"))
+    return cli_usage_error ("events: namespace \"%s\" is reserved", o->ns);
+  snprintf (a, sizeof a, "$NEX.events.%s.%s", o->ns, o->type ? o->type : "*");
+  snprintf (b, sizeof b, "$NEX.events.system.%s", o->type ? o->type : "*");
+  return follow (o, s, 2, false);
+}

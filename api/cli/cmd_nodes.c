@@ -1,0 +1,93 @@
+/* cmd_nodes: the commands about nodes: nodes ls (PING), nodes info NODE_ID
+ * and lameduck NODE_ID. */
+#include "api/cli/cli.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+cmd_nodes (struct opts *o, int argc, char **argv)
+{
+  struct nexc_client *c;
+  struct nxerr err = { 0 };
+  int rc;
+  if (argc < 1)
+    return cli_usage_error ("nodes: ls or info NODE_ID%s", "");
+  if ((rc = cli_connect_client (o, &c)))
+    return rc;
+  if (strcmp (argv[0], "ls") == 0)
+    {
+      struct nexc_node *nodes;
+      size_t n;
+      if (nexc_nodes_ping (c, o->timeout_ms < 750 ? o->timeout_ms : 750, &nodes, &n, &err) < 0)
+        {
+          nexc_client_free (c);
+          return cli_fail (&err);
+        }
+      if (o->json)
+        for (size_t i = 0; i < n; i++)
+          printf ("{\"node_id\":\"%s\",\"name\":\"%s\",\"version\":\"%s\",\"uptime\":\"%s\","
+                  "\"running_machines\":%lld,\"tags\":%s}\n",
+                  nodes[i].node_id, nodes[i].name, nodes[i].version, nodes[i].uptime,
+                  (long long) nodes[i].running, nodes[i].tags_json);
+      else
+        {
+          printf ("%-56s  %-18s  %-11s  %-10s  %9s  %s\n", "ID", "NAME", "VERSION", "UPTIME",
+                  "WORKLOADS", "TAGS");
+          for (size_t i = 0; i < n; i++)
+            printf ("%-56s  %-18s  %-11s  %-10s  %9lld  %s\n", nodes[i].node_id, nodes[i].name,
+                    nodes[i].version, nodes[i].uptime, (long long) nodes[i].running,
+                    nodes[i].tags_json);
+          if (n == 0)
+            fprintf (stderr, "nexc: no node answered\n");
+        }
+      nexc_nodes_free (nodes, n);
+      nexc_client_free (c);
+      return 0;
+    }
+  if (strcmp (argv[0], "info") == 0 && argc >= 2)
+    {
+      char *data = NULL;
+      if (nexc_node_info (c, argv[1], &data, &err) < 0)
+        {
+          nexc_client_free (c);
+          return cli_fail (&err);
+        }
+      if (o->json)
+        printf ("%s\n", data);
+      else
+        {
+          json_t *j = json_loads (data, 0, NULL);
+          char *pretty = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+          printf ("%s\n", pretty);
+          free (pretty);
+          json_decref (j);
+        }
+      free (data);
+      nexc_client_free (c);
+      return 0;
+    }
+  nexc_client_free (c);
+  return cli_usage_error ("nodes: unknown subcommand \"%s\" (ls, info NODE_ID)", argv[0]);
+}
+
+int
+cmd_lameduck (struct opts *o, int argc, char **argv)
+{
+  struct nexc_client *c;
+  struct nxerr err = { 0 };
+  int rc;
+  if (argc < 1)
+    return cli_usage_error ("lameduck: NODE_ID is required%s", "");
+  if ((rc = cli_connect_client (o, &c)))
+    return rc;
+  rc = nexc_lameduck (c, argv[0], &err);
+  nexc_client_free (c);
+  if (rc < 0)
+    return cli_fail (&err);
+  printf (o->json ? "{\"node_id\":\"%s\",\"success\":true}\n" : "node %s is in lame duck mode\n",
+          argv[0]);
+  return 0;
+}
