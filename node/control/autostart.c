@@ -12,7 +12,7 @@
 #include "api/xalloc.h"
 #include "api/xkey.h"
 #include "node/artifacts/artifact.h"
-#include "node/control/deploy.h"
+#include "node/workload/launch.h"
 #include "node/core/node.h"
 #include "node/workload/workload.h"
 
@@ -98,7 +98,7 @@ deploy_one (struct node *n, const struct autostart_spec *a, struct nxerr *err)
       return -1;
     }
   r->workload_jwt = xstrdup (jwt.data);
-  return deploy_trusted (n, a->ns, r, &c, err);
+  return launch_trusted (n, a->ns, r, &c, err);
 }
 
 void

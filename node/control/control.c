@@ -15,6 +15,7 @@
 #include "api/xalloc.h"
 #include "node/bus/reply.h"
 #include "node/control/deploy.h"
+#include "node/workload/launch.h"
 #include "node/control/tags.h"
 #include "node/bus/events.h"
 #include "node/control/metrics.h"
@@ -359,7 +360,7 @@ handle_lameduck (struct node *n, struct ctl_req *r)
       n->lameduck = true;
       node_tags_refresh (n);
       for (struct workload *wl = n->workloads; wl; wl = wl->next)
-        deploy_clear_essential (wl);
+        launch_clear_essential (wl);
       events_lameduck (n);
       log_info ("entered lame duck mode: new deploys are refused");
     }

@@ -80,7 +80,7 @@ on_drain_poll (struct loop_timer *t)
   loop_timer_arm (n->loop, t, 50);
 }
 
-/* stop_workload may end a workload at once (one waiting to restart), which
+/* supervise_stop may end a workload at once (one waiting to restart), which
  * unlinks it: take the next one first. */
 static void
 stop_all (struct node *n)
@@ -88,7 +88,7 @@ stop_all (struct node *n)
   for (struct workload *w = n->workloads, *next; w; w = next)
     {
       next = w->next;
-      stop_workload (n, w);
+      supervise_stop (w);
     }
 }
 

@@ -9,57 +9,12 @@
 #include "api/log.h"
 #include "api/subjects.h"
 #include "api/xalloc.h"
-#include "node/agents/agent.h"
 #include "node/bus/reply.h"
 #include "node/control/request.h"
 #include "node/core/node.h"
 #include "node/state/replay.h"
 #include "node/workload/supervise.h"
-#include "node/workload/trigger.h"
 #include "node/workload/workload.h"
-
-#define STOP_CONFIRM_MS 2000 /* after the grace period, before we stop waiting */
-
-static void
-on_stop_deadline (struct loop_timer *t)
-{
-  struct workload *w = (struct workload *) ((char *) t - offsetof (struct workload, stop_timer));
-  /* The agent did not confirm in time: kill it; supervise_agent_lost ends the
-   * workload and answers the STOP. */
-  if (w->agent)
-    agent_kill (w->agent, "agent did not confirm the stop in time");
-}
-
-void
-stop_workload (struct node *n, struct workload *w)
-{
-  struct nxerr err = { 0 };
-  w->stop_requested = true;
-  if (w->state == WL_RESTARTING)
-    {
-      /* Between two runs: nothing to signal. Answer and end it. */
-      supervise_stop_restarting (w);
-      return;
-    }
-  if (w->state == WL_STARTING)
-    return; /* the deploy fails or is stopped when Started arrives */
-  if (w->state != WL_RUNNING)
-    return;
-  w->state = WL_STOPPING;
-  if (w->fn) /* a function: no agent of its own */
-    {
-      trigger_stop (w);
-      return;
-    }
-  if (w->agent == NULL || agent_send_stop (w->agent, (uint32_t) n->cfg.stop_grace_ms, &err) < 0)
-    {
-      if (w->agent)
-        agent_kill (w->agent, err.msg);
-      return;
-    }
-  w->stop_timer.cb = on_stop_deadline;
-  loop_timer_arm (n->loop, &w->stop_timer, (uint64_t) n->cfg.stop_grace_ms + STOP_CONFIRM_MS);
-}
 
 static int
 decode (const char *data, size_t len, char **wid, char **jwt, struct nxerr *err)
@@ -209,7 +164,7 @@ stop_handle (struct node *n, struct ctl_req *r)
   n->counters.stops++;
   w->stop_reply = r->reply ? xstrdup (r->reply) : NULL;
   log_info ("stopping workload %s (%s)", w->id, w->name);
-  stop_workload (n, w);
+  supervise_stop (w);
 out:
   free (wid);
   free (token);

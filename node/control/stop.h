@@ -1,6 +1,7 @@
-/* stop: the STOP request (reference §3.1), and stopping workloads for
- * shutdown. The reply is sent once the agent confirms every process of the
- * workload is gone (or the agent was killed after the grace period). */
+/* stop: the STOP request (reference §3.1): decode, the stop JWT's checks,
+ * then supervise_stop (node/workload/supervise.h). The reply is sent once
+ * the agent confirms every process of the workload is gone (or the agent
+ * was killed after the grace period). Loop thread. */
 #ifndef NEXC_NODE_STOP_H
 #define NEXC_NODE_STOP_H
 
@@ -11,7 +12,5 @@ struct ctl_req;
 struct workload;
 
 void stop_handle (struct node *n, struct ctl_req *r);
-/* Ask the workload's agent to stop it; the end arrives as an Exited frame. */
-void stop_workload (struct node *n, struct workload *w);
 
 #endif

@@ -20,7 +20,7 @@
 #include "api/xalloc.h"
 #include "node/agents/agent.h"
 #include "node/agents/agent_sock.h"
-#include "node/control/deploy.h"
+#include "node/workload/launch.h"
 #include "node/state/journal.h"
 #include "node/core/node.h"
 #include "node/workload/restart.h"
@@ -261,7 +261,7 @@ rebuild (struct node *n, const struct journal_entry *e)
   w->autostart = e->autostart;
   w->restarts = (uint32_t) e->restarts;
   restart_policy_from (req, &w->policy);
-  deploy_adopt (w);
+  launch_adopt (w);
   loop_timer_init (&w->stop_timer, NULL);
   w->state = WL_RUNNING;
   /* Monotonic clocks do not survive: carry the run time over from the wall clock. */
@@ -378,48 +378,6 @@ on_reattach (struct workload *w, struct agent *a, const Nexc__Agent__Reattach *m
               (unsigned long long) m->dropped);
   reattach_settled (n, true);
   /* The journal entry stays: same agent, same socket. */
-}
-
-void
-reattach_remember (struct workload *w)
-{
-  struct reattach *r = w->node->reattach;
-  struct agent *a = w->agent;
-  cleanup_buf struct buf req = BUF_INIT;
-  struct journal_entry e;
-  struct nxerr err = { 0 };
-  struct timespec now = timefmt_now ();
-  uint64_t ran_ns = w->started_mono_ns ? timefmt_mono_ns () - w->started_mono_ns : 0;
-  if (r == NULL || r->j == NULL || a == NULL || a->sock == NULL || w->req == NULL)
-    return;
-  deploy_request_encode (w->req, &req);
-  memset (&e, 0, sizeof e);
-  e.id = w->id;
-  e.ns = w->ns;
-  e.name = w->name;
-  e.type = w->type;
-  e.hash = w->hash;
-  e.size = w->artifact_size;
-  e.request = req.data;
-  e.agent_pid = (uint64_t) a->pid;
-  e.sock = a->sock;
-  e.started_ms = (uint64_t) now.tv_sec * 1000 + (uint64_t) now.tv_nsec / 1000000 - ran_ns / 1000000;
-  e.restarts = w->restarts;
-  e.autostart = w->autostart;
-  e.sandbox_uid = a->slot ? a->slot->uid : 0;
-  if (journal_put (r->j, &e, &err) < 0)
-    log_error ("journal: workload %s: %s (it would not survive a node restart)", w->id, err.msg);
-}
-
-void
-reattach_forget (struct workload *w)
-{
-  struct reattach *r = w->node->reattach;
-  struct nxerr err = { 0 };
-  if (r == NULL || r->j == NULL)
-    return;
-  if (journal_del (r->j, w->id, &err) < 0)
-    log_error ("journal: workload %s: %s", w->id, err.msg);
 }
 
 void

@@ -40,9 +40,6 @@ bool reattach_keeps_uid (const void *node, uint32_t uid);
 void reattach_run (struct node *n);
 void reattach_close (struct node *n);
 
-void reattach_remember (struct workload *w);
-void reattach_forget (struct workload *w);
-
 /* One adopted agent answered (ok) or was lost. */
 void reattach_settled (struct node *n, bool ok);
 

@@ -11,22 +11,70 @@
 #include "api/xalloc.h"
 #include "node/agents/agent.h"
 #include "node/bus/reply.h"
-#include "node/control/deploy.h"
+#include "node/workload/launch.h"
 #include "node/bus/events.h"
 #include "node/bus/logs.h"
 #include "node/core/node.h"
-#include "node/workload/reattach.h"
+#include "node/workload/persist.h"
 #include "node/sandbox/sandbox.h"
-#include "node/control/stop.h"
 #include "node/workload/trigger.h"
 #include "node/workload/workload.h"
 
 static void reply_stop_ok (struct workload *w);
 
+/* ---- stopping ---- */
+
+#define STOP_CONFIRM_MS 2000 /* after the grace period, before we stop waiting */
+
+static void
+on_stop_deadline (struct loop_timer *t)
+{
+  struct workload *w = (struct workload *) ((char *) t - offsetof (struct workload, stop_timer));
+  /* The agent did not confirm in time: kill it; supervise_agent_lost ends the
+   * workload and answers the STOP. */
+  if (w->agent)
+    agent_kill (w->agent, "agent did not confirm the stop in time");
+}
+
+void
+supervise_stop (struct workload *w)
+{
+  struct node *n = w->node;
+  struct nxerr err = { 0 };
+  w->stop_requested = true;
+  if (w->state == WL_RESTARTING)
+    {
+      /* Between two runs: nothing to signal. Answer and end it. */
+      supervise_stop_restarting (w);
+      return;
+    }
+  if (w->state == WL_STARTING)
+    return; /* the deploy fails or is stopped when Started arrives */
+  if (w->state != WL_RUNNING)
+    return;
+  w->state = WL_STOPPING;
+  if (w->fn) /* a function: no agent of its own */
+    {
+      trigger_stop (w);
+      return;
+    }
+  if (w->agent == NULL || agent_send_stop (w->agent, (uint32_t) n->cfg.stop_grace_ms, &err) < 0)
+    {
+      if (w->agent)
+        agent_kill (w->agent, err.msg);
+      return;
+    }
+  w->stop_timer.cb = on_stop_deadline;
+  loop_timer_arm (n->loop, &w->stop_timer, (uint64_t) n->cfg.stop_grace_ms + STOP_CONFIRM_MS);
+}
+
 static void
 free_workload (void *arg)
 {
-  workload_free (arg);
+  struct workload *w = arg;
+  trigger_fn_free (w->fn);
+  w->fn = NULL;
+  workload_free (w);
 }
 
 /* Final step of every workload: exactly one workload_stopped was sent by the
@@ -36,7 +84,7 @@ end_workload (struct workload *w)
 {
   struct node *n = w->node;
   w->state = WL_ENDED;
-  reattach_forget (w);
+  persist_forget (w);
   loop_timer_cancel (n->loop, &w->stop_timer);
   if (w->agent)
     {
@@ -70,10 +118,10 @@ static void
 restart_or_end (struct workload *w, int code, bool stopped)
 {
   struct node *n = w->node;
-  reattach_forget (w);
+  persist_forget (w);
   detach_agent (w);
   if (!stopped && !w->stop_requested && !n->lameduck && !n->stopping
-      && deploy_schedule_restart (w, code))
+      && launch_schedule_restart (w, code))
     return;
   end_workload (w);
 }
@@ -158,12 +206,12 @@ supervise_started (struct workload *w, uint32_t pid)
             (double) (w->started_mono_ns - w->created_mono_ns) / 1e6);
   /* Both before the reply: a deploy answered survives a crash, and so does
    * its workload_started (journaled by the outbox). */
-  reattach_remember (w);
+  persist_remember (w);
   events_workload_started (n, &ev);
   reply_run_ok (w);
   /* A STOP came while it was starting: carry it out now. */
   if (w->stop_requested)
-    stop_workload (n, w);
+    supervise_stop (w);
 }
 
 void

@@ -32,6 +32,10 @@ void supervise_end_quietly (struct workload *w);
  * no event, the journal entry kept; false when w cannot be left (not
  * running, no reattach socket, a function). */
 bool supervise_detach (struct workload *w);
+/* Stop w (STOP, shutdown, drain): ask its agent, whose Exited ends it; an
+ * agent that does not confirm within the grace period (+2 s) is killed. A
+ * STARTING workload stops when Started arrives. */
+void supervise_stop (struct workload *w);
 /* STOP of a workload waiting to restart: answer the STOP, end it. */
 void supervise_stop_restarting (struct workload *w);
 /* Fail a workload that never reached its agent (deploy error after accept). */

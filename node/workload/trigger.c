@@ -23,6 +23,7 @@
 #include "node/core/node.h"
 #include "node/agents/pool.h"
 #include "node/sandbox/sandbox.h"
+#include "node/workload/env.h"
 #include "node/workload/supervise.h"
 #include "node/workload/workload.h"
 
@@ -58,8 +59,7 @@ struct fn {
   int64_t *sids;
   size_t n_subs;
   int exe_fd;
-  char **env; /* key, value pairs; secret: wiped on free */
-  size_t n_env;
+  struct env env; /* secret: wiped on free */
   struct fn_msg *q_head, *q_tail;
   size_t q_len;
   struct fn_call *calls;
@@ -373,16 +373,16 @@ send_deploy (struct fn_call *c, struct agent *a, struct nxerr *err)
   struct fn_msg *m = c->msg;
   Frame f = NEXC__AGENT__FRAME__INIT;
   Nexc__Agent__Deploy d = NEXC__AGENT__DEPLOY__INIT;
-  size_t nv = fn->n_env + 1 + m->n_hdr, k = 0;
+  size_t nv = fn->env.n + 1 + m->n_hdr, k = 0;
   Nexc__Agent__EnvVar *vars = xcalloc (nv, sizeof *vars);
   Nexc__Agent__EnvVar **pvars = xcalloc (nv, sizeof *pvars);
   char **names = xcalloc (m->n_hdr + 1, sizeof *names);
   int rc;
-  for (size_t i = 0; i < fn->n_env; i++, k++)
+  for (size_t i = 0; i < fn->env.n; i++, k++)
     {
       nexc__agent__env_var__init (&vars[k]);
-      vars[k].key = fn->env[2 * i];
-      vars[k].value = fn->env[2 * i + 1];
+      vars[k].key = fn->env.kv[2 * i];
+      vars[k].value = fn->env.kv[2 * i + 1];
     }
   nexc__agent__env_var__init (&vars[k]);
   vars[k].key = "NEX_TRIGGER_SUBJECT";
@@ -737,12 +737,7 @@ trigger_fn_free (struct fn *fn)
       call_release_agent (fn->calls);
       call_free (fn->calls);
     }
-  for (size_t i = 0; i < 2 * fn->n_env; i++)
-    {
-      sodium_memzero (fn->env[i], strlen (fn->env[i]));
-      free (fn->env[i]);
-    }
-  free (fn->env);
+  env_wipe (&fn->env);
   if (fn->exe_fd >= 0)
     close (fn->exe_fd);
   free (fn);
@@ -761,7 +756,7 @@ ensure_pool (struct node *n, struct nxerr *err)
 }
 
 void
-trigger_start (struct workload *w, int *exe_fd, char ***env, size_t *n_env)
+trigger_start (struct workload *w, int *exe_fd, struct env *env)
 {
   struct node *n = w->node;
   struct fn *fn = xcalloc (1, sizeof *fn);
@@ -773,9 +768,7 @@ trigger_start (struct workload *w, int *exe_fd, char ***env, size_t *n_env)
   fn->exe_fd = *exe_fd;
   *exe_fd = -1;
   fn->env = *env;
-  fn->n_env = *n_env;
-  *env = NULL;
-  *n_env = 0;
+  memset (env, 0, sizeof *env);
   w->fn = fn;
   if (ensure_pool (n, &err) < 0)
     {

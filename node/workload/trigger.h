@@ -46,7 +46,8 @@ bool trigger_is_function (const char *type);
 /* The artifact is ready: take *exe_fd and the decrypted environment (moved,
  * wiped at the end), subscribe, and the workload is RUNNING
  * (supervise_started), or the deploy fails (supervise_fail_deploy). */
-void trigger_start (struct workload *w, int *exe_fd, char ***env, size_t *n_env);
+struct env;
+void trigger_start (struct workload *w, int *exe_fd, struct env *env);
 /* STOP/shutdown: unsubscribe, end queued and running invocations, end w. */
 void trigger_stop (struct workload *w);
 void trigger_fn_free (struct fn *f);

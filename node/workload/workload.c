@@ -9,7 +9,6 @@
 #include "api/xalloc.h"
 #include "api/deploy_request.h"
 #include "node/core/node.h"
-#include "node/workload/trigger.h"
 
 void
 workload_new_id (char out[WORKLOAD_ID_LEN + 1])
@@ -91,7 +90,6 @@ workload_free (struct workload *w)
   free (w->description);
   free (w->deploy_reply);
   free (w->stop_reply);
-  trigger_fn_free (w->fn);
   jwt_claims_free (&w->claims);
   deploy_request_free (w->req);
   free (w);

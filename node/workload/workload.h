@@ -88,6 +88,8 @@ void workload_new_id (char out[WORKLOAD_ID_LEN + 1]);
 struct workload *workload_new (struct node *n);
 void workload_link (struct node *n, struct workload *w);
 void workload_unlink (struct node *n, struct workload *w);
+/* Frees what w owns; its function state (w->fn) must be gone already
+ * (trigger_fn_free: node/workload/supervise.c does both). */
 void workload_free (struct workload *w);
 struct workload *workload_find (struct node *n, const char *id);
 /* The oldest workload (listings go oldest first, in deploy order, as Nex's
