@@ -14,6 +14,7 @@
 #include "node/artifacts/artifact.h"
 #include "node/bus/reply.h"
 #include "node/control/request.h"
+#include "node/control/trigger_check.h"
 #include "node/core/node.h"
 #include "node/sandbox/sandbox.h"
 #include "node/state/replay.h"

@@ -24,24 +24,9 @@
 #include "node/agents/pool.h"
 #include "node/sandbox/sandbox.h"
 #include "node/workload/env.h"
+#include "node/workload/fn_msg.h"
 #include "node/workload/supervise.h"
 #include "node/workload/workload.h"
-
-/* Always in the deny list (0.2.6). */
-static const char *const always_denied[] = { "$SYS.>", "$JS.>", "$NEX.>", NULL };
-
-/* One trigger message, copied off the nats.c thread. */
-struct fn_msg {
-  struct fn_msg *next;
-  struct node *node;
-  int64_t sid;
-  char *subject, *reply;
-  uint8_t *data;
-  size_t len;
-  bool too_big;
-  char **hdr; /* name, value pairs */
-  size_t n_hdr;
-};
 
 struct fn_call {
   struct fn_call *next, *prev;
@@ -74,119 +59,13 @@ static void call_agent_lost (void *owner, struct agent *a, const char *why);
 /* The lease of an invocation's agent (owner: the struct fn_call). */
 static const struct agent_ops call_ops = { call_agent_frame, call_agent_lost };
 
-/* ---- deploy checks ---- */
-
 bool
 trigger_is_function (const char *type)
 {
   return type && strcmp (type, FN_TYPE) == 0;
 }
 
-static bool
-denied (struct node *n, const char *s)
-{
-  for (int i = 0; always_denied[i]; i++)
-    if (subjects_overlap (s, always_denied[i]))
-      return true;
-  for (size_t i = 0; i < n->cfg.deny_trigger_subjects.n; i++)
-    if (subjects_pattern_ok (n->cfg.deny_trigger_subjects.v[i], SIZE_MAX)
-        && subjects_overlap (s, n->cfg.deny_trigger_subjects.v[i]))
-      return true;
-  return false;
-}
-
-int
-trigger_check (struct node *n, const struct deploy_request *req, char *msg, size_t cap)
-{
-  if (!trigger_is_function (req->type))
-    {
-      if (req->n_triggers == 0)
-        return 0;
-      snprintf (msg, cap, "Unsupported workload type for trigger subject registration: %.200s",
-                req->type);
-      return -1;
-    }
-  if (req->n_triggers == 0)
-    {
-      snprintf (msg, cap, "at least one trigger subject is required for this workload type");
-      return -1;
-    }
-  if (req->essential)
-    {
-      snprintf (msg, cap, "essential flag is not supported for workload type");
-      return -1;
-    }
-  for (size_t i = 0; i < req->n_triggers; i++)
-    {
-      const char *s = req->trigger_subjects[i];
-      if (!subjects_pattern_ok (s, FN_SUBJECT_MAX))
-        {
-          snprintf (msg, cap, "Invalid trigger subject: '%.300s' (a subject of at most %d bytes)",
-                    s, FN_SUBJECT_MAX);
-          return -1;
-        }
-      if (denied (n, s))
-        {
-          snprintf (msg, cap,
-                    "The trigger subject %s overlaps with subject(s) in this node's deny list", s);
-          return -1;
-        }
-    }
-  return 0;
-}
-
 /* ---- messages: nats.c thread -> loop ---- */
-
-static void
-msg_free (struct fn_msg *m)
-{
-  if (m == NULL)
-    return;
-  free (m->subject);
-  free (m->reply);
-  free (m->data);
-  for (size_t i = 0; i < 2 * m->n_hdr; i++)
-    free (m->hdr[i]);
-  free (m->hdr);
-  free (m);
-}
-
-static void
-msg_drop (void *arg)
-{
-  msg_free (arg);
-}
-
-/* A header value goes into the environment only if it is printable ASCII
- * (the agent refuses frames with NUL or invalid UTF-8). */
-static bool
-header_value_ok (const char *v)
-{
-  for (; *v; v++)
-    if ((unsigned char) *v < 0x20 || (unsigned char) *v >= 0x7f)
-      return false;
-  return true;
-}
-
-static void
-copy_headers (struct fn_msg *m, natsMsg *msg)
-{
-  const char **keys = NULL;
-  int count = 0;
-  if (natsMsgHeader_Keys (msg, &keys, &count) != NATS_OK || count <= 0)
-    return;
-  m->hdr = xcalloc (2 * (size_t) (count < FN_HEADERS_MAX ? count : FN_HEADERS_MAX), sizeof *m->hdr);
-  for (int i = 0; i < count && m->n_hdr < FN_HEADERS_MAX; i++)
-    {
-      const char *v = NULL;
-      if (natsMsgHeader_Get (msg, keys[i], &v) != NATS_OK || v == NULL || !header_value_ok (v))
-        continue;
-      m->hdr[2 * m->n_hdr] = xstrdup (keys[i]);
-      m->hdr[2 * m->n_hdr + 1] = xstrdup (v);
-      m->n_hdr++;
-    }
-  free ((void *) keys);
-}
 
 static void on_msg_loop (void *arg);
 
@@ -195,25 +74,10 @@ static void
 on_nats_msg (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
   struct node *n = closure;
-  struct fn_msg *m = xcalloc (1, sizeof *m);
-  const char *reply = natsMsg_GetReply (msg);
-  int len = natsMsg_GetDataLength (msg);
+  struct fn_msg *m = fn_msg_new (n, natsSubscription_GetID (sub), msg);
   (void) nc;
-  m->node = n;
-  m->sid = natsSubscription_GetID (sub);
-  m->subject = xstrdup (natsMsg_GetSubject (msg));
-  m->reply = reply && *reply ? xstrdup (reply) : NULL;
-  if (len > FN_PAYLOAD_MAX)
-    m->too_big = true;
-  else if (len > 0)
-    {
-      m->data = xmalloc ((size_t) len);
-      memcpy (m->data, natsMsg_GetData (msg), (size_t) len);
-      m->len = (size_t) len;
-    }
-  copy_headers (m, msg);
   natsMsg_Destroy (msg);
-  loop_post (n->loop, on_msg_loop, msg_drop, m);
+  loop_post (n->loop, on_msg_loop, fn_msg_drop, m);
 }
 
 /* ---- events and log lines (§4.3, §5) ---- */
@@ -273,7 +137,7 @@ call_free (struct fn_call *c)
   fn->running--;
   if (c->out_fd >= 0)
     close (c->out_fd);
-  msg_free (c->msg);
+  fn_msg_free (c->msg);
   free (c);
 }
 
@@ -350,20 +214,6 @@ send_io (struct agent *a, int role, int fd, struct nxerr *err)
   return agent_send_frame (a, &f, fd, err);
 }
 
-/* NEX_HEADER_<NAME>: letters and digits upper-cased, anything else '_'. */
-static char *
-header_env_name (const char *h)
-{
-  size_t n = strlen (h);
-  char *s = xmalloc (n + sizeof "NEX_HEADER_");
-  memcpy (s, "NEX_HEADER_", sizeof "NEX_HEADER_" - 1);
-  for (size_t i = 0; i < n; i++)
-    s[sizeof "NEX_HEADER_" - 1 + i]
-        = isalnum ((unsigned char) h[i]) ? (char) toupper ((unsigned char) h[i]) : '_';
-  s[sizeof "NEX_HEADER_" - 1 + n] = '\0';
-  return s;
-}
-
 static int
 send_deploy (struct fn_call *c, struct agent *a, struct nxerr *err)
 {
@@ -389,7 +239,7 @@ send_deploy (struct fn_call *c, struct agent *a, struct nxerr *err)
   vars[k++].value = m->subject;
   for (size_t i = 0; i < m->n_hdr; i++, k++)
     {
-      names[i] = header_env_name (m->hdr[2 * i]);
+      names[i] = fn_msg_env_name (m->hdr[2 * i]);
       nexc__agent__env_var__init (&vars[k]);
       vars[k].key = names[i];
       vars[k].value = m->hdr[2 * i + 1];
@@ -549,13 +399,13 @@ on_msg_loop (void *arg)
   struct fn *fn = fn_by_sid (m->node, m->sid);
   if (fn == NULL) /* unsubscribed meanwhile */
     {
-      msg_free (m);
+      fn_msg_free (m);
       return;
     }
   if (fn->q_len >= FN_QUEUE_MAX)
     {
       emit_result (fn, m->subject, false, 0, "too many pending invocations");
-      msg_free (m);
+      fn_msg_free (m);
       return;
     }
   if (fn->q_tail)
@@ -730,7 +580,7 @@ trigger_fn_free (struct fn *fn)
     {
       struct fn_msg *m = fn->q_head;
       fn->q_head = m->next;
-      msg_free (m);
+      fn_msg_free (m);
     }
   while (fn->calls)
     {
@@ -819,7 +669,7 @@ trigger_stop (struct workload *w)
       struct fn_msg *m = fn->q_head;
       fn->q_head = m->next;
       emit_result (fn, m->subject, false, 0, "workload stopped");
-      msg_free (m);
+      fn_msg_free (m);
     }
   fn->q_tail = NULL;
   fn->q_len = 0;
@@ -831,42 +681,16 @@ trigger_stop (struct workload *w)
 
 /* ---- INFO ---- */
 
-void
-trigger_runtime (const struct workload *w, const char *uptime, char *out, size_t cap)
-{
-  uint64_t ns;
-  if (w->fn == NULL)
-    {
-      snprintf (out, cap, "%s", uptime);
-      return;
-    }
-  ns = w->fn->runtime_ns;
-  if (ns < 1000)
-    snprintf (out, cap, "%" PRIu64 "ns", ns);
-  else if (ns < 1000000000ull)
-    snprintf (out, cap, "%" PRIu64 "ms", ns / 1000000);
-  else
-    timefmt_uptime (out, cap, ns / 1000000000ull);
-}
-
-void
-trigger_write_info (const struct workload *w, struct jsonw *j)
+bool
+trigger_stats (const struct workload *w, struct fn_stats *out)
 {
   const struct fn *fn = w->fn;
   if (fn == NULL)
-    return;
-  jsonw_key (j, "function");
-  jsonw_obj_begin (j);
-  jsonw_key (j, "trigger_subjects");
-  jsonw_arr_begin (j);
-  for (size_t i = 0; w->req && i < w->req->n_triggers; i++)
-    jsonw_str (j, w->req->trigger_subjects[i]);
-  jsonw_arr_end (j);
-  jsonw_kint (j, "invocations", (int64_t) (fn->ok + fn->failed));
-  jsonw_kint (j, "succeeded", (int64_t) fn->ok);
-  jsonw_kint (j, "failed", (int64_t) fn->failed);
-  jsonw_kint (j, "runtime_ns", (int64_t) fn->runtime_ns);
-  jsonw_kint (j, "running", (int64_t) fn->running);
-  jsonw_kint (j, "queued", (int64_t) fn->q_len);
-  jsonw_obj_end (j);
+    return false;
+  *out = (struct fn_stats){ .ok = fn->ok,
+                            .failed = fn->failed,
+                            .runtime_ns = fn->runtime_ns,
+                            .running = fn->running,
+                            .queued = fn->q_len };
+  return true;
 }

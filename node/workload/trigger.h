@@ -18,16 +18,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "api/frame.h"
 #include "api/jsonw.h"
+#include "node/workload/fn_msg.h" /* FN_PAYLOAD_MAX */
 
 #define FN_TYPE "function"
-#define FN_PAYLOAD_MAX (1024 * 1024) /* request payload (stdin) */
 #define FN_REPLY_MAX (1024 * 1024)   /* stdout, the reply */
 #define FN_QUEUE_MAX 1024            /* waiting invocations per function */
 #define FN_SUBJECT_MAX 256
-#define FN_HEADERS_MAX 64            /* headers passed as NEX_HEADER_<NAME> */
 #define FN_AGENT_GRACE_MS 5000       /* past the timeout: the agent is killed */
 
 struct agent;
@@ -36,11 +36,6 @@ struct fn;
 struct node;
 struct workload;
 
-/* Deploy checks (§2.2 steps 4-5, §10): the type/trigger rules, each trigger
- * a valid pattern of at most FN_SUBJECT_MAX bytes that does not overlap the
- * deny list ($SYS.>, $JS.> and $NEX.> always in it). 0, or -1 with the
- * refusal text in msg. */
-int trigger_check (struct node *n, const struct deploy_request *req, char *msg, size_t cap);
 bool trigger_is_function (const char *type);
 
 /* The artifact is ready: take *exe_fd and the decrypted environment (moved,
@@ -52,9 +47,12 @@ void trigger_start (struct workload *w, int *exe_fd, struct env *env);
 void trigger_stop (struct workload *w);
 void trigger_fn_free (struct fn *f);
 
-/* INFO: runtime = total execution time (§1.4 rule for v8/wasm), or uptime
- * for other workloads; and our "function" object (nothing for others). */
-void trigger_runtime (const struct workload *w, const char *uptime, char *out, size_t cap);
-void trigger_write_info (const struct workload *w, struct jsonw *j);
+/* What INFO shows of a function (false: w is not one). */
+struct fn_stats {
+  uint64_t ok, failed; /* invocations so far */
+  uint64_t runtime_ns; /* their total execution time */
+  size_t running, queued;
+};
+bool trigger_stats (const struct workload *w, struct fn_stats *out);
 
 #endif

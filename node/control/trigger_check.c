@@ -1,0 +1,65 @@
+#include "node/control/trigger_check.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "api/deploy_request.h"
+#include "api/subjects.h"
+#include "node/core/node.h"
+#include "node/workload/trigger.h"
+
+/* Always in the deny list (0.2.6). */
+static const char *const always_denied[] = { "$SYS.>", "$JS.>", "$NEX.>", NULL };
+
+static bool
+denied (struct node *n, const char *s)
+{
+  for (int i = 0; always_denied[i]; i++)
+    if (subjects_overlap (s, always_denied[i]))
+      return true;
+  for (size_t i = 0; i < n->cfg.deny_trigger_subjects.n; i++)
+    if (subjects_pattern_ok (n->cfg.deny_trigger_subjects.v[i], SIZE_MAX)
+        && subjects_overlap (s, n->cfg.deny_trigger_subjects.v[i]))
+      return true;
+  return false;
+}
+
+int
+trigger_check (struct node *n, const struct deploy_request *req, char *msg, size_t cap)
+{
+  if (!trigger_is_function (req->type))
+    {
+      if (req->n_triggers == 0)
+        return 0;
+      snprintf (msg, cap, "Unsupported workload type for trigger subject registration: %.200s",
+                req->type);
+      return -1;
+    }
+  if (req->n_triggers == 0)
+    {
+      snprintf (msg, cap, "at least one trigger subject is required for this workload type");
+      return -1;
+    }
+  if (req->essential)
+    {
+      snprintf (msg, cap, "essential flag is not supported for workload type");
+      return -1;
+    }
+  for (size_t i = 0; i < req->n_triggers; i++)
+    {
+      const char *s = req->trigger_subjects[i];
+      if (!subjects_pattern_ok (s, FN_SUBJECT_MAX))
+        {
+          snprintf (msg, cap, "Invalid trigger subject: '%.300s' (a subject of at most %d bytes)",
+                    s, FN_SUBJECT_MAX);
+          return -1;
+        }
+      if (denied (n, s))
+        {
+          snprintf (msg, cap,
+                    "The trigger subject %s overlaps with subject(s) in this node's deny list", s);
+          return -1;
+        }
+    }
+  return 0;
+}
