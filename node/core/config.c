@@ -11,7 +11,7 @@
 #include "api/nkeys.h"
 #include "api/subjects.h"
 #include "api/xalloc.h"
-#include "node/sandbox/cgroup.h"
+#include "node/core/path.h"
 
 /* ---- small containers ---- */
 
@@ -573,10 +573,10 @@ parse_max_resources (struct config *cfg, json_t *v, struct nxerr *err)
 static int
 parse_cgroup_root (struct config *cfg, json_t *v, struct nxerr *err)
 {
-  char tmp[CG_PATH_MAX];
+  char tmp[PATH_JOIN_MAX];
   if (get_string (v, "cgroup_root", &cfg->cgroup_root, err) < 0)
     return -1;
-  if (cfg->cgroup_root[0] != '/' || cgroup_join (tmp, sizeof tmp, "/", cfg->cgroup_root) < 0)
+  if (cfg->cgroup_root[0] != '/' || path_join (tmp, sizeof tmp, "/", cfg->cgroup_root) < 0)
     return nxerr_set (err, EINVAL,
                       "cgroup_root: must be an absolute path inside the cgroup hierarchy, "
                       "without \"..\" (e.g. \"/nexc.slice\")");

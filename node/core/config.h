@@ -46,6 +46,8 @@ enum sandbox_tier { SANDBOX_NONE = 0, SANDBOX_PROCESS = 1 };
 /* Network of a process-tier sandbox: the host's, or a namespace of its own
  * with only a loopback interface. */
 enum sandbox_network { SANDBOX_NET_HOST = 0, SANDBOX_NET_NONE = 1 };
+/* Which cgroup version the sandboxes use (config key "cgroup"). */
+enum cg_mode { CG_MODE_AUTO = 0, CG_MODE_V1, CG_MODE_V2, CG_MODE_OFF };
 
 struct config {
   int64_t machine_pool_size;
@@ -87,7 +89,7 @@ struct config {
   int64_t max_vcpus_milli;      /* 0: machine_template.vcpu_count */
   int64_t max_pids;             /* 0: pids_limit */
   char *cgroup_root;            /* NULL: the node's own cgroup */
-  int cgroup_mode;              /* enum cg_mode (node/cgroup.h) */
+  int cgroup_mode;              /* enum cg_mode */
   struct strlist warnings;
 };
 

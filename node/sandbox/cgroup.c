@@ -14,6 +14,7 @@
 
 #include "api/buf.h"
 #include "api/xalloc.h"
+#include "node/core/path.h"
 
 #define SWEEP_TRIES 200   /* x 5 ms: how long a leftover leaf may take to empty */
 #define KILL_ROUNDS 50
@@ -128,45 +129,6 @@ cgroup_find_self (const char *self_cgroup, const char *controller, char *out, si
       line = nl ? nl + 1 : NULL;
     }
   return -1;
-}
-
-int
-cgroup_join (char *out, size_t cap, const char *a, const char *b)
-{
-  struct buf t = BUF_INIT;
-  const char *parts[2] = { a, b };
-  int rc = 0;
-  for (int i = 0; i < 2; i++)
-    {
-      const char *p = parts[i];
-      while (*p)
-        {
-          const char *s;
-          size_t n;
-          while (*p == '/')
-            p++;
-          if (*p == '\0')
-            break;
-          s = strchr (p, '/');
-          n = s ? (size_t) (s - p) : strlen (p);
-          if ((n == 2 && p[0] == '.' && p[1] == '.') || (n == 1 && p[0] == '.'))
-            rc = -1;
-          buf_append (&t, "/", 1);
-          buf_append (&t, p, n);
-          p += n;
-        }
-    }
-  if (t.len == 0)
-    buf_append (&t, "/", 1);
-  if (rc == 0 && t.len < cap)
-    {
-      memcpy (out, t.data, t.len);
-      out[t.len] = '\0';
-    }
-  else
-    rc = -1;
-  buf_free (&t);
-  return rc;
 }
 
 uint64_t
@@ -560,7 +522,7 @@ base_for (char *out, const char *mount, const char *root, const char *self_text,
         return -1;
       root = self;
     }
-  return cgroup_join (out, CG_PATH_MAX, mount, root);
+  return path_join (out, CG_PATH_MAX, mount, root);
 }
 
 int
@@ -606,7 +568,7 @@ cgroup_detect (struct cgroups *cg, enum cg_mode mode, const char *root, const ch
           if (v1m[c][0] == '\0')
             continue;
           if (base_for (cg->base[c], v1m[c], root, self, ctrl_names[c]) < 0
-              || cgroup_join (cg->dir[c], CG_PATH_MAX, cg->base[c], node_name) < 0)
+              || path_join (cg->dir[c], CG_PATH_MAX, cg->base[c], node_name) < 0)
             return nxerr_set (err, EINVAL, "cgroup %s: cannot place the node cgroup under %s",
                               ctrl_names[c], root ? root : "the node's own cgroup");
         }
@@ -617,7 +579,7 @@ cgroup_detect (struct cgroups *cg, enum cg_mode mode, const char *root, const ch
       cg->version = CG_V2;
       cg->ops = &cgroup_v2_ops;
       if (base_for (cg->base[0], v2m, root, self, NULL) < 0
-          || cgroup_join (cg->dir[0], CG_PATH_MAX, cg->base[0], node_name) < 0)
+          || path_join (cg->dir[0], CG_PATH_MAX, cg->base[0], node_name) < 0)
         return nxerr_set (err, EINVAL, "cgroup v2: cannot place the node cgroup under %s",
                           root ? root : "the node's own cgroup");
     }

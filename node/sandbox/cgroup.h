@@ -23,11 +23,10 @@
 #include <sys/types.h>
 
 #include "api/nxerr.h"
+#include "node/core/config.h" /* enum cg_mode */
 
 enum cg_ctrl { CG_MEMORY = 0, CG_PIDS = 1, CG_CPU = 2, CG_NCTRL = 3 };
 enum cg_version { CG_NONE = 0, CG_V1 = 1, CG_V2 = 2 };
-/* What the configuration asks for (config key "cgroup"). */
-enum cg_mode { CG_MODE_AUTO = 0, CG_MODE_V1, CG_MODE_V2, CG_MODE_OFF };
 
 #define CG_PATH_MAX 1024
 #define CG_CPU_PERIOD_US 100000
@@ -103,9 +102,6 @@ int cgroup_find_mount (const char *mountinfo, const char *controller, char *out,
 /* From /proc/self/cgroup text: this process's path in the v1 hierarchy of
  * controller ("4:memory:/a/b"), or in v2 (controller NULL: "0::/a"). */
 int cgroup_find_self (const char *self_cgroup, const char *controller, char *out, size_t cap);
-/* a + "/" + b with duplicate slashes folded; -1 when it does not fit or b
- * holds a ".." component. */
-int cgroup_join (char *out, size_t cap, const char *a, const char *b);
 /* CPU quota in microseconds per CG_CPU_PERIOD_US for milli thousandths. */
 uint64_t cgroup_cpu_quota_us (uint32_t milli);
 /* The value after "key " in a flat keyed file ("oom_kill 3\n"), or -1. */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "node/sandbox/cgroup.h"
+#include "node/core/path.h"
 
 /* This project's build machines: v1 controllers, an empty v2 beside them. */
 static const char hybrid_mountinfo[]
@@ -95,18 +96,18 @@ test_join (void **state)
 {
   char out[64];
   (void) state;
-  assert_int_equal (cgroup_join (out, sizeof out, "/sys/fs/cgroup/memory", "/a/b"), 0);
+  assert_int_equal (path_join (out, sizeof out, "/sys/fs/cgroup/memory", "/a/b"), 0);
   assert_string_equal (out, "/sys/fs/cgroup/memory/a/b");
-  assert_int_equal (cgroup_join (out, sizeof out, "/sys/fs/cgroup//pids/", "/"), 0);
+  assert_int_equal (path_join (out, sizeof out, "/sys/fs/cgroup//pids/", "/"), 0);
   assert_string_equal (out, "/sys/fs/cgroup/pids");
-  assert_int_equal (cgroup_join (out, sizeof out, "/", "nexc-NABC"), 0);
+  assert_int_equal (path_join (out, sizeof out, "/", "nexc-NABC"), 0);
   assert_string_equal (out, "/nexc-NABC");
-  assert_int_equal (cgroup_join (out, sizeof out, "", ""), 0);
+  assert_int_equal (path_join (out, sizeof out, "", ""), 0);
   assert_string_equal (out, "/");
-  assert_int_equal (cgroup_join (out, sizeof out, "/sys/fs/cgroup", "/a/../../etc"), -1);
-  assert_int_equal (cgroup_join (out, sizeof out, "/sys/fs/cgroup", "/./a"), -1);
-  assert_int_equal (cgroup_join (out, sizeof out, "/sys/fs/cgroup", "/a..b"), 0);
-  assert_int_equal (cgroup_join (out, 10, "/sys/fs/cgroup", "x"), -1);
+  assert_int_equal (path_join (out, sizeof out, "/sys/fs/cgroup", "/a/../../etc"), -1);
+  assert_int_equal (path_join (out, sizeof out, "/sys/fs/cgroup", "/./a"), -1);
+  assert_int_equal (path_join (out, sizeof out, "/sys/fs/cgroup", "/a..b"), 0);
+  assert_int_equal (path_join (out, 10, "/sys/fs/cgroup", "x"), -1);
 }
 
 static void
