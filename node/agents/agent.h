@@ -1,7 +1,10 @@
-/* agent: the node's side of one nexc-agent process and its link.
+/* Room node/agents/: the nexc-agent processes: spawn, link, warm pool,
+ * zygote, reattach sockets; knows nothing of workloads (struct agent_ops).
+ *
+ * agent: the node's side of one nexc-agent process and its link.
  *
  * Spawned with posix_spawn in tier "none", with clone into new namespaces
- * in tier "process" (node/nsspawn.h; never fork: the node is
+ * in tier "process" (node/sandbox/nsspawn.h; never fork: the node is
  * multithreaded), the SEQPACKET link as fd 3, an empty signal mask and
  * default dispositions.
  * Every frame from the agent is hostile input: a frame that is malformed or
@@ -66,7 +69,7 @@ struct agent {
   void *ud;
   struct sandbox_slot *slot; /* process tier: released once reaped (pool.c) */
   struct pool *pool;         /* the pool that spawned it (node->pool or node->fn_pool) */
-  /* Reattach (node/reattach.h): the agent's listening unix socket, made by
+  /* Reattach (node/workload/reattach.h): the agent's listening unix socket, made by
    * the node before the spawn (unlinked when the agent is freed). */
   char *sock;
   /* Adopted by a restarted node: not our child (never reaped by waitpid:
@@ -104,7 +107,7 @@ struct agent_deploy {
  * sized for d->resources first. */
 int agent_send_deploy (struct agent *a, const struct agent_deploy *d, int exe_fd,
                        struct nxerr *err);
-/* Any frame node -> agent (node/trigger.c builds its own). */
+/* Any frame node -> agent (node/workload/trigger.c builds its own). */
 int agent_send_frame (struct agent *a, Frame *f, int fd, struct nxerr *err);
 int agent_send_stop (struct agent *a, uint32_t grace_ms, struct nxerr *err);
 int agent_send_ping (struct agent *a, struct nxerr *err);

@@ -20,7 +20,7 @@ struct pool;
 
 int pool_new (struct node *n, struct pool **out, struct nxerr *err);
 void pool_start (struct pool *p);
-/* The function pool (node/trigger.c) is a second instance: its own size and
+/* The function pool (node/workload/trigger.c) is a second instance: its own size and
  * name in log lines. Call before pool_start. */
 void pool_set_size (struct pool *p, size_t size, const char *what);
 /* Kill every agent (warm or leased) and free the pool. */
@@ -31,10 +31,10 @@ struct agent *pool_lease (struct pool *p);
 /* Spawn an agent outside the warm set (cold start for a deploy). */
 struct agent *pool_spawn (struct pool *p, struct nxerr *err);
 
-/* Called by node/agent.c. */
+/* Called by node/agents/agent.c. */
 void pool_agent_ready (struct pool *p, struct agent *a);
 void pool_agent_gone (struct pool *p, struct agent *a);
-/* An agent of a previous run, reattached (node/reattach.c): on the list. */
+/* An agent of a previous run, reattached (node/workload/reattach.c): on the list. */
 void pool_adopt (struct pool *p, struct agent *a);
 
 /* SIGCHLD: reap every exited child and tell its agent (the function pool's

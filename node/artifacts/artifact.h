@@ -1,4 +1,6 @@
-/* artifact: the node's content-addressed artifact cache and its fetcher.
+/* Room node/artifacts/: workload binaries: fetch, verify, cache.
+ *
+ * artifact: the node's content-addressed artifact cache and its fetcher.
  *
  * Files live in <state_dir>/artifacts/<sha256 hex>, written to a temp file
  * and renamed once complete and verified, so a name always means those

@@ -18,7 +18,7 @@ events_write_tags (struct node *n, struct jsonw *w)
   jsonw_obj_end (w);
 }
 
-/* Lifecycle events go through the outbox (at least once, node/outbox.h);
+/* Lifecycle events go through the outbox (at least once, node/bus/outbox.h);
  * the others are published once, and counted when that fails. */
 static void
 publish (struct node *n, const char *ns, const char *type, const char *source,

@@ -1,4 +1,7 @@
-/* events: CloudEvents the node publishes on $NEX.events.{ns}.{type} (§4).
+/* Room node/bus/: what the node publishes: replies, events, logs, and the
+ * outbox that keeps lifecycle events until the server has them.
+ *
+ * events: CloudEvents the node publishes on $NEX.events.{ns}.{type} (§4).
  * A publish that fails (NATS gone and its reconnect buffer full) is counted
  * in counters.events_dropped and logged, never silent. */
 #ifndef NEXC_NODE_EVENTS_H

@@ -5,7 +5,7 @@
  * buffer, or in its reconnect buffer for as long as the server is away, and
  * a node killed then takes it along, while its journal already says the
  * workload is gone. So each such event is written to the journal
- * (node/journal.h) before it is published, and deleted only once the server
+ * (node/state/journal.h) before it is published, and deleted only once the server
  * has answered a PING sent after it on the same connection (a flush, done by
  * a small thread so the loop never waits for the server). A node that starts
  * with events in its journal publishes them again, oldest first. Duplicates

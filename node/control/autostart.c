@@ -109,7 +109,7 @@ autostart_run (struct node *n)
       struct nxerr err = { 0 };
       const struct autostart_spec *a = &n->cfg.autostart[i];
       bool running = false;
-      /* Reattached from the journal of a previous run (node/reattach.h). */
+      /* Reattached from the journal of a previous run (node/workload/reattach.h). */
       for (struct workload *w = n->workloads; w && !running; w = w->next)
         running = w->autostart && strcmp (w->ns, a->ns) == 0 && strcmp (w->name, a->name) == 0;
       if (running)

@@ -1,4 +1,7 @@
-/* control: the node's control subscriptions (the seven of reference §1, plus
+/* Room node/control/: what arrives on the control subjects: decode, checks,
+ * authorization, replies; it hands accepted work to node/workload/.
+ *
+ * control: the node's control subscriptions (the seven of reference §1, plus
  * $NEX.AUCTION of 0.2.4) and the handlers of PING, WPING, INFO, LAMEDUCK and
  * AUCTION. DEPLOY and STOP are handled in node/control/deploy.c and
  * node/control/stop.c.

@@ -113,7 +113,7 @@ start (struct node *n, struct ctl_req *r, struct deploy_request *req, const char
       snprintf (msg, sizeof msg, "Unsupported workload type on this node: %.200s", req->type);
       goto refuse;
     }
-  /* Function workloads (node/trigger.h): type and trigger subject rules. */
+  /* Function workloads (node/workload/trigger.h): type and trigger subject rules. */
   if (trigger_check (n, req, msg, sizeof msg) < 0)
     goto refuse;
   /* Per-deploy sizing (our extension): within this node's maxima, and only

@@ -30,7 +30,7 @@ finish (struct node *n)
   loop_timer_cancel (n->loop, &n->heartbeat);
   loop_timer_cancel (n->loop, &n->metrics_timer);
   /* Agents still alive are killed; their workloads end with workload_stopped. */
-  pool_free (n->fn_pool); /* function invocations' agents (node/trigger.c) */
+  pool_free (n->fn_pool); /* function invocations' agents (node/workload/trigger.c) */
   n->fn_pool = NULL;
   pool_free (n->pool);
   n->pool = NULL;

@@ -76,11 +76,11 @@ struct config {
   int64_t max_artifact_bytes;
   int64_t metrics_interval_ms; /* 0: no metrics events */
   int64_t restart_stable_ms;   /* a run this long resets the restart backoff */
-  int64_t function_pool_size;  /* warm agents for function invocations (node/trigger.h) */
+  int64_t function_pool_size;  /* warm agents for function invocations (node/workload/trigger.h) */
   int64_t function_timeout_ms; /* per invocation */
   bool accept_unverified_hashes;
   char *agent_path;
-  /* The process tier (node/sandbox.h). */
+  /* The process tier (node/sandbox/sandbox.h). */
   enum sandbox_network network;
   int64_t uid_start, uid_count; /* uid_range */
   int64_t pids_limit;           /* default pids limit of a sandbox */

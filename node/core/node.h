@@ -1,9 +1,12 @@
-/* node: the daemon's state, owned by the loop thread.
+/* Room node/core/: the loop, timers, config, identity and struct node, which
+ * holds one handle per room; core includes no other room.
+ *
+ * node: the daemon's state, owned by the loop thread.
  *
  * Everything reachable from struct node is read and written only on the loop
- * thread (node/loop.h). nats.c callback threads copy the message they get
- * into a struct ctl_req and post it (node/control.c); the artifact fetcher
- * thread posts its result the same way (node/artifact.c). */
+ * thread (node/core/loop.h). nats.c callback threads copy the message they get
+ * into a struct ctl_req and post it (node/control/control.c); the artifact fetcher
+ * thread posts its result the same way (node/artifacts/artifact.c). */
 #ifndef NEXC_NODE_NODE_H
 #define NEXC_NODE_NODE_H
 
@@ -39,7 +42,7 @@ struct node_counters {
   uint64_t agent_spawn_failures;
   uint64_t agents_replaced;
   uint64_t oom_kills;
-  uint64_t fn_ok, fn_failed; /* function invocations (node/trigger.c) */
+  uint64_t fn_ok, fn_failed; /* function invocations (node/workload/trigger.c) */
   uint64_t nats_reconnects; /* written by a nats.c thread: atomic */
   /* control-request handling time, buckets of metrics_latency_bounds_us */
   uint64_t ctl_latency[12];
@@ -73,9 +76,9 @@ struct node {
   uint64_t total_bytes; /* artifact bytes of running workloads (node_limits) */
   struct pool *pool;
   struct pool *fn_pool; /* function invocations' agents, made at the first function deploy */
-  struct zygote *zygote;  /* agent fork server, tier none (node/zygote.h); NULL until used */
-  struct outbox *outbox;  /* lifecycle events until the server confirms them (node/outbox.h) */
-  struct sandbox *sandbox; /* process tier (node/sandbox.h); NULL in tier none */
+  struct zygote *zygote;  /* agent fork server, tier none (node/agents/zygote.h); NULL until used */
+  struct outbox *outbox;  /* lifecycle events until the server confirms them (node/bus/outbox.h) */
+  struct sandbox *sandbox; /* process tier (node/sandbox/sandbox.h); NULL in tier none */
   struct artifact_cache *cache;
   struct replay *replay;
 
@@ -91,7 +94,7 @@ struct node {
 
   struct node_counters counters;
   struct loop_timer metrics_timer;
-  pthread_t metrics_thread; /* the /proc scan in flight (node/metrics.c) */
+  pthread_t metrics_thread; /* the /proc scan in flight (node/control/metrics.c) */
   bool metrics_busy;
   char *agent_path;
 };

@@ -42,7 +42,7 @@ struct preflight_opts {
   const char *agent_path;
   const char *servers;     /* comma list to try a TCP connect to; NULL: skip */
   const char *cgroup_name; /* the node cgroup (nexc-<node id prefix>) */
-  /* Uids of sandboxes a restarted node reattaches to (node/reattach.h):
+  /* Uids of sandboxes a restarted node reattaches to (node/workload/reattach.h):
    * their processes do not make the range "in use". NULL: none. */
   bool (*keep_uid) (const void *ud, uint32_t uid);
   const void *keep_ud;

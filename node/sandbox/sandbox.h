@@ -1,4 +1,7 @@
-/* sandbox: the node's side of the process tier.
+/* Room node/sandbox/: isolation prepared by the node: uids, working dirs,
+ * cgroups, namespaces (nsspawn), host checks (preflight).
+ *
+ * sandbox: the node's side of the process tier.
  *
  * The node prepares each sandbox before its agent exists and takes it apart
  * once the agent was reaped; the agent builds the inside (agent/sandbox.h).

@@ -42,7 +42,7 @@ struct journal_entry {
 };
 
 /* An event the node published but the server has not yet confirmed having
- * (node/outbox.h): kept so a node that dies first publishes it again. */
+ * (node/bus/outbox.h): kept so a node that dies first publishes it again. */
 struct journal_event {
   char *id;      /* CloudEvent id: the same on every publication */
   char *subject;

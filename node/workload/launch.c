@@ -98,7 +98,7 @@ hand_off (struct deploy_ctx *d)
   struct nxerr err = { 0 };
   if (trigger_is_function (d->w->type))
     {
-      /* No agent now: one per invocation (node/trigger.c). */
+      /* No agent now: one per invocation (node/workload/trigger.c). */
       struct workload *w = d->w;
       trigger_start (w, &d->exe_fd, &d->env);
       ctx_free (d);

@@ -1,11 +1,11 @@
 /* reattach: surviving a node restart.
  *
- * Owns the journal (node/journal.h, schemas/state.cddl) and the agents'
- * reattach sockets in <state>/agents. Every agent gets a listening unix
- * socket made here before its spawn (fd 4); once it runs a workload it no
- * longer dies with the node. A workload is remembered (journal put) when it
- * reaches RUNNING and forgotten (journal del) where its workload_stopped is
- * sent. A restarted node:
+ * Opens the journal (node/state/journal.h, schemas/state.cddl) and the
+ * agents' reattach sockets (node/agents/agent_sock.h) as n->journal and
+ * n->agent_socks. Every agent gets a listening unix socket before its spawn
+ * (fd 4); once it runs a workload it no longer dies with the node. A
+ * workload is remembered when it reaches RUNNING and forgotten where its
+ * workload_stopped is sent (node/workload/persist.h). A restarted node:
  *   reattach_open  (before sandbox_start) reads the journal (a corrupt one is
  *                  moved aside and reported) and connects to every entry's
  *                  socket: the connected ones keep their sandbox through the

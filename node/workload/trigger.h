@@ -5,7 +5,7 @@
  * function on N nodes shares the load). Each message is one invocation: the
  * nats.c thread copies it (payload capped at FN_PAYLOAD_MAX) and posts it to
  * the loop, which leases an agent from the function pool (node->fn_pool, a
- * second instance of node/pool.c made at the first function deploy), hands
+ * second instance of node/agents/pool.c made at the first function deploy), hands
  * it the payload and an empty stdout file (memfds, FunctionIo frames) and a
  * function-mode Deploy. The agent runs the executable once and answers
  * FunctionResult; exit 0 publishes stdout as the reply and

@@ -1,4 +1,7 @@
-/* workload: one deployed workload, from the accepted DEPLOY to its end.
+/* Room node/workload/: a workload from acceptance to its end: launch,
+ * supervision, restarts, functions, reattach after a node restart.
+ *
+ * workload: one deployed workload, from the accepted DEPLOY to its end.
  *
  * States (the agent lifecycle table in ARCHITECTURE.md):
  *   STARTING  agent leased, Deploy frame sent, waiting for Started
@@ -49,7 +52,7 @@ struct workload {
   char *stop_reply;   /* reply subject of a STOP, until the agent confirms */
   struct loop_timer stop_timer;
   struct log_stream log; /* through workload_log */
-  /* metrics (node/metrics.c) */
+  /* metrics (node/control/metrics.c) */
   uint64_t cpu_ticks;      /* user+system of the workload's processes, last sample */
   uint64_t cpu_sample_ns;  /* when it was taken */
   double cpu_rate;         /* CPUs used since the previous sample */
@@ -61,7 +64,7 @@ struct workload {
   struct loop_timer restart_timer;
   bool stop_requested;
   bool autostart; /* deployed by the node from its config (trusted) */
-  struct fn *fn;  /* type "function": subscriptions and invocations (node/trigger.h) */
+  struct fn *fn;  /* type "function": subscriptions and invocations (node/workload/trigger.h) */
 };
 
 /* w's log stream, its names current (logs_* take it). */
