@@ -1,9 +1,15 @@
-#include "node/sandbox/cgroup.h"
+/* cgroup: what both backends share. Detection reads /proc once and decides
+ * between v1 and v2; from then on the public entry points dispatch through
+ * cg->ops, or into cg_v1_setup / cg_v2_setup, so neither backend knows the
+ * other exists. The pure helpers live here because detection and both
+ * backends use them, and the unit tests reach them without a file system;
+ * the file helpers live here because both backends write control files and
+ * kill a leaf's processes the same way. */
+#include "node/sandbox/cgroup_int.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +23,13 @@
 #include "node/core/path.h"
 
 #define SWEEP_TRIES 200   /* x 5 ms: how long a leftover leaf may take to empty */
-#define KILL_ROUNDS 50
 
-static const char *const ctrl_names[CG_NCTRL] = { "memory", "pids", "cpu" };
+const char *const cg_ctrl_names[CG_NCTRL] = { "memory", "pids", "cpu" };
 
 const char *
 cgroup_ctrl_name (enum cg_ctrl c)
 {
-  return c < CG_NCTRL ? ctrl_names[c] : "?";
+  return c < CG_NCTRL ? cg_ctrl_names[c] : "?";
 }
 
 /* ---- pure helpers ---- */
@@ -156,8 +161,8 @@ cgroup_keyed_value (const char *text, const char *key)
 
 /* ---- files ---- */
 
-static int
-read_text (const char *path, char *out, size_t cap)
+int
+cg_read_text (const char *path, char *out, size_t cap)
 {
   int fd = open (path, O_RDONLY | O_CLOEXEC);
   size_t got = 0;
@@ -201,8 +206,8 @@ slurp (const char *path)
   return buf_steal (&b, NULL);
 }
 
-static int
-write_file (const char *dir, const char *name, const char *value, struct nxerr *err)
+int
+cg_write_file (const char *dir, const char *name, const char *value, struct nxerr *err)
 {
   char path[CG_PATH_MAX + 64];
   size_t len = strlen (value);
@@ -223,16 +228,16 @@ write_file (const char *dir, const char *name, const char *value, struct nxerr *
   return 0;
 }
 
-static int
-leaf_path (char *out, size_t cap, const char *dir, const char *leaf)
+int
+cg_leaf_path (char *out, size_t cap, const char *dir, const char *leaf)
 {
   if (snprintf (out, cap, "%s/%s", dir, leaf) >= (int) cap)
     return -1;
   return 0;
 }
 
-static int
-make_dir (const char *path, struct nxerr *err)
+int
+cg_make_dir (const char *path, struct nxerr *err)
 {
   if (mkdir (path, 0755) < 0 && errno != EEXIST)
     return nxerr_sys (err, errno, "mkdir %s", path);
@@ -240,8 +245,8 @@ make_dir (const char *path, struct nxerr *err)
 }
 
 /* SIGKILL every pid listed in <dir>/cgroup.procs; returns how many. */
-static int
-kill_listed (const char *dir)
+int
+cg_kill_listed (const char *dir)
 {
   char path[CG_PATH_MAX + 32];
   char *text, *p;
@@ -269,245 +274,13 @@ kill_listed (const char *dir)
   return n;
 }
 
-static void
-sleep_ms (int ms)
+void
+cg_sleep_ms (int ms)
 {
   struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
   while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
     ;
 }
-
-/* ---- v1 ---- */
-
-static int
-v1_create (struct cgroups *cg, const char *leaf, struct nxerr *err)
-{
-  for (int c = 0; c < CG_NCTRL; c++)
-    {
-      char p[CG_PATH_MAX + 64];
-      if (!cg->have[c])
-        continue;
-      if (leaf_path (p, sizeof p, cg->dir[c], leaf) < 0)
-        return nxerr_set (err, ENAMETOOLONG, "cgroup path too long");
-      if (make_dir (p, err) < 0)
-        return -1;
-    }
-  return 0;
-}
-
-static int
-v1_attach (struct cgroups *cg, const char *leaf, pid_t pid, struct nxerr *err)
-{
-  char pidtext[32];
-  snprintf (pidtext, sizeof pidtext, "%d", (int) pid);
-  for (int c = 0; c < CG_NCTRL; c++)
-    {
-      char p[CG_PATH_MAX + 64];
-      if (!cg->have[c])
-        continue;
-      leaf_path (p, sizeof p, cg->dir[c], leaf);
-      if (write_file (p, "cgroup.procs", pidtext, err) < 0)
-        return -1;
-    }
-  return 0;
-}
-
-static int
-v1_set_memory (const char *p, uint64_t bytes, struct nxerr *err)
-{
-  char v[32];
-  struct nxerr ignore = { 0 };
-  snprintf (v, sizeof v, "%" PRIu64, bytes);
-  /* memsw (memory + swap) must stay >= the memory limit: when raising, the
-   * memsw write has to come first. Without swap accounting it is absent. */
-  if (write_file (p, "memory.limit_in_bytes", v, err) < 0)
-    {
-      if (err->code != EINVAL || write_file (p, "memory.memsw.limit_in_bytes", v, &ignore) < 0)
-        return -1;
-      nxerr_clear (err);
-      if (write_file (p, "memory.limit_in_bytes", v, err) < 0)
-        return -1;
-    }
-  write_file (p, "memory.memsw.limit_in_bytes", v, &ignore); /* no swapping past the limit */
-  return 0;
-}
-
-static int
-v1_set_limits (struct cgroups *cg, const char *leaf, const struct cg_limits *l, struct nxerr *err)
-{
-  char p[CG_PATH_MAX + 64], v[32];
-  if (l->memory_bytes && cg->have[CG_MEMORY])
-    {
-      leaf_path (p, sizeof p, cg->dir[CG_MEMORY], leaf);
-      if (v1_set_memory (p, l->memory_bytes, err) < 0)
-        return -1;
-    }
-  if (l->pids && cg->have[CG_PIDS])
-    {
-      leaf_path (p, sizeof p, cg->dir[CG_PIDS], leaf);
-      snprintf (v, sizeof v, "%" PRIu64, l->pids);
-      if (write_file (p, "pids.max", v, err) < 0)
-        return -1;
-    }
-  if (l->cpu_milli && cg->have[CG_CPU])
-    {
-      leaf_path (p, sizeof p, cg->dir[CG_CPU], leaf);
-      snprintf (v, sizeof v, "%d", CG_CPU_PERIOD_US);
-      if (write_file (p, "cpu.cfs_period_us", v, err) < 0)
-        return -1;
-      snprintf (v, sizeof v, "%" PRIu64, cgroup_cpu_quota_us (l->cpu_milli));
-      if (write_file (p, "cpu.cfs_quota_us", v, err) < 0)
-        return -1;
-    }
-  return 0;
-}
-
-static int
-v1_oom_kills (struct cgroups *cg, const char *leaf, uint64_t *out, struct nxerr *err)
-{
-  char p[CG_PATH_MAX + 96], text[512];
-  int64_t v;
-  *out = 0;
-  if (!cg->have[CG_MEMORY])
-    return 0;
-  snprintf (p, sizeof p, "%s/%s/memory.oom_control", cg->dir[CG_MEMORY], leaf);
-  if (read_text (p, text, sizeof text) < 0)
-    return nxerr_sys (err, errno, "read %s", p);
-  v = cgroup_keyed_value (text, "oom_kill");
-  *out = v > 0 ? (uint64_t) v : 0;
-  return 0;
-}
-
-static const char *
-v1_first_dir (const struct cgroups *cg)
-{
-  for (int c = 0; c < CG_NCTRL; c++)
-    if (cg->have[c])
-      return cg->dir[c];
-  return NULL;
-}
-
-static void
-v1_kill_all (struct cgroups *cg, const char *leaf)
-{
-  const char *d = v1_first_dir (cg);
-  char p[CG_PATH_MAX + 64];
-  if (d == NULL)
-    return;
-  leaf_path (p, sizeof p, d, leaf);
-  /* Each round kills what is listed; a fork in between shows up next round. */
-  for (int i = 0; i < KILL_ROUNDS && kill_listed (p) > 0; i++)
-    sleep_ms (1);
-}
-
-static int
-v1_remove (struct cgroups *cg, const char *leaf, struct nxerr *err)
-{
-  int rc = 0;
-  for (int c = 0; c < CG_NCTRL; c++)
-    {
-      char p[CG_PATH_MAX + 64];
-      if (!cg->have[c])
-        continue;
-      leaf_path (p, sizeof p, cg->dir[c], leaf);
-      if (rmdir (p) < 0 && errno != ENOENT)
-        rc = nxerr_sys (err, errno, "rmdir %s", p);
-    }
-  return rc;
-}
-
-const struct cgroup_ops cgroup_v1_ops = { "v1", v1_create, v1_attach, v1_set_limits,
-                                          v1_oom_kills, v1_kill_all, v1_remove };
-
-/* ---- v2 ---- */
-
-static int
-v2_create (struct cgroups *cg, const char *leaf, struct nxerr *err)
-{
-  char p[CG_PATH_MAX + 64];
-  if (leaf_path (p, sizeof p, cg->dir[0], leaf) < 0)
-    return nxerr_set (err, ENAMETOOLONG, "cgroup path too long");
-  return make_dir (p, err);
-}
-
-static int
-v2_attach (struct cgroups *cg, const char *leaf, pid_t pid, struct nxerr *err)
-{
-  char p[CG_PATH_MAX + 64], pidtext[32];
-  snprintf (pidtext, sizeof pidtext, "%d", (int) pid);
-  leaf_path (p, sizeof p, cg->dir[0], leaf);
-  return write_file (p, "cgroup.procs", pidtext, err);
-}
-
-static int
-v2_set_limits (struct cgroups *cg, const char *leaf, const struct cg_limits *l, struct nxerr *err)
-{
-  char p[CG_PATH_MAX + 64], v[64];
-  struct nxerr ignore = { 0 };
-  leaf_path (p, sizeof p, cg->dir[0], leaf);
-  if (l->memory_bytes && cg->have[CG_MEMORY])
-    {
-      snprintf (v, sizeof v, "%" PRIu64, l->memory_bytes);
-      if (write_file (p, "memory.max", v, err) < 0)
-        return -1;
-      write_file (p, "memory.swap.max", "0", &ignore); /* absent without swap */
-    }
-  if (l->pids && cg->have[CG_PIDS])
-    {
-      snprintf (v, sizeof v, "%" PRIu64, l->pids);
-      if (write_file (p, "pids.max", v, err) < 0)
-        return -1;
-    }
-  if (l->cpu_milli && cg->have[CG_CPU])
-    {
-      snprintf (v, sizeof v, "%" PRIu64 " %d", cgroup_cpu_quota_us (l->cpu_milli),
-                CG_CPU_PERIOD_US);
-      if (write_file (p, "cpu.max", v, err) < 0)
-        return -1;
-    }
-  return 0;
-}
-
-static int
-v2_oom_kills (struct cgroups *cg, const char *leaf, uint64_t *out, struct nxerr *err)
-{
-  char p[CG_PATH_MAX + 96], text[1024];
-  int64_t v;
-  *out = 0;
-  if (!cg->have[CG_MEMORY])
-    return 0;
-  snprintf (p, sizeof p, "%s/%s/memory.events", cg->dir[0], leaf);
-  if (read_text (p, text, sizeof text) < 0)
-    return nxerr_sys (err, errno, "read %s", p);
-  v = cgroup_keyed_value (text, "oom_kill");
-  *out = v > 0 ? (uint64_t) v : 0;
-  return 0;
-}
-
-static void
-v2_kill_all (struct cgroups *cg, const char *leaf)
-{
-  char p[CG_PATH_MAX + 64];
-  struct nxerr ignore = { 0 };
-  leaf_path (p, sizeof p, cg->dir[0], leaf);
-  if (write_file (p, "cgroup.kill", "1", &ignore) == 0)
-    return;
-  for (int i = 0; i < KILL_ROUNDS && kill_listed (p) > 0; i++)
-    sleep_ms (1);
-}
-
-static int
-v2_remove (struct cgroups *cg, const char *leaf, struct nxerr *err)
-{
-  char p[CG_PATH_MAX + 64];
-  leaf_path (p, sizeof p, cg->dir[0], leaf);
-  if (rmdir (p) < 0 && errno != ENOENT)
-    return nxerr_sys (err, errno, "rmdir %s", p);
-  return 0;
-}
-
-const struct cgroup_ops cgroup_v2_ops = { "v2", v2_create, v2_attach, v2_set_limits,
-                                          v2_oom_kills, v2_kill_all, v2_remove };
 
 /* ---- detection and setup ---- */
 
@@ -548,7 +321,7 @@ cgroup_detect (struct cgroups *cg, enum cg_mode mode, const char *root, const ch
   for (int c = 0; c < CG_NCTRL; c++)
     {
       v1m[c][0] = '\0';
-      if (cgroup_find_mount (mi, ctrl_names[c], v1m[c], sizeof v1m[c]) == 0)
+      if (cgroup_find_mount (mi, cg_ctrl_names[c], v1m[c], sizeof v1m[c]) == 0)
         any_v1 = true;
     }
   has_v2 = cgroup_find_mount (mi, NULL, v2m, sizeof v2m) == 0;
@@ -567,10 +340,10 @@ cgroup_detect (struct cgroups *cg, enum cg_mode mode, const char *root, const ch
         {
           if (v1m[c][0] == '\0')
             continue;
-          if (base_for (cg->base[c], v1m[c], root, self, ctrl_names[c]) < 0
+          if (base_for (cg->base[c], v1m[c], root, self, cg_ctrl_names[c]) < 0
               || path_join (cg->dir[c], CG_PATH_MAX, cg->base[c], node_name) < 0)
             return nxerr_set (err, EINVAL, "cgroup %s: cannot place the node cgroup under %s",
-                              ctrl_names[c], root ? root : "the node's own cgroup");
+                              cg_ctrl_names[c], root ? root : "the node's own cgroup");
         }
       return 0;
     }
@@ -586,167 +359,14 @@ cgroup_detect (struct cgroups *cg, enum cg_mode mode, const char *root, const ch
   return 0;
 }
 
-static bool
-probe_v1 (struct cgroups *cg, enum cg_ctrl c, const char *probe_leaf)
-{
-  char p[CG_PATH_MAX + 64];
-  struct nxerr e = { 0 };
-  struct cg_limits l = { 0 };
-  bool saved[CG_NCTRL];
-  int rc;
-  if (make_dir (cg->dir[c], &e) < 0)
-    {
-      snprintf (cg->why[c], sizeof cg->why[c], "%s", e.msg);
-      return false;
-    }
-  cg->created = true;
-  leaf_path (p, sizeof p, cg->dir[c], probe_leaf);
-  if (make_dir (p, &e) < 0)
-    {
-      snprintf (cg->why[c], sizeof cg->why[c], "%s", e.msg);
-      return false;
-    }
-  /* Write one limit through the backend itself, this controller only. */
-  memcpy (saved, cg->have, sizeof saved);
-  memset (cg->have, 0, sizeof cg->have);
-  cg->have[c] = true;
-  l.memory_bytes = 64u << 20;
-  l.pids = 64;
-  l.cpu_milli = 500;
-  rc = v1_set_limits (cg, probe_leaf, &l, &e);
-  memcpy (cg->have, saved, sizeof saved);
-  rmdir (p);
-  if (rc < 0)
-    {
-      snprintf (cg->why[c], sizeof cg->why[c], "%s", e.msg);
-      return false;
-    }
-  return true;
-}
-
-/* The node alone in its v2 cgroup cannot enable controllers for children
- * (no internal processes): move it into a leaf of its own first. */
-static int
-v2_leave_base (struct cgroups *cg, struct nxerr *err)
-{
-  char procs[CG_PATH_MAX + 32], self_leaf[CG_PATH_MAX + 80], text[256], pidtext[32];
-  long only;
-  char *end;
-  snprintf (procs, sizeof procs, "%s/cgroup.procs", cg->base[0]);
-  if (read_text (procs, text, sizeof text) < 0)
-    return nxerr_sys (err, errno, "read %s", procs);
-  only = strtol (text, &end, 10);
-  if (only != (long) getpid () || (*end != '\0' && strcmp (end, "\n") != 0))
-    return nxerr_set (err, EBUSY,
-                      "%s holds other processes than the node: controllers cannot be enabled "
-                      "below it; set cgroup_root to a cgroup delegated to the node",
-                      cg->base[0]);
-  snprintf (self_leaf, sizeof self_leaf, "%s/%s.self", cg->base[0], cg->node_name);
-  if (make_dir (self_leaf, err) < 0)
-    return -1;
-  snprintf (pidtext, sizeof pidtext, "%d", (int) getpid ());
-  return write_file (self_leaf, "cgroup.procs", pidtext, err);
-}
-
-static void
-setup_v2 (struct cgroups *cg, const char *probe_leaf)
-{
-  char text[512], p[CG_PATH_MAX + 64];
-  struct nxerr e = { 0 };
-  bool avail[CG_NCTRL] = { false };
-  snprintf (p, sizeof p, "%s/cgroup.controllers", cg->base[0]);
-  if (read_text (p, text, sizeof text) < 0)
-    text[0] = '\0';
-  for (int c = 0; c < CG_NCTRL; c++)
-    {
-      char *t = strstr (text, ctrl_names[c]);
-      size_t n = strlen (ctrl_names[c]);
-      avail[c] = t && (t == text || t[-1] == ' ') && (t[n] == ' ' || t[n] == '\n' || t[n] == 0);
-      if (!avail[c])
-        snprintf (cg->why[c], sizeof cg->why[c],
-                  "not in %s (bound to a v1 hierarchy, or not delegated)", p);
-    }
-  for (int c = 0; c < CG_NCTRL; c++)
-    {
-      char tok[32];
-      if (!avail[c])
-        continue;
-      snprintf (tok, sizeof tok, "+%s", ctrl_names[c]);
-      if (write_file (cg->base[0], "cgroup.subtree_control", tok, &e) < 0 && e.code == EBUSY)
-        {
-          nxerr_clear (&e);
-          if (v2_leave_base (cg, &e) == 0)
-            write_file (cg->base[0], "cgroup.subtree_control", tok, &e);
-        }
-      if (e.code)
-        {
-          snprintf (cg->why[c], sizeof cg->why[c], "%s", e.msg);
-          avail[c] = false;
-          nxerr_clear (&e);
-        }
-    }
-  if (make_dir (cg->dir[0], &e) < 0)
-    {
-      for (int c = 0; c < CG_NCTRL; c++)
-        snprintf (cg->why[c], sizeof cg->why[c], "%s", e.msg);
-      return;
-    }
-  cg->created = true;
-  for (int c = 0; c < CG_NCTRL; c++)
-    {
-      char tok[32];
-      if (!avail[c])
-        continue;
-      snprintf (tok, sizeof tok, "+%s", ctrl_names[c]);
-      if (write_file (cg->dir[0], "cgroup.subtree_control", tok, &e) < 0)
-        {
-          snprintf (cg->why[c], sizeof cg->why[c], "%s", e.msg);
-          avail[c] = false;
-          nxerr_clear (&e);
-        }
-    }
-  leaf_path (p, sizeof p, cg->dir[0], probe_leaf);
-  if (make_dir (p, &e) < 0)
-    {
-      for (int c = 0; c < CG_NCTRL; c++)
-        if (avail[c])
-          snprintf (cg->why[c], sizeof cg->why[c], "%s", e.msg);
-      return;
-    }
-  for (int c = 0; c < CG_NCTRL; c++)
-    {
-      struct cg_limits l = { 0 };
-      if (!avail[c])
-        continue;
-      memset (cg->have, 0, sizeof cg->have);
-      cg->have[c] = true;
-      l.memory_bytes = 64u << 20;
-      l.pids = 64;
-      l.cpu_milli = 500;
-      avail[c] = v2_set_limits (cg, probe_leaf, &l, &e) == 0;
-      if (!avail[c])
-        {
-          snprintf (cg->why[c], sizeof cg->why[c], "%s", e.msg);
-          nxerr_clear (&e);
-        }
-    }
-  rmdir (p);
-  memcpy (cg->have, avail, sizeof avail);
-}
-
 int
 cgroup_setup (struct cgroups *cg, const char *probe_leaf, struct nxerr *err)
 {
   (void) err;
   if (cg->version == CG_V1)
-    {
-      bool have[CG_NCTRL];
-      for (int c = 0; c < CG_NCTRL; c++)
-        have[c] = cg->dir[c][0] != '\0' && probe_v1 (cg, (enum cg_ctrl) c, probe_leaf);
-      memcpy (cg->have, have, sizeof have);
-    }
+    cg_v1_setup (cg, probe_leaf);
   else if (cg->version == CG_V2)
-    setup_v2 (cg, probe_leaf);
+    cg_v2_setup (cg, probe_leaf);
   for (int c = 0; c < CG_NCTRL; c++)
     if (cg->have[c])
       cg->why[c][0] = '\0';
@@ -805,8 +425,8 @@ cgroup_sweep_except (struct cgroups *cg, bool (*keep) (const void *ud, const cha
           cg->ops->kill_all (cg, e->d_name);
           for (tries = 0; tries < SWEEP_TRIES && rmdir (p) < 0 && errno == EBUSY; tries++)
             {
-              kill_listed (p);
-              sleep_ms (5);
+              cg_kill_listed (p);
+              cg_sleep_ms (5);
             }
           if (access (p, F_OK) == 0)
             rc = nxerr_set (err, EBUSY, "leftover cgroup %s cannot be removed", p);

@@ -13,7 +13,11 @@
  * why[] says why) and the caller decides whether that is fatal.
  *
  * Paths are built by the pure functions at the end (unit tested). Used on
- * the loop thread, and by preflight before any thread exists. */
+ * the loop thread, and by preflight before any thread exists.
+ *
+ * Detection, dispatch and the helpers both backends use are in cgroup.c,
+ * each backend in cgroup_v1.c / cgroup_v2.c; cgroup_int.h is what the three
+ * share and nothing else includes. */
 #ifndef NEXC_NODE_CGROUP_H
 #define NEXC_NODE_CGROUP_H
 
