@@ -1,3 +1,12 @@
+/* config: loads the node configuration file (config.h). It owns the input
+ * side: the defaults, reading the file, strict JSON decoding (duplicate keys
+ * refused, one parse function per key or object, each naming the key in its
+ * error), the checks across keys, the warnings for unknown and
+ * Firecracker-only keys, and config_free. Rendering a config back to JSON is
+ * config_dump.c; the string containers are strmap.c. The integer-key table
+ * and the cgroup names defined here are shared with config_dump.c through
+ * config_int.h. tests/schema/validate_configs.py reads node/core/config*.c to
+ * check the schema against these keys, ranges and defaults. */
 #include "node/core/config.h"
 
 #include <errno.h>
@@ -7,82 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/jsonw.h"
 #include "api/nkeys.h"
 #include "api/subjects.h"
 #include "api/xalloc.h"
+#include "node/core/config_int.h"
 #include "node/core/path.h"
-
-/* ---- small containers ---- */
-
-void
-strlist_push (struct strlist *l, const char *s)
-{
-  l->v = xrealloc (l->v, (l->n + 1) * sizeof *l->v);
-  l->v[l->n++] = xstrdup (s);
-}
-
-bool
-strlist_contains (const struct strlist *l, const char *s)
-{
-  for (size_t i = 0; i < l->n; i++)
-    if (strcmp (l->v[i], s) == 0)
-      return true;
-  return false;
-}
-
-void
-strlist_free (struct strlist *l)
-{
-  for (size_t i = 0; i < l->n; i++)
-    free (l->v[i]);
-  free (l->v);
-  l->v = NULL;
-  l->n = 0;
-}
-
-void
-strmap_set (struct strmap *m, const char *k, const char *v)
-{
-  size_t i = 0;
-  while (i < m->n && strcmp (m->keys[i], k) < 0)
-    i++;
-  if (i < m->n && strcmp (m->keys[i], k) == 0)
-    {
-      free (m->vals[i]);
-      m->vals[i] = xstrdup (v);
-      return;
-    }
-  m->keys = xrealloc (m->keys, (m->n + 1) * sizeof *m->keys);
-  m->vals = xrealloc (m->vals, (m->n + 1) * sizeof *m->vals);
-  memmove (m->keys + i + 1, m->keys + i, (m->n - i) * sizeof *m->keys);
-  memmove (m->vals + i + 1, m->vals + i, (m->n - i) * sizeof *m->vals);
-  m->keys[i] = xstrdup (k);
-  m->vals[i] = xstrdup (v);
-  m->n++;
-}
-
-const char *
-strmap_get (const struct strmap *m, const char *k)
-{
-  for (size_t i = 0; i < m->n; i++)
-    if (strcmp (m->keys[i], k) == 0)
-      return m->vals[i];
-  return NULL;
-}
-
-void
-strmap_free (struct strmap *m)
-{
-  for (size_t i = 0; i < m->n; i++)
-    {
-      free (m->keys[i]);
-      free (m->vals[i]);
-    }
-  free (m->keys);
-  free (m->vals);
-  memset (m, 0, sizeof *m);
-}
 
 /* ---- defaults ---- */
 
@@ -501,12 +439,14 @@ parse_network (struct config *cfg, json_t *v, struct nxerr *err)
   return 0;
 }
 
+/* Index = enum cg_mode; "none" turns cgroups off. Also written by
+ * config_dump.c. */
+const char *const config_cgroup_names[] = { "auto", "v1", "v2", "none", NULL };
+
 static int
 parse_cgroup (struct config *cfg, json_t *v, struct nxerr *err)
 {
-  /* Index = enum cg_mode; "none" turns cgroups off. */
-  static const char *const names[] = { "auto", "v1", "v2", "none", NULL };
-  return parse_enum (v, "cgroup", names, "\"auto\", \"v1\", \"v2\", \"none\"",
+  return parse_enum (v, "cgroup", config_cgroup_names, "\"auto\", \"v1\", \"v2\", \"none\"",
                      &cfg->cgroup_mode, err);
 }
 
@@ -619,14 +559,9 @@ is_firecracker_key (const char *k)
   return false;
 }
 
-struct int_key {
-  const char *key;
-  size_t off;
-  int64_t min, max;
-};
-
+/* The plain integer keys; config_dump.c writes them back in this order. */
 #define IK(name, lo, hi) { #name, offsetof (struct config, name), lo, hi }
-static const struct int_key int_keys[] = {
+const struct config_int_key config_int_keys[] = {
   IK (machine_pool_size, 1, 4096),
   IK (heartbeat_interval_ms, 100, 86400000),
   IK (agent_handshake_timeout_ms, 10, 600000),
@@ -642,14 +577,15 @@ static const struct int_key int_keys[] = {
   IK (function_pool_size, 1, 256),
   IK (function_timeout_ms, 10, 3600000),
 };
+const size_t config_n_int_keys = sizeof config_int_keys / sizeof config_int_keys[0];
 
 static int
 parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
 {
-  for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++)
-    if (strcmp (k, int_keys[i].key) == 0)
-      return get_int (v, k, int_keys[i].min, int_keys[i].max,
-                      (int64_t *) ((char *) cfg + int_keys[i].off), err);
+  for (size_t i = 0; i < config_n_int_keys; i++)
+    if (strcmp (k, config_int_keys[i].key) == 0)
+      return get_int (v, k, config_int_keys[i].min, config_int_keys[i].max,
+                      (int64_t *) ((char *) cfg + config_int_keys[i].off), err);
   if (strcmp (k, "machine_template") == 0)
     return parse_template (cfg, v, err);
   if (strcmp (k, "no_sandbox") == 0)
@@ -782,109 +718,4 @@ config_load (struct config *cfg, const char *path, struct nxerr *err)
   if (config_parse (cfg, b.data ? b.data : "", b.len, err) < 0)
     return nxerr_wrap (err, "%s", path);
   return 0;
-}
-
-static void
-dump_strlist (struct jsonw *w, const char *key, const struct strlist *l)
-{
-  jsonw_key (w, key);
-  jsonw_arr_begin (w);
-  for (size_t i = 0; i < l->n; i++)
-    jsonw_str (w, l->v[i]);
-  jsonw_arr_end (w);
-}
-
-/* The process tier's keys, maxima resolved (0 means the template's). */
-static void
-dump_sandbox (const struct config *cfg, struct jsonw *w)
-{
-  static const char *const cgroup_names[] = { "auto", "v1", "v2", "none" };
-  int64_t vcpus = cfg->max_vcpus_milli ? cfg->max_vcpus_milli : cfg->vcpu_count * 1000;
-  char num[32];
-  int len;
-  jsonw_kstr (w, "network", cfg->network == SANDBOX_NET_NONE ? "none" : "host");
-  jsonw_key (w, "uid_range");
-  jsonw_obj_begin (w);
-  jsonw_kint (w, "start", cfg->uid_start);
-  jsonw_kint (w, "count", cfg->uid_count);
-  jsonw_obj_end (w);
-  jsonw_key (w, "max_resources");
-  jsonw_obj_begin (w);
-  jsonw_kint (w, "memory_mib", cfg->max_memory_mib ? cfg->max_memory_mib : cfg->memsize_mib);
-  len = snprintf (num, sizeof num, "%lld.%03lld", (long long) (vcpus / 1000),
-                  (long long) (vcpus % 1000));
-  jsonw_key (w, "vcpus");
-  jsonw_raw (w, num, (size_t) len);
-  jsonw_kint (w, "pids", cfg->max_pids ? cfg->max_pids : cfg->pids_limit);
-  jsonw_obj_end (w);
-  jsonw_kstr (w, "cgroup", cgroup_names[cfg->cgroup_mode & 3]);
-  if (cfg->cgroup_root)
-    jsonw_kstr (w, "cgroup_root", cfg->cgroup_root);
-}
-
-void
-config_dump (const struct config *cfg, struct buf *out)
-{
-  struct jsonw w;
-  jsonw_init (&w, out);
-  jsonw_obj_begin (&w);
-  jsonw_kint (&w, "machine_pool_size", cfg->machine_pool_size);
-  jsonw_key (&w, "machine_template");
-  jsonw_obj_begin (&w);
-  jsonw_kint (&w, "vcpu_count", cfg->vcpu_count);
-  jsonw_kint (&w, "memsize_mib", cfg->memsize_mib);
-  jsonw_obj_end (&w);
-  jsonw_kbool (&w, "no_sandbox", cfg->no_sandbox);
-  jsonw_kstr (&w, "sandbox", cfg->sandbox == SANDBOX_PROCESS ? "process" : "none");
-  dump_strlist (&w, "workload_types", &cfg->workload_types);
-  dump_strlist (&w, "valid_issuers", &cfg->valid_issuers);
-  dump_strlist (&w, "requester_public_keys", &cfg->requester_public_keys);
-  dump_strlist (&w, "deny_trigger_subjects", &cfg->deny_trigger_subjects);
-  jsonw_key (&w, "tags");
-  jsonw_obj_begin (&w);
-  for (size_t i = 0; i < cfg->tags.n; i++)
-    jsonw_kstr (&w, cfg->tags.keys[i], cfg->tags.vals[i]);
-  jsonw_obj_end (&w);
-  jsonw_key (&w, "node_limits");
-  jsonw_obj_begin (&w);
-  jsonw_kint (&w, "max_workloads", cfg->max_workloads);
-  jsonw_kint (&w, "max_total_bytes", cfg->max_total_bytes);
-  jsonw_kint (&w, "max_workload_bytes", cfg->max_workload_bytes);
-  jsonw_obj_end (&w);
-  jsonw_kstr (&w, "state_dir", cfg->state_dir);
-  for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++)
-    if (strcmp (int_keys[i].key, "machine_pool_size") != 0)
-      jsonw_kint (&w, int_keys[i].key,
-                  *(const int64_t *) ((const char *) cfg + int_keys[i].off));
-  jsonw_kbool (&w, "accept_unverified_hashes", cfg->accept_unverified_hashes);
-  jsonw_key (&w, "autostart");
-  jsonw_obj_begin (&w);
-  if (cfg->autostart_stop_issuer)
-    jsonw_kstr (&w, "stop_issuer", cfg->autostart_stop_issuer);
-  jsonw_key (&w, "workloads");
-  jsonw_arr_begin (&w);
-  for (size_t i = 0; i < cfg->n_autostart; i++)
-    {
-      const struct autostart_spec *a = &cfg->autostart[i];
-      jsonw_obj_begin (&w);
-      jsonw_kstr (&w, "name", a->name);
-      jsonw_kstr (&w, "namespace", a->ns);
-      jsonw_kstr (&w, "type", a->type);
-      jsonw_kstr (&w, "location", a->location);
-      dump_strlist (&w, "argv", &a->argv);
-      jsonw_kbool (&w, "essential", a->essential);
-      /* environment values may be secrets: names only */
-      jsonw_key (&w, "environment_keys");
-      jsonw_arr_begin (&w);
-      for (size_t j = 0; j < a->env.n; j++)
-        jsonw_str (&w, a->env.keys[j]);
-      jsonw_arr_end (&w);
-      jsonw_obj_end (&w);
-    }
-  jsonw_arr_end (&w);
-  jsonw_obj_end (&w);
-  if (cfg->agent_path)
-    jsonw_kstr (&w, "agent_path", cfg->agent_path);
-  dump_sandbox (cfg, &w);
-  jsonw_obj_end (&w);
 }

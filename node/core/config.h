@@ -4,7 +4,9 @@
  * their default, arrays replace, objects merge field by field, tags merge).
  * Unknown keys and Firecracker-only keys produce warnings (collected in
  * cfg->warnings); an invalid value fails with a message naming the key.
- * config_dump writes the effective configuration as JSON (check-config). */
+ * config_dump writes the effective configuration as JSON (check-config).
+ * Loading is config.c, the dump config_dump.c, the string containers
+ * strmap.c (strmap.h, included here). */
 #ifndef NEXC_NODE_CONFIG_H
 #define NEXC_NODE_CONFIG_H
 
@@ -14,19 +16,9 @@
 
 #include "api/buf.h"
 #include "api/nxerr.h"
+#include "node/core/strmap.h" /* struct strlist, struct strmap */
 
 #define CONFIG_FILE_MAX (1024 * 1024)
-
-struct strlist {
-  char **v;
-  size_t n;
-};
-
-struct strmap {
-  char **keys; /* kept sorted by byte value, as Go emits maps */
-  char **vals;
-  size_t n;
-};
 
 /* One workload of autostart.workloads (Nex 0.2.4 shape). location is a
  * nats://bucket/key URL or, our extension, a local file path. */
@@ -98,14 +90,8 @@ void config_defaults (struct config *cfg);
 int config_load (struct config *cfg, const char *path, struct nxerr *err);
 /* Parse a JSON text over the defaults (used by config_load and tests). */
 int config_parse (struct config *cfg, const char *json, size_t len, struct nxerr *err);
-void config_dump (const struct config *cfg, struct buf *out);
 void config_free (struct config *cfg);
-
-void strlist_push (struct strlist *l, const char *s);
-bool strlist_contains (const struct strlist *l, const char *s);
-void strlist_free (struct strlist *l);
-void strmap_set (struct strmap *m, const char *k, const char *v);
-const char *strmap_get (const struct strmap *m, const char *k);
-void strmap_free (struct strmap *m);
+/* The effective configuration as JSON (config_dump.c). */
+void config_dump (const struct config *cfg, struct buf *out);
 
 #endif

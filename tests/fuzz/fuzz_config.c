@@ -1,4 +1,4 @@
-/* fuzz_config: the node configuration parser (node/config.c, config_parse)
+/* fuzz_config: the node configuration parser (node/core/config.c, config_parse)
  * over the defaults, as `nexc-node up` applies it. */
 #include <stdint.h>
 #include <stdlib.h>

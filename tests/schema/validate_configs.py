@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Check that the node configuration schema, the example configs and the
-loader (node/core/config.c) agree.
+loader (node/core/config*.c) agree.
 
 usage: validate_configs.py SOURCE_DIR BUILD_DIR
 
@@ -8,10 +8,10 @@ usage: validate_configs.py SOURCE_DIR BUILD_DIR
 2. Every examples/nodeconfigs/*.json validates against it, and
    `BUILD_DIR/node/nexc-node check-config FILE` accepts it (exit 0, the
    effective configuration on stdout as JSON).
-3. The schema documents every key node/core/config.c accepts, with the ranges of
-   its int_keys, parse_template and parse_limits, and every Firecracker/Nex-
-   only key of its firecracker_keys; and it documents no key the loader
-   does not know.
+3. The schema documents every key node/core/config*.c accepts, with the ranges
+   of its config_int_keys, parse_template and parse_limits, and every
+   Firecracker/Nex-only key of its firecracker_keys; and it documents no key
+   the loader does not know.
 4. A few invalid configs are refused by both the schema and check-config.
 
 Needs python3-jsonschema; without it the script exits 77 (ctest: skipped).
@@ -65,7 +65,7 @@ def check_config(nexc_node, path):
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
-# ---- what node/core/config.c accepts, read from its source ----
+# ---- what node/core/config*.c accepts, read from its source ----
 
 def c_int(text):
     text = text.strip()
@@ -76,9 +76,15 @@ def c_int(text):
     return int(text)
 
 
-def loader_facts(config_c):
-    """Keys, integer ranges and Firecracker keys as written in config.c."""
-    src = open(config_c, encoding="utf-8").read()
+def loader_facts(config_dir):
+    """Keys, integer ranges and Firecracker keys as written in the loader's
+    sources: every config*.c of config_dir (config.c parses, config_dump.c
+    writes back), read as one text so a table may live in either file."""
+    paths = sorted(glob.glob(os.path.join(config_dir, "config*.c")))
+    if not paths:
+        fail("no config*.c in %s" % config_dir)
+    src = "\n".join(open(p, encoding="utf-8").read() for p in paths)
+    where = os.path.join(config_dir, "config*.c")
     facts = {"ints": {}, "keys": set(), "firecracker": set(), "defaults": {}}
     for name, lo, hi in re.findall(r"IK \((\w+),\s*([^,]+),\s*([^)]+)\)", src):
         facts["ints"][name] = (c_int(lo), c_int(hi))
@@ -90,7 +96,7 @@ def loader_facts(config_c):
         facts["ints"]["node_limits." + name] = (0, INT64_MAX)
     body = re.search(r"\nparse_key \(.*?\n}\n", src, re.S)
     if body is None:
-        fail("cannot find parse_key in %s" % config_c)
+        fail("cannot find parse_key in %s" % where)
         return facts
     facts["keys"] = set(re.findall(r'strcmp \(k, "(\w+)"\) == 0', body.group(0)))
     facts["keys"] |= set(facts["ints"])  # int_keys are matched in a loop
@@ -114,7 +120,7 @@ def loader_facts(config_c):
     if fc:
         facts["firecracker"] = set(re.findall(r'"(\w+)"', fc.group(1)))
     else:
-        fail("cannot find firecracker_keys in %s" % config_c)
+        fail("cannot find firecracker_keys in %s" % where)
     return facts
 
 
@@ -226,7 +232,7 @@ def main():
         fail("%s is not built" % nexc_node)
         nexc_node = None
 
-    check_schema_mirrors_loader(schema, loader_facts(os.path.join(src, "node", "core", "config.c")))
+    check_schema_mirrors_loader(schema, loader_facts(os.path.join(src, "node", "core")))
 
     examples = sorted(glob.glob(os.path.join(src, "examples", "nodeconfigs", "*.json")))
     if not examples:
