@@ -16,6 +16,9 @@
 #include "api/nxerr.h"
 
 #define JWT_MAX_LEN 16384 /* a token larger than this is refused before decoding */
+/* The name claim of a lame-duck token (our extension: a LAMEDUCK with
+ * "lameduck_jwt"); sub and aud are the node's id. */
+#define JWT_LAMEDUCK_NAME "nexc:lameduck"
 
 struct jwt_claims {
   char *aud;

@@ -541,3 +541,53 @@ nexc_lameduck (struct nexc_client *c, const char *node_id, struct nxerr *err)
   snprintf (subj, sizeof subj, "$NEX.LAMEDUCK.%s", node_id);
   return nexc_request (c, subj, "", 0, NULL, err);
 }
+
+int
+nexc_lameduck_payload (const char *node_id, int64_t deadline_ms, const struct nkey_pair *issuer,
+                       int64_t iat, char **payload, struct nxerr *err)
+{
+  cleanup_buf struct buf jwt = BUF_INIT;
+  cleanup_buf struct buf out = BUF_INIT;
+  struct jsonw w;
+  if (issuer)
+    {
+      /* Bound to one node and one purpose, so neither a deploy or stop token
+       * nor another node's lame-duck token can stand in for it. */
+      struct jwt_claims claims;
+      memset (&claims, 0, sizeof claims);
+      claims.sub = (char *) node_id;
+      claims.aud = (char *) node_id;
+      claims.name = (char *) JWT_LAMEDUCK_NAME;
+      claims.iat = iat;
+      claims.exp = iat + 60;
+      if (jwt_encode (&claims, issuer, &jwt, err) < 0)
+        return -1;
+      free (claims.jti);
+      free (claims.iss);
+    }
+  jsonw_init (&w, &out);
+  jsonw_obj_begin (&w);
+  if (deadline_ms >= 0)
+    jsonw_kint (&w, "deadline_ms", deadline_ms);
+  if (issuer)
+    jsonw_kstr (&w, "lameduck_jwt", jwt.data);
+  jsonw_obj_end (&w);
+  *payload = buf_steal (&out, NULL);
+  return 0;
+}
+
+int
+nexc_lameduck_signed (struct nexc_client *c, const char *node_id, int64_t deadline_ms,
+                      const struct nkey_pair *issuer, struct nxerr *err)
+{
+  char subj[256];
+  char *payload = NULL;
+  int rc;
+  if (nexc_lameduck_payload (node_id, deadline_ms, issuer, (int64_t) time (NULL), &payload, err)
+      < 0)
+    return -1;
+  snprintf (subj, sizeof subj, "$NEX.LAMEDUCK.%s", node_id);
+  rc = nexc_request (c, subj, payload, strlen (payload), NULL, err);
+  free (payload);
+  return rc;
+}

@@ -124,7 +124,19 @@ int nexc_stop_payload (const char *node_id, const char *workload_id, const char 
                        const struct nkey_pair *issuer, int64_t iat, char **payload,
                        struct nxerr *err);
 
+/* LAMEDUCK: the node refuses new deploys from then on. Unsigned, as in Nex;
+ * a node whose config sets lameduck_requires_jwt refuses it. */
 int nexc_lameduck (struct nexc_client *c, const char *node_id, struct nxerr *err);
+/* LAMEDUCK signed by issuer (a lame-duck JWT bound to node_id, name claim
+ * JWT_LAMEDUCK_NAME); with deadline_ms >= 0 the node also drains: every
+ * workload is stopped by the deadline and the node exits. issuer NULL sends
+ * it unsigned (refused with a deadline). */
+int nexc_lameduck_signed (struct nexc_client *c, const char *node_id, int64_t deadline_ms,
+                          const struct nkey_pair *issuer, struct nxerr *err);
+/* Lame-duck payload only (tests): {"deadline_ms"?, "lameduck_jwt"?}. */
+int nexc_lameduck_payload (const char *node_id, int64_t deadline_ms,
+                           const struct nkey_pair *issuer, int64_t iat, char **payload,
+                           struct nxerr *err);
 
 /* Send a request and decode the envelope: data JSON (malloc'd) on success,
  * -1 with the node's error text otherwise. */

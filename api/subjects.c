@@ -136,6 +136,26 @@ subjects_overlap (const char *a, const char *b)
 }
 
 bool
+subjects_within (const char *s, const char *within)
+{
+  for (;;)
+    {
+      size_t ls = 0, lw = 0;
+      const char *ts = next_token (&s, &ls), *tw = next_token (&within, &lw);
+      if (ts == NULL || tw == NULL)
+        return ts == NULL && tw == NULL;
+      if (lw == 1 && *tw == '>')
+        return true; /* ts exists: '>' takes it and the rest */
+      if (ls == 1 && *ts == '>')
+        return false; /* s reaches further than one token */
+      if (lw == 1 && *tw == '*')
+        continue;
+      if (ls != lw || memcmp (ts, tw, ls) != 0)
+        return false; /* includes s '*' against a literal */
+    }
+}
+
+bool
 subjects_namespace (const char *subject, char *out, size_t cap)
 {
   char *storage = NULL;

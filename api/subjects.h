@@ -47,6 +47,11 @@ bool subjects_pattern_ok (const char *s, size_t max);
  * '>' one or more trailing tokens). */
 bool subjects_overlap (const char *a, const char *b);
 
+/* Whether every subject that valid pattern s matches is matched by valid
+ * pattern within ("a.b" and "a.*" are within "a.>"; "a.>" is not within
+ * "a.*"). */
+bool subjects_within (const char *s, const char *within);
+
 /* "$NEX.<op>.<node>" or "$NEX.<op>.<ns>.<node>" (ns may be "*"). */
 void subjects_node_op (struct buf *out, const char *op, const char *ns, const char *node);
 void subjects_event (struct buf *out, const char *ns, const char *type);

@@ -21,6 +21,7 @@
 #include "api/nexc.h"
 #include "api/timefmt.h"
 #include "api/xalloc.h"
+#include "node/init.h"
 #include "node/control/control.h"
 #include "node/control/tags.h"
 #include "node/bus/events.h"
@@ -65,6 +66,8 @@ usage (FILE *f)
            "--tlskey F]\n"
            "                    [--state-dir DIR] [--ephemeral-identity] [--exit-on-drain]\n"
            "                    [--detach-on-exit] [--log-level error|warn|info|debug]\n"
+           "       nexc-node init --config FILE [--seed-out FILE]   make an issuer key, name it "
+           "in valid_issuers\n"
            "       nexc-node check-config FILE\n"
            "       nexc-node preflight [--config FILE] [--state-dir DIR] [--server URL]\n"
            "       nexc-node version\n"
@@ -369,6 +372,10 @@ cmd_up (int argc, char **argv)
   if (n.cfg.sandbox == SANDBOX_NONE)
     log_warn ("sandbox \"none\": workloads run as plain processes with the node's privileges "
               "(tag nex.unsafe=true)");
+  if (n.cfg.valid_issuers.n == 0)
+    log_warn ("OPEN NODE: valid_issuers is empty, so any client that can publish on $NEX.DEPLOY "
+              "runs code here and any client can stop work (tag nex.open=true); "
+              "`nexc-node init --config FILE` makes an issuer key and names it");
   if (n.cfg.accept_unverified_hashes)
     log_warn ("accept_unverified_hashes is on: artifacts whose JWT hash is not their sha256 are "
               "accepted");
@@ -568,6 +575,8 @@ main (int argc, char **argv)
     return cmd_up (argc - 1, argv + 1);
   if (strcmp (argv[1], "check-config") == 0)
     return cmd_check_config (argc - 1, argv + 1);
+  if (strcmp (argv[1], "init") == 0)
+    return init_main (argc - 1, argv + 1);
   if (strcmp (argv[1], "preflight") == 0)
     return cmd_preflight (argc - 1, argv + 1);
   if (strcmp (argv[1], "version") == 0)

@@ -22,6 +22,7 @@ struct opts {
   int64_t timeout_ms;
   bool json;
   const char *issuer;
+  int64_t drain_ms; /* lameduck --drain; -1 when not given */
   const char *name;
   const char *node;
   const char *tag;

@@ -78,12 +78,26 @@ cmd_lameduck (struct opts *o, int argc, char **argv)
 {
   struct nexc_client *c;
   struct nxerr err = { 0 };
+  struct nkey_pair issuer;
+  bool signed_ = false;
   int rc;
   if (argc < 1)
     return cli_usage_error ("lameduck: NODE_ID is required%s", "");
+  /* Signed whenever a key is at hand: a node may require it, and always
+   * does for a drain. */
+  if (cli_load_issuer (o->issuer, &issuer, false, &err) == 0)
+    signed_ = true;
+  else if (o->issuer || o->drain_ms >= 0)
+    return cli_fail (&err);
   if ((rc = cli_connect_client (o, &c)))
-    return rc;
-  rc = nexc_lameduck (c, argv[0], &err);
+    {
+      if (signed_)
+        nkey_pair_wipe (&issuer);
+      return rc;
+    }
+  rc = nexc_lameduck_signed (c, argv[0], o->drain_ms, signed_ ? &issuer : NULL, &err);
+  if (signed_)
+    nkey_pair_wipe (&issuer);
   nexc_client_free (c);
   if (rc < 0)
     return cli_fail (&err);

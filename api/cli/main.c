@@ -27,7 +27,9 @@ static const char *const USAGE
       "  ls                           list workloads across nodes (WPING)\n"
       "  logs [--node ID] [--workload NAME] [--id ID]  follow workload logs\n"
       "  events [--type TYPE]         follow events\n"
-      "  lameduck NODE_ID             put a node in lame duck mode\n"
+      "  lameduck NODE_ID [--drain MS] [--issuer SEEDFILE]   put a node in lame duck\n"
+      "                               mode (signed when an issuer key exists); with\n"
+      "                               --drain also stop its workloads within MS and exit\n"
       "  keygen issuer|xkey [--out FILE]   new key: seed on stdout, public key on stderr\n"
       "  req SUBJECT [DATA]           send a plain NATS request, print the reply\n"
       "  top                          live per-workload metrics (a table on a terminal,\n"
@@ -56,6 +58,7 @@ main (int argc, char **argv)
     { "out", required_argument, NULL, 'O' },      { "essential", no_argument, NULL, 'e' },
     { "env", required_argument, NULL, 'E' },      { "argv", required_argument, NULL, 'a' },
     { "trigger", required_argument, NULL, 'G' },  { "help", no_argument, NULL, 'h' },
+    { "drain", required_argument, NULL, 'D' },
     { NULL, 0, NULL, 0 }
   };
   struct opts o = { 0 };
@@ -63,6 +66,7 @@ main (int argc, char **argv)
   int c;
   o.ns = "default";
   o.timeout_ms = 2000;
+  o.drain_ms = -1;
   /* Flags may come before or after the command (GNU permutation). */
   while ((c = getopt_long (argc, argv, "s:jh", longopts, NULL)) != -1)
     {
@@ -85,6 +89,11 @@ main (int argc, char **argv)
           if (*end || o.timeout_ms < 0)
             return cli_usage_error ("--timeout: \"%s\" is not a number of milliseconds", optarg);
           timeout_set = true;
+          break;
+        case 'D':
+          o.drain_ms = strtoll (optarg, &end, 10);
+          if (*end || o.drain_ms < 0)
+            return cli_usage_error ("--drain: \"%s\" is not a number of milliseconds", optarg);
           break;
         case 'j': o.json = true; break;
         case 'i': o.issuer = optarg; break;

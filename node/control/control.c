@@ -15,6 +15,7 @@
 #include "api/xalloc.h"
 #include "node/bus/reply.h"
 #include "node/control/deploy.h"
+#include "node/control/lameduck.h"
 #include "node/workload/launch.h"
 #include "node/control/tags.h"
 #include "node/bus/events.h"
@@ -351,12 +352,18 @@ handle_info (struct node *n, struct ctl_req *r)
   jsonw_key (&w, "nexc");
   jsonw_obj_begin (&w);
   jsonw_kstr (&w, "sandbox", n->cfg.sandbox == SANDBOX_PROCESS ? "process" : "none");
+  /* open: no valid_issuers, any key may deploy (the Nex v0.2 default). */
+  jsonw_kbool (&w, "open", n->cfg.valid_issuers.n == 0);
+  jsonw_kbool (&w, "lameduck_requires_jwt", n->cfg.lameduck_requires_jwt);
   jsonw_kint (&w, "deploys", (int64_t) n->counters.deploys_ok);
   jsonw_kint (&w, "deploys_failed", (int64_t) n->counters.deploys_failed);
   jsonw_kint (&w, "log_lines", (int64_t) n->counters.log_lines);
   jsonw_kint (&w, "log_dropped", (int64_t) (n->counters.log_dropped_agent
                                              + n->counters.log_dropped_publish));
   jsonw_kint (&w, "events_dropped", (int64_t) n->counters.events_dropped);
+  /* control requests answered "busy" (the queue was full) */
+  jsonw_kint (&w, "control_busy",
+              (int64_t) __atomic_load_n (&n->ctl_queue.refused, __ATOMIC_RELAXED));
   jsonw_kint (&w, "pool_misses", (int64_t) n->counters.pool_misses);
   jsonw_kint (&w, "agent_spawn_failures", (int64_t) n->counters.agent_spawn_failures);
   jsonw_kint (&w, "oom_kills", (int64_t) n->counters.oom_kills);
@@ -380,44 +387,6 @@ handle_info (struct node *n, struct ctl_req *r)
       return;
     }
   reply_ok (n, r->reply, NEX_TYPE_INFO_RESPONSE, &b);
-}
-
-/* ---- LAMEDUCK (§3.2) ---- */
-
-static void
-handle_lameduck (struct node *n, struct ctl_req *r)
-{
-  cleanup_buf struct buf b = BUF_INIT;
-  struct jsonw w;
-  json_t *body = r->len ? json_loadb (r->data, r->len, 0, NULL) : NULL;
-  json_t *dl = json_object_get (body, "deadline_ms");
-  bool has_deadline = json_is_integer (dl);
-  int64_t deadline = has_deadline ? json_integer_value (dl) : -1;
-  json_decref (body); /* dl is gone with it */
-  if (has_deadline && (deadline < 0 || deadline > 86400000))
-    {
-      reply_err (n, r->reply, NEX_TYPE_LAMEDUCK_RESPONSE,
-                         "deadline_ms must be between 0 and 86400000");
-      return;
-    }
-  if (!n->lameduck)
-    {
-      n->lameduck = true;
-      node_tags_refresh (n);
-      for (struct workload *wl = n->workloads; wl; wl = wl->next)
-        launch_clear_essential (wl);
-      events_lameduck (n);
-      log_info ("entered lame duck mode: new deploys are refused");
-    }
-  /* Nex never drains; with a deadline (our extension) the node does. */
-  if (deadline >= 0)
-    shutdown_drain (n, (uint64_t) deadline);
-  jsonw_init (&w, &b);
-  jsonw_obj_begin (&w);
-  jsonw_kstr (&w, "node_id", n->node_id);
-  jsonw_kbool (&w, "success", true);
-  jsonw_obj_end (&w);
-  reply_ok (n, r->reply, NEX_TYPE_LAMEDUCK_RESPONSE, &b);
 }
 
 /* ---- dispatch ---- */
@@ -459,7 +428,7 @@ dispatch (void *arg)
     case CTL_PING_NODE: handle_ping (n, r); break;
     case CTL_WPING: handle_wping (n, r); break;
     case CTL_INFO: handle_info (n, r); break;
-    case CTL_LAMEDUCK: handle_lameduck (n, r); break;
+    case CTL_LAMEDUCK: lameduck_handle (n, r); break;
     case CTL_DEPLOY:
       deploy_handle (n, r); /* takes ownership of r */
       return;
@@ -470,30 +439,44 @@ dispatch (void *arg)
   ctl_req_free (r);
 }
 
+/* nats.c thread, control queue full: say so at once rather than queue
+ * without bound. Publishing is thread-safe in nats.c; nothing of the node
+ * is touched (the refusal is counted in ctl_queue.refused). */
+static void
+reply_busy (natsConnection *nc, const char *reply, enum ctl_op op)
+{
+  cleanup_buf struct buf b = BUF_INIT;
+  if (reply == NULL || *reply == '\0')
+    return;
+  envelope_err (&b, op_response_type (op), "node busy: too many control requests in flight; "
+                                           "retry later");
+  natsConnection_Publish (nc, reply, b.data, (int) b.len);
+}
+
 /* nats.c thread: copy what we need, destroy the message at once, post. */
 static void
 on_msg (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
   struct sub_closure *c = closure;
-  struct ctl_req *r = xcalloc (1, sizeof *r);
   const char *reply = natsMsg_GetReply (msg);
   int len = natsMsg_GetDataLength (msg);
-  (void) nc;
+  struct ctl_req *r = ctl_req_new (c->node, (size_t) len);
   (void) sub;
-  r->node = c->node;
+  if (r == NULL)
+    {
+      reply_busy (nc, reply, c->op);
+      natsMsg_Destroy (msg);
+      return;
+    }
   r->op = c->op;
   r->recv_ns = timefmt_mono_ns ();
   r->subject = xstrdup (natsMsg_GetSubject (msg));
   r->reply = reply && *reply ? xstrdup (reply) : NULL;
   /* Payloads over the cap are not copied: the handler replies with an error. */
   if (len > CONTROL_PAYLOAD_MAX)
-    {
-      r->len = (size_t) len;
-      r->data = xstrdup ("");
-    }
+    r->data = xstrdup ("");
   else
     {
-      r->len = (size_t) len;
       r->data = xstrndup (natsMsg_GetData (msg) ? natsMsg_GetData (msg) : "", r->len);
     }
   natsMsg_Destroy (msg);

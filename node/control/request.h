@@ -11,6 +11,11 @@
 struct node;
 
 #define CONTROL_PAYLOAD_MAX (1024 * 1024)
+/* Requests received and not yet done with (queued for the loop, or a deploy
+ * waiting for its artifact), and their bytes: past either bound the nats.c
+ * thread answers "busy" at once instead of queueing without limit. */
+#define CONTROL_QUEUE_MAX 1024
+#define CONTROL_QUEUE_BYTES (64u * 1024 * 1024)
 
 enum ctl_op { CTL_PING, CTL_PING_NODE, CTL_WPING, CTL_INFO, CTL_DEPLOY, CTL_STOP, CTL_LAMEDUCK,
               CTL_AUCTION };
@@ -25,6 +30,9 @@ struct ctl_req {
   uint64_t recv_ns;
 };
 
+/* A ctl_req for a message, counted in n's control queue; NULL (nothing
+ * counted) when the queue is full. Any thread. */
+struct ctl_req *ctl_req_new (struct node *n, size_t len);
 void ctl_req_free (struct ctl_req *r);
 /* ctl_req_free as a loop_post drop callback (a request never dispatched). */
 void ctl_req_drop (void *arg);

@@ -71,6 +71,8 @@ node_tags_refresh (struct node *n)
   strmap_set (&n->tags, "nex.cpucount", buf);
   if (n->cfg.sandbox == SANDBOX_NONE)
     strmap_set (&n->tags, "nex.unsafe", "true");
+  if (n->cfg.valid_issuers.n == 0)
+    strmap_set (&n->tags, "nex.open", "true"); /* anyone may deploy: say so where clients look */
   strmap_set (&n->tags, "nex.sandbox", n->cfg.sandbox == SANDBOX_NONE ? "none" : "process");
   sandbox_tags (n, &n->tags); /* nex.sandbox.disabled when a part is off */
   if (n->lameduck)

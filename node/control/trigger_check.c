@@ -11,6 +11,22 @@
 /* Always in the deny list (0.2.6). */
 static const char *const always_denied[] = { "$SYS.>", "$JS.>", "$NEX.>", NULL };
 
+/* Denied unless the operator allows them (allow_trigger_subjects): other
+ * clients' replies and the account's system spaces, which a function would
+ * otherwise read as they pass. Any subject whose first token starts with '$'
+ * counts as a system space too. */
+static const char *const denied_by_default[]
+    = { "_INBOX.>", "$KV.>", "$O.>", "$SRV.>", "$MQTT.>", NULL };
+
+static bool
+allowed (struct node *n, const char *s)
+{
+  for (size_t i = 0; i < n->cfg.allow_trigger_subjects.n; i++)
+    if (subjects_within (s, n->cfg.allow_trigger_subjects.v[i]))
+      return true;
+  return false;
+}
+
 static bool
 denied (struct node *n, const char *s)
 {
@@ -20,6 +36,13 @@ denied (struct node *n, const char *s)
   for (size_t i = 0; i < n->cfg.deny_trigger_subjects.n; i++)
     if (subjects_pattern_ok (n->cfg.deny_trigger_subjects.v[i], SIZE_MAX)
         && subjects_overlap (s, n->cfg.deny_trigger_subjects.v[i]))
+      return true;
+  if (allowed (n, s))
+    return false;
+  if (s[0] == '$')
+    return true;
+  for (int i = 0; denied_by_default[i]; i++)
+    if (subjects_overlap (s, denied_by_default[i]))
       return true;
   return false;
 }

@@ -60,6 +60,7 @@ config_free (struct config *cfg)
   strlist_free (&cfg->valid_issuers);
   strlist_free (&cfg->requester_public_keys);
   strlist_free (&cfg->deny_trigger_subjects);
+  strlist_free (&cfg->allow_trigger_subjects);
   strmap_free (&cfg->tags);
   strlist_free (&cfg->warnings);
   for (size_t i = 0; i < cfg->n_autostart; i++)
@@ -604,6 +605,12 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
     return parse_cgroup (cfg, v, err);
   if (strcmp (k, "accept_unverified_hashes") == 0)
     return get_bool (v, k, &cfg->accept_unverified_hashes, err);
+  if (strcmp (k, "require_valid_issuers") == 0)
+    return get_bool (v, k, &cfg->require_valid_issuers, err);
+  if (strcmp (k, "lameduck_requires_jwt") == 0)
+    return get_bool (v, k, &cfg->lameduck_requires_jwt, err);
+  if (strcmp (k, "allow_trigger_subjects") == 0)
+    return get_strlist (v, k, &cfg->allow_trigger_subjects, is_subject, "a valid subject", err);
   if (strcmp (k, "workload_types") == 0)
     {
       struct strlist l = { 0 };
@@ -683,7 +690,23 @@ config_parse (struct config *cfg, const char *json, size_t len, struct nxerr *er
     cfg->sandbox = SANDBOX_NONE;
   if (rc == 0)
     rc = check_sandbox_sizes (cfg, err);
+  if (rc == 0 && cfg->require_valid_issuers && cfg->valid_issuers.n == 0)
+    rc = nxerr_set (err, EINVAL,
+                    "require_valid_issuers is set and valid_issuers is empty: this node would "
+                    "run code signed by anyone. `nexc-node init --config FILE` makes an issuer "
+                    "key and names it");
   return rc;
+}
+
+/* Whether any autostart workload has environment values: they may be
+ * secrets, and a workload can read host files that others can read. */
+static bool
+holds_env (const struct config *cfg)
+{
+  for (size_t i = 0; i < cfg->n_autostart; i++)
+    if (cfg->autostart[i].env.n)
+      return true;
+  return false;
 }
 
 int
@@ -717,5 +740,10 @@ config_load (struct config *cfg, const char *path, struct nxerr *err)
     }
   if (config_parse (cfg, b.data ? b.data : "", b.len, err) < 0)
     return nxerr_wrap (err, "%s", path);
+  if (holds_env (cfg) && (st.st_mode & 077))
+    return nxerr_set (err, EPERM,
+                      "%s holds autostart environment values and is readable by group or others "
+                      "(mode %04o): chmod 600 it",
+                      path, (unsigned) (st.st_mode & 07777));
   return 0;
 }

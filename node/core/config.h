@@ -71,6 +71,10 @@ struct config {
   int64_t function_pool_size;  /* warm agents for function invocations (node/workload/trigger.h) */
   int64_t function_timeout_ms; /* per invocation */
   bool accept_unverified_hashes;
+  /* Secure-default switches (the packaged config sets all of them). */
+  bool require_valid_issuers;         /* refuse to load with an empty valid_issuers */
+  bool lameduck_requires_jwt;         /* even the plain Nex lame duck must be signed */
+  struct strlist allow_trigger_subjects; /* exceptions to the default trigger deny list */
   char *agent_path;
   /* The process tier (node/sandbox/sandbox.h). */
   enum sandbox_network network;

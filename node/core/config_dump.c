@@ -85,6 +85,9 @@ config_dump (const struct config *cfg, struct buf *out)
       jsonw_kint (&w, config_int_keys[i].key,
                   *(const int64_t *) ((const char *) cfg + config_int_keys[i].off));
   jsonw_kbool (&w, "accept_unverified_hashes", cfg->accept_unverified_hashes);
+  jsonw_kbool (&w, "require_valid_issuers", cfg->require_valid_issuers);
+  jsonw_kbool (&w, "lameduck_requires_jwt", cfg->lameduck_requires_jwt);
+  dump_strlist (&w, "allow_trigger_subjects", &cfg->allow_trigger_subjects);
   jsonw_key (&w, "autostart");
   jsonw_obj_begin (&w);
   if (cfg->autostart_stop_issuer)

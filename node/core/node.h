@@ -48,6 +48,14 @@ struct node_counters {
   uint64_t ctl_latency[12];
 };
 
+/* The control requests in flight (node/control/request.h): added to by
+ * nats.c threads, taken from on the loop thread, so atomic. */
+struct ctl_queue {
+  size_t n;
+  size_t bytes;
+  uint64_t refused; /* answered "busy" */
+};
+
 struct node {
   struct config cfg;
   struct identity id;
@@ -57,6 +65,7 @@ struct node {
   natsConnection *nc_data; /* logs and events: batched by nats.c's flusher */
   natsSubscription **subs;
   size_t n_subs;
+  struct ctl_queue ctl_queue;
 
   uint64_t start_mono_ns;
   struct timespec start_wall;

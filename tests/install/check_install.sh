@@ -1,20 +1,28 @@
 #!/bin/sh
 # Install into a temporary prefix and check what a user gets: the binaries,
 # the systemd unit (valid per systemd-analyze when available), the default
-# config (accepted by check-config), and a program built against the client
+# config (refused by check-config until `nexc-node init` names an issuer), and a program built against the client
 # library with nothing but pkg-config.
 set -eu
 src=$1
 build=$2
 prefix=$(mktemp -d /tmp/nexc-install-XXXXXX)
-trap 'rm -rf "$prefix"' EXIT
+cfg=$(mktemp -d /tmp/nexc-install-cfg-XXXXXX)
+trap 'rm -rf "$prefix" "$cfg"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in bin/nexc-node bin/nexc-agent bin/nexc lib/systemd/system/nexc-node.service \
          etc/nexc/config.json include/nexc/api/nexc.h; do
   [ -e "$prefix/$f" ] || { echo "missing after install: $f" >&2; exit 1; }
 done
 libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -1)
-"$prefix/bin/nexc-node" check-config "$prefix/etc/nexc/config.json" >/dev/null
+# The packaged config is refused until an issuer is named; init names one.
+cp "$prefix/etc/nexc/config.json" "$cfg/config.json"
+if "$prefix/bin/nexc-node" check-config "$cfg/config.json" >/dev/null 2>"$cfg/err"; then
+  echo "packaged config accepted with no valid_issuers" >&2; exit 1
+fi
+grep -q "nexc-node init" "$cfg/err"
+"$prefix/bin/nexc-node" init --config "$cfg/config.json" >/dev/null
+"$prefix/bin/nexc-node" check-config "$cfg/config.json" >/dev/null
 # The unit names the prefix configured at build time (CMAKE_INSTALL_PREFIX).
 grep -q "^ExecStart=.*/bin/nexc-node up --config /etc/nexc/config.json" "$prefix/lib/systemd/system/nexc-node.service"
 grep -q "^Delegate=yes" "$prefix/lib/systemd/system/nexc-node.service"

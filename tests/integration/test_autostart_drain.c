@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include "api/nexc.h"
 #include "api/objstore.h"
 #include "harness.h"
@@ -24,7 +26,7 @@ struct fixture {
   natsConnection *nc;
   struct nexc_client *c;
   natsSubscription *events;
-  struct nkey_pair op, stranger;
+  struct nkey_pair op, stranger, user; /* user: the only valid issuer */
 };
 
 static json_t *
@@ -57,6 +59,7 @@ setup (void **state)
   const char *const args[] = { "--exit-on-drain", NULL };
   nkey_pair_generate (NKEY_ACCOUNT, &f->op, &err);
   nkey_pair_generate (NKEY_ACCOUNT, &f->stranger, &err);
+  nkey_pair_generate (NKEY_ACCOUNT, &f->user, &err);
   harness_start_nats (&f->h);
   f->nc = harness_connect (&f->h);
   nexc_client_wrap (&f->c, f->nc, &err);
@@ -71,13 +74,14 @@ setup (void **state)
   close (fd);
   snprintf (cfg, sizeof cfg,
             "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
+            "\"valid_issuers\":[\"%s\"],\"lameduck_requires_jwt\":true,"
             "\"autostart\":{\"stop_issuer\":\"%s\",\"workloads\":["
             "{\"name\":\"autotick\",\"namespace\":\"ops\",\"type\":\"native\","
             "\"location\":\"%s\",\"environment\":{\"TICK_MS\":\"100\"},\"essential\":true},"
             "{\"name\":\"autotick2\",\"type\":\"native\",\"location\":{\"Scheme\":\"nats\","
             "\"Host\":\"AUTOBUCKET\",\"Path\":\"/tick2\"},\"environment\":{\"TICK_MS\":\"100\"}}"
             "]}}",
-            f->op.public_text, harness_bin ("examples/ticker"));
+            f->user.public_text, f->op.public_text, harness_bin ("examples/ticker"));
   harness_start_node (&f->h, cfg, args);
   *state = f;
   return 0;
@@ -153,13 +157,31 @@ test_drain_with_deadline_exits (void **state)
   struct fixture *f = *state;
   char subj[128];
   snprintf (subj, sizeof subj, "$NEX.LAMEDUCK.%s", f->h.node_id);
-  const char *bad = "{\"deadline_ms\":-5}", *good = "{\"deadline_ms\":700}";
+  const char *bad = "{\"deadline_ms\":-5}";
+  char *good = NULL, *stranger = NULL;
+  struct nxerr err = { 0 };
   char *r = harness_request (f->nc, subj, bad, strlen (bad), 2000);
   assert_non_null (strstr (r, "deadline_ms must be"));
   free (r);
+  /* The config requires a token even without a deadline. */
+  r = harness_request (f->nc, subj, "", 0, 2000);
+  assert_non_null (strstr (r, "a signed lameduck_jwt is required"));
+  free (r);
+  /* valid_issuers holds neither key: only the operator key may drain. */
+  assert_int_equal (nexc_lameduck_payload (f->h.node_id, 700, &f->stranger, (int64_t) time (NULL),
+                                           &stranger, &err),
+                    0);
+  r = harness_request (f->nc, subj, stranger, strlen (stranger), 2000);
+  assert_non_null (strstr (r, "is not allowed"));
+  free (r);
+  free (stranger);
+  assert_int_equal (nexc_lameduck_payload (f->h.node_id, 700, &f->op, (int64_t) time (NULL), &good,
+                                           &err),
+                    0);
   r = harness_request (f->nc, subj, good, strlen (good), 2000);
   assert_non_null (strstr (r, "\"success\":true"));
   free (r);
+  free (good);
   json_decref (next_event (f, "node_entered_lameduck", 2000));
   /* autotick2 still runs until the deadline, then is stopped; the node exits 0. */
   json_decref (next_event (f, "workload_stopped", 3000));

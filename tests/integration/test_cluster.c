@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include "api/nexc.h"
 #include "api/objstore.h"
 #include "harness.h"
@@ -211,13 +213,18 @@ test_lameduck_deadline_drains_and_exits (void **state)
 {
   char subj[128];
   natsSubscription *ev = NULL;
-  const char *body = "{\"deadline_ms\":500}";
+  char *body = NULL;
+  struct nxerr err = { 0 };
   (void) state;
+  assert_int_equal (nexc_lameduck_payload (H[2].node_id, 500, &ISSUER, (int64_t) time (NULL), &body,
+                                           &err),
+                    0);
   natsConnection_SubscribeSync (&ev, NC, "$NEX.events.*.*");
   snprintf (subj, sizeof subj, "$NEX.LAMEDUCK.%s", H[2].node_id);
   char *r = harness_request (NC, subj, body, strlen (body), 2000);
   assert_non_null (strstr (r, "\"success\":true"));
   free (r);
+  free (body);
   int stopped = 0, node_stopped = 0;
   for (int i = 0; i < 60 && !(stopped && node_stopped); i++)
     {

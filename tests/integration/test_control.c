@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "api/nexc.h"
+#include "api/jwt.h"
+#include <time.h>
 
 static const char *const CONFIG = "{\"machine_pool_size\":1,\"sandbox\":\"none\","
                                   "\"heartbeat_interval_ms\":500,\"tags\":{\"simple\":\"true\"}}";
@@ -125,6 +128,8 @@ check_ping (struct fixture *f, const char *subject)
   assert_non_null (json_object_get (tags, "node_name"));
   assert_non_null (json_object_get (tags, "nex.cpucount"));
   assert_string_equal (json_string_value (json_object_get (tags, "nex.unsafe")), "true");
+  /* No valid_issuers in CONFIG: the node says it is open. */
+  assert_string_equal (json_string_value (json_object_get (tags, "nex.open")), "true");
   const char *order[] = { "node_id", "version", "uptime", "target_xkey", "tags", "running_machines" };
   const char *k;
   json_t *v;
@@ -161,6 +166,9 @@ test_info (void **state)
   assert_true (json_is_array (json_object_get (d, "machines")));
   assert_int_equal (json_array_size (json_object_get (d, "machines")), 0);
   assert_non_null (strstr (r, "\"machines\":[]"));
+  json_t *x = json_object_get (d, "nexc");
+  assert_true (json_is_true (json_object_get (x, "open")));
+  assert_true (json_is_false (json_object_get (x, "lameduck_requires_jwt")));
   json_decref (j);
   free (r);
 }
@@ -302,18 +310,69 @@ test_auction (void **state)
   free (r);
 }
 
+/* A lame-duck request that must be refused, with text in its error. */
+static void
+lameduck_refused (struct fixture *f, const char *subj, const char *body, const char *text)
+{
+  char *r = harness_request (f->nc, subj, body, strlen (body), 2000);
+  assert_non_null (r);
+  if (strstr (r, text) == NULL)
+    fail_msg ("lameduck %s: want \"%s\" in %s", body, text, r);
+  free (r);
+}
+
+/* A drain needs a lame-duck token bound to this node; a token that is sent
+ * is checked; a token is good once. None of the refusals puts the node in
+ * lame duck mode. */
+static void
+lameduck_tokens (struct fixture *f, const char *subj, const char *expect)
+{
+  struct nkey_pair k;
+  struct nxerr err = { 0 };
+  char *p = NULL;
+  int64_t now = (int64_t) time (NULL);
+  nkey_pair_generate (NKEY_ACCOUNT, &k, &err);
+  lameduck_refused (f, subj, "{\"deadline_ms\":100}", "a signed lameduck_jwt is required");
+  assert_int_equal (nexc_lameduck_payload ("NOTTHISNODE", 100, &k, now, &p, &err), 0);
+  lameduck_refused (f, subj, p, "the token is for another node");
+  free (p);
+  assert_int_equal (nexc_stop_payload (f->h.node_id, "w1", "ticker", &k, now, &p, &err), 0);
+  json_t *stop = json_loads (p, 0, NULL);
+  free (p);
+  char body[4096];
+  snprintf (body, sizeof body, "{\"deadline_ms\":100,\"lameduck_jwt\":\"%s\"}",
+            json_string_value (json_object_get (stop, "workload_jwt")));
+  json_decref (stop);
+  lameduck_refused (f, subj, body, "not a lame-duck token");
+  assert_int_equal (nexc_lameduck_payload (f->h.node_id, -1, &k, now - 3600, &p, &err), 0);
+  lameduck_refused (f, subj, p, "not valid"); /* expired a minute after it was minted */
+  free (p);
+  char *r = harness_request (f->nc, "$NEX.PING", "", 0, 2000);
+  assert_null (strstr (r, "nex.lameduck"));
+  free (r);
+  /* Signed, no deadline: accepted once, then refused as a replay. */
+  assert_int_equal (nexc_lameduck_payload (f->h.node_id, -1, &k, now, &p, &err), 0);
+  r = harness_request (f->nc, subj, p, strlen (p), 2000);
+  assert_string_equal (r, expect);
+  free (r);
+  lameduck_refused (f, subj, p, "used before");
+  free (p);
+  nkey_pair_wipe (&k);
+}
+
 static void
 test_lameduck (void **state)
 {
   struct fixture *f = *state;
   char subj[128], deploy[128];
   snprintf (subj, sizeof subj, "$NEX.LAMEDUCK.%s", f->h.node_id);
-  char *r = harness_request (f->nc, subj, "", 0, 2000);
   char expect[256];
   snprintf (expect, sizeof expect,
             "{\"type\":\"io.nats.nex.v1.lameduck_response\",\"data\":{\"node_id\":\"%s\","
             "\"success\":true}}",
             f->h.node_id);
+  lameduck_tokens (f, subj, expect);
+  char *r = harness_request (f->nc, subj, "", 0, 2000);
   assert_string_equal (r, expect);
   free (r);
   json_t *ev = next_event (f, "node_entered_lameduck", 3000);

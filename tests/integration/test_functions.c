@@ -53,6 +53,7 @@ config_for (struct fixture *f, char *out, size_t cap)
             "{\"machine_pool_size\":1,\"sandbox\":\"%s\",\"stop_grace_ms\":500,"
             "\"function_pool_size\":2,\"function_timeout_ms\":1000,"
             "\"deny_trigger_subjects\":[\"a.b.*\"],"
+            "\"allow_trigger_subjects\":[\"_INBOX.fnok.>\"],"
             "\"uid_range\":{\"start\":%d,\"count\":1024},"
             "\"valid_issuers\":[\"%s\"]}",
             process_tier ? "process" : "none",
@@ -244,6 +245,11 @@ test_refusals (void **state)
   static const char *const ab[] = { "a.>", NULL };
   static const char *const bad[] = { "a..b", NULL };
   static const char *const fine[] = { "fn.upper", NULL };
+  /* valid_issuers names a key: the node is not open. */
+  char *ping = harness_request (f->nc, "$NEX.PING", "", 0, 2000);
+  assert_non_null (ping);
+  assert_null (strstr (ping, "nex.open"));
+  free (ping);
   expect_refusal (f, "function", none,
                   "at least one trigger subject is required for this workload type");
   expect_refusal (f, "native", fine,
@@ -261,6 +267,34 @@ test_refusals (void **state)
   assert_non_null (strstr (json_string_value (json_object_get (j, "error")),
                            "Invalid trigger subject"));
   json_decref (j);
+  /* Denied by default: other clients' replies and the system spaces. */
+  static const char *const spaces[]
+      = { "_INBOX.>", "_INBOX.abc.def", "$KV.cfg.key", "$O.store.>", "$SRV.PING", "$MQTT.sess.x",
+          "$FOO.bar", NULL };
+  for (int i = 0; spaces[i]; i++)
+    {
+      const char *one[] = { spaces[i], NULL };
+      char text[200];
+      snprintf (text, sizeof text,
+                "The trigger subject %s overlaps with subject(s) in this node's deny list",
+                spaces[i]);
+      expect_refusal (f, "function", one, text);
+    }
+  /* ... unless the operator allows a part of them; never the 0.2.6 three,
+   * never the operator's own deny list. */
+  static const char *const allowed_part[] = { "_INBOX.fnok.x", NULL };
+  static const char *const too_wide[] = { "_INBOX.fnok", NULL };
+  expect_refusal (f, "function", too_wide,
+                  "The trigger subject _INBOX.fnok overlaps with subject(s) in this node's deny "
+                  "list");
+  j = deploy_raw (f, f->h.node_id, f->h.node_xkey, "function", allowed_part);
+  const char *e = json_string_value (json_object_get (j, "error"));
+  if (e)
+    fail_msg ("a trigger the operator allows was refused: %s", e);
+  char *id = strdup (json_string_value (json_object_get (json_object_get (j, "data"), "id")));
+  json_decref (j);
+  stop_fn (f, &f->h, id);
+  free (id);
 }
 
 static void

@@ -59,9 +59,16 @@ def load_json(path):
 
 
 def check_config(nexc_node, path):
-    """Run check-config; return (exit code, stdout, stderr)."""
-    p = subprocess.run([nexc_node, "check-config", path], capture_output=True,
-                       timeout=30)
+    """Run check-config on a 0600 copy of path, as an operator installs a
+    config (one holding autostart environment values must not be readable by
+    others); return (exit code, stdout, stderr)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, os.path.basename(path))
+        with open(path, "rb") as src, os.fdopen(os.open(copy, os.O_WRONLY | os.O_CREAT, 0o600),
+                                                "wb") as dst:
+            dst.write(src.read())
+        p = subprocess.run([nexc_node, "check-config", copy], capture_output=True,
+                           timeout=30)
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 

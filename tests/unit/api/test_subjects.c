@@ -65,12 +65,35 @@ test_overlap (void **state)
   assert_false (subjects_overlap ("*.b.>", "a.c.>"));
 }
 
+static void
+test_within (void **state)
+{
+  (void) state;
+  assert_true (subjects_within ("a.b", "a.b"));
+  assert_true (subjects_within ("a.b", "a.*"));
+  assert_true (subjects_within ("a.*", "a.*"));
+  assert_true (subjects_within ("a.b.c", "a.>"));
+  assert_true (subjects_within ("a.*.>", "a.>"));
+  assert_true (subjects_within ("a.>", "a.>"));
+  assert_true (subjects_within ("_INBOX.abc", "_INBOX.>"));
+  assert_false (subjects_within ("a.>", "a.*"));
+  assert_false (subjects_within ("a.*", "a.b"));
+  assert_false (subjects_within ("a", "a.>"));
+  assert_false (subjects_within ("a.b", "a"));
+  assert_false (subjects_within ("a.b.c", "a.*"));
+  assert_false (subjects_within (">", "a.>"));
+  assert_false (subjects_within ("*.b", "a.>"));
+  assert_true (subjects_within ("x.y", ">"));
+  assert_false (subjects_within ("ab.c", "a.>"));
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_pattern_ok),
     cmocka_unit_test (test_overlap),
+    cmocka_unit_test (test_within),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

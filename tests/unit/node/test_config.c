@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <glob.h>
 #include <jansson.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "node/core/config.h"
@@ -486,6 +487,60 @@ test_deny_trigger_subjects (void **state)
   parse_fails_with ("{\"deny_trigger_subjects\":[\"a b\"]}", "deny_trigger_subjects[0]:");
 }
 
+static void
+test_secure_switches (void **state)
+{
+  struct config cfg;
+  (void) state;
+  parse_ok (&cfg, "{}");
+  assert_false (cfg.require_valid_issuers);
+  assert_false (cfg.lameduck_requires_jwt);
+  assert_int_equal (cfg.allow_trigger_subjects.n, 0);
+  config_free (&cfg);
+  parse_ok (&cfg, "{\"require_valid_issuers\":true,\"valid_issuers\":[\"" ACCOUNT_1 "\"],"
+                  "\"lameduck_requires_jwt\":true,\"allow_trigger_subjects\":[\"_INBOX.app.>\"]}");
+  assert_true (cfg.require_valid_issuers);
+  assert_true (cfg.lameduck_requires_jwt);
+  assert_string_equal (cfg.allow_trigger_subjects.v[0], "_INBOX.app.>");
+  config_free (&cfg);
+  /* The order of keys does not matter: the rule is checked after them all. */
+  parse_ok (&cfg, "{\"valid_issuers\":[\"" ACCOUNT_1 "\"],\"require_valid_issuers\":true}");
+  config_free (&cfg);
+  parse_fails_with ("{\"require_valid_issuers\":true}", "valid_issuers is empty");
+  parse_fails_with ("{\"require_valid_issuers\":true,\"valid_issuers\":[]}",
+                    "nexc-node init --config FILE");
+  parse_fails ("{\"lameduck_requires_jwt\":1}", "lameduck_requires_jwt: must be true or false");
+  parse_fails_with ("{\"allow_trigger_subjects\":[\"a..b\"]}", "allow_trigger_subjects[0]:");
+}
+
+/* config_load refuses autostart environment values in a file others can
+ * read; the same file at 0600 loads. */
+static void
+test_env_needs_private_file (void **state)
+{
+  char path[] = "/tmp/nexc-cfg-XXXXXX";
+  const char *json = "{\"autostart\":{\"workloads\":[{\"name\":\"a\",\"type\":\"native\","
+                     "\"location\":\"/bin/true\",\"environment\":{\"TOKEN\":\"s3cret\"}}]}}";
+  struct config cfg;
+  struct nxerr err = { 0 };
+  int fd = mkstemp (path);
+  (void) state;
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, json, strlen (json)), (ssize_t) strlen (json));
+  close (fd);
+  chmod (path, 0644);
+  config_defaults (&cfg);
+  assert_int_equal (config_load (&cfg, path, &err), -1);
+  assert_non_null (strstr (err.msg, "(mode 0644): chmod 600 it"));
+  assert_null (strstr (err.msg, "s3cret")); /* never the secret itself */
+  config_free (&cfg);
+  chmod (path, 0600);
+  config_defaults (&cfg);
+  assert_int_equal (config_load (&cfg, path, &err), 0);
+  config_free (&cfg);
+  unlink (path);
+}
+
 /* ---- warnings ---- */
 
 static void
@@ -828,8 +883,17 @@ test_example_configs (void **state)
       struct config cfg;
       struct nxerr err = { 0 };
       int rc;
+      char *text = NULL;
+      size_t len = 0;
+      FILE *fp = fopen (path, "r");
+      assert_non_null (fp);
+      /* Parsed from their text: a git checkout makes them 0644, which
+       * config_load refuses for autostart.json (environment values). */
+      assert_int_equal (getdelim (&text, &len, '\0', fp) > 0, 1);
+      fclose (fp);
       config_defaults (&cfg);
-      rc = config_load (&cfg, path, &err);
+      rc = config_parse (&cfg, text, strlen (text), &err);
+      free (text);
       if (rc != 0)
         print_error ("%s: %s\n", path, err.msg);
       assert_int_equal (rc, 0);
@@ -887,6 +951,8 @@ main (void)
     cmocka_unit_test (test_valid_issuers),
     cmocka_unit_test (test_requester_public_keys),
     cmocka_unit_test (test_deny_trigger_subjects),
+    cmocka_unit_test (test_secure_switches),
+    cmocka_unit_test (test_env_needs_private_file),
     cmocka_unit_test (test_unknown_and_firecracker_keys),
     cmocka_unit_test (test_sandbox),
     cmocka_unit_test (test_process_tier_keys),

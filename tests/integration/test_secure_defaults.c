@@ -1,0 +1,262 @@
+/* Secure defaults, as an operator meets them: the packaged config is refused
+ * until `nexc-node init` names an issuer; init writes a 0600 seed and config;
+ * a config holding autostart environment values must not be readable by
+ * others; a node from the init'd config refuses strangers (deploy, unsigned
+ * lame duck) and runs what its issuer signed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api/nexc.h"
+#include "harness.h"
+
+struct fixture {
+  struct harness h;
+  char dir[256];
+};
+
+/* Run a shell command line, its stdout+stderr into *out (malloc'd); exit code. */
+static int
+run (char **out, const char *fmt, ...)
+{
+  char cmd[2048];
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (cmd, sizeof cmd, fmt, ap);
+  va_end (ap);
+  strncat (cmd, " 2>&1", sizeof cmd - strlen (cmd) - 1);
+  FILE *p = popen (cmd, "r");
+  assert_non_null (p);
+  size_t cap = 65536, len = 0;
+  char *buf = malloc (cap);
+  size_t r;
+  while ((r = fread (buf + len, 1, cap - 1 - len, p)) > 0)
+    len += r;
+  buf[len] = '\0';
+  int st = pclose (p);
+  *out = buf;
+  return WIFEXITED (st) ? WEXITSTATUS (st) : 128;
+}
+
+static void
+copy_file (const char *from, const char *to, mode_t mode)
+{
+  char *o = NULL;
+  assert_int_equal (run (&o, "cp '%s' '%s' && chmod %o '%s'", from, to, (unsigned) mode, to), 0);
+  free (o);
+}
+
+static mode_t
+mode_of (const char *path)
+{
+  struct stat st;
+  assert_int_equal (stat (path, &st), 0);
+  return st.st_mode & 07777;
+}
+
+static int
+setup (void **state)
+{
+  struct fixture *f = calloc (1, sizeof *f);
+  snprintf (f->dir, sizeof f->dir, "/tmp/nexc-secure-XXXXXX");
+  assert_non_null (mkdtemp (f->dir));
+  *state = f;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  struct fixture *f = *state;
+  char *o = NULL;
+  harness_stop_all (&f->h);
+  run (&o, "rm -rf '%s'", f->dir);
+  free (o);
+  free (f);
+  return 0;
+}
+
+static void
+test_packaged_config_needs_init (void **state)
+{
+  struct fixture *f = *state;
+  const char *node = harness_bin ("node/nexc-node");
+  char cfg[300], seed[300], *o = NULL;
+  snprintf (cfg, sizeof cfg, "%s/config.json", f->dir);
+  snprintf (seed, sizeof seed, "%s/issuer.nk", f->dir);
+  copy_file (NEXC_SOURCE_DIR "/dist/config.json", cfg, 0644);
+
+  /* As packaged: refused, with the way out. */
+  assert_int_equal (run (&o, "%s check-config %s", node, cfg), 78);
+  assert_non_null (strstr (o, "valid_issuers is empty"));
+  assert_non_null (strstr (o, "nexc-node init"));
+  free (o);
+
+  /* init: a key, its seed 0600 beside the config, the config 0600 naming it. */
+  assert_int_equal (run (&o, "%s init --config %s", node, cfg), 0);
+  char pub[64] = "";
+  const char *p = strstr (o, "issuer ");
+  assert_non_null (p);
+  sscanf (p, "issuer %56s", pub);
+  assert_int_equal (strlen (pub), 56);
+  assert_int_equal (pub[0], 'A');
+  free (o);
+  assert_int_equal (mode_of (seed), 0600);
+  assert_int_equal (mode_of (cfg), 0600);
+  struct nkey_pair kp;
+  struct nxerr err = { 0 };
+  assert_int_equal (nkey_pair_from_file (seed, &kp, &err), 0);
+  assert_string_equal (kp.public_text, pub);
+  nkey_pair_wipe (&kp);
+  json_t *j = json_load_file (cfg, 0, NULL);
+  assert_non_null (j);
+  assert_string_equal (json_string_value (json_array_get (json_object_get (j, "valid_issuers"), 0)),
+                       pub);
+  /* What the packaged config said is kept. */
+  assert_string_equal (json_string_value (json_object_get (j, "sandbox")), "process");
+  assert_true (json_is_true (json_object_get (j, "lameduck_requires_jwt")));
+  json_decref (j);
+  assert_int_equal (run (&o, "%s check-config %s", node, cfg), 0);
+  free (o);
+
+  /* Again: nothing changes, the seed is never overwritten. */
+  assert_int_equal (run (&o, "%s init --config %s", node, cfg), 0);
+  assert_non_null (strstr (o, "nothing to do"));
+  free (o);
+  assert_int_equal (nkey_pair_from_file (seed, &kp, &err), 0);
+  assert_string_equal (kp.public_text, pub);
+  nkey_pair_wipe (&kp);
+
+  /* A fresh path: init creates the secure config itself; an existing seed
+   * file is refused rather than replaced. */
+  char cfg2[300];
+  snprintf (cfg2, sizeof cfg2, "%s/new/config.json", f->dir);
+  assert_int_equal (run (&o, "mkdir -p %s/new && %s init --config %s --seed-out %s", f->dir, node,
+                         cfg2, seed),
+                    78);
+  assert_non_null (strstr (o, "File exists"));
+  free (o);
+  assert_int_equal (access (cfg2, F_OK), -1);
+  assert_int_equal (run (&o, "%s init --config %s", node, cfg2), 0);
+  free (o);
+  j = json_load_file (cfg2, 0, NULL);
+  assert_true (json_is_true (json_object_get (j, "require_valid_issuers")));
+  assert_int_equal (json_array_size (json_object_get (j, "valid_issuers")), 1);
+  json_decref (j);
+}
+
+static void
+test_secrets_need_a_private_config (void **state)
+{
+  struct fixture *f = *state;
+  const char *node = harness_bin ("node/nexc-node");
+  char cfg[300], *o = NULL;
+  snprintf (cfg, sizeof cfg, "%s/autostart.json", f->dir);
+  copy_file (NEXC_SOURCE_DIR "/examples/nodeconfigs/autostart.json", cfg, 0644);
+  assert_int_equal (run (&o, "%s check-config %s", node, cfg), 78);
+  assert_non_null (strstr (o, "readable by group or others (mode 0644): chmod 600"));
+  free (o);
+  chmod (cfg, 0640);
+  assert_int_equal (run (&o, "%s check-config %s", node, cfg), 78);
+  free (o);
+  chmod (cfg, 0600);
+  assert_int_equal (run (&o, "%s check-config %s", node, cfg), 0);
+  free (o);
+  /* Without environment values the mode does not matter. */
+  copy_file (NEXC_SOURCE_DIR "/examples/nodeconfigs/dev.json", cfg, 0644);
+  assert_int_equal (run (&o, "%s check-config %s", node, cfg), 0);
+  free (o);
+}
+
+/* A node from the init'd packaged config: strangers are refused. */
+static void
+test_initd_node_refuses_strangers (void **state)
+{
+  struct fixture *f = *state;
+  const char *node = harness_bin ("node/nexc-node");
+  char cfg[300], seed[300], subj[160], *o = NULL;
+  struct nxerr err = { 0 };
+  struct nkey_pair issuer, stranger;
+  snprintf (cfg, sizeof cfg, "%s/run.json", f->dir);
+  snprintf (seed, sizeof seed, "%s/run.nk", f->dir);
+  copy_file (NEXC_SOURCE_DIR "/dist/config.json", cfg, 0644);
+  assert_int_equal (run (&o, "%s init --config %s --seed-out %s", node, cfg, seed), 0);
+  free (o);
+  json_t *j = json_load_file (cfg, 0, NULL);
+  /* Test-local settings: a uid range of its own (tests run in parallel), a
+   * short grace; tier none where this machine cannot run tier process. */
+  json_object_set_new (j, "uid_range",
+                       json_pack ("{s:i,s:i}", "start", 400000 + (int) (getpid () % 64) * 1024,
+                                  "count", 1024));
+  json_object_set_new (j, "stop_grace_ms", json_integer (300));
+  json_object_set_new (j, "machine_pool_size", json_integer (1));
+  if (!harness_process_tier_ok ())
+    json_object_set_new (j, "sandbox", json_string ("none"));
+  char *text = json_dumps (j, 0);
+  json_decref (j);
+  harness_start_nats (&f->h);
+  natsConnection *nc = harness_connect (&f->h);
+  harness_start_node (&f->h, text, NULL);
+  free (text);
+  assert_false (harness_node_log_has (&f->h, "OPEN NODE"));
+
+  char *r = harness_request (nc, "$NEX.PING", "", 0, 2000);
+  assert_non_null (r);
+  assert_null (strstr (r, "nex.open"));
+  free (r);
+
+  /* The plain Nex lame duck, unsigned: refused by this config. */
+  snprintf (subj, sizeof subj, "$NEX.LAMEDUCK.%s", f->h.node_id);
+  r = harness_request (nc, subj, "", 0, 2000);
+  assert_non_null (strstr (r, "a signed lameduck_jwt is required"));
+  free (r);
+
+  /* A deploy signed by a key of its own making: refused. */
+  struct nexc_client *c = NULL;
+  assert_int_equal (nexc_client_wrap (&c, nc, &err), 0);
+  c->timeout_ms = 10000;
+  assert_int_equal (nkey_pair_from_file (seed, &issuer, &err), 0);
+  nkey_pair_generate (NKEY_ACCOUNT, &stranger, &err);
+  struct nexc_deploy_opts d = { 0 };
+  struct nexc_deploy_result res;
+  d.node_id = f->h.node_id;
+  d.file = harness_bin ("examples/ticker");
+  d.name = "ticker";
+  d.issuer = &stranger;
+  assert_int_equal (nexc_deploy (c, &d, &res, &err), -1);
+  assert_non_null (strstr (err.msg, "issuer"));
+  /* Signed with init's key: it runs, and its issuer stops it. */
+  d.issuer = &issuer;
+  if (nexc_deploy (c, &d, &res, &err) < 0)
+    fail_msg ("deploy signed by the init'd issuer: %s", err.msg);
+  if (nexc_stop (c, f->h.node_id, res.id, "ticker", &issuer, &err) < 0)
+    fail_msg ("stop: %s", err.msg);
+  /* The operator's key may put the node in lame duck mode. */
+  if (nexc_lameduck_signed (c, f->h.node_id, -1, &issuer, &err) < 0)
+    fail_msg ("signed lame duck: %s", err.msg);
+  nkey_pair_wipe (&issuer);
+  nkey_pair_wipe (&stranger);
+  nexc_client_free (c);
+  natsConnection_Destroy (nc);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_packaged_config_needs_init, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_secrets_need_a_private_config, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_initd_node_refuses_strangers, setup, teardown),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
