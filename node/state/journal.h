@@ -5,7 +5,10 @@
  * and a BLAKE2b-64 check, read back defensively: a torn tail is dropped, a
  * corrupt file moved aside and reported, never a crash. Appends are plain
  * writes: they survive a node crash (the page cache keeps them); the log is
- * compacted with write + fsync + rename. Owned by the loop thread. */
+ * compacted with write + fsync + rename. Owned by the loop thread.
+ * journal.c is the store (the file and the live set kept in memory),
+ * journal_codec.c the records' CBOR both ways (journal_parse among them); what
+ * they share is in journal_int.h, which is not for other callers. */
 #ifndef NEXC_NODE_JOURNAL_H
 #define NEXC_NODE_JOURNAL_H
 
