@@ -235,15 +235,15 @@ journal_put (struct journal *j, const struct journal_entry *e, struct nxerr *err
   struct journal_entry c;
   ssize_t i;
   int rc = journal_record_put (e, &b, err);
-  if (rc == 0)
-    rc = append (j, &b, err);
+  /* The set first: an append may compact the log from it, and the entry
+   * being put must be in what is written. */
   i = journal_live_find (j->live, j->n_live, e->id);
   if (i >= 0)
     j->live_bytes -= entry_bytes (&j->live[i]);
   entry_copy (&c, e);
   j->live_bytes += entry_bytes (&c);
   journal_live_put (&j->live, &j->n_live, &c);
-  return rc;
+  return rc == 0 ? append (j, &b, err) : rc;
 }
 
 int
@@ -267,15 +267,14 @@ journal_event_put (struct journal *j, const struct journal_event *e, struct nxer
   struct journal_event c;
   ssize_t i;
   int rc = journal_record_ev (e, &b, err);
-  if (rc == 0)
-    rc = append (j, &b, err);
+  /* The set first, as in journal_put. */
   i = journal_ev_find (j->ev, j->n_ev, e->id);
   if (i >= 0)
     j->live_bytes -= event_bytes (&j->ev[i]);
   event_copy (&c, e);
   j->live_bytes += event_bytes (&c);
   journal_ev_put (&j->ev, &j->n_ev, &c);
-  return rc;
+  return rc == 0 ? append (j, &b, err) : rc;
 }
 
 int

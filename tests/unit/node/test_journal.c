@@ -226,6 +226,49 @@ test_compaction_bounds_the_file (void **state)
   buf_free (&note);
 }
 
+/* A put whose append compacts the log keeps the entry being put: put one
+ * large entry again and again (each put a new version of it) until a put
+ * shrinks the file; the reopened journal holds that last version. */
+static void
+test_put_that_compacts_is_kept (void **state)
+{
+  struct journal_entry *v;
+  size_t n;
+  struct buf note = BUF_INIT;
+  struct nxerr err = { 0 };
+  char *big = malloc (200000);
+  int last = -1;
+  (void) state;
+  memset (big, 'r', 199999);
+  big[199999] = '\0';
+  struct journal *j = reopen (&v, &n, &note);
+  journal_entries_free (v, n);
+  struct journal_entry x = entry ("x", 100);
+  x.request = big;
+  for (int i = 0; i < 200 && last < 0; i++)
+    {
+      off_t before = file_size ();
+      x.restarts = (uint64_t) i;
+      assert_int_equal (journal_put (j, &x, &err), 0);
+      if (file_size () < before)
+        last = i;
+    }
+  assert_true (last >= 0);
+  journal_close (j);
+  j = reopen (&v, &n, &note);
+  ssize_t found = -1;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (v[i].id, "x") == 0)
+      found = (ssize_t) i;
+  assert_true (found >= 0);
+  assert_int_equal (v[found].restarts, last);
+  assert_string_equal (v[found].request, big);
+  journal_entries_free (v, n);
+  journal_close (j);
+  buf_free (&note);
+  free (big);
+}
+
 static struct journal_event
 event (const char *id, const char *text)
 {
@@ -331,6 +374,7 @@ main (void)
     cmocka_unit_test (test_torn_tail_is_dropped),
     cmocka_unit_test (test_corruption_is_moved_aside),
     cmocka_unit_test (test_compaction_bounds_the_file),
+    cmocka_unit_test (test_put_that_compacts_is_kept),
     cmocka_unit_test (test_events),
     cmocka_unit_test (test_hostile_images),
   };
