@@ -419,6 +419,13 @@ cmd_up (int argc, char **argv)
       return 1;
     }
   n.replay = replay_new ();
+  /* Tokens accepted by the previous run stay refused (reattach_open made
+   * the state dir). */
+  if (!o.ephemeral && replay_open (n.replay, n.cfg.state_dir, (int64_t) time (NULL), &err) < 0)
+    {
+      log_error ("replay cache: %s", err.msg);
+      return 1;
+    }
   if (pool_new (&n, &n.pool, &err) < 0 || artifact_cache_new (&n, &n.cache, &err) < 0
       || shutdown_init (&n, &err) < 0)
     {

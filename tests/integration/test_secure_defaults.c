@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,56 @@ test_initd_node_refuses_strangers (void **state)
   natsConnection_Destroy (nc);
 }
 
+/* A DEPLOY captured on the bus and sent again after the node restarted is
+ * refused: the replay cache lives in the state dir. */
+static void
+test_replay_refused_after_restart (void **state)
+{
+  struct fixture *f = *state;
+  struct nxerr err = { 0 };
+  struct nkey_pair issuer;
+  char cfg[512], subj[160], hex[65];
+  nkey_pair_generate (NKEY_ACCOUNT, &issuer, &err);
+  snprintf (cfg, sizeof cfg,
+            "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
+            "\"valid_issuers\":[\"%s\"]}",
+            issuer.public_text);
+  harness_start_nats (&f->h);
+  natsConnection *nc = harness_connect (&f->h);
+  harness_upload (nc, "NEXCLIFILES", "ticker", harness_bin ("examples/ticker"), hex);
+  harness_start_node (&f->h, cfg, NULL);
+  struct nexc_client *c = NULL;
+  assert_int_equal (nexc_client_wrap (&c, nc, &err), 0);
+  struct nexc_deploy_opts d = { 0 };
+  char *payload = NULL;
+  d.node_id = f->h.node_id;
+  d.name = "ticker";
+  d.key = "ticker";
+  d.issuer = &issuer;
+  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, hex, &payload, &err), 0);
+  snprintf (subj, sizeof subj, "$NEX.DEPLOY.default.%s", f->h.node_id);
+  char *r = harness_request (nc, subj, payload, strlen (payload), 10000);
+  assert_non_null (r);
+  if (strstr (r, "\"error\""))
+    fail_msg ("first deploy refused: %s", r);
+  free (r);
+  r = harness_request (nc, subj, payload, strlen (payload), 10000);
+  assert_non_null (strstr (r, "used before"));
+  free (r);
+  /* Restart the node on the same state dir (it stops its workload). */
+  harness_stop_node (&f->h, SIGTERM);
+  harness_start_node (&f->h, cfg, NULL);
+  r = harness_request (nc, subj, payload, strlen (payload), 10000);
+  assert_non_null (r);
+  if (strstr (r, "used before") == NULL)
+    fail_msg ("a replayed deploy after a restart was not refused: %s", r);
+  free (r);
+  free (payload);
+  nkey_pair_wipe (&issuer);
+  nexc_client_free (c);
+  natsConnection_Destroy (nc);
+}
+
 int
 main (void)
 {
@@ -257,6 +308,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_packaged_config_needs_init, setup, teardown),
     cmocka_unit_test_setup_teardown (test_secrets_need_a_private_config, setup, teardown),
     cmocka_unit_test_setup_teardown (test_initd_node_refuses_strangers, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_replay_refused_after_restart, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
