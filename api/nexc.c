@@ -95,6 +95,68 @@ nexc_client_connect (struct nexc_client **out, const char *servers,
   return 0;
 }
 
+#define SECRET_MAX 4096
+
+/* The first line of path (a password or token file), into out. */
+static int
+read_secret (const char *path, char out[SECRET_MAX + 1], struct nxerr *err)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+  if (fd < 0)
+    return nxerr_sys (err, errno, "open %s", path);
+  n = read (fd, out, SECRET_MAX + 1);
+  close (fd);
+  if (n < 0)
+    return nxerr_sys (err, errno, "read %s", path);
+  if (n > SECRET_MAX)
+    {
+      sodium_memzero (out, SECRET_MAX + 1);
+      return nxerr_set (err, EFBIG, "%s: longer than %d bytes", path, SECRET_MAX);
+    }
+  out[n] = '\0';
+  out[strcspn (out, "\r\n")] = '\0';
+  if (out[0] == '\0')
+    return nxerr_set (err, EINVAL, "%s: empty", path);
+  return 0;
+}
+
+/* user/password and token, each from o or its file; secrets read from a
+ * file are wiped once nats.c has its copy. */
+static int
+set_user_token (natsOptions *opts, const struct nexc_conn_opts *o, struct nxerr *err)
+{
+  char secret[SECRET_MAX + 1];
+  natsStatus s = NATS_OK;
+  if (o->user)
+    {
+      const char *pw = o->password ? o->password : "";
+      if (o->password_file)
+        {
+          if (read_secret (o->password_file, secret, err) < 0)
+            return -1;
+          pw = secret;
+        }
+      s = natsOptions_SetUserInfo (opts, o->user, pw);
+      sodium_memzero (secret, sizeof secret);
+    }
+  if (s == NATS_OK && (o->token || o->token_file))
+    {
+      const char *tok = o->token;
+      if (o->token_file)
+        {
+          if (read_secret (o->token_file, secret, err) < 0)
+            return -1;
+          tok = secret;
+        }
+      s = natsOptions_SetToken (opts, tok);
+      sodium_memzero (secret, sizeof secret);
+    }
+  if (s != NATS_OK)
+    return nxerr_set (err, EINVAL, "NATS authentication settings: %s", natsStatus_GetText (s));
+  return 0;
+}
+
 int
 nexc_nats_auth (natsOptions *opts, const struct nexc_conn_opts *o, struct nxerr *err)
 {
@@ -110,10 +172,8 @@ nexc_nats_auth (natsOptions *opts, const struct nexc_conn_opts *o, struct nxerr 
       s = natsOptions_SetNKeyFromSeed (opts, kp.public_text, o->nkey_seed);
       nkey_pair_wipe (&kp);
     }
-  if (s == NATS_OK && o->user)
-    s = natsOptions_SetUserInfo (opts, o->user, o->password ? o->password : "");
-  if (s == NATS_OK && o->token)
-    s = natsOptions_SetToken (opts, o->token);
+  if (s == NATS_OK && set_user_token (opts, o, err) < 0)
+    return -1;
   if (s == NATS_OK && o->tlsca)
     s = natsOptions_LoadCATrustedCertificates (opts, o->tlsca);
   if (s == NATS_OK && o->tlscert)

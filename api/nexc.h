@@ -36,6 +36,9 @@ struct nexc_conn_opts {
   const char *creds;      /* credentials file */
   const char *nkey_seed;  /* nkey seed file */
   const char *user, *password, *token;
+  /* The password or token read from a file (its first line) instead: a
+   * command line is visible to every user of the machine. */
+  const char *password_file, *token_file;
   const char *tlsca, *tlscert, *tlskey;
 };
 

@@ -49,6 +49,8 @@ struct up_opts {
   const char *user;
   const char *password;
   const char *token;
+  const char *password_file;
+  const char *token_file;
   const char *tlsca;
   const char *tlscert;
   const char *tlskey;
@@ -62,8 +64,10 @@ usage (FILE *f)
   fprintf (f,
            "usage: nexc-node up --config FILE [--server URL[,URL...]] [--creds FILE | --nkey "
            "SEEDFILE |\n"
-           "                    --user U --password P | --token T] [--tlsca F] [--tlscert F "
-           "--tlskey F]\n"
+           "                    --user U --password-file F | --token-file F] [--tlsca F] "
+           "[--tlscert F --tlskey F]\n"
+           "                    (--password P, --token T: visible to every local user; "
+           "NATS_PASSWORD, NATS_TOKEN)\n"
            "                    [--state-dir DIR] [--ephemeral-identity] [--exit-on-drain]\n"
            "                    [--detach-on-exit] [--log-level error|warn|info|debug]\n"
            "       nexc-node init --config FILE [--seed-out FILE]   make an issuer key, name it "
@@ -161,7 +165,8 @@ make_options (struct node *n, const struct up_opts *o, char **servers, int ns, b
     {
       struct nexc_conn_opts co = { .creds = o->creds, .nkey_seed = o->nkey, .user = o->user,
                                    .password = o->password, .token = o->token,
-                                   .tlsca = o->tlsca, .tlscert = o->tlscert, .tlskey = o->tlskey };
+                                   .password_file = o->password_file,
+                                   .token_file = o->token_file, .tlsca = o->tlsca, .tlscert = o->tlscert, .tlskey = o->tlskey };
       if (nexc_nats_auth (opts, &co, err) < 0)
         {
           natsOptions_Destroy (opts);
@@ -303,6 +308,8 @@ cmd_up (int argc, char **argv)
           { "exit-on-drain", no_argument, NULL, 'X' },
           { "detach-on-exit", no_argument, NULL, 'D' },
           { "log-level", required_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' },
+          { "password-file", required_argument, NULL, 'P' },
+          { "token-file", required_argument, NULL, 'T' },
           { NULL, 0, NULL, 0 } };
   struct up_opts o = { 0 };
   struct node n;
@@ -323,6 +330,8 @@ cmd_up (int argc, char **argv)
         case 'u': o.user = optarg; break;
         case 'p': o.password = optarg; break;
         case 't': o.token = optarg; break;
+        case 'P': o.password_file = optarg; break;
+        case 'T': o.token_file = optarg; break;
         case 'a': o.tlsca = optarg; break;
         case 'e': o.tlscert = optarg; break;
         case 'y': o.tlskey = optarg; break;
@@ -342,6 +351,15 @@ cmd_up (int argc, char **argv)
         default: usage (stderr); return EXIT_USAGE;
         }
     }
+  /* Secrets on the command line are in /proc/<pid>/cmdline for every user
+   * of the machine: prefer a file or the environment. */
+  if (o.password || o.token)
+    log_warn ("--password/--token are visible to every local user (ps); use --password-file, "
+              "--token-file, NATS_PASSWORD or NATS_TOKEN");
+  if (o.user && !o.password && !o.password_file)
+    o.password = getenv ("NATS_PASSWORD");
+  if (!o.token && !o.token_file)
+    o.token = getenv ("NATS_TOKEN");
   if (o.config == NULL)
     {
       fprintf (stderr, "nexc-node: up: --config FILE is required\n");

@@ -36,7 +36,9 @@ static const char *const USAGE
       "                               JSON lines with --json or when not a terminal)\n"
       "\n"
       "global flags: --server URL[,URL] (or NATS_URL), --creds FILE, --nkey SEEDFILE,\n"
-      "  --user U --password P, --token T, --namespace NS (default \"default\"),\n"
+      "  --user U --password-file F (or NATS_PASSWORD), --token-file F (or NATS_TOKEN)\n"
+      "  (--password P, --token T work too, visible to other users), --namespace NS\n"
+      "  (default \"default\"),\n"
       "  --timeout MS (default 2000; for logs/events: how long to follow), --json\n"
       "\n"
       "example:\n"
@@ -59,6 +61,7 @@ main (int argc, char **argv)
     { "env", required_argument, NULL, 'E' },      { "argv", required_argument, NULL, 'a' },
     { "trigger", required_argument, NULL, 'G' },  { "help", no_argument, NULL, 'h' },
     { "drain", required_argument, NULL, 'D' },
+    { "password-file", required_argument, NULL, 'P' }, { "token-file", required_argument, NULL, 'K' },
     { NULL, 0, NULL, 0 }
   };
   struct opts o = { 0 };
@@ -79,6 +82,8 @@ main (int argc, char **argv)
         case 'u': o.conn.user = optarg; break;
         case 'p': o.conn.password = optarg; break;
         case 'T': o.conn.token = optarg; break;
+        case 'P': o.conn.password_file = optarg; break;
+        case 'K': o.conn.token_file = optarg; break;
         case 'n':
           if (!subjects_token_ok (optarg))
             return cli_usage_error ("--namespace: \"%s\" is not a valid subject token", optarg);
@@ -126,6 +131,10 @@ main (int argc, char **argv)
     }
   argc -= optind;
   argv += optind;
+  if (o.conn.user && !o.conn.password && !o.conn.password_file)
+    o.conn.password = getenv ("NATS_PASSWORD");
+  if (!o.conn.token && !o.conn.token_file)
+    o.conn.token = getenv ("NATS_TOKEN");
   if (argc < 1)
     {
       fputs (USAGE, stderr);

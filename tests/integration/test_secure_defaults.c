@@ -11,9 +11,13 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -301,6 +305,117 @@ test_replay_refused_after_restart (void **state)
   natsConnection_Destroy (nc);
 }
 
+/* A loopback port nobody listens on now. */
+static int
+free_port (void)
+{
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t sl = sizeof sa;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true (fd >= 0);
+  assert_int_equal (bind (fd, (struct sockaddr *) &sa, sizeof sa), 0);
+  assert_int_equal (getsockname (fd, (struct sockaddr *) &sa, &sl), 0);
+  close (fd);
+  return ntohs (sa.sin_port);
+}
+
+/* Background a shell command (its output into log); its pid. */
+static pid_t
+start_bg (const char *log, const char *fmt, ...)
+{
+  char cmd[2048], *o = NULL;
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (cmd, sizeof cmd, fmt, ap);
+  va_end (ap);
+  assert_int_equal (run (&o, "%s >%s 2>&1 & echo $!", cmd, log), 0);
+  pid_t pid = (pid_t) atol (o);
+  free (o);
+  assert_true (pid > 0);
+  return pid;
+}
+
+static void
+stop_bg (pid_t pid)
+{
+  kill (pid, SIGTERM);
+  for (int i = 0; i < 200 && kill (pid, 0) == 0; i++)
+    usleep (10000);
+  kill (pid, SIGKILL);
+}
+
+static bool
+file_has (const char *path, const char *needle)
+{
+  char *o = NULL;
+  int rc = run (&o, "grep -qF -- '%s' '%s'", needle, path);
+  free (o);
+  return rc == 0;
+}
+
+/* Secrets from a file or the environment, never the command line: the CLI
+ * and the node reach a token-protected nats-server with --token-file (and
+ * NATS_TOKEN), and the node's command line does not hold the token. */
+static void
+test_token_from_file (void **state)
+{
+  struct fixture *f = *state;
+  const char *node = harness_bin ("node/nexc-node"), *cli = harness_bin ("api/nexc");
+  const char *token = "tok-1c9a0f7e55b3";
+  char tokfile[300], natslog[300], nodelog[300], cfg[300], url[64], *o = NULL;
+  int port = free_port ();
+  snprintf (tokfile, sizeof tokfile, "%s/token", f->dir);
+  snprintf (natslog, sizeof natslog, "%s/nats.log", f->dir);
+  snprintf (nodelog, sizeof nodelog, "%s/node.log", f->dir);
+  snprintf (cfg, sizeof cfg, "%s/node.json", f->dir);
+  snprintf (url, sizeof url, "nats://127.0.0.1:%d", port);
+  assert_int_equal (run (&o, "printf '%s\\n' >%s && chmod 600 %s && "
+                             "printf '{\"sandbox\":\"none\",\"machine_pool_size\":1}' >%s",
+                         token, tokfile, tokfile, cfg),
+                    0);
+  free (o);
+  pid_t nats = start_bg (natslog, "exec nats-server -a 127.0.0.1 -p %d --auth %s", port, token);
+  int ready = 0;
+  for (int i = 0; i < 200 && !ready; i++, usleep (20000))
+    ready = file_has (natslog, "Server is ready");
+  assert_true (ready);
+
+  /* The CLI: no token, refused (exit 3); from a file, or NATS_TOKEN: in. */
+  int rc = run (&o, "%s --server %s --timeout 300 nodes ls", cli, url);
+  free (o);
+  assert_int_equal (rc, 3);
+  rc = run (&o, "%s --server %s --token-file %s --timeout 300 nodes ls", cli, url, tokfile);
+  free (o);
+  assert_int_equal (rc, 0);
+  rc = run (&o, "NATS_TOKEN=%s %s --server %s --timeout 300 nodes ls", token, cli, url);
+  free (o);
+  assert_int_equal (rc, 0);
+
+  /* The node: --token-file; it says nothing of the token and lists. */
+  char state_dir[300];
+  snprintf (state_dir, sizeof state_dir, "%s/state", f->dir);
+  pid_t nd = start_bg (nodelog, "exec %s up --config %s --server %s --token-file %s --state-dir %s",
+                       node, cfg, url, tokfile, state_dir);
+  int up = 0;
+  for (int i = 0; i < 300 && !up; i++, usleep (20000))
+    up = file_has (nodelog, " up, nexc ");
+  if (!up)
+    {
+      run (&o, "cat %s", nodelog);
+      fail_msg ("node did not come up with --token-file: %s", o);
+    }
+  rc = run (&o, "%s --server %s --token-file %s --timeout 1000 --json nodes ls", cli, url, tokfile);
+  assert_int_equal (rc, 0);
+  assert_non_null (strstr (o, "node_id"));
+  free (o);
+  char cmdline[128];
+  snprintf (cmdline, sizeof cmdline, "/proc/%d/cmdline", (int) nd);
+  assert_false (file_has (cmdline, token));
+  assert_false (file_has (nodelog, token));
+  stop_bg (nd);
+  stop_bg (nats);
+}
+
 int
 main (void)
 {
@@ -309,6 +424,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_secrets_need_a_private_config, setup, teardown),
     cmocka_unit_test_setup_teardown (test_initd_node_refuses_strangers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_replay_refused_after_restart, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_token_from_file, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
