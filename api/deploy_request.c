@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h> /* isfinite: a macro, no libm */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -548,4 +549,18 @@ deploy_request_encode (const struct deploy_request *r, struct buf *out)
   encode_resources (&w, &r->resources);
   encode_restart (&w, &r->restart);
   jsonw_obj_end (&w);
+}
+
+void
+deploy_request_digest (const struct deploy_request *r, char hex[DEPLOY_DIGEST_HEX_LEN])
+{
+  struct deploy_request unbound = *r; /* shallow: only scalars and pointers change */
+  cleanup_buf struct buf b = BUF_INIT;
+  unsigned char sha[crypto_hash_sha256_BYTES];
+  unbound.workload_jwt = (char *) "";
+  unbound.retry_count = 0;
+  unbound.retried_at = NULL;
+  deploy_request_encode (&unbound, &b);
+  crypto_hash_sha256 (sha, (const unsigned char *) b.data, b.len);
+  sodium_bin2hex (hex, DEPLOY_DIGEST_HEX_LEN, sha, sizeof sha);
 }

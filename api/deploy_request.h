@@ -96,4 +96,13 @@ void deploy_request_free (struct deploy_request *r);
 /* Encode as the Go client does (location as the URL object). */
 void deploy_request_encode (const struct deploy_request *r, struct buf *out);
 
+/* What a bound deploy token (jwt nats.nexc_bind) names: the lowercase hex
+ * SHA-256 of r encoded without its workload_jwt and retry fields, so every
+ * field that decides what runs (argv, type, location, environment, sender,
+ * triggers, resources, restart, ...) is covered and the token need not
+ * contain itself. Clients compute it on a decode of what they encoded, so
+ * both ends digest the same decoded values. */
+#define DEPLOY_DIGEST_HEX_LEN 65
+void deploy_request_digest (const struct deploy_request *r, char hex[DEPLOY_DIGEST_HEX_LEN]);
+
 #endif

@@ -205,6 +205,9 @@ load_claims (json_t *root, struct jwt_claims *c, struct nxerr *err)
                       gojson_type_name (nats));
   /* Go keeps nats as a free-form map; we want the two fields we use typed. */
   if (member_dup (nats, "hash", "GenericClaims.nats.hash", &c->hash, err) < 0
+      || member_dup (nats, "nexc_purpose", "GenericClaims.nats.nexc_purpose", &c->purpose, err)
+             < 0
+      || member_dup (nats, "nexc_bind", "GenericClaims.nats.nexc_bind", &c->bind, err) < 0
       || member_int (nats, "version", "GenericClaims.nats.version", &c->version, err) < 0)
     return -1;
   return 0;
@@ -291,6 +294,8 @@ jwt_claims_free (struct jwt_claims *c)
   free (c->name);
   free (c->sub);
   free (c->hash);
+  free (c->purpose);
+  free (c->bind);
   memset (c, 0, sizeof *c);
 }
 
@@ -365,6 +370,10 @@ write_payload (struct buf *out, const struct jwt_claims *c)
   jsonw_obj_begin (&w);
   if (c->hash != NULL)
     jsonw_kstr (&w, "hash", c->hash);
+  if (nonempty (c->bind))
+    jsonw_kstr (&w, "nexc_bind", c->bind);
+  if (nonempty (c->purpose))
+    jsonw_kstr (&w, "nexc_purpose", c->purpose);
   jsonw_kint (&w, "version", 2);
   jsonw_obj_end (&w);
   jsonw_obj_end (&w);

@@ -19,6 +19,9 @@
 /* The name claim of a lame-duck token (our extension: a LAMEDUCK with
  * "lameduck_jwt"); sub and aud are the node's id. */
 #define JWT_LAMEDUCK_NAME "nexc:lameduck"
+#define JWT_PURPOSE_DEPLOY "deploy"
+#define JWT_PURPOSE_STOP "stop"
+#define JWT_PURPOSE_LAMEDUCK "lameduck"
 
 struct jwt_claims {
   char *aud;
@@ -30,6 +33,12 @@ struct jwt_claims {
   int64_t nbf;
   char *sub;
   char *hash;     /* nats.hash, NULL when absent */
+  /* Our extension, inside nats (a free-form map to Go, so Nex ignores them):
+   * what the token is for (JWT_PURPOSE_*) and what it is bound to (a deploy:
+   * deploy_request_digest of the request; a stop: the workload id). NULL
+   * when absent. */
+  char *purpose;  /* nats.nexc_purpose */
+  char *bind;     /* nats.nexc_bind */
   int64_t version;/* nats.version */
   uint8_t sig[64];/* the signature, for replay detection */
 };

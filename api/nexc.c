@@ -428,6 +428,21 @@ seal_env (const struct nexc_deploy_opts *o, const struct nkey_pair *sender, cons
   return 0;
 }
 
+/* The digest a bound deploy token names: of r as the node will decode it. */
+static int
+request_digest (const struct deploy_request *r, char hex[DEPLOY_DIGEST_HEX_LEN],
+                struct nxerr *err)
+{
+  cleanup_buf struct buf enc = BUF_INIT;
+  struct deploy_request *back = NULL;
+  deploy_request_encode (r, &enc);
+  if (deploy_request_decode (enc.data, enc.len, &back, err) < 0)
+    return nxerr_wrap (err, "deploy request does not decode");
+  deploy_request_digest (back, hex);
+  deploy_request_free (back);
+  return 0;
+}
+
 int
 nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
                      const char *target_xkey, const char *hash, char **payload, struct nxerr *err)
@@ -439,7 +454,9 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
   cleanup_buf struct buf jwt = BUF_INIT;
   cleanup_buf struct buf env = BUF_INIT;
   cleanup_buf struct buf out = BUF_INIT;
+  char digest[DEPLOY_DIGEST_HEX_LEN], nonce[25];
   size_t argc = 0;
+  int rc = -1;
   (void) c;
   if (o->name == NULL || o->issuer == NULL || o->node_id == NULL)
     return nxerr_set (err, EINVAL, "deploy needs a name, an issuer and a node");
@@ -449,20 +466,8 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
         return -1;
       sender = &fresh;
     }
-  memset (&claims, 0, sizeof claims);
-  claims.sub = (char *) o->name;
-  claims.hash = (char *) (hash ? hash : "");
-  char nonce[25];
-  unique_name (nonce);
-  claims.name = nonce;
-  if (jwt_encode (&claims, o->issuer, &jwt, err) < 0)
-    return -1;
-  /* jwt_encode filled jti (owned); the rest are borrowed. */
-  free (claims.jti);
-  free (claims.iss);
-  claims.jti = claims.iss = NULL;
   if (seal_env (o, sender, target_xkey, &env, err) < 0)
-    return -1;
+    goto out;
   memset (&r, 0, sizeof r);
   if (o->argv)
     while (o->argv[argc])
@@ -479,18 +484,38 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
   r.location_bucket = (char *) (o->bucket ? o->bucket : NEXC_DEFAULT_BUCKET);
   r.location_key = (char *) (o->key ? o->key : o->name);
   r.essential = o->essential;
-  r.workload_jwt = jwt.data;
+  r.workload_jwt = "";
   r.environment = env.data;
   r.jsdomain = "";
   r.sender_public_key = (char *) sender->public_text;
   r.target_node = (char *) o->node_id;
   r.resources = o->resources;
   r.restart = o->restart;
+  if (request_digest (&r, digest, err) < 0)
+    goto out;
+  /* A bound token: a deploy (never a stop), of exactly this request, for
+   * this node. */
+  memset (&claims, 0, sizeof claims);
+  claims.sub = (char *) o->name;
+  claims.aud = (char *) o->node_id;
+  claims.hash = (char *) (hash ? hash : "");
+  claims.purpose = (char *) JWT_PURPOSE_DEPLOY;
+  claims.bind = digest;
+  unique_name (nonce);
+  claims.name = nonce;
+  if (jwt_encode (&claims, o->issuer, &jwt, err) < 0)
+    goto out;
+  /* jwt_encode filled jti and iss (owned); the rest are borrowed. */
+  free (claims.jti);
+  free (claims.iss);
+  r.workload_jwt = jwt.data;
   deploy_request_encode (&r, &out);
+  *payload = buf_steal (&out, NULL);
+  rc = 0;
+out:
   if (sender == &fresh)
     nkey_pair_wipe (&fresh);
-  *payload = buf_steal (&out, NULL);
-  return 0;
+  return rc;
 }
 
 int
@@ -557,6 +582,10 @@ nexc_stop_payload (const char *node_id, const char *workload_id, const char *nam
   memset (&claims, 0, sizeof claims);
   claims.sub = (char *) name;
   claims.iat = iat;
+  /* Bound: a stop (never a deploy), of this workload, on this node. */
+  claims.aud = (char *) node_id;
+  claims.purpose = (char *) JWT_PURPOSE_STOP;
+  claims.bind = (char *) workload_id;
   unique_name (nonce);
   claims.name = nonce;
   if (jwt_encode (&claims, issuer, &jwt, err) < 0)
@@ -618,6 +647,7 @@ nexc_lameduck_payload (const char *node_id, int64_t deadline_ms, const struct nk
       claims.sub = (char *) node_id;
       claims.aud = (char *) node_id;
       claims.name = (char *) JWT_LAMEDUCK_NAME;
+      claims.purpose = (char *) JWT_PURPOSE_LAMEDUCK;
       claims.iat = iat;
       claims.exp = iat + 60;
       if (jwt_encode (&claims, issuer, &jwt, err) < 0)

@@ -34,8 +34,8 @@
 static json_t *
 secure_template (void)
 {
-  return json_pack ("{s:s, s:b, s:b}", "sandbox", "process", "require_valid_issuers", 1,
-                    "lameduck_requires_jwt", 1);
+  return json_pack ("{s:s, s:b, s:b, s:b}", "sandbox", "process", "require_valid_issuers", 1,
+                    "lameduck_requires_jwt", 1, "require_bound_tokens", 1);
 }
 
 static json_t *

@@ -13,6 +13,7 @@
 #include "api/timefmt.h"
 #include "node/artifacts/artifact.h"
 #include "node/bus/reply.h"
+#include "node/control/bound.h"
 #include "node/control/request.h"
 #include "node/control/trigger_check.h"
 #include "node/core/node.h"
@@ -73,6 +74,8 @@ check_jwt (struct node *n, const struct deploy_request *req, struct jwt_claims *
       snprintf (msg, cap, "invalid workload issuer: %s", c->iss);
       return -1;
     }
+  if (bound_check_deploy (n, c, req, msg, cap) < 0)
+    return -1;
   if (replay_check (n->replay, c, now, &err) < 0)
     {
       snprintf (msg, cap, "Invalid deploy request: workload %s", err.msg);

@@ -40,7 +40,8 @@ lameduck_check_jwt (struct node *n, const char *token, char *msg, size_t cap)
       snprintf (msg, cap, "Lame duck refused: could not decode lameduck_jwt: %s", err.msg);
       goto out;
     }
-  if (c.name == NULL || strcmp (c.name, JWT_LAMEDUCK_NAME) != 0)
+  if (c.name == NULL || strcmp (c.name, JWT_LAMEDUCK_NAME) != 0
+      || (c.purpose && strcmp (c.purpose, JWT_PURPOSE_LAMEDUCK) != 0))
     {
       snprintf (msg, cap, "Lame duck refused: the token is not a lame-duck token (name claim "
                           "must be \"" JWT_LAMEDUCK_NAME "\")");

@@ -10,6 +10,7 @@
 #include "api/subjects.h"
 #include "api/xalloc.h"
 #include "node/bus/reply.h"
+#include "node/control/bound.h"
 #include "node/control/request.h"
 #include "node/core/node.h"
 #include "node/state/replay.h"
@@ -74,6 +75,10 @@ check_stop_jwt (struct node *n, struct workload *w, const char *token, char *msg
                 token ? err.msg : "expected 3 chunks");
       goto out;
     }
+  /* First: a token minted for something else says so, whatever else it got
+   * right. */
+  if (bound_check_stop (n, &c, w->id, msg, cap) < 0)
+    goto out;
   if ((c.jti && w->claims.jti && strcmp (c.jti, w->claims.jti) == 0) || c.iat == w->claims.iat)
     {
       snprintf (msg, cap, "Invalid stop request: stop claims appear to be cloned or captured from "

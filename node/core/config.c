@@ -609,6 +609,8 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
     return get_bool (v, k, &cfg->require_valid_issuers, err);
   if (strcmp (k, "lameduck_requires_jwt") == 0)
     return get_bool (v, k, &cfg->lameduck_requires_jwt, err);
+  if (strcmp (k, "require_bound_tokens") == 0)
+    return get_bool (v, k, &cfg->require_bound_tokens, err);
   if (strcmp (k, "allow_trigger_subjects") == 0)
     return get_strlist (v, k, &cfg->allow_trigger_subjects, is_subject, "a valid subject", err);
   if (strcmp (k, "workload_types") == 0)

@@ -74,6 +74,7 @@ struct config {
   /* Secure-default switches (the packaged config sets all of them). */
   bool require_valid_issuers;         /* refuse to load with an empty valid_issuers */
   bool lameduck_requires_jwt;         /* even the plain Nex lame duck must be signed */
+  bool require_bound_tokens;          /* deploy/stop tokens name their request (node/control/bound.h) */
   struct strlist allow_trigger_subjects; /* exceptions to the default trigger deny list */
   char *agent_path;
   /* The process tier (node/sandbox/sandbox.h). */

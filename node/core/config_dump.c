@@ -87,6 +87,7 @@ config_dump (const struct config *cfg, struct buf *out)
   jsonw_kbool (&w, "accept_unverified_hashes", cfg->accept_unverified_hashes);
   jsonw_kbool (&w, "require_valid_issuers", cfg->require_valid_issuers);
   jsonw_kbool (&w, "lameduck_requires_jwt", cfg->lameduck_requires_jwt);
+  jsonw_kbool (&w, "require_bound_tokens", cfg->require_bound_tokens);
   dump_strlist (&w, "allow_trigger_subjects", &cfg->allow_trigger_subjects);
   jsonw_key (&w, "autostart");
   jsonw_obj_begin (&w);

@@ -240,7 +240,7 @@ struct jwtspec {
   const char *sub;
   int64_t iat, exp, nbf;
   const char *hash; /* NULL: no hash claim */
-  const char *aud;  /* makes every token unique (ed25519 is deterministic) */
+  const char *nonce; /* the name claim: makes every token unique (ed25519 is deterministic) */
 };
 
 static char *
@@ -255,7 +255,7 @@ make_jwt (const struct jwtspec *s)
   c.exp = s->exp;
   c.nbf = s->nbf;
   c.hash = (char *) s->hash;
-  c.aud = (char *) s->aud;
+  c.name = (char *) s->nonce;
   if (jwt_encode (&c, s->issuer, &out, &err) < 0)
     fail_msg ("jwt_encode: %s", err.msg);
   free (c.jti);
@@ -318,7 +318,7 @@ struct req {
   /* JWT */
   struct jwtspec jwt;
   char hash[65];
-  char aud[64];
+  char nonce[64];
   char *token; /* when set (by prep), used as the workload_jwt */
   /* environment */
   const struct nkey_pair *sealer;
@@ -350,12 +350,12 @@ req_init (struct fx *f, struct req *q, bool stop)
   q->f = f;
   f->row_seq++;
   random_hex (q->hash);
-  snprintf (q->aud, sizeof q->aud, "hostile-%d", f->row_seq);
+  snprintf (q->nonce, sizeof q->nonce, "hostile-%d", f->row_seq);
   q->jwt.issuer = &f->issuer;
   q->jwt.sub = stop ? VICTIM : "hostile";
   q->jwt.iat = now_s ();
   q->jwt.hash = stop ? NULL : q->hash;
-  q->jwt.aud = q->aud;
+  q->jwt.nonce = q->nonce;
   q->sealer = &f->sender;
   q->recipient = f->h.node_xkey;
   buf_puts (&q->env_plain, "null");
@@ -1823,7 +1823,7 @@ test_stop_catalogue (void **state)
   s.issuer = &f->issuer;
   s.sub = VICTIM;
   s.iat = now_s ();
-  s.aud = "replayed-stop";
+  s.nonce = "replayed-stop";
   token = make_jwt (&s);
   reply = stop_with (f, f->victim_b, token);
   expect_stopped ("stop of victim B", reply);
@@ -1845,7 +1845,7 @@ test_stop_catalogue (void **state)
   free (reply);
   free (token);
   /* And B, already stopped, is gone. */
-  s.aud = "after-stop";
+  s.nonce = "after-stop";
   s.iat = now_s ();
   token = make_jwt (&s);
   reply = stop_with (f, f->victim_b, token);
@@ -1860,7 +1860,7 @@ test_stop_catalogue (void **state)
   free (token);
 
   /* Now A stops with a fresh token. */
-  s.aud = "final-stop";
+  s.nonce = "final-stop";
   s.iat = now_s ();
   token = make_jwt (&s);
   reply = stop_with (f, f->victim_a, token);
@@ -1918,13 +1918,13 @@ test_info_with_huge_descriptions (void **state)
   s.issuer = &f->issuer;
   s.sub = VICTIM;
   s.iat = now_s ();
-  s.aud = "info-a";
+  s.nonce = "info-a";
   token = make_jwt (&s);
   reply = stop_with (f, a, token);
   expect_stopped ("stop of the first described workload", reply);
   free (reply);
   free (token);
-  s.aud = "info-b";
+  s.nonce = "info-b";
   token = make_jwt (&s);
   reply = stop_with (f, b, token);
   expect_stopped ("stop of the second described workload", reply);
@@ -2104,7 +2104,7 @@ test_stop_while_fetching (void **state)
   s.issuer = &f->issuer;
   s.sub = wname;
   s.iat = now_s ();
-  s.aud = "stop-while-fetching";
+  s.nonce = "stop-while-fetching";
   token = make_jwt (&s);
   stop_reply = stop_with (f, id, token);
   free (token);

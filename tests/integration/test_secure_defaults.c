@@ -22,7 +22,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api/jwt.h"
 #include "api/nexc.h"
+#include <time.h>
 #include "harness.h"
 
 struct fixture {
@@ -67,6 +69,37 @@ mode_of (const char *path)
   struct stat st;
   assert_int_equal (stat (path, &st), 0);
   return st.st_mode & 07777;
+}
+
+/* A request's reply, failing the test when there is none. */
+static char *
+ask (natsConnection *nc, const char *subj, const char *payload)
+{
+  char *r = harness_request (nc, subj, payload, strlen (payload), 10000);
+  if (r == NULL)
+    fail_msg ("no reply on %s", subj);
+  return r;
+}
+
+static void
+expect_error (natsConnection *nc, const char *subj, const char *payload, const char *text)
+{
+  char *r = ask (nc, subj, payload);
+  if (strstr (r, text) == NULL)
+    fail_msg ("want \"%s\" in %s", text, r);
+  free (r);
+}
+
+/* The payload with one top-level field replaced. */
+static char *
+with_field (const char *payload, const char *key, json_t *value)
+{
+  json_t *j = json_loads (payload, 0, NULL);
+  assert_non_null (j);
+  json_object_set_new (j, key, value);
+  char *out = json_dumps (j, JSON_COMPACT);
+  json_decref (j);
+  return out;
 }
 
 static int
@@ -240,6 +273,31 @@ test_initd_node_refuses_strangers (void **state)
   d.issuer = &stranger;
   assert_int_equal (nexc_deploy (c, &d, &res, &err), -1);
   assert_non_null (strstr (err.msg, "issuer"));
+  /* Signed with init's key but unbound, as a Nex client sends it: this
+   * config requires bound tokens. */
+  {
+    char hex[65], *p = NULL;
+    harness_upload (nc, "NEXCLIFILES", "ticker", harness_bin ("examples/ticker"), hex);
+    struct jwt_claims cl;
+    struct buf tok = BUF_INIT;
+    memset (&cl, 0, sizeof cl);
+    cl.sub = (char *) "ticker";
+    cl.hash = hex;
+    cl.name = (char *) "nex-style";
+    assert_int_equal (jwt_encode (&cl, &issuer, &tok, &err), 0);
+    free (cl.jti);
+    free (cl.iss);
+    d.issuer = &issuer;
+    d.key = "ticker";
+    assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, hex, &p, &err), 0);
+    char *unbound = with_field (p, "workload_jwt", json_string (tok.data));
+    snprintf (subj, sizeof subj, "$NEX.DEPLOY.default.%s", f->h.node_id);
+    expect_error (nc, subj, unbound, "this node requires bound tokens");
+    free (unbound);
+    free (p);
+    buf_free (&tok);
+    d.key = NULL;
+  }
   /* Signed with init's key: it runs, and its issuer stops it. */
   d.issuer = &issuer;
   if (nexc_deploy (c, &d, &res, &err) < 0)
@@ -300,6 +358,112 @@ test_replay_refused_after_restart (void **state)
     fail_msg ("a replayed deploy after a restart was not refused: %s", r);
   free (r);
   free (payload);
+  nkey_pair_wipe (&issuer);
+  nexc_client_free (c);
+  natsConnection_Destroy (nc);
+}
+
+/* Tokens are bound to what they were minted for: a captured DEPLOY with
+ * another argv or environment, a deploy token used as a stop, a stop of one
+ * workload used on another, a token for another node: all refused. */
+static void
+test_bound_tokens (void **state)
+{
+  struct fixture *f = *state;
+  struct nxerr err = { 0 };
+  struct nkey_pair issuer;
+  char cfg[512], dsubj[160], ssubj[160], hex[65], ida[64], idb[64];
+  nkey_pair_generate (NKEY_ACCOUNT, &issuer, &err);
+  snprintf (cfg, sizeof cfg,
+            "{\"machine_pool_size\":2,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
+            "\"valid_issuers\":[\"%s\"]}",
+            issuer.public_text);
+  harness_start_nats (&f->h);
+  natsConnection *nc = harness_connect (&f->h);
+  harness_upload (nc, "NEXCLIFILES", "ticker", harness_bin ("examples/ticker"), hex);
+  harness_start_node (&f->h, cfg, NULL);
+  struct nexc_client *c = NULL;
+  assert_int_equal (nexc_client_wrap (&c, nc, &err), 0);
+  snprintf (dsubj, sizeof dsubj, "$NEX.DEPLOY.default.%s", f->h.node_id);
+  snprintf (ssubj, sizeof ssubj, "$NEX.STOP.default.%s", f->h.node_id);
+  struct nexc_deploy_opts d = { 0 };
+  const char *env[] = { "TICK_MS=1000", NULL };
+  d.node_id = f->h.node_id;
+  d.name = "ticker";
+  d.key = "ticker";
+  d.issuer = &issuer;
+  d.env = env;
+  char *pa = NULL, *pb = NULL;
+  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, hex, &pa, &err), 0);
+  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, hex, &pb, &err), 0);
+
+  /* Captured, then changed: refused before anything runs. */
+  json_t *argv = json_pack ("[s]", "--evil");
+  char *evil = with_field (pa, "argv", argv);
+  expect_error (nc, dsubj, evil, "not the one its token was signed for");
+  free (evil);
+  json_t *pb_j = json_loads (pb, 0, NULL);
+  /* Another request's environment (with its sender key, so it decrypts). */
+  char *half = with_field (pa, "environment", json_incref (json_object_get (pb_j, "environment")));
+  evil = with_field (half, "sender_public_key",
+                     json_incref (json_object_get (pb_j, "sender_public_key")));
+  free (half);
+  expect_error (nc, dsubj, evil, "not the one its token was signed for");
+  free (evil);
+  /* The same payload for another node (its aud) is refused there. */
+  char *other = NULL;
+  d.node_id = "NOTHISNODE";
+  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, hex, &other, &err), 0);
+  d.node_id = f->h.node_id;
+  expect_error (nc, dsubj, other, "the token is for another node");
+  free (other);
+
+  /* As signed: both run. */
+  char *r = ask (nc, dsubj, pa);
+  json_t *j = json_loads (r, 0, NULL);
+  const char *id = json_string_value (json_object_get (json_object_get (j, "data"), "id"));
+  if (id == NULL)
+    fail_msg ("deploy a: %s", r);
+  snprintf (ida, sizeof ida, "%s", id);
+  json_decref (j);
+  free (r);
+  r = ask (nc, dsubj, pb);
+  j = json_loads (r, 0, NULL);
+  id = json_string_value (json_object_get (json_object_get (j, "data"), "id"));
+  if (id == NULL)
+    fail_msg ("deploy b: %s", r);
+  snprintf (idb, sizeof idb, "%s", id);
+  json_decref (j);
+  free (r);
+
+  /* A's deploy token as a stop of B: not a stop token. */
+  json_t *pa_j = json_loads (pa, 0, NULL);
+  json_t *stop = json_pack ("{s:s,s:O,s:s}", "workload_id", idb, "workload_jwt",
+                            json_object_get (pa_j, "workload_jwt"), "target_node", f->h.node_id);
+  char *sp = json_dumps (stop, JSON_COMPACT);
+  expect_error (nc, ssubj, sp, "the token is a deploy token, not a stop token");
+  free (sp);
+  json_decref (stop);
+  /* A stop of A used on B, and a stop for another node: refused. */
+  int64_t later = (int64_t) time (NULL) + 1;
+  assert_int_equal (nexc_stop_payload (f->h.node_id, ida, "ticker", &issuer, later, &sp, &err), 0);
+  json_t *spj = json_loads (sp, 0, NULL);
+  free (sp);
+  json_object_set_new (spj, "workload_id", json_string (idb));
+  sp = json_dumps (spj, JSON_COMPACT);
+  json_decref (spj);
+  expect_error (nc, ssubj, sp, "the token is for workload");
+  free (sp);
+  assert_int_equal (nexc_stop_payload ("NOTHISNODE", idb, "ticker", &issuer, later, &sp, &err), 0);
+  expect_error (nc, ssubj, sp, "the token is for another node");
+  free (sp);
+  /* Both still run; their own stops work. */
+  assert_int_equal (nexc_stop (c, f->h.node_id, ida, "ticker", &issuer, &err), 0);
+  assert_int_equal (nexc_stop (c, f->h.node_id, idb, "ticker", &issuer, &err), 0);
+  json_decref (pa_j);
+  json_decref (pb_j);
+  free (pa);
+  free (pb);
   nkey_pair_wipe (&issuer);
   nexc_client_free (c);
   natsConnection_Destroy (nc);
@@ -425,6 +589,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_initd_node_refuses_strangers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_replay_refused_after_restart, setup, teardown),
     cmocka_unit_test_setup_teardown (test_token_from_file, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_bound_tokens, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

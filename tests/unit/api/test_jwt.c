@@ -163,6 +163,45 @@ test_encode_payload_bytes (void **state)
   jwt_claims_free (&c);
 }
 
+/* Our purpose and bind claims ride in nats (Go's free-form map, sorted keys)
+ * and come back from a decode; a token without them decodes with NULL. */
+static void
+test_purpose_and_bind (void **state)
+{
+  struct jwt_claims c = { 0 }, back = { 0 };
+  struct buf out = BUF_INIT, payload = BUF_INIT;
+  struct nxerr err;
+  char *d1, *d2;
+  (void) state;
+  c.sub = xstrdup ("echoservice");
+  c.iat = 1714000000;
+  c.hash = xstrdup (VECTOR_HASH);
+  c.purpose = xstrdup ("stop");
+  c.bind = xstrdup ("dcar64thd90t99mfli70");
+  assert_int_equal (jwt_encode (&c, &issuer, &out, &err), 0);
+  d1 = strchr (out.data, '.');
+  d2 = strchr (d1 + 1, '.');
+  assert_int_equal (b64_decode (B64_URL_NOPAD, d1 + 1, (size_t) (d2 - d1 - 1), &payload, &err), 0);
+  assert_non_null (strstr (payload.data, "\"nats\":{\"hash\":\"" VECTOR_HASH "\","
+                                         "\"nexc_bind\":\"dcar64thd90t99mfli70\","
+                                         "\"nexc_purpose\":\"stop\",\"version\":2}"));
+  assert_int_equal (jwt_decode (out.data, &back, &err), 0);
+  assert_string_equal (back.purpose, "stop");
+  assert_string_equal (back.bind, "dcar64thd90t99mfli70");
+  jwt_claims_free (&back);
+  buf_free (&out);
+  jwt_claims_free (&c);
+  c.sub = xstrdup ("echoservice");
+  assert_int_equal (jwt_encode (&c, &issuer, &out, &err), 0);
+  assert_int_equal (jwt_decode (out.data, &back, &err), 0);
+  assert_null (back.purpose);
+  assert_null (back.bind);
+  jwt_claims_free (&back);
+  jwt_claims_free (&c);
+  buf_free (&out);
+  buf_free (&payload);
+}
+
 static void
 test_jti_vector (void **state)
 {
@@ -591,6 +630,7 @@ main (void)
     cmocka_unit_test (test_encode_vector),
     cmocka_unit_test (test_encode_payload_bytes),
     cmocka_unit_test (test_jti_vector),
+    cmocka_unit_test (test_purpose_and_bind),
     cmocka_unit_test (test_decode_vector),
     cmocka_unit_test (test_round_trip_all_claims),
     cmocka_unit_test (test_empty_hash_is_kept),
