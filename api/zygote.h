@@ -1,4 +1,4 @@
-/* The fork-server wire format between the node (node/zygote.c) and the
+/* The fork-server wire format between the node (node/agents/zygote.c) and the
  * agent's zygote mode (agent/zygote.c), on a SOCK_SEQPACKET socket.
  *
  * Request, node -> zygote: one message holding the new agent's argv as

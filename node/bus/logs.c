@@ -34,7 +34,8 @@ static natsMsg *batch[LOGS_BATCH_MAX];
 static size_t batch_len;
 static bool batching;
 
-/* At most one drop report per workload per second in the node's own log. */
+/* At most one drop report per second in the node's own log, for all
+ * workloads together (the counts are exact in INFO and the metrics). */
 static void
 report_drop (const struct log_stream *w, const char *where)
 {

@@ -25,6 +25,9 @@ extern const uint64_t metrics_latency_bounds_us[12];
 void metrics_start (struct node *n);
 /* At shutdown, after the loop: wait for a sampling still running. */
 void metrics_stop (struct node *n);
+/* One handled control request, from its arrival on the nats.c thread to the
+ * end of its handler. DEPLOY is not counted: its handler only starts a
+ * pipeline (artifact fetch, agent hand-off) that answers later. */
 void metrics_record_latency (struct node *n, uint64_t ns);
 void metrics_write_workload (const struct workload *w, struct jsonw *j);
 void metrics_write_node (struct node *n, struct jsonw *j);

@@ -1,7 +1,8 @@
 /* loop: the node's single owner thread.
  *
- * All node state is touched only on the loop thread. Other threads (nats.c's
- * callbacks, the artifact fetcher) hand work over with loop_post, which
+ * Node state is written only on the loop thread (node/core/node.h says what
+ * other threads may read). Other threads (nats.c's callbacks, the artifact
+ * fetcher, the metrics scan) hand work over with loop_post, which
  * queues a closure and wakes the loop through an eventfd. File descriptors
  * (agent links, the signalfd) are watched with epoll; timers live in a binary
  * min-heap on the monotonic clock. */

@@ -3,10 +3,14 @@
  *
  * node: the daemon's state, owned by the loop thread.
  *
- * Everything reachable from struct node is read and written only on the loop
- * thread (node/core/loop.h). nats.c callback threads copy the message they get
- * into a struct ctl_req and post it (node/control/control.c); the artifact fetcher
- * thread posts its result the same way (node/artifacts/artifact.c). */
+ * What struct node holds is written only on the loop thread
+ * (node/core/loop.h). Other threads read only what is set before they start
+ * and never changes (cfg, the connections, node_id) or use atomics
+ * (ctl_queue, counters.nats_reconnects, stopping); they hand work over with
+ * loop_post: nats.c callbacks copy the message into a struct ctl_req
+ * (node/control/control.c) or a struct fn_msg (node/workload/trigger.c), the
+ * artifact fetcher posts its result (node/artifacts/artifact.c), the metrics
+ * scan its sample (node/control/metrics.c). ARCHITECTURE.md lists them. */
 #ifndef NEXC_NODE_NODE_H
 #define NEXC_NODE_NODE_H
 

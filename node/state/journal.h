@@ -1,4 +1,7 @@
-/* journal: what the node started, kept in its state dir so a restarted node
+/* Room node/state/: what the node keeps on its state disk: the journal of
+ * workloads and pending events, the replay cache (node/state/replay.h).
+ *
+ * journal: what the node started, kept in its state dir so a restarted node
  * can reattach to running workloads (layout: schemas/state.cddl).
  *
  * An append-only log of CBOR records (put/del), each framed with a length
