@@ -222,6 +222,28 @@ reattach_settled (struct node *n, bool ok)
   report (n);
 }
 
+/* Whether this run's policy still allows w, which a previous run accepted:
+ * the config may have changed in between (an issuer removed from
+ * valid_issuers), and the journal is only a file. An autostart workload is
+ * the node's own. why: the reason when not. */
+static bool
+still_allowed (struct node *n, const struct workload *w, char *why, size_t cap)
+{
+  if (w->autostart)
+    return true;
+  if (w->claims.sub == NULL || strcmp (w->claims.sub, w->name) != 0)
+    {
+      snprintf (why, cap, "its JWT names another workload");
+      return false;
+    }
+  if (n->cfg.valid_issuers.n && !strlist_contains (&n->cfg.valid_issuers, w->claims.iss))
+    {
+      snprintf (why, cap, "its issuer %.64s is not in valid_issuers any more", w->claims.iss);
+      return false;
+    }
+  return true;
+}
+
 /* The workload of a journal entry, RUNNING, linked; NULL when the entry
  * cannot be turned back into one (logged). */
 static struct workload *
@@ -310,6 +332,7 @@ reattach_run (struct node *n)
     {
       const struct journal_entry *e = &r->entries[i];
       struct nxerr err = { 0 };
+      char why[200];
       struct workload *w = rebuild (n, e);
       struct agent *a;
       if (w == NULL)
@@ -323,6 +346,14 @@ reattach_run (struct node *n)
           continue;
         }
       r->pending++;
+      if (!still_allowed (n, w, why, sizeof why))
+        {
+          /* Taken back to be stopped (by on_reattach), never restarted. */
+          w->policy.policy = DEPLOY_RESTART_NEVER;
+          launch_clear_essential (w);
+          w->reattach_refused = true;
+          log_warn ("workload %s (%s): %s: it is stopped, not taken over", w->id, w->name, why);
+        }
       if (r->fds[i] < 0)
         {
           log_warn ("workload %s (%s): its agent %llu is gone", w->id, w->name,
@@ -377,6 +408,8 @@ on_reattach (struct workload *w, struct agent *a, const Nexc__Agent__Reattach *m
               w->id, w->name, m->pid, (unsigned long long) m->buffered,
               (unsigned long long) m->dropped);
   reattach_settled (n, true);
+  if (w->reattach_refused && !m->exited)
+    supervise_stop (w); /* workload_stopped follows, as for a STOP */
   /* The journal entry stays: same agent, same socket. */
 }
 

@@ -494,6 +494,44 @@ test_corrupt_journal_and_orphan_socket (void **state)
   free (id);
 }
 
+/* A restarted node re-checks its policy: a workload whose issuer left
+ * valid_issuers while the node was down is stopped (workload_stopped, the
+ * process gone), not taken over, and not restarted. */
+static void
+test_reattach_rechecks_issuers (void **state)
+{
+  struct fixture *f = *state;
+  const char *env[] = { "TICK_MS=100", NULL };
+  char cfg[1024];
+  struct nkey_pair other;
+  struct nxerr err = { 0 };
+  char *id = deploy (f, nm ("revoked"), env);
+  pump (f, 300);
+  harness_stop_node (&f->h, SIGKILL);
+  pid_t pw = find_workload (nm ("revoked"));
+  assert_true (pw > 0 && alive (pw));
+  assert_int_equal (nkey_pair_generate (NKEY_ACCOUNT, &other, &err), 0);
+  snprintf (cfg, sizeof cfg,
+            "{\"machine_pool_size\":2,\"sandbox\":\"%s\",\"stop_grace_ms\":500,"
+            "\"uid_range\":{\"start\":%d,\"count\":1024},\"valid_issuers\":[\"%s\"]}",
+            f->process_tier ? "process" : "none", 400000 + (int) (getpid () % 64) * 1024,
+            other.public_text);
+  harness_start_node (&f->h, cfg, NULL);
+  wait_stopped (f, id, 1, 5000);
+  assert_true (log_has (f, "is not in valid_issuers any more"));
+  for (int i = 0; i < 50 && alive (pw); i++)
+    usleep (100000);
+  assert_false (alive (pw));
+  pump (f, 1000);
+  assert_int_equal (stopped_count (f, id), 1); /* and no restart */
+  assert_false (wping_lists (f, nm ("revoked"), id));
+  /* Back to the fixture's own config for the tests after this one. */
+  harness_stop_node (&f->h, SIGTERM);
+  harness_start_node (&f->h, f->config, NULL);
+  nkey_pair_wipe (&other);
+  free (id);
+}
+
 /* --detach-on-exit: SIGTERM leaves the workload running, sends no
  * workload_stopped, exits 0; the next node reattaches it and STOP works. */
 static void
@@ -583,6 +621,7 @@ main (void)
   const struct CMUnitTest none[] = {
     cmocka_unit_test (test_survive_sigkill),
     cmocka_unit_test (test_corrupt_journal_and_orphan_socket),
+    cmocka_unit_test (test_reattach_rechecks_issuers),
     cmocka_unit_test (test_detach_on_exit),
     cmocka_unit_test (test_reattach_twenty),
   };
