@@ -12,6 +12,7 @@
 
 #include "api/b64.h"
 #include "api/deploy_request.h"
+#include "api/evsig.h"
 #include "api/jsonw.h"
 #include "api/jwt.h"
 #include "api/objstore.h"
@@ -680,4 +681,19 @@ nexc_lameduck_signed (struct nexc_client *c, const char *node_id, int64_t deadli
   rc = nexc_request (c, subj, payload, strlen (payload), NULL, err);
   free (payload);
   return rc;
+}
+
+int
+nexc_event_verify (natsMsg *m, char node_id[NKEY_PUBLIC_LEN + 1], struct nxerr *err)
+{
+  const char *node = NULL, *sig = NULL;
+  natsMsgHeader_Get (m, EVSIG_NODE_HEADER, &node);
+  natsMsgHeader_Get (m, EVSIG_SIG_HEADER, &sig);
+  node_id[0] = '\0';
+  if (evsig_verify (node, natsMsg_GetSubject (m), natsMsg_GetData (m),
+                    (size_t) natsMsg_GetDataLength (m), sig, err)
+      < 0)
+    return -1;
+  snprintf (node_id, NKEY_PUBLIC_LEN + 1, "%s", node);
+  return 0;
 }

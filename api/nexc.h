@@ -141,6 +141,12 @@ int nexc_lameduck_payload (const char *node_id, int64_t deadline_ms,
                            const struct nkey_pair *issuer, int64_t iat, char **payload,
                            struct nxerr *err);
 
+/* The node's signature on an event message ($NEX.events.>, api/evsig.h):
+ * 0 with the signer in node_id when it verifies, -1 with the reason (no
+ * signature, a bad one). Whether to trust that node id is the caller's
+ * call (compare with the ids PING returns). */
+int nexc_event_verify (natsMsg *m, char node_id[NKEY_PUBLIC_LEN + 1], struct nxerr *err);
+
 /* Send a request and decode the envelope: data JSON (malloc'd) on success,
  * -1 with the node's error text otherwise. */
 int nexc_request (struct nexc_client *c, const char *subject, const char *payload, size_t len,

@@ -2,6 +2,7 @@
  * Ctrl-C and print each message as it comes. */
 #include "api/cli/cli.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,11 +46,17 @@ follow (struct opts *o, const char **subjects, int n_subj, bool logs)
                   json_t *j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m),
                                           0, NULL);
                   char *data = j ? json_dumps (json_object_get (j, "data"), JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-                  printf ("%s %-24s %s %s\n",
+                  char signer[NKEY_PUBLIC_LEN + 1];
+                  struct nxerr verr = { 0 };
+                  /* Anyone on the bus can publish here: say which events
+                   * no node signed. */
+                  int bad = nexc_event_verify (m, signer, &verr);
+                  printf ("%s %-24s %s %s%s\n",
                           json_string_value (json_object_get (j, "time")) ?: "-",
                           json_string_value (json_object_get (j, "type")) ?: "-",
                           json_string_value (json_object_get (j, "source")) ?: "-",
-                          data ? data : natsMsg_GetData (m));
+                          data ? data : natsMsg_GetData (m),
+                          bad == 0 ? "" : verr.code == ENOENT ? "  [UNSIGNED]" : "  [BAD SIGNATURE]");
                   free (data);
                   json_decref (j);
                 }

@@ -6,6 +6,7 @@
 #include "api/log.h"
 #include "api/subjects.h"
 #include "api/timefmt.h"
+#include "node/bus/evpub.h"
 #include "node/core/node.h"
 #include "node/bus/outbox.h"
 
@@ -33,8 +34,7 @@ publish (struct node *n, const char *ns, const char *type, const char *source,
   cloudevent_encode (&ev, type, source, time, data->data, data->len, id, ++n->event_seq);
   if (durable && outbox_publish (n, subj.data, id, ev.data, ev.len))
     return;
-  s = n->nc_data ? natsConnection_Publish (n->nc_data, subj.data, ev.data, (int) ev.len)
-                 : NATS_CONNECTION_CLOSED;
+  s = evpub_publish (n, subj.data, ev.data, ev.len);
   if (s != NATS_OK)
     {
       n->counters.events_dropped++;

@@ -10,6 +10,7 @@
 
 #include "api/log.h"
 #include "api/xalloc.h"
+#include "node/bus/evpub.h"
 #include "node/state/journal.h"
 #include "node/core/loop.h"
 #include "node/core/node.h"
@@ -110,8 +111,7 @@ publish_one (struct outbox *o, struct pending *pe, const char *subject, const vo
 {
   struct node *n = o->n;
   uint64_t epoch = reconnects (n->nc_data, o->stats);
-  natsStatus s = n->nc_data ? natsConnection_Publish (n->nc_data, subject, data, (int) len)
-                            : NATS_CONNECTION_CLOSED;
+  natsStatus s = evpub_publish (n, subject, data, len);
   if (s != NATS_OK)
     {
       pe->epoch = UINT64_MAX; /* published again before the next flush */

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -469,6 +470,101 @@ test_bound_tokens (void **state)
   natsConnection_Destroy (nc);
 }
 
+/* Events carry the node's signature: a real workload_started verifies for
+ * the node that sent it; the same event published by a client, as is or
+ * with the node's headers on another payload, does not. */
+static void
+test_events_are_signed (void **state)
+{
+  struct fixture *f = *state;
+  struct nxerr err = { 0 };
+  struct nkey_pair issuer;
+  natsSubscription *sub = NULL;
+  char cfg[512], signer[NKEY_PUBLIC_LEN + 1];
+  nkey_pair_generate (NKEY_ACCOUNT, &issuer, &err);
+  snprintf (cfg, sizeof cfg,
+            "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
+            "\"valid_issuers\":[\"%s\"]}",
+            issuer.public_text);
+  harness_start_nats (&f->h);
+  natsConnection *nc = harness_connect (&f->h);
+  harness_start_node (&f->h, cfg, NULL);
+  assert_int_equal (natsConnection_SubscribeSync (&sub, nc, "$NEX.events.default.*"), NATS_OK);
+  struct nexc_client *c = NULL;
+  assert_int_equal (nexc_client_wrap (&c, nc, &err), 0);
+  c->timeout_ms = 10000;
+  struct nexc_deploy_opts d = { 0 };
+  struct nexc_deploy_result res;
+  d.node_id = f->h.node_id;
+  d.file = harness_bin ("examples/ticker");
+  d.name = "ticker";
+  d.issuer = &issuer;
+  if (nexc_deploy (c, &d, &res, &err) < 0)
+    fail_msg ("deploy: %s", err.msg);
+  natsMsg *m = NULL, *started = NULL;
+  for (int i = 0; i < 50 && started == NULL; i++)
+    {
+      if (natsSubscription_NextMsg (&m, sub, 100) != NATS_OK)
+        continue;
+      if (strstr (natsMsg_GetSubject (m), "workload_started"))
+        started = m;
+      else
+        natsMsg_Destroy (m);
+    }
+  assert_non_null (started);
+  if (nexc_event_verify (started, signer, &err) < 0)
+    fail_msg ("a real event does not verify: %s", err.msg);
+  assert_string_equal (signer, f->h.node_id);
+
+  /* Forged: the same bytes from a client (no headers); the node's headers
+   * on another payload. */
+  const char *subj = natsMsg_GetSubject (started);
+  const char *node_h = NULL, *sig_h = NULL;
+  natsMsgHeader_Get (started, "Nexc-Node", &node_h);
+  natsMsgHeader_Get (started, "Nexc-Sig", &sig_h);
+  natsMsg *forged = NULL;
+  assert_int_equal (natsMsg_Create (&forged, subj, NULL, natsMsg_GetData (started),
+                                    natsMsg_GetDataLength (started)),
+                    NATS_OK);
+  assert_int_equal (natsConnection_PublishMsg (nc, forged), NATS_OK);
+  natsMsg_Destroy (forged);
+  const char *fake = "{\"type\":\"workload_stopped\",\"data\":{\"forged\":true}}";
+  assert_int_equal (natsMsg_Create (&forged, subj, NULL, fake, (int) strlen (fake)), NATS_OK);
+  natsMsgHeader_Set (forged, "Nexc-Node", node_h);
+  natsMsgHeader_Set (forged, "Nexc-Sig", sig_h);
+  assert_int_equal (natsConnection_PublishMsg (nc, forged), NATS_OK);
+  natsMsg_Destroy (forged);
+  int unsigned_seen = 0, bad_seen = 0;
+  for (int i = 0; i < 50 && !(unsigned_seen && bad_seen); i++)
+    {
+      if (natsSubscription_NextMsg (&m, sub, 100) != NATS_OK)
+        continue;
+      const char *body = natsMsg_GetData (m);
+      bool mine = strstr (body, "\"forged\":true") != NULL
+                  || (natsMsg_GetDataLength (m) == natsMsg_GetDataLength (started)
+                      && memcmp (body, natsMsg_GetData (started),
+                                 (size_t) natsMsg_GetDataLength (m))
+                             == 0);
+      if (mine)
+        {
+          assert_int_equal (nexc_event_verify (m, signer, &err), -1);
+          if (err.code == ENOENT)
+            unsigned_seen = 1;
+          else
+            bad_seen = 1;
+        }
+      natsMsg_Destroy (m);
+    }
+  assert_true (unsigned_seen);
+  assert_true (bad_seen);
+  natsMsg_Destroy (started);
+  natsSubscription_Destroy (sub);
+  nexc_stop (c, f->h.node_id, res.id, "ticker", &issuer, &err);
+  nkey_pair_wipe (&issuer);
+  nexc_client_free (c);
+  natsConnection_Destroy (nc);
+}
+
 /* A loopback port nobody listens on now. */
 static int
 free_port (void)
@@ -590,6 +686,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_replay_refused_after_restart, setup, teardown),
     cmocka_unit_test_setup_teardown (test_token_from_file, setup, teardown),
     cmocka_unit_test_setup_teardown (test_bound_tokens, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_events_are_signed, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

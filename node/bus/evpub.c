@@ -1,0 +1,31 @@
+#include "node/bus/evpub.h"
+
+#include "api/evsig.h"
+#include "api/log.h"
+#include "node/core/node.h"
+
+natsStatus
+evpub_publish (struct node *n, const char *subject, const void *data, size_t len)
+{
+  char sig[EVSIG_TEXT_LEN];
+  struct nxerr err = { 0 };
+  natsMsg *msg = NULL;
+  natsStatus s;
+  if (n->nc_data == NULL)
+    return NATS_CONNECTION_CLOSED;
+  s = natsMsg_Create (&msg, subject, NULL, data, (int) len);
+  /* A signature that cannot be made (it cannot fail with a valid key) leaves
+   * the event unsigned rather than lost; consumers see it as unsigned. */
+  if (s == NATS_OK && evsig_sign (&n->id.server, subject, data, len, sig, &err) == 0)
+    {
+      s = natsMsgHeader_Set (msg, EVSIG_NODE_HEADER, n->node_id);
+      if (s == NATS_OK)
+        s = natsMsgHeader_Set (msg, EVSIG_SIG_HEADER, sig);
+    }
+  else if (s == NATS_OK)
+    log_warn ("event on %s published unsigned: %s", subject, err.msg);
+  if (s == NATS_OK)
+    s = natsConnection_PublishMsg (n->nc_data, msg);
+  natsMsg_Destroy (msg);
+  return s;
+}
