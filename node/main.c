@@ -390,6 +390,14 @@ cmd_up (int argc, char **argv)
   if (n.cfg.sandbox == SANDBOX_NONE)
     log_warn ("sandbox \"none\": workloads run as plain processes with the node's privileges "
               "(tag nex.unsafe=true)");
+  /* The node cannot see the server's permissions; it can see that it was
+   * given no credentials, which on a server that needs none means workloads
+   * on the host network are clients like any other. */
+  if (n.cfg.sandbox == SANDBOX_PROCESS && n.cfg.network != SANDBOX_NET_NONE && !o.creds
+      && !o.nkey && !o.user && !o.token && !o.token_file)
+    log_warn ("NATS without credentials and sandbox network \"host\": a workload can connect "
+              "to this NATS server and publish on $NEX.> (forged log lines, requests); use "
+              "\"network\": \"none\" or NATS accounts");
   if (n.cfg.valid_issuers.n == 0)
     log_warn ("OPEN NODE: valid_issuers is empty, so any client that can publish on $NEX.DEPLOY "
               "runs code here and any client can stop work (tag nex.open=true); "
