@@ -776,20 +776,25 @@ async function deploy(ev) {
       if (!hash) throw new Error(`object ${bucket}/${key} has no SHA-256 digest`);
     }
 
-    // The node refuses a deploy whose JWT hash is not the artifact's sha256.
-    const { token, claims } = nex.encodeJwt({ sub: name, iat: S.clock.next(), hash }, issuer);
     sender = createCurve(); // a fresh sender xkey per deploy, as api/nexc.c does
-    const body = nex.deployRequestJson({
+    const fields = {
       description: $("d-desc").value,
       type,
       bucket,
       key,
       essential: $("d-essential").checked,
-      workloadJwt: token,
       environment: nex.sealEnv(env, xkey, sender),
       senderPublicKey: sender.getPublicKey(),
       targetNode: node,
-    });
+    };
+    // The node refuses a deploy whose JWT hash is not the artifact's sha256;
+    // the token is bound to this request, for this node, as a deploy
+    // (nexc's bound tokens: a node with require_bound_tokens wants them).
+    const { token, claims } = nex.encodeJwt(
+      { sub: name, iat: S.clock.next(), hash, aud: node, purpose: "deploy", bind: nex.deployDigest(fields) },
+      issuer,
+    );
+    const body = nex.deployRequestJson({ ...fields, workloadJwt: token });
 
     followLogs({ node, name, id: null });
     deployResult("busy", `deploying ${name}…`);
@@ -832,7 +837,8 @@ async function stopWorkload(node, row) {
       }
       S.clock.observe(mine.iat); // the stop JWT must be newer than the deploy's
     }
-    const { token } = nex.encodeJwt({ sub: name, iat: S.clock.next() }, issuer);
+    // Bound: a stop, of this workload, on this node.
+    const { token } = nex.encodeJwt({ sub: name, iat: S.clock.next(), aud: node, purpose: "stop", bind: wl.id }, issuer);
     const d = await request(`$NEX.STOP.${S.ns}.${node}`, nex.stopRequestJson(wl.id, token, node), STOP_TIMEOUT_MS).catch(
       (e) => {
         throw new Error(natsErrText(e, "STOP"));

@@ -119,7 +119,59 @@ export function sha512_256(bytes) {
   return sha512Core(bytes, IV512_256).slice(0, 32);
 }
 
-export const _constants = { K512, IV512, IV512_256 }; // for the tests
+// ---- SHA-256 (FIPS 180-4), for the digest a bound deploy token names ----
+//
+// WebCrypto has it, but only in secure contexts and only asynchronously;
+// this is small. Constants derived as for SHA-512: the first 32 bits of the
+// fractional parts of the cube roots (K) and square roots (IV) of the
+// first primes.
+
+const K256 = PRIMES.slice(0, 64).map((p) => Number(iroot(BigInt(p) << 96n, 3) & 0xffffffffn));
+const IV256 = PRIMES.slice(0, 8).map((p) => Number(iroot(BigInt(p) << 64n, 2) & 0xffffffffn));
+
+function rotr32(x, n) {
+  return (x >>> n) | (x << (32 - n));
+}
+
+/** SHA-256 of bytes (or of a string's UTF-8). */
+export function sha256(bytes) {
+  const data = bytes instanceof Uint8Array ? bytes : te.encode(String(bytes));
+  const padded = new Uint8Array(Math.ceil((data.length + 9) / 64) * 64);
+  padded.set(data);
+  padded[data.length] = 0x80;
+  const dv = new DataView(padded.buffer);
+  dv.setBigUint64(padded.length - 8, BigInt(data.length) * 8n);
+  const h = IV256.slice();
+  const w = new Array(64);
+  for (let off = 0; off < padded.length; off += 64) {
+    for (let t = 0; t < 16; t++) w[t] = dv.getUint32(off + t * 4);
+    for (let t = 16; t < 64; t++) {
+      const s0 = rotr32(w[t - 15], 7) ^ rotr32(w[t - 15], 18) ^ (w[t - 15] >>> 3);
+      const s1 = rotr32(w[t - 2], 17) ^ rotr32(w[t - 2], 19) ^ (w[t - 2] >>> 10);
+      w[t] = (w[t - 16] + s0 + w[t - 7] + s1) >>> 0;
+    }
+    let [a, b, c, d, e, f, g, hh] = h;
+    for (let t = 0; t < 64; t++) {
+      const t1 = (hh + (rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25)) + ((e & f) ^ (~e & g)) + K256[t] + w[t]) >>> 0;
+      const t2 = ((rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0;
+      hh = g;
+      g = f;
+      f = e;
+      e = (d + t1) >>> 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + t2) >>> 0;
+    }
+    [a, b, c, d, e, f, g, hh].forEach((v, i) => (h[i] = (h[i] + v) >>> 0));
+  }
+  const out = new Uint8Array(32);
+  const ov = new DataView(out.buffer);
+  h.forEach((v, i) => ov.setUint32(i * 4, v));
+  return out;
+}
+
+export const _constants = { K512, IV512, IV512_256, K256, IV256 }; // for the tests
 
 // ---- codecs ------------------------------------------------------------
 
@@ -235,13 +287,17 @@ export function computeJti(claims) {
 export function claimsJson(claims) {
   const nats = [];
   if (claims.hash !== undefined && claims.hash !== null) nats.push(`"hash":${goString(claims.hash)}`);
+  // nexc's bound-token claims (api/jwt.h), in Go's sorted map order.
+  if (claims.bind) nats.push(`"nexc_bind":${goString(claims.bind)}`);
+  if (claims.purpose) nats.push(`"nexc_purpose":${goString(claims.purpose)}`);
   nats.push('"version":2');
   return `{${[...stdClaims(claims, true), `"nats":{${nats.join(",")}}`].join(",")}}`;
 }
 
 /**
  * Sign a workload or stop JWT as nats-io/jwt's GenericClaims.Encode does.
- * claims: {sub, iat, hash?, exp?, nbf?, aud?, name?}; signer: an nkeys.js
+ * claims: {sub, iat, hash?, exp?, nbf?, aud?, name?, purpose?, bind?}
+ * (purpose/bind: nexc's bound tokens, nats.nexc_purpose/nexc_bind); signer: an nkeys.js
  * KeyPair from fromSeed (account, user, operator… any signing key).
  * Returns {token, claims} with iss and jti filled in.
  */
@@ -351,6 +407,32 @@ export function deployRequestJson(r) {
   o.sender_public_key = r.senderPublicKey;
   o.target_node = r.targetNode;
   return JSON.stringify(o);
+}
+
+/**
+ * What a bound deploy token names (api/deploy_request.h
+ * deploy_request_digest): the lowercase hex SHA-256 of the request as the
+ * node re-encodes it, workload_jwt empty. r: as deployRequestJson, without
+ * workloadJwt; the dashboard sends no triggers, resources or restart, so
+ * neither does this.
+ */
+export function deployDigest(r) {
+  const loc = locationObject(r.bucket, r.key);
+  const locJson = Object.entries(loc)
+    .map(([k, v]) => `${goString(k)}:${v === null ? "null" : typeof v === "boolean" ? v : goString(v)}`)
+    .join(",");
+  const parts = [];
+  if (r.argv && r.argv.length) parts.push(`"argv":[${r.argv.map(goString).join(",")}]`);
+  parts.push(`"description":${goString(r.description || "")}`);
+  parts.push(`"type":${goString(r.type)}`);
+  parts.push(`"location":{${locJson}}`);
+  parts.push(`"essential":${!!r.essential}`);
+  parts.push('"workload_jwt":""');
+  parts.push(`"environment":${goString(r.environment)}`);
+  parts.push('"jsdomain":""');
+  parts.push(`"sender_public_key":${goString(r.senderPublicKey)}`);
+  parts.push(`"target_node":${goString(r.targetNode)}`);
+  return hex(sha256(te.encode(`{${parts.join(",")}}`)));
 }
 
 /** The STOP body (§3.1). */

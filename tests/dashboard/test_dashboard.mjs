@@ -230,7 +230,8 @@ async function startNats() {
 }
 
 async function startNode(natsPort) {
-  fs.writeFileSync(files.nodeConf, JSON.stringify({ machine_pool_size: 1, sandbox: "none" }));
+  // require_bound_tokens: the page's tokens must name their request (as the packaged config wants).
+  fs.writeFileSync(files.nodeConf, JSON.stringify({ machine_pool_size: 1, sandbox: "none", require_bound_tokens: true }));
   fs.mkdirSync(files.state, { mode: 0o700 });
   const child = start(
     [NODE_BIN, "up", "--config", files.nodeConf, "--server", `nats://127.0.0.1:${natsPort}`, "--state-dir", files.state],

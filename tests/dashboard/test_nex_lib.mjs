@@ -204,3 +204,36 @@ test("STOP body and reply envelopes", () => {
   assert.throws(() => nex.unwrapEnvelope("garbage"), /not a JSON envelope/);
   assert.ok(nex.NAME_RE.test("ticker_2-a") && !nex.NAME_RE.test("a.b") && !nex.NAME_RE.test(""));
 });
+
+test("SHA-256 matches OpenSSL at every padding boundary", () => {
+  for (let n = 0; n < 200; n++) {
+    const s = "x".repeat(n);
+    assert.equal(nex.hex(nex.sha256(s)), crypto.createHash("sha256").update(s).digest("hex"), `length ${n}`);
+  }
+});
+
+// The same vectors as tests/unit/api/test_deploy_digest.c: what the page
+// binds a token to is what the node computes (api/deploy_request.c).
+test("deploy digest: the node's, byte for byte", () => {
+  const plain = {
+    description: "",
+    type: "native",
+    bucket: "NEXCLIFILES",
+    key: "ticker",
+    essential: false,
+    environment: "ZW52",
+    senderPublicKey: "XSENDER",
+    targetNode: "NNODE",
+  };
+  assert.equal(nex.deployDigest(plain), "793693388cc4f22c30f847298eb40dfe0ccaaaf5327c48addc279ae2df934f90");
+  const escaped = { ...plain, argv: ["a<b", "x&y"], description: "dé <x>", bucket: "B", key: "k", essential: true };
+  assert.equal(nex.deployDigest(escaped), "6339aadbb0c7d104d65060a5394ae7dc0c14eacf98d96b0101e1f7e3062eee6c");
+  // the token itself is not part of it, everything that decides what runs is
+  assert.notEqual(nex.deployDigest({ ...plain, environment: "ZW53" }), nex.deployDigest(plain));
+});
+
+test("bound-token claims ride in nats, in Go's map order", () => {
+  const json = nex.claimsJson({ sub: "w", iat: 1, jti: "J", iss: "A", hash: "h", purpose: "stop", bind: "id1", aud: "N" });
+  assert.ok(json.endsWith(`"nats":{"hash":"h","nexc_bind":"id1","nexc_purpose":"stop","version":2}}`), json);
+  assert.ok(json.startsWith(`{"aud":"N",`), json);
+});

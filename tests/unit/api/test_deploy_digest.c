@@ -91,6 +91,29 @@ test_same_after_a_round_trip (void **state)
   buf_free (&enc);
 }
 
+/* Pinned vectors, the same in tests/dashboard/test_nex_lib.mjs: the page
+ * (dashboard/lib/nex.js deployDigest) and the node must agree byte for
+ * byte, Go's HTML-safe escapes and UTF-8 included. */
+static void
+test_vectors_shared_with_the_dashboard (void **state)
+{
+  char hex[DEPLOY_DIGEST_HEX_LEN];
+  (void) state;
+  digest_of ("{\"description\":\"\",\"type\":\"native\",\"location\":{\"Scheme\":\"nats\","
+             "\"Opaque\":\"\",\"User\":null,\"Host\":\"NEXCLIFILES\",\"Path\":\"/ticker\","
+             "\"RawPath\":\"\",\"OmitHost\":false,\"ForceQuery\":false,\"RawQuery\":\"\","
+             "\"Fragment\":\"\",\"RawFragment\":\"\"},\"essential\":false,\"workload_jwt\":\"tok\","
+             "\"environment\":\"ZW52\",\"jsdomain\":\"\",\"sender_public_key\":\"XSENDER\","
+             "\"target_node\":\"NNODE\"}",
+             hex);
+  assert_string_equal (hex, "793693388cc4f22c30f847298eb40dfe0ccaaaf5327c48addc279ae2df934f90");
+  digest_of ("{\"argv\":[\"a<b\",\"x&y\"],\"description\":\"d\\u00e9 <x>\",\"type\":\"native\","
+             "\"location\":\"nats://B/k\",\"essential\":true,\"workload_jwt\":\"tok\","
+             "\"environment\":\"ZW52\",\"sender_public_key\":\"XSENDER\",\"target_node\":\"NNODE\"}",
+             hex);
+  assert_string_equal (hex, "6339aadbb0c7d104d65060a5394ae7dc0c14eacf98d96b0101e1f7e3062eee6c");
+}
+
 int
 main (void)
 {
@@ -98,6 +121,7 @@ main (void)
     cmocka_unit_test (test_token_and_retries_do_not_count),
     cmocka_unit_test (test_every_deciding_field_counts),
     cmocka_unit_test (test_same_after_a_round_trip),
+    cmocka_unit_test (test_vectors_shared_with_the_dashboard),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
