@@ -52,3 +52,21 @@ cli_connect_client (struct opts *o, struct nexc_client **c)
   (*c)->timeout_ms = o->timeout_ms;
   return 0;
 }
+
+int
+cli_print_json (json_t *obj)
+{
+  char *s;
+  if (obj == NULL)
+    {
+      fprintf (stderr, "nexc: cannot build the JSON output\n");
+      return EXIT_REFUSED;
+    }
+  s = json_dumps (obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+  json_decref (obj);
+  if (s == NULL)
+    return EXIT_REFUSED;
+  printf ("%s\n", s);
+  free (s);
+  return 0;
+}

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "api/nexc.h"
 
 #define EXIT_REFUSED 1
@@ -23,6 +25,7 @@ struct opts {
   bool json;
   const char *issuer;
   int64_t drain_ms; /* lameduck --drain; -1 when not given */
+  int64_t wait_ms;  /* run --wait: how long to watch for an early end (default 500) */
   const char *name;
   const char *node;
   const char *tag;
@@ -45,6 +48,9 @@ void cli_on_sigint (int sig);
 
 /* "nexc: " + fmt with arg, then the --help hint, on stderr; EXIT_USAGE. */
 int cli_usage_error (const char *fmt, const char *arg) __attribute__ ((format (printf, 1, 0)));
+/* Print obj (taken: decref'd) as one line of JSON on stdout. NULL (a failed
+ * json_pack) prints nothing and returns EXIT_REFUSED. */
+int cli_print_json (json_t *obj);
 /* Print err; EXIT_CONN for timeouts and unreachable servers, else EXIT_REFUSED. */
 int cli_fail (struct nxerr *err);
 /* Connect with the global flags; 0, or EXIT_CONN after saying why. */

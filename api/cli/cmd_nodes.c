@@ -28,10 +28,14 @@ cmd_nodes (struct opts *o, int argc, char **argv)
         }
       if (o->json)
         for (size_t i = 0; i < n; i++)
-          printf ("{\"node_id\":\"%s\",\"name\":\"%s\",\"version\":\"%s\",\"uptime\":\"%s\","
-                  "\"running_machines\":%lld,\"tags\":%s}\n",
-                  nodes[i].node_id, nodes[i].name, nodes[i].version, nodes[i].uptime,
-                  (long long) nodes[i].running, nodes[i].tags_json);
+          {
+            json_t *tags = json_loads (nodes[i].tags_json ? nodes[i].tags_json : "{}", 0, NULL);
+            cli_print_json (json_pack ("{s:s?,s:s?,s:s?,s:s?,s:I,s:o}", "node_id", nodes[i].node_id,
+                                       "name", nodes[i].name, "version", nodes[i].version,
+                                       "uptime", nodes[i].uptime, "running_machines",
+                                       (json_int_t) nodes[i].running, "tags",
+                                       tags ? tags : json_object ()));
+          }
       else
         {
           printf ("%-56s  %-18s  %-11s  %-10s  %9s  %s\n", "ID", "NAME", "VERSION", "UPTIME",
@@ -101,7 +105,8 @@ cmd_lameduck (struct opts *o, int argc, char **argv)
   nexc_client_free (c);
   if (rc < 0)
     return cli_fail (&err);
-  printf (o->json ? "{\"node_id\":\"%s\",\"success\":true}\n" : "node %s is in lame duck mode\n",
-          argv[0]);
+  if (o->json)
+    return cli_print_json (json_pack ("{s:s,s:b}", "node_id", argv[0], "success", 1));
+  printf ("node %s is in lame duck mode\n", argv[0]);
   return 0;
 }

@@ -1,8 +1,12 @@
 /* cmd_run: run FILE: pick a node by auction (or --node), upload the file to
- * the object store and deploy it there. */
+ * the object store and deploy it there; then watch it for --wait MS (500 by
+ * default) and report, with exit status 1, a workload that ended in that
+ * time: a started workload that is gone a moment later is what a user most
+ * needs to be told. */
 #include "api/cli/cli.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,144 @@ progress (uint64_t sent, uint64_t total, void *ud)
            pct, (unsigned long long) sent, (unsigned long long) total);
   if (sent == total)
     fprintf (stderr, "\n");
+}
+
+/* ---- watching the first moments ---- */
+
+#define WATCH_LINES 10
+
+struct watch {
+  natsSubscription *events, *logs;
+  char *lines[WATCH_LINES]; /* the last log lines, a ring */
+  size_t n_lines;
+  bool ended;
+  int64_t code;
+  char *message;
+};
+
+/* Subscribed before the deploy, so nothing of the first moments is missed. */
+static void
+watch_begin (struct watch *w, struct nexc_client *c, const char *node, const char *name)
+{
+  char subj[512];
+  memset (w, 0, sizeof *w);
+  snprintf (subj, sizeof subj, "$NEX.events.%s.workload_stopped", c->ns);
+  natsConnection_SubscribeSync (&w->events, c->nc, subj);
+  snprintf (subj, sizeof subj, "$NEX.logs.%s.%s.%s.*", c->ns, node, name);
+  natsConnection_SubscribeSync (&w->logs, c->nc, subj);
+}
+
+static void
+keep_line (struct watch *w, natsMsg *m, const char *id)
+{
+  const char *subj = natsMsg_GetSubject (m), *dot = strrchr (subj, '.');
+  json_t *j;
+  if (dot == NULL || strcmp (dot + 1, id) != 0)
+    return;
+  j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
+  if (json_is_string (json_object_get (j, "text")))
+    {
+      size_t k = w->n_lines++ % WATCH_LINES;
+      free (w->lines[k]);
+      w->lines[k] = xstrdup (json_string_value (json_object_get (j, "text")));
+    }
+  json_decref (j);
+}
+
+static void
+note_event (struct watch *w, natsMsg *m, const char *id)
+{
+  json_t *j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
+  json_t *data = json_object_get (j, "data");
+  const char *src = json_string_value (json_object_get (j, "source"));
+  if (src && strcmp (src, id) == 0)
+    {
+      w->ended = true;
+      w->code = json_integer_value (json_object_get (data, "code"));
+      free (w->message);
+      w->message = xstrdup (json_string_value (json_object_get (data, "message")) ?: "");
+    }
+  json_decref (j);
+}
+
+/* Until wait_ms passed or the workload id ended; then the log lines that
+ * were already on their way. */
+static void
+watch_run (struct watch *w, const char *id, int64_t wait_ms)
+{
+  int64_t deadline = nats_Now () + wait_ms;
+  natsMsg *m;
+  while (!w->ended && nats_Now () < deadline)
+    {
+      if (natsSubscription_NextMsg (&m, w->events, 20) == NATS_OK)
+        {
+          note_event (w, m, id);
+          natsMsg_Destroy (m);
+        }
+      while (natsSubscription_NextMsg (&m, w->logs, 0) == NATS_OK)
+        {
+          keep_line (w, m, id);
+          natsMsg_Destroy (m);
+        }
+    }
+  for (int64_t end = nats_Now () + (w->ended ? 200 : 0); nats_Now () < end;)
+    if (natsSubscription_NextMsg (&m, w->logs, 20) == NATS_OK)
+      {
+        keep_line (w, m, id);
+        natsMsg_Destroy (m);
+      }
+}
+
+static void
+watch_end (struct watch *w)
+{
+  natsSubscription_Destroy (w->events);
+  natsSubscription_Destroy (w->logs);
+  for (size_t i = 0; i < WATCH_LINES; i++)
+    free (w->lines[i]);
+  free (w->message);
+}
+
+/* The last lines, oldest first, as a JSON array. */
+static json_t *
+last_lines (const struct watch *w)
+{
+  json_t *a = json_array ();
+  size_t n = w->n_lines < WATCH_LINES ? w->n_lines : WATCH_LINES;
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new (a, json_string (w->lines[(w->n_lines - n + i) % WATCH_LINES]));
+  return a;
+}
+
+static int
+report (const struct opts *o, const struct watch *w, const struct nexc_deploy_result *res,
+        const char *node)
+{
+  if (o->json)
+    {
+      json_t *j = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:b}", "id", res->id, "name", res->name,
+                             "issuer", res->issuer, "node_id", node, "hash", res->hash, "ended",
+                             w->ended);
+      if (w->ended)
+        {
+          json_object_set_new (j, "code", json_integer (w->code));
+          json_object_set_new (j, "message", json_string (w->message));
+          json_object_set_new (j, "last_lines", last_lines (w));
+        }
+      int rc = cli_print_json (j);
+      return rc ? rc : w->ended ? EXIT_REFUSED : 0;
+    }
+  printf ("started %s as %s on node %s (sha256 %s)\n", res->name, res->id, node, res->hash);
+  if (!w->ended)
+    return 0;
+  fprintf (stderr, "nexc: %s ended within %lld ms: code %lld: %s\n", res->name,
+           (long long) o->wait_ms, (long long) w->code, w->message);
+  size_t n = w->n_lines < WATCH_LINES ? w->n_lines : WATCH_LINES;
+  if (n)
+    fprintf (stderr, "nexc: its last %zu log line%s:\n", n, n == 1 ? "" : "s");
+  for (size_t i = 0; i < n; i++)
+    fprintf (stderr, "  %s\n", w->lines[(w->n_lines - n + i) % WATCH_LINES]);
+  return EXIT_REFUSED;
 }
 
 /* --tag k=v[,k=v] as an auction filter {"tags":{...}}. */
@@ -142,15 +284,22 @@ cmd_run (struct opts *o, int argc, char **argv)
   d.issuer = &issuer;
   d.progress = progress;
   c->timeout_ms = o->timeout_ms > 5000 ? o->timeout_ms : 5000;
+  /* A function does not run until a message comes: nothing to watch. */
+  struct watch w;
+  bool watching = o->wait_ms > 0 && o->n_triggers == 0;
+  if (watching)
+    watch_begin (&w, c, node, name);
+  else
+    memset (&w, 0, sizeof w);
   rc = nexc_deploy (c, &d, &res, &err);
   nkey_pair_wipe (&issuer);
-  nexc_client_free (c);
+  if (rc == 0 && watching)
+    watch_run (&w, res.id, o->wait_ms);
   if (rc < 0)
-    return cli_fail (&err);
-  if (o->json)
-    printf ("{\"id\":\"%s\",\"name\":\"%s\",\"issuer\":\"%s\",\"node_id\":\"%s\",\"hash\":\"%s\"}\n",
-            res.id, res.name, res.issuer, node, res.hash);
+    rc = cli_fail (&err);
   else
-    printf ("started %s as %s on node %s (sha256 %s)\n", res.name, res.id, node, res.hash);
-  return 0;
+    rc = report (o, &w, &res, node);
+  watch_end (&w);
+  nexc_client_free (c);
+  return rc;
 }

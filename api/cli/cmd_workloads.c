@@ -89,9 +89,8 @@ cmd_ls (struct opts *o)
     printf ("%-20s  %-20s  %-10s  %-8s  %s\n", "ID", "NAME", "NAMESPACE", "TYPE", "NODE");
   for (size_t i = 0; i < n; i++)
     if (o->json)
-      printf ("{\"id\":\"%s\",\"name\":\"%s\",\"namespace\":\"%s\",\"type\":\"%s\","
-              "\"node_id\":\"%s\"}\n",
-              w[i].id, w[i].name, w[i].ns, w[i].type, w[i].node);
+      cli_print_json (json_pack ("{s:s,s:s,s:s,s:s,s:s}", "id", w[i].id, "name", w[i].name,
+                                 "namespace", w[i].ns, "type", w[i].type, "node_id", w[i].node));
     else
       printf ("%-20s  %-20s  %-10s  %-8s  %s\n", w[i].id, w[i].name, w[i].ns, w[i].type,
               w[i].node);
@@ -138,7 +137,7 @@ cmd_stop (struct opts *o, int argc, char **argv)
       return cli_fail (&err);
     }
   if (o->json)
-    printf ("{\"stopped\":true,\"id\":\"%s\",\"node_id\":\"%s\"}\n", w[0].id, w[0].node);
+    cli_print_json (json_pack ("{s:b,s:s,s:s}", "stopped", 1, "id", w[0].id, "node_id", w[0].node));
   else
     printf ("stopped %s (%s) on node %s\n", w[0].id, w[0].name, w[0].node);
   free (w);

@@ -21,7 +21,9 @@ static const char *const USAGE
       "  nodes ls                     list nodes (PING)\n"
       "  nodes info NODE_ID           one node's INFO\n"
       "  run FILE [--name N] [--env K=V ...] [--argv A ...] [--node ID | --tag k=v[,k=v]]\n"
-      "           [--issuer SEEDFILE] [--essential]   upload and deploy a workload\n"
+      "           [--issuer SEEDFILE] [--essential]   upload and deploy a workload; then\n"
+      "           [--wait MS]  watch it MS (default 500, 0: not at all): one that ended by\n"
+      "                        then is reported with its code and last log lines, exit 1\n"
       "           [--type function --trigger SUBJECT ...]   run it per message on SUBJECT\n"
       "  stop WORKLOAD_ID [--issuer SEEDFILE]          stop a workload\n"
       "  ls                           list workloads across nodes (WPING)\n"
@@ -39,7 +41,8 @@ static const char *const USAGE
       "  --user U --password-file F (or NATS_PASSWORD), --token-file F (or NATS_TOKEN)\n"
       "  (--password P, --token T work too, visible to other users), --namespace NS\n"
       "  (default \"default\"),\n"
-      "  --timeout MS (default 2000; for logs/events: how long to follow), --json\n"
+      "  --timeout MS (default 2000; for logs/events: how long to follow),\n"
+      "  --json: JSON lines, one object per item (node, workload, event, log line, result)\n"
       "\n"
       "example:\n"
       "  nexc run ./build/examples/ticker --name ticker --env TICK_MS=500\n"
@@ -60,7 +63,7 @@ main (int argc, char **argv)
     { "out", required_argument, NULL, 'O' },      { "essential", no_argument, NULL, 'e' },
     { "env", required_argument, NULL, 'E' },      { "argv", required_argument, NULL, 'a' },
     { "trigger", required_argument, NULL, 'G' },  { "help", no_argument, NULL, 'h' },
-    { "drain", required_argument, NULL, 'D' },
+    { "drain", required_argument, NULL, 'D' },    { "wait", required_argument, NULL, 'W' },
     { "password-file", required_argument, NULL, 'P' }, { "token-file", required_argument, NULL, 'K' },
     { NULL, 0, NULL, 0 }
   };
@@ -70,6 +73,7 @@ main (int argc, char **argv)
   o.ns = "default";
   o.timeout_ms = 2000;
   o.drain_ms = -1;
+  o.wait_ms = 500;
   /* Flags may come before or after the command (GNU permutation). */
   while ((c = getopt_long (argc, argv, "s:jh", longopts, NULL)) != -1)
     {
@@ -99,6 +103,12 @@ main (int argc, char **argv)
           o.drain_ms = strtoll (optarg, &end, 10);
           if (*end || o.drain_ms < 0)
             return cli_usage_error ("--drain: \"%s\" is not a number of milliseconds", optarg);
+          break;
+        case 'W':
+          o.wait_ms = strtoll (optarg, &end, 10);
+          if (*end || o.wait_ms < 0 || o.wait_ms > 600000)
+            return cli_usage_error ("--wait: \"%s\" is not a number of milliseconds (0..600000)",
+                                    optarg);
           break;
         case 'j': o.json = true; break;
         case 'i': o.issuer = optarg; break;

@@ -65,7 +65,7 @@ setup (void **state)
   (void) state;
   harness_start_nats (&H);
   harness_start_node (&H, "{\"machine_pool_size\":2,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
-                          "\"tags\":{\"zone\":\"blue\"}}",
+                          "\"tags\":{\"zone\":\"blue\",\"quote\":\"say \\\"hi\\\" \\\\ bye\"}}",
                       NULL);
   setenv ("NATS_URL", H.nats_url, 1);
   setenv ("HOME", H.tmpdir, 1);
@@ -136,6 +136,9 @@ test_nodes (void **state)
   json_t *j = json_loads (o->text, JSON_DISABLE_EOF_CHECK, NULL);
   assert_non_null (j);
   assert_string_equal (json_string_value (json_object_get (j, "node_id")), H.node_id);
+  /* A tag with a quote and a backslash: still valid JSON, value intact. */
+  assert_string_equal (json_string_value (json_object_get (json_object_get (j, "tags"), "quote")),
+                       "say \"hi\" \\ bye");
   json_decref (j);
   o = nexc ("nodes info %s --json", H.node_id);
   assert_int_equal (o->code, 0);
@@ -144,6 +147,34 @@ test_nodes (void **state)
   json_decref (j);
   o = nexc ("--timeout 500 nodes info NBOGUS");
   assert_int_equal (o->code, 3);
+}
+
+/* A workload that ends right after it started is reported: echoservice
+ * without NATS_URL exits 2 at once. Exit status 1, its code and its last
+ * log lines; --wait 0 does not watch. */
+static void
+test_run_reports_early_end (void **state)
+{
+  (void) state;
+  struct out *o = nexc ("run %s --name echo-early --wait 3000", harness_bin ("examples/echoservice"));
+  assert_int_equal (o->code, 1);
+  assert_non_null (strstr (o->text, "started echo-early as "));
+  char *err = cli_stderr ();
+  if (strstr (err, "echo-early ended within 3000 ms") == NULL || strstr (err, "NATS_URL is not set") == NULL)
+    fail_msg ("no report of the early end: %s", err);
+  o = nexc ("run %s --name echo-early --wait 3000 --json", harness_bin ("examples/echoservice"));
+  assert_int_equal (o->code, 1);
+  json_t *j = json_loads (o->text, 0, NULL);
+  assert_non_null (j);
+  assert_true (json_is_true (json_object_get (j, "ended")));
+  json_t *lines = json_object_get (j, "last_lines");
+  assert_true (json_array_size (lines) >= 1);
+  assert_non_null (strstr (json_string_value (json_array_get (lines, json_array_size (lines) - 1)),
+                           "NATS_URL is not set"));
+  json_decref (j);
+  /* Not watched: the deploy itself succeeded. */
+  o = nexc ("run %s --name echo-early --wait 0", harness_bin ("examples/echoservice"));
+  assert_int_equal (o->code, 0);
 }
 
 static void
@@ -330,6 +361,7 @@ main (void)
     cmocka_unit_test (test_keygen),        cmocka_unit_test (test_nodes),
     cmocka_unit_test (test_run_big_file_with_progress),
     cmocka_unit_test (test_run_function),
+    cmocka_unit_test (test_run_reports_early_end),
     cmocka_unit_test (test_run_logs_events_stop),
   };
   return cmocka_run_group_tests_name ("cli", tests, setup, teardown);
