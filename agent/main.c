@@ -264,6 +264,12 @@ agent_main (int argc, char **argv)
   int sigfd, code;
 
   ensure_std_fds ();
+  /* A session of its own, so no controlling terminal: a node started from a
+   * terminal would otherwise hand it (and /dev/tty, and TIOCSTI keystroke
+   * injection into the operator's shell) to every workload, and a closing
+   * terminal's SIGHUP would kill agents and workloads. Fails only for a
+   * group leader, which the node never spawns. */
+  (void) setsid ();
   log_init ("nexc-agent", LOG_INFO);
   if (parse_args (argc, argv, &o) < 0)
     return AGENT_EXIT_USAGE;
@@ -338,6 +344,12 @@ zygote_main (int argc, char **argv)
 {
   long fd, parent;
   ensure_std_fds ();
+  /* A session of its own, so no controlling terminal: a node started from a
+   * terminal would otherwise hand it (and /dev/tty, and TIOCSTI keystroke
+   * injection into the operator's shell) to every workload, and a closing
+   * terminal's SIGHUP would kill agents and workloads. Fails only for a
+   * group leader, which the node never spawns. */
+  (void) setsid ();
   log_init ("nexc-agent", LOG_INFO);
   if (argc != 6 || strcmp (argv[2], "--fd") != 0 || strcmp (argv[4], "--parent-pid") != 0
       || parse_int (argv[3], 3, 1023, &fd) < 0 || parse_int (argv[5], 1, INT_MAX, &parent) < 0)

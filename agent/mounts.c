@@ -17,7 +17,9 @@
 #define AT_RECURSIVE 0x8000
 #endif
 
-static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+/* No tty: the agent has no controlling terminal to give (setsid), and a
+ * terminal is the one device through which input can be injected. */
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom" };
 #define N_DEV (sizeof dev_nodes / sizeof dev_nodes[0])
 
 static int

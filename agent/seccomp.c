@@ -1,12 +1,16 @@
 #include "agent/seccomp.h"
 
 #include <errno.h>
+#include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -31,12 +35,49 @@ static const char *const seccomp_denied[] = {
   "keyctl", "add_key", "request_key",
   /* setting the clocks (reading them with adjtimex stays allowed) */
   "settimeofday", "clock_settime",
+  /* the segment table (x86), other NUMA nodes' and processes' memory */
+  "modify_ldt", "mbind", "move_pages", "migrate_pages", "set_mempolicy_home_node",
+  "process_madvise",
   NULL
 };
 
 static const unsigned long ns_flags[] = { CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,
                                           CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
                                           CLONE_NEWCGROUP };
+
+/* Calls allowed in general and refused for some arguments. The kernel
+ * reads an ioctl request and a personality as 32 bits, so the comparisons
+ * mask to 32 bits (a high half set by the caller must not slip past). */
+static int
+build_args (scmp_filter_ctx ctx, struct nxerr *err)
+{
+  static const unsigned long ioctls[] = { TIOCSTI, TIOCLINUX };
+  static const unsigned long personas[] = { ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC };
+  int rc;
+  /* Typing into a terminal, and the console's special requests. */
+  for (size_t i = 0; i < sizeof ioctls / sizeof ioctls[0]; i++)
+    if ((rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
+                                SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, ioctls[i])))
+        < 0)
+      return nxerr_sys (err, -rc, "seccomp: ioctl");
+  /* Turning address randomization off, or making every mapping executable. */
+  for (size_t i = 0; i < sizeof personas / sizeof personas[0]; i++)
+    if ((rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (personality), 1,
+                                SCMP_A0 (SCMP_CMP_MASKED_EQ, personas[i], personas[i])))
+        < 0)
+      return nxerr_sys (err, -rc, "seccomp: personality");
+  /* vsock reaches the hypervisor; netlink beyond NETLINK_ROUTE (which
+   * getaddrinfo uses) reaches audit, netfilter, udev and the like. */
+  if ((rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (socket), 1,
+                              SCMP_A0 (SCMP_CMP_EQ, AF_VSOCK)))
+          < 0
+      || (rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (socket), 2,
+                                 SCMP_A0 (SCMP_CMP_EQ, AF_NETLINK),
+                                 SCMP_A2 (SCMP_CMP_NE, NETLINK_ROUTE)))
+             < 0)
+    return nxerr_sys (err, -rc, "seccomp: socket");
+  return 0;
+}
 
 static int
 build (scmp_filter_ctx ctx, struct nxerr *err)
@@ -65,7 +106,7 @@ build (scmp_filter_ctx ctx, struct nxerr *err)
   rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), SCMP_SYS (clone3), 0);
   if (rc < 0 && rc != -EDOM)
     return nxerr_sys (err, -rc, "seccomp: clone3");
-  return 0;
+  return build_args (ctx, err);
 }
 
 int

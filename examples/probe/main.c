@@ -25,11 +25,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,6 +164,17 @@ tcp_connect (const char *addr)
   return rc;
 }
 
+/* socket(), closed again: 0 or -1 with errno. */
+static int
+socket_close (int domain, int type, int protocol)
+{
+  int fd = socket (domain, type | SOCK_CLOEXEC, protocol);
+  if (fd < 0)
+    return -1;
+  close (fd);
+  return 0;
+}
+
 static int
 probe (void)
 {
@@ -195,6 +210,19 @@ probe (void)
   printf ("write_cwd=%s\n", result (open_close ("nexc-probe", O_WRONLY | O_CREAT)));
   if (getenv ("NATS_ADDR"))
     printf ("tcp_nats=%s\n", result (tcp_connect (getenv ("NATS_ADDR"))));
+  /* No terminal: its own session (the agent's, pid 1 here), no /dev/tty,
+   * TIOCSTI refused even on a descriptor that is no tty (ENOTTY unfiltered). */
+  printf ("sid=%d\n", (int) getsid (0));
+  printf ("dev_tty=%s\n", result (open_close ("/dev/tty", O_RDWR)));
+  printf ("tiocsti=%s\n", result (ioctl (0, TIOCSTI, "x")));
+  printf ("personality_aslr=%s\n", result (personality (ADDR_NO_RANDOMIZE) < 0 ? -1 : 0));
+  printf ("socket_vsock=%s\n", result (socket_close (AF_VSOCK, SOCK_STREAM, 0)));
+  printf ("socket_netlink_audit=%s\n", result (socket_close (AF_NETLINK, SOCK_RAW, NETLINK_AUDIT)));
+  printf ("socket_netlink_route=%s\n", result (socket_close (AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)));
+#ifdef SYS_modify_ldt
+  printf ("modify_ldt=%s\n", result ((int) syscall (SYS_modify_ldt, 0, pbuf, sizeof pbuf)));
+#endif
+  printf ("mbind=%s\n", result ((int) syscall (SYS_mbind, 0, 0, 0, 0, 0, 0)));
   printf ("done=1\n");
   return 0;
 }

@@ -523,6 +523,20 @@ test_probe_sees_only_its_sandbox (void **state)
   EXPECT ("write_cwd", "ok");
   /* network "host" (the default): NATS is reachable. */
   EXPECT ("tcp_nats", "ok");
+  /* No terminal: a session of the agent's (pid 1 here; 0 would mean the
+   * node's session, outside the namespace), no /dev/tty, no TIOCSTI. */
+  EXPECT ("sid", "1");
+  EXPECT ("dev_tty", "ENOENT");
+  EXPECT ("tiocsti", "EPERM");
+  /* Gaps of the deny list closed: ASLR stays on, no vsock, no netlink but
+   * route (getaddrinfo needs it), no LDT, no NUMA placement. */
+  EXPECT ("personality_aslr", "EPERM");
+  EXPECT ("socket_vsock", "EPERM");
+  EXPECT ("socket_netlink_audit", "EPERM");
+  EXPECT ("socket_netlink_route", "ok");
+  if (FACT ("modify_ldt"))
+    EXPECT ("modify_ldt", "EPERM");
+  EXPECT ("mbind", "EPERM");
 #undef EXPECT
 #undef FACT
   json_decref (wait_event (f, "workload_stopped", id, 5000));
