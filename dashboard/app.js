@@ -9,6 +9,9 @@ import { connect, Empty, RequestStrategy } from "nats.ws";
 // nkeys.js ships an ES module build for browsers beside its CommonJS main.
 import { createAccount, createCurve, fromSeed } from "nkeys.js/nkeys.mjs";
 import * as nex from "./lib/nex.js";
+import { linePath, areaPath, project, niceCeil, pow2Ceil, windowSpan } from "./lib/chart.js";
+import { sandboxText, sandboxDetails, sandboxWeak } from "./lib/sandbox.js";
+import { Series, CounterRate, SeriesStore } from "./lib/series.js";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -24,6 +27,17 @@ const DEPLOY_TIMEOUT_MS = 15000;
 const STOP_TIMEOUT_MS = 10000;
 const LOG_MAX = 2000;
 const EVENT_MAX = 500;
+// Charts: what workload_metrics / node_metrics said over the last 5 minutes.
+// Each series is a ring of at most CHART_POINTS (5 min at a 500 ms
+// metrics_interval_ms; at shorter intervals the window shrinks to fit), and
+// at most MAX_*_SERIES workloads and nodes are followed; a workload or node
+// not heard of for a window is forgotten, and one that leaves INFO at once.
+const CHART_WINDOW_MS = 5 * 60 * 1000;
+const CHART_MIN_SPAN_MS = 60 * 1000; // the x axis grows by minutes up to the window
+const CHART_POINTS = 600;
+const MAX_WORKLOAD_SERIES = 256;
+const MAX_NODE_SERIES = 64;
+const MiB = 1024 * 1024;
 
 const S = {
   nc: null,
@@ -35,10 +49,24 @@ const S = {
   refreshAgain: false,
   refreshSoon: null,
   nodes: new Map(), // node id → {id, ping, info, infoErr, seen, el, rows: Map}
-  metrics: new Map(), // workload id → {data, at}
+  // workload id → {cpu, mem: Series, data: the last workload_metrics, at}
+  wlSeries: new SeriesStore(MAX_WORKLOAD_SERIES, CHART_WINDOW_MS, () => ({
+    cpu: new Series(CHART_POINTS, CHART_WINDOW_MS),
+    mem: new Series(CHART_POINTS, CHART_WINDOW_MS),
+    data: null,
+    at: 0,
+  })),
+  // node id → {deploys (per second), workloads, warm: Series, rate: CounterRate}
+  nodeSeries: new SeriesStore(MAX_NODE_SERIES, CHART_WINDOW_MS, () => ({
+    deploys: new Series(CHART_POINTS, CHART_WINDOW_MS),
+    workloads: new Series(CHART_POINTS, CHART_WINDOW_MS),
+    warm: new Series(CHART_POINTS, CHART_WINDOW_MS),
+    rate: new CounterRate(),
+  })),
   mine: new Map(), // workload id → {iss, iat, name, node}: deployed from this page
   clock: new nex.IatClock(),
   eventSubs: [],
+  since: 0, // when this connection began: the charts' x axis grows from it
   events: 0,
   log: null, // {node, name, id, sub, lastSeq, pending}
 };
@@ -143,6 +171,8 @@ async function disconnect() {
   const nc = S.nc;
   S.nc = null;
   S.nodes.clear();
+  S.wlSeries.clear();
+  S.nodeSeries.clear();
   renderNodes();
   if (nc) await nc.close().catch(() => {});
 }
@@ -182,6 +212,7 @@ async function connectTo(url, ns) {
     return;
   }
   S.nc = nc;
+  S.since = Date.now();
   setStatus("on", `connected · ${url} · namespace ${ns}`);
   watchStatus(nc, gen);
   subscribeEvents();
@@ -261,8 +292,12 @@ async function refresh() {
       if (now - n.seen > DROP_AFTER_MS) {
         n.el?.remove();
         S.nodes.delete(id);
+        S.nodeSeries.delete(id);
+        for (const wid of n.rows.keys()) S.wlSeries.delete(wid);
       }
     }
+    S.wlSeries.sweep(now);
+    S.nodeSeries.sweep(now);
     renderNodes();
   } finally {
     S.refreshing = false;
@@ -310,7 +345,8 @@ function buildNodeCard(n) {
         el("th", { text: "Hash" }),
         el("th", { class: "num", text: "Restarts" }),
         el("th", { class: "num", text: "Log lines", title: "lines published (lines dropped)" }),
-        el("th", { text: "CPU · memory" }),
+        el("th", { text: "CPU", title: "CPUs in use (100% = one CPU), from workload_metrics events" }),
+        el("th", { text: "Memory", title: "resident memory of the workload's processes, from workload_metrics events" }),
         el("th", {}),
       ),
     ),
@@ -322,6 +358,7 @@ function buildNodeCard(n) {
     el("div", { class: "node-head" }),
     el("div", { class: "node-meta" }),
     el("div", { class: "tags" }),
+    buildNodeCharts(n),
     el("div", { class: "wl-table-wrap" }, table),
     el("p", { class: "empty wl-empty", text: "No workloads." }),
   );
@@ -346,6 +383,129 @@ function usageBar(fraction) {
 
 function metaItem(label, value, extra) {
   return el("span", {}, `${label} `, el("b", { text: value }), extra);
+}
+
+// ---- charts -------------------------------------------------------------------
+//
+// Plain SVG of fixed pixel size (no scaling, so strokes and dots stay
+// crisp): a baseline, a top line at the scale's maximum, the area under the
+// series, its line and a dot on the newest point. Points come from
+// lib/series.js, path data from lib/chart.js; x runs up to now over the
+// time this page has watched, in whole minutes, at most CHART_WINDOW_MS
+// (chartSpan), so a series that stops arriving slides left.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const CHART_PAD = 2;
+
+function chartSpan(now) {
+  return windowSpan(now - (S.since || now), CHART_MIN_SPAN_MS, CHART_WINDOW_MS);
+}
+
+function svgEl(tag, attrs = {}) {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  return e;
+}
+
+function makeChart(series, width, height) {
+  const svg = svgEl("svg", {
+    class: "chart",
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    "data-series": series,
+    "aria-hidden": "true",
+  });
+  const top = svgEl("line", { class: "grid", x1: 0, x2: width, y1: CHART_PAD, y2: CHART_PAD });
+  const base = svgEl("line", { class: "base", x1: 0, x2: width, y1: height - CHART_PAD, y2: height - CHART_PAD });
+  const area = svgEl("path", { class: "area", d: "" });
+  const line = svgEl("path", { class: "line", d: "" });
+  const dot = svgEl("circle", { class: "dot", r: 2, cx: -10, cy: -10 });
+  svg.append(top, base, area, line, dot);
+  return { svg, area, line, dot, width, height };
+}
+
+// Draws series on chart c against a scale from 0 to yMax(largest value in
+// the window); returns {last, top} for the caption (NaN when empty).
+function drawChart(c, series, now, yMax) {
+  series.prune(now);
+  const points = series.points();
+  const top = yMax(series.length ? series.max() : 0);
+  const step = series.step();
+  const opts = {
+    t0: now - chartSpan(now),
+    t1: now,
+    width: c.width - CHART_PAD - 1, // the newest point's dot stays inside
+    height: c.height,
+    yMax: top,
+    pad: CHART_PAD,
+    // a missed sample or two is a gap, not a straight line across
+    gapMs: Number.isFinite(step) ? Math.max(3 * step, step + 1000) : Infinity,
+  };
+  c.line.setAttribute("d", linePath(points, opts));
+  c.area.setAttribute("d", areaPath(points, opts));
+  c.svg.setAttribute("data-points", String(points.length));
+  const runs = project(points.slice(-1), opts);
+  const lastXY = runs.length ? runs[0][0] : [-10, -10];
+  c.dot.setAttribute("cx", String(lastXY[0]));
+  c.dot.setAttribute("cy", String(lastXY[1]));
+  return { last: series.lastValue(), top };
+}
+
+const fmtCpu = (v) => (Number.isFinite(v) ? `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%` : "–");
+const fmtCount = (v) => (Number.isFinite(v) ? String(Math.round(v)) : "–");
+const fmtRate = (v) => (Number.isFinite(v) ? String(Number(v.toFixed(v < 10 ? 2 : 0))) : "–");
+
+// The node's three charts, from node_metrics: each on its own scale.
+const NODE_CHARTS = [
+  { key: "deploys", label: "deploys/s", fmt: fmtRate, yMax: (m) => niceCeil(m, 0.5), what: "successful deploys per second" },
+  { key: "workloads", label: "workloads", fmt: fmtCount, yMax: (m) => niceCeil(m, 2), what: "workloads on the node" },
+  { key: "warm", label: "warm agents", fmt: fmtCount, yMax: (m) => niceCeil(m, 2), what: "idle agents in the pool" },
+];
+const NODE_CHART_W = 220;
+const NODE_CHART_H = 44;
+
+function buildNodeCharts(n) {
+  n.charts = {};
+  const figs = NODE_CHARTS.map((spec) => {
+    const c = makeChart(spec.key, NODE_CHART_W, NODE_CHART_H);
+    c.value = el("b", { text: "–" });
+    c.scale = el("span", { class: "muted" });
+    n.charts[spec.key] = c;
+    return el(
+      "figure",
+      { class: "nchart", "data-series": spec.key, title: `${spec.what}, from node_metrics events` },
+      el("figcaption", {}, `${spec.label} `, c.value, " ", c.scale),
+      c.svg,
+    );
+  });
+  n.chartNote = el("span", { class: "muted chart-note" });
+  return el("div", { class: "node-charts" }, ...figs, n.chartNote);
+}
+
+function drawNodeCharts(n) {
+  if (!n.charts) return;
+  const now = Date.now();
+  const g = S.nodeSeries.get(n.id);
+  for (const spec of NODE_CHARTS) {
+    const c = n.charts[spec.key];
+    const series = g ? g[spec.key] : new Series(1, CHART_WINDOW_MS);
+    const { last, top } = drawChart(c, series, now, spec.yMax);
+    c.value.textContent = spec.fmt(last);
+    c.scale.textContent = `/ ${spec.fmt(top)}`;
+  }
+  n.chartNote.textContent = g && g.workloads.length ? `last ${Math.round(chartSpan(now) / 60000)} min` : "waiting for node_metrics…";
+}
+
+const SPARK_W = 50;
+const SPARK_H = 18;
+
+function sparkCell(series) {
+  const td = el("td", { class: "spark" });
+  const c = makeChart(series, SPARK_W, SPARK_H);
+  c.value = el("span", { class: "spark-value" });
+  td.append(c.svg, c.value);
+  return { td, c };
 }
 
 function updateNodeCard(n) {
@@ -386,7 +546,10 @@ function updateNodeCard(n) {
     }
     meta.push(metaItem("deploys", `${x.deploys} ok, ${x.deploys_failed} failed`));
     meta.push(metaItem("log lines", `${x.log_lines}${x.log_dropped ? `, ${x.log_dropped} dropped` : ""}`));
-    meta.push(metaItem("sandbox", x.sandbox || "?"));
+    const sb = metaItem("sandbox", sandboxText(x.sandbox));
+    sb.title = sandboxDetails(x.sandbox);
+    if (sandboxWeak(x.sandbox)) sb.classList.add("weak");
+    meta.push(sb);
     if (x.pool && x.pool.refill_failures_in_row) {
       meta.push(el("span", { class: "tag alert", text: `pool refill failing: ${x.pool.last_error || "?"}` }));
     }
@@ -419,21 +582,27 @@ function updateNodeCard(n) {
     if (!seen.has(id)) {
       row.tr.remove();
       n.rows.delete(id);
+      S.wlSeries.delete(id); // gone from INFO: its charts go with it
     }
   }
+  drawNodeCharts(n);
   n.el.querySelector(".wl-table-wrap").hidden = machines.length === 0;
   n.el.querySelector(".wl-empty").hidden = machines.length !== 0;
 }
 
 function buildRow(wl) {
   const cells = {};
-  for (const k of ["name", "id", "uptime", "hash", "restarts", "lines", "metrics"]) {
+  for (const k of ["name", "id", "uptime", "hash", "restarts", "lines"]) {
     cells[k] = el("td", { class: ["restarts", "lines"].includes(k) ? "num" : k === "id" || k === "hash" ? "mono" : "" });
   }
+  const cpu = sparkCell("cpu");
+  const mem = sparkCell("mem");
+  cells.cpu = cpu.td;
+  cells.mem = mem.td;
   const logsBtn = el("button", { type: "button", class: "small", "data-action": "logs", "data-id": wl.id, text: "Logs" });
   const stopBtn = el("button", { type: "button", class: "small danger", "data-action": "stop", "data-id": wl.id, text: "Stop" });
   const tr = el("tr", { "data-workload-id": wl.id }, Object.values(cells), el("td", { class: "actions" }, logsBtn, stopBtn));
-  return { tr, cells, stopBtn, wl };
+  return { tr, cells, stopBtn, wl, cpu: cpu.c, mem: mem.c };
 }
 
 function updateRow(row) {
@@ -447,11 +616,41 @@ function updateRow(row) {
   c.hash.title = w.workload?.hash ? `sha256 ${w.workload.hash}` : "";
   c.restarts.textContent = w.restarts ?? "–";
   c.lines.textContent = w.log_lines === undefined ? "–" : `${w.log_lines}${w.log_dropped ? ` (${w.log_dropped} dropped)` : ""}`;
-  const ev = S.metrics.get(w.id);
-  const m = ev && (!w.metrics || Date.now() - ev.at < REFRESH_MS) ? ev : w.metrics ? { data: w.metrics } : ev;
-  c.metrics.textContent = metricsText(m);
-  c.metrics.title = m ? JSON.stringify(m.data) : "no workload_metrics event yet";
+  updateSparks(row);
   row.tr.classList.toggle("selected", !!S.log && S.log.id === w.id);
+}
+
+// The CPU and memory cells: up to the last 5 minutes of workload_metrics as
+// sparklines, beside the newest figures (an event's, or INFO's
+// machines[].metrics when that is newer or there was no event yet).
+function updateSparks(row) {
+  const w = row.wl;
+  const now = Date.now();
+  const g = S.wlSeries.get(w.id);
+  const ev = g && g.data ? { data: g.data, at: g.at } : null;
+  const m = ev && (!w.metrics || now - ev.at < REFRESH_MS) ? ev : w.metrics ? { data: w.metrics } : ev;
+  const d = m && m.data && typeof m.data === "object" ? m.data : null;
+  const num = (k) => (d && typeof d[k] === "number" ? d[k] : undefined);
+  const span = `last ${Math.round(chartSpan(now) / 60000)} min`;
+  const none = d ? JSON.stringify(d) : "no workload_metrics event yet";
+  const empty = new Series(1, CHART_WINDOW_MS);
+
+  const cpu = drawChart(row.cpu, g ? g.cpu : empty, now, (x) => niceCeil(x, 0.05));
+  let cpuText = "–";
+  if (num("cpu_rate") !== undefined) cpuText = fmtCpu(d.cpu_rate);
+  else if (num("cpu_time_ms") !== undefined) cpuText = `${(d.cpu_time_ms / 1000).toFixed(2)} s`;
+  else if (d) cpuText = metricsText(m); // another node's shape: whatever it holds
+  row.cpu.value.textContent = cpuText;
+  const cpuTotal = num("cpu_time_ms") !== undefined ? ` · ${(d.cpu_time_ms / 1000).toFixed(2)} s in all` : "";
+  row.cells.cpu.title =
+    g && g.cpu.length ? `CPU, ${span}: max ${fmtCpu(g.cpu.max())} (scale ${fmtCpu(cpu.top)})${cpuTotal}` : none;
+
+  const mem = drawChart(row.mem, g ? g.mem : empty, now, (x) => pow2Ceil(x, MiB));
+  row.mem.value.textContent = num("memory_bytes") !== undefined ? fmtBytes(d.memory_bytes) : "–";
+  const peak = num("memory_peak_bytes") !== undefined ? ` · peak ${fmtBytes(d.memory_peak_bytes)}` : "";
+  const procs = num("pids") !== undefined ? ` · ${d.pids} process${d.pids === 1 ? "" : "es"}` : "";
+  row.cells.mem.title =
+    g && g.mem.length ? `memory, ${span}: max ${fmtBytes(g.mem.max())} (scale ${fmtBytes(mem.top)})${peak}${procs}` : none;
 }
 
 // Per-workload CPU and memory: nexc's workload_metrics events (and INFO's
@@ -555,13 +754,31 @@ function onEvent(m) {
   const d = ev.data;
   const when = ev.time ? new Date(ev.time) : new Date();
 
+  // Charted at the time the page received them: the node's clock may differ.
   if (type === "workload_metrics" && d && typeof d === "object") {
     const wid = d.workload_id || d.id || ev.source;
-    S.metrics.set(wid, { data: d, at: Date.now() });
-    for (const n of S.nodes.values()) {
-      const row = n.rows.get(wid);
-      if (row) updateRow(row);
+    if (typeof wid === "string" && wid) {
+      const now = Date.now();
+      const g = S.wlSeries.touch(wid, now);
+      g.data = d;
+      g.at = now;
+      if (typeof d.cpu_rate === "number") g.cpu.push(now, d.cpu_rate);
+      if (typeof d.memory_bytes === "number") g.mem.push(now, d.memory_bytes);
+      for (const n of S.nodes.values()) {
+        const row = n.rows.get(wid);
+        if (row) updateSparks(row);
+      }
     }
+  }
+  if (type === "node_metrics" && d && typeof d === "object" && typeof d.node_id === "string") {
+    const now = Date.now();
+    const g = S.nodeSeries.touch(d.node_id, now);
+    const rate = g.rate.next(now, d.deploys);
+    if (rate !== null) g.deploys.push(now, rate);
+    if (typeof d.workloads === "number") g.workloads.push(now, d.workloads);
+    if (typeof d.warm_agents === "number") g.warm.push(now, d.warm_agents);
+    const n = S.nodes.get(d.node_id);
+    if (n) drawNodeCharts(n);
   }
   if (type === "heartbeat" && d && S.nodes.has(d.node_id)) S.nodes.get(d.node_id).seen = Date.now();
   if (/^(workload_started|workload_stopped|node_started|node_stopped|node_entered_lameduck)$/.test(type)) {

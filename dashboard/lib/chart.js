@@ -83,3 +83,14 @@ export function areaPath(points, opts) {
 export function pathPointCount(d) {
   return (String(d || "").match(/[ML]/g) || []).length;
 }
+
+/**
+ * The span the x axis shows, given how long the page has been watching:
+ * whole steps of stepMs, at least minMs, at most maxMs. A page that has
+ * watched for 40 s draws its points over 1 minute rather than squeezed into
+ * the right edge of 5, and the scale changes once a step, not at every point.
+ */
+export function windowSpan(elapsedMs, minMs, maxMs, stepMs = minMs) {
+  const e = Number.isFinite(elapsedMs) && elapsedMs > 0 ? elapsedMs : 0;
+  return Math.min(maxMs, Math.max(minMs, Math.ceil(e / stepMs) * stepMs));
+}

@@ -3,10 +3,13 @@
 // driven by playwright-core, against a real nats-server (TCP + WebSocket
 // listener, JetStream) and a real nexc-node.
 //
-//   1. the page lists the node (its id, tags, capacity);
+//   1. the page lists the node (its id, tags, capacity, the sandbox in words:
+//      nowhere "[object Object]");
 //   2. deploying build/examples/ticker from the page (file upload to the object
 //      store, JWT signed and environment sealed in the page) shows a "tick" log
-//      line in the log pane within 5 s;
+//      line in the log pane within 5 s; the node chart and the workload's
+//      CPU and memory sparklines gain points as metrics events arrive (the
+//      node sends them every METRICS_MS);
 //   3. Stop on the page produces workload_stopped, seen in the page's event
 //      pane and by a separate NATS subscription of this test (over TCP);
 //   4. a deploy of an existing object-store object, a stop refused in the page
@@ -14,6 +17,7 @@
 //   5. the issuer seed never crossed NATS (a ">" subscription saw every
 //      message) and the page stored nothing (web storage, cookies).
 // Screenshots go to --out (dashboard.png while the workload runs,
+// dashboard-node.png its node card with the charts,
 // dashboard-stopped.png after the stop, dashboard-failure.png on a failure).
 //
 // Usage: node test_dashboard.mjs --source SRC --build BUILD --out DIR
@@ -33,6 +37,7 @@ import { fileURLToPath } from "node:url";
 const CHROMIUM = process.env.NEXC_CHROMIUM || "/usr/bin/chromium";
 const LOG_WITHIN_MS = 5000;
 const STOP_EVENT_WITHIN_MS = 5000;
+const METRICS_MS = 500; // the node's metrics_interval_ms (default 5000)
 
 // ---- arguments and prerequisites ---------------------------------------------
 
@@ -231,7 +236,10 @@ async function startNats() {
 
 async function startNode(natsPort) {
   // require_bound_tokens: the page's tokens must name their request (as the packaged config wants).
-  fs.writeFileSync(files.nodeConf, JSON.stringify({ machine_pool_size: 1, sandbox: "none", require_bound_tokens: true }));
+  fs.writeFileSync(
+    files.nodeConf,
+    JSON.stringify({ machine_pool_size: 1, sandbox: "none", require_bound_tokens: true, metrics_interval_ms: METRICS_MS }),
+  );
   fs.mkdirSync(files.state, { mode: 0o700 });
   const child = start(
     [NODE_BIN, "up", "--config", files.nodeConf, "--server", `nats://127.0.0.1:${natsPort}`, "--state-dir", files.state],
@@ -293,6 +301,20 @@ async function waitFor(fn, ms, what) {
   }
 }
 
+// The points a chart's line draws: its path's M and L commands, and their
+// coordinates.
+async function chartLine(locator) {
+  const d = (await locator.getAttribute("d")) || "";
+  const xy = [...d.matchAll(/[ML](-?[\d.]+) (-?[\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+  return { d, n: (d.match(/[ML]/g) || []).length, xy };
+}
+
+async function noObjectObject(what) {
+  const [text, html] = await page.evaluate(() => [document.body.innerText, document.body.outerHTML]);
+  check(!text.includes("[object Object]"), `"[object Object]" in the page text ${what}`);
+  check(!html.includes("[object Object]"), `"[object Object]" in the page's HTML (a title?) ${what}`);
+}
+
 async function main() {
   check(fs.existsSync(NODE_BIN), `${NODE_BIN} is missing (build first)`);
   check(fs.existsSync(TICKER), `${TICKER} is missing (build first)`);
@@ -340,8 +362,13 @@ async function main() {
   check(cardText.includes("nex.os=linux"), `the node card shows the node's tags: ${cardText}`);
   check(/warm agents\s+\d+\/1/.test(cardText), `the node card shows the pool capacity: ${cardText}`);
   check(/memory free/.test(cardText), "the node card shows the memory");
+  // INFO's nexc.sandbox is an object ({"tier":"none","unsafe":true} here)
+  await waitFor(async () => /sandbox\s+none — unsafe/.test(await card.innerText()), 5000, `the node card does not read "sandbox none — unsafe": ${await card.innerText()}`);
+  const sbTitle = await card.locator(".node-meta span.weak", { hasText: "sandbox" }).getAttribute("title");
+  check(/^tier: none\nunsafe: on$/.test(sbTitle || ""), `the sandbox's tooltip: ${JSON.stringify(sbTitle)}`);
+  await noObjectObject("with the node listed");
   check((await page.locator("#status").innerText()).startsWith("connected"), "the page says it is connected");
-  ok("the page lists the node with its id, tags and capacity");
+  ok("the page lists the node with its id, tags, capacity and sandbox (in words)");
 
   // 2. Deploy the ticker from the page.
   const issuer = nkeys.createAccount();
@@ -394,8 +421,39 @@ async function main() {
       throw new Failure(`the workload row does not show the hash ${sha}: ${await row.innerText()}`);
     });
   check((await row.innerText()).includes(sha.slice(0, 8)), "the workload row shows the hash");
-  await page.waitForTimeout(800); // a few more ticks for the picture
+
+  // Charts gain points as workload_metrics / node_metrics arrive.
+  const lines = {
+    workloads: card.locator('svg.chart[data-series="workloads"] path.line'),
+    warm: card.locator('svg.chart[data-series="warm"] path.line'),
+    cpu: row.locator('svg.chart[data-series="cpu"] path.line'),
+    mem: row.locator('svg.chart[data-series="mem"] path.line'),
+  };
+  await waitFor(async () => (await chartLine(lines.cpu)).n >= 1 && (await chartLine(lines.mem)).n >= 1, 5000, "the workload's sparklines have no point 5 s after the deploy");
+  const before = {};
+  for (const [k, l] of Object.entries(lines)) before[k] = (await chartLine(l)).n;
+  check(before.workloads >= 2, `the node chart has points before the deploy's (${before.workloads})`);
+  await page.waitForTimeout(4 * METRICS_MS);
+  const after = {};
+  for (const [k, l] of Object.entries(lines)) after[k] = (await chartLine(l)).n;
+  for (const k of Object.keys(lines)) check(after[k] > before[k], `the ${k} chart gained no point in ${4 * METRICS_MS} ms: ${before[k]} → ${after[k]}`);
+  // The memory sparkline is drawn above its baseline (a running ticker has
+  // resident memory); the deploy shows as a deploys/s point above zero.
+  const base = Number(await row.locator('svg.chart[data-series="mem"]').getAttribute("height")) - 2;
+  check((await chartLine(lines.mem)).xy.some(([, y]) => y < base - 1), "the memory sparkline lies flat on its baseline");
+  const deploysLine = await chartLine(card.locator('svg.chart[data-series="deploys"] path.line'));
+  const nodeBase = Number(await card.locator('svg.chart[data-series="deploys"]').getAttribute("height")) - 2;
+  check(deploysLine.xy.some(([, y]) => y < nodeBase - 1), `no deploys/s point above zero after the deploy: ${deploysLine.d}`);
+  check(/workloads\s+1\b/.test(await card.locator('figure[data-series="workloads"]').innerText()), "the workloads chart says 1");
+  check(/\d+(\.\d)?%/.test(await row.locator('td.spark').first().innerText()), "the CPU cell shows a percentage");
+  check(/[KMG]iB/.test(await row.locator('td.spark').nth(1).innerText()), "the memory cell shows bytes");
+  await noObjectObject("with a workload running");
+  const fits = await card.locator(".wl-table-wrap").evaluate((e) => [e.scrollWidth, e.clientWidth]);
+  check(fits[0] <= fits[1], `the workload table (${fits[0]} px) overflows its card (${fits[1]} px) at 1440 px`);
+  ok(`the charts gain points as metrics arrive (${METRICS_MS} ms): ${Object.keys(lines).map((k) => `${k} ${before[k]} → ${after[k]}`).join(", ")}`);
+
   await page.screenshot({ path: path.join(OUT, "dashboard.png"), fullPage: true });
+  await card.screenshot({ path: path.join(OUT, "dashboard-node.png") });
   ok(`workload row shown; screenshot ${path.join(OUT, "dashboard.png")}`);
 
   // 3. Stop from the page.

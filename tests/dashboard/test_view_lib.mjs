@@ -259,3 +259,17 @@ test("the sandbox's details: every field in words", () => {
   assert.equal(sandboxDetails(null), "");
   assert.ok(!sandboxDetails({ tier: "x", deep: { a: { b: [1, { c: 2 }] } } }).includes("[object Object]"));
 });
+
+test("the x span grows in whole steps from the minimum to the window", () => {
+  const min = 60000;
+  const max = 300000;
+  assert.equal(chart.windowSpan(0, min, max), min);
+  assert.equal(chart.windowSpan(-5, min, max), min);
+  assert.equal(chart.windowSpan(NaN, min, max), min);
+  assert.equal(chart.windowSpan(40000, min, max), min);
+  assert.equal(chart.windowSpan(60000, min, max), min);
+  assert.equal(chart.windowSpan(60001, min, max), 120000);
+  assert.equal(chart.windowSpan(250000, min, max), max);
+  assert.equal(chart.windowSpan(9e9, min, max), max);
+  assert.equal(chart.windowSpan(31000, 30000, max, 30000), 60000);
+});
