@@ -38,13 +38,15 @@ export function sandboxWeak(sb) {
   return sb.tier === "none" || sb.unsafe === true || list(sb.disabled).length > 0 || sb.cgroup === "none";
 }
 
+const words = (k) => k.replace(/_/g, " ");
+
 function value(v) {
   if (typeof v === "boolean") return v ? "on" : "off";
   if (Array.isArray(v)) return v.map(value).join(", ") || "none";
   if (isObj(v)) {
     return (
       Object.entries(v)
-        .map(([k, x]) => `${k.replace(/_/g, " ")} ${value(x)}`)
+        .map(([k, x]) => (/_mib$/.test(k) ? `${words(k.slice(0, -4))} ${value(x)} MiB` : `${words(k)} ${value(x)}`))
         .join(", ") || "none"
     );
   }
@@ -75,10 +77,10 @@ export function sandboxDetails(sb) {
   for (const [k, v] of Object.entries(sb)) {
     if (k === "uid_range" && isObj(v) && Number.isFinite(v.start) && v.count > 0) {
       const rest = Object.entries(v).filter(([x]) => x !== "start" && x !== "count");
-      const extra = rest.length ? `; ${rest.map(([x, y]) => `${x.replace(/_/g, " ")} ${value(y)}`).join(", ")}` : "";
+      const extra = rest.length ? `; ${rest.map(([x, y]) => `${words(x)} ${value(y)}`).join(", ")}` : "";
       lines.push(`uids: ${v.start}–${v.start + v.count - 1}${extra}`);
     } else {
-      lines.push(`${LABELS[k] || k.replace(/_/g, " ")}: ${value(v)}`);
+      lines.push(`${LABELS[k] || words(k)}: ${value(v)}`);
     }
   }
   return lines.join("\n");

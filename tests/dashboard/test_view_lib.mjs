@@ -251,8 +251,9 @@ test("the sandbox's details: every field in words", () => {
   assert.equal(lines[0], "tier: process");
   assert.ok(lines.includes("namespaces: pid, mount, ipc, uts, net"), d);
   assert.ok(lines.includes("seccomp: on"), d);
-  assert.ok(lines.includes("default limits: memory mib 256, vcpus 1, pids 128, pids by cgroup+rlimit, open files 1024, core size 0"), d);
+  assert.ok(lines.includes("default limits: memory 256 MiB, vcpus 1, pids 128, pids by cgroup+rlimit, open files 1024, core size 0"), d);
   assert.ok(lines.includes("uids: 100000–100999; in use 2, available 998, retired 0"), d);
+  assert.ok(lines.includes("most a deploy may ask: memory 2048 MiB, vcpus 4, pids 1024"), d);
   assert.ok(lines.includes("off: none"), d);
   assert.equal(sandboxDetails({ tier: "none", unsafe: true }), "tier: none\nunsafe: on");
   assert.equal(sandboxDetails("process"), "tier: process");
