@@ -351,7 +351,6 @@ handle_info (struct node *n, struct ctl_req *r)
   /* nexc extensions. */
   jsonw_key (&w, "nexc");
   jsonw_obj_begin (&w);
-  jsonw_kstr (&w, "sandbox", n->cfg.sandbox == SANDBOX_PROCESS ? "process" : "none");
   /* open: no valid_issuers, any key may deploy (the Nex v0.2 default). */
   jsonw_kbool (&w, "open", n->cfg.valid_issuers.n == 0);
   jsonw_kbool (&w, "lameduck_requires_jwt", n->cfg.lameduck_requires_jwt);
