@@ -47,7 +47,10 @@ usage (FILE *to)
   fprintf (to, "usage: nexc-agent --fd N --parent-pid PID [--sandbox none|process] "
                "[--log-level error|warn|info|debug]\n"
                "                  [--uid U --gid G --workdir DIR --state-dir DIR "
-               "[--network host|none]] [--listen-fd N] [--selftest]\n");
+               "[--network host|none]] [--listen-fd N] [--selftest]\n"
+               "       nexc-agent --zygote --fd N --parent-pid PID\n"
+               "       nexc-agent --help | --version\n"
+               "started by nexc-node, which passes the link on fd N; not run by hand.\n");
 }
 
 static int
@@ -79,6 +82,7 @@ parse_args (int argc, char **argv, struct opts *o)
     { "selftest", no_argument, NULL, 'T' },
     { "listen-fd", required_argument, NULL, 'L' },
     { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
   };
   long v;
@@ -158,6 +162,9 @@ parse_args (int argc, char **argv, struct opts *o)
         break;
       case 'h':
         usage (stdout);
+        exit (AGENT_EXIT_OK);
+      case 'V':
+        printf ("nexc-agent %s\n", NEXC_VERSION);
         exit (AGENT_EXIT_OK);
       default:
         usage (stderr);

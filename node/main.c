@@ -74,7 +74,8 @@ usage (FILE *f)
            "in valid_issuers\n"
            "       nexc-node check-config FILE\n"
            "       nexc-node preflight [--config FILE] [--state-dir DIR] [--server URL]\n"
-           "       nexc-node version\n"
+           "       nexc-node version          (or --version) print \"nexc-node VERSION\"\n"
+           "       nexc-node help             (or --help, -h) this text\n"
            "\n"
            "example: nexc-node up --config examples/nodeconfigs/dev.json --server "
            "nats://127.0.0.1:4222\n");
@@ -612,7 +613,7 @@ main (int argc, char **argv)
     return init_main (argc - 1, argv + 1);
   if (strcmp (argv[1], "preflight") == 0)
     return cmd_preflight (argc - 1, argv + 1);
-  if (strcmp (argv[1], "version") == 0)
+  if (strcmp (argv[1], "version") == 0 || strcmp (argv[1], "--version") == 0)
     {
       printf ("nexc-node %s\n", NEXC_VERSION);
       return 0;

@@ -43,6 +43,7 @@ static const char *const USAGE
       "  (default \"default\"),\n"
       "  --timeout MS (default 2000; for logs/events: how long to follow),\n"
       "  --json: JSON lines, one object per item (node, workload, event, log line, result)\n"
+      "  --help (this text), --version (print \"nexc VERSION\")\n"
       "\n"
       "example:\n"
       "  nexc run ./build/examples/ticker --name ticker --env TICK_MS=500\n"
@@ -64,6 +65,7 @@ main (int argc, char **argv)
     { "env", required_argument, NULL, 'E' },      { "argv", required_argument, NULL, 'a' },
     { "trigger", required_argument, NULL, 'G' },  { "help", no_argument, NULL, 'h' },
     { "drain", required_argument, NULL, 'D' },    { "wait", required_argument, NULL, 'W' },
+    { "version", no_argument, NULL, 'V' },
     { "password-file", required_argument, NULL, 'P' }, { "token-file", required_argument, NULL, 'K' },
     { NULL, 0, NULL, 0 }
   };
@@ -136,6 +138,7 @@ main (int argc, char **argv)
           o.triggers[o.n_triggers++] = optarg;
           break;
         case 'h': fputs (USAGE, stdout); return 0;
+        case 'V': printf ("nexc %s\n", NEXC_VERSION); return 0;
         default: fputs (USAGE, stderr); return EXIT_USAGE;
         }
     }

@@ -433,7 +433,7 @@ static int
 parse_network (struct config *cfg, json_t *v, struct nxerr *err)
 {
   static const char *const names[] = { "host", "none", NULL };
-  int x;
+  int x = 0; /* set when parse_enum succeeds; gcc -O2 cannot see that */
   if (parse_enum (v, "network", names, "\"host\", \"none\"", &x, err) < 0)
     return -1;
   cfg->network = (enum sandbox_network) x;
