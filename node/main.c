@@ -517,7 +517,7 @@ cmd_preflight (int argc, char **argv)
       = { { "config", required_argument, NULL, 'c' }, { "state-dir", required_argument, NULL, 'd' },
           { "server", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' },
           { NULL, 0, NULL, 0 } };
-  const char *config = NULL, *state_dir = NULL, *servers = NULL;
+  const char *config = NULL, *state_dir = NULL, *servers = NULL, *config_error = NULL;
   struct config cfg;
   struct preflight pf;
   struct preflight_opts o;
@@ -536,13 +536,11 @@ cmd_preflight (int argc, char **argv)
         return 0;
       default: usage (stderr); return EXIT_USAGE;
       }
+  /* A config that up would refuse is a row of the table (the packaged one
+   * is refused until init): the other checks run on what was read. */
   config_defaults (&cfg);
   if (config && config_load (&cfg, config, &err) < 0)
-    {
-      fprintf (stderr, "nexc-node: %s\n", err.msg);
-      config_free (&cfg);
-      return EXIT_CONFIG;
-    }
+    config_error = err.msg;
   if (state_dir)
     {
       free (cfg.state_dir);
@@ -557,7 +555,8 @@ cmd_preflight (int argc, char **argv)
   abs = realpath (cfg.state_dir, NULL);
   /* A cgroup of its own, so a node running meanwhile is not disturbed. */
   snprintf (cgname, sizeof cgname, "nexc-preflight-%d", (int) getpid ());
-  o = (struct preflight_opts){ .cfg = &cfg, .state_dir = abs ? abs : cfg.state_dir,
+  o = (struct preflight_opts){ .cfg = &cfg, .config_error = config_error,
+                               .state_dir = abs ? abs : cfg.state_dir,
                                .agent_path = agent, .servers = servers, .cgroup_name = cgname };
   preflight_run (&o, &pf);
   if (pf.cg.created)

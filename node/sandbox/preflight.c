@@ -556,6 +556,9 @@ void
 preflight_run (const struct preflight_opts *o, struct preflight *pf)
 {
   memset (pf, 0, sizeof *pf);
+  if (o->config_error)
+    fix (row (pf, "config", PF_MISSING, true, "%s", o->config_error),
+         "correct the file: `nexc-node check-config FILE` shows what up would refuse");
   check_agent (o, pf);
   check_state_dir (o, pf);
   if (o->cfg->sandbox == SANDBOX_PROCESS)

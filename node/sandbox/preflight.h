@@ -38,6 +38,10 @@ struct preflight {
 
 struct preflight_opts {
   const struct config *cfg;
+  /* Why the config file is refused (nexc-node preflight on a config `up`
+   * would not start with): a hard "config" row, and cfg is what was read
+   * before the error. NULL: the config is good. */
+  const char *config_error;
   const char *state_dir;   /* absolute */
   const char *agent_path;
   const char *servers;     /* comma list to try a TCP connect to; NULL: skip */
