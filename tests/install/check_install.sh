@@ -1,5 +1,6 @@
 #!/bin/sh
 # Install into a temporary prefix and check what a user gets: the binaries,
+# the man pages, the dashboard's files,
 # the systemd unit (valid per systemd-analyze when available), the default
 # config (refused by check-config until `nexc-node init` names an issuer), and a program built against the client
 # library with nothing but pkg-config.
@@ -11,9 +12,12 @@ cfg=$(mktemp -d /tmp/nexc-install-cfg-XXXXXX)
 trap 'rm -rf "$prefix" "$cfg"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in bin/nexc-node bin/nexc-agent bin/nexc lib/systemd/system/nexc-node.service \
-         etc/nexc/config.json include/nexc/api/nexc.h; do
+         etc/nexc/config.json include/nexc/api/nexc.h share/man/man1/nexc.1.gz \
+         share/man/man8/nexc-node.8.gz share/man/man8/nexc-agent.8.gz \
+         share/nexc/dashboard/index.html share/nexc/dashboard/dist/bundle.js; do
   [ -e "$prefix/$f" ] || { echo "missing after install: $f" >&2; exit 1; }
 done
+[ "$(stat -c %a "$prefix/etc/nexc/config.json")" = 600 ] || { echo "config.json is not 0600" >&2; exit 1; }
 libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -1)
 # The packaged config is refused until an issuer is named; init names one.
 cp "$prefix/etc/nexc/config.json" "$cfg/config.json"
