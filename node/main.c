@@ -295,6 +295,16 @@ find_agent (const char *argv0, const struct config *cfg)
   return xstrdup ("nexc-agent");
 }
 
+/* The process tier's preflight and leftover sweep, sparing (and taking
+ * back the uids of) the sandboxes whose agents answered reattach_open. */
+static int
+start_sandbox (struct node *n, struct nxerr *err)
+{
+  cleanup_free uint32_t *kept = NULL;
+  size_t n_kept = reattach_kept_uids (n, &kept);
+  return sandbox_start (n, &(struct sandbox_keep){ kept, n_kept }, err);
+}
+
 static int
 cmd_up (int argc, char **argv)
 {
@@ -419,8 +429,7 @@ cmd_up (int argc, char **argv)
    * sandbox's leftover sweep, which must spare their sandboxes. */
   /* Then the process tier's preflight (never a silent downgrade: a missing
    * hard requirement stops the start) and the leftovers of a crashed run. */
-  if ((!o.ephemeral && reattach_open (&n, &err) < 0)
-      || sandbox_start (&n, &(struct sandbox_keep){ reattach_keeps_uid, &n }, &err) < 0)
+  if ((!o.ephemeral && reattach_open (&n, &err) < 0) || start_sandbox (&n, &err) < 0)
     {
       log_error ("%s", err.msg);
       reattach_close (&n);
@@ -559,6 +568,7 @@ cmd_preflight (int argc, char **argv)
                                .state_dir = abs ? abs : cfg.state_dir,
                                .agent_path = agent, .servers = servers, .cgroup_name = cgname };
   preflight_run (&o, &pf);
+  uidrange_free (&pf.uids);
   if (pf.cg.created)
     cgroup_teardown (&pf.cg);
   preflight_print (&pf, &cfg, stdout);

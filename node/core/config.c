@@ -83,7 +83,8 @@ config_free (struct config *cfg)
   free (cfg->state_dir);
   free (cfg->agent_path);
   free (cfg->cgroup_root);
-  cfg->state_dir = cfg->agent_path = cfg->cgroup_root = NULL;
+  free (cfg->uid_lock_dir);
+  cfg->state_dir = cfg->agent_path = cfg->cgroup_root = cfg->uid_lock_dir = NULL;
 }
 
 /* ---- typed field readers; each names the key in its error ---- */
@@ -451,6 +452,21 @@ parse_cgroup (struct config *cfg, json_t *v, struct nxerr *err)
                      &cfg->cgroup_mode, err);
 }
 
+/* Every node of a host must name the same directory (node/sandbox/uidblock.h). */
+static int
+parse_uid_lock_dir (struct config *cfg, json_t *e, struct nxerr *err)
+{
+  char tmp[PATH_JOIN_MAX];
+  if (get_string (e, "uid_range.lock_dir", &cfg->uid_lock_dir, err) < 0)
+    return -1;
+  if (cfg->uid_lock_dir[0] != '/' || path_join (tmp, sizeof tmp, "/", cfg->uid_lock_dir) < 0)
+    return nxerr_set (err, EINVAL,
+                      "uid_range.lock_dir: must be an absolute path without \".\" or \"..\", "
+                      "at most %d bytes (e.g. \"/run/nexc/uids\")",
+                      PATH_JOIN_MAX - 1);
+  return 0;
+}
+
 static int
 parse_uid_range (struct config *cfg, json_t *v, struct nxerr *err)
 {
@@ -468,6 +484,11 @@ parse_uid_range (struct config *cfg, json_t *v, struct nxerr *err)
     else if (strcmp (k, "count") == 0)
       {
         if (get_int (e, "uid_range.count", 1, 16777216, &cfg->uid_count, err) < 0)
+          return -1;
+      }
+    else if (strcmp (k, "lock_dir") == 0)
+      {
+        if (parse_uid_lock_dir (cfg, e, err) < 0)
           return -1;
       }
     else

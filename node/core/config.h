@@ -80,6 +80,7 @@ struct config {
   /* The process tier (node/sandbox/sandbox.h). */
   enum sandbox_network network;
   int64_t uid_start, uid_count; /* uid_range */
+  char *uid_lock_dir;           /* uid_range.lock_dir; NULL: /run/nexc/uids */
   int64_t pids_limit;           /* default pids limit of a sandbox */
   int64_t open_files_limit;     /* RLIMIT_NOFILE of a workload */
   int64_t max_memory_mib;       /* max_resources; 0: machine_template.memsize_mib */

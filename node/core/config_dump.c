@@ -35,6 +35,8 @@ dump_sandbox (const struct config *cfg, struct jsonw *w)
   jsonw_obj_begin (w);
   jsonw_kint (w, "start", cfg->uid_start);
   jsonw_kint (w, "count", cfg->uid_count);
+  if (cfg->uid_lock_dir)
+    jsonw_kstr (w, "lock_dir", cfg->uid_lock_dir);
   jsonw_obj_end (w);
   jsonw_key (w, "max_resources");
   jsonw_obj_begin (w);

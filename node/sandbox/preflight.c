@@ -273,47 +273,80 @@ check_kernel (struct preflight *pf)
     }
 }
 
-/* Processes with ids in the range, but those of sandboxes being reattached
- * (o->keep_uid); the first one in pids[0], uids[0]. */
-static size_t
-scan_uids (const struct preflight_opts *o, uint32_t start, uint32_t count, int pids[4],
-           uint32_t uids[4])
+/* The sandboxes a restarted node reattaches to keep their uids, and their
+ * blocks come back to this node (or stay with the node that took them
+ * meanwhile: then their uids are never handed out here). */
+static void
+adopt_kept (const struct preflight_opts *o, struct preflight *pf, char *note, size_t cap)
 {
-  size_t used = uidrange_scan_proc ("/proc", start, count, pids, uids, 4), room, all, other = 0;
-  int *kp;
-  uint32_t *ku;
-  if (used == 0 || o->keep_uid == NULL)
-    return used;
-  room = used + 16;
-  kp = calloc (room, sizeof *kp);
-  ku = calloc (room, sizeof *ku);
-  if (kp == NULL || ku == NULL)
+  size_t foreign = 0;
+  for (size_t i = 0; i < o->n_keep; i++)
     {
-      free (kp);
-      free (ku);
-      return used;
+      struct nxerr err = { 0 };
+      int rc = uidrange_adopt (&pf->uids, o->keep_uids[i], &err);
+      if (rc != 0)
+        log_warn ("sandbox u%u (reattached): %s", o->keep_uids[i], err.msg);
+      if (rc > 0 && foreign++ == 0)
+        snprintf (note, cap, "%s", err.msg);
     }
-  all = uidrange_scan_proc ("/proc", start, count, kp, ku, room);
-  for (size_t i = 0; i < all && i < room; i++)
-    if (!o->keep_uid (o->keep_ud, ku[i]) && other++ == 0)
-      {
-        pids[0] = kp[i];
-        uids[0] = ku[i];
-      }
-  free (kp);
-  free (ku);
-  return all > room ? all : other;
+}
+
+/* "200000-200063" or "200000-200063 and 2 more blocks". */
+static void
+held_text (const struct uidrange *r, char *out, size_t cap)
+{
+  uint32_t first = 0;
+  size_t n = uidrange_held (r, &first, 1);
+  if (n == 0)
+    snprintf (out, cap, "no block");
+  else if (n == 1)
+    snprintf (out, cap, "%u-%u", first, first + UIDBLOCK_SIZE - 1);
+  else
+    snprintf (out, cap, "%u-%u and %zu more blocks", first, first + UIDBLOCK_SIZE - 1, n - 1);
+}
+
+/* The row turns into a warning: the lock dir is the fallback, a reattached
+ * sandbox's block is another node's now, or a foreign process runs in one
+ * of ours. */
+static void
+warn_uid_range (struct pf_row *r, const struct uidrange *u, const char *adopt_note,
+                const char *settle_note)
+{
+  const char *what, *how;
+  if (u->dir.fallback)
+    {
+      what = UIDBLOCK_DIR " cannot be made (/run is missing or read-only)";
+      how = "make /run writable: every node of the host must lock uid blocks in the same "
+            "directory";
+    }
+  else if (adopt_note[0])
+    {
+      what = adopt_note;
+      how = "nothing to do: another node took the block while this one was down (the "
+            "sandbox's workload had ended); this node never hands out that uid";
+    }
+  else if (settle_note[0])
+    {
+      what = settle_note;
+      how = "find the process (ps -eo pid,uid,gid,cmd): no node gave it that uid";
+    }
+  else
+    return;
+  r->status = PF_WARN;
+  snprintf (r->detail + strlen (r->detail), sizeof r->detail - strlen (r->detail), "; %s", what);
+  fix (r, "%s", how);
 }
 
 static bool
-check_uid_range (const struct preflight_opts *o, struct preflight *pf, uint32_t *first_free)
+check_uid_range (const struct preflight_opts *o, struct preflight *pf, uint32_t *uid)
 {
   const struct config *cfg = o->cfg;
   struct nxerr err = { 0 };
   uint32_t start = (uint32_t) cfg->uid_start, count = (uint32_t) cfg->uid_count;
-  int pids[4];
-  uint32_t uids[4];
-  size_t used;
+  struct uidrange_opts uo = { .start = start, .count = count, .own_uid = (uint32_t) getuid (),
+                              .lock_dir = cfg->uid_lock_dir, .proc_dir = NULL,
+                              .who = o->who ? o->who : "nexc-node-preflight" };
+  char adopt_note[256] = "", settle_note[256] = "", held[64];
   struct pf_row *r;
   FILE *f;
   char line[512];
@@ -329,29 +362,30 @@ check_uid_range (const struct preflight_opts *o, struct preflight *pf, uint32_t 
       fix (r, "choose a uid_range that does not contain the node's uid");
       return false;
     }
-  /* Right after a crash the previous run's sandboxes may still be dying
-   * (their namespaces are torn down after the node): give them a moment. */
-  used = scan_uids (o, start, count, pids, uids);
-  for (int i = 0; used > 0 && i < UID_SETTLE_MS / 50; i++)
+  if (uidrange_init (&pf->uids, &uo, &err) < 0)
     {
-      struct timespec ts = { 0, 50 * 1000000L };
-      nanosleep (&ts, NULL);
-      used = scan_uids (o, start, count, pids, uids);
-    }
-  if (used > 0)
-    {
-      r = row (pf, "uid range", PF_MISSING, true,
-               "%u-%u is in use: %zu processes run with ids from it (pid %d has %u)", start,
-               start + count - 1, used, pids[0], uids[0]);
-      fix (r, "choose a uid_range no other process or node uses (see /etc/subuid and running "
-              "containers)");
+      r = row (pf, "uid range", PF_MISSING, true, "%s", err.msg);
+      fix (r, "uid_range.lock_dir (default " UIDBLOCK_DIR ") must be a directory of the node's "
+              "uid that no one else may write, the same for every node of the host");
       return false;
     }
-  *first_free = start;
-  while (o->keep_uid && *first_free - start + 1 < count && o->keep_uid (o->keep_ud, *first_free))
-    (*first_free)++;
-  r = row (pf, "uid range", PF_OK, true, "%u-%u (%u uids), none in use", start,
-           start + count - 1, count);
+  adopt_kept (o, pf, adopt_note, sizeof adopt_note);
+  uidrange_settle (&pf->uids, UID_SETTLE_MS, settle_note, sizeof settle_note);
+  /* The self-test's uid, and with it the node's first block (the floor). */
+  if (uidrange_alloc (&pf->uids, uid, &err) < 0)
+    {
+      r = row (pf, "uid range", PF_MISSING, true, "%s", err.msg);
+      fix (r, "every block of uid_range is taken: stop a node, or give this one a uid_range of "
+              "its own; blocks in use by processes that no node holds stay refused until those "
+              "processes are gone");
+      return false;
+    }
+  held_text (&pf->uids, held, sizeof held);
+  r = row (pf, "uid range", PF_OK, true, "%u-%u (%u uids, blocks of %u locked in %s): this node "
+           "holds %s%s%s",
+           start, start + count - 1, count, UIDBLOCK_SIZE, uidrange_lock_dir (&pf->uids), held,
+           pf->uids.note[0] ? "; skipped: " : "", pf->uids.note);
+  warn_uid_range (r, &pf->uids, adopt_note, settle_note);
   /* Rootless containers allocate from /etc/subuid: overlapping is a trap. */
   f = fopen ("/etc/subuid", "re");
   while (f && fgets (line, sizeof line, f))
@@ -556,6 +590,7 @@ void
 preflight_run (const struct preflight_opts *o, struct preflight *pf)
 {
   memset (pf, 0, sizeof *pf);
+  pf->uids.dir.fd = -1; /* uidrange_free may be called whatever the tier */
   if (o->config_error)
     fix (row (pf, "config", PF_MISSING, true, "%s", o->config_error),
          "correct the file: `nexc-node check-config FILE` shows what up would refuse");
@@ -564,14 +599,17 @@ preflight_run (const struct preflight_opts *o, struct preflight *pf)
   if (o->cfg->sandbox == SANDBOX_PROCESS)
     {
       uint32_t uid = 0;
-      bool ok = check_privileges (pf);
+      bool have_uid, ok = check_privileges (pf);
       check_kernel (pf);
-      ok = check_uid_range (o, pf, &uid) && ok;
+      have_uid = check_uid_range (o, pf, &uid);
       check_cgroups (o, pf);
-      if (ok && preflight_ready (pf))
+      if (ok && have_uid && preflight_ready (pf))
         check_selftest (o, pf, uid);
       else
         row (pf, "sandbox self-test", PF_SKIPPED, false, "skipped: fix the rows above first");
+      /* Its block stays held: the node's first sandboxes take uids from it. */
+      if (have_uid)
+        uidrange_release (&pf->uids, uid);
     }
   else
     row (pf, "sandbox", PF_SKIPPED, false,

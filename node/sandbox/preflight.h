@@ -3,7 +3,8 @@
  * Used by `nexc-node preflight` (prints the table) and by `up` (refuses to
  * start when a hard requirement is missing, logs what is degraded). Hard
  * requirements of the process tier: root with the needed capabilities, the
- * namespaces, seccomp filters, a free and valid uid range, a usable state
+ * namespaces, seccomp filters, a valid uid range with a block this node can
+ * take (node/sandbox/uidrange.h), a usable state
  * dir and agent, and a self-test in which a real agent builds a sandbox and
  * a child inside verifies it. Soft: each cgroup controller (memory, pids,
  * cpu); a missing one turns that limit off, said in a log line, the tag
@@ -15,6 +16,7 @@
 #include <stdio.h>
 
 #include "node/sandbox/cgroup.h"
+#include "node/sandbox/uidrange.h"
 #include "node/core/config.h"
 
 #define PF_MAX_ROWS 24
@@ -33,6 +35,10 @@ struct preflight {
   struct pf_row rows[PF_MAX_ROWS];
   size_t n;
   struct cgroups cg; /* detected, node cgroup created (process tier) */
+  /* Process tier: the lock dir open, the blocks of the sandboxes being
+   * reattached taken back and the one of the self-test held. Moved into
+   * the sandbox by sandbox_start; otherwise uidrange_free it. */
+  struct uidrange uids;
   double selftest_ms;
 };
 
@@ -46,10 +52,11 @@ struct preflight_opts {
   const char *agent_path;
   const char *servers;     /* comma list to try a TCP connect to; NULL: skip */
   const char *cgroup_name; /* the node cgroup (nexc-<node id prefix>) */
+  const char *who;         /* in the uid lock files: the node id (NULL: preflight) */
   /* Uids of sandboxes a restarted node reattaches to (node/workload/reattach.h):
-   * their processes do not make the range "in use". NULL: none. */
-  bool (*keep_uid) (const void *ud, uint32_t uid);
-  const void *keep_ud;
+   * adopted, their blocks taken back. */
+  const uint32_t *keep_uids;
+  size_t n_keep;
 };
 
 void preflight_run (const struct preflight_opts *o, struct preflight *pf);

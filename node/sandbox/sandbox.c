@@ -183,11 +183,15 @@ kept_name (const void *ud, const char *name)
   const struct sandbox_keep *keep = ud;
   char *end;
   unsigned long uid;
-  if (name[0] != 'u' || keep == NULL || keep->uid == NULL)
+  if (name[0] != 'u' || keep == NULL)
     return false;
   uid = strtoul (name + 1, &end, 10);
-  return *end == '\0' && end != name + 1 && uid <= UINT32_MAX
-         && keep->uid (keep->ud, (uint32_t) uid);
+  if (*end != '\0' || end == name + 1 || uid > UINT32_MAX)
+    return false;
+  for (size_t i = 0; i < keep->n; i++)
+    if (keep->uids[i] == uid)
+      return true;
+  return false;
 }
 
 /* Working dirs (and trash) of a previous run: nothing of theirs runs, but
@@ -237,12 +241,13 @@ sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *er
     return nxerr_sys (err, errno, "state dir %s", n->cfg.state_dir);
   cgroup_node_name (n->node_id, cgname, sizeof cgname);
   o = (struct preflight_opts){ .cfg = &n->cfg, .state_dir = abs, .agent_path = n->agent_path,
-                               .servers = NULL, .cgroup_name = cgname, .keep_uid = keep ? keep->uid : NULL,
-                               .keep_ud = keep ? keep->ud : NULL };
+                               .servers = NULL, .cgroup_name = cgname, .who = n->node_id,
+                               .keep_uids = keep ? keep->uids : NULL, .n_keep = keep ? keep->n : 0 };
   preflight_run (&o, &pf);
   preflight_log (&pf);
   if (!preflight_ready (&pf))
     {
+      uidrange_free (&pf.uids);
       free (abs);
       return nxerr_set (err, EPERM,
                         "sandbox \"process\" cannot start: a prerequisite is missing (the lines "
@@ -252,6 +257,7 @@ sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *er
   sb = xcalloc (1, sizeof *sb);
   sb->node = n;
   sb->cg = pf.cg;
+  sb->uids = pf.uids; /* moved: its blocks are the sandbox's now */
   sb->selftest_ms = pf.selftest_ms;
   snprintf (sb->state_dir, sizeof sb->state_dir, "%s", abs);
   snprintf (sb->dir, sizeof sb->dir, "%s/sandboxes", abs);
@@ -260,10 +266,7 @@ sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *er
   pthread_cond_init (&sb->cv, NULL);
   loop_timer_init (&sb->reclaim_timer, on_reclaim);
   sb->dirfd = -1;
-  if (uidrange_init (&sb->uids, (uint32_t) n->cfg.uid_start, (uint32_t) n->cfg.uid_count,
-                     (uint32_t) getuid (), err)
-          < 0
-      || sandbox_mkdirs (sb->dir, err) < 0
+  if (sandbox_mkdirs (sb->dir, err) < 0
       || (sb->dirfd = open (sb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     {
       if (err->msg[0] == '\0')
@@ -289,11 +292,17 @@ sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *er
               sb->n_disabled, sb->n_disabled > 1 ? "s" : "", sb->disabled[0],
               sb->n_disabled > 1 ? ", " : "", sb->n_disabled > 1 ? sb->disabled[1] : "",
               sb->n_disabled > 2 ? ", " : "", sb->n_disabled > 2 ? sb->disabled[2] : "");
-  log_info ("sandbox \"process\": namespaces pid, mount, ipc, uts%s; seccomp; uids %u-%u; "
-            "cgroup %s%s%s; self-test %.1f ms",
-            n->cfg.network == SANDBOX_NET_NONE ? ", net" : "", sb->uids.start,
-            sb->uids.start + sb->uids.count - 1, sb->cg.ops ? sb->cg.ops->name : "none",
-            sb->cg.created ? " " : "", sb->cg.created ? sb->cg.node_name : "", sb->selftest_ms);
+  {
+    uint32_t first = 0;
+    size_t held = uidrange_held (&sb->uids, &first, 1);
+    log_info ("sandbox \"process\": namespaces pid, mount, ipc, uts%s; seccomp; uids from "
+              "%u-%u in blocks of %u (%s), holding %u-%u%s; cgroup %s%s%s; self-test %.1f ms",
+              n->cfg.network == SANDBOX_NET_NONE ? ", net" : "", sb->uids.start,
+              sb->uids.start + sb->uids.count - 1, UIDBLOCK_SIZE, uidrange_lock_dir (&sb->uids),
+              first, first + UIDBLOCK_SIZE - 1, held > 1 ? " and more" : "",
+              sb->cg.ops ? sb->cg.ops->name : "none", sb->cg.created ? " " : "",
+              sb->cg.created ? sb->cg.node_name : "", sb->selftest_ms);
+  }
   n->sandbox = sb;
   return 0;
 }
@@ -494,8 +503,8 @@ int
 sandbox_slot_adopt (struct sandbox *sb, uint32_t uid, struct sandbox_slot **out, struct nxerr *err)
 {
   struct sandbox_slot *s;
-  if (uidrange_take (&sb->uids, uid) < 0)
-    return nxerr_set (err, EEXIST, "sandbox u%u: uid not in uid_range or already taken", uid);
+  (void) err;
+  /* Its uid was adopted at start (the preflight, from the keep list). */
   s = xcalloc (1, sizeof *s);
   s->uid = uid;
   snprintf (s->id, sizeof s->id, "u%u", uid);
@@ -572,6 +581,21 @@ write_milli (struct jsonw *w, const char *key, int64_t milli)
   jsonw_raw (w, num, (size_t) len);
 }
 
+/* The first uid of each block this node holds (uidrange.h). */
+static void
+write_blocks (struct jsonw *w, const struct uidrange *u)
+{
+  size_t n = uidrange_held (u, NULL, 0);
+  uint32_t *v = xcalloc (n + 1, sizeof *v);
+  uidrange_held (u, v, n);
+  jsonw_key (w, "blocks");
+  jsonw_arr_begin (w);
+  for (size_t i = 0; i < n; i++)
+    jsonw_int (w, v[i]);
+  jsonw_arr_end (w);
+  free (v);
+}
+
 void
 sandbox_write_info (const struct node *n, struct jsonw *w)
 {
@@ -623,6 +647,9 @@ sandbox_write_info (const struct node *n, struct jsonw *w)
   jsonw_obj_begin (w);
   jsonw_kint (w, "start", sb->uids.start);
   jsonw_kint (w, "count", sb->uids.count);
+  jsonw_kint (w, "block_size", UIDBLOCK_SIZE);
+  jsonw_kstr (w, "lock_dir", uidrange_lock_dir (&sb->uids));
+  write_blocks (w, &sb->uids);
   jsonw_kint (w, "in_use", sb->uids.in_use);
   jsonw_kint (w, "available", uidrange_available (&sb->uids));
   jsonw_kint (w, "retired", (int64_t) sb->retired_uids);

@@ -6,7 +6,8 @@
  * The node prepares each sandbox before its agent exists and takes it apart
  * once the agent was reaped; the agent builds the inside (agent/sandbox.h).
  * One struct sandbox_slot per agent:
- *   sandbox_slot_new      a uid (= gid) from uid_range; the working dir
+ *   sandbox_slot_new      a uid (= gid) from a block of uid_range this node
+ *                         holds (node/sandbox/uidrange.h); the working dir
  *                         <state>/sandboxes/u<uid>, 0700, owned by that uid;
  *                         the cgroup leaf <node cgroup>/u<uid> with the
  *                         template's limits (machine_template, pids_limit);
@@ -53,11 +54,12 @@ struct sandbox_slot {
   unsigned reclaim_tries;
 };
 
-/* The sandboxes of a previous run to keep through the leftover sweep: those
- * whose agents a restarted node reattaches (uid(ud, uid) true). */
+/* The sandboxes of a previous run to keep through the leftover sweep, and
+ * whose uids (and blocks) the node takes back: those whose agents a
+ * restarted node reattaches. */
 struct sandbox_keep {
-  bool (*uid) (const void *ud, uint32_t uid);
-  const void *ud;
+  const uint32_t *uids;
+  size_t n;
 };
 
 /* keep may be NULL: nothing is kept. */
@@ -75,8 +77,9 @@ int sandbox_slot_attach (struct sandbox *sb, struct sandbox_slot *s, pid_t pid,
 int sandbox_slot_apply (struct sandbox *sb, struct sandbox_slot *s,
                         const struct deploy_resources *res, struct nxerr *err);
 uint64_t sandbox_slot_oom_kills (struct sandbox *sb, struct sandbox_slot *s);
-/* The sandbox u<uid> of a previous run, reattached: its uid taken again,
- * its leaf and working dir (spared by the start-time sweep) owned again. */
+/* The sandbox u<uid> of a previous run, reattached: its uid (taken back by
+ * sandbox_start from the keep list), its leaf and working dir (spared by
+ * the start-time sweep) owned again. */
 int sandbox_slot_adopt (struct sandbox *sb, uint32_t uid, struct sandbox_slot **out,
                         struct nxerr *err);
 /* Takes s. */

@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "api/timefmt.h"
 #include "api/xalloc.h"
 
 #define UID_NOBODY 65534u
 #define UID_INVALID 0xffffffffu
+#define SETTLE_POLL_MS 50
 
 static bool
 bit_get (const uint8_t *v, uint32_t i)
@@ -42,6 +45,53 @@ uidrange_check (uint32_t start, uint32_t count, struct nxerr *err)
   return 0;
 }
 
+bool
+uidrange_contains (const struct uidrange *r, uint32_t uid)
+{
+  return r->count > 0 && uid >= r->start && uid - r->start < r->count;
+}
+
+/* ---- blocks: index b of r->blocks is block r->first + b ---- */
+
+static uint32_t
+block_of (const struct uidrange *r, uint32_t uid)
+{
+  return uid / UIDBLOCK_SIZE - r->first;
+}
+
+static uint32_t
+block_start (const struct uidrange *r, uint32_t b)
+{
+  return (r->first + b) * UIDBLOCK_SIZE;
+}
+
+/* The part of block b inside the range: [*lo, *lo + n). */
+static uint32_t
+span (const struct uidrange *r, uint32_t b, uint32_t *lo)
+{
+  uint64_t s = block_start (r, b), e = s + UIDBLOCK_SIZE;
+  uint64_t rs = r->start, re = (uint64_t) r->start + r->count;
+  s = s > rs ? s : rs;
+  e = e < re ? e : re;
+  *lo = (uint32_t) s;
+  return (uint32_t) (e - s);
+}
+
+static uint32_t
+free_in (const struct uidrange *r, uint32_t b)
+{
+  uint32_t lo, n = span (r, b, &lo), used = 0;
+  for (uint32_t i = 0; i < n; i++)
+    used += bit_get (r->used, lo + i - r->start);
+  return n - used;
+}
+
+static bool
+is_reserved (uint32_t uid, uint32_t own_uid)
+{
+  return uid == own_uid || uid == UID_NOBODY;
+}
+
 static void
 reserve (struct uidrange *r, uint32_t uid)
 {
@@ -53,122 +103,424 @@ reserve (struct uidrange *r, uint32_t uid)
 }
 
 int
-uidrange_init (struct uidrange *r, uint32_t start, uint32_t count, uint32_t own_uid,
-               struct nxerr *err)
+uidrange_init (struct uidrange *r, const struct uidrange_opts *o, struct nxerr *err)
 {
   memset (r, 0, sizeof *r);
-  if (uidrange_check (start, count, err) < 0)
+  r->dir.fd = -1;
+  if (uidrange_check (o->start, o->count, err) < 0)
     return -1;
-  r->start = start;
-  r->count = count;
-  r->used = xcalloc ((count + 7) / 8, 1);
-  reserve (r, own_uid);
+  r->start = o->start;
+  r->count = o->count;
+  r->first = o->start / UIDBLOCK_SIZE;
+  r->n_blocks = (o->start + o->count - 1) / UIDBLOCK_SIZE - r->first + 1;
+  r->used = xcalloc ((o->count + 7) / 8, 1);
+  r->blocks = xcalloc (r->n_blocks, sizeof *r->blocks);
+  for (uint32_t b = 0; b < r->n_blocks; b++)
+    r->blocks[b].fd = -1;
+  r->own_uid = o->own_uid;
+  snprintf (r->who, sizeof r->who, "%s", o->who ? o->who : "nexc-node");
+  snprintf (r->proc_dir, sizeof r->proc_dir, "%s", o->proc_dir ? o->proc_dir : "/proc");
+  reserve (r, o->own_uid);
   reserve (r, UID_NOBODY);
   if (r->reserved == r->count)
     {
+      nxerr_set (err, EINVAL, "uid_range: no usable uid (the range holds only %s)",
+                 o->own_uid == o->start ? "the node's own uid" : "uid 65534 (nobody)");
       uidrange_free (r);
-      return nxerr_set (err, EINVAL, "uid_range: no usable uid (the range holds only %s)",
-                        own_uid == start ? "the node's own uid" : "uid 65534 (nobody)");
+      return -1;
+    }
+  if (uidblock_dir_open (o->lock_dir, &r->dir, err) < 0)
+    {
+      uidrange_free (r);
+      return -1;
     }
   return 0;
+}
+
+static void
+give_back (struct uidrange *r, uint32_t b)
+{
+  struct uidrange_block *k = &r->blocks[b];
+  uidblock_unlock (&r->dir, block_start (r, b), k->fd);
+  k->fd = -1;
+  r->held--;
+  if (k->no_new)
+    r->held_no_new--;
+  k->no_new = false;
 }
 
 void
 uidrange_free (struct uidrange *r)
 {
+  for (uint32_t b = 0; r->blocks && b < r->n_blocks; b++)
+    if (r->blocks[b].fd >= 0)
+      give_back (r, b);
+  uidblock_dir_close (&r->dir);
+  free (r->blocks);
   free (r->used);
+  r->blocks = NULL;
   r->used = NULL;
   r->count = 0;
+  r->n_blocks = 0;
 }
 
-bool
-uidrange_contains (const struct uidrange *r, uint32_t uid)
+/* ---- who runs with the range's ids (/proc) ---- */
+
+/* Per block: the first process found running with an id of it that this
+ * node did not hand out (pid 0: none). */
+struct busy {
+  int pid;
+  uint32_t id;
+};
+
+struct scan {
+  const struct uidrange *r;
+  struct busy *busy;
+};
+
+static void
+on_id (void *ud, int pid, uint32_t id)
 {
-  return r->count > 0 && uid >= r->start && uid - r->start < r->count;
+  struct scan *s = ud;
+  uint32_t b = block_of (s->r, id);
+  /* Our own sandboxes, adopted ones included, and the ids never handed out
+   * (nobody) do not make a block busy. */
+  if (bit_get (s->r->used, id - s->r->start) || s->busy[b].pid)
+    return;
+  s->busy[b].pid = pid;
+  s->busy[b].id = id;
+}
+
+static void
+scan_busy (const struct uidrange *r, struct busy *busy)
+{
+  struct scan s = { r, busy };
+  memset (busy, 0, r->n_blocks * sizeof *busy);
+  uidrange_scan_proc_each (r->proc_dir, r->start, r->count, on_id, &s);
+}
+
+/* ---- taking a block ---- */
+
+/* What a block search passed over, for its messages. */
+struct search {
+  uint32_t others, busy, unusable;
+  char other_ex[2][192];
+  char busy_ex[96];
+  char unusable_ex[192];
+};
+
+static void
+note_other (struct search *s, const struct uidrange *r, uint32_t b,
+            const struct uidblock_holder *h)
+{
+  char who[128];
+  if (s->others < 2)
+    {
+      uidblock_holder_text (h, who, sizeof who);
+      snprintf (s->other_ex[s->others], sizeof s->other_ex[0], "%u-%u by %s", block_start (r, b),
+                block_start (r, b) + UIDBLOCK_SIZE - 1, who);
+    }
+  s->others++;
+}
+
+static void
+note_busy (struct search *s, const struct busy *x)
+{
+  if (s->busy++ == 0)
+    snprintf (s->busy_ex, sizeof s->busy_ex, "pid %d runs as uid %u", x->pid, x->id);
+}
+
+static void
+note_unusable (struct search *s, const struct nxerr *e)
+{
+  if (s->unusable++ == 0)
+    snprintf (s->unusable_ex, sizeof s->unusable_ex, "%s", e->msg);
+}
+
+/* "2 held by other nodes (...), 1 in use by ... (...)", or "". */
+static void
+search_text (const struct search *s, char *out, size_t cap)
+{
+  size_t n = 0;
+  out[0] = '\0';
+  if (s->others)
+    n += (size_t) snprintf (out + n, cap - n, "%u held by other nodes (%s%s%s%s)", s->others,
+                            s->other_ex[0], s->others > 1 ? ", " : "",
+                            s->others > 1 ? s->other_ex[1] : "", s->others > 2 ? ", ..." : "");
+  if (s->busy && n < cap)
+    n += (size_t) snprintf (out + n, cap - n,
+                            "%s%u in use by processes no node holds them for (%s)",
+                            n ? "; " : "", s->busy, s->busy_ex);
+  if (s->unusable && n < cap)
+    snprintf (out + n, cap - n, "%s%u not usable (%s)", n ? "; " : "", s->unusable,
+              s->unusable_ex);
+}
+
+static int
+exhausted (struct uidrange *r, const struct search *s, struct nxerr *err)
+{
+  char text[448];
+  search_text (s, text, sizeof text);
+  return nxerr_set (err, ENOSPC,
+                    "uid_range %u-%u: no free uid: this node holds %u block%s of %u (%u uids in "
+                    "use)%s%s",
+                    r->start, r->start + r->count - 1, r->held, r->held == 1 ? "" : "s",
+                    UIDBLOCK_SIZE, r->in_use, text[0] ? "; blocks " : "", text);
+}
+
+/* Lock block b and make sure no process runs with its ids; busy is the last
+ * scan (pid 0 everywhere before the first, *scanned false). 0: b is ours. */
+static int
+try_block (struct uidrange *r, uint32_t b, struct busy *busy, bool *scanned, struct search *s)
+{
+  struct uidblock_holder h;
+  struct nxerr e = { 0 };
+  int fd;
+  if (uidblock_lock (&r->dir, block_start (r, b), r->who, &fd, &h, &e) < 0)
+    {
+      if (e.code == EAGAIN)
+        note_other (s, r, b, &h);
+      else
+        note_unusable (s, &e);
+      return -1;
+    }
+  /* Scan after locking: from now on only the crashed holders' survivors can
+   * run with its ids, and they are already there. A block an earlier scan
+   * found busy is not scanned again. */
+  if (!*scanned || busy[b].pid == 0)
+    {
+      scan_busy (r, busy);
+      *scanned = true;
+    }
+  if (busy[b].pid == 0)
+    {
+      r->blocks[b].fd = fd;
+      r->held++;
+      return 0;
+    }
+  note_busy (s, &busy[b]);
+  uidblock_unlock (&r->dir, block_start (r, b), fd);
+  return -1;
+}
+
+static int
+take_block (struct uidrange *r, uint32_t *out, struct nxerr *err)
+{
+  struct search s;
+  struct busy *busy = xcalloc (r->n_blocks, sizeof *busy);
+  bool scanned = false;
+  memset (&s, 0, sizeof s);
+  for (uint32_t b = 0; b < r->n_blocks; b++)
+    {
+      if (r->blocks[b].fd >= 0 || free_in (r, b) == 0)
+        continue;
+      if (try_block (r, b, busy, &scanned, &s) == 0)
+        {
+          search_text (&s, r->note, sizeof r->note);
+          free (busy);
+          *out = b;
+          return 0;
+        }
+    }
+  free (busy);
+  return exhausted (r, &s, err);
+}
+
+/* ---- uids ---- */
+
+/* A free uid of block b, round-robin from its cursor. */
+static bool
+pick (struct uidrange *r, uint32_t b, uint32_t *uid)
+{
+  struct uidrange_block *k = &r->blocks[b];
+  uint32_t lo, n = span (r, b, &lo);
+  for (uint32_t j = 0; j < n; j++)
+    {
+      uint32_t i = (k->next + j) % n;
+      if (!bit_get (r->used, lo + i - r->start))
+        {
+          bit_set (r->used, lo + i - r->start, true);
+          k->in_use++;
+          r->in_use++;
+          k->next = (i + 1) % n;
+          *uid = lo + i;
+          return true;
+        }
+    }
+  return false;
 }
 
 int
 uidrange_alloc (struct uidrange *r, uint32_t *uid, struct nxerr *err)
 {
-  for (uint32_t k = 0; k < r->count; k++)
-    {
-      uint32_t i = (r->next + k) % r->count;
-      if (!bit_get (r->used, i))
-        {
-          bit_set (r->used, i, true);
-          r->in_use++;
-          r->next = (i + 1) % r->count;
-          *uid = r->start + i;
-          return 0;
-        }
-    }
-  return nxerr_set (err, ENOSPC, "no free uid in uid_range %u-%u (%u sandboxes use one each)",
-                    r->start, r->start + r->count - 1, r->in_use);
-}
-
-int
-uidrange_take (struct uidrange *r, uint32_t uid)
-{
-  if (!uidrange_contains (r, uid) || bit_get (r->used, uid - r->start))
+  uint32_t b;
+  for (b = 0; b < r->n_blocks; b++)
+    if (r->blocks[b].fd >= 0 && !r->blocks[b].no_new && pick (r, b, uid))
+      return 0;
+  if (take_block (r, &b, err) < 0)
     return -1;
-  bit_set (r->used, uid - r->start, true);
-  r->in_use++;
+  if (!pick (r, b, uid))
+    return nxerr_set (err, ENOSPC, "uid block %u: no free uid", block_start (r, b));
   return 0;
 }
 
 void
 uidrange_release (struct uidrange *r, uint32_t uid)
 {
-  if (!uidrange_contains (r, uid) || !bit_get (r->used, uid - r->start) || r->in_use == 0)
+  struct uidrange_block *k;
+  uint32_t b;
+  if (!uidrange_contains (r, uid) || !bit_get (r->used, uid - r->start)
+      || is_reserved (uid, r->own_uid) || r->in_use == 0)
     return;
+  b = block_of (r, uid);
+  k = &r->blocks[b];
   bit_set (r->used, uid - r->start, false);
   r->in_use--;
+  if (k->in_use > 0)
+    k->in_use--;
+  /* The last block that hands out uids stays: the floor. */
+  if (k->fd >= 0 && k->in_use == 0 && (k->no_new || r->held - r->held_no_new > 1))
+    give_back (r, b);
+}
+
+int
+uidrange_adopt (struct uidrange *r, uint32_t uid, struct nxerr *err)
+{
+  struct uidrange_block *k;
+  struct nxerr e = { 0 };
+  int fd;
+  if (!uidrange_contains (r, uid) || bit_get (r->used, uid - r->start))
+    return nxerr_set (err, EEXIST, "uid %u: not in uid_range %u-%u, or already taken", uid,
+                      r->start, r->start + r->count - 1);
+  k = &r->blocks[block_of (r, uid)];
+  bit_set (r->used, uid - r->start, true);
+  k->in_use++;
+  r->in_use++;
+  if (k->fd >= 0)
+    return 0;
+  if (uidblock_lock (&r->dir, uidblock_start (uid), r->who, &fd, NULL, &e) < 0)
+    {
+      nxerr_set (err, e.code, "uid %u: its block is not this node's any more: %s", uid, e.msg);
+      return 1;
+    }
+  k->fd = fd;
+  r->held++;
+  return 0;
+}
+
+static void
+sleep_ms (int ms)
+{
+  struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+  while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+/* Held blocks (not yet no_new) in which busy shows a foreign process. */
+static size_t
+count_stale (const struct uidrange *r, const struct busy *busy)
+{
+  size_t n = 0;
+  for (uint32_t b = 0; b < r->n_blocks; b++)
+    n += r->blocks[b].fd >= 0 && !r->blocks[b].no_new && busy[b].pid;
+  return n;
+}
+
+size_t
+uidrange_settle (struct uidrange *r, int wait_ms, char *note, size_t cap)
+{
+  struct busy *busy;
+  uint64_t deadline = timefmt_mono_ns () + (uint64_t) (wait_ms > 0 ? wait_ms : 0) * 1000000ull;
+  size_t stale, n = 0;
+  if (note && cap)
+    note[0] = '\0';
+  if (r->held == 0)
+    return 0;
+  busy = xcalloc (r->n_blocks, sizeof *busy);
+  /* Right after a crash the previous run's sandboxes may still be dying
+   * (their namespaces are torn down after the node): give them a moment. */
+  for (scan_busy (r, busy); (stale = count_stale (r, busy)) > 0 && timefmt_mono_ns () < deadline;
+       scan_busy (r, busy))
+    sleep_ms (SETTLE_POLL_MS);
+  for (uint32_t b = 0; stale && b < r->n_blocks; b++)
+    {
+      struct uidrange_block *k = &r->blocks[b];
+      if (k->fd < 0 || k->no_new || busy[b].pid == 0)
+        continue;
+      k->no_new = true;
+      r->held_no_new++;
+      if (n++ == 0 && note && cap)
+        snprintf (note, cap,
+                  "uids %u-%u serve the sandboxes reattached to only: pid %d runs as uid %u, "
+                  "which this node did not hand out",
+                  block_start (r, b), block_start (r, b) + UIDBLOCK_SIZE - 1, busy[b].pid,
+                  busy[b].id);
+    }
+  free (busy);
+  return n;
 }
 
 uint32_t
 uidrange_available (const struct uidrange *r)
 {
-  return r->count - r->reserved - r->in_use;
+  uint32_t n = 0;
+  for (uint32_t b = 0; b < r->n_blocks; b++)
+    if (r->blocks[b].fd >= 0 && !r->blocks[b].no_new)
+      n += free_in (r, b);
+  return n;
 }
 
-/* "Uid:\t0\t0\t0\t0" / "Gid:..." lines: any of the four ids in the range. */
-static bool
-ids_in_range (const char *status, const char *key, uint32_t start, uint32_t count,
-              uint32_t *hit)
+size_t
+uidrange_held (const struct uidrange *r, uint32_t *starts, size_t max)
+{
+  size_t n = 0;
+  for (uint32_t b = 0; b < r->n_blocks; b++)
+    if (r->blocks[b].fd >= 0 && n++ < max)
+      starts[n - 1] = block_start (r, b);
+  return n;
+}
+
+const char *
+uidrange_lock_dir (const struct uidrange *r)
+{
+  return r->dir.path;
+}
+
+/* ---- /proc ---- */
+
+/* "Uid:\t0\t0\t0\t0" / "Gid:..." lines: fn for each of the four ids in the
+ * range. */
+static void
+ids_in_range (const char *status, const char *key, uint32_t start, uint32_t count, int pid,
+              void (*fn) (void *, int, uint32_t), void *ud)
 {
   const char *p = strstr (status, key);
   if (p == NULL)
-    return false;
+    return;
   p += strlen (key);
   for (int i = 0; i < 4; i++)
     {
       char *end;
       unsigned long v = strtoul (p, &end, 10);
       if (end == p)
-        return false;
+        return;
       if (v >= start && v - start < count)
-        {
-          *hit = (uint32_t) v;
-          return true;
-        }
+        fn (ud, pid, (uint32_t) v);
       p = end;
     }
-  return false;
 }
 
-size_t
-uidrange_scan_proc (const char *proc_dir, uint32_t start, uint32_t count, int *pids,
-                    uint32_t *uids, size_t max)
+void
+uidrange_scan_proc_each (const char *proc_dir, uint32_t start, uint32_t count,
+                         void (*fn) (void *ud, int pid, uint32_t id), void *ud)
 {
   DIR *d = opendir (proc_dir);
   struct dirent *e;
-  size_t found = 0;
   if (d == NULL)
-    return 0;
+    return;
   while ((e = readdir (d)) != NULL)
     {
       char path[512], buf[4096];
-      uint32_t hit = 0;
       ssize_t len;
       int fd;
       if (e->d_name[0] < '1' || e->d_name[0] > '9')
@@ -186,18 +538,42 @@ uidrange_scan_proc (const char *proc_dir, uint32_t start, uint32_t count, int *p
        * reaped (as in a pid namespace being torn down). */
       if (strstr (buf, "\nState:\tZ") || strstr (buf, "\nState:\tX"))
         continue;
-      if (!ids_in_range (buf, "\nUid:", start, count, &hit)
-          && !ids_in_range (buf, "\nGid:", start, count, &hit))
-        continue;
-      if (found < max)
-        {
-          if (pids)
-            pids[found] = atoi (e->d_name);
-          if (uids)
-            uids[found] = hit;
-        }
-      found++;
+      ids_in_range (buf, "\nUid:", start, count, atoi (e->d_name), fn, ud);
+      ids_in_range (buf, "\nGid:", start, count, atoi (e->d_name), fn, ud);
     }
   closedir (d);
-  return found;
+}
+
+/* Counting wrapper: one hit per process. */
+struct count_scan {
+  int *pids;
+  uint32_t *uids;
+  size_t max, found;
+  int last_pid;
+};
+
+static void
+on_count (void *ud, int pid, uint32_t id)
+{
+  struct count_scan *c = ud;
+  if (pid == c->last_pid)
+    return;
+  c->last_pid = pid;
+  if (c->found < c->max)
+    {
+      if (c->pids)
+        c->pids[c->found] = pid;
+      if (c->uids)
+        c->uids[c->found] = id;
+    }
+  c->found++;
+}
+
+size_t
+uidrange_scan_proc (const char *proc_dir, uint32_t start, uint32_t count, int *pids,
+                    uint32_t *uids, size_t max)
+{
+  struct count_scan c = { pids, uids, max, 0, 0 };
+  uidrange_scan_proc_each (proc_dir, start, count, on_count, &c);
+  return c.found;
 }

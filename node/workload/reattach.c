@@ -182,17 +182,31 @@ reattach_open (struct node *n, struct nxerr *err)
   return 0;
 }
 
-bool
-reattach_keeps_uid (const void *node, uint32_t uid)
+size_t
+reattach_kept_uids (const struct node *n, uint32_t **out)
 {
-  const struct node *n = node;
   const struct reattach *r = n->reattach;
-  if (r == NULL)
-    return false;
+  size_t k = 0;
+  *out = NULL;
+  if (r == NULL || r->n == 0)
+    return 0;
+  *out = xcalloc (r->n, sizeof **out);
   for (size_t i = 0; i < r->n; i++)
-    if (r->fds[i] >= 0 && r->entries[i].sandbox_uid == uid)
-      return true;
-  return false;
+    if (r->fds[i] >= 0 && r->entries[i].sandbox_uid && r->entries[i].sandbox_uid <= UINT32_MAX)
+      (*out)[k++] = (uint32_t) r->entries[i].sandbox_uid;
+  return k;
+}
+
+/* A kept sandbox (its uid taken back at start) whose workload is not
+ * reattached after all: taken apart like any other, its uid released. */
+static void
+drop_kept_sandbox (struct node *n, const struct journal_entry *e)
+{
+  struct sandbox_slot *s = NULL;
+  struct nxerr err = { 0 };
+  if (n->sandbox && e->sandbox_uid && e->sandbox_uid <= UINT32_MAX
+      && sandbox_slot_adopt (n->sandbox, (uint32_t) e->sandbox_uid, &s, &err) == 0)
+    sandbox_slot_release (n->sandbox, s);
 }
 
 static void
@@ -337,12 +351,15 @@ reattach_run (struct node *n)
       struct agent *a;
       if (w == NULL)
         {
+          bool kept = r->fds[i] >= 0;
           journal_del (r->j, e->id, &err);
           if (r->fds[i] >= 0)
             close (r->fds[i]);
           r->fds[i] = -1;
           if (agent_socks_ours (r->socks, e->sock))
             clean_orphan (e->sock);
+          if (kept)
+            drop_kept_sandbox (n, e);
           continue;
         }
       r->pending++;
@@ -373,8 +390,11 @@ reattach_run (struct node *n)
       if (a != NULL)
         w->agent = a;
       if (a == NULL)
-        log_error ("workload %s: reattach: %s", w->id, err.msg);
-      else if (n->sandbox && e->sandbox_uid
+        {
+          log_error ("workload %s: reattach: %s", w->id, err.msg);
+          drop_kept_sandbox (n, e);
+        }
+      else if (n->sandbox && e->sandbox_uid && e->sandbox_uid <= UINT32_MAX
                && sandbox_slot_adopt (n->sandbox, (uint32_t) e->sandbox_uid, &a->slot, &err) < 0)
         log_error ("workload %s: reattach: %s", w->id, err.msg);
     }

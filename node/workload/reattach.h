@@ -9,7 +9,8 @@
  *   reattach_open  (before sandbox_start) reads the journal (a corrupt one is
  *                  moved aside and reported) and connects to every entry's
  *                  socket: the connected ones keep their sandbox through the
- *                  leftover sweep (reattach_keeps_uid);
+ *                  leftover sweep and take their uids back
+ *                  (reattach_kept_uids);
  *   reattach_run   (after NATS, before the pool and autostart) rebuilds each
  *                  workload; a connected agent is adopted (LEASED, not our
  *                  child) and must send Reattach, then its buffered Log frames
@@ -22,6 +23,7 @@
 #define NEXC_NODE_REATTACH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "api/nxerr.h"
@@ -34,9 +36,9 @@ struct agent;
 #define REATTACH_TIMEOUT_MS 5000 /* for an adopted agent's Reattach frame */
 
 int reattach_open (struct node *n, struct nxerr *err);
-/* Whether uid is the sandbox of an agent being reattached (node is the
- * struct node; a struct sandbox_keep's predicate). */
-bool reattach_keeps_uid (const void *node, uint32_t uid);
+/* The sandbox uids of the agents that answered (a struct sandbox_keep's
+ * list): malloc'd into *out; returns how many. */
+size_t reattach_kept_uids (const struct node *n, uint32_t **out);
 void reattach_run (struct node *n);
 void reattach_close (struct node *n);
 

@@ -214,6 +214,7 @@ INVALID = [
     {"cgroup": "v3"},
     {"cgroup_root": "relative/path"},
     {"uid_range": {"start": 0}},
+    {"uid_range": {"lock_dir": "run/nexc/uids"}},
     {"max_resources": {"gpus": 1}},
     {"max_resources": {"vcpus": 0.001}},
     {"pids_limit": 7},

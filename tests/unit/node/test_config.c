@@ -634,7 +634,17 @@ test_process_tier_keys (void **state)
                "uid_range: start + count goes past the last valid uid");
   parse_ok (&cfg, "{\"uid_range\":{\"start\":1,\"size\":2}}");
   assert_true (has_warning (&cfg, "uid_range: unknown key ignored"));
+  assert_null (cfg.uid_lock_dir);
   config_free (&cfg);
+  /* uid_range.lock_dir: absolute, no "..", shared by every node of the host. */
+  parse_ok (&cfg, "{\"uid_range\":{\"lock_dir\":\"/run/nexc/uids\"}}");
+  assert_string_equal (cfg.uid_lock_dir, "/run/nexc/uids");
+  assert_int_equal (cfg.uid_start, 200000);
+  config_free (&cfg);
+  parse_fails_with ("{\"uid_range\":{\"lock_dir\":\"run/x\"}}", "uid_range.lock_dir: must be an absolute path");
+  parse_fails_with ("{\"uid_range\":{\"lock_dir\":\"/run/../etc\"}}", "uid_range.lock_dir: must be an absolute path");
+  parse_fails ("{\"uid_range\":{\"lock_dir\":\"\"}}", "uid_range.lock_dir: must be a non-empty string");
+  parse_fails ("{\"uid_range\":{\"lock_dir\":7}}", "uid_range.lock_dir: must be a non-empty string");
 
   /* max_resources: ranges, unknown keys refused, not below the template. */
   parse_fails ("{\"max_resources\":{\"memory_mib\":7}}",
