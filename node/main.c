@@ -35,6 +35,7 @@
 #include "node/workload/reattach.h"
 #include "node/sandbox/sandbox.h"
 #include "node/state/replay.h"
+#include "node/state/statelock.h"
 #include "node/control/shutdown.h"
 #include "node/agents/zygote.h"
 
@@ -326,7 +327,7 @@ cmd_up (int argc, char **argv)
   struct node n;
   struct nxerr err = { 0 };
   sigset_t set;
-  int c;
+  int c, state_lock = -1;
   enum log_level lvl;
 
   memset (&n, 0, sizeof n);
@@ -417,13 +418,16 @@ cmd_up (int argc, char **argv)
     log_warn ("accept_unverified_hashes is on: artifacts whose JWT hash is not their sha256 are "
               "accepted");
 
-  if (identity_load (&n.id, n.cfg.state_dir, o.ephemeral, &err) < 0)
+  /* Before anything in the state dir is read: one node per state dir. */
+  if (statelock_take (n.cfg.state_dir, &state_lock, &err) < 0
+      || identity_load (&n.id, n.cfg.state_dir, o.ephemeral, &err) < 0)
     {
       log_error ("%s", err.msg);
       config_free (&n.cfg);
       return EXIT_CONFIG;
     }
   n.node_id = n.id.server.public_text;
+  statelock_name (state_lock, n.node_id);
   n.agent_path = find_agent (argv[0], &n.cfg);
   /* The journal of a previous run, and its agents still alive: before the
    * sandbox's leftover sweep, which must spare their sandboxes. */
@@ -513,6 +517,7 @@ cmd_up (int argc, char **argv)
   identity_wipe (&n.id);
   strmap_free (&n.tags);
   free (n.agent_path);
+  statelock_release (n.cfg.state_dir, state_lock);
   config_free (&n.cfg);
   log_info ("stopped");
   return n.exit_code;

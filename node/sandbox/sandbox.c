@@ -296,10 +296,12 @@ sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *er
     uint32_t first = 0;
     size_t held = uidrange_held (&sb->uids, &first, 1);
     log_info ("sandbox \"process\": namespaces pid, mount, ipc, uts%s; seccomp; uids from "
-              "%u-%u in blocks of %u (%s), holding %u-%u%s; cgroup %s%s%s; self-test %.1f ms",
+              "%u-%u in blocks of %u (%s), holding %u-%u%s%s%s; cgroup %s%s%s; self-test "
+              "%.1f ms",
               n->cfg.network == SANDBOX_NET_NONE ? ", net" : "", sb->uids.start,
               sb->uids.start + sb->uids.count - 1, UIDBLOCK_SIZE, uidrange_lock_dir (&sb->uids),
               first, first + UIDBLOCK_SIZE - 1, held > 1 ? " and more" : "",
+              sb->uids.note[0] ? "; skipped: " : "", sb->uids.note[0] ? sb->uids.note : "",
               sb->cg.ops ? sb->cg.ops->name : "none", sb->cg.created ? " " : "",
               sb->cg.created ? sb->cg.node_name : "", sb->selftest_ms);
   }
@@ -345,11 +347,35 @@ sandbox_stop (struct node *n)
 
 /* ---- one sandbox ---- */
 
+/* A uid, and a line when that took a new block (node/sandbox/uidrange.h). */
+static int
+take_uid (struct sandbox *sb, uint32_t *uid, struct nxerr *err)
+{
+  uint32_t held = sb->uids.held;
+  if (uidrange_alloc (&sb->uids, uid, err) < 0)
+    return -1;
+  if (sb->uids.held > held)
+    log_info ("sandbox: took uids %u-%u (%u blocks held)%s%s", uidblock_start (*uid),
+              uidblock_start (*uid) + UIDBLOCK_SIZE - 1, sb->uids.held,
+              sb->uids.note[0] ? "; skipped: " : "", sb->uids.note);
+  return 0;
+}
+
+static void
+release_uid (struct sandbox *sb, uint32_t uid)
+{
+  uint32_t held = sb->uids.held;
+  uidrange_release (&sb->uids, uid);
+  if (sb->uids.held < held)
+    log_info ("sandbox: gave back uids %u-%u (%u blocks held)", uidblock_start (uid),
+              uidblock_start (uid) + UIDBLOCK_SIZE - 1, sb->uids.held);
+}
+
 int
 sandbox_slot_new (struct sandbox *sb, struct sandbox_slot **out, struct nxerr *err)
 {
   struct sandbox_slot *s = xcalloc (1, sizeof *s);
-  if (uidrange_alloc (&sb->uids, &s->uid, err) < 0)
+  if (take_uid (sb, &s->uid, err) < 0)
     {
       free (s);
       return -1;
@@ -458,7 +484,7 @@ on_reclaim (struct loop_timer *t)
       if (sb->cg.ops->remove (&sb->cg, s->id, &err) == 0)
         {
           *pp = s->next;
-          uidrange_release (&sb->uids, s->uid);
+          release_uid (sb, s->uid);
           free (s);
         }
       else if (++s->reclaim_tries >= RECLAIM_TRIES)
@@ -495,7 +521,7 @@ sandbox_slot_release (struct sandbox *sb, struct sandbox_slot *s)
           return;
         }
     }
-  uidrange_release (&sb->uids, s->uid);
+  release_uid (sb, s->uid);
   free (s);
 }
 

@@ -4,19 +4,11 @@
  * (the default is the same for all), so two nodes must agree on who hands
  * out which uid. A block is UIDBLOCK_SIZE uids starting at a multiple of
  * UIDBLOCK_SIZE (absolute uids: nodes name a block alike whatever their
- * uid_range). Holding it means holding an OFD write lock (F_OFD_SETLK) on
- * the file <lock dir>/<block start>, through an open file description the
- * node keeps for as long as it uses the block (close-on-exec: no agent
- * inherits it). The kernel drops the lock when the holder dies, so a crash
- * frees the node's blocks with nothing to clean up; a file nobody locks is
- * a free block. A holder that lets go unlinks the file while still holding
- * the lock, and a new holder checks after locking that the path still names
- * the inode it locked (else it retries): the classic lock-file protocol.
- *
- * The file says who holds the block ("node <id>\npid <pid>\n"), for error
- * messages only: it is read bounded and parsed defensively (garbage reads
- * as "unknown"), never trusted. The lock does not prove that nothing runs
- * with the block's uids (the workloads of a crashed node outlive its
+ * uid_range). Holding it means holding the lock file <lock dir>/<block
+ * start> (node/core/lockfile.h: an OFD lock the kernel drops when the node
+ * dies, so a crash frees its blocks with nothing to clean up; the file
+ * names the holder for messages). The lock does not prove that nothing
+ * runs with the block's uids (the workloads of a crashed node outlive its
  * locks): node/sandbox/uidrange.h checks /proc after taking one.
  *
  * The lock dir is made 0700 and must be owned by the node's euid and not
@@ -32,6 +24,7 @@
 #include <stdint.h>
 
 #include "api/nxerr.h"
+#include "node/core/lockfile.h"
 
 /* 64 uids: a node's warm pool and running workloads take one each, and a
  * node of a few dozen sandboxes fits in one block, while the default range
@@ -44,19 +37,11 @@
  * directory shared by every node of the host, on a tmpfs that age-based
  * cleaners (systemd-tmpfiles on /tmp) leave alone. */
 #define UIDBLOCK_DIR_FALLBACK "/dev/shm/nexc-uids"
-#define UIDBLOCK_WHO_MAX 64
-#define UIDBLOCK_FILE_MAX 256 /* read at most this much of a lock file */
 
 struct uidblock_dir {
   int fd; /* -1: not open */
   char path[PATH_MAX];
   bool fallback; /* UIDBLOCK_DIR was not usable: UIDBLOCK_DIR_FALLBACK */
-};
-
-/* Who holds a block, as its lock file says. */
-struct uidblock_holder {
-  char node[UIDBLOCK_WHO_MAX]; /* "" when the file does not say */
-  long pid;                    /* 0 when the file does not say */
 };
 
 /* Open (making it, 0700) the lock dir path; NULL: UIDBLOCK_DIR, or
@@ -65,21 +50,15 @@ struct uidblock_holder {
 int uidblock_dir_open (const char *path, struct uidblock_dir *d, struct nxerr *err);
 void uidblock_dir_close (struct uidblock_dir *d);
 
-/* Lock the block starting at start (a multiple of UIDBLOCK_SIZE): 0 with
- * *fd holding the lock and the file saying "node <who>, pid <ours>"; -1
- * with err->code EAGAIN when someone else holds it (*holder filled from
- * its file), another code when its file cannot be used (not a regular
- * file, not ours, I/O). holder may be NULL. */
+/* Lock the block starting at start (a multiple of UIDBLOCK_SIZE), as
+ * lockfile_lock: 0 with *fd, or -1 with err->code EAGAIN when another node
+ * holds it (*holder, which may be NULL, says who), another code when its
+ * file cannot be used. */
 int uidblock_lock (const struct uidblock_dir *d, uint32_t start, const char *who, int *fd,
-                   struct uidblock_holder *holder, struct nxerr *err);
-/* Let go of a block locked by uidblock_lock: the file is removed, then the
- * lock dropped. fd < 0 is a no-op. */
+                   struct lockfile_holder *holder, struct nxerr *err);
+/* Let go of a block locked by uidblock_lock (its file removed). fd < 0 is
+ * a no-op. */
 void uidblock_unlock (const struct uidblock_dir *d, uint32_t start, int fd);
-
-/* A lock file's text, any bytes: "node <id>" and "pid <n>" lines. */
-void uidblock_parse (const char *text, size_t len, struct uidblock_holder *h);
-/* "N1234567890A… pid 42", "pid 42", or "an unknown holder". */
-void uidblock_holder_text (const struct uidblock_holder *h, char *out, size_t cap);
 
 static inline uint32_t
 uidblock_start (uint32_t uid)

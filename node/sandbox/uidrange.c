@@ -211,12 +211,12 @@ struct search {
 
 static void
 note_other (struct search *s, const struct uidrange *r, uint32_t b,
-            const struct uidblock_holder *h)
+            const struct lockfile_holder *h)
 {
   char who[128];
   if (s->others < 2)
     {
-      uidblock_holder_text (h, who, sizeof who);
+      lockfile_holder_text (h, who, sizeof who);
       snprintf (s->other_ex[s->others], sizeof s->other_ex[0], "%u-%u by %s", block_start (r, b),
                 block_start (r, b) + UIDBLOCK_SIZE - 1, who);
     }
@@ -237,20 +237,22 @@ note_unusable (struct search *s, const struct nxerr *e)
     snprintf (s->unusable_ex, sizeof s->unusable_ex, "%s", e->msg);
 }
 
-/* "2 held by other nodes (...), 1 in use by ... (...)", or "". */
+/* "1 block held by another node (...); 2 busy with ... (...)", or "". */
 static void
 search_text (const struct search *s, char *out, size_t cap)
 {
   size_t n = 0;
   out[0] = '\0';
   if (s->others)
-    n += (size_t) snprintf (out + n, cap - n, "%u held by other nodes (%s%s%s%s)", s->others,
-                            s->other_ex[0], s->others > 1 ? ", " : "",
-                            s->others > 1 ? s->other_ex[1] : "", s->others > 2 ? ", ..." : "");
+    n += (size_t) snprintf (out + n, cap - n, "%u block%s held by %s (%s%s%s%s)", s->others,
+                            s->others > 1 ? "s" : "",
+                            s->others > 1 ? "other nodes" : "another node", s->other_ex[0],
+                            s->others > 1 ? ", " : "", s->others > 1 ? s->other_ex[1] : "",
+                            s->others > 2 ? ", ..." : "");
   if (s->busy && n < cap)
     n += (size_t) snprintf (out + n, cap - n,
-                            "%s%u in use by processes no node holds them for (%s)",
-                            n ? "; " : "", s->busy, s->busy_ex);
+                            "%s%u busy with processes no node accounts for (%s)", n ? "; " : "",
+                            s->busy, s->busy_ex);
   if (s->unusable && n < cap)
     snprintf (out + n, cap - n, "%s%u not usable (%s)", n ? "; " : "", s->unusable,
               s->unusable_ex);
@@ -259,13 +261,17 @@ search_text (const struct search *s, char *out, size_t cap)
 static int
 exhausted (struct uidrange *r, const struct search *s, struct nxerr *err)
 {
-  char text[448];
+  char text[400], mine[64];
   search_text (s, text, sizeof text);
+  if (r->held)
+    snprintf (mine, sizeof mine, "holds %u block%s (%u uids in use)", r->held,
+              r->held == 1 ? "" : "s", r->in_use);
+  else
+    snprintf (mine, sizeof mine, "holds none");
   return nxerr_set (err, ENOSPC,
-                    "uid_range %u-%u: no free uid: this node holds %u block%s of %u (%u uids in "
-                    "use)%s%s",
-                    r->start, r->start + r->count - 1, r->held, r->held == 1 ? "" : "s",
-                    UIDBLOCK_SIZE, r->in_use, text[0] ? "; blocks " : "", text);
+                    "uid_range %u-%u (%u block%s of %u): no free uid: this node %s%s%s",
+                    r->start, r->start + r->count - 1, r->n_blocks, r->n_blocks == 1 ? "" : "s",
+                    UIDBLOCK_SIZE, mine, text[0] ? "; " : "", text);
 }
 
 /* Lock block b and make sure no process runs with its ids; busy is the last
@@ -273,7 +279,7 @@ exhausted (struct uidrange *r, const struct search *s, struct nxerr *err)
 static int
 try_block (struct uidrange *r, uint32_t b, struct busy *busy, bool *scanned, struct search *s)
 {
-  struct uidblock_holder h;
+  struct lockfile_holder h;
   struct nxerr e = { 0 };
   int fd;
   if (uidblock_lock (&r->dir, block_start (r, b), r->who, &fd, &h, &e) < 0)

@@ -71,7 +71,7 @@ struct uidrange {
   struct uidrange_block *blocks;
   uint32_t held, held_no_new;
   struct uidblock_dir dir;
-  char who[UIDBLOCK_WHO_MAX];
+  char who[LOCKFILE_WHO_MAX];
   char proc_dir[256];
   char note[320]; /* what the last block search passed over, "" if nothing */
 };

@@ -511,6 +511,17 @@ harness_start_cluster (struct harness *h, int n)
 }
 
 void
+harness_share_nats (struct harness *h, const struct harness *with)
+{
+  memset (h, 0, sizeof *h);
+  install_cleanup ();
+  new_tmpdir (h);
+  h->nats_port = with->nats_port;
+  h->monitor_port = with->monitor_port;
+  snprintf (h->nats_url, sizeof h->nats_url, "%s", with->nats_url);
+}
+
+void
 harness_restart_nats (struct harness *h)
 {
   char log[320];

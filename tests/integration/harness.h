@@ -45,6 +45,11 @@ void harness_start_nats (struct harness *h);
  * the JetStream meta leader exists. */
 void harness_start_cluster (struct harness *h, int n);
 
+/* Another node's harness on the nats-server of with (not started again, not
+ * stopped by harness_stop_all (h)): a temp dir of its own for the node's
+ * config, state dir and log. */
+void harness_share_nats (struct harness *h, const struct harness *with);
+
 /* Kill nats-server (SIGKILL) and start it again on the same ports and store. */
 void harness_restart_nats (struct harness *h);
 void harness_stop_nats (struct harness *h);

@@ -1,7 +1,7 @@
 /* Unit tests for node/sandbox/uidblock: the lock dir (made 0700, a foreign
- * one refused), locking and letting go of a block on real files (a second
- * open file description of this process stands for another node), the
- * file that names the holder, hostile lock file contents. */
+ * one or a symlink refused) and a block's lock file on real files (a second
+ * open file description of this process stands for another node; the lock
+ * protocol itself is tests/unit/node/test_lockfile.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,66 +50,6 @@ teardown (void **state)
 }
 
 static void
-test_parse (void **state)
-{
-  struct uidblock_holder h;
-  char junk[600];
-  (void) state;
-  uidblock_parse ("node NABC\npid 42\n", 17, &h);
-  assert_string_equal (h.node, "NABC");
-  assert_int_equal (h.pid, 42);
-  /* Order, missing newline, extra lines. */
-  uidblock_parse ("x\npid 7\nnode N1", 16, &h);
-  assert_string_equal (h.node, "N1");
-  assert_int_equal (h.pid, 7);
-  /* Pids that are not pids. */
-  uidblock_parse ("pid -1\n", 7, &h);
-  assert_int_equal (h.pid, 0);
-  uidblock_parse ("pid 99999999999\n", 16, &h);
-  assert_int_equal (h.pid, 0);
-  uidblock_parse ("pid 12x\n", 8, &h);
-  assert_int_equal (h.pid, 0);
-  uidblock_parse ("pid 0\n", 6, &h);
-  assert_int_equal (h.pid, 0);
-  /* Control characters end a node name; an overlong one is cut. */
-  uidblock_parse ("node N\033[31mX\n", 13, &h);
-  assert_string_equal (h.node, "N");
-  memset (junk, 'A', sizeof junk);
-  memcpy (junk, "node ", 5);
-  uidblock_parse (junk, sizeof junk, &h);
-  assert_int_equal (strlen (h.node), UIDBLOCK_WHO_MAX - 1);
-  /* NULs and binary bytes. */
-  uidblock_parse ("\0\0node \0N\npid \0", 16, &h);
-  assert_string_equal (h.node, "");
-  assert_int_equal (h.pid, 0);
-  for (size_t i = 0; i < sizeof junk; i++)
-    junk[i] = (char) (i * 37 + 11);
-  uidblock_parse (junk, sizeof junk, &h);
-  uidblock_parse (junk, 0, &h);
-  assert_string_equal (h.node, "");
-}
-
-static void
-test_holder_text (void **state)
-{
-  struct uidblock_holder h = { "NABC", 42 };
-  char out[128];
-  (void) state;
-  uidblock_holder_text (&h, out, sizeof out);
-  assert_string_equal (out, "node NABC (pid 42)");
-  h.pid = 0;
-  uidblock_holder_text (&h, out, sizeof out);
-  assert_string_equal (out, "node NABC");
-  h.node[0] = '\0';
-  h.pid = 9;
-  uidblock_holder_text (&h, out, sizeof out);
-  assert_string_equal (out, "pid 9");
-  h.pid = 0;
-  uidblock_holder_text (&h, out, sizeof out);
-  assert_string_equal (out, "an unknown holder");
-}
-
-static void
 test_dir (void **state)
 {
   struct uidblock_dir d;
@@ -153,7 +93,7 @@ static void
 test_lock_unlock (void **state)
 {
   struct uidblock_dir d;
-  struct uidblock_holder h;
+  struct lockfile_holder h;
   struct nxerr err = { 0 };
   char p[200], text[128], want[64];
   int fd = -1, fd2 = -1, n;
@@ -178,6 +118,7 @@ test_lock_unlock (void **state)
   assert_string_equal (h.node, "NONE");
   assert_int_equal (h.pid, getpid ());
   assert_non_null (strstr (err.msg, "held by node NONE"));
+  assert_non_null (strstr (err.msg, "uids 200000-200063: "));
   /* Let go: the file goes, the block is free. */
   uidblock_unlock (&d, 200000, fd);
   assert_int_equal (access (p, F_OK), -1);
@@ -195,69 +136,12 @@ test_lock_unlock (void **state)
   uidblock_dir_close (&d);
 }
 
-static void
-test_hostile_files (void **state)
-{
-  struct uidblock_dir d;
-  struct nxerr err = { 0 };
-  char p[200];
-  int fd = -1;
-  (void) state;
-  assert_int_equal (uidblock_dir_open (locks, &d, &err), 0);
-  /* A directory, a symlink, a fifo, a file of another uid: not usable, and
-   * nothing is opened (a fifo would block, a device could act). */
-  snprintf (p, sizeof p, "%s/64", locks);
-  assert_int_equal (mkdir (p, 0700), 0);
-  assert_int_equal (uidblock_lock (&d, 64, "N", &fd, NULL, &err), -1);
-  assert_int_equal (err.code, EPERM);
-  snprintf (p, sizeof p, "%s/128", locks);
-  assert_int_equal (symlink ("/etc/shadow", p), 0);
-  assert_int_equal (uidblock_lock (&d, 128, "N", &fd, NULL, &err), -1);
-  assert_int_equal (err.code, EPERM);
-  snprintf (p, sizeof p, "%s/192", locks);
-  assert_int_equal (mkfifo (p, 0600), 0);
-  assert_int_equal (uidblock_lock (&d, 192, "N", &fd, NULL, &err), -1);
-  assert_non_null (strstr (err.msg, "not a regular file"));
-  if (geteuid () == 0)
-    {
-      int f;
-      snprintf (p, sizeof p, "%s/256", locks);
-      f = open (p, O_WRONLY | O_CREAT, 0600);
-      assert_true (f >= 0);
-      close (f);
-      assert_int_equal (chown (p, 12345, 12345), 0);
-      assert_int_equal (uidblock_lock (&d, 256, "N", &fd, NULL, &err), -1);
-      assert_int_equal (err.code, EPERM);
-    }
-  /* A huge free file of junk: taken, rewritten to a few bytes. */
-  {
-    char junk[8192];
-    struct stat st;
-    int f;
-    memset (junk, 0xff, sizeof junk);
-    snprintf (p, sizeof p, "%s/320", locks);
-    f = open (p, O_WRONLY | O_CREAT, 0600);
-    assert_true (f >= 0);
-    for (int i = 0; i < 64; i++)
-      assert_int_equal (write (f, junk, sizeof junk), (ssize_t) sizeof junk);
-    close (f);
-    assert_int_equal (uidblock_lock (&d, 320, "N", &fd, NULL, &err), 0);
-    assert_int_equal (stat (p, &st), 0);
-    assert_true (st.st_size < 100);
-    uidblock_unlock (&d, 320, fd);
-  }
-  uidblock_dir_close (&d);
-}
-
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_parse),
-    cmocka_unit_test (test_holder_text),
     cmocka_unit_test_setup_teardown (test_dir, setup, teardown),
     cmocka_unit_test_setup_teardown (test_lock_unlock, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_hostile_files, setup, teardown),
   };
   return cmocka_run_group_tests_name ("uidblock", tests, NULL, NULL);
 }

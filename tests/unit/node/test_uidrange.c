@@ -155,8 +155,8 @@ test_alloc_release_round_robin (void **state)
   /* Exhausted. */
   assert_int_equal (uidrange_alloc (&r, &d, &err), -1);
   assert_int_equal (err.code, ENOSPC);
-  assert_non_null (strstr (err.msg, "uid_range 1000-1002: no free uid"));
-  assert_non_null (strstr (err.msg, "holds 1 block of 64 (3 uids in use)"));
+  assert_non_null (strstr (err.msg, "uid_range 1000-1002 (1 block of 64): no free uid"));
+  assert_non_null (strstr (err.msg, "this node holds 1 block (3 uids in use)"));
   /* Releasing twice, or a uid outside the range, changes nothing. */
   uidrange_release (&r, 1001);
   uidrange_release (&r, 1001);
@@ -273,9 +273,9 @@ test_two_nodes (void **state)
     alloc (&a);
   assert_int_equal (uidrange_alloc (&a, &u, &err), -1);
   assert_int_equal (err.code, ENOSPC);
-  assert_non_null (strstr (err.msg, "uid_range 200000-200255: no free uid"));
-  assert_non_null (strstr (err.msg, "this node holds 2 blocks of 64 (128 uids in use)"));
-  snprintf (p, sizeof p, "2 held by other nodes (200064-200127 by node NODEB (pid %d), "
+  assert_non_null (strstr (err.msg, "uid_range 200000-200255 (4 blocks of 64): no free uid"));
+  assert_non_null (strstr (err.msg, "this node holds 2 blocks (128 uids in use)"));
+  snprintf (p, sizeof p, "2 blocks held by other nodes (200064-200127 by node NODEB (pid %d), "
                          "200192-200255 by node NODEB (pid %d))",
             (int) getpid (), (int) getpid ());
   if (strstr (err.msg, p) == NULL)
@@ -379,8 +379,8 @@ test_stale_processes (void **state)
   /* Nothing else: exhausted, and the message says why. */
   init (&r, d, 200000, 64, 0, "NODEA");
   assert_int_equal (uidrange_alloc (&r, &u, &err), -1);
-  assert_non_null (strstr (err.msg, "1 in use by processes no node holds them for (pid 4242 "
-                                    "runs as uid 200010)"));
+  assert_non_null (strstr (err.msg, "this node holds none; 1 busy with processes no node "
+                                    "accounts for (pid 4242 runs as uid 200010)"));
   uidrange_free (&r);
 }
 
@@ -460,7 +460,7 @@ test_garbage_lock_files (void **state)
   assert_int_equal (write (fd, junk, sizeof junk), (ssize_t) sizeof junk);
   close (fd);
   assert_int_equal (alloc (&r), 200256);
-  assert_non_null (strstr (r.note, "held by other nodes (200192-200255 by an unknown holder)"));
+  assert_non_null (strstr (r.note, "1 block held by another node (200192-200255 by an unknown holder)"));
   assert_non_null (strstr (r.note, "3 not usable"));
   assert_non_null (strstr (r.note, "not a regular file"));
   {
