@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -52,6 +53,8 @@ struct fixture {
   struct nkey_pair issuer, sender;
   char config[1024];
   char hex[65];
+  pid_t squatter;     /* a process of the test running with a sandbox uid */
+  char fake_lock[128]; /* a lock file the test made */
 };
 
 static bool process_tier;
@@ -353,6 +356,13 @@ static int
 teardown (void **state)
 {
   struct fixture *f = *state;
+  if (f->squatter > 0)
+    {
+      kill (f->squatter, SIGKILL);
+      waitpid (f->squatter, NULL, 0);
+    }
+  if (f->fake_lock[0])
+    unlink (f->fake_lock);
   for (int i = 0; i <= NODES; i++)
     {
       struct node_h *n = &f->n[i];
@@ -485,6 +495,80 @@ test_three_nodes_default_range (void **state)
   free (id);
 }
 
+static void
+stop (struct fixture *f, struct node_h *n, const char *id, const char *name)
+{
+  struct nxerr err = { 0 };
+  if (nexc_stop (f->c, n->h.node_id, id, name, &f->issuer, &err) < 0)
+    {
+      harness_dump_node_log (&n->h);
+      fail_msg ("stop %s: %s", id, err.msg);
+    }
+}
+
+/* Wait until the node holds exactly the blocks of want (n of them). */
+static void
+wait_blocks (struct fixture *f, struct node_h *n, const uint32_t *want, size_t k)
+{
+  for (int t = 0; t < 100; t++)
+    {
+      read_blocks (f, n);
+      if (n->n_blocks == k && memcmp (n->blocks, want, k * sizeof *want) == 0)
+        return;
+      sleep_ms (50);
+    }
+  harness_dump_node_log (&n->h);
+  fail_msg ("node holds %zu blocks (first %u), expected %zu (first %u)", n->n_blocks,
+            n->n_blocks ? n->blocks[0] : 0, k, want[0]);
+}
+
+/* Blocks taken when the held ones are full and given back when empty, on
+ * a real node with a pool of 1 and a range of 3 uids across a block
+ * boundary: the last uid of the lower block, the first two of the upper. */
+static void
+test_blocks_on_demand (void **state)
+{
+  struct fixture *f = *state;
+  struct node_h *n = &f->n[0];
+  uint32_t lo = 3200000u + (uint32_t) (getpid () % 1000) * 3 * BLOCK, hi = lo + BLOCK;
+  uint32_t both[2] = { lo, hi };
+  char cfg[512], names[3][64], line[128];
+  char *ids[3];
+  snprintf (cfg, sizeof cfg,
+            "{\"machine_pool_size\":1,\"sandbox\":\"process\",\"stop_grace_ms\":300,"
+            "\"uid_range\":{\"start\":%u,\"count\":3},\"valid_issuers\":[\"%s\"]}",
+            hi - 1, f->issuer.public_text);
+  for (int i = 0; i < 3; i++)
+    snprintf (names[i], sizeof names[i], "ondemand-%d-%d", i, (int) getpid ());
+  harness_share_nats (&n->h, &f->nats);
+  harness_start_node (&n->h, cfg, NULL);
+  /* The warm agent has the lower block's only uid. */
+  wait_blocks (f, n, &lo, 1);
+  ids[0] = deploy (f, n, names[0]);
+  assert_int_equal (uid_of (wait_workload (names[0])), hi - 1);
+  /* Its replacement needs a uid: the upper block is taken. */
+  wait_blocks (f, n, both, 2);
+  snprintf (line, sizeof line, "sandbox: took uids %u-%u (2 blocks held)", hi, hi + BLOCK - 1);
+  assert_true (harness_node_log_has (&n->h, line));
+  assert_true (block_locked (hi));
+  /* The workload ends: the lower block is empty and goes back. */
+  stop (f, n, ids[0], names[0]);
+  wait_blocks (f, n, &hi, 1);
+  snprintf (line, sizeof line, "sandbox: gave back uids %u-%u (1 blocks held)", lo,
+            lo + BLOCK - 1);
+  assert_true (harness_node_log_has (&n->h, line));
+  assert_false (block_locked (lo));
+  /* Two more: the upper block fills, the next replacement takes the lower
+   * one again. */
+  ids[1] = deploy (f, n, names[1]);
+  assert_int_equal (uid_of (wait_workload (names[1])), hi);
+  ids[2] = deploy (f, n, names[2]);
+  assert_int_equal (uid_of (wait_workload (names[2])), hi + 1);
+  wait_blocks (f, n, both, 2);
+  for (int i = 0; i < 3; i++)
+    free (ids[i]);
+}
+
 /* Run `nexc-node up` with config_json and an unreachable server: it stops
  * at the preflight (before NATS) or runs; returns its exit status within
  * timeout_s, its output in out. */
@@ -541,6 +625,7 @@ test_range_exhausted (void **state)
   mkdir ("/run/nexc", 0700);
   mkdir (LOCK_DIR, 0700);
   snprintf (path, sizeof path, LOCK_DIR "/%u", a);
+  snprintf (f->fake_lock, sizeof f->fake_lock, "%s", path);
   lock = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   assert_true (lock >= 0);
   assert_int_equal (ftruncate (lock, 0), 0);
@@ -553,12 +638,17 @@ test_range_exhausted (void **state)
   if (squatter == 0)
     {
       close (lock);
+      /* Dies with the test whatever happens to it (a failed assertion
+       * longjmps past the kill below); set after the uid change, which
+       * clears it. */
       if (setresgid (b + 5, b + 5, b + 5) < 0 || setresuid (b + 5, b + 5, b + 5) < 0
+          || prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () == 1
           || write (sync[1], "x", 1) != 1)
         _exit (1);
       pause ();
       _exit (0);
     }
+  f->squatter = squatter;
   assert_int_equal (read (sync[0], &c, 1), 1);
   harness_share_nats (&f->n[0].h, &f->nats);
   snprintf (path, sizeof path, "%s/state", f->n[0].h.tmpdir);
@@ -573,8 +663,9 @@ test_range_exhausted (void **state)
   /* Both gone: the same config starts, on block a. */
   kill (squatter, SIGKILL);
   waitpid (squatter, NULL, 0);
-  snprintf (path, sizeof path, LOCK_DIR "/%u", a);
-  unlink (path);
+  f->squatter = 0;
+  unlink (f->fake_lock);
+  f->fake_lock[0] = '\0';
   close (lock);
   harness_start_node (&f->n[0].h, cfg, NULL);
   read_blocks (f, &f->n[0]);
@@ -626,6 +717,7 @@ main (void)
   const struct CMUnitTest sandboxed[] = {
     cmocka_unit_test_setup_teardown (test_three_nodes_default_range, setup, teardown),
     cmocka_unit_test_setup_teardown (test_range_exhausted, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_blocks_on_demand, setup, teardown),
   };
   int rc;
   process_tier = harness_process_tier_ok ();
