@@ -129,6 +129,8 @@ uidrange_init (struct uidrange *r, const struct uidrange_opts *o, struct nxerr *
       uidrange_free (r);
       return -1;
     }
+  for (uint32_t b = 0; b < r->n_blocks; b++)
+    r->blocks[b].size = free_in (r, b);
   if (uidblock_dir_open (o->lock_dir, &r->dir, err) < 0)
     {
       uidrange_free (r);
@@ -318,7 +320,7 @@ take_block (struct uidrange *r, uint32_t *out, struct nxerr *err)
   memset (&s, 0, sizeof s);
   for (uint32_t b = 0; b < r->n_blocks; b++)
     {
-      if (r->blocks[b].fd >= 0 || free_in (r, b) == 0)
+      if (r->blocks[b].fd >= 0 || r->blocks[b].in_use >= r->blocks[b].size)
         continue;
       if (try_block (r, b, busy, &scanned, &s) == 0)
         {
@@ -361,13 +363,30 @@ uidrange_alloc (struct uidrange *r, uint32_t *uid, struct nxerr *err)
 {
   uint32_t b;
   for (b = 0; b < r->n_blocks; b++)
-    if (r->blocks[b].fd >= 0 && !r->blocks[b].no_new && pick (r, b, uid))
-      return 0;
+    {
+      const struct uidrange_block *k = &r->blocks[b];
+      if (k->fd >= 0 && !k->no_new && k->in_use < k->size && pick (r, b, uid))
+        return 0;
+    }
   if (take_block (r, &b, err) < 0)
     return -1;
   if (!pick (r, b, uid))
     return nxerr_set (err, ENOSPC, "uid block %u: no free uid", block_start (r, b));
   return 0;
+}
+
+/* Whether a held block other than b, from which uids may be handed out,
+ * has none in use. A node keeps one such empty block: the floor when it is
+ * the only one held, and no lock + /proc scan + unlink per spawn for a node
+ * whose load hovers at a block boundary. Only looked at when a block
+ * empties. */
+static bool
+another_empty (const struct uidrange *r, uint32_t b)
+{
+  for (uint32_t i = 0; i < r->n_blocks; i++)
+    if (i != b && r->blocks[i].fd >= 0 && !r->blocks[i].no_new && r->blocks[i].in_use == 0)
+      return true;
+  return false;
 }
 
 void
@@ -384,8 +403,7 @@ uidrange_release (struct uidrange *r, uint32_t uid)
   r->in_use--;
   if (k->in_use > 0)
     k->in_use--;
-  /* The last block that hands out uids stays: the floor. */
-  if (k->fd >= 0 && k->in_use == 0 && (k->no_new || r->held - r->held_no_new > 1))
+  if (k->fd >= 0 && k->in_use == 0 && (k->no_new || another_empty (r, b)))
     give_back (r, b);
 }
 
@@ -472,7 +490,7 @@ uidrange_available (const struct uidrange *r)
   uint32_t n = 0;
   for (uint32_t b = 0; b < r->n_blocks; b++)
     if (r->blocks[b].fd >= 0 && !r->blocks[b].no_new)
-      n += free_in (r, b);
+      n += r->blocks[b].size - r->blocks[b].in_use;
   return n;
 }
 

@@ -16,10 +16,13 @@
  *                   with any of its ids (/proc: a crashed node's workloads
  *                   outlive its locks). A busy block is skipped, never waited
  *                   for; when none is left the error names who holds what.
- *   giving one back when its last uid is released, unless it is the last
- *                   block held from which uids may be handed out: that one
- *                   stays, a floor, as the warm pool refills at once and a
- *                   held block costs a file and an fd.
+ *   giving one back when its last uid is released and another held block
+ *                   is empty too: a node keeps one empty block at most. That
+ *                   is the floor when it holds just one (the warm pool
+ *                   refills at once), and a node whose load hovers at a
+ *                   block boundary does not take and give back a block
+ *                   (lock, /proc scan, unlink) per spawn. A held block costs
+ *                   a file and an fd.
  *   adopting        a restarted node takes back the uids of the sandboxes it
  *                   reattaches (uidrange_adopt) and with them their blocks;
  *                   uidrange_settle then waits a moment for other processes
@@ -56,6 +59,7 @@ struct uidrange_opts {
 struct uidrange_block {
   int fd;          /* its lock (uidblock.h); -1: not held */
   uint32_t in_use; /* its uids handed out or adopted, held or not */
+  uint32_t size;   /* its uids in the range that may be handed out */
   uint32_t next;   /* round-robin cursor, an offset into the block's span */
   bool no_new;     /* held for adopted sandboxes only */
 };

@@ -287,33 +287,45 @@ test_two_nodes (void **state)
   assert_false (lock_file_exists (d, 200064));
 }
 
-/* A block goes back when its last uid does, but the last block stays. */
+/* A block goes back when its last uid does and another held one is empty
+ * too: one empty block stays (the floor), and a load at a block boundary
+ * does not take and give back a block each time. */
 static void
 test_give_back_and_floor (void **state)
 {
   struct dirs *d = *state;
   struct uidrange r;
-  uint32_t v[70];
+  uint32_t v[70], u;
   init (&r, d, 200000, 1024, 0, "NODEA");
   for (int i = 0; i < 70; i++)
     v[i] = alloc (&r);
   assert_int_equal (r.held, 2);
   assert_true (lock_file_exists (d, 200064));
-  /* Freeing the first block's uids gives it back: the second has users. */
+  /* The first block empties: the second has users, the first stays. */
   for (int i = 0; i < 64; i++)
     uidrange_release (&r, v[i]);
-  assert_int_equal (r.held, 1);
-  assert_false (lock_file_exists (d, 200000));
-  /* Allocation packs into the lowest held block: the one left. */
-  assert_true (alloc (&r) >= 200064);
-  uidrange_release (&r, 200064 + 6);
+  assert_int_equal (r.held, 2);
+  assert_true (lock_file_exists (d, 200000));
+  /* The second empties too: it goes back, the first is the floor. */
   for (int i = 64; i < 70; i++)
     uidrange_release (&r, v[i]);
-  /* Nothing in use, one block: the floor stays. */
   assert_int_equal (r.in_use, 0);
   assert_int_equal (r.held, 1);
-  assert_true (lock_file_exists (d, 200064));
+  assert_true (lock_file_exists (d, 200000));
+  assert_false (lock_file_exists (d, 200064));
+  /* At the boundary: the 65th uid takes a block, its release keeps it, the
+   * next 65th uid comes from it again without a new lock. */
+  for (int i = 0; i < 64; i++)
+    v[i] = alloc (&r);
+  u = alloc (&r);
+  assert_true (u >= 200064 && u < 200128);
+  uidrange_release (&r, u);
+  assert_int_equal (r.held, 2);
+  u = alloc (&r);
+  assert_true (u >= 200064 && u < 200128);
+  assert_int_equal (r.held, 2);
   uidrange_free (&r);
+  assert_false (lock_file_exists (d, 200000));
   assert_false (lock_file_exists (d, 200064));
 }
 
