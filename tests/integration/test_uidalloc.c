@@ -522,6 +522,48 @@ wait_blocks (struct fixture *f, struct node_h *n, const uint32_t *want, size_t k
             n->n_blocks ? n->blocks[0] : 0, k, want[0]);
 }
 
+/* Until the node's pool has a warm agent: a deploy then leases it (no cold
+ * spawn that would take a uid of its own). */
+static void
+wait_warm (struct fixture *f, struct node_h *n)
+{
+  for (int t = 0; t < 200; t++)
+    {
+      json_t *in = info (f, n);
+      json_int_t warm = json_integer_value (json_object_get (
+          json_object_get (json_object_get (json_object_get (in, "data"), "nexc"), "pool"),
+          "warm"));
+      json_decref (in);
+      if (warm >= 1)
+        return;
+      sleep_ms (25);
+    }
+  fail_msg ("node %s: no warm agent", n->h.node_id);
+}
+
+/* Until INFO uid_range.in_use is k: a dead agent's uid is released once
+ * its cgroup leaf is gone. */
+static void
+wait_in_use (struct fixture *f, struct node_h *n, json_int_t k)
+{
+  json_int_t v = -1;
+  for (int t = 0; t < 200 && v != k; t++)
+    {
+      json_t *in = info (f, n);
+      v = json_integer_value (json_object_get (
+          json_object_get (
+              json_object_get (json_object_get (json_object_get (in, "data"), "nexc"), "sandbox"),
+              "uid_range"),
+          "in_use"));
+      json_decref (in);
+      if (v != k)
+        sleep_ms (25);
+    }
+  if (v != k)
+    fail_msg ("node %s: %lld uids in use, expected %lld", n->h.node_id, (long long) v,
+              (long long) k);
+}
+
 /* Lines of the node's log that contain needle. */
 static int
 log_count (struct node_h *n, const char *needle)
@@ -559,6 +601,7 @@ test_blocks_on_demand (void **state)
   harness_start_node (&n->h, cfg, NULL);
   /* The warm agent has the lower block's only uid. */
   wait_blocks (f, n, &lo, 1);
+  wait_warm (f, n);
   ids[0] = deploy (f, n, names[0]);
   assert_int_equal (uid_of (wait_workload (names[0])), hi - 1);
   /* Its replacement needs a uid: the upper block is taken. */
@@ -569,15 +612,15 @@ test_blocks_on_demand (void **state)
   /* The workload ends: the lower block is empty, the upper one is not: the
    * lower one stays, the one empty block a node keeps. */
   stop (f, n, ids[0], names[0]);
-  for (int t = 0; t < 100 && find_workload (names[0]) > 0; t++)
-    sleep_ms (20);
-  sleep_ms (300);
+  wait_in_use (f, n, 1); /* the warm agent's uid only */
   wait_blocks (f, n, both, 2);
   assert_true (block_locked (lo));
   /* Two more deploys: the replacements find uids in the blocks held
    * (lowest block first), no block is taken again. */
+  wait_warm (f, n);
   ids[1] = deploy (f, n, names[1]);
   assert_int_equal (uid_of (wait_workload (names[1])), hi);
+  wait_warm (f, n);
   ids[2] = deploy (f, n, names[2]);
   assert_int_equal (uid_of (wait_workload (names[2])), hi - 1);
   wait_blocks (f, n, both, 2);
