@@ -376,8 +376,8 @@ check_uid_range (const struct preflight_opts *o, struct preflight *pf, uint32_t 
     {
       r = row (pf, "uid range", PF_MISSING, true, "%s", err.msg);
       fix (r, "every block of uid_range is taken: stop a node, or give this one a uid_range of "
-              "its own; blocks in use by processes that no node holds stay refused until those "
-              "processes are gone");
+              "its own; a busy block stays refused until the processes running with its uids "
+              "are gone");
       return false;
     }
   held_text (&pf->uids, held, sizeof held);

@@ -4,11 +4,12 @@
  * start when a hard requirement is missing, logs what is degraded). Hard
  * requirements of the process tier: root with the needed capabilities, the
  * namespaces, seccomp filters, a valid uid range with a block this node can
- * take (node/sandbox/uidrange.h), a usable state
- * dir and agent, and a self-test in which a real agent builds a sandbox and
- * a child inside verifies it. Soft: each cgroup controller (memory, pids,
- * cpu); a missing one turns that limit off, said in a log line, the tag
- * nex.sandbox.disabled and INFO. Runs before any thread exists. */
+ * take (node/sandbox/uidrange.h: the preflight takes the node's first block
+ * for its self-test), a usable state dir and agent, and a self-test in
+ * which a real agent builds a sandbox and a child inside verifies it.
+ * Soft: each cgroup controller (memory, pids, cpu); a missing one turns
+ * that limit off, said in a log line, the tag nex.sandbox.disabled and
+ * INFO. Runs before any thread exists. */
 #ifndef NEXC_NODE_PREFLIGHT_H
 #define NEXC_NODE_PREFLIGHT_H
 

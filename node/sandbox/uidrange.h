@@ -111,9 +111,9 @@ uint32_t uidrange_available (const struct uidrange *r);
 size_t uidrange_held (const struct uidrange *r, uint32_t *starts, size_t max);
 const char *uidrange_lock_dir (const struct uidrange *r);
 
-/* Processes under proc_dir (normally "/proc") that run with a uid or gid in
- * [start, start + count): real, effective, saved or filesystem ids, from
- * each <pid>/status; zombies do not count. uidrange_scan_proc_each calls fn
+/* (uidrange_proc.c) Processes under proc_dir (normally "/proc") that run
+ * with a uid or gid in [start, start + count): real, effective, saved or
+ * filesystem ids, from each <pid>/status; zombies do not count. uidrange_scan_proc_each calls fn
  * once for each such id of each such process (a process may have several);
  * uidrange_scan_proc returns how many processes, the first max pids and
  * one of their ids into pids/uids (either may be NULL). */
