@@ -107,6 +107,23 @@ objstore_digest (const void *data, size_t len, char out[OBJSTORE_DIGEST_LEN])
   objstore_digest_string (sha, out);
 }
 
+int
+objstore_digest_decode (const char *digest, unsigned char sha[SHA256_LEN])
+{
+  const size_t pl = sizeof DIGEST_PREFIX - 1;
+  const char *end = NULL;
+  size_t n = 0;
+  if (digest == NULL || strncmp (digest, DIGEST_PREFIX, pl) != 0)
+    return -1;
+  digest += pl;
+  if (sodium_base642bin (sha, SHA256_LEN, digest, strlen (digest), NULL, &n, &end,
+                         sodium_base64_VARIANT_URLSAFE)
+          != 0
+      || n != SHA256_LEN || *end != '\0')
+    return -1;
+  return 0;
+}
+
 void
 objstore_digest_hex (const char *digest, char hex[OBJSTORE_HEX_LEN])
 {
@@ -124,18 +141,11 @@ objstore_digest_hex (const char *digest, char hex[OBJSTORE_HEX_LEN])
 /* ---- JetStream API requests ------------------------------------------- */
 
 int
-objstore_api_init (struct api *a, natsConnection *nc, const struct objstore_opts *opts,
-                   struct nxerr *err)
+objstore_api_prefix (const char *d, char prefix[PREFIX_MAX], struct nxerr *err)
 {
-  const char *d;
-  a->nc = nc;
-  a->opts = opts ? opts : &default_opts;
-  d = a->opts->jsdomain;
-  if (nc == NULL)
-    return nxerr_set (err, EINVAL, "nats: invalid connection");
   if (d == NULL || d[0] == '\0')
     {
-      snprintf (a->prefix, sizeof a->prefix, "$JS.API.");
+      snprintf (prefix, PREFIX_MAX, "$JS.API.");
       return 0;
     }
   /* A domain is one subject token (nats.go refuses dots). */
@@ -144,8 +154,19 @@ objstore_api_init (struct api *a, natsConnection *nc, const struct objstore_opts
       return nxerr_set (err, EINVAL, "nats: invalid domain name");
   if (strlen (d) > 200)
     return nxerr_set (err, EINVAL, "nats: invalid domain name");
-  snprintf (a->prefix, sizeof a->prefix, "$JS.%s.API.", d);
+  snprintf (prefix, PREFIX_MAX, "$JS.%s.API.", d);
   return 0;
+}
+
+int
+objstore_api_init (struct api *a, natsConnection *nc, const struct objstore_opts *opts,
+                   struct nxerr *err)
+{
+  a->nc = nc;
+  a->opts = opts ? opts : &default_opts;
+  if (nc == NULL)
+    return nxerr_set (err, EINVAL, "nats: invalid connection");
+  return objstore_api_prefix (a->opts->jsdomain, a->prefix, err);
 }
 
 int

@@ -10,8 +10,10 @@
  * Owns: the metadata parser (untrusted input: strict and bounded), the read
  * path (streamed to a callback, never buffered whole, digest and length
  * verified; chunks come by DIRECT.GET when the stream allows it, else by
- * STREAM.MSG.GET next_by_subj) and the write path (like nats.go's Put).
- * No consumers are created. Every call is synchronous and uses the
+ * STREAM.MSG.GET next_by_subj), the write path (like nats.go's Put and
+ * Delete) and the wire of a bucket watch (objstore_watch.c: the requests
+ * and replies of a pull consumer on the metadata subjects; the caller sends
+ * and receives them). Every other call is synchronous and uses the
  * caller's connection; any thread may call it (nats.c connections are
  * thread-safe). Error texts for the conditions nats.go knows are nats.go's
  * ("nats: object not found", ...), because the node replies with them. */
@@ -26,6 +28,10 @@
 
 #include "api/buf.h"
 #include "api/nxerr.h"
+
+/* What a lookup answers when the bucket or the object is not there. */
+#define OBJSTORE_ERR_STREAM_NOT_FOUND "nats: stream not found"
+#define OBJSTORE_ERR_OBJECT_NOT_FOUND "nats: object not found"
 
 /* Bounds on what we accept (in metadata and from callers). */
 #define OBJSTORE_BUCKET_MAX 240          /* stream names are at most 255 */
@@ -123,5 +129,73 @@ int objstore_put (natsConnection *nc, const char *bucket, const char *name, cons
 int objstore_put_file (natsConnection *nc, const char *bucket, const char *name, int fd,
                        const struct objstore_opts *opts, objstore_progress_fn progress_cb,
                        void *ud, struct objstore_info *info_out, struct nxerr *err);
+
+/* Delete name as nats.go's Delete does: a metadata message with
+ * "deleted":true (size, chunks and digest cleared; Nats-Rollup: sub, so it
+ * replaces the object's info), then the chunks are purged. Fails with
+ * "nats: object not found" when there is no such object (or it is deleted). */
+int objstore_delete (natsConnection *nc, const char *bucket, const char *name,
+                     const struct objstore_opts *opts, struct nxerr *err);
+
+/* ---- watching a bucket's metadata (objstore_watch.c) ----
+ *
+ * An ephemeral pull consumer on $O.<bucket>.M.> with deliver policy
+ * last_per_subject, no acks, in memory: the first messages it delivers are
+ * the current info of every object (the last message on each name's
+ * subject), the later ones each change as it is stored (a put, a deletion
+ * marker). A pull (CONSUMER.MSG.NEXT) asks for the next messages; while it
+ * waits the server sends idle heartbeats (status 100, header
+ * Nats-Last-Consumer), it ends with status 408 when it expires, and with
+ * 409 "Consumer Deleted" when the consumer or its stream is deleted. The
+ * consumer is removed by the server after inactive_ms without a pull. */
+
+#define OBJSTORE_CONSUMER_MAX 64 /* consumer names we make and accept */
+
+/* The requests: subject (with the domain's API prefix) and JSON body.
+ * consumer: a subject token of at most OBJSTORE_CONSUMER_MAX bytes. */
+int objstore_watch_create (const char *bucket, const char *jsdomain, const char *consumer,
+                           int64_t inactive_ms, struct buf *subj, struct buf *body,
+                           struct nxerr *err);
+int objstore_watch_pull (const char *bucket, const char *jsdomain, const char *consumer,
+                         uint32_t batch, int64_t expires_ms, int64_t heartbeat_ms,
+                         struct buf *subj, struct buf *body, struct nxerr *err);
+int objstore_watch_delete (const char *bucket, const char *jsdomain, const char *consumer,
+                           struct buf *subj, struct nxerr *err);
+
+struct objstore_created {
+  char name[OBJSTORE_CONSUMER_MAX + 1];
+  uint64_t num_pending; /* messages it will deliver to catch up */
+};
+
+/* The reply to a create. 0: created; 1: the bucket does not exist (err:
+ * "nats: stream not found"); -1: an API error or a malformed reply. */
+int objstore_watch_created (const char *json, size_t len, struct objstore_created *out,
+                            struct nxerr *err);
+
+/* A delivered message's reply subject, $JS.ACK.<stream>.<consumer>.
+ * <delivered>.<stream seq>.<consumer seq>.<time>.<pending> (or the form with
+ * domain and account hash after ACK and a trailing token). */
+struct objstore_ack {
+  char stream[OBJSTORE_BUCKET_MAX + 5]; /* "OBJ_" + bucket */
+  char consumer[OBJSTORE_CONSUMER_MAX + 1];
+  uint64_t delivered, sseq, cseq, pending;
+};
+int objstore_ack_parse (const char *reply, struct objstore_ack *out, struct nxerr *err);
+
+/* The name token of a metadata subject $O.<bucket>.M.<token> whose stream
+ * is OBJ_<bucket>: a pointer into subject, or NULL when subject is not of
+ * that form or the token is not URL-safe base64 of a valid name's length. */
+const char *objstore_meta_token (const char *subject, const char *stream);
+
+/* What one metadata message says of its object. OPAQUE: whatever only the
+ * read path can judge (malformed, a link, no nuid, a digest that does not
+ * decode): the caller asks the store. */
+enum objstore_meta_state { OBJSTORE_META_OPAQUE, OBJSTORE_META_PRESENT, OBJSTORE_META_DELETED };
+struct objstore_meta {
+  enum objstore_meta_state state;
+  uint64_t size;             /* PRESENT */
+  unsigned char sha256[32];  /* PRESENT: what the digest names */
+};
+void objstore_meta_judge (const char *json, size_t len, struct objstore_meta *out);
 
 #endif

@@ -13,24 +13,6 @@
 
 #include "api/xalloc.h"
 
-/* The digest of the metadata, decoded; -1 when malformed. */
-static int
-digest_decode (const char *digest, unsigned char sha[SHA256_LEN])
-{
-  const size_t pl = sizeof DIGEST_PREFIX - 1;
-  const char *end = NULL;
-  size_t n = 0;
-  if (digest == NULL || strncmp (digest, DIGEST_PREFIX, pl) != 0)
-    return -1;
-  digest += pl;
-  if (sodium_base642bin (sha, SHA256_LEN, digest, strlen (digest), NULL, &n, &end,
-                         sodium_base64_VARIANT_URLSAFE)
-          != 0
-      || n != SHA256_LEN || *end != '\0')
-    return -1;
-  return 0;
-}
-
 int
 objstore_get_info (natsConnection *nc, const char *bucket, const char *name,
                    const struct objstore_opts *opts, struct objstore_info *info, struct nxerr *err)
@@ -131,7 +113,7 @@ objstore_read (natsConnection *nc, const struct objstore_info *info,
   if ((info->size == 0) != (info->chunks == 0) || info->chunks > info->size)
     return nxerr_set (err, EPROTO, ERR_BAD_META ": %" PRIu32 " chunks for %" PRIu64 " bytes",
                       info->chunks, info->size);
-  if (digest_decode (info->digest, want) < 0)
+  if (objstore_digest_decode (info->digest, want) < 0)
     return nxerr_set (err, EPROTO, ERR_BAD_META ": bad digest");
   if (objstore_api_init (&a, nc, opts, err) < 0)
     return -1;

@@ -16,8 +16,8 @@
 #include "api/nxerr.h"
 #include "api/objstore.h"
 
-#define ERR_STREAM_NOT_FOUND "nats: stream not found"
-#define ERR_OBJECT_NOT_FOUND "nats: object not found"
+#define ERR_STREAM_NOT_FOUND OBJSTORE_ERR_STREAM_NOT_FOUND
+#define ERR_OBJECT_NOT_FOUND OBJSTORE_ERR_OBJECT_NOT_FOUND
 #define ERR_BAD_META "nats: object-store meta information invalid"
 #define ERR_BAD_STORE_NAME "nats: invalid object-store name"
 #define ERR_DIGEST "nats: received a corrupt object, digests do not match"
@@ -63,6 +63,10 @@ int objstore_nats_error (struct nxerr *err, natsStatus s);
 /* ^[a-zA-Z0-9_-]+$, at most max bytes: bucket names and nuids. */
 bool objstore_valid_token (const char *s, size_t max);
 
+/* The SHA-256 a digest "SHA-256=<base64url, padded>" names; -1 when it is
+ * NULL or malformed (strict: the read path and the watch both judge by it). */
+int objstore_digest_decode (const char *digest, unsigned char sha[SHA256_LEN]);
+
 /* DIGEST_PREFIX + base64url(sha), padded. */
 void objstore_digest_string (const unsigned char sha[SHA256_LEN], char out[OBJSTORE_DIGEST_LEN]);
 
@@ -78,6 +82,10 @@ struct api_error {
   int code;
   int err_code;
 };
+
+/* "$JS.API." or "$JS.<domain>.API."; fails on a domain that is not one
+ * subject token ("nats: invalid domain name"). */
+int objstore_api_prefix (const char *jsdomain, char prefix[PREFIX_MAX], struct nxerr *err);
 
 /* opts may be NULL (the defaults). Checks the domain. */
 int objstore_api_init (struct api *a, natsConnection *nc, const struct objstore_opts *opts,

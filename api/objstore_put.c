@@ -1,5 +1,6 @@
-/* objstore_put: the write path (like nats.go's Put): create the bucket if
- * needed, publish the chunks, then the metadata, then purge the old version. */
+/* objstore_put: the write path (like nats.go's Put and Delete): create the
+ * bucket if needed, publish the chunks, then the metadata, then purge the
+ * old version; a deletion is a metadata marker, then the chunks' purge. */
 #include "api/objstore.h"
 
 #include "api/objstore_int.h"
@@ -181,6 +182,8 @@ meta_json (const struct objstore_info *info, struct buf *out)
   jsonw_key (&w, "chunks");
   jsonw_uint (&w, info->chunks);
   jsonw_kstr (&w, "digest", info->digest);
+  if (info->deleted)
+    jsonw_kbool (&w, "deleted", true);
   jsonw_obj_end (&w);
 }
 
@@ -351,4 +354,54 @@ objstore_put_file (natsConnection *nc, const char *bucket, const char *name, int
   if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
     total = (uint64_t) st.st_size;
   return put_source (nc, bucket, name, &src, total, opts, progress_cb, ud, info_out, err);
+}
+
+int
+objstore_delete (natsConnection *nc, const char *bucket, const char *name,
+                 const struct objstore_opts *opts, struct nxerr *err)
+{
+  cleanup_info struct objstore_info info = { 0 };
+  cleanup_buf struct buf msubj = BUF_INIT;
+  cleanup_buf struct buf meta = BUF_INIT;
+  cleanup_buf struct buf chunk_subj = BUF_INIT;
+  cleanup_msg natsMsg *mmsg = NULL;
+  char mtime[TIMEFMT_RFC3339_MAX];
+  struct api a;
+  natsStatus s;
+  int r;
+
+  if (!objstore_valid_bucket (bucket))
+    return nxerr_set (err, EINVAL, ERR_BAD_STORE_NAME);
+  if (!objstore_valid_name (name))
+    return nxerr_set (err, EINVAL, "nats: invalid object name");
+  if (objstore_api_init (&a, nc, opts, err) < 0 || objstore_bind_bucket (&a, bucket, NULL, err) < 0)
+    return -1;
+  r = objstore_fetch_meta (&a, bucket, name, &info, err);
+  if (r < 0)
+    return -1;
+  if (r == 1 || info.deleted)
+    return nxerr_set (err, ENOENT, ERR_OBJECT_NOT_FOUND);
+  objstore_meta_subject (bucket, name, &msubj);
+  if (info.nuid[0] && objstore_valid_token (info.nuid, OBJSTORE_NUID_MAX))
+    buf_printf (&chunk_subj, "$O.%s.C.%s", bucket, info.nuid);
+  /* What nats.go publishes: the info with deleted set and the content gone. */
+  info.deleted = true;
+  info.size = 0;
+  info.chunks = 0;
+  free (info.digest);
+  info.digest = xstrdup ("");
+  free (info.mtime);
+  timefmt_rfc3339 (mtime, sizeof mtime, timefmt_now ());
+  info.mtime = xstrdup (mtime);
+  meta_json (&info, &meta);
+  s = natsMsg_Create (&mmsg, msubj.data, NULL, meta.data, (int) meta.len);
+  if (s == NATS_OK)
+    s = natsMsgHeader_Set (mmsg, "Nats-Rollup", "sub");
+  if (s != NATS_OK)
+    return objstore_nats_error (err, s);
+  if (js_publish (&a, mmsg, err) < 0)
+    return -1;
+  if (chunk_subj.len && purge_subject (&a, bucket, chunk_subj.data, err) < 0)
+    return nxerr_wrap (err, "purge chunks");
+  return 0;
 }

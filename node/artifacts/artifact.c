@@ -13,9 +13,11 @@
 #include <openssl/evp.h>
 
 #include "api/b64.h"
+#include "api/jsonw.h"
 #include "api/log.h"
 #include "api/objstore.h"
 #include "api/xalloc.h"
+#include "node/artifacts/objview.h"
 #include "node/core/identity.h"
 #include "node/core/node.h"
 
@@ -32,6 +34,7 @@ struct fetch_job {
 
 struct artifact_cache {
   struct node *node;
+  struct objview *view;
   char dir[PATH_MAX];
   int dirfd;
   pthread_t thread;
@@ -41,6 +44,23 @@ struct artifact_cache {
   struct fetch_job *head, *tail;
   bool quit;
 };
+
+/* What the store says of the object against what the deploy asks: the
+ * same words whether the view or the fetcher found it out. */
+static int
+check_object (uint64_t size, const char *hex, uint64_t max_size, const char *expect_hex,
+              struct nxerr *err)
+{
+  if (max_size && size > max_size)
+    return nxerr_set (err, EFBIG, "object is %llu bytes, over the limit of %llu",
+                      (unsigned long long) size, (unsigned long long) max_size);
+  /* Refuse before downloading when the object is not what the JWT names. */
+  if (expect_hex && expect_hex[0] && hex[0] && strcmp (hex, expect_hex) != 0)
+    return nxerr_set (err, EBADMSG,
+                      "artifact digest sha256 %s does not match the workload JWT hash claim %s",
+                      hex, expect_hex);
+  return 0;
+}
 
 bool
 artifact_hex_ok (const char *s)
@@ -156,21 +176,9 @@ run_job (struct fetch_job *j)
   memset (&info, 0, sizeof info);
   if (objstore_get_info (n->nc, j->bucket, j->key, &o, &info, err) < 0)
     return;
-  if (info.size > j->max_size && j->max_size)
-    {
-      nxerr_set (err, EFBIG, "object is %llu bytes, over the limit of %llu",
-                 (unsigned long long) info.size, (unsigned long long) j->max_size);
-      goto out;
-    }
   objstore_digest_hex (info.digest, hex);
-  /* Refuse before downloading when the object is not what the JWT names. */
-  if (j->expect_hex[0] && hex[0] && strcmp (hex, j->expect_hex) != 0)
-    {
-      nxerr_set (err, EBADMSG,
-                 "artifact digest sha256 %s does not match the workload JWT hash claim %s", hex,
-                 j->expect_hex);
-      goto out;
-    }
+  if (check_object (info.size, hex, j->max_size, j->expect_hex, err) < 0)
+    goto out;
   if (hex[0])
     {
       j->res.fd = artifact_cache_open (c, hex, &j->res.size);
@@ -300,23 +308,23 @@ artifact_cache_new (struct node *n, struct artifact_cache **out, struct nxerr *e
   }
   pthread_mutex_init (&c->mu, NULL);
   pthread_cond_init (&c->cv, NULL);
+  c->view = objview_new (n);
   *out = c;
   return 0;
 }
 
 void
-artifact_fetch (struct artifact_cache *c, const char *bucket, const char *key,
-                const char *jsdomain, uint64_t max_size, const char *expect_hex,
-                artifact_done_fn done, void *ud)
+artifact_fetch (struct artifact_cache *c, const struct artifact_loc *loc, artifact_done_fn done,
+                void *ud)
 {
   struct fetch_job *j = xcalloc (1, sizeof *j);
   j->cache = c;
-  j->bucket = xstrdup (bucket);
-  j->key = xstrdup (key);
-  j->jsdomain = xstrdup (jsdomain ? jsdomain : "");
-  j->max_size = max_size;
-  if (expect_hex)
-    snprintf (j->expect_hex, sizeof j->expect_hex, "%s", expect_hex);
+  j->bucket = xstrdup (loc->bucket);
+  j->key = xstrdup (loc->key);
+  j->jsdomain = xstrdup (loc->jsdomain ? loc->jsdomain : "");
+  j->max_size = loc->max_size;
+  if (loc->expect_hex)
+    snprintf (j->expect_hex, sizeof j->expect_hex, "%s", loc->expect_hex);
   j->done = done;
   j->ud = ud;
   j->res.fd = -1;
@@ -336,11 +344,57 @@ artifact_fetch (struct artifact_cache *c, const char *bucket, const char *key,
 }
 
 void
+artifact_get (struct artifact_cache *c, const struct artifact_loc *loc, artifact_done_fn done,
+              void *ud)
+{
+  struct artifact_result res;
+  struct objview_fact fact;
+  memset (&res, 0, sizeof res);
+  res.fd = -1;
+  objview_lookup (c->view, loc->jsdomain, loc->bucket, loc->key, &fact);
+  if (fact.found == OBJVIEW_UNKNOWN)
+    {
+      artifact_fetch (c, loc, done, ud);
+      return;
+    }
+  if (fact.found == OBJVIEW_ABSENT)
+    nxerr_set (&res.err, ENOENT, OBJSTORE_ERR_OBJECT_NOT_FOUND);
+  else if (check_object (fact.size, fact.hex, loc->max_size, loc->expect_hex, &res.err) == 0)
+    {
+      res.fd = artifact_cache_open (c, fact.hex, &res.size);
+      if (res.fd < 0)
+        {
+          /* The store has it, this node does not: download. */
+          artifact_fetch (c, loc, done, ud);
+          return;
+        }
+      memcpy (res.hex, fact.hex, sizeof res.hex);
+    }
+  done (ud, &res);
+}
+
+struct objview *
+artifact_objview (struct artifact_cache *c)
+{
+  return c->view;
+}
+
+void
+artifact_write_info (struct artifact_cache *c, struct jsonw *w)
+{
+  jsonw_key (w, "artifacts");
+  jsonw_obj_begin (w);
+  objview_write_info (c->view, w);
+  jsonw_obj_end (w);
+}
+
+void
 artifact_cache_free (struct artifact_cache *c)
 {
   struct fetch_job *j, *next;
   if (c == NULL)
     return;
+  objview_free (c->view);
   pthread_mutex_lock (&c->mu);
   c->quit = true;
   pthread_cond_signal (&c->cv);

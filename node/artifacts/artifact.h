@@ -8,8 +8,14 @@
  * is evicted by total size, least recently used first; running workloads
  * keep their fd, so eviction never breaks them.
  *
- * Downloads run on one fetcher thread (they block on JetStream requests);
- * the result is posted back to the loop thread. */
+ * A deploy's location is checked against the object store before cached
+ * bytes are used (artifact_get): the store's live view (objview.h) answers
+ * at once when it can; otherwise the fetcher asks the store. Either way a
+ * missing bucket or object, another digest or an oversize object is
+ * refused with the same words.
+ *
+ * Downloads and direct lookups run on one fetcher thread (they block on
+ * JetStream requests); the result is posted back to the loop thread. */
 #ifndef NEXC_NODE_ARTIFACT_H
 #define NEXC_NODE_ARTIFACT_H
 
@@ -20,6 +26,17 @@
 
 struct node;
 struct artifact_cache;
+struct objview;
+struct jsonw;
+
+/* Where a deploy's bytes are: nats://bucket/key in jsdomain ("" or NULL:
+ * the default). expect_hex (may be NULL: anything) is compared with the
+ * object's digest before bytes are used; max_size 0 is no limit. */
+struct artifact_loc {
+  const char *bucket, *key, *jsdomain;
+  uint64_t max_size;
+  const char *expect_hex;
+};
 
 struct artifact_result {
   int fd; /* owned by the callback when >= 0 */
@@ -37,12 +54,24 @@ void artifact_cache_free (struct artifact_cache *c);
  * fd, or -1 when not cached. */
 int artifact_cache_open (struct artifact_cache *c, const char *hex, uint64_t *size);
 
-/* Fetch nats://bucket/key on the fetcher thread; expect_hex (may be NULL) is
- * compared with the object's digest before downloading. done runs on the
- * loop thread. */
-void artifact_fetch (struct artifact_cache *c, const char *bucket, const char *key,
-                     const char *jsdomain, uint64_t max_size, const char *expect_hex,
+/* The bytes of a deploy's location, as the store says them now: the view
+ * (or, when it cannot tell, the fetcher) looks the object up; then the
+ * cached file of its digest, else a download. done runs on the loop thread,
+ * before this returns when the view answered and the bytes are cached. */
+void artifact_get (struct artifact_cache *c, const struct artifact_loc *loc,
+                   artifact_done_fn done, void *ud);
+
+/* Fetch the location on the fetcher thread: metadata lookup, digest and
+ * size checked, then the cached file of that digest or a download. done
+ * runs on the loop thread. */
+void artifact_fetch (struct artifact_cache *c, const struct artifact_loc *loc,
                      artifact_done_fn done, void *ud);
+
+/* The cache's store view (for node/artifacts/objview.c's events). */
+struct objview *artifact_objview (struct artifact_cache *c);
+
+/* INFO data.nexc.artifacts. */
+void artifact_write_info (struct artifact_cache *c, struct jsonw *w);
 
 bool artifact_hex_ok (const char *s);
 

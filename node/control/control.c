@@ -13,6 +13,7 @@
 #include "api/subjects.h"
 #include "api/timefmt.h"
 #include "api/xalloc.h"
+#include "node/artifacts/artifact.h"
 #include "node/bus/reply.h"
 #include "node/control/deploy.h"
 #include "node/control/lameduck.h"
@@ -369,6 +370,8 @@ handle_info (struct node *n, struct ctl_req *r)
   jsonw_kint (&w, "function_invocations", (int64_t) (n->counters.fn_ok + n->counters.fn_failed));
   jsonw_kint (&w, "function_failures", (int64_t) n->counters.fn_failed);
   pool_write_info (n, &w);
+  if (n->cache)
+    artifact_write_info (n->cache, &w); /* "artifacts": the object store view */
   sandbox_write_info (n, &w); /* "sandbox": tier, what is enforced, what is off */
   jsonw_key (&w, "metrics");
   metrics_write_node (n, &w);

@@ -218,15 +218,33 @@ on_fetched (void *ud, struct artifact_result *res)
   artifact_ready (d, res->fd, res->hex, res->size);
 }
 
+/* fresh: a DEPLOY (not a restart, not autostart): its location is checked
+ * against the object store before cached bytes are used, so that what it
+ * means does not depend on what this node happens to have cached. A
+ * restart runs the deploy already accepted (from the cache when it can: an
+ * essential workload restarts while NATS is away); autostart names local
+ * files or carries no hash. */
 static void
-get_artifact (struct deploy_ctx *d)
+get_artifact (struct deploy_ctx *d, bool fresh)
 {
   struct workload *w = d->w;
   struct node *n = w->node;
   const struct deploy_request *req = w->req;
+  struct artifact_loc loc = { .bucket = req->location_bucket,
+                              .key = req->location_key,
+                              .jsdomain = req->jsdomain,
+                              .max_size = (uint64_t) n->cfg.max_artifact_bytes };
+  bool verified = !n->cfg.accept_unverified_hashes && !w->autostart;
   uint64_t size = 0;
-  uint64_t max = (uint64_t) n->cfg.max_artifact_bytes;
   int fd;
+  if (n->cfg.max_workload_bytes && (uint64_t) n->cfg.max_workload_bytes < loc.max_size)
+    loc.max_size = (uint64_t) n->cfg.max_workload_bytes;
+  loc.expect_hex = verified ? w->claims.hash : NULL;
+  if (fresh && !w->autostart)
+    {
+      artifact_get (n->cache, &loc, on_fetched, d);
+      return;
+    }
   /* The signed hash names the bytes: when we have them, no fetch at all. */
   if (w->claims.hash && artifact_hex_ok (w->claims.hash))
     {
@@ -237,11 +255,7 @@ get_artifact (struct deploy_ctx *d)
           return;
         }
     }
-  if (n->cfg.max_workload_bytes && (uint64_t) n->cfg.max_workload_bytes < max)
-    max = (uint64_t) n->cfg.max_workload_bytes;
-  artifact_fetch (n->cache, req->location_bucket, req->location_key, req->jsdomain, max,
-                  n->cfg.accept_unverified_hashes || w->autostart ? NULL : w->claims.hash,
-                  on_fetched, d);
+  artifact_fetch (n->cache, &loc, on_fetched, d);
 }
 
 /* ---- the workload ---- */
@@ -272,7 +286,7 @@ launch_workload (struct node *n, const char *ns, struct deploy_request *req,
   d->env = *env;
   memset (env, 0, sizeof *env);
   d->w = w;
-  get_artifact (d);
+  get_artifact (d, true);
   return w;
 }
 
@@ -318,7 +332,7 @@ on_restart_timer (struct loop_timer *t)
   n->total_bytes -= w->artifact_size;
   w->artifact_size = 0;
   log_info ("restarting workload %s (%s), restart %u", w->id, w->name, w->restarts);
-  get_artifact (d);
+  get_artifact (d, false);
 }
 
 void
