@@ -28,7 +28,7 @@ check_names (const char *bucket, const char *consumer, struct nxerr *err)
 {
   if (!objstore_valid_bucket (bucket))
     return nxerr_set (err, EINVAL, ERR_BAD_STORE_NAME);
-  if (!objstore_valid_token (consumer, OBJSTORE_CONSUMER_MAX + 1))
+  if (!objstore_valid_token (consumer, OBJSTORE_CONSUMER_MAX))
     return nxerr_set (err, EINVAL, "nats: invalid consumer name");
   return 0;
 }
@@ -147,7 +147,7 @@ objstore_watch_created (const char *json, size_t len, struct objstore_created *o
   name = json_object_get (root, "name");
   pending = json_object_get (root, "num_pending");
   if (!json_is_string (name) || json_string_length (name) > OBJSTORE_CONSUMER_MAX
-      || !objstore_valid_token (json_string_value (name), OBJSTORE_CONSUMER_MAX + 1))
+      || !objstore_valid_token (json_string_value (name), OBJSTORE_CONSUMER_MAX))
     return nxerr_set (err, EPROTO, "nats: consumer create reply: bad name");
   if (!json_is_integer (pending) || json_integer_value (pending) < 0)
     return nxerr_set (err, EPROTO, "nats: consumer create reply: bad num_pending");
@@ -232,7 +232,7 @@ objstore_ack_parse (const char *reply, struct objstore_ack *out, struct nxerr *e
       return nxerr_set (err, EPROTO, "ack subject: bad token");
     }
   if (strncmp (out->stream, "OBJ_", 4) != 0 || !objstore_valid_bucket (out->stream + 4)
-      || !objstore_valid_token (out->consumer, OBJSTORE_CONSUMER_MAX + 1))
+      || !objstore_valid_token (out->consumer, OBJSTORE_CONSUMER_MAX))
     {
       memset (out, 0, sizeof *out);
       return nxerr_set (err, EPROTO, "ack subject: not an object store consumer");
