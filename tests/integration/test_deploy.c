@@ -447,7 +447,7 @@ test_refusals (void **state)
   expect_refusal (f, &d, "does not match requirements");
   d.name = "ticker";
 
-  /* (A hash already in the cache is served without a fetch: name another.) */
+  /* (A hash never cached; test_store_view.c refuses the same with a cached one.) */
   d.key = "nosuchobject";
   d.hash = "1111111111111111111111111111111111111111111111111111111111111111";
   expect_refusal (f, &d, "Failed to cache workload bytes: nats: object not found");

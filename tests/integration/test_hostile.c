@@ -1051,9 +1051,9 @@ e_argv_frame_overflow (struct req *q)
 
 static void p_argv_frame_overflow (struct req *q) { use_artifact (q); }
 
-/* A cached artifact is served without a fetch (the signed hash names the
- * bytes, so a key that names nothing is fine then): are the other location
- * fields still checked? */
+/* A cached artifact (its location is checked against the store before the
+ * cache is used): is a domain that is not one subject token refused before
+ * anything is asked? */
 static void
 p_cached_jsdomain_star (struct req *q)
 {
