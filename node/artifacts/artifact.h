@@ -9,10 +9,11 @@
  * keep their fd, so eviction never breaks them.
  *
  * A deploy's location is checked against the object store before cached
- * bytes are used (artifact_get): the store's live view (objview.h) answers
- * at once when it can; otherwise the fetcher asks the store. Either way a
+ * bytes are used (artifact_get): when the store's live view (objview.h)
+ * says the object is there with the JWT's digest, the cached file is used
+ * at once; anything else is asked of the store by the fetcher, so that a
  * missing bucket or object, another digest or an oversize object is
- * refused with the same words.
+ * refused with the words of an uncached miss.
  *
  * Downloads and direct lookups run on one fetcher thread (they block on
  * JetStream requests); the result is posted back to the loop thread. */
@@ -54,10 +55,10 @@ void artifact_cache_free (struct artifact_cache *c);
  * fd, or -1 when not cached. */
 int artifact_cache_open (struct artifact_cache *c, const char *hex, uint64_t *size);
 
-/* The bytes of a deploy's location, as the store says them now: the view
- * (or, when it cannot tell, the fetcher) looks the object up; then the
- * cached file of its digest, else a download. done runs on the loop thread,
- * before this returns when the view answered and the bytes are cached. */
+/* The bytes of a deploy's location, as the store says them now: the cached
+ * file when the view confirms the object and its digest (done runs before
+ * this returns: the warm path, no request), else the fetcher's lookup and
+ * then the cache or a download. done runs on the loop thread. */
 void artifact_get (struct artifact_cache *c, const struct artifact_loc *loc,
                    artifact_done_fn done, void *ud);
 

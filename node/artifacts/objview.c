@@ -289,10 +289,6 @@ objview_lookup (struct objview *v, const char *jsdomain, const char *bucket, con
     }
   if (f)
     answer (f, key, out);
-  if (out->found == OBJVIEW_UNKNOWN)
-    v->counters.asked++;
-  else
-    v->counters.answered++;
 }
 
 /* ---- events ---- */
@@ -480,15 +476,10 @@ objview_write_info (struct objview *v, struct jsonw *w)
   int64_t trusted_n = 0;
   for (size_t i = 0; i < v->n_buckets; i++)
     trusted_n += v->buckets[i]->cur != NULL;
-  jsonw_key (w, "store_view");
-  jsonw_obj_begin (w);
   jsonw_kint (w, "buckets", (int64_t) v->n_buckets);
   jsonw_kint (w, "live", trusted_n);
   jsonw_kint (w, "objects", (int64_t) v->objects);
-  jsonw_kint (w, "answered", (int64_t) v->counters.answered);
-  jsonw_kint (w, "asked_store", (int64_t) v->counters.asked);
   jsonw_kint (w, "loads", (int64_t) v->counters.loads);
   jsonw_kint (w, "lost", (int64_t) v->counters.lost);
   jsonw_kint (w, "failed", (int64_t) v->counters.failed);
-  jsonw_obj_end (w);
 }

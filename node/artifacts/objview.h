@@ -11,10 +11,15 @@
  * control connection has not reconnected since it was made, and no gap
  * shows in the consumer's sequence; the consumer or the stream deleted ends
  * it at once (409). Otherwise, and past the memory caps, the view does not
- * know, and the deploy asks the store itself (the fetcher thread): a bucket's
- * first use, a missing bucket, a view being reloaded after a reconnect. A
- * fresh view is loaded every OBJVIEW_REFRESH_MS and swapped in once caught
- * up, since a purge of a metadata subject sends nothing to a consumer.
+ * know. A fresh view is loaded every OBJVIEW_REFRESH_MS and swapped in once
+ * caught up, since a purge of a metadata subject sends nothing to a consumer.
+ *
+ * Even caught up, the view lags the store by the delivery of a message: a
+ * client that has just stored an object and deploys it at once may be ahead
+ * of it. So its word is final only when it confirms (node/artifacts/
+ * artifact.c): an object absent, deleted or with another digest in the view
+ * is asked of the store before a deploy is refused. What it can miss is a
+ * deletion or replacement in that last instant, which then races the deploy.
  *
  * Loop thread only (node/artifacts/artifact.c calls it); the nats.c side,
  * one subscription for all buckets, is objview_bus.c. */
@@ -50,7 +55,7 @@ void objview_free (struct objview *v);
 void objview_lookup (struct objview *v, const char *jsdomain, const char *bucket,
                      const char *key, struct objview_fact *out);
 
-/* INFO data.nexc.artifacts.store_view: buckets, objects, answers. */
+/* Fields of INFO data.nexc.artifacts.store_view: buckets, objects, loads. */
 void objview_write_info (struct objview *v, struct jsonw *w);
 
 #endif

@@ -77,7 +77,7 @@ struct objview {
   struct loop_timer tick;
   natsStatistics *stats;
   struct {
-    uint64_t answered, asked, loads, lost, failed;
+    uint64_t loads, lost, failed;
   } counters;
 };
 
