@@ -80,6 +80,19 @@ feed_drop (struct objview *v, struct ov_feed *f)
   feed_free (v, f, true);
 }
 
+/* The next consumer of b waits: 1 s, 2 s, 4 s ... 60 s after failures. */
+static uint64_t
+backoff (struct ov_bucket *b, uint64_t now)
+{
+  uint64_t ms = OBJVIEW_RETRY_MIN_MS;
+  for (unsigned i = 0; i < b->failures && ms < OBJVIEW_RETRY_MAX_MS; i++)
+    ms *= 2;
+  if (ms > OBJVIEW_RETRY_MAX_MS)
+    ms = OBJVIEW_RETRY_MAX_MS;
+  b->failures++;
+  return now + ms * MS;
+}
+
 static void
 feed_start (struct objview *v, struct ov_bucket *b, uint64_t now)
 {
@@ -97,7 +110,7 @@ feed_start (struct objview *v, struct ov_bucket *b, uint64_t now)
   if (ovbus_open (v, &err) < 0 || ovbus_create (v, f, &err) < 0)
     {
       log_warn ("store view of bucket %s: %s; deploys from it ask the store", b->name, err.msg);
-      b->retry_ns = now + OBJVIEW_RETRY_MS * MS;
+      b->retry_ns = backoff (b, now);
       v->counters.failed++;
       feed_free (v, f, false);
       return;
@@ -124,10 +137,11 @@ static void
 feed_fail (struct objview *v, struct ov_feed *f, const char *why)
 {
   struct ov_bucket *b = f->b;
-  log_info ("store view of bucket %s: %s; deploys from it ask the store for %d s", b->name, why,
-            OBJVIEW_RETRY_MS / 1000);
+  uint64_t now = timefmt_mono_ns ();
+  b->retry_ns = backoff (b, now);
+  log_info ("store view of bucket %s: %s; deploys from it ask the store for %.0f s", b->name,
+            why, (double) (b->retry_ns - now) / 1e9);
   v->counters.failed++;
-  b->retry_ns = timefmt_mono_ns () + OBJVIEW_RETRY_MS * MS;
   feed_drop (v, f);
 }
 
@@ -163,6 +177,7 @@ feed_synced (struct objview *v, struct ov_feed *f)
     feed_free (v, b->cur, true);
   b->cur = f;
   b->next = NULL;
+  b->failures = 0;
   v->counters.loads++;
   log_debug ("store view of bucket %s: %zu objects", b->name, f->map.count);
 }
@@ -441,6 +456,8 @@ tick_bucket (struct objview *v, struct ov_bucket *b, uint64_t now)
     feed_fail (v, b->next, "not caught up in time");
   else if (b->cur && !b->next && now - b->cur->start_ns > OBJVIEW_REFRESH_MS * MS)
     feed_start (v, b, now); /* a purge sends nothing: look again */
+  else if (!b->cur && !b->next)
+    feed_start (v, b, now); /* after a failure's backoff: a bucket in use stays watched */
 }
 
 static void

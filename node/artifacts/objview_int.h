@@ -34,7 +34,11 @@
 /* Timing of views. */
 #define OBJVIEW_LOAD_TIMEOUT_MS 5000       /* a view not caught up by then is abandoned */
 #define OBJVIEW_REFRESH_MS 60000           /* a fresh view replaces the live one */
-#define OBJVIEW_RETRY_MS 60000             /* after a failure, ask the store that long */
+/* After a failure no new consumer for a while (deploys ask the store):
+ * 1 s doubling to 60 s, so that a server still starting its JetStream
+ * costs a second, and a bucket that always fails costs a request a minute. */
+#define OBJVIEW_RETRY_MIN_MS 1000
+#define OBJVIEW_RETRY_MAX_MS 60000
 #define OBJVIEW_IDLE_MS (10 * 60 * 1000)   /* a bucket no deploy named is forgotten */
 #define OBJVIEW_TICK_MS 1000
 
@@ -62,6 +66,7 @@ struct ov_bucket {
   struct ov_feed *next; /* loading (first load, reload, refresh) */
   uint64_t used_ns;
   uint64_t retry_ns;    /* after a failure: no consumer before then */
+  unsigned failures;    /* in a row, since a feed last caught up */
 };
 
 struct objview {

@@ -211,11 +211,13 @@ counts (struct fixture *f)
   return c;
 }
 
-/* Until the node's view of n buckets is live (first use starts it). */
+/* Until the node's view of n buckets is live (first use starts it; after
+ * a failure, say JetStream not ready yet after a server restart, it is
+ * tried again 1 s later, then 2 s...). */
 static void
 wait_live (struct fixture *f, long long n)
 {
-  for (int i = 0; i < 100 && counts (f).live < n; i++)
+  for (int i = 0; i < 500 && counts (f).live < n; i++)
     usleep (20000);
   assert_true (counts (f).live >= n);
 }
