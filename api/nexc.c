@@ -487,7 +487,7 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
   r.essential = o->essential;
   r.workload_jwt = "";
   r.environment = env.data;
-  r.jsdomain = "";
+  r.jsdomain = (char *) (o->jsdomain ? o->jsdomain : "");
   r.sender_public_key = (char *) sender->public_text;
   r.target_node = (char *) o->node_id;
   r.resources = o->resources;

@@ -87,6 +87,7 @@ struct nexc_deploy_opts {
   const char *node_id;          /* required */
   const char *file;             /* local file to upload, or NULL with bucket+key */
   const char *bucket;           /* default NEXCLIFILES */
+  const char *jsdomain;         /* JetStream domain of the bucket; NULL: the node's own */
   const char *key;              /* default: the name */
   const char *name;             /* workload name (JWT sub), required */
   const char *description;

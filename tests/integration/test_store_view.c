@@ -118,16 +118,9 @@ deploy (struct fixture *f, const struct dep *d)
   o.key = d->key;
   o.issuer = &f->issuer;
   o.sender = &f->sender;
+  o.jsdomain = d->jsdomain; /* part of what the token is bound to */
   if (nexc_deploy_payload (f->c, &o, f->h.node_xkey, d->hash, &payload, &err) < 0)
     fail_msg ("payload: %s", err.msg);
-  if (d->jsdomain)
-    {
-      json_t *j = parse (payload);
-      json_object_set_new (j, "jsdomain", json_string (d->jsdomain));
-      free (payload);
-      payload = json_dumps (j, JSON_COMPACT);
-      json_decref (j);
-    }
   snprintf (subj, sizeof subj, "$NEX.DEPLOY.default.%s", f->h.node_id);
   r = harness_request (f->nc, subj, payload, strlen (payload), 10000);
   free (payload);
