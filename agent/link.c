@@ -69,7 +69,7 @@ link_ctl_pending (const struct link *l)
 bool
 link_pending (const struct link *l, const struct log_ring *r)
 {
-  return l->ctl_count > 0 || r->count > 0;
+  return l->ctl_count > 0 || log_ring_unsent (r) > 0;
 }
 
 int
@@ -118,11 +118,11 @@ send_log_batch (struct link *l, struct log_ring *r, struct nxerr *err)
   Nexc__Agent__Log lg = NEXC__AGENT__LOG__INIT;
   Frame f = NEXC__AGENT__FRAME__INIT;
   size_t room = FRAME_MAX - FRAME_LOG_FRAME_OVERHEAD;
-  size_t n = 0;
+  size_t n = 0, unsent = log_ring_unsent (r);
   if (l->log_blocked && !link_writable (l->sock))
     return 0;
   l->log_blocked = false;
-  while (n < r->count && n < FRAME_LOG_LINES_MAX)
+  while (n < unsent && n < FRAME_LOG_LINES_MAX)
     {
       const struct log_line *line = log_ring_at (r, n);
       Nexc__Agent__Log__Line *b = &l->batch[n];
@@ -139,6 +139,7 @@ send_log_batch (struct link *l, struct log_ring *r, struct nxerr *err)
   lg.n_lines = n;
   lg.lines = l->batch_ptrs;
   lg.dropped = r->pending_dropped;
+  lg.first_seq = log_ring_peek (r)->seq;
   f.body_case = NEXC__AGENT__FRAME__BODY_LOG;
   f.log = &lg;
   if (frame_send (l->sock, &f, -1, err) < 0)
@@ -165,7 +166,7 @@ link_flush (struct link *l, struct log_ring *r, struct nxerr *err)
     }
   if (l->ctl_count > 0)
     return 0;
-  while (r->count > 0 && budget-- > 0)
+  while (log_ring_unsent (r) > 0 && budget-- > 0)
     {
       int rc = send_log_batch (l, r, err);
       if (rc <= 0)

@@ -111,8 +111,11 @@ agent_accept (struct agent *a)
   r.exited = a->phase == PHASE_DRAIN || a->phase == PHASE_FLUSH;
   if (r.exited)
     workload_exit_info (&a->wl, &r.code, &r.signal);
+  /* Lines sent to the dead node but never acknowledged go again. */
+  log_ring_rewind (&a->ring);
   r.dropped = a->ring.total_dropped;
   r.buffered = a->ring.count;
+  r.next_seq = log_ring_resume_seq (&a->ring);
   f.body_case = NEXC__AGENT__FRAME__BODY_REATTACH;
   f.reattach = &r;
   log_info ("reattach: a node connected (%zu lines buffered, %llu dropped)", a->ring.count,
@@ -180,6 +183,7 @@ agent_send_exited (struct agent *a)
   ex.stopped = a->stopped;
   ex.log_dropped = a->ring.total_dropped;
   ex.log_dropped_unreported = a->ring.pending_dropped;
+  ex.next_seq = a->ring.next_seq;
   f.body_case = NEXC__AGENT__FRAME__BODY_EXITED;
   f.exited = &ex;
   log_debug ("workload exited: code %d signal %d stopped %d dropped %llu", ex.code, ex.signal,
@@ -199,6 +203,7 @@ agent_send_function_result (struct agent *a)
   r.timed_out = a->fn_timed_out;
   r.log_dropped = a->ring.total_dropped;
   r.log_dropped_unreported = a->ring.pending_dropped;
+  r.next_seq = a->ring.next_seq;
   f.body_case = NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT;
   f.function_result = &r;
   log_debug ("function ended: code %d signal %d timed out %d in %llu ns", r.code, r.signal,
@@ -256,6 +261,11 @@ on_deploy (struct agent *a, const Nexc__Agent__Deploy *d, int exe_fd)
       return;
     }
   a->fn_mode = d->function_mode;
+  log_ring_configure (&a->ring,
+                      d->logs_on_full == NEXC__AGENT__DEPLOY__LOGS_ON_FULL__DROP_OLDEST
+                          ? LOG_ON_FULL_DROP_OLDEST
+                          : LOG_ON_FULL_BLOCK,
+                      d->logs_first_seq, d->logs_acked);
   a->wl.in_file = a->fn_io[0];
   a->wl.out_file = a->fn_io[1];
   a->fn_start_ns = timefmt_mono_ns ();
@@ -352,6 +362,11 @@ on_frame (struct agent *a, Frame *f, int fd)
     case NEXC__AGENT__FRAME__BODY_STOP:
       on_stop (a, f->stop);
       break;
+    case NEXC__AGENT__FRAME__BODY_LOG_ACK:
+      /* Frees only lines that were sent; a stale or excessive ack from a
+       * confused node frees nothing else. */
+      log_ring_ack (&a->ring, f->log_ack->seq);
+      break;
     default:
       {
         struct nxerr err;
@@ -446,6 +461,41 @@ on_timers (struct agent *a, uint64_t now)
     }
 }
 
+/* Detached with a workload that ended (or cannot end its output until a
+ * node reads it): wait for a node, within bounds. True when given up. */
+static bool
+orphan_expired (struct agent *a, uint64_t now)
+{
+  if (a->orphan_until == 0)
+    a->orphan_until = now + (uint64_t) AGENT_ORPHAN_WAIT_MS * NS_PER_MS;
+  if (now < a->orphan_until)
+    return false;
+  log_warn ("workload ended and no node reattached within %d ms: exiting", AGENT_ORPHAN_WAIT_MS);
+  a->done = true;
+  a->exit_code = AGENT_EXIT_OK;
+  return true;
+}
+
+/* Output read but waiting for room in the ring: the node is slow, not the
+ * workload, so the drain's deadline does not run meanwhile. */
+static bool
+input_waiting (const struct agent *a)
+{
+  return output_has_input (&a->out[0]) || output_has_input (&a->out[1]);
+}
+
+/* FLUSH gives up only after AGENT_FLUSH_MS without progress (lines sent or
+ * acknowledged): a slow but moving node gets everything. */
+static void
+flush_progress (struct agent *a, uint64_t now)
+{
+  if (a->ring.sent_total == a->flush_sent && a->ring.count == a->flush_count)
+    return;
+  a->flush_sent = a->ring.sent_total;
+  a->flush_count = a->ring.count;
+  a->flush_until = now + AGENT_FLUSH_MS * NS_PER_MS;
+}
+
 /* DRAIN -> FLUSH -> end, each when its condition or deadline is met. */
 static void
 advance_ending (struct agent *a, uint64_t now)
@@ -453,6 +503,13 @@ advance_ending (struct agent *a, uint64_t now)
   if (a->phase == PHASE_DRAIN)
     {
       bool eof = a->out[0].fd < 0 && a->out[1].fd < 0;
+      if (input_waiting (a))
+        {
+          if (a->link.sock < 0 && orphan_expired (a, now))
+            return;
+          a->drain_until = now + AGENT_DRAIN_MS * NS_PER_MS;
+          return;
+        }
       if (!eof && now < a->drain_until)
         return;
       if (!eof)
@@ -468,23 +525,17 @@ advance_ending (struct agent *a, uint64_t now)
   if (a->phase == PHASE_FLUSH && a->link.sock < 0)
     {
       /* Detached: the Exited waits for a node, within bounds. */
-      if (a->orphan_until == 0)
-        a->orphan_until = now + (uint64_t) AGENT_ORPHAN_WAIT_MS * NS_PER_MS;
-      if (now < a->orphan_until)
-        return;
-      log_warn ("workload ended and no node reattached within %d ms: exiting",
-                AGENT_ORPHAN_WAIT_MS);
-      a->done = true;
-      a->exit_code = AGENT_EXIT_OK;
+      orphan_expired (a, now);
       return;
     }
   if (a->phase == PHASE_FLUSH)
     {
+      flush_progress (a, now);
       if ((a->ring.count > 0 || link_ctl_pending (&a->link)) && now < a->flush_until)
         return;
       if (a->ring.count > 0)
         {
-          log_warn ("link too slow: %zu output lines dropped at exit", a->ring.count);
+          log_warn ("link too slow: %zu output lines dropped at exit", log_ring_unsent (&a->ring));
           log_ring_discard (&a->ring);
         }
       if (a->fn_mode)
@@ -498,7 +549,8 @@ static int
 poll_timeout (const struct agent *a, uint64_t now)
 {
   uint64_t next = 0;
-  uint64_t cand[7] = { output_deadline (&a->out[0]), output_deadline (&a->out[1]), a->kill_at,
+  uint64_t cand[7] = { output_deadline (&a->out[0], &a->ring),
+                       output_deadline (&a->out[1], &a->ring), a->kill_at,
                        a->phase == PHASE_DRAIN ? a->drain_until : 0,
                        a->phase == PHASE_FLUSH && a->link.sock >= 0 ? a->flush_until : 0,
                        a->link.sock < 0 ? a->orphan_until : 0,
@@ -529,8 +581,11 @@ agent_step (struct agent *a)
   if (!detached && link_pending (&a->link, &a->ring))
     p[0].events |= POLLOUT;
   p[1] = (struct pollfd){ .fd = a->sigfd, .events = POLLIN };
-  p[2] = (struct pollfd){ .fd = a->out[0].fd, .events = POLLIN }; /* fd -1: ignored */
-  p[3] = (struct pollfd){ .fd = a->out[1].fd, .events = POLLIN };
+  /* A pipe whose last read still waits for room in the ring is not polled
+   * (fd -1 is ignored): backpressure, the workload's writes block. */
+  for (int i = 0; i < 2; i++)
+    p[2 + i] = (struct pollfd){ .fd = output_wants_read (&a->out[i]) ? a->out[i].fd : -1,
+                                .events = POLLIN };
   n = poll (p, 4, poll_timeout (a, timefmt_mono_ns ()));
   if (n < 0 && errno != EINTR)
     {
@@ -559,6 +614,9 @@ agent_step (struct agent *a)
       agent_link_failed (a, &err);
       return;
     }
+  /* What the link took made room: input that waited goes in now. */
+  for (int i = 0; i < 2 && !a->done; i++)
+    output_pump (&a->out[i], &a->ring, now);
   advance_ending (a, now);
 }
 

@@ -17,10 +17,14 @@
  * In every phase: link EOF or error, a frame the node may not send, or
  * SIGTERM/SIGINT/SIGHUP -> kill the tree and end; except that with
  * --listen-fd, link EOF outside IDLE detaches: the workload runs on, its
- * output fills the ring (oldest dropped, counted), an Exited waits up to
+ * output fills the ring (then, under BLOCK, its writes block until a node
+ * reattaches; under DROP_OLDEST the oldest lines drop, counted), an Exited
+ * waits up to
  * AGENT_ORPHAN_WAIT_MS for a node to connect and collect it. "output done" is both pipes
- * at EOF, or AGENT_DRAIN_MS after the tree was killed; FLUSH gives up after
- * AGENT_FLUSH_MS (what is left counts as dropped).
+ * at EOF, or AGENT_DRAIN_MS after the tree was killed (not counting the time
+ * read output waits for room in the ring); FLUSH gives up after
+ * AGENT_FLUSH_MS without progress (what is left counts as dropped).
+ * LogAck (any phase) frees the lines it confirms (logring.h).
  *
  * One struct agent per process, owned by main; single-threaded. */
 #ifndef NEXC_AGENT_LOOP_H
@@ -50,7 +54,9 @@ struct agent {
   uint32_t deploy_grace_ms;
   uint64_t kill_at;        /* Stop: when the group gets SIGKILL; 0 = not armed */
   uint64_t drain_until;    /* DRAIN: stop waiting for EOF on the pipes */
-  uint64_t flush_until;    /* FLUSH: stop waiting for the link */
+  uint64_t flush_until;    /* FLUSH: stop waiting for the link (pushed on by progress) */
+  uint64_t flush_sent;     /* ring.sent_total and ring.count when flush_until was set */
+  size_t flush_count;
   bool done;
   int exit_code;
   /* Reattach (--listen-fd): once it has a workload the agent outlives its

@@ -17,6 +17,7 @@ output_init (struct output *o, int fd, int stream)
   o->len = 0;
   o->since_ns = 0;
   o->split = false;
+  o->in_off = o->in_len = 0;
 }
 
 void
@@ -36,9 +37,10 @@ emit (struct output *o, struct log_ring *r)
   o->since_ns = 0;
 }
 
-void
+size_t
 output_feed (struct output *o, struct log_ring *r, const char *p, size_t n, uint64_t now_ns)
 {
+  const char *start = p;
   while (n > 0)
     {
       const char *nl = memchr (p, '\n', n);
@@ -48,6 +50,8 @@ output_feed (struct output *o, struct log_ring *r, const char *p, size_t n, uint
         {
           /* The line outgrows one Log text: send a full chunk. (A newline
            * right after a full buffer ends the line normally below.) */
+          if (!log_ring_room (r, sizeof o->line))
+            break;
           memcpy (o->line + o->len, p, room);
           o->len += room;
           emit (o, r);
@@ -56,6 +60,9 @@ output_feed (struct output *o, struct log_ring *r, const char *p, size_t n, uint
           n -= room;
           continue;
         }
+      /* A line ends here: take its bytes only if the ring takes the line. */
+      if (nl != NULL && (o->len + take > 0 || !o->split) && !log_ring_room (r, o->len + take))
+        break;
       memcpy (o->line + o->len, p, take);
       o->len += take;
       p += take;
@@ -70,6 +77,7 @@ output_feed (struct output *o, struct log_ring *r, const char *p, size_t n, uint
     }
   if (o->len > 0 && o->since_ns == 0)
     o->since_ns = now_ns;
+  return (size_t) (p - start);
 }
 
 void
@@ -77,33 +85,62 @@ output_tick (struct output *o, struct log_ring *r, uint64_t now_ns, bool force)
 {
   if (o->len == 0)
     return;
-  if (!force && now_ns < o->since_ns + AGENT_PARTIAL_FLUSH_MS * NS_PER_MS)
+  if (!force && (now_ns < o->since_ns + AGENT_PARTIAL_FLUSH_MS * NS_PER_MS
+                 || !log_ring_room (r, o->len)))
     return;
   emit (o, r);
   o->split = true;
 }
 
 uint64_t
-output_deadline (const struct output *o)
+output_deadline (const struct output *o, const struct log_ring *r)
 {
-  if (o->len == 0)
+  if (o->len == 0 || !log_ring_room (r, o->len))
     return 0;
   return o->since_ns + AGENT_PARTIAL_FLUSH_MS * NS_PER_MS;
+}
+
+bool
+output_has_input (const struct output *o)
+{
+  return o->in_off < o->in_len;
+}
+
+bool
+output_wants_read (const struct output *o)
+{
+  return o->fd >= 0 && !output_has_input (o);
+}
+
+void
+output_pump (struct output *o, struct log_ring *r, uint64_t now_ns)
+{
+  if (!output_has_input (o))
+    return;
+  o->in_off += output_feed (o, r, o->in + o->in_off, o->in_len - o->in_off, now_ns);
+  if (o->in_off == o->in_len)
+    o->in_off = o->in_len = 0;
 }
 
 int
 output_read (struct output *o, struct log_ring *r, uint64_t now_ns)
 {
-  char buf[AGENT_READ_CHUNK];
   ssize_t n;
   if (o->fd < 0)
     return -1;
+  if (output_has_input (o))
+    {
+      output_pump (o, r, now_ns);
+      return 0;
+    }
   do
-    n = read (o->fd, buf, sizeof buf);
+    n = read (o->fd, o->in, sizeof o->in);
   while (n < 0 && errno == EINTR);
   if (n > 0)
     {
-      output_feed (o, r, buf, (size_t) n, now_ns);
+      o->in_off = 0;
+      o->in_len = (size_t) n;
+      output_pump (o, r, now_ns);
       return 1;
     }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

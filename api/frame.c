@@ -76,6 +76,8 @@ frame_kind (const Frame *f)
       return "function_io";
     case NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT:
       return "function_result";
+    case NEXC__AGENT__FRAME__BODY_LOG_ACK:
+      return "log_ack";
     default:
       return "unset";
     }

@@ -598,6 +598,51 @@ void   nexc__agent__function_result__free_unpacked
   assert(message->base.descriptor == &nexc__agent__function_result__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nexc__agent__log_ack__init
+                     (Nexc__Agent__LogAck         *message)
+{
+  static const Nexc__Agent__LogAck init_value = NEXC__AGENT__LOG_ACK__INIT;
+  *message = init_value;
+}
+size_t nexc__agent__log_ack__get_packed_size
+                     (const Nexc__Agent__LogAck *message)
+{
+  assert(message->base.descriptor == &nexc__agent__log_ack__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nexc__agent__log_ack__pack
+                     (const Nexc__Agent__LogAck *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nexc__agent__log_ack__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nexc__agent__log_ack__pack_to_buffer
+                     (const Nexc__Agent__LogAck *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nexc__agent__log_ack__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nexc__Agent__LogAck *
+       nexc__agent__log_ack__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nexc__Agent__LogAck *)
+     protobuf_c_message_unpack (&nexc__agent__log_ack__descriptor,
+                                allocator, len, data);
+}
+void   nexc__agent__log_ack__free_unpacked
+                     (Nexc__Agent__LogAck *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nexc__agent__log_ack__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   nexc__agent__frame__init
                      (Nexc__Agent__Frame         *message)
 {
@@ -758,7 +803,37 @@ const ProtobufCMessageDescriptor nexc__agent__env_var__descriptor =
   (ProtobufCMessageInit) nexc__agent__env_var__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[10] =
+static const ProtobufCEnumValue nexc__agent__deploy__logs_on_full__enum_values_by_number[3] =
+{
+  { "LOGS_ON_FULL_UNSPECIFIED", "NEXC__AGENT__DEPLOY__LOGS_ON_FULL__LOGS_ON_FULL_UNSPECIFIED", 0 },
+  { "BLOCK", "NEXC__AGENT__DEPLOY__LOGS_ON_FULL__BLOCK", 1 },
+  { "DROP_OLDEST", "NEXC__AGENT__DEPLOY__LOGS_ON_FULL__DROP_OLDEST", 2 },
+};
+static const ProtobufCIntRange nexc__agent__deploy__logs_on_full__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex nexc__agent__deploy__logs_on_full__enum_values_by_name[3] =
+{
+  { "BLOCK", 1 },
+  { "DROP_OLDEST", 2 },
+  { "LOGS_ON_FULL_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor nexc__agent__deploy__logs_on_full__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "nexc.agent.Deploy.LogsOnFull",
+  "LogsOnFull",
+  "Nexc__Agent__Deploy__LogsOnFull",
+  "nexc.agent",
+  3,
+  nexc__agent__deploy__logs_on_full__enum_values_by_number,
+  3,
+  nexc__agent__deploy__logs_on_full__enum_values_by_name,
+  1,
+  nexc__agent__deploy__logs_on_full__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[13] =
 {
   {
     "workload_id",
@@ -880,12 +955,51 @@ static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[10]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "logs_on_full",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Deploy, logs_on_full),
+    &nexc__agent__deploy__logs_on_full__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "logs_first_seq",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Deploy, logs_first_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "logs_acked",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Deploy, logs_acked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__deploy__field_indices_by_name[] = {
   2,   /* field[2] = argv */
   4,   /* field[4] = artifact_size */
   3,   /* field[3] = env */
   8,   /* field[8] = function_mode */
+  12,   /* field[12] = logs_acked */
+  11,   /* field[11] = logs_first_seq */
+  10,   /* field[10] = logs_on_full */
   1,   /* field[1] = name */
   7,   /* field[7] = rlimit_nofile */
   6,   /* field[6] = rlimit_nproc */
@@ -896,7 +1010,7 @@ static const unsigned nexc__agent__deploy__field_indices_by_name[] = {
 static const ProtobufCIntRange nexc__agent__deploy__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
 {
@@ -906,7 +1020,7 @@ const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
   "Nexc__Agent__Deploy",
   "nexc.agent",
   sizeof(Nexc__Agent__Deploy),
-  10,
+  13,
   nexc__agent__deploy__field_descriptors,
   nexc__agent__deploy__field_indices_by_name,
   1,  nexc__agent__deploy__number_ranges,
@@ -1070,7 +1184,7 @@ const ProtobufCEnumDescriptor nexc__agent__log__stream__descriptor =
   nexc__agent__log__stream__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__log__field_descriptors[4] =
+static const ProtobufCFieldDescriptor nexc__agent__log__field_descriptors[5] =
 {
   {
     "stream",
@@ -1120,9 +1234,22 @@ static const ProtobufCFieldDescriptor nexc__agent__log__field_descriptors[4] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "first_seq",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Log, first_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__log__field_indices_by_name[] = {
   2,   /* field[2] = dropped */
+  4,   /* field[4] = first_seq */
   3,   /* field[3] = lines */
   0,   /* field[0] = stream */
   1,   /* field[1] = text */
@@ -1130,7 +1257,7 @@ static const unsigned nexc__agent__log__field_indices_by_name[] = {
 static const ProtobufCIntRange nexc__agent__log__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor nexc__agent__log__descriptor =
 {
@@ -1140,14 +1267,14 @@ const ProtobufCMessageDescriptor nexc__agent__log__descriptor =
   "Nexc__Agent__Log",
   "nexc.agent",
   sizeof(Nexc__Agent__Log),
-  4,
+  5,
   nexc__agent__log__field_descriptors,
   nexc__agent__log__field_indices_by_name,
   1,  nexc__agent__log__number_ranges,
   (ProtobufCMessageInit) nexc__agent__log__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__exited__field_descriptors[5] =
+static const ProtobufCFieldDescriptor nexc__agent__exited__field_descriptors[6] =
 {
   {
     "code",
@@ -1209,18 +1336,31 @@ static const ProtobufCFieldDescriptor nexc__agent__exited__field_descriptors[5] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "next_seq",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Exited, next_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__exited__field_indices_by_name[] = {
   0,   /* field[0] = code */
   3,   /* field[3] = log_dropped */
   4,   /* field[4] = log_dropped_unreported */
+  5,   /* field[5] = next_seq */
   1,   /* field[1] = signal */
   2,   /* field[2] = stopped */
 };
 static const ProtobufCIntRange nexc__agent__exited__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor nexc__agent__exited__descriptor =
 {
@@ -1230,7 +1370,7 @@ const ProtobufCMessageDescriptor nexc__agent__exited__descriptor =
   "Nexc__Agent__Exited",
   "nexc.agent",
   sizeof(Nexc__Agent__Exited),
-  5,
+  6,
   nexc__agent__exited__field_descriptors,
   nexc__agent__exited__field_indices_by_name,
   1,  nexc__agent__exited__number_ranges,
@@ -1351,7 +1491,7 @@ const ProtobufCMessageDescriptor nexc__agent__pong__descriptor =
   (ProtobufCMessageInit) nexc__agent__pong__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__reattach__field_descriptors[7] =
+static const ProtobufCFieldDescriptor nexc__agent__reattach__field_descriptors[8] =
 {
   {
     "workload_id",
@@ -1437,12 +1577,25 @@ static const ProtobufCFieldDescriptor nexc__agent__reattach__field_descriptors[7
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "next_seq",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Reattach, next_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__reattach__field_indices_by_name[] = {
   6,   /* field[6] = buffered */
   3,   /* field[3] = code */
   5,   /* field[5] = dropped */
   2,   /* field[2] = exited */
+  7,   /* field[7] = next_seq */
   1,   /* field[1] = pid */
   4,   /* field[4] = signal */
   0,   /* field[0] = workload_id */
@@ -1450,7 +1603,7 @@ static const unsigned nexc__agent__reattach__field_indices_by_name[] = {
 static const ProtobufCIntRange nexc__agent__reattach__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor nexc__agent__reattach__descriptor =
 {
@@ -1460,7 +1613,7 @@ const ProtobufCMessageDescriptor nexc__agent__reattach__descriptor =
   "Nexc__Agent__Reattach",
   "nexc.agent",
   sizeof(Nexc__Agent__Reattach),
-  7,
+  8,
   nexc__agent__reattach__field_descriptors,
   nexc__agent__reattach__field_indices_by_name,
   1,  nexc__agent__reattach__number_ranges,
@@ -1535,7 +1688,7 @@ const ProtobufCMessageDescriptor nexc__agent__function_io__descriptor =
   (ProtobufCMessageInit) nexc__agent__function_io__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__function_result__field_descriptors[6] =
+static const ProtobufCFieldDescriptor nexc__agent__function_result__field_descriptors[7] =
 {
   {
     "code",
@@ -1609,19 +1762,32 @@ static const ProtobufCFieldDescriptor nexc__agent__function_result__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "next_seq",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__FunctionResult, next_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__function_result__field_indices_by_name[] = {
   0,   /* field[0] = code */
   2,   /* field[2] = elapsed_ns */
   4,   /* field[4] = log_dropped */
   5,   /* field[5] = log_dropped_unreported */
+  6,   /* field[6] = next_seq */
   1,   /* field[1] = signal */
   3,   /* field[3] = timed_out */
 };
 static const ProtobufCIntRange nexc__agent__function_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor nexc__agent__function_result__descriptor =
 {
@@ -1631,14 +1797,52 @@ const ProtobufCMessageDescriptor nexc__agent__function_result__descriptor =
   "Nexc__Agent__FunctionResult",
   "nexc.agent",
   sizeof(Nexc__Agent__FunctionResult),
-  6,
+  7,
   nexc__agent__function_result__field_descriptors,
   nexc__agent__function_result__field_indices_by_name,
   1,  nexc__agent__function_result__number_ranges,
   (ProtobufCMessageInit) nexc__agent__function_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__frame__field_descriptors[12] =
+static const ProtobufCFieldDescriptor nexc__agent__log_ack__field_descriptors[1] =
+{
+  {
+    "seq",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__LogAck, seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nexc__agent__log_ack__field_indices_by_name[] = {
+  0,   /* field[0] = seq */
+};
+static const ProtobufCIntRange nexc__agent__log_ack__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor nexc__agent__log_ack__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nexc.agent.LogAck",
+  "LogAck",
+  "Nexc__Agent__LogAck",
+  "nexc.agent",
+  sizeof(Nexc__Agent__LogAck),
+  1,
+  nexc__agent__log_ack__field_descriptors,
+  nexc__agent__log_ack__field_indices_by_name,
+  1,  nexc__agent__log_ack__number_ranges,
+  (ProtobufCMessageInit) nexc__agent__log_ack__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nexc__agent__frame__field_descriptors[13] =
 {
   {
     "hello",
@@ -1784,6 +1988,18 @@ static const ProtobufCFieldDescriptor nexc__agent__frame__field_descriptors[12] 
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "log_ack",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nexc__Agent__Frame, body_case),
+    offsetof(Nexc__Agent__Frame, log_ack),
+    &nexc__agent__log_ack__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__frame__field_indices_by_name[] = {
   1,   /* field[1] = deploy */
@@ -1792,6 +2008,7 @@ static const unsigned nexc__agent__frame__field_indices_by_name[] = {
   11,   /* field[11] = function_result */
   0,   /* field[0] = hello */
   4,   /* field[4] = log */
+  12,   /* field[12] = log_ack */
   7,   /* field[7] = ping */
   8,   /* field[8] = pong */
   9,   /* field[9] = reattach */
@@ -1802,7 +2019,7 @@ static const unsigned nexc__agent__frame__field_indices_by_name[] = {
 static const ProtobufCIntRange nexc__agent__frame__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor nexc__agent__frame__descriptor =
 {
@@ -1812,7 +2029,7 @@ const ProtobufCMessageDescriptor nexc__agent__frame__descriptor =
   "Nexc__Agent__Frame",
   "nexc.agent",
   sizeof(Nexc__Agent__Frame),
-  12,
+  13,
   nexc__agent__frame__field_descriptors,
   nexc__agent__frame__field_indices_by_name,
   1,  nexc__agent__frame__number_ranges,

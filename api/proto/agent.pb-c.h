@@ -29,11 +29,24 @@ typedef struct Nexc__Agent__Pong Nexc__Agent__Pong;
 typedef struct Nexc__Agent__Reattach Nexc__Agent__Reattach;
 typedef struct Nexc__Agent__FunctionIo Nexc__Agent__FunctionIo;
 typedef struct Nexc__Agent__FunctionResult Nexc__Agent__FunctionResult;
+typedef struct Nexc__Agent__LogAck Nexc__Agent__LogAck;
 typedef struct Nexc__Agent__Frame Nexc__Agent__Frame;
 
 
 /* --- enums --- */
 
+/*
+ * Logs (our extension, issue #15). What the agent does when its ring of
+ * lines waiting for the link is full: BLOCK stops reading the workload's
+ * pipes (its writes block), DROP_OLDEST drops the oldest line and counts
+ * it. UNSPECIFIED (an older node) means BLOCK.
+ */
+typedef enum _Nexc__Agent__Deploy__LogsOnFull {
+  NEXC__AGENT__DEPLOY__LOGS_ON_FULL__LOGS_ON_FULL_UNSPECIFIED = 0,
+  NEXC__AGENT__DEPLOY__LOGS_ON_FULL__BLOCK = 1,
+  NEXC__AGENT__DEPLOY__LOGS_ON_FULL__DROP_OLDEST = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NEXC__AGENT__DEPLOY__LOGS_ON_FULL)
+} Nexc__Agent__Deploy__LogsOnFull;
 typedef enum _Nexc__Agent__Log__Stream {
   NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED = 0,
   NEXC__AGENT__LOG__STREAM__STDOUT = 1,
@@ -126,10 +139,23 @@ struct  Nexc__Agent__Deploy
    * then SIGKILL to the whole tree, timed_out set
    */
   uint32_t timeout_ms;
+  Nexc__Agent__Deploy__LogsOnFull logs_on_full;
+  /*
+   * The Nexc-Seq the workload's first line of this run gets: the agent owns
+   * the counter from here on (each line it takes, sent or dropped, uses
+   * one). A restart under the same workload id continues where the last run
+   * ended. 0 means 1.
+   */
+  uint64_t logs_first_seq;
+  /*
+   * The node acknowledges lines (LogAck): the agent keeps each line after
+   * sending it, until acknowledged. false: a line is forgotten once sent.
+   */
+  protobuf_c_boolean logs_acked;
 };
 #define NEXC__AGENT__DEPLOY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__deploy__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0, 0, 0, 0, NEXC__AGENT__DEPLOY__LOGS_ON_FULL__LOGS_ON_FULL_UNSPECIFIED, 0, 0 }
 
 
 /*
@@ -200,14 +226,20 @@ struct  Nexc__Agent__Log
    */
   uint64_t dropped;
   /*
-   * (all older than this frame's first line)
+   * (all older than this frame's first line): their
+   * sequence numbers are first_seq - dropped .. first_seq - 1
    */
   size_t n_lines;
   Nexc__Agent__Log__Line **lines;
+  /*
+   * The Nexc-Seq of the first line; the others follow one by one. The node
+   * checks it: it must be exactly the next one it expects plus dropped.
+   */
+  uint64_t first_seq;
 };
 #define NEXC__AGENT__LOG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__log__descriptor) \
-    , NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED, {0,NULL}, 0, 0,NULL }
+    , NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED, {0,NULL}, 0, 0,NULL, 0 }
 
 
 /*
@@ -238,10 +270,15 @@ struct  Nexc__Agent__Exited
    * the link stayed too slow at the end): the node counts these here.
    */
   uint64_t log_dropped_unreported;
+  /*
+   * The sequence number the next line would have had: lines from the last
+   * one sent up to here were dropped (log_dropped_unreported of them).
+   */
+  uint64_t next_seq;
 };
 #define NEXC__AGENT__EXITED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__exited__descriptor) \
-    , 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -308,10 +345,17 @@ struct  Nexc__Agent__Reattach
    * lines buffered, to be sent next
    */
   uint64_t buffered;
+  /*
+   * The sequence number of the oldest line the agent still holds and no
+   * node has acknowledged (LogAck), or of the next line when it holds none;
+   * the Log frames that follow start there (at-least-once: a restarted node
+   * republishes what the dead one had not confirmed).
+   */
+  uint64_t next_seq;
 };
 #define NEXC__AGENT__REATTACH__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__reattach__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -355,10 +399,30 @@ struct  Nexc__Agent__FunctionResult
    * as in Exited
    */
   uint64_t log_dropped_unreported;
+  /*
+   * as in Exited
+   */
+  uint64_t next_seq;
 };
 #define NEXC__AGENT__FUNCTION_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__function_result__descriptor) \
-    , 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0 }
+
+
+/*
+ * node -> agent: every line up to and including seq has reached the NATS
+ * server (a flush sent after its publication was answered). The agent may
+ * forget them; until then it keeps them, so that a node that dies before
+ * confirming does not lose them (Reattach resends from the oldest kept).
+ */
+struct  Nexc__Agent__LogAck
+{
+  ProtobufCMessage base;
+  uint64_t seq;
+};
+#define NEXC__AGENT__LOG_ACK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__log_ack__descriptor) \
+    , 0 }
 
 
 typedef enum {
@@ -374,7 +438,8 @@ typedef enum {
   NEXC__AGENT__FRAME__BODY_PONG = 9,
   NEXC__AGENT__FRAME__BODY_REATTACH = 10,
   NEXC__AGENT__FRAME__BODY_FUNCTION_IO = 11,
-  NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT = 12
+  NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT = 12,
+  NEXC__AGENT__FRAME__BODY_LOG_ACK = 13
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NEXC__AGENT__FRAME__BODY__CASE)
 } Nexc__Agent__Frame__BodyCase;
 
@@ -395,6 +460,7 @@ struct  Nexc__Agent__Frame
     Nexc__Agent__Reattach *reattach;
     Nexc__Agent__FunctionIo *function_io;
     Nexc__Agent__FunctionResult *function_result;
+    Nexc__Agent__LogAck *log_ack;
   };
 };
 #define NEXC__AGENT__FRAME__INIT \
@@ -652,6 +718,25 @@ Nexc__Agent__FunctionResult *
 void   nexc__agent__function_result__free_unpacked
                      (Nexc__Agent__FunctionResult *message,
                       ProtobufCAllocator *allocator);
+/* Nexc__Agent__LogAck methods */
+void   nexc__agent__log_ack__init
+                     (Nexc__Agent__LogAck         *message);
+size_t nexc__agent__log_ack__get_packed_size
+                     (const Nexc__Agent__LogAck   *message);
+size_t nexc__agent__log_ack__pack
+                     (const Nexc__Agent__LogAck   *message,
+                      uint8_t             *out);
+size_t nexc__agent__log_ack__pack_to_buffer
+                     (const Nexc__Agent__LogAck   *message,
+                      ProtobufCBuffer     *buffer);
+Nexc__Agent__LogAck *
+       nexc__agent__log_ack__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nexc__agent__log_ack__free_unpacked
+                     (Nexc__Agent__LogAck *message,
+                      ProtobufCAllocator *allocator);
 /* Nexc__Agent__Frame methods */
 void   nexc__agent__frame__init
                      (Nexc__Agent__Frame         *message);
@@ -715,6 +800,9 @@ typedef void (*Nexc__Agent__FunctionIo_Closure)
 typedef void (*Nexc__Agent__FunctionResult_Closure)
                  (const Nexc__Agent__FunctionResult *message,
                   void *closure_data);
+typedef void (*Nexc__Agent__LogAck_Closure)
+                 (const Nexc__Agent__LogAck *message,
+                  void *closure_data);
 typedef void (*Nexc__Agent__Frame_Closure)
                  (const Nexc__Agent__Frame *message,
                   void *closure_data);
@@ -727,6 +815,7 @@ typedef void (*Nexc__Agent__Frame_Closure)
 extern const ProtobufCMessageDescriptor nexc__agent__hello__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__env_var__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor;
+extern const ProtobufCEnumDescriptor    nexc__agent__deploy__logs_on_full__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__started__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__start_failed__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__log__descriptor;
@@ -740,6 +829,7 @@ extern const ProtobufCMessageDescriptor nexc__agent__reattach__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__function_io__descriptor;
 extern const ProtobufCEnumDescriptor    nexc__agent__function_io__role__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__function_result__descriptor;
+extern const ProtobufCMessageDescriptor nexc__agent__log_ack__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__frame__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -56,7 +56,13 @@ struct result {
   int code, signal;
   bool stopped;
   uint64_t log_dropped;
+  uint64_t first_seq, next_seq; /* Nexc-Seq: of the first line seen, the next one expected */
+  uint64_t exited_next_seq;
 };
+
+/* What the next Deploy asks of the agent's logs (tests set, deploys reset). */
+static Nexc__Agent__Deploy__LogsOnFull deploy_on_full;
+static uint64_t deploy_first_seq;
 
 static uint64_t
 ms_since (uint64_t t0)
@@ -144,6 +150,10 @@ send_deploy_fd (struct agent_proc *ap, int fd, const char *name, const char *con
   d.n_env = n;
   d.env = evp;
   d.stop_grace_ms = 5000;
+  d.logs_on_full = deploy_on_full;
+  d.logs_first_seq = deploy_first_seq;
+  deploy_on_full = NEXC__AGENT__DEPLOY__LOGS_ON_FULL__LOGS_ON_FULL_UNSPECIFIED;
+  deploy_first_seq = 0;
   f.body_case = NEXC__AGENT__FRAME__BODY_DEPLOY;
   f.deploy = &d;
   send_frame (ap, &f, fd);
@@ -337,6 +347,13 @@ take_frame (struct result *r, Frame *f)
           if (ln->text.len > r->max_chunk)
             r->max_chunk = ln->text.len;
         }
+      /* The sequence: contiguous but for the drops the frame reports. */
+      assert_true (f->log->first_seq > f->log->dropped);
+      if (r->next_seq == 0)
+        r->first_seq = f->log->first_seq - f->log->dropped;
+      else
+        assert_int_equal (f->log->first_seq, r->next_seq + f->log->dropped);
+      r->next_seq = f->log->first_seq + f->log->n_lines;
       r->logs++;
       r->lines += f->log->n_lines;
       r->dropped_sum += f->log->dropped;
@@ -348,6 +365,7 @@ take_frame (struct result *r, Frame *f)
       r->signal = f->exited->signal;
       r->stopped = f->exited->stopped;
       r->log_dropped = f->exited->log_dropped;
+      r->exited_next_seq = f->exited->next_seq;
       exited = true;
       break;
     case NEXC__AGENT__FRAME__BODY_PONG:
@@ -722,6 +740,7 @@ test_flood_drops_oldest (void **state)
   int st;
   memset (&r, 0, sizeof r);
   agent_start (ap);
+  deploy_on_full = NEXC__AGENT__DEPLOY__LOGS_ON_FULL__DROP_OLDEST;
   send_deploy (ap, "/usr/bin/seq", argv, NULL);
   expect_started (ap, &r);
   /* The node is busy: nothing is read for a while. */
@@ -743,12 +762,71 @@ test_flood_drops_oldest (void **state)
       prev = v;
     }
   assert_int_equal (prev, 200000);
+  /* The drops are gaps in the sequence, each reported by the next frame. */
+  assert_int_equal (r.first_seq, 1);
+  assert_int_equal (r.next_seq, 200001);
+  assert_int_equal (r.exited_next_seq, 200001);
   /* A backlog goes out in full batches (seq's lines are short: the line cap,
    * not the frame size, bounds them). */
   assert_int_equal (r.max_batch, FRAME_LOG_LINES_MAX);
   assert_true (r.logs < r.out.n);
   print_message ("flood: %zu lines delivered in %llu Log frames, %llu dropped\n", r.out.n,
                  (unsigned long long) r.logs, (unsigned long long) r.log_dropped);
+  result_free (&r);
+}
+
+/* The default policy (BLOCK): a node that does not read for a while stalls
+ * the workload instead of losing its lines. */
+static void
+test_flood_blocks (void **state)
+{
+  struct agent_proc *ap = *state;
+  const char *argv[] = { "1", "200000", NULL };
+  struct result r;
+  memset (&r, 0, sizeof r);
+  agent_start (ap);
+  deploy_first_seq = 41; /* as a restarted workload would continue */
+  send_deploy (ap, "/usr/bin/seq", argv, NULL);
+  expect_started (ap, &r);
+  nanosleep (&(struct timespec){ 1, 0 }, NULL);
+  collect_until_exited (ap, &r);
+  assert_int_equal (agent_wait (ap), 0);
+  assert_int_equal (r.code, 0);
+  assert_int_equal (r.log_dropped, 0);
+  assert_int_equal (r.dropped_sum, 0);
+  assert_int_equal (r.out.n, 200000);
+  for (size_t i = 0; i < r.out.n; i++)
+    assert_int_equal (strtoull (r.out.text[i], NULL, 10), i + 1);
+  assert_int_equal (r.first_seq, 41);
+  assert_int_equal (r.next_seq, 41 + 200000);
+  assert_int_equal (r.exited_next_seq, 41 + 200000);
+  result_free (&r);
+}
+
+/* A workload blocked on a full pipe: the agent still acts on Stop at once
+ * (SIGTERM ends it before the grace is over), and what it wrote until then
+ * arrives whole. */
+static void
+test_stop_while_blocked (void **state)
+{
+  struct agent_proc *ap = *state;
+  const char *argv[] = { "1", "100000000", NULL };
+  struct result r;
+  memset (&r, 0, sizeof r);
+  agent_start (ap);
+  send_deploy (ap, "/usr/bin/seq", argv, NULL);
+  expect_started (ap, &r);
+  nanosleep (&(struct timespec){ 0, 300 * 1000000L }, NULL);
+  send_stop (ap, 60000);
+  collect_until_exited (ap, &r);
+  assert_int_equal (agent_wait (ap), 0);
+  assert_true (r.stopped);
+  assert_int_equal (r.signal, SIGTERM);
+  assert_int_equal (r.log_dropped, 0);
+  assert_true (r.out.n > 0 && r.out.n < 100000000);
+  for (size_t i = 0; i < r.out.n; i++)
+    assert_int_equal (strtoull (r.out.text[i], NULL, 10), i + 1);
+  assert_int_equal (r.next_seq, r.out.n + 1);
   result_free (&r);
 }
 
@@ -1084,6 +1162,8 @@ main (void)
     T (test_long_line_chunked),
     T (test_partial_line_flushed),
     T (test_flood_drops_oldest),
+    T (test_flood_blocks),
+    T (test_stop_while_blocked),
     T (test_ping_answered_during_flood),
     T (test_link_close_kills_workload),
     T (test_deploy_without_fd),

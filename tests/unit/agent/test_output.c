@@ -75,7 +75,7 @@ test_lines (void **state)
   expect_line (f, "");
   expect_line (f, "three");
   expect_none (f);
-  assert_int_equal (output_deadline (&f->out), 0);
+  assert_int_equal (output_deadline (&f->out, &f->ring), 0);
 }
 
 static void
@@ -84,14 +84,14 @@ test_line_across_reads (void **state)
   struct fixture *f = *state;
   feed (f, "hel", 10 * MS);
   expect_none (f);
-  assert_int_equal (output_deadline (&f->out), 10 * MS + AGENT_PARTIAL_FLUSH_MS * MS);
+  assert_int_equal (output_deadline (&f->out, &f->ring), 10 * MS + AGENT_PARTIAL_FLUSH_MS * MS);
   feed (f, "lo wor", 50 * MS);
   /* The deadline counts from the first byte, not the latest. */
-  assert_int_equal (output_deadline (&f->out), 10 * MS + AGENT_PARTIAL_FLUSH_MS * MS);
+  assert_int_equal (output_deadline (&f->out, &f->ring), 10 * MS + AGENT_PARTIAL_FLUSH_MS * MS);
   feed (f, "ld\nnext", 60 * MS);
   expect_line (f, "hello world");
   expect_none (f);
-  assert_int_equal (output_deadline (&f->out), 60 * MS + AGENT_PARTIAL_FLUSH_MS * MS);
+  assert_int_equal (output_deadline (&f->out, &f->ring), 60 * MS + AGENT_PARTIAL_FLUSH_MS * MS);
 }
 
 static void
