@@ -290,6 +290,46 @@ take_restart (struct deploy_request *r, json_t *v, struct nxerr *err)
   return 0;
 }
 
+/* "logs" (our extension): strict like "resources": a policy the node would
+ * not apply is refused, never guessed. */
+static int
+take_logs (struct deploy_request *r, json_t *v, struct nxerr *err)
+{
+  const char *k;
+  json_t *e;
+  enum deploy_logs_on_full on_full = DEPLOY_LOGS_UNSET;
+  if (json_is_null (v))
+    return 0;
+  if (!json_is_object (v))
+    return type_error (err, v, "logs", "LogsPolicy");
+  json_object_foreach (v, k, e)
+  {
+    const char *p;
+    if (json_is_null (e))
+      continue;
+    if (strcasecmp (k, "on_full") != 0)
+      return nxerr_set (err, EPROTO,
+                        "Invalid deploy request: logs.%.64s is not a known setting (on_full)", k);
+    if (!json_is_string (e))
+      return nxerr_set (err, EINVAL,
+                        "json: cannot unmarshal %s into Go struct field LogsPolicy.logs.on_full of "
+                        "type string",
+                        gojson_type_name (e));
+    p = json_string_value (e);
+    if (strcmp (p, "block") == 0)
+      on_full = DEPLOY_LOGS_BLOCK;
+    else if (strcmp (p, "drop_oldest") == 0)
+      on_full = DEPLOY_LOGS_DROP_OLDEST;
+    else
+      return nxerr_set (err, EPROTO,
+                        "Invalid deploy request: logs.on_full \"%.64s\" is not block or "
+                        "drop_oldest",
+                        p);
+  }
+  r->logs_on_full = on_full;
+  return 0;
+}
+
 static int
 take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *err)
 {
@@ -350,6 +390,8 @@ take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *er
     return take_resources (r, v, err);
   if (strcasecmp (k, "restart") == 0)
     return take_restart (r, v, err);
+  if (strcasecmp (k, "logs") == 0)
+    return take_logs (r, v, err);
   return 0; /* unknown keys are ignored (§0) */
 }
 
@@ -548,6 +590,13 @@ deploy_request_encode (const struct deploy_request *r, struct buf *out)
     jsonw_kstr (&w, "retried_at", r->retried_at);
   encode_resources (&w, &r->resources);
   encode_restart (&w, &r->restart);
+  if (r->logs_on_full != DEPLOY_LOGS_UNSET)
+    {
+      jsonw_key (&w, "logs");
+      jsonw_obj_begin (&w);
+      jsonw_kstr (&w, "on_full", r->logs_on_full == DEPLOY_LOGS_BLOCK ? "block" : "drop_oldest");
+      jsonw_obj_end (&w);
+    }
   jsonw_obj_end (&w);
 }
 

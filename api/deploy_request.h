@@ -65,6 +65,15 @@ struct deploy_restart {
   uint64_t max_backoff_ms;
 };
 
+/* Our extension: "logs":{"on_full":"block|drop_oldest"} (issue #15): what
+ * the agent does when the workload's lines come faster than the node takes
+ * them. UNSET: the node's config decides. */
+enum deploy_logs_on_full {
+  DEPLOY_LOGS_UNSET = 0,
+  DEPLOY_LOGS_BLOCK,
+  DEPLOY_LOGS_DROP_OLDEST,
+};
+
 struct deploy_request {
   char **argv;
   size_t argc;
@@ -85,6 +94,7 @@ struct deploy_request {
   char *retried_at; /* NULL when absent */
   struct deploy_resources resources; /* all zero when absent */
   struct deploy_restart restart;
+  enum deploy_logs_on_full logs_on_full;
 };
 
 /* Decode. On failure err->msg is the text that follows

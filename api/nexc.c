@@ -492,6 +492,7 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
   r.target_node = (char *) o->node_id;
   r.resources = o->resources;
   r.restart = o->restart;
+  r.logs_on_full = o->logs_on_full;
   if (request_digest (&r, digest, err) < 0)
     goto out;
   /* A bound token: a deploy (never a stop), of exactly this request, for

@@ -103,6 +103,7 @@ struct nexc_deploy_opts {
   char *request_json_out;       /* unused by the library; reserved */
   struct deploy_resources resources; /* per-deploy sizing (nexc extension); zero: none */
   struct deploy_restart restart;     /* restart policy (nexc extension); .present=false: none */
+  enum deploy_logs_on_full logs_on_full; /* (nexc extension) UNSET: the node's default */
   const char *const *trigger_subjects; /* type "function": NULL-terminated, may be NULL */
 };
 

@@ -198,6 +198,9 @@ agent_send_deploy (struct agent *a, const struct agent_deploy *dep, int exe_fd,
   d.env = pvars;
   d.artifact_size = dep->artifact_size;
   d.stop_grace_ms = (uint32_t) a->node->cfg.stop_grace_ms;
+  d.logs_on_full = dep->logs_drop_oldest ? NEXC__AGENT__DEPLOY__LOGS_ON_FULL__DROP_OLDEST
+                                         : NEXC__AGENT__DEPLOY__LOGS_ON_FULL__BLOCK;
+  d.logs_first_seq = dep->logs_first_seq;
   if (a->slot)
     {
       /* Per-deploy sizing goes to the warm agent's cgroup leaf now. */
@@ -268,7 +271,9 @@ close_link (struct agent *a)
 {
   if (a->src.fd < 0)
     return;
-  loop_del (a->node->loop, &a->src);
+  if (!a->held)
+    loop_del (a->node->loop, &a->src);
+  a->held = false;
   close (a->src.fd);
   a->src.fd = -1;
 }
@@ -351,6 +356,24 @@ agent_violation (struct agent *a, const Frame *f)
   snprintf (why, sizeof why, "protocol violation: unexpected %s frame", frame_kind (f));
   agent_kill (a, why);
   return false;
+}
+
+void
+agent_hold (struct agent *a, bool hold)
+{
+  struct nxerr err = { 0 };
+  if (a->held == hold || a->state == AGENT_DEAD || a->src.fd < 0)
+    return;
+  a->held = hold;
+  if (hold)
+    {
+      /* Out of epoll altogether: a level-triggered hang-up would wake the
+       * loop again and again while nobody may read. */
+      loop_del (a->node->loop, &a->src);
+      return;
+    }
+  if (loop_add (a->node->loop, &a->src, EPOLLIN, &err) < 0)
+    agent_kill (a, err.msg);
 }
 
 void
@@ -440,6 +463,8 @@ on_link (struct loop_source *src, uint32_t events)
 {
   struct agent *a = (struct agent *) ((char *) src - offsetof (struct agent, src));
   (void) events;
+  if (a->held)
+    return; /* an event of the batch that held it */
   read_link (a, AGENT_FRAMES_PER_WAKE, AGENT_LINES_PER_WAKE);
 }
 

@@ -77,6 +77,7 @@ struct agent {
   bool adopted;
   bool awaiting_reattach; /* until its Reattach frame */
   bool detached;          /* let go running (--detach-on-exit): never killed, socket kept */
+  bool held;              /* its owner stopped reading the link for now (agent_hold) */
   int pidfd;
 };
 
@@ -90,6 +91,11 @@ void agent_unlease (struct agent *a);
 /* Kill a for a frame its owner does not allow now ("protocol violation:
  * unexpected <kind> frame"). Returns false, for frame handlers. */
 bool agent_violation (struct agent *a, const Frame *f);
+/* Stop (hold) or resume reading a's link: the owner's backpressure, when
+ * what the agent sends cannot go anywhere now. Its frames then wait in the
+ * socket and, once that is full, in the agent (whose workload blocks).
+ * Frames the agent sends before it dies are still read when it is reaped. */
+void agent_hold (struct agent *a, bool hold);
 /* An adopted agent's Reattach frame came: no more deadline. */
 void agent_reattached (struct agent *a);
 
@@ -100,6 +106,8 @@ struct agent_deploy {
   size_t argc;
   uint64_t artifact_size;
   const struct deploy_resources *resources; /* NULL: none */
+  bool logs_drop_oldest;                    /* the ring's policy; false: block */
+  uint64_t logs_first_seq;                  /* Nexc-Seq of the run's first line */
   char **env_kv;                            /* key, value pairs */
   size_t n_env;
 };

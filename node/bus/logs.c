@@ -1,5 +1,6 @@
 #include "node/bus/logs.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <nats/nats.h>
 #include <stdio.h>
@@ -15,6 +16,13 @@
 
 /* Messages whose natsMsg_Destroy waits for logs_batch_end. */
 #define LOGS_BATCH_MAX 1024
+/* While the data connection is down, nats.c queues publishes in its
+ * reconnect buffer (16 MiB, node/main.c) and fails those past it. Logs may
+ * use this much of it (a frame's worth more per workload whose frame was
+ * read before it was held); events keep the rest. */
+#define LOGS_RECONNECT_BUDGET (8u << 20)
+/* What nats.c adds around a message: PUB/HPUB line, header block. */
+#define LOGS_MSG_OVERHEAD 64
 
 /* What every line of one workload shares, built once and reused while its
  * lines follow one another (a flood is one workload's lines back to back):
@@ -33,6 +41,9 @@ static struct buf body; /* reused for every message */
 static natsMsg *batch[LOGS_BATCH_MAX];
 static size_t batch_len;
 static bool batching;
+/* Bytes published since the data connection was last seen connected: an
+ * estimate of what waits in the reconnect buffer. */
+static uint64_t unsent_estimate;
 
 /* At most one drop report per second in the node's own log, for all
  * workloads together (the counts are exact in INFO and the metrics). */
@@ -168,18 +179,17 @@ logs_publish (struct log_stream *w, bool is_stderr, const char *text, size_t len
   logs_publish_level (w, is_stderr ? "ERROR" : "INFO", text, len);
 }
 
-void
-logs_publish_level (struct log_stream *w, const char *level, const char *text, size_t len)
+/* One message on w's subject: the body for text at level, and one header
+ * (Nexc-Seq for a line, Nexc-Dropped for a drop record). */
+static void
+publish (struct log_stream *w, const char *level, const char *text, size_t len,
+         const char *hname, const char *hvalue)
 {
   struct node *n = w->node;
   const struct wl_parts *p = parts_for (w);
   natsMsg *msg = NULL;
   natsStatus s;
-  char seq[24];
 
-  w->seq++;
-  w->bytes += len;
-  n->counters.log_lines++;
   buf_reset (&body);
   buf_append (&body, p->head.data, p->head.len);
   if (json_plain (text, len))
@@ -202,10 +212,10 @@ logs_publish_level (struct log_stream *w, const char *level, const char *text, s
       build_tail (&tail, level, w->id, &head);
       buf_append (&body, tail.data, tail.len);
     }
-  u64_dec (w->seq, seq);
+  unsent_estimate += p->subject.len + body.len + strlen (hvalue) + LOGS_MSG_OVERHEAD;
   s = natsMsg_Create (&msg, p->subject.data, NULL, body.data, (int) body.len);
   if (s == NATS_OK)
-    s = natsMsgHeader_Set (msg, LOGS_SEQ_HEADER, seq);
+    s = natsMsgHeader_Set (msg, hname, hvalue);
   if (s == NATS_OK)
     s = natsConnection_PublishMsg (n->nc_data, msg);
   if (msg != NULL)
@@ -216,4 +226,94 @@ logs_publish_level (struct log_stream *w, const char *level, const char *text, s
       n->counters.log_dropped_publish++;
       report_drop (w, natsStatus_GetText (s));
     }
+}
+
+void
+logs_publish_level (struct log_stream *w, const char *level, const char *text, size_t len)
+{
+  char seq[24];
+  w->seq++;
+  w->bytes += len;
+  w->node->counters.log_lines++;
+  u64_dec (w->seq, seq);
+  publish (w, level, text, len, LOGS_SEQ_HEADER, seq);
+}
+
+int
+logs_check_frame (const struct log_stream *w, uint64_t first_seq, uint64_t dropped, size_t n,
+                  struct nxerr *err)
+{
+  if (first_seq == 0 || first_seq >= LOGS_SEQ_MAX || n >= LOGS_SEQ_MAX - first_seq)
+    return nxerr_set (err, EPROTO, "protocol violation: Log frame numbered %llu (%zu lines)",
+                      (unsigned long long) first_seq, n);
+  if (dropped >= first_seq || first_seq - dropped != w->seq + 1)
+    return nxerr_set (err, EPROTO,
+                      "protocol violation: Log frame numbered %llu with %llu dropped before it, "
+                      "expected %llu",
+                      (unsigned long long) first_seq, (unsigned long long) dropped,
+                      (unsigned long long) (w->seq + 1));
+  return 0;
+}
+
+int
+logs_resume (struct log_stream *w, uint64_t next_seq, struct nxerr *err)
+{
+  if (next_seq == 0)
+    return 0; /* an agent that does not say: the node's count goes on */
+  if (next_seq >= LOGS_SEQ_MAX || next_seq <= w->seq)
+    return nxerr_set (err, EPROTO,
+                      "protocol violation: reattach at Nexc-Seq %llu, the node had reached %llu",
+                      (unsigned long long) next_seq, (unsigned long long) w->seq);
+  w->seq = next_seq - 1;
+  return 0;
+}
+
+void
+logs_report_dropped (struct log_stream *w, uint64_t last, const char *where)
+{
+  char range[48], text[160];
+  uint64_t first = w->seq + 1, count;
+  int len;
+  if (last < first)
+    return;
+  count = last - first + 1;
+  w->seq = last;
+  logs_note_dropped (w, count, where);
+  u64_dec (first, range);
+  len = (int) strlen (range);
+  range[len++] = '-';
+  u64_dec (last, range + len);
+  len = snprintf (text, sizeof text, "nexc: %" PRIu64 " log lines dropped (Nexc-Seq %s): %s",
+                  count, range, where);
+  publish (w, "WARN", text, (size_t) len, LOGS_DROPPED_HEADER, range);
+}
+
+void
+logs_account_end (struct log_stream *w, uint64_t next_seq, uint64_t unreported)
+{
+  if (next_seq > w->seq && next_seq < LOGS_SEQ_MAX && next_seq - 1 - w->seq == unreported)
+    {
+      logs_report_dropped (w, next_seq - 1, "still queued when the agent ended");
+      return;
+    }
+  if (next_seq != 0)
+    log_warn ("workload %s (%s): its agent ended at Nexc-Seq %llu with %llu lines unsent, but "
+              "the node had reached %llu: counted, not trusted",
+              w->id, w->name, (unsigned long long) next_seq, (unsigned long long) unreported,
+              (unsigned long long) w->seq);
+  if (unreported > LOGS_SEQ_MAX - w->seq)
+    unreported = LOGS_SEQ_MAX - w->seq;
+  w->seq += unreported; /* never reuse a number the agent may have given */
+  logs_note_dropped (w, unreported, "agent buffer at exit");
+}
+
+bool
+logs_congested (struct node *n)
+{
+  if (natsConnection_Status (n->nc_data) == NATS_CONN_STATUS_CONNECTED)
+    {
+      unsent_estimate = 0;
+      return false;
+    }
+  return unsent_estimate > LOGS_RECONNECT_BUDGET;
 }

@@ -1,10 +1,29 @@
 /* logs: publishing a workload's output on
  * $NEX.logs.{ns}.{node}.{workload}.{id} (reference §5, documented order),
  * body {"text","level","id"}, level INFO for stdout and ERROR for stderr,
- * with header Nexc-Seq: a per-workload sequence number starting at 1 so a
- * subscriber can detect loss. One line, one message. A line that cannot be
- * published is counted (workload and node counters) and reported in a
- * rate-limited log line.
+ * with header Nexc-Seq: one sequence per workload id for its whole life,
+ * starting at 1, so a subscriber can detect loss and drop repeats.
+ *
+ * Who numbers: for a service the agent owns the counter (it numbers each
+ * line as it takes it, schemas/agent.proto); the node checks every Log
+ * frame against what it expects (logs_check_frame) and never renumbers, so
+ * numbering survives node restarts (Reattach says where the agent stands)
+ * and restarts of the workload (the next Deploy continues the count). A gap
+ * only means lines the agent dropped (drop_oldest, or still queued when its
+ * link stayed too slow at the end): then a record on the same subject, with
+ * header Nexc-Dropped: FIRST-LAST and no Nexc-Seq, says which. A function's
+ * invocations run side by side: for them the node numbers the lines
+ * (logs_publish). One line, one message; a line that cannot be published
+ * is counted (workload and node counters) and reported in a rate-limited
+ * log line.
+ *
+ * Backpressure: while the data connection is not connected, nats.c queues
+ * publishes in its reconnect buffer and fails those past its size. Once
+ * logs have used LOGS_RECONNECT_BUDGET of it, logs_congested says so and
+ * the owner of a link stops reading it (node/workload/supervise.c), so
+ * lines wait in the agent (and its workload blocks) instead of being lost.
+ * While connected, a server slower than the node makes nats.c's writes
+ * wait on the socket: TCP's own backpressure, on the loop thread.
  *
  * Loop thread only. The subject and the JSON around the text are built once
  * per run of lines of the same workload. Between logs_batch_begin and
@@ -19,7 +38,13 @@
 
 #include <stdint.h>
 
+#include "api/nxerr.h"
+
 #define LOGS_SEQ_HEADER "Nexc-Seq"
+#define LOGS_DROPPED_HEADER "Nexc-Dropped"
+/* Sequence numbers stay below this: an agent cannot make the node's
+ * arithmetic wrap (2^62 lines is centuries of any flood). */
+#define LOGS_SEQ_MAX (1ull << 62)
 
 struct node;
 
@@ -29,17 +54,37 @@ struct node;
 struct log_stream {
   struct node *node;
   const char *ns, *name, *id;
-  uint64_t seq;     /* lines published (the last Nexc-Seq) */
+  uint64_t seq;     /* the last Nexc-Seq published or reported dropped */
   uint64_t bytes;   /* text bytes published */
   uint64_t dropped; /* lines lost: in the agent, or at publish */
 };
 
+/* Check a Log frame's numbering: its first line must be s->seq + 1 +
+ * dropped, and its n lines must stay below LOGS_SEQ_MAX. -1 with err when
+ * not: the agent is lying or confused (a workload may have taken it over). */
+int logs_check_frame (const struct log_stream *s, uint64_t first_seq, uint64_t dropped,
+                      size_t n, struct nxerr *err);
+/* The agent's next line will be next_seq (Reattach): take it, unless it
+ * goes back before what the node had (its journal). */
+int logs_resume (struct log_stream *s, uint64_t next_seq, struct nxerr *err);
+/* Lines s->seq + 1 .. last were dropped by the agent (where says why):
+ * counted, and a record on the stream's subject says which. */
+void logs_report_dropped (struct log_stream *s, uint64_t last, const char *where);
+/* An agent's end (Exited, FunctionResult): it would have numbered its next
+ * line next_seq, and unreported lines were still queued: the range between
+ * is reported dropped. An inconsistent report is counted, not trusted. */
+void logs_account_end (struct log_stream *s, uint64_t next_seq, uint64_t unreported);
+/* Whether log publishing should pause (the data connection is down and the
+ * reconnect buffer's share for logs is used up). */
+bool logs_congested (struct node *n);
+/* The next line, numbered s->seq + 1. */
 void logs_publish (struct log_stream *s, bool is_stderr, const char *text, size_t len);
 /* A line the node writes itself, with a slog level name ("DEBUG", "ERROR"). */
 void logs_publish_level (struct log_stream *s, const char *level, const char *text, size_t len);
 void logs_batch_begin (void);
 void logs_batch_end (void);
-/* Lines dropped before they reached the node (agent ring full). */
+/* Lines dropped before they reached the node, numbers unknown (a
+ * function's agent): counted only. */
 void logs_note_dropped (struct log_stream *s, unsigned long long dropped, const char *where);
 
 #endif

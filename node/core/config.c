@@ -532,6 +532,30 @@ parse_max_resources (struct config *cfg, json_t *v, struct nxerr *err)
   return 0;
 }
 
+/* Index = enum logs_on_full. Also written by config_dump.c. */
+const char *const config_logs_on_full_names[] = { "block", "drop_oldest", NULL };
+
+static int
+parse_logs (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  const char *k;
+  json_t *e;
+  if (!json_is_object (v))
+    return nxerr_set (err, EINVAL, "logs: must be an object");
+  json_object_foreach (v, k, e)
+  {
+    int x;
+    if (strcmp (k, "on_full") != 0)
+      return nxerr_set (err, EINVAL, "logs.%.64s: not a setting (on_full)", k);
+    if (parse_enum (e, "logs.on_full", config_logs_on_full_names, "\"block\", \"drop_oldest\"",
+                    &x, err)
+        < 0)
+      return -1;
+    cfg->logs_on_full = (enum logs_on_full) x;
+  }
+  return 0;
+}
+
 static int
 parse_cgroup_root (struct config *cfg, json_t *v, struct nxerr *err)
 {
@@ -620,6 +644,8 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
     return parse_uid_range (cfg, v, err);
   if (strcmp (k, "max_resources") == 0)
     return parse_max_resources (cfg, v, err);
+  if (strcmp (k, "logs") == 0)
+    return parse_logs (cfg, v, err);
   if (strcmp (k, "cgroup_root") == 0)
     return parse_cgroup_root (cfg, v, err);
   if (strcmp (k, "cgroup") == 0)

@@ -40,6 +40,11 @@ enum sandbox_tier { SANDBOX_NONE = 0, SANDBOX_PROCESS = 1 };
 enum sandbox_network { SANDBOX_NET_HOST = 0, SANDBOX_NET_NONE = 1 };
 /* Which cgroup version the sandboxes use (config key "cgroup"). */
 enum cg_mode { CG_MODE_AUTO = 0, CG_MODE_V1, CG_MODE_V2, CG_MODE_OFF };
+/* What a workload's agent does when its lines wait faster than the node
+ * takes them (config "logs": {"on_full"}, a deploy's "logs" overrides):
+ * block the workload's writes, or drop the oldest lines. The values are
+ * api/deploy_request.h's enum deploy_logs_on_full less its UNSET. */
+enum logs_on_full { LOGS_BLOCK = 0, LOGS_DROP_OLDEST = 1 };
 
 struct config {
   int64_t machine_pool_size;
@@ -88,6 +93,7 @@ struct config {
   int64_t max_pids;             /* 0: pids_limit */
   char *cgroup_root;            /* NULL: the node's own cgroup */
   int cgroup_mode;              /* enum cg_mode */
+  enum logs_on_full logs_on_full; /* the default of deploys that do not say */
   struct strlist warnings;
 };
 

@@ -48,6 +48,10 @@ dump_sandbox (const struct config *cfg, struct jsonw *w)
   jsonw_kint (w, "pids", cfg->max_pids ? cfg->max_pids : cfg->pids_limit);
   jsonw_obj_end (w);
   jsonw_kstr (w, "cgroup", config_cgroup_names[cfg->cgroup_mode & 3]);
+  jsonw_key (w, "logs");
+  jsonw_obj_begin (w);
+  jsonw_kstr (w, "on_full", config_logs_on_full_names[cfg->logs_on_full & 1]);
+  jsonw_obj_end (w);
   if (cfg->cgroup_root)
     jsonw_kstr (w, "cgroup_root", cfg->cgroup_root);
 }

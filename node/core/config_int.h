@@ -21,5 +21,6 @@ extern const size_t config_n_int_keys;
 
 /* Index = enum cg_mode; NULL-terminated ("none" turns cgroups off). */
 extern const char *const config_cgroup_names[];
+extern const char *const config_logs_on_full_names[];
 
 #endif

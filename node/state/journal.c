@@ -47,6 +47,7 @@ entry_copy (struct journal_entry *d, const struct journal_entry *s)
   d->restarts = s->restarts;
   d->autostart = s->autostart;
   d->sandbox_uid = s->sandbox_uid;
+  d->log_seq = s->log_seq;
 }
 
 static void

@@ -45,6 +45,7 @@ struct journal_entry {
   bool autostart;
   uint64_t sandbox_uid; /* process tier: the sandbox's uid (cgroup leaf and
                          * working dir are named u<uid>); 0 = tier none */
+  uint64_t log_seq;     /* the last Nexc-Seq before this run of the workload */
 };
 
 /* An event the node published but the server has not yet confirmed having

@@ -164,6 +164,8 @@ encode_workload (const struct journal_entry *e)
     add (m, "autostart", cbor_build_bool (true));
   if (e->sandbox_uid)
     add (m, "sandbox_uid", cbor_build_uint64 (e->sandbox_uid));
+  if (e->log_seq)
+    add (m, "log_seq", cbor_build_uint64 (e->log_seq));
   return m;
 }
 
@@ -316,6 +318,8 @@ decode_workload (cbor_item_t *m, struct journal_entry *e)
         u = &e->restarts;
       else if (key_is (k, "sandbox_uid"))
         u = &e->sandbox_uid;
+      else if (key_is (k, "log_seq"))
+        u = &e->log_seq;
       else if (key_is (k, "autostart"))
         {
           ok = cbor_is_bool (v);
@@ -333,7 +337,7 @@ decode_workload (cbor_item_t *m, struct journal_entry *e)
         *u = get_uint (v, &ok);
     }
   return ok && e->id && e->ns && e->name && e->type && e->hash && e->request && e->sock
-         && *e->id && e->agent_pid > 1 && e->agent_pid < INT_MAX && e->sandbox_uid < UINT32_MAX;
+         && *e->id && e->agent_pid > 1 && e->agent_pid < INT_MAX && e->sandbox_uid < UINT32_MAX && e->log_seq < (1ull << 62);
 }
 
 static bool

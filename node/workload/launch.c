@@ -46,6 +46,15 @@ ctx_free (struct deploy_ctx *d)
 
 /* ---- hand-off to an agent (§2.2 step 10) ---- */
 
+/* The deploy's "logs" policy, else the node's. */
+static bool
+launch_logs_drop_oldest (const struct workload *w)
+{
+  if (w->req && w->req->logs_on_full != DEPLOY_LOGS_UNSET)
+    return w->req->logs_on_full == DEPLOY_LOGS_DROP_OLDEST;
+  return w->node->cfg.logs_on_full == LOGS_DROP_OLDEST;
+}
+
 static void
 send_to_agent (struct deploy_ctx *d, struct agent *a)
 {
@@ -57,6 +66,9 @@ send_to_agent (struct deploy_ctx *d, struct agent *a)
                               .argc = w->req ? w->req->argc : 0,
                               .artifact_size = w->artifact_size,
                               .resources = w->req ? &w->req->resources : NULL,
+                              .logs_drop_oldest = launch_logs_drop_oldest (w),
+                              /* A restart continues the workload's numbering. */
+                              .logs_first_seq = w->log.seq + 1,
                               .env_kv = d->env.kv,
                               .n_env = d->env.n };
   w->agent = a;

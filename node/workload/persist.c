@@ -38,6 +38,7 @@ persist_remember (struct workload *w)
   e.restarts = w->restarts;
   e.autostart = w->autostart;
   e.sandbox_uid = a->slot ? a->slot->uid : 0;
+  e.log_seq = w->log.seq;
   if (journal_put (j, &e, &err) < 0)
     log_error ("journal: workload %s: %s (it would not survive a node restart)", w->id, err.msg);
 }

@@ -296,6 +296,7 @@ rebuild (struct node *n, const struct journal_entry *e)
   w->req = req;
   w->autostart = e->autostart;
   w->restarts = (uint32_t) e->restarts;
+  w->log.seq = e->log_seq; /* the agent's Reattach moves it on */
   restart_policy_from (req, &w->policy);
   launch_adopt (w);
   loop_timer_init (&w->stop_timer, NULL);
@@ -412,10 +413,18 @@ static void
 on_reattach (struct workload *w, struct agent *a, const Nexc__Agent__Reattach *m)
 {
   struct node *n = a->node;
+  struct nxerr err = { 0 };
   if (m->workload_id == NULL || strcmp (m->workload_id, w->id) != 0)
     {
       reattach_settled (n, false);
       agent_kill (a, "reattach: the agent runs another workload");
+      return;
+    }
+  /* The agent owns the numbering: its lines go on from where it stands. */
+  if (logs_resume (workload_log (w), m->next_seq, &err) < 0)
+    {
+      reattach_settled (n, false);
+      agent_kill (a, err.msg);
       return;
     }
   if (m->exited)

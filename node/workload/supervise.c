@@ -86,6 +86,7 @@ end_workload (struct workload *w)
   w->state = WL_ENDED;
   persist_forget (w);
   loop_timer_cancel (n->loop, &w->stop_timer);
+  loop_timer_cancel (n->loop, &w->logs_timer);
   if (w->agent)
     {
       struct agent *a = w->agent;
@@ -105,6 +106,7 @@ detach_agent (struct workload *w)
 {
   struct agent *a = w->agent;
   loop_timer_cancel (w->node->loop, &w->stop_timer);
+  loop_timer_cancel (w->node->loop, &w->logs_timer);
   if (a == NULL)
     return;
   w->agent = NULL;
@@ -145,6 +147,7 @@ supervise_detach (struct workload *w)
   w->agent = NULL;
   loop_timer_cancel (n->loop, &w->stop_timer);
   loop_timer_cancel (n->loop, &w->restart_timer);
+  loop_timer_cancel (n->loop, &w->logs_timer);
   w->state = WL_ENDED;
   workload_unlink (n, w);
   loop_defer (n->loop, free_workload, w);
@@ -240,15 +243,6 @@ supervise_start_failed (struct workload *w, const char *message)
   supervise_fail_deploy (w, err);
 }
 
-void
-supervise_log (struct workload *w, bool is_stderr, const char *text, size_t len,
-               uint64_t dropped)
-{
-  if (dropped)
-    logs_note_dropped (workload_log (w), (unsigned long long) dropped, "agent buffer full");
-  logs_publish (workload_log (w), is_stderr, text, len);
-}
-
 /* Processes of w's sandbox that its memory limit killed (the cgroup's
  * count, read before the leaf goes away); added to INFO's oom_kills. */
 static uint64_t
@@ -265,7 +259,8 @@ oom_kills (struct workload *w, uint64_t *limit_mib)
 }
 
 void
-supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t log_dropped_unreported)
+supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t next_seq,
+                  uint64_t log_dropped_unreported)
 {
   struct node *n = w->node;
   struct events_wl ev = workload_ev (w);
@@ -273,8 +268,8 @@ supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t 
   uint64_t limit = 0, oom = oom_kills (w, &limit);
   /* Drops Log frames reported were counted as they came; these are the
    * ones no frame carried (lines still queued when the link stayed slow at
-   * the end). */
-  logs_note_dropped (workload_log (w), (unsigned long long) log_dropped_unreported, "agent buffer at exit");
+   * the end), and the next run's numbering starts after them. */
+  logs_account_end (workload_log (w), next_seq, log_dropped_unreported);
   if (oom && sig == SIGKILL)
     snprintf (msg, sizeof msg,
               "Exited workload: %s; vm: %s; status: -1 (killed: out of memory, limit %llu MiB)",
@@ -332,26 +327,68 @@ supervise_agent_lost (struct workload *w, const char *why)
 
 /* ---- the frames of a workload's agent ---- */
 
-/* A Log frame: each line published on its own, in order (the frame was
- * validated whole by frame_decode: every line has a stream and a bounded
- * text). The drops it reports came before its first line. */
+/* While the data connection is down, the link stays unread: its frames
+ * wait in the socket, then in the agent, whose workload then blocks (or
+ * drops, under drop_oldest); nothing piles up in nats.c's reconnect buffer
+ * to be lost past its size. Checked again every LOGS_HOLD_RETRY_MS. */
+#define LOGS_HOLD_RETRY_MS 5
+
 static void
-handle_log (struct workload *w, const Nexc__Agent__Log *lg)
+on_logs_timer (struct loop_timer *t)
 {
-  if (lg->n_lines == 0) /* an older agent: one line per frame */
+  struct workload *w = (struct workload *) ((char *) t - offsetof (struct workload, logs_timer));
+  if (w->agent == NULL)
+    return;
+  if (logs_congested (w->node))
+    loop_timer_arm (w->node->loop, &w->logs_timer, LOGS_HOLD_RETRY_MS);
+  else
+    agent_hold (w->agent, false);
+}
+
+/* Returns whether to read on. */
+static bool
+logs_backpressure (struct workload *w, struct agent *a)
+{
+  if (!logs_congested (w->node))
+    return true;
+  agent_hold (a, true);
+  w->logs_timer.cb = on_logs_timer;
+  loop_timer_arm (w->node->loop, &w->logs_timer, LOGS_HOLD_RETRY_MS);
+  return false;
+}
+
+/* A Log frame: its numbering checked against what the node expects, then
+ * each line published on its own, in order (the frame was validated whole
+ * by frame_decode: every line has a stream and a bounded text). The drops
+ * it reports came right before its first line. Returns whether to read on. */
+static bool
+handle_log (struct workload *w, struct agent *a, const Nexc__Agent__Log *lg)
+{
+  struct log_stream *s = workload_log (w);
+  size_t n = lg->n_lines > 0 ? lg->n_lines : 1;
+  struct nxerr err = { 0 };
+  if (logs_check_frame (s, lg->first_seq, lg->dropped, n, &err) < 0)
     {
-      supervise_log (w, lg->stream == NEXC__AGENT__LOG__STREAM__STDERR,
-                     (const char *) lg->text.data, lg->text.len, lg->dropped);
-      return;
+      agent_kill (a, err.msg);
+      return false;
     }
-  logs_batch_begin ();
-  for (size_t i = 0; i < lg->n_lines; i++)
+  if (lg->dropped)
+    logs_report_dropped (s, lg->first_seq - 1, "agent buffer full (drop_oldest)");
+  if (lg->n_lines == 0) /* the single form: one line */
+    logs_publish (s, lg->stream == NEXC__AGENT__LOG__STREAM__STDERR,
+                  (const char *) lg->text.data, lg->text.len);
+  else
     {
-      const Nexc__Agent__Log__Line *ln = lg->lines[i];
-      supervise_log (w, ln->stream == NEXC__AGENT__LOG__STREAM__STDERR,
-                     (const char *) ln->text.data, ln->text.len, i == 0 ? lg->dropped : 0);
+      logs_batch_begin ();
+      for (size_t i = 0; i < lg->n_lines; i++)
+        {
+          const Nexc__Agent__Log__Line *ln = lg->lines[i];
+          logs_publish (s, ln->stream == NEXC__AGENT__LOG__STREAM__STDERR,
+                        (const char *) ln->text.data, ln->text.len);
+        }
+      logs_batch_end ();
     }
-  logs_batch_end ();
+  return logs_backpressure (w, a);
 }
 
 bool
@@ -373,13 +410,12 @@ supervise_frame (void *owner, struct agent *a, Frame *f)
     case NEXC__AGENT__FRAME__BODY_LOG:
       if (w->state == WL_STARTING || a->awaiting_reattach)
         break;
-      handle_log (w, f->log);
-      return true;
+      return handle_log (w, a, f->log);
     case NEXC__AGENT__FRAME__BODY_EXITED:
       if (w->state == WL_STARTING)
         break;
       supervise_exited (w, f->exited->code, f->exited->signal, f->exited->stopped,
-                        f->exited->log_dropped_unreported);
+                        f->exited->next_seq, f->exited->log_dropped_unreported);
       return false;
     default:
       break;

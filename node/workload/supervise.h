@@ -20,9 +20,9 @@ bool supervise_frame (void *owner, struct agent *a, Frame *f);
 
 void supervise_started (struct workload *w, uint32_t pid);
 void supervise_start_failed (struct workload *w, const char *message);
-void supervise_log (struct workload *w, bool is_stderr, const char *text, size_t len,
-                    uint64_t dropped);
-void supervise_exited (struct workload *w, int code, int sig, bool stopped,
+/* The agent's end: next_seq is the Nexc-Seq its next line would have had
+ * (0: not known; the unreported lines are then counted only). */
+void supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t next_seq,
                        uint64_t log_dropped_unreported);
 void supervise_agent_lost (struct workload *w, const char *why);
 /* End a workload that is waiting to restart (STOP, drain, shutdown): its

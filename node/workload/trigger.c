@@ -676,7 +676,7 @@ trigger_stop (struct workload *w)
   while (fn->calls)
     call_fail (fn->calls, "workload stopped");
   /* Ends w: workload_stopped "Workload shutdown requested", STOP answered. */
-  supervise_exited (w, 0, 0, true, 0);
+  supervise_exited (w, 0, 0, true, 0, 0);
 }
 
 /* ---- INFO ---- */

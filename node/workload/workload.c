@@ -48,6 +48,7 @@ workload_new (struct node *n)
   w->node = n;
   workload_new_id (w->id);
   w->created_mono_ns = timefmt_mono_ns ();
+  loop_timer_init (&w->logs_timer, NULL);
   return w;
 }
 

@@ -52,6 +52,7 @@ struct workload {
   char *stop_reply;   /* reply subject of a STOP, until the agent confirms */
   struct loop_timer stop_timer;
   struct log_stream log; /* through workload_log */
+  struct loop_timer logs_timer; /* its agent's link held: when to look again */
   /* metrics (node/control/metrics.c) */
   uint64_t cpu_ticks;      /* user+system of the workload's processes, last sample */
   uint64_t cpu_sample_ns;  /* when it was taken */

@@ -2223,11 +2223,16 @@ fake_send_raw (const void *p, size_t n)
     _exit (0);
 }
 
+/* The Nexc-Seq the fake agent's next line takes (it owns the counter, as a
+ * real agent does). */
+static uint64_t fake_next_seq = 1;
+
 /* A Log frame of n lines, packed as given (frame_send would refuse the
  * malformed ones): a length prefix and the packed Frame, in a malloc'd
- * datagram. single, when set, fills the single-line fields too. */
+ * datagram. single, when set, fills the single-line fields too. Numbered
+ * first_seq. */
 static uint8_t *
-fake_log_datagram (const struct fake_line *v, size_t n, uint64_t dropped,
+fake_log_datagram (const struct fake_line *v, size_t n, uint64_t dropped, uint64_t first_seq,
                    const struct fake_line *single, size_t *len_out)
 {
   Nexc__Agent__Log lg = NEXC__AGENT__LOG__INIT;
@@ -2247,6 +2252,7 @@ fake_log_datagram (const struct fake_line *v, size_t n, uint64_t dropped,
   lg.n_lines = n;
   lg.lines = ptrs;
   lg.dropped = dropped;
+  lg.first_seq = first_seq;
   if (single)
     {
       lg.stream = (Nexc__Agent__Log__Stream) single->stream;
@@ -2268,11 +2274,14 @@ fake_log_datagram (const struct fake_line *v, size_t n, uint64_t dropped,
   return dg;
 }
 
+/* n lines after dropped ones, numbered as an agent would. */
 static void
 fake_log (const struct fake_line *v, size_t n, uint64_t dropped)
 {
   size_t len;
-  uint8_t *dg = fake_log_datagram (v, n, dropped, NULL, &len);
+  uint64_t first = fake_next_seq + dropped;
+  uint8_t *dg = fake_log_datagram (v, n, dropped, first, NULL, &len);
+  fake_next_seq = first + n;
   fake_send_raw (dg, len);
   free (dg);
 }
@@ -2301,6 +2310,8 @@ fake_good (void)
   one.text.data = (uint8_t *) "single";
   one.text.len = 6;
   one.dropped = GOOD_DROPPED_2;
+  one.first_seq = fake_next_seq + GOOD_DROPPED_2;
+  fake_next_seq = one.first_seq + 1;
   f.body_case = NEXC__AGENT__FRAME__BODY_LOG;
   f.log = &one;
   fake_send (&f);
@@ -2315,6 +2326,7 @@ fake_good (void)
    * tells of them. */
   ex.log_dropped = GOOD_DROPPED + GOOD_DROPPED_2 + 3;
   ex.log_dropped_unreported = 3;
+  ex.next_seq = fake_next_seq + 3;
   f = (Frame) NEXC__AGENT__FRAME__INIT;
   f.body_case = NEXC__AGENT__FRAME__BODY_EXITED;
   f.exited = &ex;
@@ -2401,7 +2413,12 @@ fake_bad (const char *kind)
     fake_send_raw (zero, sizeof zero);
   else
     {
-      dg = fake_log_datagram (v, n, strcmp (kind, "empty") == 0 ? 5 : 0, single, &len);
+      /* Numbering rows: a gap no drop explains, none at all, past the bound. */
+      uint64_t first = strcmp (kind, "badseq") == 0    ? fake_next_seq + 3
+                       : strcmp (kind, "noseq") == 0   ? 0
+                       : strcmp (kind, "hugeseq") == 0 ? 1ull << 63
+                                                       : fake_next_seq;
+      dg = fake_log_datagram (v, n, strcmp (kind, "empty") == 0 ? 5 : 0, first, single, &len);
       fake_send_raw (dg, len);
       free (dg);
     }
@@ -2582,6 +2599,8 @@ struct got_lines {
   size_t n;
   char *body[GOOD_TAIL + 16];
   long long seq[GOOD_TAIL + 16];
+  size_t nd; /* drop records (header Nexc-Dropped: FIRST-LAST, no Nexc-Seq) */
+  char *drop[8];
 };
 
 static void
@@ -2597,6 +2616,15 @@ agent_collect (struct afx *f, const char *id, struct got_lines *g)
       size_t sl = strlen (subj), il = strlen (id);
       if (strncmp (subj, want, strlen (want)) == 0 && sl > il && strcmp (subj + sl - il, id) == 0)
         {
+          const char *range = NULL;
+          if (natsMsgHeader_Get (m, "Nexc-Dropped", &range) == NATS_OK)
+            {
+              assert_true (g->nd < sizeof g->drop / sizeof g->drop[0]);
+              assert_int_not_equal (natsMsgHeader_Get (m, "Nexc-Seq", &seq), NATS_OK);
+              g->drop[g->nd++] = strdup (range);
+              natsMsg_Destroy (m);
+              continue;
+            }
           assert_true (g->n < sizeof g->body / sizeof g->body[0]);
           g->body[g->n] = strndup (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m));
           assert_int_equal (natsMsgHeader_Get (m, "Nexc-Seq", &seq), NATS_OK);
@@ -2611,19 +2639,30 @@ got_free (struct got_lines *g)
 {
   for (size_t i = 0; i < g->n; i++)
     free (g->body[i]);
+  for (size_t i = 0; i < g->nd; i++)
+    free (g->drop[i]);
 }
 
+/* Message i, numbered seq. */
 static void
-expect_body (const struct got_lines *g, size_t i, const char *text_json, const char *level,
-             const char *id)
+expect_line (const struct got_lines *g, size_t i, long long seq, const char *text_json,
+             const char *level, const char *id)
 {
   char want[512];
   snprintf (want, sizeof want, "{\"text\":%s,\"level\":\"%s\",\"id\":\"%s\"}", text_json, level,
             id);
   assert_true (i < g->n);
-  assert_int_equal (g->seq[i], (long long) i + 1);
+  assert_int_equal (g->seq[i], seq);
   if (strcmp (g->body[i], want) != 0)
     fail_msg ("line %zu: got %s, want %s", i + 1, g->body[i], want);
+}
+
+/* Message i, numbered i + 1 (no drop before it). */
+static void
+expect_body (const struct got_lines *g, size_t i, const char *text_json, const char *level,
+             const char *id)
+{
+  expect_line (g, i, (long long) i + 1, text_json, level, id);
 }
 
 static long long
@@ -2646,7 +2685,8 @@ node_log_dropped (struct afx *f)
 }
 
 /* Batched and single-line Log frames: one message per line, in order,
- * Nexc-Seq without a gap, the exact Nex body, drops counted. */
+ * the agent's Nexc-Seq (gaps only where it reported drops, each said by a
+ * drop record), the exact Nex body, drops counted. */
 static void
 test_agent_batched_logs (void **state)
 {
@@ -2658,18 +2698,23 @@ test_agent_batched_logs (void **state)
   free (ev);
   agent_collect (f, id, &g);
   assert_int_equal (g.n, 5 + 1 + GOOD_TAIL);
-  expect_body (&g, 0, "\"first\"", "INFO", id);
-  expect_body (&g, 1, "\"second \\u003c\\u0026\\u003e\\\"\\\\ \xc3\xa9\"", "ERROR", id);
-  expect_body (&g, 2, "\"\"", "INFO", id);
-  expect_body (&g, 3, "\"\xef\xbf\xbd\xef\xbf\xbd bytes\"", "INFO", id);
-  expect_body (&g, 4, "\"tab\\tnul\\u0000x\"", "ERROR", id);
-  expect_body (&g, 5, "\"single\"", "INFO", id);
+  expect_line (&g, 0, 4, "\"first\"", "INFO", id);
+  expect_line (&g, 1, 5, "\"second \\u003c\\u0026\\u003e\\\"\\\\ \xc3\xa9\"", "ERROR", id);
+  expect_line (&g, 2, 6, "\"\"", "INFO", id);
+  expect_line (&g, 3, 7, "\"\xef\xbf\xbd\xef\xbf\xbd bytes\"", "INFO", id);
+  expect_line (&g, 4, 8, "\"tab\\tnul\\u0000x\"", "ERROR", id);
+  expect_line (&g, 5, 11, "\"single\"", "INFO", id);
   for (size_t i = 0; i < GOOD_TAIL; i++)
     {
       char text[32];
       snprintf (text, sizeof text, "\"n%zu\"", i);
-      expect_body (&g, 6 + i, text, i % 2 ? "ERROR" : "INFO", id);
+      expect_line (&g, 6 + i, 12 + (long long) i, text, i % 2 ? "ERROR" : "INFO", id);
     }
+  /* Each drop said which numbers: the frames' and the 3 only Exited told of. */
+  assert_int_equal (g.nd, 3);
+  assert_string_equal (g.drop[0], "1-3");
+  assert_string_equal (g.drop[1], "9-10");
+  assert_string_equal (g.drop[2], "1036-1038");
   /* The frame drops and, once Exited is in, the 3 it alone reports. */
   for (int i = 0; i < 40 && node_log_dropped (f) != GOOD_DROPPED + GOOD_DROPPED_2 + 3; i++)
     usleep (50000);
@@ -2722,6 +2767,9 @@ test_agent_malformed_logs (void **state)
     { "trunc", "frame does not unpack" },
     { "fieldzero", "frame has a field number 0" },
     { "oversize", "datagram exceeds 65536 bytes" },
+    { "badseq", "Log frame numbered 5 with 0 dropped before it, expected 2" },
+    { "noseq", "Log frame numbered 0 (2 lines)" },
+    { "hugeseq", "Log frame numbered 9223372036854775808 (2 lines)" },
   };
   struct afx *f = *state;
   char subj[128];
