@@ -141,7 +141,7 @@ bench_row_ids (const struct bench_opts *o, struct buf *out)
       buf_printf (out, "tput.c%d\ntput.cpu.c%d\ntput.floor.c%d\n", o->tput_clients[i],
                   o->tput_clients[i], o->tput_clients[i]);
   if (selected (o, "logs"))
-    buf_puts (out, "logs.nexc\nlogs.loss\nlogs.floor\n");
+    buf_puts (out, "logs.nexc\nlogs.drop_oldest\nlogs.loss\nlogs.floor\n");
   if (selected (o, "scale"))
     {
       int top = o->scale_levels[BENCH_SCALE_LEVELS - 1];

@@ -8,8 +8,11 @@
  *          wait until killed (the children pause); as a safety net for runs
  *          outside a pids-limited cgroup it stops at MAX_PIDS (default
  *          10000) children;
- *   flood  write LINES lines (default 1000000) of about 100 bytes,
- *          "line <seq> xxxx...", to stdout as fast as possible, exit 0. */
+ *   flood  write LINES lines (default 1000000) of 100 bytes, numbered,
+ *          "line <seq> xxxx...", to stdout as fast as possible, exit 0; the
+ *          first one also says when it was written, "line 1 t=<ns> xxx...",
+ *          in CLOCK_MONOTONIC nanoseconds (a reader on the same machine can
+ *          time the flood from its first write). */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -121,8 +124,18 @@ hog_flood (void)
   memset (pad, 'x', sizeof pad);
   for (long seq = 1; seq <= lines; seq++)
     {
-      char head[32];
-      int h = snprintf (head, sizeof head, "line %ld ", seq);
+      char head[64];
+      int h;
+      if (seq == 1)
+        {
+          struct timespec ts;
+          clock_gettime (CLOCK_MONOTONIC, &ts);
+          h = snprintf (head, sizeof head, "line 1 t=%llu ",
+                        (unsigned long long) ts.tv_sec * 1000000000ull
+                            + (unsigned long long) ts.tv_nsec);
+        }
+      else
+        h = snprintf (head, sizeof head, "line %ld ", seq);
       int fill = FLOOD_LINE_LEN - 1 - h; /* -1 for the newline */
       if (fill < 0)
         fill = 0;
