@@ -1,0 +1,390 @@
+/* Logs that lose nothing (issue #15), on real processes: examples/hog
+ * floods numbered lines ("line <n> xxx...") and a subscriber checks what a
+ * consumer sees: under the default policy every line, in order, Nexc-Seq
+ * contiguous and equal to the workload's own number; the count going on
+ * across restarts by the restart policy and across a SIGKILL of the node
+ * and its reattach; and under drop_oldest, exactly the lines it says it
+ * dropped (records with header Nexc-Dropped: FIRST-LAST) missing. Nothing
+ * here times anything: every assertion is on what arrived. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/nexc.h"
+#include "harness.h"
+
+static const char *CONFIG = "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
+                            "\"metrics_interval_ms\":0}";
+static const char *CONFIG_DROP = "{\"machine_pool_size\":1,\"sandbox\":\"none\","
+                                 "\"stop_grace_ms\":300,\"metrics_interval_ms\":0,"
+                                 "\"logs\":{\"on_full\":\"drop_oldest\"}}";
+
+/* What the subscriber saw of one workload's stream. Nexc-Seq values are
+ * bounded by the test's own line counts. */
+#define SEQ_MAX 700000
+
+struct seen {
+  pthread_mutex_t mu;
+  long lines;              /* messages with Nexc-Seq */
+  long long last_seq;      /* highest Nexc-Seq so far */
+  long out_of_order;       /* a Nexc-Seq not above the last */
+  long mismatched;         /* the text's number is not what this run's numbering says */
+  long long run_base;      /* Nexc-Seq = run_base + the line's own number */
+  unsigned char *have;     /* have[seq]: a line with that Nexc-Seq arrived */
+  unsigned char *dropped;  /* dropped[seq]: a drop record named it */
+  long drop_records;
+  long slow;               /* every this many lines, the callback naps */
+  long bad;                /* malformed: no header, a number out of bounds (the
+                            * callback runs on a nats.c thread: no asserts there) */
+};
+
+static void
+seen_init (struct seen *s)
+{
+  memset (s, 0, sizeof *s);
+  pthread_mutex_init (&s->mu, NULL);
+  s->have = calloc (SEQ_MAX + 1, 1);
+  s->dropped = calloc (SEQ_MAX + 1, 1);
+}
+
+static void
+seen_free (struct seen *s)
+{
+  free (s->have);
+  free (s->dropped);
+}
+
+/* hog's line: "line <n> ..." (line 1 also carries t=...). */
+static long long
+line_number (natsMsg *m)
+{
+  json_t *j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
+  const char *t = j ? json_string_value (json_object_get (j, "text")) : NULL;
+  long long n = t && strncmp (t, "line ", 5) == 0 ? atoll (t + 5) : -1;
+  json_decref (j);
+  return n;
+}
+
+static void
+on_log (natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+  struct seen *s = closure;
+  const char *v = NULL;
+  (void) nc;
+  (void) sub;
+  pthread_mutex_lock (&s->mu);
+  if (natsMsgHeader_Get (m, "Nexc-Dropped", &v) == NATS_OK)
+    {
+      long long a = 0, b = -1;
+      if (sscanf (v, "%lld-%lld", &a, &b) != 2 || a < 1 || b < a || b > SEQ_MAX)
+        s->bad++;
+      for (long long i = a; i <= b && i >= 1 && i <= SEQ_MAX; i++)
+        s->dropped[i]++;
+      s->drop_records++;
+    }
+  else
+    {
+      long long seq = -1, n;
+      if (natsMsgHeader_Get (m, "Nexc-Seq", &v) == NATS_OK)
+        seq = atoll (v);
+      if (seq < 1 || seq > SEQ_MAX)
+        {
+          s->bad++;
+          pthread_mutex_unlock (&s->mu);
+          natsMsg_Destroy (m);
+          return;
+        }
+      n = line_number (m);
+      /* A new run of the workload numbers its lines from 1 again; its
+       * Nexc-Seq continues: the base is where the run started. */
+      if (n == 1)
+        s->run_base = seq - 1;
+      if (seq != s->run_base + n)
+        s->mismatched++;
+      if (seq <= s->last_seq)
+        s->out_of_order++;
+      else
+        s->last_seq = seq;
+      s->have[seq]++;
+      s->lines++;
+      if (s->slow && s->lines % s->slow == 0)
+        nanosleep (&(struct timespec){ 0, 1000000 }, NULL);
+    }
+  pthread_mutex_unlock (&s->mu);
+  natsMsg_Destroy (m);
+}
+
+struct fixture {
+  struct harness h;
+  natsConnection *nc, *subc;
+  natsSubscription *logs;
+  struct nexc_client *c;
+  struct nkey_pair issuer;
+  struct seen seen;
+};
+
+static void
+fixture_start (struct fixture *f, const char *config)
+{
+  struct nxerr err = { 0 };
+  memset (f, 0, sizeof *f);
+  seen_init (&f->seen);
+  nkey_pair_generate (NKEY_ACCOUNT, &f->issuer, &err);
+  harness_start_nats (&f->h);
+  f->nc = harness_connect (&f->h);
+  f->subc = harness_connect (&f->h);
+  assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
+  f->c->timeout_ms = 10000;
+  assert_int_equal (natsConnection_Subscribe (&f->logs, f->subc, "$NEX.logs.default.>", on_log,
+                                              &f->seen),
+                    NATS_OK);
+  assert_int_equal (natsSubscription_SetPendingLimits (f->logs, -1, -1), NATS_OK);
+  assert_int_equal (natsConnection_Flush (f->subc), NATS_OK);
+  harness_start_node (&f->h, config, NULL);
+}
+
+static void
+fixture_stop (struct fixture *f)
+{
+  natsSubscription_Unsubscribe (f->logs);
+  natsSubscription_Destroy (f->logs);
+  nexc_client_free (f->c);
+  natsConnection_Destroy (f->nc);
+  natsConnection_Destroy (f->subc);
+  harness_stop_all (&f->h);
+  seen_free (&f->seen);
+}
+
+static void
+deploy_hog (struct fixture *f, const char *name, const char *const *env,
+            const struct deploy_restart *restart, enum deploy_logs_on_full on_full, char *id)
+{
+  struct nexc_deploy_opts o = { 0 };
+  struct nexc_deploy_result r;
+  struct nxerr err = { 0 };
+  o.node_id = f->h.node_id;
+  o.file = harness_bin ("examples/hog");
+  o.key = "hog";
+  o.name = name;
+  o.env = env;
+  o.issuer = &f->issuer;
+  if (restart)
+    o.restart = *restart;
+  o.logs_on_full = on_full;
+  if (nexc_deploy (f->c, &o, &r, &err) < 0)
+    fail_msg ("deploy %s: %s", name, err.msg);
+  snprintf (id, 64, "%s", r.id);
+}
+
+static struct seen
+snapshot (struct fixture *f)
+{
+  struct seen s;
+  pthread_mutex_lock (&f->seen.mu);
+  s = f->seen;
+  pthread_mutex_unlock (&f->seen.mu);
+  return s;
+}
+
+/* Wait until the highest Nexc-Seq reaches want and no line comes for
+ * quiet_ms (or give up after limit_s). */
+static void
+wait_for_seq (struct fixture *f, long long want, int limit_s)
+{
+  long last = -1;
+  for (int i = 0; i < limit_s * 10; i++)
+    {
+      struct seen s = snapshot (f);
+      if (s.last_seq >= want && s.lines == last)
+        return;
+      last = s.lines;
+      usleep (100000);
+    }
+}
+
+/* Every number 1..n: arrived exactly once. */
+static void
+expect_all (const struct seen *s, long long n)
+{
+  for (long long i = 1; i <= n; i++)
+    if (s->have[i] != 1)
+      fail_msg ("Nexc-Seq %lld arrived %d times (want once)", i, s->have[i]);
+  assert_int_equal (s->lines, n);
+  assert_int_equal (s->last_seq, n);
+  assert_int_equal (s->out_of_order, 0);
+  assert_int_equal (s->mismatched, 0);
+  assert_int_equal (s->drop_records, 0);
+  assert_int_equal (s->bad, 0);
+}
+
+/* The default policy behind a slow subscriber: all N lines, in order,
+ * contiguous, each numbered as the workload numbered it. */
+static void
+test_flood_all_arrive (void **state)
+{
+  struct fixture *f = *state;
+  const char *env[] = { "MODE=flood", "LINES=200000", NULL };
+  char id[64];
+  struct seen s;
+  fixture_start (f, CONFIG);
+  f->seen.slow = 2000;
+  deploy_hog (f, "flood", env, NULL, DEPLOY_LOGS_UNSET, id);
+  wait_for_seq (f, 200000, 120);
+  s = snapshot (f);
+  expect_all (&s, 200000);
+  fixture_stop (f);
+}
+
+/* Restarted by its policy (same workload id, a new agent each time): the
+ * three runs' lines are numbered 1..3000 without a gap. */
+static void
+test_restart_keeps_counting (void **state)
+{
+  struct fixture *f = *state;
+  const char *env[] = { "MODE=flood", "LINES=1000", NULL };
+  struct deploy_restart rs = { .present = true,
+                               .policy = DEPLOY_RESTART_ALWAYS,
+                               .max_restarts = 2,
+                               .backoff_ms = 50,
+                               .max_backoff_ms = 50 };
+  char id[64];
+  struct seen s;
+  fixture_start (f, CONFIG);
+  deploy_hog (f, "thrice", env, &rs, DEPLOY_LOGS_UNSET, id);
+  wait_for_seq (f, 3000, 60);
+  s = snapshot (f);
+  expect_all (&s, 3000);
+  fixture_stop (f);
+}
+
+/* The node SIGKILLed in the middle of a flood, then started again on the
+ * same state dir: it reattaches, and the numbering goes on from where the
+ * agent stands: no line after the reattach is renumbered, every one
+ * arrives. */
+static void
+test_node_killed_mid_flood (void **state)
+{
+  struct fixture *f = *state;
+  const char *env[] = { "MODE=flood", "LINES=400000", NULL };
+  char id[64];
+  struct seen s;
+  long long before;
+  fixture_start (f, CONFIG);
+  f->seen.slow = 500; /* so that the flood is still going when the node dies */
+  deploy_hog (f, "survivor", env, NULL, DEPLOY_LOGS_UNSET, id);
+  for (int i = 0; i < 600 && snapshot (f).lines < 20000; i++)
+    usleep (10000);
+  harness_stop_node (&f->h, SIGKILL);
+  before = snapshot (f).last_seq;
+  assert_true (before >= 20000 && before < 400000);
+  harness_start_node (&f->h, CONFIG, NULL);
+  wait_for_seq (f, 400000, 180);
+  s = snapshot (f);
+  /* Numbered by the agent: a line's Nexc-Seq is its own number, before and
+   * after the node's death, and the stream ends at the last line. */
+  assert_int_equal (s.mismatched, 0);
+  assert_int_equal (s.bad, 0);
+  assert_int_equal (s.last_seq, 400000);
+  assert_int_equal (s.drop_records, 0);
+  /* After the reattach the lines come contiguous to the end (what the dead
+   * node held unpublished is lost: no LogAck yet). */
+  {
+    long long first_after = 0;
+    for (long long i = 400000; i > before && s.have[i]; i--)
+      first_after = i;
+    assert_true (first_after > 0);
+    for (long long i = first_after; i <= 400000; i++)
+      assert_int_equal (s.have[i], 1);
+  }
+  print_message ("node killed at Nexc-Seq %lld; %ld lines received for 400000 (repeats "
+                 "included)\n",
+                 before, s.lines);
+  fixture_stop (f);
+}
+
+/* drop_oldest (the node's config, here): the node is stopped (SIGSTOP) while
+ * the workload floods, so the agent's ring overflows. Every number is either
+ * delivered or named by exactly one drop record, never both, and the node's
+ * count of drops is the records' total. */
+static void
+test_drop_oldest_reports_exactly (void **state)
+{
+  struct fixture *f = *state;
+  const char *env[] = { "MODE=flood", "LINES=200000", NULL };
+  char id[64], subj[128];
+  struct seen s;
+  long long reported = 0;
+  long long node_dropped = -1;
+  fixture_start (f, CONFIG_DROP);
+  deploy_hog (f, "lossy", env, NULL, DEPLOY_LOGS_UNSET, id);
+  kill (f->h.node_pid, SIGSTOP);
+  usleep (500000);
+  kill (f->h.node_pid, SIGCONT);
+  wait_for_seq (f, 200000, 60);
+  s = snapshot (f);
+  for (long long i = 1; i <= 200000; i++)
+    {
+      if (s.have[i] + s.dropped[i] != 1)
+        fail_msg ("Nexc-Seq %lld: delivered %d times, named dropped %d times", i, s.have[i],
+                  s.dropped[i]);
+      reported += s.dropped[i];
+    }
+  assert_true (reported > 0);
+  assert_true (s.drop_records > 0);
+  assert_int_equal (s.mismatched, 0);
+  assert_int_equal (s.out_of_order, 0);
+  assert_int_equal (s.bad, 0);
+  snprintf (subj, sizeof subj, "$NEX.INFO.default.%s", f->h.node_id);
+  for (int i = 0; i < 50 && node_dropped != reported; i++)
+    {
+      char *r = harness_request (f->nc, subj, "", 0, 3000);
+      json_t *j = r ? json_loads (r, 0, NULL) : NULL;
+      node_dropped = json_integer_value (json_object_get (
+          json_object_get (json_object_get (j, "data"), "nexc"), "log_dropped"));
+      json_decref (j);
+      free (r);
+      if (node_dropped != reported)
+        usleep (100000);
+    }
+  assert_int_equal (node_dropped, reported);
+  print_message ("drop_oldest: %ld delivered, %lld reported dropped in %ld records\n", s.lines,
+                 reported, s.drop_records);
+  fixture_stop (f);
+}
+
+static int
+setup (void **state)
+{
+  *state = calloc (1, sizeof (struct fixture));
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  free (*state);
+  return 0;
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_flood_all_arrive, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_restart_keeps_counting, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_drop_oldest_reports_exactly, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_node_killed_mid_flood, setup, teardown),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
