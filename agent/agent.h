@@ -42,6 +42,11 @@ enum agent_exit {
 #define AGENT_DRAIN_MS 500       /* read leftover output until EOF or this long */
 #define AGENT_FLUSH_MS 10000     /* send queued lines until done or this long */
 #define AGENT_EXITED_SEND_MS 2000 /* last, blocking send of Exited */
+/* Every line sent, some not yet acknowledged (LogAck): how long Exited
+ * waits for the acks. Bounded: while NATS is away none can come, and the
+ * node should learn of the end meanwhile (its lifecycle events are kept
+ * until delivered anyway). */
+#define AGENT_ACK_WAIT_MS 1000
 /* A workload that ended while no node was connected: how long its Exited
  * waits for a restarted node before the agent gives up and exits. */
 #define AGENT_ORPHAN_WAIT_MS (10 * 60 * 1000)

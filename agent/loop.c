@@ -113,6 +113,7 @@ agent_accept (struct agent *a)
     workload_exit_info (&a->wl, &r.code, &r.signal);
   /* Lines sent to the dead node but never acknowledged go again. */
   log_ring_rewind (&a->ring);
+  a->ack_until = 0;
   r.dropped = a->ring.total_dropped;
   r.buffered = a->ring.count;
   r.next_seq = log_ring_resume_seq (&a->ring);
@@ -531,13 +532,21 @@ advance_ending (struct agent *a, uint64_t now)
   if (a->phase == PHASE_FLUSH)
     {
       flush_progress (a, now);
-      if ((a->ring.count > 0 || link_ctl_pending (&a->link)) && now < a->flush_until)
+      if ((log_ring_unsent (&a->ring) > 0 || link_ctl_pending (&a->link)) && now < a->flush_until)
         return;
-      if (a->ring.count > 0)
+      if (log_ring_unsent (&a->ring) == 0 && a->ring.count > 0)
         {
-          log_warn ("link too slow: %zu output lines dropped at exit", log_ring_unsent (&a->ring));
-          log_ring_discard (&a->ring);
+          /* All sent, not all confirmed: a while for the acks. */
+          if (a->ack_until == 0)
+            a->ack_until = now + AGENT_ACK_WAIT_MS * NS_PER_MS;
+          if (now < a->ack_until)
+            return;
+          log_warn ("%zu output lines sent but not confirmed by the node in %d ms: forgotten",
+                    a->ring.count, AGENT_ACK_WAIT_MS);
         }
+      else if (a->ring.count > 0)
+        log_warn ("link too slow: %zu output lines dropped at exit", log_ring_unsent (&a->ring));
+      log_ring_discard (&a->ring);
       if (a->fn_mode)
         agent_send_function_result (a);
       else
@@ -549,13 +558,14 @@ static int
 poll_timeout (const struct agent *a, uint64_t now)
 {
   uint64_t next = 0;
-  uint64_t cand[7] = { output_deadline (&a->out[0], &a->ring),
+  uint64_t cand[8] = { output_deadline (&a->out[0], &a->ring),
                        output_deadline (&a->out[1], &a->ring), a->kill_at,
                        a->phase == PHASE_DRAIN ? a->drain_until : 0,
                        a->phase == PHASE_FLUSH && a->link.sock >= 0 ? a->flush_until : 0,
                        a->link.sock < 0 ? a->orphan_until : 0,
-                       a->fn_deadline /* function mode: the invocation's timeout */ };
-  for (int i = 0; i < 7; i++)
+                       a->fn_deadline /* function mode: the invocation's timeout */,
+                       a->phase == PHASE_FLUSH && a->link.sock >= 0 ? a->ack_until : 0 };
+  for (int i = 0; i < 8; i++)
     if (cand[i] != 0 && (next == 0 || cand[i] < next))
       next = cand[i];
   if (next == 0)

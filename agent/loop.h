@@ -57,6 +57,7 @@ struct agent {
   uint64_t flush_until;    /* FLUSH: stop waiting for the link (pushed on by progress) */
   uint64_t flush_sent;     /* ring.sent_total and ring.count when flush_until was set */
   size_t flush_count;
+  uint64_t ack_until;      /* FLUSH, all sent: stop waiting for LogAck then */
   bool done;
   int exit_code;
   /* Reattach (--listen-fd): once it has a workload the agent outlives its

@@ -85,8 +85,10 @@ output_tick (struct output *o, struct log_ring *r, uint64_t now_ns, bool force)
 {
   if (o->len == 0)
     return;
+  /* Not while the rest of it may already wait in `in`: the workload is not
+   * slow, the ring is full, and the line must not be cut. */
   if (!force && (now_ns < o->since_ns + AGENT_PARTIAL_FLUSH_MS * NS_PER_MS
-                 || !log_ring_room (r, o->len)))
+                 || !log_ring_room (r, o->len) || output_has_input (o)))
     return;
   emit (o, r);
   o->split = true;
@@ -95,7 +97,7 @@ output_tick (struct output *o, struct log_ring *r, uint64_t now_ns, bool force)
 uint64_t
 output_deadline (const struct output *o, const struct log_ring *r)
 {
-  if (o->len == 0 || !log_ring_room (r, o->len))
+  if (o->len == 0 || !log_ring_room (r, o->len) || output_has_input (o))
     return 0;
   return o->since_ns + AGENT_PARTIAL_FLUSH_MS * NS_PER_MS;
 }

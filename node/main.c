@@ -26,6 +26,7 @@
 #include "node/control/tags.h"
 #include "node/bus/events.h"
 #include "node/core/node.h"
+#include "node/bus/logack.h"
 #include "node/bus/outbox.h"
 #include "node/artifacts/artifact.h"
 #include "node/control/autostart.h"
@@ -486,6 +487,8 @@ cmd_up (int argc, char **argv)
   n.api_start_mono_ns = timefmt_mono_ns ();
   if (outbox_start (&n, &err) < 0)
     log_error ("%s: lifecycle events are published once, not kept until confirmed", err.msg);
+  if (logack_start (&n, &err) < 0)
+    log_error ("%s: agents forget log lines once sent, not once confirmed", err.msg);
   reattach_run (&n);
   pool_start (n.pool);
   events_node_started (&n);
@@ -500,6 +503,7 @@ cmd_up (int argc, char **argv)
 
   loop_run (n.loop);
   metrics_stop (&n);
+  logack_stop (&n);
   outbox_stop (&n);
   zygote_stop (&n);
   sandbox_stop (&n); /* the pool is gone: finish cleaning, remove the node cgroup */

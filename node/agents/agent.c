@@ -201,6 +201,7 @@ agent_send_deploy (struct agent *a, const struct agent_deploy *dep, int exe_fd,
   d.logs_on_full = dep->logs_drop_oldest ? NEXC__AGENT__DEPLOY__LOGS_ON_FULL__DROP_OLDEST
                                          : NEXC__AGENT__DEPLOY__LOGS_ON_FULL__BLOCK;
   d.logs_first_seq = dep->logs_first_seq;
+  d.logs_acked = dep->logs_acked;
   if (a->slot)
     {
       /* Per-deploy sizing goes to the warm agent's cgroup leaf now. */
@@ -249,6 +250,17 @@ agent_send_stop (struct agent *a, uint32_t grace_ms, struct nxerr *err)
   s.grace_ms = grace_ms;
   f.body_case = NEXC__AGENT__FRAME__BODY_STOP;
   f.stop = &s;
+  return send_frame (a, &f, -1, err);
+}
+
+int
+agent_send_log_ack (struct agent *a, uint64_t seq, struct nxerr *err)
+{
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  Nexc__Agent__LogAck k = NEXC__AGENT__LOG_ACK__INIT;
+  k.seq = seq;
+  f.body_case = NEXC__AGENT__FRAME__BODY_LOG_ACK;
+  f.log_ack = &k;
   return send_frame (a, &f, -1, err);
 }
 

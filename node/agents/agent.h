@@ -108,6 +108,7 @@ struct agent_deploy {
   const struct deploy_resources *resources; /* NULL: none */
   bool logs_drop_oldest;                    /* the ring's policy; false: block */
   uint64_t logs_first_seq;                  /* Nexc-Seq of the run's first line */
+  bool logs_acked;                          /* the node will send LogAck frames */
   char **env_kv;                            /* key, value pairs */
   size_t n_env;
 };
@@ -118,6 +119,8 @@ int agent_send_deploy (struct agent *a, const struct agent_deploy *d, int exe_fd
 /* Any frame node -> agent (node/workload/trigger.c builds its own). */
 int agent_send_frame (struct agent *a, Frame *f, int fd, struct nxerr *err);
 int agent_send_stop (struct agent *a, uint32_t grace_ms, struct nxerr *err);
+/* Lines up to seq reached the NATS server: the agent may forget them. */
+int agent_send_log_ack (struct agent *a, uint64_t seq, struct nxerr *err);
 int agent_send_ping (struct agent *a, struct nxerr *err);
 /* Kill the process, close the link, tell the workload/pool. Idempotent. */
 void agent_kill (struct agent *a, const char *why);

@@ -265,6 +265,7 @@ logs_resume (struct log_stream *w, uint64_t next_seq, struct nxerr *err)
                       "protocol violation: reattach at Nexc-Seq %llu, the node had reached %llu",
                       (unsigned long long) next_seq, (unsigned long long) w->seq);
   w->seq = next_seq - 1;
+  w->ack.acked = w->seq; /* the agent holds what the dead node never confirmed */
   return 0;
 }
 

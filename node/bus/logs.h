@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "api/nxerr.h"
+#include "node/bus/logack.h"
 
 #define LOGS_SEQ_HEADER "Nexc-Seq"
 #define LOGS_DROPPED_HEADER "Nexc-Dropped"
@@ -57,6 +58,7 @@ struct log_stream {
   uint64_t seq;     /* the last Nexc-Seq published or reported dropped */
   uint64_t bytes;   /* text bytes published */
   uint64_t dropped; /* lines lost: in the agent, or at publish */
+  struct logack_link ack; /* what the server confirmed (node/bus/logack.h) */
 };
 
 /* Check a Log frame's numbering: its first line must be s->seq + 1 +

@@ -90,6 +90,7 @@ struct node {
   struct pool *pool;
   struct pool *fn_pool; /* function invocations' agents, made at the first function deploy */
   struct zygote *zygote;  /* agent fork server, tier none (node/agents/zygote.h); NULL until used */
+  struct logack *logack;  /* log lines until the server confirms them (node/bus/logack.h) */
   struct outbox *outbox;  /* lifecycle events until the server confirms them (node/bus/outbox.h) */
   struct sandbox *sandbox; /* process tier (node/sandbox/sandbox.h); NULL in tier none */
   struct artifact_cache *cache;

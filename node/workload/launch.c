@@ -69,6 +69,7 @@ send_to_agent (struct deploy_ctx *d, struct agent *a)
                               .logs_drop_oldest = launch_logs_drop_oldest (w),
                               /* A restart continues the workload's numbering. */
                               .logs_first_seq = w->log.seq + 1,
+                              .logs_acked = supervise_logs_acked (w),
                               .env_kv = d->env.kv,
                               .n_env = d->env.n };
   w->agent = a;

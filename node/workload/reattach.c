@@ -427,6 +427,8 @@ on_reattach (struct workload *w, struct agent *a, const Nexc__Agent__Reattach *m
       agent_kill (a, err.msg);
       return;
     }
+  /* It keeps lines until acknowledged (it was deployed so): confirm them. */
+  supervise_logs_acked (w);
   if (m->exited)
     log_info ("workload %s (%s) reattached: it ended while the node was down (code %d, signal "
               "%d); %llu lines buffered, %llu dropped",

@@ -1,5 +1,6 @@
 #include "node/workload/supervise.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "node/bus/reply.h"
 #include "node/workload/launch.h"
 #include "node/bus/events.h"
+#include "node/bus/logack.h"
 #include "node/bus/logs.h"
 #include "node/core/node.h"
 #include "node/workload/persist.h"
@@ -87,6 +89,7 @@ end_workload (struct workload *w)
   persist_forget (w);
   loop_timer_cancel (n->loop, &w->stop_timer);
   loop_timer_cancel (n->loop, &w->logs_timer);
+  logack_forget (workload_log (w));
   if (w->agent)
     {
       struct agent *a = w->agent;
@@ -148,6 +151,7 @@ supervise_detach (struct workload *w)
   loop_timer_cancel (n->loop, &w->stop_timer);
   loop_timer_cancel (n->loop, &w->restart_timer);
   loop_timer_cancel (n->loop, &w->logs_timer);
+  logack_forget (workload_log (w));
   w->state = WL_ENDED;
   workload_unlink (n, w);
   loop_defer (n->loop, free_workload, w);
@@ -345,6 +349,30 @@ on_logs_timer (struct loop_timer *t)
     agent_hold (w->agent, false);
 }
 
+/* The server has every line up to seq: the agent may forget them. A lost
+ * ack only delays that (the next covers it). */
+static void
+on_log_ack (struct log_stream *s, uint64_t seq)
+{
+  struct workload *w = (struct workload *) ((char *) s - offsetof (struct workload, log));
+  struct nxerr err = { 0 };
+  if (w->agent == NULL || w->agent->state == AGENT_DEAD || w->agent->awaiting_reattach)
+    return;
+  if (agent_send_log_ack (w->agent, seq, &err) < 0 && err.code != EAGAIN)
+    log_debug ("workload %s: log ack: %s", w->id, err.msg);
+}
+
+bool
+supervise_logs_acked (struct workload *w)
+{
+  struct log_stream *s = workload_log (w);
+  if (w->node->logack == NULL)
+    return false;
+  s->ack.on_ack = on_log_ack;
+  s->ack.acked = s->seq; /* the new run's lines all come after */
+  return true;
+}
+
 /* Returns whether to read on. */
 static bool
 logs_backpressure (struct workload *w, struct agent *a)
@@ -388,6 +416,7 @@ handle_log (struct workload *w, struct agent *a, const Nexc__Agent__Log *lg)
         }
       logs_batch_end ();
     }
+  logack_note (s);
   return logs_backpressure (w, a);
 }
 

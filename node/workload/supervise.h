@@ -18,6 +18,9 @@ extern const struct agent_ops supervise_agent_ops;
 /* Its frame handler (node/workload/reattach.c passes frames on to it). */
 bool supervise_frame (void *owner, struct agent *a, Frame *f);
 
+/* Whether w's agent keeps lines until acknowledged: the node confirms
+ * them (node/bus/logack.h). Sets up w's stream for it. */
+bool supervise_logs_acked (struct workload *w);
 void supervise_started (struct workload *w, uint32_t pid);
 void supervise_start_failed (struct workload *w, const char *message);
 /* The agent's end: next_seq is the Nexc-Seq its next line would have had

@@ -63,6 +63,7 @@ struct result {
 /* What the next Deploy asks of the agent's logs (tests set, deploys reset). */
 static Nexc__Agent__Deploy__LogsOnFull deploy_on_full;
 static uint64_t deploy_first_seq;
+static bool deploy_acked;
 
 static uint64_t
 ms_since (uint64_t t0)
@@ -152,6 +153,8 @@ send_deploy_fd (struct agent_proc *ap, int fd, const char *name, const char *con
   d.stop_grace_ms = 5000;
   d.logs_on_full = deploy_on_full;
   d.logs_first_seq = deploy_first_seq;
+  d.logs_acked = deploy_acked;
+  deploy_acked = false;
   deploy_on_full = NEXC__AGENT__DEPLOY__LOGS_ON_FULL__LOGS_ON_FULL_UNSPECIFIED;
   deploy_first_seq = 0;
   f.body_case = NEXC__AGENT__FRAME__BODY_DEPLOY;
@@ -824,9 +827,54 @@ test_stop_while_blocked (void **state)
   assert_int_equal (r.signal, SIGTERM);
   assert_int_equal (r.log_dropped, 0);
   assert_true (r.out.n > 0 && r.out.n < 100000000);
-  for (size_t i = 0; i < r.out.n; i++)
+  for (size_t i = 0; i + 1 < r.out.n; i++)
     assert_int_equal (strtoull (r.out.text[i], NULL, 10), i + 1);
+  {
+    /* The last may be cut: SIGTERM came in the middle of a write. */
+    char last[24];
+    snprintf (last, sizeof last, "%zu", r.out.n);
+    assert_memory_equal (r.out.text[r.out.n - 1], last, strlen (r.out.text[r.out.n - 1]));
+  }
   assert_int_equal (r.next_seq, r.out.n + 1);
+  result_free (&r);
+}
+
+static void
+send_log_ack (struct agent_proc *ap, uint64_t seq)
+{
+  Nexc__Agent__LogAck k = NEXC__AGENT__LOG_ACK__INIT;
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  k.seq = seq;
+  f.body_case = NEXC__AGENT__FRAME__BODY_LOG_ACK;
+  f.log_ack = &k;
+  send_frame (ap, &f, -1);
+}
+
+/* Deployed with logs_acked: every line is sent, but the agent keeps them
+ * (and so does not end) until the node acknowledges them; an ack of part
+ * of them is not enough. */
+static void
+test_lines_kept_until_acked (void **state)
+{
+  struct agent_proc *ap = *state;
+  const char *argv[] = { "1", "3000", NULL };
+  struct pollfd p = { .fd = ap->sock, .events = POLLIN };
+  struct result r;
+  memset (&r, 0, sizeof r);
+  agent_start (ap);
+  deploy_acked = true;
+  send_deploy (ap, "/usr/bin/seq", argv, NULL);
+  expect_started (ap, &r);
+  while (r.out.n < 3000)
+    assert_false (take_frame (&r, recv_frame (ap, RECV_TIMEOUT_MS)));
+  send_log_ack (ap, 2999);
+  assert_int_equal (poll (&p, 1, 300), 0); /* no Exited: line 3000 is not confirmed */
+  send_log_ack (ap, 3000);
+  collect_until_exited (ap, &r);
+  assert_int_equal (agent_wait (ap), 0);
+  assert_int_equal (r.out.n, 3000);
+  assert_int_equal (r.log_dropped, 0);
+  assert_int_equal (r.exited_next_seq, 3001);
   result_free (&r);
 }
 
@@ -1164,6 +1212,7 @@ main (void)
     T (test_flood_drops_oldest),
     T (test_flood_blocks),
     T (test_stop_while_blocked),
+    T (test_lines_kept_until_acked),
     T (test_ping_answered_during_flood),
     T (test_link_close_kills_workload),
     T (test_deploy_without_fd),

@@ -171,11 +171,93 @@ test_batch_at_and_pop (void **state)
   log_ring_free (&r);
 }
 
+/* BLOCK: the ring never drops; room says when to stop taking lines, and a
+ * forced push may use the slack. Numbers go on from the configured first. */
+static void
+test_block_policy (void **state)
+{
+  struct log_ring r;
+  (void) state;
+  log_ring_init (&r, 3, 1 << 20);
+  log_ring_configure (&r, LOG_ON_FULL_BLOCK, 41, false);
+  for (int i = 0; i < 3; i++)
+    {
+      assert_true (log_ring_room (&r, 1));
+      push_str (&r, 1, "x");
+    }
+  assert_false (log_ring_room (&r, 1));
+  push_str (&r, 1, "forced"); /* the last partial line at EOF */
+  push_str (&r, 1, "forced2");
+  assert_int_equal (r.count, 3 + LOG_RING_SLACK);
+  assert_int_equal (r.total_dropped, 0);
+  assert_int_equal (log_ring_peek (&r)->seq, 41);
+  assert_int_equal (log_ring_at (&r, 4)->seq, 45);
+  assert_int_equal (r.next_seq, 46);
+  /* Past the hard bound, even BLOCK drops (and counts). */
+  push_str (&r, 1, "over");
+  assert_int_equal (r.total_dropped, 1);
+  assert_int_equal (log_ring_resume_seq (&r), 41);
+  log_ring_free (&r);
+}
+
+/* Drops are a contiguous range right before the first line still held, so
+ * the next frame's first_seq - dropped is where the last frame ended. */
+static void
+test_drop_range (void **state)
+{
+  struct log_ring r;
+  (void) state;
+  log_ring_init (&r, 2, 1 << 20);
+  for (int i = 0; i < 5; i++)
+    push_str (&r, 1, "l"); /* 1..5: 1, 2, 3 dropped */
+  assert_int_equal (r.pending_dropped, 3);
+  assert_int_equal (log_ring_peek (&r)->seq, 4);
+  assert_int_equal (log_ring_resume_seq (&r), 1);
+  log_ring_pop_sent (&r, 2);
+  assert_int_equal (log_ring_resume_seq (&r), 6);
+  log_ring_free (&r);
+}
+
+/* Acked: sent lines stay (and count against the limits) until the ack; a
+ * rewind makes them unsent again for a new node; an ack past what was sent
+ * frees only the sent ones. */
+static void
+test_acked (void **state)
+{
+  struct log_ring r;
+  (void) state;
+  log_ring_init (&r, 4, 1 << 20);
+  log_ring_configure (&r, LOG_ON_FULL_BLOCK, 1, true);
+  for (int i = 0; i < 4; i++)
+    push_str (&r, 1, "a");
+  log_ring_pop_sent (&r, 3);
+  assert_int_equal (r.count, 4);
+  assert_int_equal (log_ring_unsent (&r), 1);
+  assert_int_equal (log_ring_peek (&r)->seq, 4);
+  assert_false (log_ring_room (&r, 1));
+  assert_int_equal (log_ring_ack (&r, 100), 3); /* seq 4 was never sent */
+  assert_int_equal (r.count, 1);
+  assert_true (log_ring_room (&r, 1));
+  push_str (&r, 1, "b");
+  log_ring_pop_sent (&r, 2);
+  assert_int_equal (log_ring_ack (&r, 4), 1);
+  assert_int_equal (log_ring_resume_seq (&r), 5);
+  log_ring_rewind (&r); /* the node died before confirming 5 */
+  assert_int_equal (log_ring_unsent (&r), 1);
+  assert_int_equal (log_ring_peek (&r)->seq, 5);
+  assert_int_equal (log_ring_ack (&r, 5), 0); /* not sent to this node yet */
+  assert_int_equal (r.total_dropped, 0);
+  log_ring_free (&r);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_fifo),
+    cmocka_unit_test (test_block_policy),
+    cmocka_unit_test (test_drop_range),
+    cmocka_unit_test (test_acked),
     cmocka_unit_test (test_line_cap_drops_oldest),
     cmocka_unit_test (test_byte_cap_drops_oldest),
     cmocka_unit_test (test_discard_and_wrap),

@@ -177,6 +177,33 @@ test_read_pipe_to_eof (void **state)
   expect_none (f);
 }
 
+/* BLOCK: a full ring stops the cut; the bytes not taken are left for
+ * later, and nothing is lost or split. */
+static void
+test_block_keeps_input (void **state)
+{
+  struct fixture *f = *state;
+  const char *in = "one\ntwo\nthree\n";
+  size_t took;
+  log_ring_free (&f->ring);
+  log_ring_init (&f->ring, 2, 1 << 20);
+  log_ring_configure (&f->ring, LOG_ON_FULL_BLOCK, 1, false);
+  took = output_feed (&f->out, &f->ring, in, strlen (in), 0);
+  assert_int_equal (took, strlen ("one\ntwo\n"));
+  assert_int_equal (f->ring.count, 2);
+  /* A partial line is not flushed while the ring is full. */
+  output_feed (&f->out, &f->ring, "par", 3, 0);
+  assert_int_equal (output_deadline (&f->out, &f->ring), 0);
+  output_tick (&f->out, &f->ring, 1000 * MS, false);
+  assert_int_equal (f->ring.count, 2);
+  expect_line (f, "one");
+  expect_line (f, "two");
+  took = output_feed (&f->out, &f->ring, in + 8, strlen (in) - 8, 0);
+  assert_int_equal (took, strlen ("three\n"));
+  expect_line (f, "parthree");
+  assert_int_equal (f->ring.total_dropped, 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
 
 int
@@ -184,6 +211,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     T (test_lines),
+    T (test_block_keeps_input),
     T (test_line_across_reads),
     T (test_partial_flush),
     T (test_long_lines_chunked),
