@@ -288,6 +288,12 @@ has_field_zero (const ProtobufCMessage *m, int depth)
       const char *base = (const char *) m;
       if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
         continue;
+      /* The members of a oneof share one pointer: only the set one is a
+       * field of this message (walking each would visit the body once per
+       * member, 13 times for a Frame). */
+      if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+          && *(const uint32_t *) (base + fd->quantifier_offset) != fd->id)
+        continue;
       if (fd->label == PROTOBUF_C_LABEL_REPEATED)
         {
           size_t n = *(const size_t *) (base + fd->quantifier_offset);
