@@ -1,7 +1,8 @@
 /* Unit tests for the "resources" extension of the DEPLOY request
  * (api/deploy_request.c): decoding with Go's conventions (keys matched
  * case-insensitively, null = absent), the bounds that hold on every node,
- * unknown keys refused, fractional vcpus, and the encoding round trip. */
+ * unknown keys refused, fractional vcpus, and the encoding round trip; and
+ * the "logs" extension ({"on_full": "block" | "drop_oldest"}, as strict). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,6 +121,45 @@ test_encode_round_trip (void **state)
   deploy_request_free (r);
 }
 
+static void
+test_logs_policy (void **state)
+{
+  struct deploy_request *r, *back;
+  struct buf out = BUF_INIT;
+  (void) state;
+  r = decode_ok ("{" BASE "}");
+  assert_int_equal (r->logs_on_full, DEPLOY_LOGS_UNSET);
+  deploy_request_encode (r, &out);
+  assert_null (strstr (out.data, "\"logs\""));
+  buf_free (&out);
+  deploy_request_free (r);
+  r = decode_ok ("{" BASE ",\"logs\":null}");
+  assert_int_equal (r->logs_on_full, DEPLOY_LOGS_UNSET);
+  deploy_request_free (r);
+  r = decode_ok ("{" BASE ",\"Logs\":{\"On_Full\":\"block\"}}");
+  assert_int_equal (r->logs_on_full, DEPLOY_LOGS_BLOCK);
+  deploy_request_free (r);
+  r = decode_ok ("{" BASE ",\"logs\":{\"on_full\":\"drop_oldest\"}}");
+  assert_int_equal (r->logs_on_full, DEPLOY_LOGS_DROP_OLDEST);
+  deploy_request_encode (r, &out);
+  assert_non_null (strstr (out.data, "\"logs\":{\"on_full\":\"drop_oldest\"}"));
+  back = decode_ok (out.data);
+  assert_int_equal (back->logs_on_full, DEPLOY_LOGS_DROP_OLDEST);
+  deploy_request_free (back);
+  buf_free (&out);
+  deploy_request_free (r);
+
+  decode_fails ("{" BASE ",\"logs\":{\"on_full\":\"drop_newest\"}}", EPROTO,
+                "Invalid deploy request: logs.on_full \"drop_newest\" is not block or drop_oldest");
+  decode_fails ("{" BASE ",\"logs\":{\"on_full\":\"Block\"}}", EPROTO, "is not block");
+  decode_fails ("{" BASE ",\"logs\":{\"level\":\"info\"}}", EPROTO,
+                "Invalid deploy request: logs.level is not a known setting (on_full)");
+  decode_fails ("{" BASE ",\"logs\":{\"on_full\":1}}", EINVAL,
+                "cannot unmarshal number into Go struct field LogsPolicy.logs.on_full");
+  decode_fails ("{" BASE ",\"logs\":\"block\"}", EINVAL,
+                "cannot unmarshal string into Go struct field DeployRequest.logs");
+}
+
 int
 main (void)
 {
@@ -128,6 +168,7 @@ main (void)
     cmocka_unit_test (test_values),
     cmocka_unit_test (test_refusals),
     cmocka_unit_test (test_encode_round_trip),
+    cmocka_unit_test (test_logs_policy),
   };
   return cmocka_run_group_tests_name ("deploy_resources", tests, NULL, NULL);
 }

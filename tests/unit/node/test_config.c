@@ -614,6 +614,17 @@ test_process_tier_keys (void **state)
   assert_int_equal (cfg.network, SANDBOX_NET_HOST);
   config_free (&cfg);
 
+  /* logs.on_full: the default deploys get, strict. */
+  parse_ok (&cfg, "{}");
+  assert_int_equal (cfg.logs_on_full, LOGS_BLOCK);
+  config_free (&cfg);
+  parse_ok (&cfg, "{\"logs\":{\"on_full\":\"drop_oldest\"}}");
+  assert_int_equal (cfg.logs_on_full, LOGS_DROP_OLDEST);
+  config_free (&cfg);
+  parse_fails ("{\"logs\":{\"on_full\":\"drop\"}}",
+               "logs.on_full: must be one of \"block\", \"drop_oldest\"");
+  parse_fails ("{\"logs\":{\"size\":1}}", "logs.size: not a setting (on_full)");
+  parse_fails ("{\"logs\":null}", "logs: must be an object");
   parse_fails ("{\"network\":\"bridge\"}", "network: must be one of \"host\", \"none\"");
   parse_fails ("{\"network\":null}", "network: must be one of \"host\", \"none\"");
   parse_fails ("{\"cgroup\":\"v3\"}", "cgroup: must be one of \"auto\", \"v1\", \"v2\", \"none\"");
