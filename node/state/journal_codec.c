@@ -390,12 +390,54 @@ apply_evdel (cbor_item_t *ids, struct journal_state *st)
   return true;
 }
 
+/* Whether every definite array or map in the CBOR bytes claims no more
+ * items than bytes follow it (each item takes at least one). libcbor 0.8
+ * allocates a definite array's slots from its header before reading them:
+ * a record of a few bytes claiming 2^31 items would make it ask for
+ * gigabytes (found by fuzz_journal). Items are laid out header first,
+ * children after, so one pass over the headers sees them all. */
+static bool
+cbor_counts_plausible (const uint8_t *p, size_t n)
+{
+  size_t i = 0;
+  while (i < n)
+    {
+      uint8_t b = p[i++];
+      unsigned major = b >> 5, info = b & 31;
+      uint64_t arg = info;
+      if (b == 0xff)
+        continue; /* the end of an indefinite item */
+      if (info >= 24 && info <= 27)
+        {
+          size_t len = (size_t) 1 << (info - 24);
+          if (len > n - i)
+            return false;
+          arg = 0;
+          for (size_t k = 0; k < len; k++)
+            arg = arg << 8 | p[i++];
+        }
+      else if (info > 27 && info != 31)
+        return false;
+      if (info == 31)
+        continue; /* indefinite: no count to trust */
+      if ((major == 2 || major == 3))
+        {
+          if (arg > n - i)
+            return false;
+          i += (size_t) arg;
+        }
+      else if ((major == 4 && arg > n - i) || (major == 5 && arg > (n - i) / 2))
+        return false;
+    }
+  return true;
+}
+
 /* One record: apply it to the live set. */
 static bool
 apply_record (const uint8_t *p, size_t n, struct journal_state *st)
 {
   struct cbor_load_result res;
-  cbor_item_t *rec = cbor_load (p, n, &res);
+  cbor_item_t *rec = cbor_counts_plausible (p, n) ? cbor_load (p, n, &res) : NULL;
   bool ok = false;
   cbor_item_t *op = NULL, *w = NULL, *id = NULL, *ev = NULL, *ids = NULL;
   if (rec == NULL || res.error.code != CBOR_ERR_NONE || res.read != n)
