@@ -180,10 +180,11 @@ logs_publish (struct log_stream *w, bool is_stderr, const char *text, size_t len
 }
 
 /* One message on w's subject: the body for text at level, and one header
- * (Nexc-Seq for a line, Nexc-Dropped for a drop record). */
-static void
-publish (struct log_stream *w, const char *level, const char *text, size_t len,
-         const char *hname, const char *hvalue)
+ * (Nexc-Seq for a line, Nexc-Dropped for a drop record). Returns nats.c's
+ * status; the caller decides what a failure means. */
+static natsStatus
+publish_msg (struct log_stream *w, const char *level, const char *text, size_t len,
+             const char *hname, const char *hvalue)
 {
   struct node *n = w->node;
   const struct wl_parts *p = parts_for (w);
@@ -220,12 +221,34 @@ publish (struct log_stream *w, const char *level, const char *text, size_t len,
     s = natsConnection_PublishMsg (n->nc_data, msg);
   if (msg != NULL)
     release (msg);
+  return s;
+}
+
+/* A message that is not published again when it fails: counted lost. */
+static void
+publish (struct log_stream *w, const char *level, const char *text, size_t len,
+         const char *hname, const char *hvalue)
+{
+  natsStatus s = publish_msg (w, level, text, len, hname, hvalue);
   if (s != NATS_OK)
     {
       w->dropped++;
-      n->counters.log_dropped_publish++;
+      w->node->counters.log_dropped_publish++;
       report_drop (w, natsStatus_GetText (s));
     }
+}
+
+bool
+logs_try_publish (struct log_stream *w, bool is_stderr, const char *text, size_t len)
+{
+  char seq[24];
+  u64_dec (w->seq + 1, seq);
+  if (publish_msg (w, is_stderr ? "ERROR" : "INFO", text, len, LOGS_SEQ_HEADER, seq) != NATS_OK)
+    return false;
+  w->seq++;
+  w->bytes += len;
+  w->node->counters.log_lines++;
+  return true;
 }
 
 void
@@ -239,19 +262,27 @@ logs_publish_level (struct log_stream *w, const char *level, const char *text, s
   publish (w, level, text, len, LOGS_SEQ_HEADER, seq);
 }
 
+/* The last number taken: published, reported, or kept. */
+static uint64_t
+last_taken (const struct log_stream *w)
+{
+  return w->n_kept > w->kept_off ? w->kept[w->n_kept - 1].seq : w->seq;
+}
+
 int
 logs_check_frame (const struct log_stream *w, uint64_t first_seq, uint64_t dropped, size_t n,
                   struct nxerr *err)
 {
+  uint64_t next = last_taken (w) + 1;
   if (first_seq == 0 || first_seq >= LOGS_SEQ_MAX || n >= LOGS_SEQ_MAX - first_seq)
     return nxerr_set (err, EPROTO, "protocol violation: Log frame numbered %llu (%zu lines)",
                       (unsigned long long) first_seq, n);
-  if (dropped >= first_seq || first_seq - dropped != w->seq + 1)
+  if (dropped >= first_seq || first_seq - dropped != next)
     return nxerr_set (err, EPROTO,
                       "protocol violation: Log frame numbered %llu with %llu dropped before it, "
                       "expected %llu",
                       (unsigned long long) first_seq, (unsigned long long) dropped,
-                      (unsigned long long) (w->seq + 1));
+                      (unsigned long long) next);
   return 0;
 }
 
@@ -306,6 +337,95 @@ logs_account_end (struct log_stream *w, uint64_t next_seq, uint64_t unreported)
     unreported = LOGS_SEQ_MAX - w->seq;
   w->seq += unreported; /* never reuse a number the agent may have given */
   logs_note_dropped (w, unreported, "agent buffer at exit");
+}
+
+static void
+keep (struct log_stream *w, bool drop, uint64_t seq, bool is_stderr, const char *text, size_t len)
+{
+  struct log_kept *k;
+  if (w->n_kept == w->cap_kept)
+    {
+      w->cap_kept = w->cap_kept ? 2 * w->cap_kept : 64;
+      w->kept = xrealloc (w->kept, w->cap_kept * sizeof *w->kept);
+    }
+  k = &w->kept[w->n_kept++];
+  k->seq = seq;
+  k->drop = drop;
+  k->is_stderr = is_stderr;
+  k->len = len;
+  k->text = NULL;
+  if (!drop)
+    {
+      k->text = xmalloc (len ? len : 1);
+      memcpy (k->text, text, len);
+    }
+}
+
+static void
+kept_clear (struct log_stream *w)
+{
+  for (size_t i = w->kept_off; i < w->n_kept; i++)
+    free (w->kept[i].text);
+  w->n_kept = w->kept_off = 0;
+}
+
+bool
+logs_offer (struct log_stream *w, bool is_stderr, const char *text, size_t len)
+{
+  if (w->n_kept == w->kept_off && logs_try_publish (w, is_stderr, text, len))
+    return true;
+  keep (w, false, last_taken (w) + 1, is_stderr, text, len);
+  return false;
+}
+
+void
+logs_offer_dropped (struct log_stream *w, uint64_t last, const char *where)
+{
+  (void) where; /* kept records say why in logs_retry */
+  if (w->n_kept == w->kept_off)
+    {
+      logs_report_dropped (w, last, "agent buffer full (drop_oldest)");
+      return;
+    }
+  keep (w, true, last, false, NULL, 0);
+}
+
+bool
+logs_retry (struct log_stream *w)
+{
+  while (w->kept_off < w->n_kept)
+    {
+      struct log_kept *k = &w->kept[w->kept_off];
+      if (k->drop)
+        logs_report_dropped (w, k->seq, "agent buffer full (drop_oldest)");
+      else if (!logs_try_publish (w, k->is_stderr, k->text, k->len))
+        return false;
+      free (k->text);
+      k->text = NULL;
+      w->kept_off++;
+    }
+  w->n_kept = w->kept_off = 0;
+  return true;
+}
+
+void
+logs_drop_kept (struct log_stream *w, const char *where)
+{
+  uint64_t last;
+  if (w->n_kept == w->kept_off)
+    return;
+  last = last_taken (w);
+  kept_clear (w);
+  logs_report_dropped (w, last, where);
+}
+
+void
+logs_stream_free (struct log_stream *w)
+{
+  kept_clear (w);
+  free (w->kept);
+  w->kept = NULL;
+  w->cap_kept = 0;
 }
 
 bool

@@ -49,6 +49,15 @@
 
 struct node;
 
+/* A line (or a drop record) the node could not publish yet, in order. */
+struct log_kept {
+  uint64_t seq;   /* the line's Nexc-Seq; a drop record: the last dropped */
+  bool drop;      /* a drop record for the lines after the previous entry */
+  bool is_stderr;
+  size_t len;
+  char *text;
+};
+
 /* One workload's log stream: who it is (borrowed strings, set by the owner
  * before each call: node/workload/workload.h's workload_log) and what went
  * through it so far. */
@@ -59,10 +68,16 @@ struct log_stream {
   uint64_t bytes;   /* text bytes published */
   uint64_t dropped; /* lines lost: in the agent, or at publish */
   struct logack_link ack; /* what the server confirmed (node/bus/logack.h) */
+  /* Kept because the connection broke under a publish (logs_offer):
+   * published again, in order, by logs_retry. At most what the agent sent
+   * before the owner held its link: one frame, or a dead agent's last. */
+  struct log_kept *kept;
+  size_t n_kept, kept_off, cap_kept;
 };
 
-/* Check a Log frame's numbering: its first line must be s->seq + 1 +
- * dropped, and its n lines must stay below LOGS_SEQ_MAX. -1 with err when
+/* Check a Log frame's numbering: its first line must be the next expected
+ * (s->seq + 1, or after the kept lines) + dropped, and its n lines must
+ * stay below LOGS_SEQ_MAX. -1 with err when
  * not: the agent is lying or confused (a workload may have taken it over). */
 int logs_check_frame (const struct log_stream *s, uint64_t first_seq, uint64_t dropped,
                       size_t n, struct nxerr *err);
@@ -76,11 +91,28 @@ void logs_report_dropped (struct log_stream *s, uint64_t last, const char *where
  * line next_seq, and unreported lines were still queued: the range between
  * is reported dropped. An inconsistent report is counted, not trusted. */
 void logs_account_end (struct log_stream *s, uint64_t next_seq, uint64_t unreported);
+/* A Log frame's line: published, or kept (behind any kept already) when
+ * the connection broke under it. False when kept: the owner holds the
+ * link and calls logs_retry. */
+bool logs_offer (struct log_stream *s, bool is_stderr, const char *text, size_t len);
+/* Lines up to last were dropped by the agent: a drop record now, or kept
+ * in order behind kept lines. */
+void logs_offer_dropped (struct log_stream *s, uint64_t last, const char *where);
+/* Publish what was kept; true when nothing is left. */
+bool logs_retry (struct log_stream *s);
+/* Give up what was kept (the stream ends): reported as dropped. */
+void logs_drop_kept (struct log_stream *s, const char *where);
+/* Free what the stream owns. */
+void logs_stream_free (struct log_stream *s);
 /* Whether log publishing should pause (the data connection is down and the
  * reconnect buffer's share for logs is used up). */
 bool logs_congested (struct node *n);
-/* The next line, numbered s->seq + 1. */
+/* The next line, numbered s->seq + 1; a failed publish is counted lost. */
 void logs_publish (struct log_stream *s, bool is_stderr, const char *text, size_t len);
+/* The same, but a failed publish (the connection broke under it: nats.c
+ * gives an IO error for the write in progress) changes nothing: false, and
+ * the caller keeps the line to publish it again. */
+bool logs_try_publish (struct log_stream *s, bool is_stderr, const char *text, size_t len);
 /* A line the node writes itself, with a slog level name ("DEBUG", "ERROR"). */
 void logs_publish_level (struct log_stream *s, const char *level, const char *text, size_t len);
 void logs_batch_begin (void);

@@ -123,6 +123,11 @@ static void
 restart_or_end (struct workload *w, int code, bool stopped)
 {
   struct node *n = w->node;
+  struct log_stream *s = workload_log (w);
+  /* Kept lines cannot wait for an agent that is gone: the next run's
+   * numbering starts after them. */
+  if (!logs_retry (s))
+    logs_drop_kept (s, "the NATS connection broke under them as the workload ended");
   persist_forget (w);
   detach_agent (w);
   if (!stopped && !w->stop_requested && !n->lameduck && !n->stopping
@@ -273,6 +278,8 @@ supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t 
   /* Drops Log frames reported were counted as they came; these are the
    * ones no frame carried (lines still queued when the link stayed slow at
    * the end), and the next run's numbering starts after them. */
+  if (!logs_retry (workload_log (w)))
+    logs_drop_kept (workload_log (w), "the NATS connection broke under them at the end");
   logs_account_end (workload_log (w), next_seq, log_dropped_unreported);
   if (oom && sig == SIGKILL)
     snprintf (msg, sizeof msg,
@@ -341,12 +348,17 @@ static void
 on_logs_timer (struct loop_timer *t)
 {
   struct workload *w = (struct workload *) ((char *) t - offsetof (struct workload, logs_timer));
+  struct log_stream *s = workload_log (w);
   if (w->agent == NULL)
     return;
-  if (logs_congested (w->node))
-    loop_timer_arm (w->node->loop, &w->logs_timer, LOGS_HOLD_RETRY_MS);
-  else
-    agent_hold (w->agent, false);
+  /* Lines the broken connection refused go first, in order. */
+  if (!logs_retry (s) || logs_congested (w->node))
+    {
+      loop_timer_arm (w->node->loop, &w->logs_timer, LOGS_HOLD_RETRY_MS);
+      return;
+    }
+  logack_note (s);
+  agent_hold (w->agent, false);
 }
 
 /* The server has every line up to seq: the agent may forget them. A lost
@@ -373,11 +385,16 @@ supervise_logs_acked (struct workload *w)
   return true;
 }
 
-/* Returns whether to read on. */
+/* Returns whether to read on: not while lines are kept for a retry (the
+ * connection broke under a publish) or the connection is congested. */
 static bool
 logs_backpressure (struct workload *w, struct agent *a)
 {
-  if (!logs_congested (w->node))
+  struct log_stream *s = workload_log (w);
+  bool kept = s->n_kept > s->kept_off;
+  if (!kept)
+    logack_note (s);
+  if (!kept && !logs_congested (w->node))
     return true;
   agent_hold (a, true);
   w->logs_timer.cb = on_logs_timer;
@@ -401,22 +418,21 @@ handle_log (struct workload *w, struct agent *a, const Nexc__Agent__Log *lg)
       return false;
     }
   if (lg->dropped)
-    logs_report_dropped (s, lg->first_seq - 1, "agent buffer full (drop_oldest)");
+    logs_offer_dropped (s, lg->first_seq - 1, "agent buffer full (drop_oldest)");
   if (lg->n_lines == 0) /* the single form: one line */
-    logs_publish (s, lg->stream == NEXC__AGENT__LOG__STREAM__STDERR,
-                  (const char *) lg->text.data, lg->text.len);
+    logs_offer (s, lg->stream == NEXC__AGENT__LOG__STREAM__STDERR, (const char *) lg->text.data,
+                lg->text.len);
   else
     {
       logs_batch_begin ();
       for (size_t i = 0; i < lg->n_lines; i++)
         {
           const Nexc__Agent__Log__Line *ln = lg->lines[i];
-          logs_publish (s, ln->stream == NEXC__AGENT__LOG__STREAM__STDERR,
-                        (const char *) ln->text.data, ln->text.len);
+          logs_offer (s, ln->stream == NEXC__AGENT__LOG__STREAM__STDERR,
+                      (const char *) ln->text.data, ln->text.len);
         }
       logs_batch_end ();
     }
-  logack_note (s);
   return logs_backpressure (w, a);
 }
 

@@ -93,6 +93,7 @@ workload_free (struct workload *w)
   free (w->stop_reply);
   jwt_claims_free (&w->claims);
   deploy_request_free (w->req);
+  logs_stream_free (&w->log);
   free (w);
 }
 
