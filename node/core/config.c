@@ -544,7 +544,7 @@ parse_logs (struct config *cfg, json_t *v, struct nxerr *err)
     return nxerr_set (err, EINVAL, "logs: must be an object");
   json_object_foreach (v, k, e)
   {
-    int x;
+    int x = 0; /* set by parse_enum on success; gcc -O2 cannot tell */
     if (strcmp (k, "on_full") != 0)
       return nxerr_set (err, EINVAL, "logs.%.64s: not a setting (on_full)", k);
     if (parse_enum (e, "logs.on_full", config_logs_on_full_names, "\"block\", \"drop_oldest\"",
