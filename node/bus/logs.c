@@ -378,13 +378,14 @@ logs_offer (struct log_stream *w, bool is_stderr, const char *text, size_t len)
   return false;
 }
 
+#define DROPPED_IN_AGENT "agent buffer full (drop_oldest)"
+
 void
-logs_offer_dropped (struct log_stream *w, uint64_t last, const char *where)
+logs_offer_dropped (struct log_stream *w, uint64_t last)
 {
-  (void) where; /* kept records say why in logs_retry */
   if (w->n_kept == w->kept_off)
     {
-      logs_report_dropped (w, last, "agent buffer full (drop_oldest)");
+      logs_report_dropped (w, last, DROPPED_IN_AGENT);
       return;
     }
   keep (w, true, last, false, NULL, 0);
@@ -397,7 +398,7 @@ logs_retry (struct log_stream *w)
     {
       struct log_kept *k = &w->kept[w->kept_off];
       if (k->drop)
-        logs_report_dropped (w, k->seq, "agent buffer full (drop_oldest)");
+        logs_report_dropped (w, k->seq, DROPPED_IN_AGENT);
       else if (!logs_try_publish (w, k->is_stderr, k->text, k->len))
         return false;
       free (k->text);

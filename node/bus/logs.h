@@ -95,9 +95,9 @@ void logs_account_end (struct log_stream *s, uint64_t next_seq, uint64_t unrepor
  * the connection broke under it. False when kept: the owner holds the
  * link and calls logs_retry. */
 bool logs_offer (struct log_stream *s, bool is_stderr, const char *text, size_t len);
-/* Lines up to last were dropped by the agent: a drop record now, or kept
- * in order behind kept lines. */
-void logs_offer_dropped (struct log_stream *s, uint64_t last, const char *where);
+/* Lines up to last were dropped by the agent's ring (drop_oldest): a drop
+ * record now, or kept in order behind kept lines. */
+void logs_offer_dropped (struct log_stream *s, uint64_t last);
 /* Publish what was kept; true when nothing is left. */
 bool logs_retry (struct log_stream *s);
 /* Give up what was kept (the stream ends): reported as dropped. */

@@ -418,7 +418,7 @@ handle_log (struct workload *w, struct agent *a, const Nexc__Agent__Log *lg)
       return false;
     }
   if (lg->dropped)
-    logs_offer_dropped (s, lg->first_seq - 1, "agent buffer full (drop_oldest)");
+    logs_offer_dropped (s, lg->first_seq - 1);
   if (lg->n_lines == 0) /* the single form: one line */
     logs_offer (s, lg->stream == NEXC__AGENT__LOG__STREAM__STDERR, (const char *) lg->text.data,
                 lg->text.len);
