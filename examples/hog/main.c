@@ -14,6 +14,7 @@
  *          in CLOCK_MONOTONIC nanoseconds (a reader on the same machine can
  *          time the flood from its first write). */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,16 +117,53 @@ hog_pids (void)
   hold_forever ();
 }
 
+/* flood's output: whole lines in writes of at most PIPE_BUF bytes, which a
+ * pipe takes atomically, so the reader never sees half a line waiting for
+ * its rest (the agent flushes a partial line after 100 ms: on a loaded
+ * machine a stdio buffer boundary inside a line would cut it in two). */
+struct flood_out {
+  char buf[PIPE_BUF];
+  size_t len;
+};
+
+static int
+flood_flush (struct flood_out *o)
+{
+  size_t off = 0;
+  while (off < o->len)
+    {
+      ssize_t w = write (STDOUT_FILENO, o->buf + off, o->len - off);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return -1; /* stdout is gone */
+      off += (size_t) w;
+    }
+  o->len = 0;
+  return 0;
+}
+
+static int
+flood_line (struct flood_out *o, const char *line, size_t n)
+{
+  if (o->len + n > sizeof o->buf && flood_flush (o) < 0)
+    return -1;
+  memcpy (o->buf + o->len, line, n);
+  o->len += n;
+  return 0;
+}
+
 static int
 hog_flood (void)
 {
+  static struct flood_out out;
   long lines = env_long ("LINES", 1000000);
   char pad[FLOOD_LINE_LEN];
   memset (pad, 'x', sizeof pad);
   for (long seq = 1; seq <= lines; seq++)
     {
-      char head[64];
-      int h;
+      char head[64], line[FLOOD_LINE_LEN + 64];
+      int h, n;
       if (seq == 1)
         {
           struct timespec ts;
@@ -139,10 +177,11 @@ hog_flood (void)
       int fill = FLOOD_LINE_LEN - 1 - h; /* -1 for the newline */
       if (fill < 0)
         fill = 0;
-      if (printf ("%s%.*s\n", head, fill, pad) < 0)
-        return 1; /* stdout is gone */
+      n = snprintf (line, sizeof line, "%s%.*s\n", head, fill, pad);
+      if (flood_line (&out, line, (size_t) n) < 0)
+        return 1;
     }
-  return fflush (stdout) == 0 ? 0 : 1;
+  return flood_flush (&out) == 0 ? 0 : 1;
 }
 
 int
@@ -151,12 +190,10 @@ main (void)
   const char *mode = getenv ("MODE");
   if (mode == NULL || *mode == '\0')
     mode = "mem";
-  /* Progress lines go out at once; flood is about throughput, so it gets
-   * full buffering. setvbuf must precede any output. */
-  if (strcmp (mode, "flood") == 0)
-    setvbuf (stdout, NULL, _IOFBF, 1 << 16);
-  else
-    setvbuf (stdout, NULL, _IOLBF, 0);
+  /* Progress lines go out at once; flood is about throughput and writes
+   * its own batches of whole lines. setvbuf must precede any output. */
+  if (strcmp (mode, "flood") != 0)
+    setvbuf (stdout, NULL, _IOLBF, 0); /* flood writes whole lines itself */
   if (strcmp (mode, "mem") == 0)
     return hog_mem ();
   if (strcmp (mode, "cpu") == 0)
