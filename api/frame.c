@@ -494,12 +494,25 @@ frame_recv (int sock, Frame **out, int *fd_out, struct nxerr *err)
   do
     n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == ECONNRESET || errno == EPIPE))
+    {
+      /* A peer that died with frames of ours unread makes the kernel report
+       * a reset once, ahead of the frames it sent before it died (an agent's
+       * last Log frames and its Exited): those are still queued. Read on;
+       * the link is closed only when nothing is left. */
+      msg.msg_controllen = sizeof cbuf.b;
+      msg.msg_flags = 0;
+      do
+        n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
+      while (n < 0 && errno == EINTR);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNRESET
+                    || errno == EPIPE))
+        return nxerr_set (err, ECONNRESET, "link closed by peer");
+    }
   if (n < 0)
     {
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         return 0;
-      if (errno == ECONNRESET || errno == EPIPE)
-        return nxerr_set (err, ECONNRESET, "link closed by peer");
       return nxerr_sys (err, errno, "recvmsg");
     }
 
