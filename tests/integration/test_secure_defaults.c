@@ -31,6 +31,12 @@
 struct fixture {
   struct harness h;
   char dir[256];
+  /* trusting_node: a node whose valid_issuers names only this key */
+  struct nkey_pair issuer;
+  char cfg[512];
+  char hex[65]; /* sha256 of examples/ticker, uploaded as NEXCLIFILES/ticker */
+  natsConnection *nc;
+  struct nexc_client *c;
 };
 
 /* Run a shell command line, its stdout+stderr into *out (malloc'd); exit code. */
@@ -118,6 +124,10 @@ teardown (void **state)
 {
   struct fixture *f = *state;
   char *o = NULL;
+  nexc_client_free (f->c);
+  if (f->nc)
+    natsConnection_Destroy (f->nc);
+  nkey_pair_wipe (&f->issuer);
   harness_stop_all (&f->h);
   run (&o, "rm -rf '%s'", f->dir);
   free (o);
@@ -318,6 +328,25 @@ test_initd_node_refuses_strangers (void **state)
   natsConnection_Destroy (nc);
 }
 
+/* nats-server, examples/ticker in the object store, and a node of pool
+ * machines (tier none) that trusts one fresh issuer key; a client on it. */
+static void
+trusting_node (struct fixture *f, int pool)
+{
+  struct nxerr err = { 0 };
+  assert_int_equal (nkey_pair_generate (NKEY_ACCOUNT, &f->issuer, &err), 0);
+  snprintf (f->cfg, sizeof f->cfg,
+            "{\"machine_pool_size\":%d,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
+            "\"valid_issuers\":[\"%s\"]}",
+            pool, f->issuer.public_text);
+  harness_start_nats (&f->h);
+  f->nc = harness_connect (&f->h);
+  harness_upload (f->nc, "NEXCLIFILES", "ticker", harness_bin ("examples/ticker"), f->hex);
+  harness_start_node (&f->h, f->cfg, NULL);
+  assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
+  f->c->timeout_ms = 10000;
+}
+
 /* A DEPLOY captured on the bus and sent again after the node restarted is
  * refused: the replay cache lives in the state dir. */
 static void
@@ -325,26 +354,17 @@ test_replay_refused_after_restart (void **state)
 {
   struct fixture *f = *state;
   struct nxerr err = { 0 };
-  struct nkey_pair issuer;
-  char cfg[512], subj[160], hex[65];
-  nkey_pair_generate (NKEY_ACCOUNT, &issuer, &err);
-  snprintf (cfg, sizeof cfg,
-            "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
-            "\"valid_issuers\":[\"%s\"]}",
-            issuer.public_text);
-  harness_start_nats (&f->h);
-  natsConnection *nc = harness_connect (&f->h);
-  harness_upload (nc, "NEXCLIFILES", "ticker", harness_bin ("examples/ticker"), hex);
-  harness_start_node (&f->h, cfg, NULL);
-  struct nexc_client *c = NULL;
-  assert_int_equal (nexc_client_wrap (&c, nc, &err), 0);
+  char subj[160];
+  trusting_node (f, 1);
+  natsConnection *nc = f->nc;
+  struct nexc_client *c = f->c;
   struct nexc_deploy_opts d = { 0 };
   char *payload = NULL;
   d.node_id = f->h.node_id;
   d.name = "ticker";
   d.key = "ticker";
-  d.issuer = &issuer;
-  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, hex, &payload, &err), 0);
+  d.issuer = &f->issuer;
+  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, f->hex, &payload, &err), 0);
   snprintf (subj, sizeof subj, "$NEX.DEPLOY.default.%s", f->h.node_id);
   char *r = harness_request (nc, subj, payload, strlen (payload), 10000);
   assert_non_null (r);
@@ -356,16 +376,13 @@ test_replay_refused_after_restart (void **state)
   free (r);
   /* Restart the node on the same state dir (it stops its workload). */
   harness_stop_node (&f->h, SIGTERM);
-  harness_start_node (&f->h, cfg, NULL);
+  harness_start_node (&f->h, f->cfg, NULL);
   r = harness_request (nc, subj, payload, strlen (payload), 10000);
   assert_non_null (r);
   if (strstr (r, "used before") == NULL)
     fail_msg ("a replayed deploy after a restart was not refused: %s", r);
   free (r);
   free (payload);
-  nkey_pair_wipe (&issuer);
-  nexc_client_free (c);
-  natsConnection_Destroy (nc);
 }
 
 /* Tokens are bound to what they were minted for: a captured DEPLOY with
@@ -376,19 +393,10 @@ test_bound_tokens (void **state)
 {
   struct fixture *f = *state;
   struct nxerr err = { 0 };
-  struct nkey_pair issuer;
-  char cfg[512], dsubj[160], ssubj[160], hex[65], ida[64], idb[64];
-  nkey_pair_generate (NKEY_ACCOUNT, &issuer, &err);
-  snprintf (cfg, sizeof cfg,
-            "{\"machine_pool_size\":2,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
-            "\"valid_issuers\":[\"%s\"]}",
-            issuer.public_text);
-  harness_start_nats (&f->h);
-  natsConnection *nc = harness_connect (&f->h);
-  harness_upload (nc, "NEXCLIFILES", "ticker", harness_bin ("examples/ticker"), hex);
-  harness_start_node (&f->h, cfg, NULL);
-  struct nexc_client *c = NULL;
-  assert_int_equal (nexc_client_wrap (&c, nc, &err), 0);
+  char dsubj[160], ssubj[160], ida[64], idb[64];
+  trusting_node (f, 2);
+  natsConnection *nc = f->nc;
+  struct nexc_client *c = f->c;
   snprintf (dsubj, sizeof dsubj, "$NEX.DEPLOY.default.%s", f->h.node_id);
   snprintf (ssubj, sizeof ssubj, "$NEX.STOP.default.%s", f->h.node_id);
   struct nexc_deploy_opts d = { 0 };
@@ -396,11 +404,11 @@ test_bound_tokens (void **state)
   d.node_id = f->h.node_id;
   d.name = "ticker";
   d.key = "ticker";
-  d.issuer = &issuer;
+  d.issuer = &f->issuer;
   d.env = env;
   char *pa = NULL, *pb = NULL;
-  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, hex, &pa, &err), 0);
-  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, hex, &pb, &err), 0);
+  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, f->hex, &pa, &err), 0);
+  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, f->hex, &pb, &err), 0);
 
   /* Captured, then changed: refused before anything runs. */
   json_t *argv = json_pack ("[s]", "--evil");
@@ -418,7 +426,7 @@ test_bound_tokens (void **state)
   /* The same payload for another node (its aud) is refused there. */
   char *other = NULL;
   d.node_id = "NOTHISNODE";
-  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, hex, &other, &err), 0);
+  assert_int_equal (nexc_deploy_payload (c, &d, f->h.node_xkey, f->hex, &other, &err), 0);
   d.node_id = f->h.node_id;
   expect_error (nc, dsubj, other, "the token is for another node");
   free (other);
@@ -451,7 +459,7 @@ test_bound_tokens (void **state)
   json_decref (stop);
   /* A stop of A used on B, and a stop for another node: refused. */
   int64_t later = (int64_t) time (NULL) + 1;
-  assert_int_equal (nexc_stop_payload (f->h.node_id, ida, "ticker", &issuer, later, &sp, &err), 0);
+  assert_int_equal (nexc_stop_payload (f->h.node_id, ida, "ticker", &f->issuer, later, &sp, &err), 0);
   json_t *spj = json_loads (sp, 0, NULL);
   free (sp);
   json_object_set_new (spj, "workload_id", json_string (idb));
@@ -459,19 +467,16 @@ test_bound_tokens (void **state)
   json_decref (spj);
   expect_error (nc, ssubj, sp, "the token is for workload");
   free (sp);
-  assert_int_equal (nexc_stop_payload ("NOTHISNODE", idb, "ticker", &issuer, later, &sp, &err), 0);
+  assert_int_equal (nexc_stop_payload ("NOTHISNODE", idb, "ticker", &f->issuer, later, &sp, &err), 0);
   expect_error (nc, ssubj, sp, "the token is for another node");
   free (sp);
   /* Both still run; their own stops work. */
-  assert_int_equal (nexc_stop (c, f->h.node_id, ida, "ticker", &issuer, &err), 0);
-  assert_int_equal (nexc_stop (c, f->h.node_id, idb, "ticker", &issuer, &err), 0);
+  assert_int_equal (nexc_stop (c, f->h.node_id, ida, "ticker", &f->issuer, &err), 0);
+  assert_int_equal (nexc_stop (c, f->h.node_id, idb, "ticker", &f->issuer, &err), 0);
   json_decref (pa_j);
   json_decref (pb_j);
   free (pa);
   free (pb);
-  nkey_pair_wipe (&issuer);
-  nexc_client_free (c);
-  natsConnection_Destroy (nc);
 }
 
 /* Events carry the node's signature: a real workload_started verifies for
@@ -482,27 +487,18 @@ test_events_are_signed (void **state)
 {
   struct fixture *f = *state;
   struct nxerr err = { 0 };
-  struct nkey_pair issuer;
   natsSubscription *sub = NULL;
-  char cfg[512], signer[NKEY_PUBLIC_LEN + 1];
-  nkey_pair_generate (NKEY_ACCOUNT, &issuer, &err);
-  snprintf (cfg, sizeof cfg,
-            "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
-            "\"valid_issuers\":[\"%s\"]}",
-            issuer.public_text);
-  harness_start_nats (&f->h);
-  natsConnection *nc = harness_connect (&f->h);
-  harness_start_node (&f->h, cfg, NULL);
+  char signer[NKEY_PUBLIC_LEN + 1];
+  trusting_node (f, 1);
+  natsConnection *nc = f->nc;
+  struct nexc_client *c = f->c;
   assert_int_equal (natsConnection_SubscribeSync (&sub, nc, "$NEX.events.default.*"), NATS_OK);
-  struct nexc_client *c = NULL;
-  assert_int_equal (nexc_client_wrap (&c, nc, &err), 0);
-  c->timeout_ms = 10000;
   struct nexc_deploy_opts d = { 0 };
   struct nexc_deploy_result res;
   d.node_id = f->h.node_id;
   d.file = harness_bin ("examples/ticker");
   d.name = "ticker";
-  d.issuer = &issuer;
+  d.issuer = &f->issuer;
   if (nexc_deploy (c, &d, &res, &err) < 0)
     fail_msg ("deploy: %s", err.msg);
   natsMsg *m = NULL, *started = NULL;
@@ -563,10 +559,7 @@ test_events_are_signed (void **state)
   assert_true (bad_seen);
   natsMsg_Destroy (started);
   natsSubscription_Destroy (sub);
-  nexc_stop (c, f->h.node_id, res.id, "ticker", &issuer, &err);
-  nkey_pair_wipe (&issuer);
-  nexc_client_free (c);
-  natsConnection_Destroy (nc);
+  nexc_stop (c, f->h.node_id, res.id, "ticker", &f->issuer, &err);
 }
 
 /* A loopback port nobody listens on now. */
