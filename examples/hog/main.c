@@ -12,7 +12,8 @@
  *          "line <seq> xxxx...", to stdout as fast as possible, exit 0; the
  *          first one also says when it was written, "line 1 t=<ns> xxx...",
  *          in CLOCK_MONOTONIC nanoseconds (a reader on the same machine can
- *          time the flood from its first write). */
+ *          time the flood from its first write); with HOLD=1 it then
+ *          sleeps until killed instead of exiting. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -181,7 +182,12 @@ hog_flood (void)
       if (flood_line (&out, line, (size_t) n) < 0)
         return 1;
     }
-  return flood_flush (&out) == 0 ? 0 : 1;
+  if (flood_flush (&out) < 0)
+    return 1;
+  if (env_long ("HOLD", 0) == 1)
+    for (;;)
+      pause ();
+  return 0;
 }
 
 int

@@ -238,10 +238,19 @@ publish (struct log_stream *w, const char *level, const char *text, size_t len,
     }
 }
 
+/* Number seq is about to go out: journaled first (see struct log_stream). */
+static void
+reserve (struct log_stream *w, uint64_t seq)
+{
+  if (w->reserve != NULL && seq > w->limit)
+    w->reserve (w, seq);
+}
+
 bool
 logs_try_publish (struct log_stream *w, bool is_stderr, const char *text, size_t len)
 {
   char seq[24];
+  reserve (w, w->seq + 1);
   u64_dec (w->seq + 1, seq);
   if (publish_msg (w, is_stderr ? "ERROR" : "INFO", text, len, LOGS_SEQ_HEADER, seq) != NATS_OK)
     return false;
@@ -255,6 +264,7 @@ void
 logs_publish_level (struct log_stream *w, const char *level, const char *text, size_t len)
 {
   char seq[24];
+  reserve (w, w->seq + 1);
   w->seq++;
   w->bytes += len;
   w->node->counters.log_lines++;
@@ -300,6 +310,17 @@ logs_resume (struct log_stream *w, uint64_t next_seq, struct nxerr *err)
   return 0;
 }
 
+/* "FIRST-LAST", as a drop record's header says it. */
+static void
+format_range (uint64_t first, uint64_t last, char out[48])
+{
+  size_t len;
+  u64_dec (first, out);
+  len = strlen (out);
+  out[len++] = '-';
+  u64_dec (last, out + len);
+}
+
 void
 logs_report_dropped (struct log_stream *w, uint64_t last, const char *where)
 {
@@ -309,14 +330,32 @@ logs_report_dropped (struct log_stream *w, uint64_t last, const char *where)
   if (last < first)
     return;
   count = last - first + 1;
+  reserve (w, last);
   w->seq = last;
   logs_note_dropped (w, count, where);
-  u64_dec (first, range);
-  len = (int) strlen (range);
-  range[len++] = '-';
-  u64_dec (last, range + len);
+  format_range (first, last, range);
   len = snprintf (text, sizeof text, "nexc: %" PRIu64 " log lines dropped (Nexc-Seq %s): %s",
                   count, range, where);
+  publish (w, "WARN", text, (size_t) len, LOGS_DROPPED_HEADER, range);
+}
+
+void
+logs_report_lost (struct log_stream *w, const char *where)
+{
+  char range[48], text[200];
+  uint64_t first = w->seq + 1, last = w->limit;
+  int len;
+  if (last < first || last >= LOGS_SEQ_MAX)
+    return;
+  w->seq = last;
+  format_range (first, last, range);
+  log_warn ("workload %s (%s): %s: its lines after Nexc-Seq %" PRIu64 " (at most %" PRIu64
+            ") may be lost; the next run starts at %" PRIu64,
+            w->id, w->name, where, first - 1, last - first + 1, last + 1);
+  len = snprintf (text, sizeof text,
+                  "nexc: %s: lines of Nexc-Seq %s that have not arrived are lost; the next "
+                  "line is numbered above",
+                  where, range);
   publish (w, "WARN", text, (size_t) len, LOGS_DROPPED_HEADER, range);
 }
 

@@ -68,6 +68,12 @@ struct log_stream {
   uint64_t bytes;   /* text bytes published */
   uint64_t dropped; /* lines lost: in the agent, or at publish */
   struct logack_link ack; /* what the server confirmed (node/bus/logack.h) */
+  /* Numbers up to limit are journaled as taken (node/workload/persist.c): a
+   * restarted node that finds the agent gone starts the next run above it,
+   * so no number a consumer may have seen is given twice. Before a number
+   * past it goes out, reserve moves it on. NULL: not journaled. */
+  uint64_t limit;
+  void (*reserve) (struct log_stream *s, uint64_t seq);
   /* Kept because the connection broke under a publish (logs_offer):
    * published again, in order, by logs_retry. At most what the agent sent
    * before the owner held its link: one frame, or a dead agent's last. */
@@ -87,6 +93,13 @@ int logs_resume (struct log_stream *s, uint64_t next_seq, struct nxerr *err);
 /* Lines s->seq + 1 .. last were dropped by the agent (where says why):
  * counted, and a record on the stream's subject says which. */
 void logs_report_dropped (struct log_stream *s, uint64_t last, const char *where);
+/* The agent was lost while no node ran: the lines it numbered after what
+ * the journal holds (s->seq) may have gone out or may be gone with it. One
+ * record names s->seq + 1 .. s->limit (a line of that range that has not
+ * arrived will not arrive: the same promise as a drop record's) and the
+ * stream goes on above the limit. Not counted as dropped: how many were is
+ * unknown. */
+void logs_report_lost (struct log_stream *s, const char *where);
 /* An agent's end (Exited, FunctionResult): it would have numbered its next
  * line next_seq, and unreported lines were still queued: the range between
  * is reported dropped. An inconsistent report is counted, not trusted. */

@@ -48,6 +48,7 @@ entry_copy (struct journal_entry *d, const struct journal_entry *s)
   d->autostart = s->autostart;
   d->sandbox_uid = s->sandbox_uid;
   d->log_seq = s->log_seq;
+  d->log_limit = s->log_limit;
 }
 
 static void

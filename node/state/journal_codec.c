@@ -166,6 +166,8 @@ encode_workload (const struct journal_entry *e)
     add (m, "sandbox_uid", cbor_build_uint64 (e->sandbox_uid));
   if (e->log_seq)
     add (m, "log_seq", cbor_build_uint64 (e->log_seq));
+  if (e->log_limit)
+    add (m, "log_limit", cbor_build_uint64 (e->log_limit));
   return m;
 }
 
@@ -320,6 +322,8 @@ decode_workload (cbor_item_t *m, struct journal_entry *e)
         u = &e->sandbox_uid;
       else if (key_is (k, "log_seq"))
         u = &e->log_seq;
+      else if (key_is (k, "log_limit"))
+        u = &e->log_limit;
       else if (key_is (k, "autostart"))
         {
           ok = cbor_is_bool (v);
@@ -337,7 +341,8 @@ decode_workload (cbor_item_t *m, struct journal_entry *e)
         *u = get_uint (v, &ok);
     }
   return ok && e->id && e->ns && e->name && e->type && e->hash && e->request && e->sock
-         && *e->id && e->agent_pid > 1 && e->agent_pid < INT_MAX && e->sandbox_uid < UINT32_MAX && e->log_seq < (1ull << 62);
+         && *e->id && e->agent_pid > 1 && e->agent_pid < INT_MAX && e->sandbox_uid < UINT32_MAX && e->log_seq < (1ull << 62)
+         && e->log_limit < (1ull << 62) && (e->log_limit == 0 || e->log_limit >= e->log_seq);
 }
 
 static bool

@@ -1,5 +1,6 @@
 #include "node/workload/persist.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "api/deploy_request.h"
@@ -11,8 +12,11 @@
 #include "node/state/journal.h"
 #include "node/workload/workload.h"
 
-void
-persist_remember (struct workload *w)
+static void reserve_logs (struct log_stream *s, uint64_t seq);
+
+/* Put w's entry, its log limit at least PERSIST_LOG_BLOCK past need. */
+static void
+remember (struct workload *w, uint64_t need)
 {
   struct journal *j = w->node->journal;
   struct agent *a = w->agent;
@@ -39,8 +43,35 @@ persist_remember (struct workload *w)
   e.autostart = w->autostart;
   e.sandbox_uid = a->slot ? a->slot->uid : 0;
   e.log_seq = w->log.seq;
+  /* Moved on even when the put fails: one error, not one per line. */
+  if (w->log.limit < need + PERSIST_LOG_BLOCK && need < LOGS_SEQ_MAX - PERSIST_LOG_BLOCK)
+    w->log.limit = need + PERSIST_LOG_BLOCK;
+  w->log.reserve = reserve_logs;
+  e.log_limit = w->log.limit;
   if (journal_put (j, &e, &err) < 0)
     log_error ("journal: workload %s: %s (it would not survive a node restart)", w->id, err.msg);
+}
+
+static void
+reserve_logs (struct log_stream *s, uint64_t seq)
+{
+  struct workload *w = (struct workload *) ((char *) s - offsetof (struct workload, log));
+  remember (w, seq);
+}
+
+void
+persist_remember (struct workload *w)
+{
+  remember (w, w->log.seq);
+}
+
+void
+persist_adopt_logs (struct workload *w, uint64_t log_limit)
+{
+  if (w->node->journal == NULL)
+    return;
+  w->log.limit = log_limit;
+  w->log.reserve = reserve_logs;
 }
 
 void

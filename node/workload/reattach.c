@@ -21,6 +21,7 @@
 #include "node/agents/agent.h"
 #include "node/agents/agent_sock.h"
 #include "node/workload/launch.h"
+#include "node/workload/persist.h"
 #include "node/state/journal.h"
 #include "node/core/node.h"
 #include "node/workload/restart.h"
@@ -297,6 +298,7 @@ rebuild (struct node *n, const struct journal_entry *e)
   w->autostart = e->autostart;
   w->restarts = (uint32_t) e->restarts;
   w->log.seq = e->log_seq; /* the agent's Reattach moves it on */
+  persist_adopt_logs (w, e->log_limit);
   restart_policy_from (req, &w->policy);
   launch_adopt (w);
   loop_timer_init (&w->stop_timer, NULL);
@@ -332,6 +334,8 @@ static void
 adopt_lost (void *owner, struct agent *a, const char *why)
 {
   reattach_settled (a->node, false);
+  /* Its Reattach never came: where its numbering stood is unknown. */
+  logs_report_lost (workload_log (owner), "agent lost before it reattached");
   supervise_agent_lost (owner, why);
 }
 
@@ -379,6 +383,7 @@ reattach_run (struct node *n)
           if (agent_socks_ours (r->socks, e->sock))
             agent_sock_remove (e->sock);
           reattach_settled (n, false);
+          logs_report_lost (workload_log (w), "agent lost while the node was down");
           supervise_agent_lost (w, "agent lost while the node was down");
           continue;
         }

@@ -959,6 +959,47 @@ harness_stream_read (natsConnection *nc, const char *name, const char *subject,
   return (int) got;
 }
 
+pid_t
+harness_find_proc (const char *argv0, pid_t *ppid)
+{
+  DIR *d = opendir ("/proc");
+  struct dirent *e;
+  pid_t found = 0;
+  while (d != NULL && found == 0 && (e = readdir (d)) != NULL)
+    {
+      char p[300], buf[512], comm[64], st;
+      int pid, pp, fd;
+      ssize_t n;
+      FILE *fp;
+      if (e->d_name[0] < '1' || e->d_name[0] > '9')
+        continue;
+      snprintf (p, sizeof p, "/proc/%s/cmdline", e->d_name);
+      fd = open (p, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      n = read (fd, buf, sizeof buf - 1);
+      close (fd);
+      if (n <= 0)
+        continue;
+      buf[n] = '\0';
+      if (strcmp (buf, argv0) != 0)
+        continue;
+      found = (pid_t) atoi (e->d_name);
+      if (ppid == NULL)
+        continue;
+      *ppid = 0;
+      snprintf (p, sizeof p, "/proc/%s/stat", e->d_name);
+      fp = fopen (p, "r");
+      if (fp != NULL && fscanf (fp, "%d %63s %c %d", &pid, comm, &st, &pp) == 4)
+        *ppid = (pid_t) pp;
+      if (fp != NULL)
+        fclose (fp);
+    }
+  if (d)
+    closedir (d);
+  return found;
+}
+
 bool
 harness_node_log_has (struct harness *h, const char *needle)
 {

@@ -107,6 +107,11 @@ bool harness_process_tier_ok (void);
 /* Whether a line of the node's log contains needle. */
 bool harness_node_log_has (struct harness *h, const char *needle);
 
+/* The host pid of the first process whose whole command line is argv0 (a
+ * workload: its agent sets argv to its name), and its parent's in ppid
+ * (when not NULL); 0 when there is none. */
+pid_t harness_find_proc (const char *argv0, pid_t *ppid);
+
 /* Dump the node's log to stderr (called on failures to help debugging). */
 void harness_dump_node_log (struct harness *h);
 

@@ -90,30 +90,6 @@ count (int *on0, int *on1)
   return n;
 }
 
-static pid_t
-find_proc (const char *argv0)
-{
-  pid_t found = 0;
-  DIR *d = opendir ("/proc");
-  struct dirent *e;
-  while (d && (e = readdir (d)) && !found)
-    {
-      char p[300], buf[256];
-      snprintf (p, sizeof p, "/proc/%s/cmdline", e->d_name);
-      FILE *f = fopen (p, "r");
-      if (!f)
-        continue;
-      size_t n = fread (buf, 1, sizeof buf - 1, f);
-      fclose (f);
-      buf[n] = 0;
-      if (strcmp (buf, argv0) == 0)
-        found = atoi (e->d_name);
-    }
-  if (d)
-    closedir (d);
-  return found;
-}
-
 static void
 test_replicas_kept (void **state)
 {
@@ -144,7 +120,7 @@ test_replicas_kept (void **state)
   /* Kill one replica's process: it is replaced. */
   natsSubscription *ev = NULL;
   natsConnection_SubscribeSync (&ev, NC, "$NEX.events.default.workload_started");
-  pid_t victim = find_proc ("web");
+  pid_t victim = harness_find_proc ("web", NULL);
   assert_true (victim > 0);
   struct timespec t0, t1;
   clock_gettime (CLOCK_MONOTONIC, &t0);

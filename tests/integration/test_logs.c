@@ -416,6 +416,63 @@ test_drop_oldest_reports_exactly (void **state)
   fixture_stop (f);
 }
 
+/* The node SIGKILLed, then the workload's agent (and the workload) while
+ * no node runs: the restarted node cannot know how far the lost agent had
+ * numbered, only the limit its journal reserved. One record names the rest
+ * of that block, and the workload, restarted by its policy, numbers from
+ * above it: no number arrives twice, a consumer can tell the gap from a
+ * restart. */
+static void
+test_agent_lost_while_node_down (void **state)
+{
+  struct fixture *f = *state;
+  const char *env[] = { "MODE=flood", "LINES=1000", "HOLD=1", NULL };
+  struct deploy_restart rs = { .present = true,
+                               .policy = DEPLOY_RESTART_ALWAYS,
+                               .max_restarts = 1,
+                               .backoff_ms = 50,
+                               .max_backoff_ms = 50 };
+  const long long block = 65536; /* PERSIST_LOG_BLOCK */
+  char id[64], name[64];
+  pid_t workload, agent = 0;
+  struct seen s;
+  snprintf (name, sizeof name, "lost-%d", (int) getpid ());
+  fixture_start (f, CONFIG);
+  deploy_hog (f, name, env, &rs, DEPLOY_LOGS_UNSET, id);
+  wait_for_seq (f, 1000, 60);
+  harness_stop_node (&f->h, SIGKILL);
+  workload = harness_find_proc (name, &agent);
+  assert_true (workload > 0 && agent > 1);
+  kill (agent, SIGKILL);
+  kill (workload, SIGKILL);
+  for (int i = 0; i < 100 && harness_find_proc (name, NULL) > 0; i++)
+    usleep (20000);
+  harness_start_node (&f->h, CONFIG, NULL);
+  wait_for_seq (f, block + 1000, 60);
+  s = snapshot (f);
+  for (long long i = 1; i <= 1000; i++)
+    if (s.have[i] != 1)
+      fail_msg ("first run: Nexc-Seq %lld arrived %d times", i, s.have[i]);
+  for (long long i = 1001; i <= block; i++)
+    if (s.have[i] != 0)
+      fail_msg ("Nexc-Seq %lld arrived though no run numbered it", i);
+  for (long long i = block + 1; i <= block + 1000; i++)
+    if (s.have[i] != 1)
+      fail_msg ("second run: Nexc-Seq %lld arrived %d times", i, s.have[i]);
+  /* The record: from what the journal held up to the reserved limit. */
+  assert_int_equal (s.drop_records, 1);
+  for (long long i = 1001; i <= block; i++)
+    if (s.dropped[i] != 1)
+      fail_msg ("Nexc-Seq %lld: not named by the record", i);
+  assert_int_equal (s.dropped[block + 1], 0);
+  assert_int_equal (s.lines, 2000);
+  assert_int_equal (s.last_seq, block + 1000);
+  assert_int_equal (s.out_of_order, 0);
+  assert_int_equal (s.mismatched, 0);
+  assert_int_equal (s.bad, 0);
+  fixture_stop (f);
+}
+
 static int
 setup (void **state)
 {
@@ -439,6 +496,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_drop_oldest_reports_exactly, setup, teardown),
     cmocka_unit_test_setup_teardown (test_node_killed_mid_flood, setup, teardown),
     cmocka_unit_test_setup_teardown (test_nats_away_mid_flood, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_agent_lost_while_node_down, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

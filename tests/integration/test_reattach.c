@@ -238,53 +238,6 @@ wping_lists (struct fixture *f, const char *name, const char *id)
   return ok;
 }
 
-/* The host pid of the process whose argv[0] is name (a workload), or 0. */
-static pid_t
-find_workload (const char *name)
-{
-  DIR *d = opendir ("/proc");
-  struct dirent *e;
-  pid_t found = 0;
-  while (d && (e = readdir (d)) != NULL && found == 0)
-    {
-      char p[300], buf[256];
-      int fd;
-      ssize_t n;
-      if (e->d_name[0] < '0' || e->d_name[0] > '9')
-        continue;
-      snprintf (p, sizeof p, "/proc/%s/cmdline", e->d_name);
-      fd = open (p, O_RDONLY);
-      if (fd < 0)
-        continue;
-      n = read (fd, buf, sizeof buf - 1);
-      close (fd);
-      if (n > 0)
-        {
-          buf[n] = '\0';
-          if (strcmp (buf, name) == 0)
-            found = (pid_t) atoi (e->d_name);
-        }
-    }
-  if (d)
-    closedir (d);
-  return found;
-}
-
-static pid_t
-parent_of (pid_t pid)
-{
-  char p[64], line[256];
-  pid_t pp = 0;
-  snprintf (p, sizeof p, "/proc/%d/status", (int) pid);
-  FILE *fp = fopen (p, "r");
-  while (fp && fgets (line, sizeof line, fp))
-    if (strncmp (line, "PPid:", 5) == 0)
-      pp = (pid_t) atoi (line + 5);
-  if (fp)
-    fclose (fp);
-  return pp;
-}
-
 static bool
 alive (pid_t pid)
 {
@@ -370,12 +323,12 @@ test_survive_sigkill (void **state)
 
   /* The node dies; its workloads do not. */
   harness_stop_node (&f->h, SIGKILL);
-  pid_t pa = find_workload (nm ("tick-a")), pd = find_workload (nm ("tick-d"));
+  pid_t agent_d = 0;
+  pid_t pa = harness_find_proc (nm ("tick-a"), NULL), pd = harness_find_proc (nm ("tick-d"), &agent_d);
   assert_true (pa > 0 && pd > 0);
   sleep (1);
   assert_true (alive (pa));
   /* tick-d loses its agent while the node is down. */
-  pid_t agent_d = parent_of (pd);
   assert_true (agent_d > 1);
   kill (agent_d, SIGKILL);
   kill (pd, SIGKILL);
@@ -508,7 +461,7 @@ test_reattach_rechecks_issuers (void **state)
   char *id = deploy (f, nm ("revoked"), env);
   pump (f, 300);
   harness_stop_node (&f->h, SIGKILL);
-  pid_t pw = find_workload (nm ("revoked"));
+  pid_t pw = harness_find_proc (nm ("revoked"), NULL);
   assert_true (pw > 0 && alive (pw));
   assert_int_equal (nkey_pair_generate (NKEY_ACCOUNT, &other, &err), 0);
   snprintf (cfg, sizeof cfg,
@@ -546,7 +499,7 @@ test_detach_on_exit (void **state)
   harness_start_node (&f->h, f->config, args);
   id = deploy (f, nm ("stays"), env);
   pump (f, 300);
-  pid = find_workload (nm ("stays"));
+  pid = harness_find_proc (nm ("stays"), NULL);
   assert_true (pid > 0);
   assert_int_equal (harness_stop_node (&f->h, SIGTERM), 0);
   pump (f, 500);

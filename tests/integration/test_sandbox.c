@@ -286,44 +286,6 @@ drain (natsSubscription *s)
     natsMsg_Destroy (m);
 }
 
-/* Host pid of the process whose argv[0] is name, and its parent's. */
-static pid_t
-find_proc (const char *name, pid_t *ppid)
-{
-  DIR *d = opendir ("/proc");
-  struct dirent *e;
-  pid_t found = 0;
-  while (d && (e = readdir (d)) != NULL && found == 0)
-    {
-      char p[300], buf[512], comm[64], st;
-      int pid, pp;
-      FILE *fp;
-      size_t n;
-      snprintf (p, sizeof p, "/proc/%s/cmdline", e->d_name);
-      fp = fopen (p, "r");
-      if (fp == NULL)
-        continue;
-      n = fread (buf, 1, sizeof buf - 1, fp);
-      fclose (fp);
-      buf[n] = '\0';
-      if (strcmp (buf, name) != 0)
-        continue;
-      snprintf (p, sizeof p, "/proc/%s/stat", e->d_name);
-      fp = fopen (p, "r");
-      if (fp && fscanf (fp, "%d %63s %c %d", &pid, comm, &st, &pp) == 4)
-        {
-          found = pid;
-          if (ppid)
-            *ppid = pp;
-        }
-      if (fp)
-        fclose (fp);
-    }
-  if (d)
-    closedir (d);
-  return found;
-}
-
 /* The node's nexc-agent children. */
 static int
 agents_of (pid_t node, pid_t *out, int max)
@@ -459,7 +421,7 @@ test_probe_sees_only_its_sandbox (void **state)
   /* Another workload, to be invisible and unreachable. */
   oid = deploy_ok (f, &other);
   json_decref (wait_event (f, "workload_started", oid, 5000));
-  for (int i = 0; i < 100 && (other_host = find_proc ("neighbour", NULL)) == 0; i++)
+  for (int i = 0; i < 100 && (other_host = harness_find_proc ("neighbour", NULL)) == 0; i++)
     usleep (20000);
   assert_true (other_host > 0);
   snprintf (nodepid, sizeof nodepid, "NODE_PID=%d", (int) f->h.node_pid);
@@ -674,7 +636,7 @@ test_per_deploy_size_applied_to_a_warm_agent (void **state)
   id = deploy_ok (f, &d);
   line = collect (f, id, "holding=", NULL, 5000);
   free (line);
-  host = find_proc ("resized", &agent);
+  host = harness_find_proc ("resized", &agent);
   assert_true (host > 0);
   for (int i = 0; i < nwarm; i++)
     was_warm |= warm[i] == agent;

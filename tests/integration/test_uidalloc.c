@@ -79,44 +79,12 @@ parse (const char *s, size_t len)
 
 /* ---- processes ---- */
 
-/* The host pid of the process whose argv[0] is name (a workload), or 0. */
-static pid_t
-find_workload (const char *name)
-{
-  DIR *d = opendir ("/proc");
-  struct dirent *e;
-  pid_t found = 0;
-  while (d && (e = readdir (d)) != NULL && found == 0)
-    {
-      char p[300], buf[256];
-      ssize_t n;
-      int fd;
-      if (e->d_name[0] < '1' || e->d_name[0] > '9')
-        continue;
-      snprintf (p, sizeof p, "/proc/%s/cmdline", e->d_name);
-      fd = open (p, O_RDONLY | O_CLOEXEC);
-      if (fd < 0)
-        continue;
-      n = read (fd, buf, sizeof buf - 1);
-      close (fd);
-      if (n > 0)
-        {
-          buf[n] = '\0';
-          if (strcmp (buf, name) == 0)
-            found = (pid_t) atoi (e->d_name);
-        }
-    }
-  if (d)
-    closedir (d);
-  return found;
-}
-
 static pid_t
 wait_workload (const char *name)
 {
   for (int i = 0; i < 250; i++)
     {
-      pid_t p = find_workload (name);
+      pid_t p = harness_find_proc (name, NULL);
       if (p > 0)
         return p;
       sleep_ms (20);
@@ -375,9 +343,9 @@ teardown (void **state)
       struct node_h *n = &f->n[i];
       if (n->name[0])
         {
-          for (int t = 0; t < 100 && find_workload (n->name) > 0; t++)
+          for (int t = 0; t < 100 && harness_find_proc (n->name, NULL) > 0; t++)
             sleep_ms (20);
-          assert_int_equal (find_workload (n->name), 0);
+          assert_int_equal (harness_find_proc (n->name, NULL), 0);
         }
       if (n->h.node_id[0])
         assert_int_equal (lock_files_naming (n->h.node_id), 0);
@@ -434,16 +402,16 @@ crash_and_reattach (struct fixture *f, int k)
       for (int j = 0; j < NODES; j++)
         assert_false (holds (late, f->n[j].uid));
       assert_int_equal (harness_stop_node (&late->h, SIGTERM), 0);
-      for (int t = 0; t < 100 && find_workload (late->name) > 0; t++)
+      for (int t = 0; t < 100 && harness_find_proc (late->name, NULL) > 0; t++)
         sleep_ms (20);
-      assert_int_equal (find_workload (late->name), 0);
+      assert_int_equal (harness_find_proc (late->name, NULL), 0);
     }
   harness_start_node (&n->h, f->config, NULL);
   for (int t = 0; t < 50 && !wping_lists (f, n->name, n->id); t++)
     sleep_ms (100);
   assert_true (wping_lists (f, n->name, n->id));
   /* Same workload, same uid, and its block is this node's again. */
-  assert_int_equal (find_workload (n->name), n->wpid);
+  assert_int_equal (harness_find_proc (n->name, NULL), n->wpid);
   assert_int_equal (uid_of (n->wpid), n->uid);
   read_blocks (f, n);
   assert_true (holds (n, n->uid));
