@@ -98,6 +98,8 @@ test_round_trip (void **state)
   assert_int_equal (journal_put (j, &a, &err), 0);
   assert_int_equal (journal_put (j, &b, &err), 0);
   a.restarts = 3; /* a put replaces */
+  a.log_seq = 1000;
+  a.log_limit = 1000 + 65536;
   assert_int_equal (journal_put (j, &a, &err), 0);
   assert_int_equal (journal_del (j, "b", &err), 0);
   assert_int_equal (journal_del (j, "nope", &err), 0);
@@ -107,6 +109,8 @@ test_round_trip (void **state)
   assert_string_equal (v[0].id, "a");
   assert_int_equal (v[0].restarts, 3);
   assert_int_equal (v[0].agent_pid, 100);
+  assert_int_equal (v[0].log_seq, 1000);
+  assert_int_equal (v[0].log_limit, 1000 + 65536);
   assert_string_equal (v[0].request, "{\"type\":\"native\"}");
   assert_int_equal (note.len, 0);
   journal_entries_free (v, n);
@@ -343,6 +347,31 @@ test_events (void **state)
   buf_free (&note);
 }
 
+/* A limit below the entry's own last number is no limit: the entry is not
+ * taken back (a restarted run could number below what went out). */
+static void
+test_log_limit_below_seq_is_refused (void **state)
+{
+  struct journal_entry *v;
+  size_t n;
+  struct buf note = BUF_INIT;
+  struct nxerr err = { 0 };
+  struct journal *j = reopen (&v, &n, &note);
+  struct journal_entry a = entry ("lim", 100);
+  (void) state;
+  journal_entries_free (v, n);
+  a.log_seq = 5000;
+  a.log_limit = 100;
+  assert_int_equal (journal_put (j, &a, &err), 0);
+  journal_close (j);
+  j = reopen (&v, &n, &note);
+  for (size_t i = 0; i < n; i++)
+    assert_string_not_equal (v[i].id, "lim");
+  journal_entries_free (v, n);
+  journal_close (j);
+  buf_free (&note);
+}
+
 static void
 test_hostile_images (void **state)
 {
@@ -377,6 +406,7 @@ main (void)
     cmocka_unit_test (test_put_that_compacts_is_kept),
     cmocka_unit_test (test_events),
     cmocka_unit_test (test_hostile_images),
+    cmocka_unit_test (test_log_limit_below_seq_is_refused),
   };
   return cmocka_run_group_tests_name ("journal", tests, setup, teardown);
 }
