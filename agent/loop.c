@@ -227,6 +227,27 @@ fn_io_close (struct agent *a)
 
 /* ---- frames from the node ---- */
 
+/* Frees only lines that were sent; a stale or excessive ack from a
+ * confused node frees nothing else. With resend, the node may have lost
+ * what it published after seq (its connection broke): every line still
+ * held goes again, and Rewound, ahead of them on the link, says from where. */
+static void
+on_log_ack (struct agent *a, const Nexc__Agent__LogAck *k)
+{
+  Nexc__Agent__Rewound rw = NEXC__AGENT__REWOUND__INIT;
+  Frame f = NEXC__AGENT__FRAME__INIT;
+  struct nxerr err = { 0 };
+  log_ring_ack (&a->ring, k->seq);
+  if (!k->resend)
+    return;
+  log_ring_rewind (&a->ring);
+  rw.next_seq = log_ring_resume_seq (&a->ring);
+  f.body_case = NEXC__AGENT__FRAME__BODY_REWOUND;
+  f.rewound = &rw;
+  if (link_send_ctl (&a->link, &f, &err) < 0)
+    agent_link_failed (a, &err);
+}
+
 static void
 on_ping (struct agent *a, const Nexc__Agent__Ping *p)
 {
@@ -364,9 +385,7 @@ on_frame (struct agent *a, Frame *f, int fd)
       on_stop (a, f->stop);
       break;
     case NEXC__AGENT__FRAME__BODY_LOG_ACK:
-      /* Frees only lines that were sent; a stale or excessive ack from a
-       * confused node frees nothing else. */
-      log_ring_ack (&a->ring, f->log_ack->seq);
+      on_log_ack (a, f->log_ack);
       break;
     default:
       {

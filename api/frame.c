@@ -78,6 +78,8 @@ frame_kind (const Frame *f)
       return "function_result";
     case NEXC__AGENT__FRAME__BODY_LOG_ACK:
       return "log_ack";
+    case NEXC__AGENT__FRAME__BODY_REWOUND:
+      return "rewound";
     default:
       return "unset";
     }

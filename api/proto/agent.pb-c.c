@@ -643,6 +643,51 @@ void   nexc__agent__log_ack__free_unpacked
   assert(message->base.descriptor == &nexc__agent__log_ack__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nexc__agent__rewound__init
+                     (Nexc__Agent__Rewound         *message)
+{
+  static const Nexc__Agent__Rewound init_value = NEXC__AGENT__REWOUND__INIT;
+  *message = init_value;
+}
+size_t nexc__agent__rewound__get_packed_size
+                     (const Nexc__Agent__Rewound *message)
+{
+  assert(message->base.descriptor == &nexc__agent__rewound__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nexc__agent__rewound__pack
+                     (const Nexc__Agent__Rewound *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nexc__agent__rewound__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nexc__agent__rewound__pack_to_buffer
+                     (const Nexc__Agent__Rewound *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nexc__agent__rewound__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nexc__Agent__Rewound *
+       nexc__agent__rewound__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nexc__Agent__Rewound *)
+     protobuf_c_message_unpack (&nexc__agent__rewound__descriptor,
+                                allocator, len, data);
+}
+void   nexc__agent__rewound__free_unpacked
+                     (Nexc__Agent__Rewound *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nexc__agent__rewound__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   nexc__agent__frame__init
                      (Nexc__Agent__Frame         *message)
 {
@@ -1804,7 +1849,7 @@ const ProtobufCMessageDescriptor nexc__agent__function_result__descriptor =
   (ProtobufCMessageInit) nexc__agent__function_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__log_ack__field_descriptors[1] =
+static const ProtobufCFieldDescriptor nexc__agent__log_ack__field_descriptors[2] =
 {
   {
     "seq",
@@ -1818,14 +1863,27 @@ static const ProtobufCFieldDescriptor nexc__agent__log_ack__field_descriptors[1]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "resend",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__LogAck, resend),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__log_ack__field_indices_by_name[] = {
+  1,   /* field[1] = resend */
   0,   /* field[0] = seq */
 };
 static const ProtobufCIntRange nexc__agent__log_ack__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor nexc__agent__log_ack__descriptor =
 {
@@ -1835,14 +1893,52 @@ const ProtobufCMessageDescriptor nexc__agent__log_ack__descriptor =
   "Nexc__Agent__LogAck",
   "nexc.agent",
   sizeof(Nexc__Agent__LogAck),
-  1,
+  2,
   nexc__agent__log_ack__field_descriptors,
   nexc__agent__log_ack__field_indices_by_name,
   1,  nexc__agent__log_ack__number_ranges,
   (ProtobufCMessageInit) nexc__agent__log_ack__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__frame__field_descriptors[13] =
+static const ProtobufCFieldDescriptor nexc__agent__rewound__field_descriptors[1] =
+{
+  {
+    "next_seq",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Rewound, next_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nexc__agent__rewound__field_indices_by_name[] = {
+  0,   /* field[0] = next_seq */
+};
+static const ProtobufCIntRange nexc__agent__rewound__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor nexc__agent__rewound__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nexc.agent.Rewound",
+  "Rewound",
+  "Nexc__Agent__Rewound",
+  "nexc.agent",
+  sizeof(Nexc__Agent__Rewound),
+  1,
+  nexc__agent__rewound__field_descriptors,
+  nexc__agent__rewound__field_indices_by_name,
+  1,  nexc__agent__rewound__number_ranges,
+  (ProtobufCMessageInit) nexc__agent__rewound__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nexc__agent__frame__field_descriptors[14] =
 {
   {
     "hello",
@@ -2000,6 +2096,18 @@ static const ProtobufCFieldDescriptor nexc__agent__frame__field_descriptors[13] 
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rewound",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nexc__Agent__Frame, body_case),
+    offsetof(Nexc__Agent__Frame, rewound),
+    &nexc__agent__rewound__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__frame__field_indices_by_name[] = {
   1,   /* field[1] = deploy */
@@ -2012,6 +2120,7 @@ static const unsigned nexc__agent__frame__field_indices_by_name[] = {
   7,   /* field[7] = ping */
   8,   /* field[8] = pong */
   9,   /* field[9] = reattach */
+  13,   /* field[13] = rewound */
   3,   /* field[3] = start_failed */
   2,   /* field[2] = started */
   6,   /* field[6] = stop */
@@ -2019,7 +2128,7 @@ static const unsigned nexc__agent__frame__field_indices_by_name[] = {
 static const ProtobufCIntRange nexc__agent__frame__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor nexc__agent__frame__descriptor =
 {
@@ -2029,7 +2138,7 @@ const ProtobufCMessageDescriptor nexc__agent__frame__descriptor =
   "Nexc__Agent__Frame",
   "nexc.agent",
   sizeof(Nexc__Agent__Frame),
-  13,
+  14,
   nexc__agent__frame__field_descriptors,
   nexc__agent__frame__field_indices_by_name,
   1,  nexc__agent__frame__number_ranges,

@@ -30,6 +30,7 @@ typedef struct Nexc__Agent__Reattach Nexc__Agent__Reattach;
 typedef struct Nexc__Agent__FunctionIo Nexc__Agent__FunctionIo;
 typedef struct Nexc__Agent__FunctionResult Nexc__Agent__FunctionResult;
 typedef struct Nexc__Agent__LogAck Nexc__Agent__LogAck;
+typedef struct Nexc__Agent__Rewound Nexc__Agent__Rewound;
 typedef struct Nexc__Agent__Frame Nexc__Agent__Frame;
 
 
@@ -419,9 +420,31 @@ struct  Nexc__Agent__LogAck
 {
   ProtobufCMessage base;
   uint64_t seq;
+  /*
+   * The node's connection to the server broke after it published lines past
+   * seq, and those may not have reached the server: every line the agent
+   * still holds goes again, oldest first, after a Rewound frame saying where
+   * the Log frames now start. Until then the node acknowledges nothing more.
+   */
+  protobuf_c_boolean resend;
 };
 #define NEXC__AGENT__LOG_ACK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__log_ack__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * agent -> node: the answer to a LogAck with resend: the Log frames that
+ * follow start at next_seq (as Reattach's next_seq: the oldest line held,
+ * less the drops not yet reported).
+ */
+struct  Nexc__Agent__Rewound
+{
+  ProtobufCMessage base;
+  uint64_t next_seq;
+};
+#define NEXC__AGENT__REWOUND__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__rewound__descriptor) \
     , 0 }
 
 
@@ -439,7 +462,8 @@ typedef enum {
   NEXC__AGENT__FRAME__BODY_REATTACH = 10,
   NEXC__AGENT__FRAME__BODY_FUNCTION_IO = 11,
   NEXC__AGENT__FRAME__BODY_FUNCTION_RESULT = 12,
-  NEXC__AGENT__FRAME__BODY_LOG_ACK = 13
+  NEXC__AGENT__FRAME__BODY_LOG_ACK = 13,
+  NEXC__AGENT__FRAME__BODY_REWOUND = 14
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NEXC__AGENT__FRAME__BODY__CASE)
 } Nexc__Agent__Frame__BodyCase;
 
@@ -461,6 +485,7 @@ struct  Nexc__Agent__Frame
     Nexc__Agent__FunctionIo *function_io;
     Nexc__Agent__FunctionResult *function_result;
     Nexc__Agent__LogAck *log_ack;
+    Nexc__Agent__Rewound *rewound;
   };
 };
 #define NEXC__AGENT__FRAME__INIT \
@@ -737,6 +762,25 @@ Nexc__Agent__LogAck *
 void   nexc__agent__log_ack__free_unpacked
                      (Nexc__Agent__LogAck *message,
                       ProtobufCAllocator *allocator);
+/* Nexc__Agent__Rewound methods */
+void   nexc__agent__rewound__init
+                     (Nexc__Agent__Rewound         *message);
+size_t nexc__agent__rewound__get_packed_size
+                     (const Nexc__Agent__Rewound   *message);
+size_t nexc__agent__rewound__pack
+                     (const Nexc__Agent__Rewound   *message,
+                      uint8_t             *out);
+size_t nexc__agent__rewound__pack_to_buffer
+                     (const Nexc__Agent__Rewound   *message,
+                      ProtobufCBuffer     *buffer);
+Nexc__Agent__Rewound *
+       nexc__agent__rewound__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nexc__agent__rewound__free_unpacked
+                     (Nexc__Agent__Rewound *message,
+                      ProtobufCAllocator *allocator);
 /* Nexc__Agent__Frame methods */
 void   nexc__agent__frame__init
                      (Nexc__Agent__Frame         *message);
@@ -803,6 +847,9 @@ typedef void (*Nexc__Agent__FunctionResult_Closure)
 typedef void (*Nexc__Agent__LogAck_Closure)
                  (const Nexc__Agent__LogAck *message,
                   void *closure_data);
+typedef void (*Nexc__Agent__Rewound_Closure)
+                 (const Nexc__Agent__Rewound *message,
+                  void *closure_data);
 typedef void (*Nexc__Agent__Frame_Closure)
                  (const Nexc__Agent__Frame *message,
                   void *closure_data);
@@ -830,6 +877,7 @@ extern const ProtobufCMessageDescriptor nexc__agent__function_io__descriptor;
 extern const ProtobufCEnumDescriptor    nexc__agent__function_io__role__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__function_result__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__log_ack__descriptor;
+extern const ProtobufCMessageDescriptor nexc__agent__rewound__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__frame__descriptor;
 
 PROTOBUF_C__END_DECLS

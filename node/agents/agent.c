@@ -253,15 +253,28 @@ agent_send_stop (struct agent *a, uint32_t grace_ms, struct nxerr *err)
   return send_frame (a, &f, -1, err);
 }
 
-int
-agent_send_log_ack (struct agent *a, uint64_t seq, struct nxerr *err)
+static int
+send_log_ack (struct agent *a, uint64_t seq, bool resend, struct nxerr *err)
 {
   Frame f = NEXC__AGENT__FRAME__INIT;
   Nexc__Agent__LogAck k = NEXC__AGENT__LOG_ACK__INIT;
   k.seq = seq;
+  k.resend = resend;
   f.body_case = NEXC__AGENT__FRAME__BODY_LOG_ACK;
   f.log_ack = &k;
   return send_frame (a, &f, -1, err);
+}
+
+int
+agent_send_log_ack (struct agent *a, uint64_t seq, struct nxerr *err)
+{
+  return send_log_ack (a, seq, false, err);
+}
+
+int
+agent_send_log_resend (struct agent *a, uint64_t seq, struct nxerr *err)
+{
+  return send_log_ack (a, seq, true, err);
 }
 
 int

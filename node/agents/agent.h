@@ -121,6 +121,8 @@ int agent_send_frame (struct agent *a, Frame *f, int fd, struct nxerr *err);
 int agent_send_stop (struct agent *a, uint32_t grace_ms, struct nxerr *err);
 /* Lines up to seq reached the NATS server: the agent may forget them. */
 int agent_send_log_ack (struct agent *a, uint64_t seq, struct nxerr *err);
+/* The same, asking for every line after seq again (LogAck resend). */
+int agent_send_log_resend (struct agent *a, uint64_t seq, struct nxerr *err);
 int agent_send_ping (struct agent *a, struct nxerr *err);
 /* Kill the process, close the link, tell the workload/pool. Idempotent. */
 void agent_kill (struct agent *a, const char *why);

@@ -22,6 +22,9 @@ struct logack {
   struct list waiting, flushing;
   bool inflight;
   struct loop_timer retry;
+  natsStatistics *stats;      /* loop thread's */
+  uint64_t reconnects;        /* nats.c's count, as last seen by the loop */
+  uint64_t flush_reconnects;  /* at the start of the flush in flight */
 
   pthread_t thread;
   pthread_mutex_t mu;
@@ -33,7 +36,20 @@ struct logack {
 struct flush_result {
   struct node *n;
   bool ok;
+  uint64_t reconnects; /* nats.c's count once the flush was answered */
 };
+
+/* nats.c counts the data connection's reconnects; a broken count (no
+ * stats) reads as "unchanged", which is what a node without stats had. */
+static uint64_t
+reconnects_of (natsConnection *nc, natsStatistics *st)
+{
+  uint64_t r = 0;
+  if (st == NULL || natsConnection_GetStats (nc, st) != NATS_OK
+      || natsStatistics_GetCounts (st, NULL, NULL, NULL, NULL, &r) != NATS_OK)
+    return 0;
+  return r;
+}
 
 /* ---- the flushing thread: waits for the server, never touches node state ---- */
 
@@ -49,6 +65,8 @@ static void *
 flusher (void *arg)
 {
   struct logack *k = arg;
+  natsStatistics *st = NULL;
+  natsStatistics_Create (&st);
   pthread_mutex_lock (&k->mu);
   for (;;)
     {
@@ -62,10 +80,12 @@ flusher (void *arg)
       r = xcalloc (1, sizeof *r);
       r->n = k->n;
       r->ok = natsConnection_FlushTimeout (k->n->nc_data, LOGACK_FLUSH_MS) == NATS_OK;
+      r->reconnects = reconnects_of (k->n->nc_data, st);
       loop_post (k->n->loop, on_flushed, drop_result, r);
       pthread_mutex_lock (&k->mu);
     }
   pthread_mutex_unlock (&k->mu);
+  natsStatistics_Destroy (st);
   return NULL;
 }
 
@@ -97,6 +117,40 @@ list_remove (struct list *l, struct log_stream *s)
   s->ack.next = s->ack.prev = NULL;
 }
 
+/* Ask the agents of streams due a resend; true when none is left due. */
+static bool
+send_resends (struct logack *k)
+{
+  bool done = true;
+  for (struct log_stream *s = k->waiting.head; s != NULL; s = s->ack.next)
+    if (s->ack.resend_due)
+      {
+        if (s->ack.on_resend != NULL && !s->ack.on_resend (s, s->ack.acked))
+          done = false;
+        else
+          s->ack.resend_due = false;
+      }
+  return done;
+}
+
+/* After a reconnect, every waiting stream with lines past its last
+ * confirmation has them sent again (see the header). Called when nothing
+ * is in flight, so every stream with unconfirmed lines is waiting. */
+static void
+check_reconnect (struct logack *k)
+{
+  uint64_t now = reconnects_of (k->n->nc_data, k->stats);
+  if (now == k->reconnects)
+    return;
+  k->reconnects = now;
+  for (struct log_stream *s = k->waiting.head; s != NULL; s = s->ack.next)
+    if (s->seq > s->ack.acked || s->n_kept > s->kept_off)
+      {
+        s->ack.rewinding = true;
+        s->ack.resend_due = true;
+      }
+}
+
 /* Everything waiting goes into one flush, each stream up to what it has
  * published by now. */
 static void
@@ -105,12 +159,17 @@ ask_flush (struct logack *k)
   struct log_stream *s;
   if (k->inflight || k->waiting.head == NULL)
     return;
+  check_reconnect (k);
+  if (!send_resends (k) && !loop_timer_armed (&k->retry))
+    loop_timer_arm (k->n->loop, &k->retry, LOGACK_RETRY_MS);
+  k->flush_reconnects = k->reconnects;
   while ((s = k->waiting.head) != NULL)
     {
       list_remove (&k->waiting, s);
       s->ack.state = LOGACK_FLUSHING;
       s->ack.again = false;
       s->ack.flush_seq = s->seq;
+      s->ack.flush_epoch = s->ack.epoch;
       list_push (&k->flushing, s);
     }
   k->inflight = true;
@@ -132,15 +191,25 @@ on_flushed (void *arg)
   struct flush_result *r = arg;
   struct logack *k = r->n->logack;
   struct log_stream *s;
-  bool ok = r->ok;
-  free (r);
+  bool ok;
   if (k == NULL)
-    return;
+    {
+      free (r);
+      return;
+    }
+  /* A reconnect while it was out: its PONG answers for the new connection
+   * only. */
+  ok = r->ok && r->reconnects == k->flush_reconnects;
+  free (r);
   k->inflight = false;
   while ((s = k->flushing.head) != NULL)
     {
       uint64_t seq = s->ack.flush_seq;
-      bool again = s->ack.again || !ok;
+      /* Started before the agent's Rewound, it covers lines that are to
+       * come again: it confirms nothing of this stream. */
+      bool valid = ok && !s->ack.rewinding && s->ack.flush_epoch == s->ack.epoch;
+      /* A rewinding stream with nothing new waits for logack_rewound. */
+      bool again = s->ack.again || !ok || s->ack.resend_due || (!valid && !s->ack.rewinding);
       list_remove (&k->flushing, s);
       s->ack.state = LOGACK_IDLE;
       if (again)
@@ -150,7 +219,7 @@ on_flushed (void *arg)
         }
       /* on_ack may end the stream's agent: s stays valid (its workload is
        * freed after this event), and logack_forget takes it off the lists. */
-      if (ok && seq > s->ack.acked)
+      if (valid && seq > s->ack.acked)
         {
           s->ack.acked = seq;
           if (s->ack.on_ack)
@@ -185,6 +254,15 @@ logack_note (struct log_stream *s)
 }
 
 void
+logack_rewound (struct log_stream *s)
+{
+  s->ack.rewinding = false;
+  s->ack.resend_due = false;
+  s->ack.epoch++;
+  logack_note (s);
+}
+
+void
 logack_forget (struct log_stream *s)
 {
   struct logack *k = s->node ? s->node->logack : NULL;
@@ -194,6 +272,8 @@ logack_forget (struct log_stream *s)
     list_remove (&k->flushing, s);
   s->ack.state = LOGACK_IDLE;
   s->ack.again = false;
+  s->ack.rewinding = false;
+  s->ack.resend_due = false;
 }
 
 int
@@ -203,6 +283,8 @@ logack_start (struct node *n, struct nxerr *err)
   int e;
   k->n = n;
   loop_timer_init (&k->retry, on_retry);
+  natsStatistics_Create (&k->stats);
+  k->reconnects = reconnects_of (n->nc_data, k->stats);
   pthread_mutex_init (&k->mu, NULL);
   pthread_cond_init (&k->cv, NULL);
   e = pthread_create (&k->thread, NULL, flusher, k);
@@ -210,6 +292,7 @@ logack_start (struct node *n, struct nxerr *err)
     {
       pthread_mutex_destroy (&k->mu);
       pthread_cond_destroy (&k->cv);
+      natsStatistics_Destroy (k->stats);
       free (k);
       return nxerr_sys (err, e, "log acknowledgements: thread");
     }
@@ -236,6 +319,7 @@ logack_stop (struct node *n)
     logack_forget (s);
   pthread_mutex_destroy (&k->mu);
   pthread_cond_destroy (&k->cv);
+  natsStatistics_Destroy (k->stats);
   n->logack = NULL;
   free (k);
 }

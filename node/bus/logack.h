@@ -12,6 +12,15 @@
  * not per line. A flush that fails (NATS away, a timeout) confirms nothing;
  * the streams wait for the next one.
  *
+ * A reconnect (nats.c's count of them moved) breaks the rule's premise:
+ * what was written to the broken socket may never have reached the server,
+ * and a PING on the new connection answers for nothing before it. So a
+ * flush confirms only when no reconnect happened between its start and its
+ * answer, and at a reconnect each stream with unconfirmed lines asks its
+ * agent to send again everything after what was confirmed (on_resend;
+ * LogAck with resend, answered by Rewound) and confirms nothing more until
+ * logs_rewound has taken the agent's answer (repeats, never a loss).
+ *
  * A stream (struct log_stream, node/bus/logs.h) takes part through its
  * `ack` member: logack_note after publishing, logack_forget before it goes
  * away; on_ack is called with the highest sequence number confirmed.
@@ -35,9 +44,15 @@ struct logack_link {
   bool again;            /* published more while its flush was in flight */
   uint64_t flush_seq;    /* what the flush in flight covers */
   uint64_t acked;        /* the last seq handed to on_ack */
+  bool rewinding;        /* asked for a resend: nothing confirmed until rewound */
+  bool resend_due;       /* that request still to be sent (the link was full) */
+  uint32_t epoch, flush_epoch; /* rewinds done; at the flush in flight's start */
   struct log_stream *next, *prev;
   /* Called on the loop thread; NULL: the stream takes no part. */
   void (*on_ack) (struct log_stream *s, uint64_t seq);
+  /* Ask the stream's agent to send again every line after seq; false when
+   * it cannot be asked now (asked again at the next flush or retry). */
+  bool (*on_resend) (struct log_stream *s, uint64_t seq);
 };
 
 /* After the NATS connections exist: start the flushing thread. */
@@ -46,6 +61,9 @@ int logack_start (struct node *n, struct nxerr *err);
 void logack_note (struct log_stream *s);
 /* s goes away (its workload ends or loses its agent): no more on_ack. */
 void logack_forget (struct log_stream *s);
+/* s's agent answered the resend (node/bus/logs.c logs_rewound): lines
+ * published from now on may be confirmed again. */
+void logack_rewound (struct log_stream *s);
 /* At shutdown: stop the thread (nothing more is confirmed). */
 void logack_stop (struct node *n);
 

@@ -307,6 +307,8 @@ logs_resume (struct log_stream *w, uint64_t next_seq, struct nxerr *err)
                       (unsigned long long) next_seq, (unsigned long long) w->seq);
   w->seq = next_seq - 1;
   w->ack.acked = w->seq; /* the agent holds what the dead node never confirmed */
+  w->ack.rewinding = false; /* it has rewound by itself */
+  w->ack.resend_due = false;
   return 0;
 }
 
@@ -457,6 +459,37 @@ logs_drop_kept (struct log_stream *w, const char *where)
   last = last_taken (w);
   kept_clear (w);
   logs_report_dropped (w, last, where);
+}
+
+int
+logs_rewound (struct log_stream *w, uint64_t next_seq, struct nxerr *err)
+{
+  uint64_t acked = w->ack.acked, last = last_taken (w);
+  char range[48], text[160];
+  int len;
+  if (!w->ack.rewinding)
+    return nxerr_set (err, EPROTO, "protocol violation: Rewound without a resend asked for");
+  if (next_seq <= acked || next_seq > last + 1 || next_seq >= LOGS_SEQ_MAX)
+    return nxerr_set (err, EPROTO,
+                      "protocol violation: rewound to Nexc-Seq %llu, the node had confirmed "
+                      "%llu and reached %llu",
+                      (unsigned long long) next_seq, (unsigned long long) acked,
+                      (unsigned long long) last);
+  kept_clear (w); /* they come again */
+  if (next_seq > acked + 1)
+    {
+      /* Drops reported after the last confirmation (drop_oldest): their
+       * record may have gone with the broken connection. Said again, not
+       * counted again. */
+      format_range (acked + 1, next_seq - 1, range);
+      len = snprintf (text, sizeof text, "nexc: log lines of Nexc-Seq %s were dropped (%s)",
+                      range, DROPPED_IN_AGENT);
+      w->seq = next_seq - 1;
+      publish (w, "WARN", text, (size_t) len, LOGS_DROPPED_HEADER, range);
+    }
+  w->seq = next_seq - 1;
+  logack_rewound (w);
+  return 0;
 }
 
 void

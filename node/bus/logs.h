@@ -111,6 +111,11 @@ bool logs_offer (struct log_stream *s, bool is_stderr, const char *text, size_t 
 /* Lines up to last were dropped by the agent's ring (drop_oldest): a drop
  * record now, or kept in order behind kept lines. */
 void logs_offer_dropped (struct log_stream *s, uint64_t last);
+/* The agent answered a resend (node/bus/logack.h): its Log frames start at
+ * next_seq again, somewhere after what the server confirmed and at most
+ * right after what the node has taken. What was kept goes (it comes
+ * again). -1 with err for any other answer. */
+int logs_rewound (struct log_stream *s, uint64_t next_seq, struct nxerr *err);
 /* Publish what was kept; true when nothing is left. */
 bool logs_retry (struct log_stream *s);
 /* Give up what was kept (the stream ends): reported as dropped. */

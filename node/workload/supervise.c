@@ -374,6 +374,24 @@ on_log_ack (struct log_stream *s, uint64_t seq)
     log_debug ("workload %s: log ack: %s", w->id, err.msg);
 }
 
+/* The connection broke with lines past seq unconfirmed: the agent sends
+ * them again. False when it cannot be asked now (asked again). An agent
+ * that is gone or not yet reattached needs no asking: it rewinds by
+ * itself when a node connects. */
+static bool
+on_log_resend (struct log_stream *s, uint64_t seq)
+{
+  struct workload *w = (struct workload *) ((char *) s - offsetof (struct workload, log));
+  struct nxerr err = { 0 };
+  if (w->agent == NULL || w->agent->state == AGENT_DEAD || w->agent->awaiting_reattach)
+    return true;
+  if (agent_send_log_resend (w->agent, seq, &err) == 0)
+    return true;
+  if (err.code != EAGAIN)
+    log_debug ("workload %s: log resend: %s", w->id, err.msg);
+  return err.code != EAGAIN;
+}
+
 bool
 supervise_logs_acked (struct workload *w)
 {
@@ -381,6 +399,7 @@ supervise_logs_acked (struct workload *w)
   if (w->node->logack == NULL)
     return false;
   s->ack.on_ack = on_log_ack;
+  s->ack.on_resend = on_log_resend;
   s->ack.acked = s->seq; /* the new run's lines all come after */
   return true;
 }
@@ -456,6 +475,18 @@ supervise_frame (void *owner, struct agent *a, Frame *f)
       if (w->state == WL_STARTING || a->awaiting_reattach)
         break;
       return handle_log (w, a, f->log);
+    case NEXC__AGENT__FRAME__BODY_REWOUND:
+      if (w->state == WL_STARTING || a->awaiting_reattach)
+        break;
+      {
+        struct nxerr err = { 0 };
+        if (logs_rewound (workload_log (w), f->rewound->next_seq, &err) < 0)
+          {
+            agent_kill (a, err.msg);
+            return false;
+          }
+      }
+      return true;
     case NEXC__AGENT__FRAME__BODY_EXITED:
       if (w->state == WL_STARTING)
         break;

@@ -539,6 +539,27 @@ harness_restart_nats (struct harness *h)
 }
 
 void
+harness_restart_nats_clean (struct harness *h)
+{
+  if (h->nats_pid > 0)
+    {
+      kill (h->nats_pid, SIGTERM);
+      for (int i = 0; i < 100; i++)
+        {
+          pid_t r = waitpid (h->nats_pid, NULL, WNOHANG);
+          if (r == h->nats_pid || (r < 0 && errno != EINTR))
+            {
+              untrack_child (h->nats_pid);
+              h->nats_pid = 0;
+              break;
+            }
+          sleep_ms (50);
+        }
+    }
+  harness_restart_nats (h); /* SIGKILL if it is still there after 5 s */
+}
+
+void
 harness_stop_nats (struct harness *h)
 {
   kill_and_reap (&h->nats_pid);
@@ -924,9 +945,29 @@ harness_stream_create (natsConnection *nc, const char *name, const char *subject
     fail_msg ("harness: stream %s: %s (%d)", name, natsStatus_GetText (s), (int) jerr);
 }
 
+struct data_cb {
+  void (*cb) (const char *data, int len, void *arg);
+  void *arg;
+};
+
+static void
+data_only (natsMsg *m, void *arg)
+{
+  struct data_cb *d = arg;
+  d->cb (natsMsg_GetData (m), natsMsg_GetDataLength (m), d->arg);
+}
+
 int
 harness_stream_read (natsConnection *nc, const char *name, const char *subject,
                      void (*cb) (const char *data, int len, void *arg), void *arg)
+{
+  struct data_cb d = { cb, arg };
+  return harness_stream_read_msgs (nc, name, subject, data_only, &d);
+}
+
+int
+harness_stream_read_msgs (natsConnection *nc, const char *name, const char *subject,
+                          void (*cb) (natsMsg *m, void *arg), void *arg)
 {
   jsCtx *js = NULL;
   jsStreamInfo *si = NULL;
@@ -951,7 +992,7 @@ harness_stream_read (natsConnection *nc, const char *name, const char *subject,
       if (natsSubscription_NextMsg (&m, sub, 5000) != NATS_OK)
         fail_msg ("harness: stream %s: read %llu of %llu messages", name,
                   (unsigned long long) got, (unsigned long long) want);
-      cb (natsMsg_GetData (m), natsMsg_GetDataLength (m), arg);
+      cb (m, arg);
       natsMsg_Destroy (m);
     }
   natsSubscription_Destroy (sub);

@@ -52,6 +52,10 @@ void harness_share_nats (struct harness *h, const struct harness *with);
 
 /* Kill nats-server (SIGKILL) and start it again on the same ports and store. */
 void harness_restart_nats (struct harness *h);
+/* The same after a clean shutdown (SIGTERM): the server writes out what its
+ * JetStream streams hold, so a stream witnesses everything it confirmed. A
+ * SIGKILLed server can lose what it had confirmed but not yet written. */
+void harness_restart_nats_clean (struct harness *h);
 void harness_stop_nats (struct harness *h);
 
 /* Connect a client (SendAsap on, no reconnect buffering surprises). */
@@ -93,6 +97,10 @@ void harness_stream_create (natsConnection *nc, const char *name, const char *su
 /* Every message the stream holds, oldest first, to cb; returns how many. */
 int harness_stream_read (natsConnection *nc, const char *name, const char *subject,
                          void (*cb) (const char *data, int len, void *arg), void *arg);
+/* The same, each message whole (subject, headers) to cb, which must not
+ * keep or destroy it. */
+int harness_stream_read_msgs (natsConnection *nc, const char *name, const char *subject,
+                              void (*cb) (natsMsg *m, void *arg), void *arg);
 
 /* Upload the file at path to bucket/key in the object store and read it
  * back through the object store reader: hex is its sha256 (what a deploy's

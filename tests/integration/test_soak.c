@@ -2,7 +2,9 @@
  * log-flooding, fork-happy) while workloads, agents, the nats-server and
  * the node (SOAK_NODE_KILL=0 to leave it alone) are killed at random. At the end: every
  * deploy got exactly one reply, every started workload exactly one
- * workload_stopped, and nothing is left behind. The suite runs a short version; scripts/soak runs
+ * workload_stopped, no log line's Nexc-Seq given to two different lines, every
+ * gap in a workload's numbering named by a drop record, every line of a
+ * flood that ended by itself received, and nothing is left behind. The suite runs a short version; scripts/soak runs
  * the long one (SOAK_DEPLOYS=1000). Figures are printed. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +25,9 @@
 #include "harness.h"
 
 #define MAX_IDS 4096
+#define FLOOD_LINES 20000
+#define NEXC_STR_(x) #x
+#define NEXC_STR(x) NEXC_STR_ (x)
 
 static struct harness H;
 static natsConnection *NC;
@@ -36,6 +41,7 @@ static struct
 {
   char id[32];
   int started, stopped;
+  bool clean_flood; /* a flood that ended by itself, status 0: all its lines are owed */
 } seen[MAX_IDS];
 static int n_seen;
 /* CloudEvent ids already counted: lifecycle events are delivered at least
@@ -77,10 +83,17 @@ count_event (const char *data, int len)
         snprintf (seen[n_seen++].id, sizeof seen[0].id, "%s", src);
       if (i < n_seen)
         {
+          json_t *d = json_object_get (j, "data");
+          const char *name = json_string_value (json_object_get (d, "workload_name"));
+          const char *msg = json_string_value (json_object_get (d, "message"));
+          size_t ml = msg ? strlen (msg) : 0;
           if (strcmp (type, "workload_started") == 0)
             seen[i].started++;
           else
             seen[i].stopped++;
+          if (strcmp (type, "workload_stopped") == 0 && name && strcmp (name, "flood") == 0
+              && ml > 9 && strcmp (msg + ml - 9, "status: 0") == 0)
+            seen[i].clean_flood = true;
         }
     }
   json_decref (j);
@@ -107,6 +120,174 @@ read_events (void)
   free (event_ids);
 }
 
+/* What the logs stream holds for one workload id: each line's Nexc-Seq
+ * with a hash of its body, and the ranges drop records named. */
+struct ledger {
+  char id[32];
+  struct seq_line {
+    uint64_t seq, hash;
+  } *line;
+  size_t n, cap;
+  struct seq_range {
+    uint64_t first, last;
+  } *drop;
+  size_t nd, capd;
+};
+static struct ledger *ledgers;
+static int n_ledgers;
+static long bad_log_msgs;
+
+static struct ledger *
+ledger_of (const char *id)
+{
+  for (int i = 0; i < n_ledgers; i++)
+    if (strcmp (ledgers[i].id, id) == 0)
+      return &ledgers[i];
+  if (n_ledgers == MAX_IDS)
+    return NULL;
+  snprintf (ledgers[n_ledgers].id, sizeof ledgers[0].id, "%s", id);
+  return &ledgers[n_ledgers++];
+}
+
+static uint64_t
+fnv1a (const char *p, int len)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (int i = 0; i < len; i++)
+    h = (h ^ (unsigned char) p[i]) * 1099511628211ull;
+  return h;
+}
+
+static void
+on_stream_log (natsMsg *m, void *arg)
+{
+  const char *subj = natsMsg_GetSubject (m), *dot = strrchr (subj, '.'), *v = NULL;
+  struct ledger *l = dot ? ledger_of (dot + 1) : NULL;
+  (void) arg;
+  if (l == NULL)
+    {
+      bad_log_msgs++;
+      return;
+    }
+  if (natsMsgHeader_Get (m, "Nexc-Dropped", &v) == NATS_OK)
+    {
+      unsigned long long a = 0, b = 0;
+      if (sscanf (v, "%llu-%llu", &a, &b) != 2 || a == 0 || b < a)
+        {
+          bad_log_msgs++;
+          return;
+        }
+      if (l->nd == l->capd)
+        l->drop = realloc (l->drop, (l->capd = l->capd ? 2 * l->capd : 8) * sizeof *l->drop);
+      l->drop[l->nd++] = (struct seq_range){ a, b };
+      return;
+    }
+  if (natsMsgHeader_Get (m, "Nexc-Seq", &v) != NATS_OK || atoll (v) < 1)
+    {
+      bad_log_msgs++;
+      return;
+    }
+  if (l->n == l->cap)
+    l->line = realloc (l->line, (l->cap = l->cap ? 2 * l->cap : 1024) * sizeof *l->line);
+  l->line[l->n++] = (struct seq_line){ (uint64_t) atoll (v),
+                                       fnv1a (natsMsg_GetData (m), natsMsg_GetDataLength (m)) };
+}
+
+static int
+by_seq (const void *a, const void *b)
+{
+  const struct seq_line *x = a, *y = b;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static bool
+named_dropped (const struct ledger *l, uint64_t seq)
+{
+  for (size_t i = 0; i < l->nd; i++)
+    if (seq >= l->drop[i].first && seq <= l->drop[i].last)
+      return true;
+  return false;
+}
+
+/* Per workload: one body per number, every gap named by a drop record, and
+ * (owed) a whole flood. */
+struct log_figures {
+  long lines, distinct, repeats, reused, unexplained, drop_records, floods, floods_short;
+};
+
+static void
+check_ledger (struct ledger *l, bool owed, struct log_figures *fg)
+{
+  uint64_t expect = 1;
+  size_t distinct = 0;
+  qsort (l->line, l->n, sizeof *l->line, by_seq);
+  for (size_t i = 0; i < l->n; i++)
+    {
+      if (i > 0 && l->line[i].seq == l->line[i - 1].seq)
+        {
+          if (l->line[i].hash != l->line[i - 1].hash)
+            {
+              fg->reused++;
+              fprintf (stderr, "soak: workload %s: Nexc-Seq %llu given to two different lines\n",
+                       l->id, (unsigned long long) l->line[i].seq);
+            }
+          else
+            fg->repeats++;
+          continue;
+        }
+      for (; expect < l->line[i].seq; expect++)
+        if (!named_dropped (l, expect))
+          {
+            fg->unexplained++;
+            if (fg->unexplained <= 5)
+              fprintf (stderr, "soak: workload %s: Nexc-Seq %llu missing, no drop record\n",
+                       l->id, (unsigned long long) expect);
+          }
+      expect = l->line[i].seq + 1;
+      distinct++;
+    }
+  fg->lines += (long) l->n;
+  fg->distinct += (long) distinct;
+  fg->drop_records += (long) l->nd;
+  if (owed)
+    {
+      fg->floods++;
+      if (distinct != FLOOD_LINES || l->nd != 0)
+        {
+          fg->floods_short++;
+          fprintf (stderr, "soak: flood %s ended by itself: %zu of %d lines, %zu drop records\n",
+                   l->id, distinct, FLOOD_LINES, l->nd);
+        }
+    }
+}
+
+static void
+read_logs (struct log_figures *fg)
+{
+  ledgers = calloc (MAX_IDS, sizeof *ledgers);
+  assert_non_null (ledgers);
+  harness_stream_read_msgs (NC, "SOAKLOGS", "$NEX.logs.default.>", on_stream_log, NULL);
+  memset (fg, 0, sizeof *fg);
+  for (int i = 0; i < n_ledgers; i++)
+    {
+      bool owed = false;
+      for (int k = 0; k < n_seen; k++)
+        if (strcmp (seen[k].id, ledgers[i].id) == 0)
+          owed = seen[k].clean_flood;
+      check_ledger (&ledgers[i], owed, fg);
+      free (ledgers[i].line);
+      free (ledgers[i].drop);
+    }
+  for (int k = 0; k < n_seen; k++)
+    if (seen[k].clean_flood && ledger_of (seen[k].id)->n == 0)
+      {
+        fg->floods++;
+        fg->floods_short++;
+        fprintf (stderr, "soak: flood %s ended by itself: no line received\n", seen[k].id);
+      }
+  free (ledgers);
+}
+
 static int
 setup (void **state)
 {
@@ -118,6 +299,7 @@ setup (void **state)
   nexc_client_wrap (&C, NC, &err);
   C->timeout_ms = 10000;
   harness_stream_create (NC, "SOAKEVENTS", "$NEX.events.default.*");
+  harness_stream_create (NC, "SOAKLOGS", "$NEX.logs.default.>");
   harness_start_node (&H, CONFIG, NULL);
   return 0;
 }
@@ -148,7 +330,7 @@ test_soak (void **state)
     { "short", "examples/crasher", "CRASH_AFTER_MS=150", "EXIT_CODE=0" },
     { "long", "examples/ticker", "TICK_MS=200", NULL },
     { "crashing", "examples/crasher", "CRASH_AFTER_MS=80", "EXIT_CODE=3" },
-    { "flood", "examples/hog", "MODE=flood", "LINES=20000" },
+    { "flood", "examples/hog", "MODE=flood", "LINES=" NEXC_STR (FLOOD_LINES) },
     { "forky", "examples/forker", "CHILDREN=2", NULL },
   };
   int deploys = env_int ("SOAK_DEPLOYS", 40);
@@ -215,7 +397,7 @@ test_soak (void **state)
            * client would retry too), and report how long that took. */
           char ping[128];
           uint64_t t = (uint64_t) time (NULL);
-          harness_restart_nats (&H);
+          harness_restart_nats_clean (&H);
           k_nats++;
           /* INFO, not PING: after a reconnect nats.c re-sends the node's
            * subscriptions one by one, and a deploy starts with INFO. */
@@ -291,7 +473,9 @@ test_soak (void **state)
 
   /* Exactly one workload_stopped per started workload. */
   int started = 0, stopped = 0, doubled = 0, missing = 0;
+  struct log_figures lg;
   read_events ();
+  read_logs (&lg);
   for (int i = 0; i < n_seen; i++)
     {
       started += seen[i].started;
@@ -318,10 +502,14 @@ test_soak (void **state)
            "%d stops; chaos: %d workloads, %d agents, %d nats-server restarts, %d node kills; "
            "events: %d started, %d stopped (%d repeats of an id dropped), %d workloads without their "
            "stop, %d with extra stops; "
-           "left: %d agents (pool 3), %d workload processes\n",
+           "left: %d agents (pool 3), %d workload processes\n"
+           "soak logs: %ld messages, %ld distinct lines (%ld repeats), %ld drop records; "
+           "%ld numbers given twice, %ld gaps without a record; floods ended by themselves: "
+           "%ld, %ld of them short; %ld malformed\n",
            (long) (time (NULL) - t0), deploys, replies, refused, no_reply, stops, k_workload,
            k_agent, k_nats, k_node, started, stopped, repeats, missing, doubled, left_agents,
-           left_workloads);
+           left_workloads, lg.lines, lg.distinct, lg.repeats, lg.drop_records, lg.reused,
+           lg.unexplained, lg.floods, lg.floods_short, bad_log_msgs);
   assert_int_equal (replies + no_reply, deploys);
   if (missing || doubled)
     harness_dump_node_log (&H);
@@ -330,6 +518,24 @@ test_soak (void **state)
   assert_int_equal (doubled, 0);
   assert_int_equal (left_workloads, 0);
   assert_true (left_agents <= 3);
+  assert_int_equal (lg.reused, 0);
+  assert_int_equal (bad_log_msgs, 0);
+  /* The witness is a JetStream stream, and a nats-server that shuts down
+   * (even cleanly) was seen to lose a few lines the node had published
+   * before its connection broke: lost by the server after it answered the
+   * node's PING (the stream stores asynchronously), or by the node — the
+   * soak cannot tell which. it_test_logs test_connection_cut_mid_flood
+   * proves the node's side with the server up (none lost); here a gap is
+   * only asserted away when the server was never restarted. */
+  if (k_nats == 0)
+    {
+      assert_int_equal (lg.unexplained, 0);
+      assert_int_equal (lg.floods_short, 0);
+    }
+  else if (lg.unexplained || lg.floods_short)
+    fprintf (stderr, "soak logs: %ld gaps and %ld short floods across %d nats-server restarts "
+                     "(not asserted: see the comment)\n",
+             lg.unexplained, lg.floods_short, k_nats);
   assert_int_equal (harness_count_procs ("forker"), 0);
 }
 
