@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/duration.h"
+#include "api/nexc_logs.h" /* the stream name rule, shared with clients */
 #include "api/nkeys.h"
 #include "api/subjects.h"
 #include "api/xalloc.h"
@@ -547,27 +548,12 @@ parse_max_resources (struct config *cfg, json_t *v, struct nxerr *err)
 /* Index = enum logs_on_full. Also written by config_dump.c. */
 const char *const config_logs_on_full_names[] = { "block", "drop_oldest", NULL };
 
-/* JetStream refuses names with spaces, '.', '*', '>' or path separators;
- * we keep to the characters every tool quotes the same way. */
-static bool
-is_stream_name (const char *s)
-{
-  size_t n = strlen (s);
-  if (n == 0 || n > LOGSTREAM_NAME_MAX)
-    return false;
-  for (; *s; s++)
-    if (!(*s == '-' || *s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
-          || (*s >= '0' && *s <= '9')))
-      return false;
-  return true;
-}
-
 static int
 parse_logs_stream_key (struct logs_stream_cfg *ls, const char *k, json_t *e, struct nxerr *err)
 {
   if (strcmp (k, "name") == 0)
     {
-      if (!json_is_string (e) || !is_stream_name (json_string_value (e)))
+      if (!json_is_string (e) || !nexc_logs_stream_name_ok (json_string_value (e)))
         return nxerr_set (err, EINVAL,
                           "logs.stream.name: must match ^[A-Za-z0-9_-]{1,%d}$ (a JetStream "
                           "stream name)",
