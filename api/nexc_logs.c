@@ -141,7 +141,7 @@ nexc_logs_follow (struct nexc_client *c, const struct nexc_logs_filter *f, const
   natsStatus s;
   if (filter_subject (c, f ? f : &any, subject, sizeof subject, err) < 0)
     return -1;
-  if (since_ms < 0)
+  if (stream && since_ms < 0)
     return nxerr_set (err, EINVAL, "since: must not be negative");
   lf = xcalloc (1, sizeof *lf);
   if (stream)
