@@ -19,7 +19,10 @@
 
 #define LOGSTREAM_SUBJECT "$NEX.logs.>"
 #define LOGSTREAM_REQ_MS 5000       /* one JetStream request's bound */
-#define LOGSTREAM_RETRY_MS 60000    /* while not ensured, besides reconnects */
+/* While not ensured, besides reconnects: 1 s doubling to a minute (a
+ * JetStream cluster that just started has no meta leader for a moment). */
+#define LOGSTREAM_RETRY_FIRST_MS 1000
+#define LOGSTREAM_RETRY_MAX_MS 60000
 #define LOGSTREAM_DETAIL_MAX 400
 
 enum ls_state { LS_PENDING, LS_CREATED, LS_EXISTS, LS_DIFFERS, LS_UNAVAILABLE, LS_REFUSED };
@@ -255,20 +258,26 @@ run (void *arg)
 {
   struct logstream *ls = arg;
   bool done = false;
+  int64_t delay_ms = LOGSTREAM_RETRY_FIRST_MS;
   pthread_mutex_lock (&ls->mu);
   while (!ls->quit)
     {
       struct timespec until;
+      if (ls->kicked)
+        delay_ms = LOGSTREAM_RETRY_FIRST_MS;
       ls->kicked = false;
       pthread_mutex_unlock (&ls->mu);
       if (!done)
         done = ensure (ls);
       pthread_mutex_lock (&ls->mu);
       clock_gettime (CLOCK_MONOTONIC, &until);
-      until.tv_sec += LOGSTREAM_RETRY_MS / 1000;
-      /* Ensured: only a quit ends the wait. Else a kick or the minute. */
-      while (!ls->quit && (done || !ls->kicked))
-        if (pthread_cond_timedwait (&ls->cv, &ls->mu, &until) == ETIMEDOUT && !done)
+      until.tv_sec += delay_ms / 1000;
+      delay_ms = delay_ms * 2 > LOGSTREAM_RETRY_MAX_MS ? LOGSTREAM_RETRY_MAX_MS : delay_ms * 2;
+      /* Ensured: only a quit ends the wait. Else a kick or the delay. */
+      while (!ls->quit && done)
+        pthread_cond_wait (&ls->cv, &ls->mu);
+      while (!ls->quit && !ls->kicked)
+        if (pthread_cond_timedwait (&ls->cv, &ls->mu, &until) == ETIMEDOUT)
           break;
     }
   pthread_mutex_unlock (&ls->mu);

@@ -7,7 +7,8 @@
  * is missing. One that exists is never changed: another node or the
  * operator owns it; each setting that differs is named in a warning. When
  * JetStream is not there (no responders, a timeout, NATS away) the node
- * says so once and tries again after each reconnect and every minute;
+ * says so once and tries again after each reconnect and after 1 s,
+ * 2 s, 4 s... up to every minute;
  * publishing never waits for any of this: log lines go out as plain
  * publishes either way, and the server stores those the stream captures.
  *

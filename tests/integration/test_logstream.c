@@ -471,6 +471,39 @@ test_invalid_stream_config_refused (void **state)
   fixture_stop (f);
 }
 
+/* On a cluster of three, a stream without "replicas" gets three (and is
+ * made once the cluster's JetStream has its leader: the node retries). */
+static void
+test_cluster_gets_three_replicas (void **state)
+{
+  struct harness h[3];
+  natsConnection *nc;
+  jsCtx *js = NULL;
+  jsStreamInfo *si = NULL;
+  jsErrCode jerr = 0;
+  (void) state;
+  memset (h, 0, sizeof h);
+  harness_start_cluster (h, 3);
+  harness_start_node (&h[0], "{\"machine_pool_size\":1,\"sandbox\":\"none\","
+                             "\"metrics_interval_ms\":0,\"logs\":{\"stream\":true}}",
+                      NULL);
+  nc = harness_connect (&h[1]);
+  assert_int_equal (natsConnection_JetStream (&js, nc, NULL), NATS_OK);
+  for (int i = 0; i < 300 && js_GetStreamInfo (&si, js, STREAM, NULL, &jerr) != NATS_OK; i++)
+    usleep (50000);
+  if (si == NULL)
+    {
+      harness_dump_node_log (&h[0]);
+      fail_msg ("no stream %s on the cluster", STREAM);
+    }
+  assert_int_equal (si->Config->Replicas, 3);
+  jsStreamInfo_Destroy (si);
+  jsCtx_Destroy (js);
+  natsConnection_Destroy (nc);
+  for (int i = 0; i < 3; i++)
+    harness_stop_all (&h[i]);
+}
+
 static int
 setup (void **state)
 {
@@ -494,6 +527,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_replay_then_follow, setup, teardown),
     cmocka_unit_test_setup_teardown (test_since_without_stream, setup, teardown),
     cmocka_unit_test_setup_teardown (test_invalid_stream_config_refused, setup, teardown),
+    cmocka_unit_test (test_cluster_gets_three_replicas),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
