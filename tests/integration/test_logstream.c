@@ -32,6 +32,11 @@
 extern char **environ;
 
 #define STREAM "NEXC_LOGS"
+
+/* No journal, no reattach sockets: if a test fails before its cleanup, the
+ * harness's exit kills the node and its agents die with it (a journaled
+ * agent would detach and run on). */
+static const char *const NODE_ARGS[] = { "--ephemeral-identity", NULL };
 #define TICK_MAX 100000
 
 struct fixture {
@@ -52,7 +57,7 @@ fixture_start (struct fixture *f, const char *config)
   assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
   f->c->timeout_ms = 10000;
   if (config)
-    harness_start_node (&f->h, config, NULL);
+    harness_start_node (&f->h, config, NODE_ARGS);
 }
 
 static void
@@ -288,7 +293,7 @@ test_existing_stream_left_alone (void **state)
   harness_stream_create (f->nc, STREAM, "$NEX.logs.>");
   harness_start_node (&f->h, "{\"machine_pool_size\":1,\"sandbox\":\"none\","
                              "\"metrics_interval_ms\":0,\"logs\":{\"stream\":true}}",
-                      NULL);
+                      NODE_ARGS);
   st = info_stream_state (f);
   assert_string_equal (st, "differs");
   free (st);
@@ -486,7 +491,7 @@ test_cluster_gets_three_replicas (void **state)
   harness_start_cluster (h, 3);
   harness_start_node (&h[0], "{\"machine_pool_size\":1,\"sandbox\":\"none\","
                              "\"metrics_interval_ms\":0,\"logs\":{\"stream\":true}}",
-                      NULL);
+                      NODE_ARGS);
   nc = harness_connect (&h[1]);
   assert_int_equal (natsConnection_JetStream (&js, nc, NULL), NATS_OK);
   for (int i = 0; i < 300 && js_GetStreamInfo (&si, js, STREAM, NULL, &jerr) != NATS_OK; i++)
