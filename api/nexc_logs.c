@@ -152,8 +152,9 @@ nexc_logs_follow (struct nexc_client *c, const struct nexc_logs_filter *f, const
           return -1;
         }
     }
-  else if ((s = natsConnection_SubscribeSync (&lf->sub, c->nc, subject)) != NATS_OK
-           || (s = natsSubscription_SetPendingLimits (lf->sub, -1, -1)) != NATS_OK)
+  /* nats.c's default pending limits bound what a flood can queue here (past
+   * them the server's lines are dropped and counted as a slow consumer). */
+  else if ((s = natsConnection_SubscribeSync (&lf->sub, c->nc, subject)) != NATS_OK)
     {
       nexc_logs_close (lf);
       return nxerr_set (err, EIO, "subscribe to %s: %s", subject, natsStatus_GetText (s));
