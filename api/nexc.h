@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "api/deploy_request.h"
+#include "api/nexc_logs.h" /* following log lines, live or from a stream */
 #include "api/nkeys.h"
 #include "api/nxerr.h"
 

@@ -5,13 +5,14 @@
 // object store, the workload JWT is signed and the environment sealed here,
 // in the page, with nkeys.js. The issuer seed stays in its password field
 // and in memory only while a token is signed; nothing stores or sends it.
-import { connect, Empty, RequestStrategy } from "nats.ws";
+import { connect, DeliverPolicy, Empty, RequestStrategy } from "nats.ws";
 // nkeys.js ships an ES module build for browsers beside its CommonJS main.
 import { createAccount, createCurve, fromSeed } from "nkeys.js/nkeys.mjs";
 import * as nex from "./lib/nex.js";
 import { linePath, areaPath, project, niceCeil, pow2Ceil, windowSpan } from "./lib/chart.js";
 import { sandboxText, sandboxDetails, sandboxWeak } from "./lib/sandbox.js";
 import { Series, CounterRate, SeriesStore } from "./lib/series.js";
+import { HISTORY_LINES, HISTORY_MS, LogDedup, historyStart, logStreamOf, logSubject, showHistoryLine } from "./lib/logs.js";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -68,7 +69,7 @@ const S = {
   eventSubs: [],
   since: 0, // when this connection began: the charts' x axis grows from it
   events: 0,
-  log: null, // {node, name, id, sub, lastSeq, pending}
+  log: null, // {node, name, id, sub | iter, lastSeq, pending, dedup}
 };
 
 // ---- small helpers --------------------------------------------------------
@@ -806,20 +807,59 @@ function onEvent(m) {
 
 function stopFollowing() {
   if (S.log && S.log.sub) S.log.sub.unsubscribe();
+  if (S.log && S.log.iter) S.log.iter.stop();
   S.log = null;
 }
 
+// With a log stream on the node (its INFO says which), the pane starts with
+// the recent history (the last 10 minutes, at most the last 500 lines) and
+// goes on with new lines from the same ordered consumer: no gap, no repeat
+// at the seam. Without one, or if the consumer cannot be made, a plain
+// subscription: new lines only, as before.
 function followLogs({ node, name, id }) {
   stopFollowing();
   if (!S.nc) return;
-  const L = { node, name, id: id || null, lastSeq: 0, pending: [], sub: null };
+  const L = { node, name, id: id || null, lastSeq: 0, pending: [], sub: null, iter: null, dedup: new LogDedup() };
   S.log = L;
-  const subject = `$NEX.logs.${S.ns}.${node}.${name}.${id || "*"}`;
-  L.sub = S.nc.subscribe(subject, { callback: (err, m) => !err && onLog(m, L) });
+  const subject = logSubject(S.ns, node, name, id);
+  const stream = logStreamOf(S.nodes.get(node)?.info);
   $("log-lines").replaceChildren();
-  logNote(`following ${subject}`);
   updateLogTitle();
   for (const n of S.nodes.values()) for (const row of n.rows.values()) updateRow(row);
+  if (!stream) {
+    followLive(L, subject);
+    return;
+  }
+  followStream(L, subject, stream).catch((e) => {
+    if (L !== S.log) return;
+    logNote(`no history from stream ${stream}: ${e.message || e}`);
+    followLive(L, subject);
+  });
+}
+
+function followLive(L, subject) {
+  L.sub = S.nc.subscribe(subject, { callback: (err, m) => !err && onLog(m, L) });
+  logNote(`following ${subject}`);
+}
+
+async function followStream(L, subject, stream) {
+  const c = await S.nc.jetstream().consumers.get(stream, {
+    filterSubjects: subject,
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: historyStart(Date.now(), HISTORY_MS),
+  });
+  if (L !== S.log) return;
+  L.iter = await c.consume();
+  if (L !== S.log) {
+    L.iter.stop();
+    return;
+  }
+  logNote(`following ${subject}, from the last ${HISTORY_MS / 60000} minutes (at most ${HISTORY_LINES} lines) of stream ${stream}`);
+  for await (const m of L.iter) {
+    if (L !== S.log) break;
+    if (!showHistoryLine(m.info.pending)) continue;
+    onLog(m, L, new Date(Math.floor(m.info.timestampNanos / 1e6)));
+  }
 }
 
 function updateLogTitle() {
@@ -839,7 +879,7 @@ function setLogId(id) {
   for (const n of S.nodes.values()) for (const row of n.rows.values()) updateRow(row);
 }
 
-function onLog(m, L) {
+function onLog(m, L, at = new Date()) {
   if (L !== S.log) return;
   let body;
   try {
@@ -849,11 +889,12 @@ function onLog(m, L) {
   }
   const seq = Number(m.headers?.get("Nexc-Seq")) || 0;
   const line = {
-    id: body.id || m.subject.split(".")[5],
+    id: m.subject.split(".")[5] || body.id,
     text: String(body.text ?? ""),
     level: String(body.level || "INFO"),
     seq,
-    at: new Date(),
+    dropped: m.headers?.get("Nexc-Dropped") || "",
+    at,
   };
   if (!L.id) {
     L.pending.push(line);
@@ -866,6 +907,7 @@ function onLog(m, L) {
 
 function appendLog(L, line) {
   const box = $("log-lines");
+  if (!L.dedup.accept(line.id, line.seq, line.dropped)) return; // published again (at-least-once)
   if (line.seq && L.lastSeq && line.seq > L.lastSeq + 1) {
     const missed = line.seq - L.lastSeq - 1;
     box.append(el("div", { class: "line gap", text: `… ${missed} line${missed === 1 ? "" : "s"} not received` }));

@@ -27,6 +27,7 @@
 #include "node/bus/events.h"
 #include "node/core/node.h"
 #include "node/bus/logack.h"
+#include "node/bus/logstream.h"
 #include "node/bus/outbox.h"
 #include "node/artifacts/artifact.h"
 #include "node/control/autostart.h"
@@ -104,6 +105,7 @@ on_reconnected (natsConnection *nc, void *closure)
   __atomic_add_fetch (&n->counters.nats_reconnects, 1, __ATOMIC_RELAXED);
   natsConnection_GetConnectedUrl (nc, url, sizeof url);
   log_info ("NATS reconnected to %s", url);
+  logstream_kick (n);
 }
 
 static void
@@ -489,6 +491,8 @@ cmd_up (int argc, char **argv)
     log_error ("%s: lifecycle events are published once, not kept until confirmed", err.msg);
   if (logack_start (&n, &err) < 0)
     log_error ("%s: agents forget log lines once sent, not once confirmed", err.msg);
+  if (logstream_start (&n, &err) < 0)
+    log_error ("%s", err.msg);
   reattach_run (&n);
   pool_start (n.pool);
   events_node_started (&n);
@@ -503,6 +507,7 @@ cmd_up (int argc, char **argv)
 
   loop_run (n.loop);
   metrics_stop (&n);
+  logstream_stop (&n);
   logack_stop (&n);
   outbox_stop (&n);
   zygote_stop (&n);
@@ -516,6 +521,7 @@ cmd_up (int argc, char **argv)
   natsConnection_Destroy (n.nc_data);
   natsConnection_Destroy (n.nc);
   nats_CloseAndWait (2000);
+  logstream_free (&n);
   loop_free (n.loop);
   close (n.sigsrc.fd);
   identity_wipe (&n.id);

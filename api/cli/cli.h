@@ -31,6 +31,8 @@ struct opts {
   const char *tag;
   const char *workload;
   const char *id;
+  int64_t since_ms;   /* logs --since: -1 when not given */
+  const char *stream; /* logs --stream: the stream --since reads (default NEXC_LOGS) */
   const char *type;
   const char *out;
   bool essential;

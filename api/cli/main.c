@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/cli/cli.h"
+#include "api/duration.h"
 #include "api/subjects.h"
 
 static const char *const USAGE
@@ -28,6 +29,9 @@ static const char *const USAGE
       "  stop WORKLOAD_ID [--issuer SEEDFILE]          stop a workload\n"
       "  ls                           list workloads across nodes (WPING)\n"
       "  logs [--node ID] [--workload NAME] [--id ID]  follow workload logs\n"
+      "       [--since DURATION [--stream NAME]]  first the lines of the last DURATION\n"
+      "                        (90s, 10m, 2h, 1h30m) from the JetStream stream NAME\n"
+      "                        (default NEXC_LOGS; node config logs.stream), then new ones\n"
       "  events [--type TYPE]         follow events\n"
       "  lameduck NODE_ID [--drain MS] [--issuer SEEDFILE]   put a node in lame duck\n"
       "                               mode (signed when an issuer key exists); with\n"
@@ -47,7 +51,8 @@ static const char *const USAGE
       "\n"
       "example:\n"
       "  nexc run ./build/examples/ticker --name ticker --env TICK_MS=500\n"
-      "  nexc logs --workload ticker --timeout 5000\n";
+      "  nexc logs --workload ticker --timeout 5000\n"
+      "  nexc logs --workload ticker --since 10m\n";
 
 int
 main (int argc, char **argv)
@@ -66,6 +71,7 @@ main (int argc, char **argv)
     { "trigger", required_argument, NULL, 'G' },  { "help", no_argument, NULL, 'h' },
     { "drain", required_argument, NULL, 'D' },    { "wait", required_argument, NULL, 'W' },
     { "version", no_argument, NULL, 'V' },
+    { "since", required_argument, NULL, 'S' },    { "stream", required_argument, NULL, 'R' },
     { "password-file", required_argument, NULL, 'P' }, { "token-file", required_argument, NULL, 'K' },
     { NULL, 0, NULL, 0 }
   };
@@ -75,6 +81,7 @@ main (int argc, char **argv)
   o.ns = "default";
   o.timeout_ms = 2000;
   o.drain_ms = -1;
+  o.since_ms = -1;
   o.wait_ms = 500;
   /* Flags may come before or after the command (GNU permutation). */
   while ((c = getopt_long (argc, argv, "s:jh", longopts, NULL)) != -1)
@@ -111,6 +118,18 @@ main (int argc, char **argv)
           if (*end || o.wait_ms < 0 || o.wait_ms > 600000)
             return cli_usage_error ("--wait: \"%s\" is not a number of milliseconds (0..600000)",
                                     optarg);
+          break;
+        case 'S':
+          {
+            struct nxerr derr = { 0 };
+            if (duration_parse (optarg, 1000, 3650ll * 86400000, &o.since_ms, &derr) < 0)
+              return cli_usage_error ("--since: %s", derr.msg);
+          }
+          break;
+        case 'R':
+          if (!nexc_logs_stream_name_ok (optarg))
+            return cli_usage_error ("--stream: \"%.64s\" must match ^[A-Za-z0-9_-]{1,64}$", optarg);
+          o.stream = optarg;
           break;
         case 'j': o.json = true; break;
         case 'i': o.issuer = optarg; break;

@@ -20,6 +20,7 @@
 #include "node/workload/launch.h"
 #include "node/control/tags.h"
 #include "node/bus/events.h"
+#include "node/bus/logstream.h"
 #include "node/control/metrics.h"
 #include "node/sandbox/sandbox.h"
 #include "node/core/node.h"
@@ -373,6 +374,7 @@ handle_info (struct node *n, struct ctl_req *r)
   if (n->cache)
     artifact_write_info (n->cache, &w); /* "artifacts": the object store view */
   sandbox_write_info (n, &w); /* "sandbox": tier, what is enforced, what is off */
+  logstream_write_info (n, &w); /* "logs": {"stream"}: the log stream, or null */
   jsonw_key (&w, "metrics");
   metrics_write_node (n, &w);
   jsonw_obj_end (&w);

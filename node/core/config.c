@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/duration.h"
+#include "api/nexc_logs.h" /* the stream name rule, shared with clients */
 #include "api/nkeys.h"
 #include "api/subjects.h"
 #include "api/xalloc.h"
@@ -23,6 +25,16 @@
 #include "node/core/path.h"
 
 /* ---- defaults ---- */
+
+/* Off until the config names it; these are what "stream": true means. */
+static void
+logs_stream_defaults (struct logs_stream_cfg *ls)
+{
+  memset (ls, 0, sizeof *ls);
+  snprintf (ls->name, sizeof ls->name, "NEXC_LOGS");
+  ls->max_age_ms = 24ll * 3600 * 1000;
+  ls->max_bytes = 1024ll * 1024 * 1024;
+}
 
 void
 config_defaults (struct config *cfg)
@@ -50,6 +62,7 @@ config_defaults (struct config *cfg)
   cfg->restart_stable_ms = 10000;
   cfg->function_pool_size = 2;
   cfg->function_timeout_ms = 10000;
+  logs_stream_defaults (&cfg->logs_stream);
   strlist_push (&cfg->workload_types, "function");
 }
 
@@ -536,6 +549,63 @@ parse_max_resources (struct config *cfg, json_t *v, struct nxerr *err)
 const char *const config_logs_on_full_names[] = { "block", "drop_oldest", NULL };
 
 static int
+parse_logs_stream_key (struct logs_stream_cfg *ls, const char *k, json_t *e, struct nxerr *err)
+{
+  if (strcmp (k, "name") == 0)
+    {
+      if (!json_is_string (e) || !nexc_logs_stream_name_ok (json_string_value (e)))
+        return nxerr_set (err, EINVAL,
+                          "logs.stream.name: must match ^[A-Za-z0-9_-]{1,%d}$ (a JetStream "
+                          "stream name)",
+                          LOGSTREAM_NAME_MAX);
+      snprintf (ls->name, sizeof ls->name, "%s", json_string_value (e));
+      return 0;
+    }
+  if (strcmp (k, "max_age") == 0)
+    {
+      if (!json_is_string (e))
+        return nxerr_set (err, EINVAL, "logs.stream.max_age: must be a duration such as \"24h\"");
+      if (duration_parse (json_string_value (e), 60000, 3650ll * 86400000, &ls->max_age_ms, err)
+          < 0)
+        return nxerr_wrap (err, "logs.stream.max_age");
+      return 0;
+    }
+  if (strcmp (k, "max_bytes") == 0)
+    return get_int (e, "logs.stream.max_bytes", 1048576, 1125899906842624, &ls->max_bytes, err);
+  if (strcmp (k, "replicas") == 0)
+    return get_int (e, "logs.stream.replicas", 1, 5, &ls->replicas, err);
+  return nxerr_set (err, EINVAL,
+                    "logs.stream.%.64s: not a setting (name, max_age, max_bytes, replicas)", k);
+}
+
+/* "stream": true (the defaults), false (none), or an object over the
+ * defaults. */
+static int
+parse_logs_stream (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  struct logs_stream_cfg ls;
+  const char *k;
+  json_t *e;
+  logs_stream_defaults (&ls);
+  if (json_is_boolean (v))
+    {
+      ls.on = json_is_true (v);
+      cfg->logs_stream = ls;
+      return 0;
+    }
+  if (!json_is_object (v))
+    return nxerr_set (err, EINVAL, "logs.stream: must be true, false or an object");
+  json_object_foreach (v, k, e)
+  {
+    if (parse_logs_stream_key (&ls, k, e, err) < 0)
+      return -1;
+  }
+  ls.on = true;
+  cfg->logs_stream = ls;
+  return 0;
+}
+
+static int
 parse_logs (struct config *cfg, json_t *v, struct nxerr *err)
 {
   const char *k;
@@ -545,8 +615,14 @@ parse_logs (struct config *cfg, json_t *v, struct nxerr *err)
   json_object_foreach (v, k, e)
   {
     int x = 0; /* set by parse_enum on success; gcc -O2 cannot tell */
+    if (strcmp (k, "stream") == 0)
+      {
+        if (parse_logs_stream (cfg, e, err) < 0)
+          return -1;
+        continue;
+      }
     if (strcmp (k, "on_full") != 0)
-      return nxerr_set (err, EINVAL, "logs.%.64s: not a setting (on_full)", k);
+      return nxerr_set (err, EINVAL, "logs.%.64s: not a setting (on_full, stream)", k);
     if (parse_enum (e, "logs.on_full", config_logs_on_full_names, "\"block\", \"drop_oldest\"",
                     &x, err)
         < 0)

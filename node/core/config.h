@@ -45,6 +45,16 @@ enum cg_mode { CG_MODE_AUTO = 0, CG_MODE_V1, CG_MODE_V2, CG_MODE_OFF };
  * block the workload's writes, or drop the oldest lines. The values are
  * api/deploy_request.h's enum deploy_logs_on_full less its UNSET. */
 enum logs_on_full { LOGS_BLOCK = 0, LOGS_DROP_OLDEST = 1 };
+/* The JetStream stream that keeps the log subjects for replay (config
+ * "logs": {"stream": {...}} or "stream": true; node/bus/logstream.h). */
+#define LOGSTREAM_NAME_MAX 64
+struct logs_stream_cfg {
+  bool on;
+  char name[LOGSTREAM_NAME_MAX + 1]; /* default NEXC_LOGS */
+  int64_t max_age_ms;                /* default 24 h */
+  int64_t max_bytes;                 /* default 1 GiB */
+  int64_t replicas;                  /* 0: 1, or 3 when the server is in a cluster */
+};
 
 struct config {
   int64_t machine_pool_size;
@@ -94,6 +104,7 @@ struct config {
   char *cgroup_root;            /* NULL: the node's own cgroup */
   int cgroup_mode;              /* enum cg_mode */
   enum logs_on_full logs_on_full; /* the default of deploys that do not say */
+  struct logs_stream_cfg logs_stream;
   struct strlist warnings;
 };
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/duration.h"
 #include "api/jsonw.h"
 #include "node/core/config_int.h"
 
@@ -21,6 +22,28 @@ dump_strlist (struct jsonw *w, const char *key, const struct strlist *l)
   for (size_t i = 0; i < l->n; i++)
     jsonw_str (w, l->v[i]);
   jsonw_arr_end (w);
+}
+
+/* false, or the stream's effective settings (replicas only when set: else
+ * the node picks 1 or 3 from the server it meets). */
+static void
+dump_logs_stream (const struct logs_stream_cfg *ls, struct jsonw *w)
+{
+  char age[DURATION_TEXT_MAX];
+  jsonw_key (w, "stream");
+  if (!ls->on)
+    {
+      jsonw_bool (w, false);
+      return;
+    }
+  duration_format (ls->max_age_ms, age);
+  jsonw_obj_begin (w);
+  jsonw_kstr (w, "name", ls->name);
+  jsonw_kstr (w, "max_age", age);
+  jsonw_kint (w, "max_bytes", ls->max_bytes);
+  if (ls->replicas)
+    jsonw_kint (w, "replicas", ls->replicas);
+  jsonw_obj_end (w);
 }
 
 /* The process tier's keys, maxima resolved (0 means the template's). */
@@ -51,6 +74,7 @@ dump_sandbox (const struct config *cfg, struct jsonw *w)
   jsonw_key (w, "logs");
   jsonw_obj_begin (w);
   jsonw_kstr (w, "on_full", config_logs_on_full_names[cfg->logs_on_full & 1]);
+  dump_logs_stream (&cfg->logs_stream, w);
   jsonw_obj_end (w);
   if (cfg->cgroup_root)
     jsonw_kstr (w, "cgroup_root", cfg->cgroup_root);

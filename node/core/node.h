@@ -31,6 +31,7 @@ struct artifact_cache;
 struct reattach;
 struct journal;
 struct agent_socks;
+struct logstream;
 
 struct node_counters {
   uint64_t deploys_ok;
@@ -91,6 +92,7 @@ struct node {
   struct pool *fn_pool; /* function invocations' agents, made at the first function deploy */
   struct zygote *zygote;  /* agent fork server, tier none (node/agents/zygote.h); NULL until used */
   struct logack *logack;  /* log lines until the server confirms them (node/bus/logack.h) */
+  struct logstream *logstream; /* the log stream for replay, or NULL (node/bus/logstream.h) */
   struct outbox *outbox;  /* lifecycle events until the server confirms them (node/bus/outbox.h) */
   struct sandbox *sandbox; /* process tier (node/sandbox/sandbox.h); NULL in tier none */
   struct artifact_cache *cache;

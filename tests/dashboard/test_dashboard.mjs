@@ -238,7 +238,7 @@ async function startNode(natsPort) {
   // require_bound_tokens: the page's tokens must name their request (as the packaged config wants).
   fs.writeFileSync(
     files.nodeConf,
-    JSON.stringify({ machine_pool_size: 1, sandbox: "none", require_bound_tokens: true, metrics_interval_ms: METRICS_MS }),
+    JSON.stringify({ machine_pool_size: 1, sandbox: "none", require_bound_tokens: true, metrics_interval_ms: METRICS_MS, logs: { stream: true } }),
   );
   fs.mkdirSync(files.state, { mode: 0o700 });
   const child = start(
@@ -451,6 +451,24 @@ async function main() {
   const fits = await card.locator(".wl-table-wrap").evaluate((e) => [e.scrollWidth, e.clientWidth]);
   check(fits[0] <= fits[1], `the workload table (${fits[0]} px) overflows its card (${fits[1]} px) at 1440 px`);
   ok(`the charts gain points as metrics arrive (${METRICS_MS} ms): ${Object.keys(lines).map((k) => `${k} ${before[k]} → ${after[k]}`).join(", ")}`);
+
+  // The node keeps a log stream (logs.stream): opening the pane again shows
+  // the history from tick 1, then new ticks, each once.
+  const tickNumbers = async () =>
+    (await page.locator("#log-lines .line:not(.note)").allInnerTexts())
+      .map((t) => /tick (\d+)/.exec(t))
+      .filter(Boolean)
+      .map((m) => Number(m[1]));
+  const seenBefore = Math.max(0, ...(await tickNumbers()));
+  await page.click(`button[data-action="logs"][data-id="${wid}"]`);
+  await page.locator("#log-lines .line.note", { hasText: /of stream NEXC_LOGS/ }).waitFor({ timeout: 5000 }).catch(async () => {
+    throw new Failure(`the log pane does not read the stream: ${await page.locator("#log-lines").innerText()}`);
+  });
+  await waitFor(async () => Math.max(0, ...(await tickNumbers())) > seenBefore + 2, 10000, "no new tick after the history");
+  const replayed = await tickNumbers();
+  check(replayed[0] === 1, `the history starts at tick ${replayed[0]}, not 1`);
+  replayed.forEach((n, i) => check(n === i + 1, `tick ${n} at position ${i + 1}: a gap or a repeat at the seam (${replayed.join(",")})`));
+  ok(`the log pane shows the stream's history (ticks 1..${seenBefore}) then new ticks up to ${replayed.at(-1)}, each once`);
 
   await page.screenshot({ path: path.join(OUT, "dashboard.png"), fullPage: true });
   await card.screenshot({ path: path.join(OUT, "dashboard-node.png") });

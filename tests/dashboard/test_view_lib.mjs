@@ -2,7 +2,9 @@
 // The dashboard's view helpers in Node, no browser: dashboard/lib/series.js
 // (the ring, the time window, counter rates, the bounded store),
 // dashboard/lib/chart.js (scales, SVG path data, gaps) and
-// dashboard/lib/sandbox.js (INFO's nexc.sandbox in words).
+// dashboard/lib/sandbox.js (INFO's nexc.sandbox in words) and
+// dashboard/lib/logs.js (the log stream from INFO, the history's bounds,
+// repeats by Nexc-Seq).
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
@@ -13,6 +15,7 @@ const LIB = path.resolve(here, "..", "..", "dashboard", "lib");
 const { Series, CounterRate, SeriesStore } = await import(path.join(LIB, "series.js"));
 const chart = await import(path.join(LIB, "chart.js"));
 const { sandboxText, sandboxDetails, sandboxWeak } = await import(path.join(LIB, "sandbox.js"));
+const logs = await import(path.join(LIB, "logs.js"));
 
 // ---- series ---------------------------------------------------------------
 
@@ -273,4 +276,58 @@ test("the x span grows in whole steps from the minimum to the window", () => {
   assert.equal(chart.windowSpan(250000, min, max), max);
   assert.equal(chart.windowSpan(9e9, min, max), max);
   assert.equal(chart.windowSpan(31000, 30000, max, 30000), 60000);
+});
+
+// ---- logs -----------------------------------------------------------------
+
+test("the log stream comes from INFO only when the node found or made it", () => {
+  const info = (stream) => ({ nexc: { logs: { stream } } });
+  assert.equal(logs.logStreamOf(info({ name: "NEXC_LOGS", state: "created" })), "NEXC_LOGS");
+  assert.equal(logs.logStreamOf(info({ name: "APP", state: "exists" })), "APP");
+  assert.equal(logs.logStreamOf(info({ name: "APP", state: "differs" })), "APP");
+  for (const state of ["pending", "unavailable", "refused", undefined]) {
+    assert.equal(logs.logStreamOf(info({ name: "NEXC_LOGS", state })), null, String(state));
+  }
+  assert.equal(logs.logStreamOf(info(null)), null);
+  assert.equal(logs.logStreamOf({}), null);
+  assert.equal(logs.logStreamOf(undefined), null);
+  assert.equal(logs.logStreamOf(info({ name: "a.b", state: "created" })), null, "not a stream name");
+  assert.equal(logs.logStreamOf(info({ name: 7, state: "created" })), null);
+});
+
+test("the history: subject, start time, at most the last 500 lines", () => {
+  assert.equal(logs.logSubject("default", "N1", "ticker", "abc"), "$NEX.logs.default.N1.ticker.abc");
+  assert.equal(logs.logSubject("default", "N1", "ticker", null), "$NEX.logs.default.N1.ticker.*");
+  assert.equal(logs.historyStart(Date.UTC(2026, 0, 1, 12, 10), 10 * 60 * 1000), "2026-01-01T12:00:00.000Z");
+  assert.equal(logs.HISTORY_MS, 600000);
+  assert.equal(logs.showHistoryLine(10000), false);
+  assert.equal(logs.showHistoryLine(500), false);
+  assert.equal(logs.showHistoryLine(499), true);
+  assert.equal(logs.showHistoryLine(0), true);
+  assert.equal(logs.showHistoryLine(undefined), true, "a live message has no pending count");
+});
+
+test("repeats by Nexc-Seq are dropped per workload id, drop records by their range", () => {
+  const d = new logs.LogDedup(2);
+  assert.equal(d.accept("a", 1), true);
+  assert.equal(d.accept("a", 2), true);
+  assert.equal(d.accept("a", 2), false, "the same line again");
+  assert.equal(d.accept("a", 1), false, "an older line again (a republished batch)");
+  assert.equal(d.accept("b", 1), true, "another id has its own numbers");
+  assert.equal(d.accept("a", 3), true);
+  assert.equal(d.accept("a", 0), true, "no number: shown");
+  assert.equal(d.accept("a", 0, "4-9"), true);
+  assert.equal(d.accept("a", 0, "4-9"), false, "the same drop record again");
+  assert.equal(d.accept("a", 0, "5-8"), false);
+  assert.equal(d.accept("a", 0, "10-12"), true);
+  assert.equal(d.accept("a", 0, "junk"), true, "a malformed range is not judged");
+  assert.equal(d.repeats, 4);
+  // bounded: a third id makes the least recently seen forget its numbers
+  d.accept("c", 5);
+  assert.equal(d.ids.size, 2);
+  assert.equal(d.accept("b", 1), true, "b was forgotten");
+  assert.deepEqual(logs.parseDropped("3-7"), [3, 7]);
+  assert.equal(logs.parseDropped("7-3"), null);
+  assert.equal(logs.parseDropped("0-3"), null);
+  assert.equal(logs.parseDropped("3-"), null);
 });

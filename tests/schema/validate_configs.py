@@ -218,6 +218,10 @@ INVALID = [
     {"max_resources": {"gpus": 1}},
     {"max_resources": {"vcpus": 0.001}},
     {"pids_limit": 7},
+    {"logs": {"stream": {"name": "no.dots"}}},
+    {"logs": {"stream": {"max_age": "24"}}},
+    {"logs": {"stream": {"replicas": 6}}},
+    {"logs": {"stream": {"retention": "interest"}}},
     {"autostart": {"workloads": [{"name": "bad name", "type": "native", "location": "/bin/true"}]}},
 ]
 

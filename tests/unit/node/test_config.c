@@ -623,8 +623,62 @@ test_process_tier_keys (void **state)
   config_free (&cfg);
   parse_fails ("{\"logs\":{\"on_full\":\"drop\"}}",
                "logs.on_full: must be one of \"block\", \"drop_oldest\"");
-  parse_fails ("{\"logs\":{\"size\":1}}", "logs.size: not a setting (on_full)");
+  parse_fails ("{\"logs\":{\"size\":1}}", "logs.size: not a setting (on_full, stream)");
   parse_fails ("{\"logs\":null}", "logs: must be an object");
+
+  /* logs.stream: off by default; true means the defaults; an object merges
+   * over them; every field strict. */
+  parse_ok (&cfg, "{}");
+  assert_false (cfg.logs_stream.on);
+  config_free (&cfg);
+  parse_ok (&cfg, "{\"logs\":{\"stream\":true}}");
+  assert_true (cfg.logs_stream.on);
+  assert_string_equal (cfg.logs_stream.name, "NEXC_LOGS");
+  assert_int_equal (cfg.logs_stream.max_age_ms, 24ll * 3600 * 1000);
+  assert_int_equal (cfg.logs_stream.max_bytes, 1024ll * 1024 * 1024);
+  assert_int_equal (cfg.logs_stream.replicas, 0);
+  config_free (&cfg);
+  parse_ok (&cfg, "{\"logs\":{\"stream\":false}}");
+  assert_false (cfg.logs_stream.on);
+  config_free (&cfg);
+  parse_ok (&cfg, "{\"logs\":{\"on_full\":\"block\",\"stream\":{\"name\":\"APP-logs_1\","
+                  "\"max_age\":\"1h30m\",\"max_bytes\":1048576,\"replicas\":3}}}");
+  assert_true (cfg.logs_stream.on);
+  assert_string_equal (cfg.logs_stream.name, "APP-logs_1");
+  assert_int_equal (cfg.logs_stream.max_age_ms, 5400000);
+  assert_int_equal (cfg.logs_stream.max_bytes, 1048576);
+  assert_int_equal (cfg.logs_stream.replicas, 3);
+  config_free (&cfg);
+  parse_ok (&cfg, "{\"logs\":{\"stream\":{}}}");
+  assert_true (cfg.logs_stream.on);
+  assert_string_equal (cfg.logs_stream.name, "NEXC_LOGS");
+  config_free (&cfg);
+  parse_fails ("{\"logs\":{\"stream\":{\"retention\":\"interest\"}}}",
+               "logs.stream.retention: not a setting (name, max_age, max_bytes, replicas)");
+  parse_fails ("{\"logs\":{\"stream\":null}}", "logs.stream: must be true, false or an object");
+  parse_fails ("{\"logs\":{\"stream\":\"NEXC_LOGS\"}}",
+               "logs.stream: must be true, false or an object");
+  parse_fails ("{\"logs\":{\"stream\":{\"name\":\"a.b\"}}}",
+               "logs.stream.name: must match ^[A-Za-z0-9_-]{1,64}$ (a JetStream stream name)");
+  parse_fails_with ("{\"logs\":{\"stream\":{\"name\":\"\"}}}", "logs.stream.name: must match");
+  parse_fails_with ("{\"logs\":{\"stream\":{\"name\":\"logs>\"}}}", "logs.stream.name: must match");
+  parse_fails_with ("{\"logs\":{\"stream\":{\"name\":\"a b\"}}}", "logs.stream.name: must match");
+  parse_fails_with ("{\"logs\":{\"stream\":{\"name\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}}",
+                    "logs.stream.name: must match");
+  parse_fails ("{\"logs\":{\"stream\":{\"max_age\":\"30s\"}}}",
+               "logs.stream.max_age: \"30s\" is not a duration from 1m to 3650d (a number and a "
+               "unit: d, h, m, s, ms; e.g. 90s, 10m, 2h, 1h30m)");
+  parse_fails_with ("{\"logs\":{\"stream\":{\"max_age\":\"24\"}}}", "is not a duration");
+  parse_fails ("{\"logs\":{\"stream\":{\"max_age\":86400000}}}",
+               "logs.stream.max_age: must be a duration such as \"24h\"");
+  parse_fails ("{\"logs\":{\"stream\":{\"max_bytes\":1000}}}",
+               "logs.stream.max_bytes: 1000 is out of range [1048576, 1125899906842624]");
+  parse_fails ("{\"logs\":{\"stream\":{\"replicas\":0}}}",
+               "logs.stream.replicas: 0 is out of range [1, 5]");
+  parse_fails ("{\"logs\":{\"stream\":{\"replicas\":6}}}",
+               "logs.stream.replicas: 6 is out of range [1, 5]");
+  parse_fails ("{\"logs\":{\"stream\":{\"replicas\":\"3\"}}}",
+               "logs.stream.replicas: must be an integer");
   parse_fails ("{\"network\":\"bridge\"}", "network: must be one of \"host\", \"none\"");
   parse_fails ("{\"network\":null}", "network: must be one of \"host\", \"none\"");
   parse_fails ("{\"cgroup\":\"v3\"}", "cgroup: must be one of \"auto\", \"v1\", \"v2\", \"none\"");
