@@ -493,6 +493,14 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
   r.resources = o->resources;
   r.restart = o->restart;
   r.logs_on_full = o->logs_on_full;
+  if (o->nats_publish)
+    while (o->nats_publish[r.nats.n_publish])
+      r.nats.n_publish++;
+  r.nats.publish = (char **) o->nats_publish;
+  if (o->nats_subscribe)
+    while (o->nats_subscribe[r.nats.n_subscribe])
+      r.nats.n_subscribe++;
+  r.nats.subscribe = (char **) o->nats_subscribe;
   if (request_digest (&r, digest, err) < 0)
     goto out;
   /* A bound token: a deploy (never a stop), of exactly this request, for

@@ -105,6 +105,10 @@ struct nexc_deploy_opts {
   struct deploy_restart restart;     /* restart policy (nexc extension); .present=false: none */
   enum deploy_logs_on_full logs_on_full; /* (nexc extension) UNSET: the node's default */
   const char *const *trigger_subjects; /* type "function": NULL-terminated, may be NULL */
+  /* (nexc extension) subjects the workload's own NATS credentials allow,
+   * on a node with workload_creds: NULL-terminated, may be NULL. */
+  const char *const *nats_publish;
+  const char *const *nats_subscribe;
 };
 
 struct nexc_deploy_result {

@@ -61,6 +61,10 @@ config_free (struct config *cfg)
   strlist_free (&cfg->requester_public_keys);
   strlist_free (&cfg->deny_trigger_subjects);
   strlist_free (&cfg->allow_trigger_subjects);
+  strlist_free (&cfg->lameduck_issuers);
+  free (cfg->wcreds_account);
+  free (cfg->wcreds_key_file);
+  cfg->wcreds_account = cfg->wcreds_key_file = NULL;
   strmap_free (&cfg->tags);
   strlist_free (&cfg->warnings);
   for (size_t i = 0; i < cfg->n_autostart; i++)
@@ -532,6 +536,53 @@ parse_max_resources (struct config *cfg, json_t *v, struct nxerr *err)
   return 0;
 }
 
+static bool
+is_account_key (const char *s)
+{
+  return strlen (s) == NKEY_PUBLIC_LEN && nkey_is_valid_public (s, NKEY_ACCOUNT);
+}
+
+/* The file itself (its mode, its key) is checked when the node starts
+ * (node/workload/creds.c): check-config runs where the seed may not be. */
+static int
+parse_workload_creds (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  const char *k;
+  json_t *e;
+  if (json_is_null (v))
+    return 0;
+  if (!json_is_object (v))
+    return nxerr_set (err, EINVAL,
+                      "workload_creds: must be an object {\"account\": \"A…\", "
+                      "\"signing_key_file\": \"/path\"}");
+  json_object_foreach (v, k, e)
+  {
+    int rc;
+    if (strcmp (k, "account") == 0)
+      {
+        rc = get_string (e, "workload_creds.account", &cfg->wcreds_account, err);
+        if (rc == 0 && !is_account_key (cfg->wcreds_account))
+          rc = nxerr_set (err, EINVAL, "workload_creds.account: must be a public account nkey (A…)");
+      }
+    else if (strcmp (k, "signing_key_file") == 0)
+      {
+        rc = get_string (e, "workload_creds.signing_key_file", &cfg->wcreds_key_file, err);
+        if (rc == 0 && cfg->wcreds_key_file[0] != '/')
+          rc = nxerr_set (err, EINVAL, "workload_creds.signing_key_file: must be an absolute path");
+      }
+    else if (strcmp (k, "ttl_s") == 0)
+      rc = get_int (e, "workload_creds.ttl_s", 0, 31536000, &cfg->wcreds_ttl_s, err);
+    else
+      rc = nxerr_set (err, EINVAL,
+                      "workload_creds.%.64s: not a setting (account, signing_key_file, ttl_s)", k);
+    if (rc < 0)
+      return -1;
+  }
+  if (cfg->wcreds_account == NULL || cfg->wcreds_key_file == NULL)
+    return nxerr_set (err, EINVAL, "workload_creds: account and signing_key_file are required");
+  return 0;
+}
+
 /* Index = enum logs_on_full. Also written by config_dump.c. */
 const char *const config_logs_on_full_names[] = { "block", "drop_oldest", NULL };
 
@@ -658,6 +709,10 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
     return get_bool (v, k, &cfg->lameduck_requires_jwt, err);
   if (strcmp (k, "require_bound_tokens") == 0)
     return get_bool (v, k, &cfg->require_bound_tokens, err);
+  if (strcmp (k, "lameduck_issuers") == 0)
+    return get_strlist (v, k, &cfg->lameduck_issuers, is_issuer_key, "a public nkey", err);
+  if (strcmp (k, "workload_creds") == 0)
+    return parse_workload_creds (cfg, v, err);
   if (strcmp (k, "allow_trigger_subjects") == 0)
     return get_strlist (v, k, &cfg->allow_trigger_subjects, is_subject, "a valid subject", err);
   if (strcmp (k, "workload_types") == 0)

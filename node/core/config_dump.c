@@ -95,6 +95,16 @@ config_dump (const struct config *cfg, struct buf *out)
   jsonw_kbool (&w, "lameduck_requires_jwt", cfg->lameduck_requires_jwt);
   jsonw_kbool (&w, "require_bound_tokens", cfg->require_bound_tokens);
   dump_strlist (&w, "allow_trigger_subjects", &cfg->allow_trigger_subjects);
+  dump_strlist (&w, "lameduck_issuers", &cfg->lameduck_issuers);
+  if (cfg->wcreds_account)
+    {
+      jsonw_key (&w, "workload_creds");
+      jsonw_obj_begin (&w);
+      jsonw_kstr (&w, "account", cfg->wcreds_account);
+      jsonw_kstr (&w, "signing_key_file", cfg->wcreds_key_file);
+      jsonw_kint (&w, "ttl_s", cfg->wcreds_ttl_s);
+      jsonw_obj_end (&w);
+    }
   jsonw_key (&w, "autostart");
   jsonw_obj_begin (&w);
   if (cfg->autostart_stop_issuer)

@@ -31,6 +31,7 @@ struct artifact_cache;
 struct reattach;
 struct journal;
 struct agent_socks;
+struct creds;
 
 struct node_counters {
   uint64_t deploys_ok;
@@ -95,6 +96,7 @@ struct node {
   struct sandbox *sandbox; /* process tier (node/sandbox/sandbox.h); NULL in tier none */
   struct artifact_cache *cache;
   struct replay *replay;
+  struct creds *creds; /* workload_creds' signing key (node/workload/creds.h); NULL: off */
 
   struct reattach *reattach; /* a restart's takeover (node/workload/reattach.h) */
   /* Both opened by reattach_open, NULL when the node runs without a state

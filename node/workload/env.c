@@ -80,6 +80,16 @@ env_open (struct node *n, const struct deploy_request *req, struct env *e, struc
 }
 
 void
+env_add (struct env *e, const char *key, const char *value)
+{
+  e->kv = xrealloc (e->kv, (2 * (e->n + 1) + 1) * sizeof *e->kv);
+  e->kv[2 * e->n] = xstrdup (key);
+  e->kv[2 * e->n + 1] = xstrdup (value);
+  e->n++;
+  e->kv[2 * e->n] = NULL;
+}
+
+void
 env_wipe (struct env *e)
 {
   for (size_t i = 0; i < 2 * e->n; i++)
