@@ -125,6 +125,13 @@ int nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o
                          const char *target_xkey, const char *hash, char **payload,
                          struct nxerr *err);
 
+/* Seal "K=V" strings (NULL-terminated) to a node's xkey "X…" from a fresh
+ * sender key, as a deploy does: the base64 "environment" (malloc'd) and
+ * the sender's public key. For config files (autostart
+ * "sealed_environment"; `nexc seal`). */
+int nexc_seal_env (const char *const *env, const char *xkey, char **sealed_b64,
+                   char sender_public[NKEY_PUBLIC_LEN + 1], struct nxerr *err);
+
 /* Mint a stop JWT and send STOP. */
 int nexc_stop (struct nexc_client *c, const char *node_id, const char *workload_id,
                const char *name, const struct nkey_pair *issuer, struct nxerr *err);

@@ -10,7 +10,10 @@
  *   publish  PROBE_FORGE_LOGS, PROBE_FORGE_EVENTS   (lines that must not arrive)
  *   request  PROBE_CONTROL            (a $NEX control subject)
  *   subscribe _INBOX.>                (other clients' replies)
- * First it prints who owns the creds file and its mode, and its own uid.
+ * With PROBE_SAY it first prints "natsprobe: say <PROBE_SAY>" (how a test
+ * sees an environment value arrive), and without NATS_CREDS or NATS_URL
+ * stops there (exit 0).
+ * Then it prints who owns the creds file and its mode, and its own uid.
  * Each line is "natsprobe: <what> <subject>: allowed" or "...: refused
  * (<server's text>)"; a request that got an answer prints "answered <data>".
  * The server reports a permission violation asynchronously; a flush after
@@ -94,7 +97,15 @@ main (void)
   const char *url = getenv ("NATS_URL"), *creds = getenv ("NATS_CREDS");
   const char *inbox = getenv ("NATS_INBOX_PREFIX");
   natsOptions *o = NULL;
-  natsStatus s = natsOptions_Create (&o);
+  natsStatus s;
+  if (getenv ("PROBE_SAY"))
+    {
+      printf ("natsprobe: say %s\n", getenv ("PROBE_SAY"));
+      fflush (stdout);
+      if (creds == NULL || url == NULL)
+        return 0;
+    }
+  s = natsOptions_Create (&o);
   if (s == NATS_OK)
     s = natsOptions_SetURL (o, url ? url : "nats://127.0.0.1:4222");
   if (s == NATS_OK && creds)

@@ -78,6 +78,8 @@ config_free (struct config *cfg)
       free (a->jsdomain);
       strlist_free (&a->argv);
       strmap_free (&a->env);
+      free (a->sealed_env);
+      free (a->sender_public_key);
     }
   free (cfg->autostart);
   cfg->autostart = NULL;
@@ -314,6 +316,32 @@ is_name (const char *s)
   return true;
 }
 
+/* "sealed_environment" (base64 of xkv1, `nexc seal`) with the
+ * "sender_public_key" it was sealed from: opened with the node's xkey at
+ * autostart (node/control/autostart.c), so a config holding only these
+ * holds no readable secret. */
+static int
+autostart_sealed (json_t *o, size_t i, struct autostart_spec *a, struct nxerr *err)
+{
+  if (autostart_string (o, "sealed_environment", i, false, &a->sealed_env, err) < 0
+      || autostart_string (o, "sender_public_key", i, false, &a->sender_public_key, err) < 0)
+    return -1;
+  if ((a->sealed_env == NULL) != (a->sender_public_key == NULL))
+    return nxerr_set (err, EINVAL,
+                      "autostart.workloads[%zu]: sealed_environment and sender_public_key go "
+                      "together (`nexc seal` prints both)",
+                      i);
+  if (a->sealed_env == NULL)
+    return 0;
+  if (a->env.n)
+    return nxerr_set (err, EINVAL,
+                      "autostart.workloads[%zu]: environment or sealed_environment, not both", i);
+  if (!is_xkey (a->sender_public_key))
+    return nxerr_set (err, EINVAL,
+                      "autostart.workloads[%zu].sender_public_key: must be a public xkey (X…)", i);
+  return 0;
+}
+
 static int
 parse_autostart_one (struct config *cfg, json_t *o, size_t i, struct nxerr *err)
 {
@@ -365,7 +393,7 @@ parse_autostart_one (struct config *cfg, json_t *o, size_t i, struct nxerr *err)
         strmap_set (&a->env, k, json_string_value (e));
       }
     }
-  return 0;
+  return autostart_sealed (o, i, a, err);
 }
 
 static int
@@ -802,8 +830,9 @@ config_parse (struct config *cfg, const char *json, size_t len, struct nxerr *er
   return rc;
 }
 
-/* Whether any autostart workload has environment values: they may be
- * secrets, and a workload can read host files that others can read. */
+/* Whether any autostart workload has environment values in clear: they
+ * may be secrets, and a workload can read host files that others can
+ * read. A sealed environment does not count: only the node's xkey opens it. */
 static bool
 holds_env (const struct config *cfg)
 {

@@ -31,6 +31,8 @@ struct autostart_spec {
   char *jsdomain;
   struct strlist argv;
   struct strmap env;
+  char *sealed_env;        /* "sealed_environment": base64 xkv1 to the node's xkey; NULL: none */
+  char *sender_public_key; /* the sealing key, with sealed_env */
   bool essential;
 };
 

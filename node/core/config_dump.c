@@ -127,6 +127,7 @@ config_dump (const struct config *cfg, struct buf *out)
       for (size_t j = 0; j < a->env.n; j++)
         jsonw_str (&w, a->env.keys[j]);
       jsonw_arr_end (&w);
+      jsonw_kbool (&w, "environment_sealed", a->sealed_env != NULL);
       jsonw_obj_end (&w);
     }
   jsonw_arr_end (&w);
