@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/log.h"
@@ -85,6 +86,27 @@ usage (FILE *f)
 }
 
 /* ---- NATS connection ---- */
+
+/* A file holding a secret must be the owner's alone (said on stderr). */
+static bool
+private_file (const char *path)
+{
+  struct stat st;
+  if (stat (path, &st) < 0)
+    {
+      fprintf (stderr, "nexc-node: up: --creds %s: %s\n", path, strerror (errno));
+      return false;
+    }
+  if (st.st_mode & 077)
+    {
+      fprintf (stderr,
+               "nexc-node: up: --creds %s is readable by group or others (mode %04o): chmod 600 "
+               "it\n",
+               path, (unsigned) (st.st_mode & 07777));
+      return false;
+    }
+  return true;
+}
 
 static void
 on_disconnected (natsConnection *nc, void *closure)
@@ -370,6 +392,9 @@ cmd_up (int argc, char **argv)
   if (o.password || o.token)
     log_warn ("--password/--token are visible to every local user (ps); use --password-file, "
               "--token-file, NATS_PASSWORD or NATS_TOKEN");
+  /* The node's own NATS user: its seed is in that file. */
+  if (o.creds && !private_file (o.creds))
+    return EXIT_CONFIG;
   if (o.user && !o.password && !o.password_file)
     o.password = getenv ("NATS_PASSWORD");
   if (!o.token && !o.token_file)

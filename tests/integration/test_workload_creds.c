@@ -413,19 +413,27 @@ test_refusals (void **state)
   assert_int_equal (nexc_deploy (f->c, &d, &res, &err), -1);
   assert_non_null (strstr (err.msg, "nats.subscribe $NEX.logs.> overlaps"));
 
-  assert_int_equal (chmod (f->key_file, 0644), 0);
-  snprintf (cmd, sizeof cmd, "%s up --config %s --server %s --creds %s --state-dir %s/s2 2>&1",
-            harness_bin ("node/nexc-node"), f->h.node_config, f->h.nats_url, f->node_creds,
-            f->dir);
-  p = popen (cmd, "r");
-  assert_non_null (p);
-  size_t n = fread (out, 1, sizeof out - 1, p);
-  out[n] = '\0';
-  st = pclose (p);
-  assert_true (WIFEXITED (st));
-  assert_int_equal (WEXITSTATUS (st), 78);
-  if (strstr (out, "readable by group or others") == NULL || strstr (out, "chmod 600") == NULL)
-    fail_msg ("unexpected output: %s", out);
+  /* The signing key, then the node's own creds: each must be 0600. */
+  for (int round = 0; round < 2; round++)
+    {
+      const char *loose = round == 0 ? f->key_file : f->node_creds;
+      assert_int_equal (chmod (f->key_file, round == 0 ? 0644 : 0600), 0);
+      assert_int_equal (chmod (f->node_creds, round == 1 ? 0644 : 0600), 0);
+      snprintf (cmd, sizeof cmd,
+                "%s up --config %s --server %s --creds %s --state-dir %s/s2 2>&1",
+                harness_bin ("node/nexc-node"), f->h.node_config, f->h.nats_url, f->node_creds,
+                f->dir);
+      p = popen (cmd, "r");
+      assert_non_null (p);
+      size_t n = fread (out, 1, sizeof out - 1, p);
+      out[n] = '\0';
+      st = pclose (p);
+      assert_true (WIFEXITED (st));
+      assert_int_equal (WEXITSTATUS (st), 78);
+      if (strstr (out, loose) == NULL || strstr (out, "readable by group or others") == NULL
+          || strstr (out, "chmod 600") == NULL)
+        fail_msg ("unexpected output: %s", out);
+    }
 }
 
 int
