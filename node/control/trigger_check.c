@@ -86,6 +86,13 @@ check_nats (struct node *n, const struct deploy_request *req, char *msg, size_t 
                           "credentials of their own (workload_creds is off)");
       return -1;
     }
+  /* The node subscribes for a function and hands each message in: a
+   * function run has no NATS user to give permissions to. */
+  if (trigger_is_function (req->type))
+    {
+      snprintf (msg, cap, "Invalid deploy request: nats: not supported for function workloads");
+      return -1;
+    }
   if (check_nats_list (n, "publish", nt->publish, nt->n_publish, msg, cap) < 0)
     return -1;
   return check_nats_list (n, "subscribe", nt->subscribe, nt->n_subscribe, msg, cap);

@@ -412,6 +412,18 @@ test_refusals (void **state)
   d.nats_subscribe = bad;
   assert_int_equal (nexc_deploy (f->c, &d, &res, &err), -1);
   assert_non_null (strstr (err.msg, "nats.subscribe $NEX.logs.> overlaps"));
+  const char *inbox[] = { "_INBOX.>", NULL };
+  d.nats_subscribe = inbox; /* other clients' replies */
+  assert_int_equal (nexc_deploy (f->c, &d, &res, &err), -1);
+  assert_non_null (strstr (err.msg, "nats.subscribe _INBOX.> overlaps"));
+  const char *fine[] = { "probe.in", NULL }, *trig[] = { "probe.trigger", NULL };
+  d.nats_subscribe = fine;
+  d.type = "function";
+  d.trigger_subjects = trig;
+  assert_int_equal (nexc_deploy (f->c, &d, &res, &err), -1);
+  assert_non_null (strstr (err.msg, "nats: not supported for function workloads"));
+  d.type = NULL;
+  d.trigger_subjects = NULL;
 
   /* The signing key, then the node's own creds: each must be 0600. */
   for (int round = 0; round < 2; round++)
