@@ -330,6 +330,37 @@ take_logs (struct deploy_request *r, json_t *v, struct nxerr *err)
   return 0;
 }
 
+/* "nats" (our extension): strict like "logs"; what the subjects may be is
+ * the node's call (node/control/trigger_check.h). */
+static int
+take_nats (struct deploy_request *r, json_t *v, struct nxerr *err)
+{
+  const char *k;
+  json_t *e;
+  if (json_is_null (v))
+    return 0;
+  if (!json_is_object (v))
+    return type_error (err, v, "nats", "NatsPermissions");
+  json_object_foreach (v, k, e)
+  {
+    int rc;
+    if (strcasecmp (k, "publish") == 0)
+      rc = take_strings (e, "nats.publish", DEPLOY_NATS_SUBJECTS_MAX, &r->nats.publish,
+                         &r->nats.n_publish, err);
+    else if (strcasecmp (k, "subscribe") == 0)
+      rc = take_strings (e, "nats.subscribe", DEPLOY_NATS_SUBJECTS_MAX, &r->nats.subscribe,
+                         &r->nats.n_subscribe, err);
+    else
+      rc = nxerr_set (err, EPROTO,
+                      "Invalid deploy request: nats.%.64s is not a known setting (publish, "
+                      "subscribe)",
+                      k);
+    if (rc < 0)
+      return -1;
+  }
+  return 0;
+}
+
 static int
 take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *err)
 {
@@ -392,6 +423,8 @@ take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *er
     return take_restart (r, v, err);
   if (strcasecmp (k, "logs") == 0)
     return take_logs (r, v, err);
+  if (strcasecmp (k, "nats") == 0)
+    return take_nats (r, v, err);
   return 0; /* unknown keys are ignored (§0) */
 }
 
@@ -494,6 +527,8 @@ deploy_request_free (struct deploy_request *r)
   free (r->target_node);
   free_strv (r->trigger_subjects, r->n_triggers);
   free (r->retried_at);
+  free_strv (r->nats.publish, r->nats.n_publish);
+  free_strv (r->nats.subscribe, r->nats.n_subscribe);
   free (r);
 }
 
@@ -549,6 +584,21 @@ encode_restart (struct jsonw *w, const struct deploy_restart *rs)
   jsonw_obj_end (w);
 }
 
+/* Only when a subject is declared; each list only when not empty. */
+static void
+encode_nats (struct jsonw *w, const struct deploy_nats *nt)
+{
+  if (nt->n_publish == 0 && nt->n_subscribe == 0)
+    return;
+  jsonw_key (w, "nats");
+  jsonw_obj_begin (w);
+  if (nt->n_publish)
+    encode_strv (w, "publish", nt->publish, nt->n_publish);
+  if (nt->n_subscribe)
+    encode_strv (w, "subscribe", nt->subscribe, nt->n_subscribe);
+  jsonw_obj_end (w);
+}
+
 void
 deploy_request_encode (const struct deploy_request *r, struct buf *out)
 {
@@ -597,6 +647,7 @@ deploy_request_encode (const struct deploy_request *r, struct buf *out)
       jsonw_kstr (&w, "on_full", r->logs_on_full == DEPLOY_LOGS_BLOCK ? "block" : "drop_oldest");
       jsonw_obj_end (&w);
     }
+  encode_nats (&w, &r->nats);
   jsonw_obj_end (&w);
 }
 

@@ -74,6 +74,18 @@ enum deploy_logs_on_full {
   DEPLOY_LOGS_DROP_OLDEST,
 };
 
+/* Our extension: "nats":{"publish":[...],"subscribe":[...]}, the subjects
+ * the workload's own NATS credentials allow (node config workload_creds,
+ * node/workload/creds.h); each optional, at most DEPLOY_NATS_SUBJECTS_MAX.
+ * The node checks them against the trigger deny list. */
+#define DEPLOY_NATS_SUBJECTS_MAX 64
+struct deploy_nats {
+  char **publish;
+  size_t n_publish;
+  char **subscribe;
+  size_t n_subscribe;
+};
+
 struct deploy_request {
   char **argv;
   size_t argc;
@@ -95,6 +107,7 @@ struct deploy_request {
   struct deploy_resources resources; /* all zero when absent */
   struct deploy_restart restart;
   enum deploy_logs_on_full logs_on_full;
+  struct deploy_nats nats; /* all empty when absent */
 };
 
 /* Decode. On failure err->msg is the text that follows
@@ -109,7 +122,7 @@ void deploy_request_encode (const struct deploy_request *r, struct buf *out);
 /* What a bound deploy token (jwt nats.nexc_bind) names: the lowercase hex
  * SHA-256 of r encoded without its workload_jwt and retry fields, so every
  * field that decides what runs (argv, type, location, environment, sender,
- * triggers, resources, restart, ...) is covered and the token need not
+ * triggers, resources, restart, nats, ...) is covered and the token need not
  * contain itself. Clients compute it on a decode of what they encoded, so
  * both ends digest the same decoded values. */
 #define DEPLOY_DIGEST_HEX_LEN 65

@@ -359,14 +359,20 @@ jwt_compute_jti (const struct jwt_claims *c, char out[53])
 }
 
 static void
-write_payload (struct buf *out, const struct jwt_claims *c)
+write_payload (struct buf *out, const struct jwt_claims *c, const char *nats_json)
 {
   struct jsonw w;
   jsonw_init (&w, out);
   jsonw_obj_begin (&w);
   write_std_claims (&w, c, true);
-  /* nats is a Go map: keys sorted, and a present hash is kept even if "". */
   jsonw_key (&w, "nats");
+  if (nats_json)
+    {
+      jsonw_raw (&w, nats_json, strlen (nats_json));
+      jsonw_obj_end (&w);
+      return;
+    }
+  /* nats is a Go map: keys sorted, and a present hash is kept even if "". */
   jsonw_obj_begin (&w);
   if (c->hash != NULL)
     jsonw_kstr (&w, "hash", c->hash);
@@ -379,9 +385,26 @@ write_payload (struct buf *out, const struct jwt_claims *c)
   jsonw_obj_end (&w);
 }
 
+static int encode_with (struct jwt_claims *c, const char *nats_json,
+                        const struct nkey_pair *signer, struct buf *out, struct nxerr *err);
+
 int
 jwt_encode (struct jwt_claims *c, const struct nkey_pair *signer, struct buf *out,
             struct nxerr *err)
+{
+  return encode_with (c, NULL, signer, out, err);
+}
+
+int
+jwt_encode_nats (struct jwt_claims *c, const char *nats_json, const struct nkey_pair *signer,
+                 struct buf *out, struct nxerr *err)
+{
+  return encode_with (c, nats_json, signer, out, err);
+}
+
+static int
+encode_with (struct jwt_claims *c, const char *nats_json, const struct nkey_pair *signer,
+             struct buf *out, struct nxerr *err)
 {
   cleanup_buf struct buf tok = BUF_INIT;
   cleanup_buf struct buf payload = BUF_INIT;
@@ -402,7 +425,7 @@ jwt_encode (struct jwt_claims *c, const struct nkey_pair *signer, struct buf *ou
   c->jti = xstrdup (jti);
   c->version = 2;
 
-  write_payload (&payload, c);
+  write_payload (&payload, c, nats_json);
   b64_encode (B64_URL_NOPAD, jwt_header_json, sizeof jwt_header_json - 1, &tok);
   buf_putc (&tok, '.');
   b64_encode (B64_URL_NOPAD, payload.data, payload.len, &tok);

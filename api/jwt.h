@@ -62,5 +62,10 @@ void jwt_compute_jti (const struct jwt_claims *c, char out[53]);
  * appended to out. */
 int jwt_encode (struct jwt_claims *c, const struct nkey_pair *signer, struct buf *out,
                 struct nxerr *err);
+/* The same with the nats claim given whole as a JSON object text (the
+ * user, account and operator claims of api/natsjwt.h); c's hash, purpose
+ * and bind are not written. */
+int jwt_encode_nats (struct jwt_claims *c, const char *nats_json, const struct nkey_pair *signer,
+                     struct buf *out, struct nxerr *err);
 
 #endif

@@ -394,15 +394,15 @@ nexc_node_xkey (struct nexc_client *c, const char *node_id, char out[NKEY_PUBLIC
 /* ---- deploy ---- */
 
 static int
-seal_env (const struct nexc_deploy_opts *o, const struct nkey_pair *sender, const char *xkey,
-          struct buf *b64out, struct nxerr *err)
+seal_vars (const char *const *env, const struct nkey_pair *sender, const char *xkey,
+           struct buf *b64out, struct nxerr *err)
 {
   cleanup_buf struct buf plain = BUF_INIT;
   cleanup_buf struct buf sealed = BUF_INIT;
   struct jsonw w;
   size_t n = 0;
-  if (o->env)
-    while (o->env[n])
+  if (env)
+    while (env[n])
       n++;
   jsonw_init (&w, &plain);
   if (n == 0)
@@ -412,11 +412,12 @@ seal_env (const struct nexc_deploy_opts *o, const struct nkey_pair *sender, cons
       jsonw_obj_begin (&w);
       for (size_t i = 0; i < n; i++)
         {
-          const char *eq = strchr (o->env[i], '=');
+          const char *eq = strchr (env[i], '=');
           char *k;
-          if (eq == NULL || eq == o->env[i])
-            return nxerr_set (err, EINVAL, "environment entry \"%s\" is not KEY=VALUE", o->env[i]);
-          k = xstrndup (o->env[i], (size_t) (eq - o->env[i]));
+          if (eq == NULL || eq == env[i])
+            /* Not echoed: the value may be a secret. */
+            return nxerr_set (err, EINVAL, "environment entry %zu is not KEY=VALUE", i + 1);
+          k = xstrndup (env[i], (size_t) (eq - env[i]));
           jsonw_kstr (&w, k, eq + 1);
           free (k);
         }
@@ -427,6 +428,35 @@ seal_env (const struct nexc_deploy_opts *o, const struct nkey_pair *sender, cons
   memset (plain.data, 0, plain.len);
   b64_encode (B64_STD, sealed.data, sealed.len, b64out);
   return 0;
+}
+
+static int
+seal_env (const struct nexc_deploy_opts *o, const struct nkey_pair *sender, const char *xkey,
+          struct buf *b64out, struct nxerr *err)
+{
+  return seal_vars (o->env, sender, xkey, b64out, err);
+}
+
+int
+nexc_seal_env (const char *const *env, const char *xkey, char **sealed_b64,
+               char sender_public[NKEY_PUBLIC_LEN + 1], struct nxerr *err)
+{
+  struct nkey_pair sender;
+  struct buf b64 = BUF_INIT;
+  int rc;
+  if (!nkey_is_valid_public (xkey, NKEY_CURVE))
+    return nxerr_set (err, EINVAL, "\"%.64s\" is not a public xkey (X…)", xkey);
+  if (nkey_pair_generate (NKEY_CURVE, &sender, err) < 0)
+    return -1;
+  rc = seal_vars (env, &sender, xkey, &b64, err);
+  if (rc == 0)
+    {
+      memcpy (sender_public, sender.public_text, NKEY_PUBLIC_LEN + 1);
+      *sealed_b64 = buf_steal (&b64, NULL);
+    }
+  buf_free (&b64);
+  nkey_pair_wipe (&sender);
+  return rc;
 }
 
 /* The digest a bound deploy token names: of r as the node will decode it. */
@@ -493,6 +523,14 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
   r.resources = o->resources;
   r.restart = o->restart;
   r.logs_on_full = o->logs_on_full;
+  if (o->nats_publish)
+    while (o->nats_publish[r.nats.n_publish])
+      r.nats.n_publish++;
+  r.nats.publish = (char **) o->nats_publish;
+  if (o->nats_subscribe)
+    while (o->nats_subscribe[r.nats.n_subscribe])
+      r.nats.n_subscribe++;
+  r.nats.subscribe = (char **) o->nats_subscribe;
   if (request_digest (&r, digest, err) < 0)
     goto out;
   /* A bound token: a deploy (never a stop), of exactly this request, for

@@ -106,6 +106,10 @@ struct nexc_deploy_opts {
   struct deploy_restart restart;     /* restart policy (nexc extension); .present=false: none */
   enum deploy_logs_on_full logs_on_full; /* (nexc extension) UNSET: the node's default */
   const char *const *trigger_subjects; /* type "function": NULL-terminated, may be NULL */
+  /* (nexc extension) subjects the workload's own NATS credentials allow,
+   * on a node with workload_creds: NULL-terminated, may be NULL. */
+  const char *const *nats_publish;
+  const char *const *nats_subscribe;
 };
 
 struct nexc_deploy_result {
@@ -121,6 +125,13 @@ int nexc_deploy (struct nexc_client *c, const struct nexc_deploy_opts *o,
 int nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
                          const char *target_xkey, const char *hash, char **payload,
                          struct nxerr *err);
+
+/* Seal "K=V" strings (NULL-terminated) to a node's xkey "X…" from a fresh
+ * sender key, as a deploy does: the base64 "environment" (malloc'd) and
+ * the sender's public key. For config files (autostart
+ * "sealed_environment"; `nexc seal`). */
+int nexc_seal_env (const char *const *env, const char *xkey, char **sealed_b64,
+                   char sender_public[NKEY_PUBLIC_LEN + 1], struct nxerr *err);
 
 /* Mint a stop JWT and send STOP. */
 int nexc_stop (struct nexc_client *c, const char *node_id, const char *workload_id,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/log.h"
@@ -34,6 +35,7 @@
 #include "node/control/metrics.h"
 #include "node/agents/pool.h"
 #include "node/sandbox/preflight.h"
+#include "node/workload/creds.h"
 #include "node/workload/reattach.h"
 #include "node/sandbox/sandbox.h"
 #include "node/state/replay.h"
@@ -85,6 +87,27 @@ usage (FILE *f)
 }
 
 /* ---- NATS connection ---- */
+
+/* A file holding a secret must be the owner's alone (said on stderr). */
+static bool
+private_file (const char *path)
+{
+  struct stat st;
+  if (stat (path, &st) < 0)
+    {
+      fprintf (stderr, "nexc-node: up: --creds %s: %s\n", path, strerror (errno));
+      return false;
+    }
+  if (st.st_mode & 077)
+    {
+      fprintf (stderr,
+               "nexc-node: up: --creds %s is readable by group or others (mode %04o): chmod 600 "
+               "it\n",
+               path, (unsigned) (st.st_mode & 07777));
+      return false;
+    }
+  return true;
+}
 
 static void
 on_disconnected (natsConnection *nc, void *closure)
@@ -371,6 +394,9 @@ cmd_up (int argc, char **argv)
   if (o.password || o.token)
     log_warn ("--password/--token are visible to every local user (ps); use --password-file, "
               "--token-file, NATS_PASSWORD or NATS_TOKEN");
+  /* The node's own NATS user: its seed is in that file. */
+  if (o.creds && !private_file (o.creds))
+    return EXIT_CONFIG;
   if (o.user && !o.password && !o.password_file)
     o.password = getenv ("NATS_PASSWORD");
   if (!o.token && !o.token_file)
@@ -405,14 +431,16 @@ cmd_up (int argc, char **argv)
   if (n.cfg.sandbox == SANDBOX_NONE)
     log_warn ("sandbox \"none\": workloads run as plain processes with the node's privileges "
               "(tag nex.unsafe=true)");
-  /* The node cannot see the server's permissions; it can see that it was
-   * given no credentials, which on a server that needs none means workloads
-   * on the host network are clients like any other. */
-  if (n.cfg.sandbox == SANDBOX_PROCESS && n.cfg.network != SANDBOX_NET_NONE && !o.creds
-      && !o.nkey && !o.user && !o.token && !o.token_file)
-    log_warn ("NATS without credentials and sandbox network \"host\": a workload can connect "
-              "to this NATS server and publish on $NEX.> (forged log lines, requests); use "
-              "\"network\": \"none\" or NATS accounts");
+  /* The node cannot see the server's permissions. Without workload_creds
+   * it gives workloads no NATS identity of their own, so on the host
+   * network a workload reaches the server as any local client can: on a
+   * server that lets anyone in, it may publish on $NEX.>. */
+  if (n.cfg.sandbox == SANDBOX_PROCESS && n.cfg.network != SANDBOX_NET_NONE
+      && n.cfg.wcreds_account == NULL)
+    log_warn ("workload_creds is off and sandbox network \"host\": a workload can reach NATS "
+              "as any client can (on a server without accounts: publish on $NEX.>, forged log "
+              "lines, requests); set workload_creds on an operator-mode server, or use "
+              "\"network\": \"none\"");
   if (n.cfg.valid_issuers.n == 0)
     log_warn ("OPEN NODE: valid_issuers is empty, so any client that can publish on $NEX.DEPLOY "
               "runs code here and any client can stop work (tag nex.open=true); "
@@ -431,6 +459,13 @@ cmd_up (int argc, char **argv)
     }
   n.node_id = n.id.server.public_text;
   statelock_name (state_lock, n.node_id);
+  if (creds_open (&n, &err) < 0)
+    {
+      log_error ("%s", err.msg);
+      identity_wipe (&n.id);
+      config_free (&n.cfg);
+      return EXIT_CONFIG;
+    }
   n.agent_path = find_agent (argv[0], &n.cfg);
   /* The journal of a previous run, and its agents still alive: before the
    * sandbox's leftover sweep, which must spare their sandboxes. */
@@ -525,6 +560,7 @@ cmd_up (int argc, char **argv)
   loop_free (n.loop);
   close (n.sigsrc.fd);
   identity_wipe (&n.id);
+  creds_close (&n);
   strmap_free (&n.tags);
   free (n.agent_path);
   statelock_release (n.cfg.state_dir, state_lock);

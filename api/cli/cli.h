@@ -35,6 +35,7 @@ struct opts {
   const char *stream; /* logs --stream: the stream --since reads (default NEXC_LOGS) */
   const char *type;
   const char *out;
+  const char *xkey; /* seal --xkey */
   bool essential;
   const char *env[256];
   int n_env;
@@ -63,6 +64,7 @@ int cli_connect_client (struct opts *o, struct nexc_client **c);
 int cli_load_issuer (const char *path, struct nkey_pair *kp, bool create, struct nxerr *err);
 
 int cmd_keygen (struct opts *o, int argc, char **argv);
+int cmd_seal (struct opts *o, int argc, char **argv);
 int cmd_nodes (struct opts *o, int argc, char **argv);
 int cmd_lameduck (struct opts *o, int argc, char **argv);
 int cmd_run (struct opts *o, int argc, char **argv);

@@ -37,6 +37,9 @@ static const char *const USAGE
       "                               mode (signed when an issuer key exists); with\n"
       "                               --drain also stop its workloads within MS and exit\n"
       "  keygen issuer|xkey [--out FILE]   new key: seed on stdout, public key on stderr\n"
+      "  seal --xkey XKEY|--node ID KEY=VALUE...   seal an environment to a node's xkey:\n"
+      "                               \"sealed_environment\" and \"sender_public_key\" for an\n"
+      "                               autostart entry of its config\n"
       "  req SUBJECT [DATA]           send a plain NATS request, print the reply\n"
       "  top                          live per-workload metrics (a table on a terminal,\n"
       "                               JSON lines with --json or when not a terminal)\n"
@@ -70,7 +73,7 @@ main (int argc, char **argv)
     { "env", required_argument, NULL, 'E' },      { "argv", required_argument, NULL, 'a' },
     { "trigger", required_argument, NULL, 'G' },  { "help", no_argument, NULL, 'h' },
     { "drain", required_argument, NULL, 'D' },    { "wait", required_argument, NULL, 'W' },
-    { "version", no_argument, NULL, 'V' },
+    { "version", no_argument, NULL, 'V' },        { "xkey", required_argument, NULL, 'X' },
     { "since", required_argument, NULL, 'S' },    { "stream", required_argument, NULL, 'R' },
     { "password-file", required_argument, NULL, 'P' }, { "token-file", required_argument, NULL, 'K' },
     { NULL, 0, NULL, 0 }
@@ -140,6 +143,7 @@ main (int argc, char **argv)
         case 'I': o.id = optarg; break;
         case 'y': o.type = optarg; break;
         case 'O': o.out = optarg; break;
+        case 'X': o.xkey = optarg; break;
         case 'e': o.essential = true; break;
         case 'E':
           if (o.n_env >= 255 || strchr (optarg, '=') == NULL)
@@ -191,6 +195,8 @@ main (int argc, char **argv)
     return cmd_lameduck (&o, argc - 1, argv + 1);
   if (strcmp (argv[0], "keygen") == 0)
     return cmd_keygen (&o, argc - 1, argv + 1);
+  if (strcmp (argv[0], "seal") == 0)
+    return cmd_seal (&o, argc - 1, argv + 1);
   if (strcmp (argv[0], "req") == 0)
     return cmd_req (&o, argc - 1, argv + 1);
   if (strcmp (argv[0], "top") == 0)

@@ -394,6 +394,17 @@ export function locationObject(bucket, key) {
  * r: {argv?, description?, type, bucket, key, essential?, workloadJwt,
  *     environment, senderPublicKey, targetNode}
  */
+/* The "nats" extension ({publish, subscribe}: the workload's own NATS
+ * permissions on a node with workload_creds), as the node encodes it:
+ * absent when both lists are empty, each list only when not empty. */
+function natsObject(n) {
+  if (!n) return null;
+  const o = {};
+  if (n.publish && n.publish.length) o.publish = n.publish;
+  if (n.subscribe && n.subscribe.length) o.subscribe = n.subscribe;
+  return Object.keys(o).length ? o : null;
+}
+
 export function deployRequestJson(r) {
   const o = {};
   if (r.argv && r.argv.length) o.argv = r.argv;
@@ -406,6 +417,8 @@ export function deployRequestJson(r) {
   o.jsdomain = "";
   o.sender_public_key = r.senderPublicKey;
   o.target_node = r.targetNode;
+  const nats = natsObject(r.nats);
+  if (nats) o.nats = nats;
   return JSON.stringify(o);
 }
 
@@ -414,7 +427,7 @@ export function deployRequestJson(r) {
  * deploy_request_digest): the lowercase hex SHA-256 of the request as the
  * node re-encodes it, workload_jwt empty. r: as deployRequestJson, without
  * workloadJwt; the dashboard sends no triggers, resources or restart, so
- * neither does this.
+ * neither does this; r.nats ({publish, subscribe}) is covered.
  */
 export function deployDigest(r) {
   const loc = locationObject(r.bucket, r.key);
@@ -432,6 +445,11 @@ export function deployDigest(r) {
   parts.push('"jsdomain":""');
   parts.push(`"sender_public_key":${goString(r.senderPublicKey)}`);
   parts.push(`"target_node":${goString(r.targetNode)}`);
+  const nats = natsObject(r.nats);
+  if (nats) {
+    const lists = Object.entries(nats).map(([k, v]) => `${goString(k)}:[${v.map(goString).join(",")}]`);
+    parts.push(`"nats":{${lists.join(",")}}`);
+  }
   return hex(sha256(te.encode(`{${parts.join(",")}}`)));
 }
 

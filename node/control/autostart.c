@@ -12,6 +12,7 @@
 #include "api/xalloc.h"
 #include "api/xkey.h"
 #include "node/artifacts/artifact.h"
+#include "node/workload/env.h"
 #include "node/workload/launch.h"
 #include "node/core/node.h"
 #include "node/workload/workload.h"
@@ -73,6 +74,30 @@ seal_to_self (struct node *n, const struct strmap *env, struct deploy_request *r
   return 0;
 }
 
+/* A sealed environment from the config goes in as the operator sealed it
+ * (`nexc seal`) and is opened at launch like a deploy's; one in clear is
+ * sealed to the node itself, so both take the same path. Opening it here
+ * first gives the operator a message that names the cause. */
+static int
+environment (struct node *n, const struct autostart_spec *a, struct deploy_request *r,
+             struct nxerr *err)
+{
+  struct env probe = { 0 };
+  int rc;
+  if (a->sealed_env == NULL)
+    return seal_to_self (n, &a->env, r, err);
+  r->environment = xstrdup (a->sealed_env);
+  r->sender_public_key = xstrdup (a->sender_public_key);
+  rc = env_open (n, r, &probe, err);
+  env_wipe (&probe);
+  if (rc < 0)
+    return nxerr_wrap (err,
+                       "sealed_environment does not open with this node's xkey %s (sealed to "
+                       "another node? `nexc seal --node %s` seals to this one)",
+                       n->id.xkey.public_text, n->node_id);
+  return 0;
+}
+
 static int
 deploy_one (struct node *n, const struct autostart_spec *a, struct nxerr *err)
 {
@@ -90,7 +115,7 @@ deploy_one (struct node *n, const struct autostart_spec *a, struct nxerr *err)
   for (size_t i = 0; i < a->argv.n; i++)
     r->argv[i] = xstrdup (a->argv.v[i]);
   c.sub = xstrdup (a->name);
-  if (set_location (n, r, &c, a->location, err) < 0 || seal_to_self (n, &a->env, r, err) < 0
+  if (set_location (n, r, &c, a->location, err) < 0 || environment (n, a, r, err) < 0
       || jwt_encode (&c, &n->id.server, &jwt, err) < 0)
     {
       deploy_request_free (r);

@@ -17,6 +17,7 @@
 #include "node/bus/reply.h"
 #include "node/control/deploy.h"
 #include "node/control/lameduck.h"
+#include "node/workload/creds.h"
 #include "node/workload/launch.h"
 #include "node/control/tags.h"
 #include "node/bus/events.h"
@@ -356,6 +357,8 @@ handle_info (struct node *n, struct ctl_req *r)
   /* open: no valid_issuers, any key may deploy (the Nex v0.2 default). */
   jsonw_kbool (&w, "open", n->cfg.valid_issuers.n == 0);
   jsonw_kbool (&w, "lameduck_requires_jwt", n->cfg.lameduck_requires_jwt);
+  /* each workload its own NATS user (node/workload/creds.h) */
+  jsonw_kbool (&w, "workload_creds", creds_enabled (n));
   jsonw_kint (&w, "deploys", (int64_t) n->counters.deploys_ok);
   jsonw_kint (&w, "deploys_failed", (int64_t) n->counters.deploys_failed);
   jsonw_kint (&w, "log_lines", (int64_t) n->counters.log_lines);

@@ -22,7 +22,7 @@
 #define LAMEDUCK_DEADLINE_MAX_MS 86400000
 
 int
-lameduck_check_jwt (struct node *n, const char *token, char *msg, size_t cap)
+lameduck_check_jwt (struct node *n, const char *token, bool drain, char *msg, size_t cap)
 {
   struct jwt_claims c;
   struct nxerr err = { 0 };
@@ -55,7 +55,20 @@ lameduck_check_jwt (struct node *n, const char *token, char *msg, size_t cap)
     }
   operator_key = c.iss && n->cfg.autostart_stop_issuer
                  && strcmp (c.iss, n->cfg.autostart_stop_issuer) == 0;
-  if (!operator_key && n->cfg.valid_issuers.n && !strlist_contains (&n->cfg.valid_issuers, c.iss))
+  /* A drain stops every workload: lameduck_issuers, when set, names the
+   * only keys that may (tenants among valid_issuers included or not). */
+  if (drain && n->cfg.lameduck_issuers.n)
+    {
+      if (!strlist_contains (&n->cfg.lameduck_issuers, c.iss))
+        {
+          snprintf (msg, cap,
+                    "Lame duck refused: issuer %.64s may not drain this node (lameduck_issuers)",
+                    c.iss);
+          goto out;
+        }
+    }
+  else if (!operator_key && n->cfg.valid_issuers.n
+           && !strlist_contains (&n->cfg.valid_issuers, c.iss))
     {
       snprintf (msg, cap, "Lame duck refused: issuer %.64s is not allowed", c.iss);
       goto out;
@@ -98,8 +111,8 @@ lameduck_handle (struct node *n, struct ctl_req *r)
    * that is sent is checked even where none is needed: a client that signs
    * learns when its key is not accepted. */
   if ((has_deadline || n->cfg.lameduck_requires_jwt || tok)
-      && lameduck_check_jwt (n, json_is_string (tok) ? json_string_value (tok) : NULL, msg,
-                             sizeof msg)
+      && lameduck_check_jwt (n, json_is_string (tok) ? json_string_value (tok) : NULL,
+                             has_deadline, msg, sizeof msg)
              < 0)
     {
       json_decref (body);

@@ -7,6 +7,7 @@
 #ifndef NEXC_NODE_CONTROL_LAMEDUCK_H
 #define NEXC_NODE_CONTROL_LAMEDUCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct node;
@@ -16,9 +17,10 @@ void lameduck_handle (struct node *n, struct ctl_req *r);
 
 /* A lame-duck token for node_id: signed by an issuer of valid_issuers (any
  * key when the list is empty) or the configured operator key
- * (autostart.stop_issuer), sub = node_id, name = JWT_LAMEDUCK_NAME, aud =
- * node_id, within exp/nbf, not replayed. 0, or -1 with the
- * refusal in msg. */
-int lameduck_check_jwt (struct node *n, const char *token, char *msg, size_t cap);
+ * (autostart.stop_issuer) — for a drain (a deadline), by one of
+ * lameduck_issuers instead when that list is set — sub = node_id, name =
+ * JWT_LAMEDUCK_NAME, aud = node_id, within exp/nbf, not replayed. 0, or -1
+ * with the refusal in msg. */
+int lameduck_check_jwt (struct node *n, const char *token, bool drain, char *msg, size_t cap);
 
 #endif

@@ -47,9 +47,62 @@ denied (struct node *n, const char *s)
   return false;
 }
 
+/* The deploy's "nats" subjects: the trigger rules, since a subscription
+ * there reads what a trigger would. */
+static int
+check_nats_list (struct node *n, const char *what, char **v, size_t count, char *msg, size_t cap)
+{
+  for (size_t i = 0; i < count; i++)
+    {
+      if (!subjects_pattern_ok (v[i], FN_SUBJECT_MAX))
+        {
+          snprintf (msg, cap,
+                    "Invalid deploy request: nats.%s '%.300s' is not a subject of at most %d "
+                    "bytes",
+                    what, v[i], FN_SUBJECT_MAX);
+          return -1;
+        }
+      if (denied (n, v[i]))
+        {
+          snprintf (msg, cap,
+                    "Invalid deploy request: nats.%s %.300s overlaps with subject(s) in this "
+                    "node's deny list",
+                    what, v[i]);
+          return -1;
+        }
+    }
+  return 0;
+}
+
+static int
+check_nats (struct node *n, const struct deploy_request *req, char *msg, size_t cap)
+{
+  const struct deploy_nats *nt = &req->nats;
+  if (nt->n_publish == 0 && nt->n_subscribe == 0)
+    return 0;
+  if (n->cfg.wcreds_account == NULL)
+    {
+      snprintf (msg, cap, "Invalid deploy request: nats: this node gives workloads no NATS "
+                          "credentials of their own (workload_creds is off)");
+      return -1;
+    }
+  /* The node subscribes for a function and hands each message in: a
+   * function run has no NATS user to give permissions to. */
+  if (trigger_is_function (req->type))
+    {
+      snprintf (msg, cap, "Invalid deploy request: nats: not supported for function workloads");
+      return -1;
+    }
+  if (check_nats_list (n, "publish", nt->publish, nt->n_publish, msg, cap) < 0)
+    return -1;
+  return check_nats_list (n, "subscribe", nt->subscribe, nt->n_subscribe, msg, cap);
+}
+
 int
 trigger_check (struct node *n, const struct deploy_request *req, char *msg, size_t cap)
 {
+  if (check_nats (n, req, msg, cap) < 0)
+    return -1;
   if (!trigger_is_function (req->type))
     {
       if (req->n_triggers == 0)

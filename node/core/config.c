@@ -74,6 +74,10 @@ config_free (struct config *cfg)
   strlist_free (&cfg->requester_public_keys);
   strlist_free (&cfg->deny_trigger_subjects);
   strlist_free (&cfg->allow_trigger_subjects);
+  strlist_free (&cfg->lameduck_issuers);
+  free (cfg->wcreds_account);
+  free (cfg->wcreds_key_file);
+  cfg->wcreds_account = cfg->wcreds_key_file = NULL;
   strmap_free (&cfg->tags);
   strlist_free (&cfg->warnings);
   for (size_t i = 0; i < cfg->n_autostart; i++)
@@ -87,6 +91,8 @@ config_free (struct config *cfg)
       free (a->jsdomain);
       strlist_free (&a->argv);
       strmap_free (&a->env);
+      free (a->sealed_env);
+      free (a->sender_public_key);
     }
   free (cfg->autostart);
   cfg->autostart = NULL;
@@ -323,6 +329,32 @@ is_name (const char *s)
   return true;
 }
 
+/* "sealed_environment" (base64 of xkv1, `nexc seal`) with the
+ * "sender_public_key" it was sealed from: opened with the node's xkey at
+ * autostart (node/control/autostart.c), so a config holding only these
+ * holds no readable secret. */
+static int
+autostart_sealed (json_t *o, size_t i, struct autostart_spec *a, struct nxerr *err)
+{
+  if (autostart_string (o, "sealed_environment", i, false, &a->sealed_env, err) < 0
+      || autostart_string (o, "sender_public_key", i, false, &a->sender_public_key, err) < 0)
+    return -1;
+  if ((a->sealed_env == NULL) != (a->sender_public_key == NULL))
+    return nxerr_set (err, EINVAL,
+                      "autostart.workloads[%zu]: sealed_environment and sender_public_key go "
+                      "together (`nexc seal` prints both)",
+                      i);
+  if (a->sealed_env == NULL)
+    return 0;
+  if (a->env.n)
+    return nxerr_set (err, EINVAL,
+                      "autostart.workloads[%zu]: environment or sealed_environment, not both", i);
+  if (!is_xkey (a->sender_public_key))
+    return nxerr_set (err, EINVAL,
+                      "autostart.workloads[%zu].sender_public_key: must be a public xkey (X…)", i);
+  return 0;
+}
+
 static int
 parse_autostart_one (struct config *cfg, json_t *o, size_t i, struct nxerr *err)
 {
@@ -374,7 +406,7 @@ parse_autostart_one (struct config *cfg, json_t *o, size_t i, struct nxerr *err)
         strmap_set (&a->env, k, json_string_value (e));
       }
     }
-  return 0;
+  return autostart_sealed (o, i, a, err);
 }
 
 static int
@@ -542,6 +574,53 @@ parse_max_resources (struct config *cfg, json_t *v, struct nxerr *err)
       return nxerr_set (err, EINVAL,
                         "max_resources.%.64s: not a resource (memory_mib, vcpus, pids)", k);
   }
+  return 0;
+}
+
+static bool
+is_account_key (const char *s)
+{
+  return strlen (s) == NKEY_PUBLIC_LEN && nkey_is_valid_public (s, NKEY_ACCOUNT);
+}
+
+/* The file itself (its mode, its key) is checked when the node starts
+ * (node/workload/creds.c): check-config runs where the seed may not be. */
+static int
+parse_workload_creds (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  const char *k;
+  json_t *e;
+  if (json_is_null (v))
+    return 0;
+  if (!json_is_object (v))
+    return nxerr_set (err, EINVAL,
+                      "workload_creds: must be an object {\"account\": \"A…\", "
+                      "\"signing_key_file\": \"/path\"}");
+  json_object_foreach (v, k, e)
+  {
+    int rc;
+    if (strcmp (k, "account") == 0)
+      {
+        rc = get_string (e, "workload_creds.account", &cfg->wcreds_account, err);
+        if (rc == 0 && !is_account_key (cfg->wcreds_account))
+          rc = nxerr_set (err, EINVAL, "workload_creds.account: must be a public account nkey (A…)");
+      }
+    else if (strcmp (k, "signing_key_file") == 0)
+      {
+        rc = get_string (e, "workload_creds.signing_key_file", &cfg->wcreds_key_file, err);
+        if (rc == 0 && cfg->wcreds_key_file[0] != '/')
+          rc = nxerr_set (err, EINVAL, "workload_creds.signing_key_file: must be an absolute path");
+      }
+    else if (strcmp (k, "ttl_s") == 0)
+      rc = get_int (e, "workload_creds.ttl_s", 0, 31536000, &cfg->wcreds_ttl_s, err);
+    else
+      rc = nxerr_set (err, EINVAL,
+                      "workload_creds.%.64s: not a setting (account, signing_key_file, ttl_s)", k);
+    if (rc < 0)
+      return -1;
+  }
+  if (cfg->wcreds_account == NULL || cfg->wcreds_key_file == NULL)
+    return nxerr_set (err, EINVAL, "workload_creds: account and signing_key_file are required");
   return 0;
 }
 
@@ -734,6 +813,10 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
     return get_bool (v, k, &cfg->lameduck_requires_jwt, err);
   if (strcmp (k, "require_bound_tokens") == 0)
     return get_bool (v, k, &cfg->require_bound_tokens, err);
+  if (strcmp (k, "lameduck_issuers") == 0)
+    return get_strlist (v, k, &cfg->lameduck_issuers, is_issuer_key, "a public nkey", err);
+  if (strcmp (k, "workload_creds") == 0)
+    return parse_workload_creds (cfg, v, err);
   if (strcmp (k, "allow_trigger_subjects") == 0)
     return get_strlist (v, k, &cfg->allow_trigger_subjects, is_subject, "a valid subject", err);
   if (strcmp (k, "workload_types") == 0)
@@ -823,8 +906,9 @@ config_parse (struct config *cfg, const char *json, size_t len, struct nxerr *er
   return rc;
 }
 
-/* Whether any autostart workload has environment values: they may be
- * secrets, and a workload can read host files that others can read. */
+/* Whether any autostart workload has environment values in clear: they
+ * may be secrets, and a workload can read host files that others can
+ * read. A sealed environment does not count: only the node's xkey opens it. */
 static bool
 holds_env (const struct config *cfg)
 {

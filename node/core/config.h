@@ -31,6 +31,8 @@ struct autostart_spec {
   char *jsdomain;
   struct strlist argv;
   struct strmap env;
+  char *sealed_env;        /* "sealed_environment": base64 xkv1 to the node's xkey; NULL: none */
+  char *sender_public_key; /* the sealing key, with sealed_env */
   bool essential;
 };
 
@@ -90,6 +92,12 @@ struct config {
   bool require_valid_issuers;         /* refuse to load with an empty valid_issuers */
   bool lameduck_requires_jwt;         /* even the plain Nex lame duck must be signed */
   bool require_bound_tokens;          /* deploy/stop tokens name their request (node/control/bound.h) */
+  struct strlist lameduck_issuers;    /* non-empty: only these keys may drain (node/control/lameduck.h) */
+  /* workload_creds (node/workload/creds.h): each workload run gets a NATS
+   * user of this account; wcreds_account NULL: off. */
+  char *wcreds_account;
+  char *wcreds_key_file; /* the account's signing seed (SA…), a 0600 file */
+  int64_t wcreds_ttl_s;  /* the user JWT's lifetime; 0: no exp */
   struct strlist allow_trigger_subjects; /* exceptions to the default trigger deny list */
   char *agent_path;
   /* The process tier (node/sandbox/sandbox.h). */

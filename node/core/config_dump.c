@@ -119,6 +119,16 @@ config_dump (const struct config *cfg, struct buf *out)
   jsonw_kbool (&w, "lameduck_requires_jwt", cfg->lameduck_requires_jwt);
   jsonw_kbool (&w, "require_bound_tokens", cfg->require_bound_tokens);
   dump_strlist (&w, "allow_trigger_subjects", &cfg->allow_trigger_subjects);
+  dump_strlist (&w, "lameduck_issuers", &cfg->lameduck_issuers);
+  if (cfg->wcreds_account)
+    {
+      jsonw_key (&w, "workload_creds");
+      jsonw_obj_begin (&w);
+      jsonw_kstr (&w, "account", cfg->wcreds_account);
+      jsonw_kstr (&w, "signing_key_file", cfg->wcreds_key_file);
+      jsonw_kint (&w, "ttl_s", cfg->wcreds_ttl_s);
+      jsonw_obj_end (&w);
+    }
   jsonw_key (&w, "autostart");
   jsonw_obj_begin (&w);
   if (cfg->autostart_stop_issuer)
@@ -141,6 +151,7 @@ config_dump (const struct config *cfg, struct buf *out)
       for (size_t j = 0; j < a->env.n; j++)
         jsonw_str (&w, a->env.keys[j]);
       jsonw_arr_end (&w);
+      jsonw_kbool (&w, "environment_sealed", a->sealed_env != NULL);
       jsonw_obj_end (&w);
     }
   jsonw_arr_end (&w);

@@ -32,6 +32,7 @@ struct reattach;
 struct journal;
 struct agent_socks;
 struct logstream;
+struct creds;
 
 struct node_counters {
   uint64_t deploys_ok;
@@ -97,6 +98,7 @@ struct node {
   struct sandbox *sandbox; /* process tier (node/sandbox/sandbox.h); NULL in tier none */
   struct artifact_cache *cache;
   struct replay *replay;
+  struct creds *creds; /* workload_creds' signing key (node/workload/creds.h); NULL: off */
 
   struct reattach *reattach; /* a restart's takeover (node/workload/reattach.h) */
   /* Both opened by reattach_open, NULL when the node runs without a state

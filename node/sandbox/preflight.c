@@ -521,17 +521,22 @@ check_selftest (const struct preflight_opts *o, struct preflight *pf, uint32_t u
   row (pf, "namespaces", PF_OK, true, "pid, mount, ipc, uts%s (network: %s)",
        o->cfg->network == SANDBOX_NET_NONE ? ", net" : "",
        o->cfg->network == SANDBOX_NET_NONE ? "none, loopback only" : "host");
-  if (o->cfg->network != SANDBOX_NET_NONE)
+  if (o->cfg->network != SANDBOX_NET_NONE && o->cfg->wcreds_account == NULL)
     {
       /* The sandbox does not filter the network: say what that means for
        * the control plane, which lives on the same NATS. */
       r = row (pf, "network", PF_WARN, false,
-               "workloads share the host network: they reach NATS as any client does, and "
-               "without NATS permissions can publish on $NEX.> (forged log lines, unsigned "
-               "events, requests)");
-      fix (r, "\"network\": \"none\" for untrusted workloads, or NATS accounts/permissions "
-              "that keep workloads' connections off $NEX.>");
+               "workload_creds is off and workloads share the host network: a workload can "
+               "reach NATS as any client can, and on a server without accounts publish on "
+               "$NEX.> (forged log lines, unsigned events, requests)");
+      fix (r, "\"workload_creds\" on an operator-mode NATS server (each workload its own user, "
+              "$NEX.> denied), or \"network\": \"none\" for untrusted workloads");
     }
+  else if (o->cfg->network != SANDBOX_NET_NONE)
+    row (pf, "network", PF_OK, false,
+         "host network; workload_creds on: each workload connects as its own NATS user "
+         "(account %s), $NEX.> denied",
+         o->cfg->wcreds_account);
   for (;;)
     {
       struct pollfd pp = { p[0], POLLIN, 0 };

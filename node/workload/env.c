@@ -29,7 +29,11 @@ env_open (struct node *n, const struct deploy_request *req, struct env *e, struc
   if (b64_decode (B64_STD, req->environment, strlen (req->environment), &sealed, err) < 0)
     return -1;
   if (xkey_open (&n->id.xkey, req->sender_public_key, sealed.data, sealed.len, &plain, err) < 0)
-    return -1;
+    {
+      /* xkey_open may have reserved room before it failed. */
+      buf_free (&plain);
+      return -1;
+    }
   root = json_loadb (plain.data ? plain.data : "", plain.len, JSON_DECODE_ANY, &jerr);
   if (plain.data)
     sodium_memzero (plain.data, plain.len);
@@ -77,6 +81,16 @@ env_open (struct node *n, const struct deploy_request *req, struct env *e, struc
   }
   json_decref (root);
   return rc;
+}
+
+void
+env_add (struct env *e, const char *key, const char *value)
+{
+  e->kv = xrealloc (e->kv, (2 * (e->n + 1) + 1) * sizeof *e->kv);
+  e->kv[2 * e->n] = xstrdup (key);
+  e->kv[2 * e->n + 1] = xstrdup (value);
+  e->n++;
+  e->kv[2 * e->n] = NULL;
 }
 
 void

@@ -20,6 +20,8 @@ struct env {
 /* Open req's sealed environment into e (empty on entry); on failure e holds
  * what was opened so far: env_wipe it either way. */
 int env_open (struct node *n, const struct deploy_request *req, struct env *e, struct nxerr *err);
+/* Add key=value (copied), e.g. what the node itself gives a workload. */
+void env_add (struct env *e, const char *key, const char *value);
 /* Wipe and free the values; e is empty after. */
 void env_wipe (struct env *e);
 

@@ -15,6 +15,8 @@
 #include "node/artifacts/artifact.h"
 #include "node/bus/events.h"
 #include "node/core/node.h"
+#include "node/sandbox/sandbox.h"
+#include "node/workload/creds.h"
 #include "node/workload/restart.h"
 #include "node/workload/supervise.h"
 #include "node/workload/trigger.h"
@@ -55,6 +57,16 @@ launch_logs_drop_oldest (const struct workload *w)
   return w->node->cfg.logs_on_full == LOGS_DROP_OLDEST;
 }
 
+/* The run's own NATS user, in the sandbox's working dir (tier none: the
+ * node's creds dir, as the node's uid). */
+static int
+issue_creds (struct deploy_ctx *d, struct agent *a, struct nxerr *err)
+{
+  if (a->slot)
+    return creds_issue (d->w, a->slot->workdir, a->slot->uid, &d->env, err);
+  return creds_issue (d->w, NULL, geteuid (), &d->env, err);
+}
+
 static void
 send_to_agent (struct deploy_ctx *d, struct agent *a)
 {
@@ -69,11 +81,20 @@ send_to_agent (struct deploy_ctx *d, struct agent *a)
                               .logs_drop_oldest = launch_logs_drop_oldest (w),
                               /* A restart continues the workload's numbering. */
                               .logs_first_seq = w->log.seq + 1,
-                              .logs_acked = supervise_logs_acked (w),
-                              .env_kv = d->env.kv,
-                              .n_env = d->env.n };
+                              .logs_acked = supervise_logs_acked (w) };
   w->agent = a;
   agent_lease (a, &supervise_agent_ops, w, w->id);
+  /* Leased first: a failure ends the workload, which kills the agent. */
+  if (issue_creds (d, a, &err) < 0)
+    {
+      char msg[600];
+      snprintf (msg, sizeof msg, "Failed to deploy workload: %s", err.msg);
+      ctx_free (d);
+      supervise_fail_deploy (w, msg);
+      return;
+    }
+  dep.env_kv = d->env.kv;
+  dep.n_env = d->env.n;
   if (agent_send_deploy (a, &dep, d->exe_fd, &err) < 0)
     {
       char msg[600];

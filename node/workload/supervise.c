@@ -19,6 +19,7 @@
 #include "node/core/node.h"
 #include "node/workload/persist.h"
 #include "node/sandbox/sandbox.h"
+#include "node/workload/creds.h"
 #include "node/workload/trigger.h"
 #include "node/workload/workload.h"
 
@@ -87,6 +88,7 @@ end_workload (struct workload *w)
   struct node *n = w->node;
   w->state = WL_ENDED;
   persist_forget (w);
+  creds_remove (w);
   loop_timer_cancel (n->loop, &w->stop_timer);
   loop_timer_cancel (n->loop, &w->logs_timer);
   logack_forget (workload_log (w));
@@ -108,6 +110,7 @@ static void
 detach_agent (struct workload *w)
 {
   struct agent *a = w->agent;
+  creds_remove (w);
   loop_timer_cancel (w->node->loop, &w->stop_timer);
   loop_timer_cancel (w->node->loop, &w->logs_timer);
   if (a == NULL)

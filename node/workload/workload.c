@@ -91,6 +91,7 @@ workload_free (struct workload *w)
   free (w->description);
   free (w->deploy_reply);
   free (w->stop_reply);
+  free (w->creds_path); /* the file is creds_remove's: a detached run keeps it */
   jwt_claims_free (&w->claims);
   deploy_request_free (w->req);
   logs_stream_free (&w->log);

@@ -48,6 +48,7 @@ struct workload {
   uint64_t created_mono_ns;
   uint64_t started_mono_ns; /* 0 until Started */
   struct agent *agent;
+  char *creds_path; /* this run's NATS creds file (node/workload/creds.h); NULL: none */
   char *deploy_reply; /* reply subject of the DEPLOY, until answered */
   char *stop_reply;   /* reply subject of a STOP, until the agent confirms */
   struct loop_timer stop_timer;

@@ -228,6 +228,10 @@ test("deploy digest: the node's, byte for byte", () => {
   assert.equal(nex.deployDigest(plain), "793693388cc4f22c30f847298eb40dfe0ccaaaf5327c48addc279ae2df934f90");
   const escaped = { ...plain, argv: ["a<b", "x&y"], description: "dé <x>", bucket: "B", key: "k", essential: true };
   assert.equal(nex.deployDigest(escaped), "6339aadbb0c7d104d65060a5394ae7dc0c14eacf98d96b0101e1f7e3062eee6c");
+  // the workload's own NATS permissions (the "nats" extension)
+  const nats = { ...plain, nats: { publish: ["probe.out", "a.<b>"], subscribe: ["in.*"] } };
+  assert.equal(nex.deployDigest(nats), "2bb383eb670efa02973b181cf20f1564868815ba95c09b570b579f0a41e9f4a9");
+  assert.equal(nex.deployDigest({ ...plain, nats: { publish: [] } }), nex.deployDigest(plain));
   // the token itself is not part of it, everything that decides what runs is
   assert.notEqual(nex.deployDigest({ ...plain, environment: "ZW53" }), nex.deployDigest(plain));
 });

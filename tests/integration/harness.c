@@ -448,6 +448,46 @@ harness_start_nats (struct harness *h)
   fail_msg ("harness: nats-server keeps exiting at start (see log above)");
 }
 
+void
+harness_start_nats_conf (struct harness *h, const char *extra_conf)
+{
+  char log[320], owner[300], pid[32];
+  memset (h, 0, sizeof *h);
+  install_cleanup ();
+  sweep_stale_tmpdirs ();
+  snprintf (h->tmpdir, sizeof h->tmpdir, "/tmp/nexc-it-XXXXXX");
+  if (mkdtemp (h->tmpdir) == NULL)
+    fail_msg ("harness: mkdtemp: %s", strerror (errno));
+  track_tmpdir (h->tmpdir, 1);
+  snprintf (owner, sizeof owner, "%s/owner", h->tmpdir);
+  snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
+  write_file (owner, pid);
+  snprintf (h->store_dir, sizeof h->store_dir, "%s/js", h->tmpdir);
+  snprintf (h->nats_conf, sizeof h->nats_conf, "%s/nats.conf", h->tmpdir);
+  snprintf (log, sizeof log, "%s/nats.log", h->tmpdir);
+  for (int attempt = 0; attempt < 5; attempt++)
+    {
+      size_t cap = strlen (extra_conf) + 1024;
+      char *conf = malloc (cap);
+      h->nats_port = free_port ();
+      do
+        h->monitor_port = free_port ();
+      while (h->monitor_port == h->nats_port);
+      snprintf (conf, cap,
+                "listen: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\njetstream: { store_dir: \"%s\" }\n%s\n",
+                h->nats_port, h->monitor_port, h->store_dir, extra_conf);
+      write_file (h->nats_conf, conf);
+      free (conf);
+      if (launch_nats (h) == 0)
+        {
+          snprintf (h->nats_url, sizeof h->nats_url, "nats://127.0.0.1:%d", h->nats_port);
+          return;
+        }
+    }
+  dump_file ("nats-server log", log);
+  fail_msg ("harness: nats-server keeps exiting at start (see log above)");
+}
+
 static void
 new_tmpdir (struct harness *h)
 {
@@ -586,6 +626,8 @@ harness_connect (struct harness *h)
     s = natsOptions_SetReconnectWait (o, 100);
   if (s == NATS_OK)
     s = natsOptions_SetName (o, "nexc-it");
+  if (s == NATS_OK && h->client_creds[0])
+    s = natsOptions_SetUserCredentialsFromFiles (o, h->client_creds, NULL);
   if (s == NATS_OK)
     s = natsConnection_Connect (&nc, o);
   natsOptions_Destroy (o);

@@ -36,10 +36,15 @@ struct harness {
   int cluster_port;
   char node_id[57];        /* filled by harness_start_node from PING */
   char node_xkey[57];
+  char client_creds[300];  /* set: harness_connect and the node's start-up PING use it */
 };
 
 /* Create the temp dir and start nats-server with JetStream. */
 void harness_start_nats (struct harness *h);
+/* The same from a config file: listen, monitor and JetStream store are
+ * written by the harness, then extra_conf (e.g. an operator-mode resolver).
+ * Set client_creds afterwards when the server needs credentials. */
+void harness_start_nats_conf (struct harness *h, const char *extra_conf);
 /* Start n (<= 8) nats-servers with JetStream, clustered by routes on
  * loopback, one per harness struct (each gets its own temp dir). Waits until
  * the JetStream meta leader exists. */

@@ -1,5 +1,7 @@
 /* Autostart (config-deployed workloads, from a local path and from the
- * object store) and lame duck with a deadline (drain, then exit 0). */
+ * object store) and lame duck with a deadline (drain, then exit 0); an
+ * autostart environment sealed to the node's xkey (`nexc seal`) in a 0644
+ * config, and a drain limited to lameduck_issuers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -199,11 +202,125 @@ test_drain_with_deadline_exits (void **state)
   f->h.node_pid = 0;
 }
 
+/* `nexc seal --xkey XKEY PAIR`: its one line of output (malloc'd). */
+static char *
+seal (const char *xkey, const char *pair)
+{
+  char cmd[600], line[4096] = "";
+  FILE *p;
+  snprintf (cmd, sizeof cmd, "%s seal --xkey %s '%s'", harness_bin ("api/nexc"), xkey, pair);
+  p = popen (cmd, "r");
+  assert_non_null (p);
+  if (fgets (line, sizeof line, p) == NULL)
+    line[0] = '\0';
+  assert_int_equal (pclose (p), 0);
+  line[strcspn (line, "\n")] = '\0';
+  assert_non_null (strstr (line, "\"sealed_environment\": \""));
+  return strdup (line);
+}
+
+/* A second node on the same server, first started bare to learn its xkey,
+ * then from a 0644 config whose autostart environments are sealed: one to
+ * it (the workload prints the value), one to another key (refused, said in
+ * the log). Its lameduck_issuers names a key that is not a valid issuer:
+ * only that key drains it; a valid issuer may not. */
+static void
+test_sealed_env_and_who_may_drain (void **state)
+{
+  struct fixture *f = *state;
+  struct harness h2;
+  struct nkey_pair drainer, other;
+  struct nxerr err = { 0 };
+  char base[1024], cfg[8192], path[400], subj[128];
+  char *good_seal, *wrong_seal, *payload = NULL, *r;
+  natsSubscription *logs = NULL;
+  bool said = false;
+  const char *args[] = { "--config", path, "--exit-on-drain", NULL };
+  assert_int_equal (nkey_pair_generate (NKEY_ACCOUNT, &drainer, &err), 0);
+  assert_int_equal (nkey_pair_generate (NKEY_CURVE, &other, &err), 0);
+  harness_share_nats (&h2, &f->h);
+  snprintf (base, sizeof base,
+            "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
+            "\"valid_issuers\":[\"%s\"],\"lameduck_issuers\":[\"%s\"]",
+            f->user.public_text, drainer.public_text);
+  snprintf (cfg, sizeof cfg, "%s}", base);
+  harness_start_node (&h2, cfg, NULL);
+  assert_int_equal (harness_stop_node (&h2, SIGTERM), 0);
+
+  good_seal = seal (h2.node_xkey, "PROBE_SAY=sealed:swordfish");
+  wrong_seal = seal (other.public_text, "PROBE_SAY=never");
+  snprintf (cfg, sizeof cfg,
+            "%s,\"autostart\":{\"workloads\":["
+            "{\"name\":\"sealedprobe\",\"type\":\"native\",\"location\":\"%s\",%s},"
+            "{\"name\":\"wrongkey\",\"type\":\"native\",\"location\":\"%s\",%s}]}}",
+            base, harness_bin ("examples/natsprobe"), good_seal, harness_bin ("examples/natsprobe"),
+            wrong_seal);
+  /* Sealed values only: a config others may read. */
+  snprintf (path, sizeof path, "%s/sealed.json", h2.tmpdir);
+  FILE *cf = fopen (path, "w");
+  assert_non_null (cf);
+  fputs (cfg, cf);
+  fclose (cf);
+  assert_int_equal (chmod (path, 0644), 0);
+  assert_int_equal (natsConnection_SubscribeSync (&logs, f->nc, "$NEX.logs.default.>"), NATS_OK);
+  harness_start_node (&h2, "{}", args);
+  for (int waited = 0; waited < 10000 && !said;)
+    {
+      natsMsg *m = NULL;
+      if (natsSubscription_NextMsg (&m, logs, 100) != NATS_OK)
+        {
+          waited += 100;
+          continue;
+        }
+      said = strstr (natsMsg_GetData (m), "natsprobe: say sealed:swordfish") != NULL;
+      assert_null (strstr (natsMsg_GetData (m), "natsprobe: say never"));
+      natsMsg_Destroy (m);
+    }
+  if (!said)
+    harness_dump_node_log (&h2);
+  assert_true (said);
+  if (!harness_node_log_has (&h2, "autostart default/wrongkey: sealed_environment does not open "
+                                  "with this node's xkey"))
+    {
+      harness_dump_node_log (&h2);
+      fail_msg ("no clear refusal of the wrongly sealed environment");
+    }
+  assert_false (harness_node_log_has (&h2, "swordfish")); /* the value never logged */
+
+  /* Who may drain: a valid issuer may not, the lameduck_issuers key may. */
+  snprintf (subj, sizeof subj, "$NEX.LAMEDUCK.%s", h2.node_id);
+  assert_int_equal (nexc_lameduck_payload (h2.node_id, 500, &f->user, (int64_t) time (NULL),
+                                           &payload, &err),
+                    0);
+  r = harness_request (f->nc, subj, payload, strlen (payload), 2000);
+  assert_non_null (r);
+  assert_non_null (strstr (r, "may not drain this node (lameduck_issuers)"));
+  free (r);
+  free (payload);
+  assert_int_equal (nexc_lameduck_payload (h2.node_id, 500, &drainer, (int64_t) time (NULL),
+                                           &payload, &err),
+                    0);
+  r = harness_request (f->nc, subj, payload, strlen (payload), 2000);
+  assert_non_null (r);
+  assert_non_null (strstr (r, "\"success\":true"));
+  free (r);
+  free (payload);
+  /* --exit-on-drain: the drain ends the node, with status 0. */
+  assert_int_equal (harness_stop_node (&h2, 0), 0);
+  natsSubscription_Destroy (logs);
+  free (good_seal);
+  free (wrong_seal);
+  nkey_pair_wipe (&drainer);
+  nkey_pair_wipe (&other);
+  harness_stop_all (&h2);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_autostart_and_operator_stop),
+    cmocka_unit_test (test_sealed_env_and_who_may_drain),
     cmocka_unit_test (test_drain_with_deadline_exits),
   };
   return cmocka_run_group_tests_name ("autostart_drain", tests, setup, teardown);

@@ -57,6 +57,8 @@ test_every_deciding_field_counts (void **state)
     "{" BASE ",\"workload_jwt\":\"j\",\"target_node\":\"N2\"}",
     "{" BASE ",\"workload_jwt\":\"j\",\"resources\":{\"memory_mib\":64}}",
     "{" BASE ",\"workload_jwt\":\"j\",\"restart\":{\"policy\":\"always\"}}",
+    "{" BASE ",\"workload_jwt\":\"j\",\"nats\":{\"publish\":[\"a.b\"]}}",
+    "{" BASE ",\"workload_jwt\":\"j\",\"nats\":{\"subscribe\":[\"a.b\"]}}",
     NULL,
   };
   char base[DEPLOY_DIGEST_HEX_LEN], other[DEPLOY_DIGEST_HEX_LEN];
@@ -78,7 +80,8 @@ test_same_after_a_round_trip (void **state)
   struct buf enc = BUF_INIT;
   char a[DEPLOY_DIGEST_HEX_LEN], b[DEPLOY_DIGEST_HEX_LEN];
   const char *json = "{" BASE ",\"workload_jwt\":\"j\",\"resources\":{\"vcpus\":0.25},"
-                     "\"restart\":{\"policy\":\"on-failure\",\"max_restarts\":3}}";
+                     "\"restart\":{\"policy\":\"on-failure\",\"max_restarts\":3},"
+                     "\"nats\":{\"publish\":[\"p.>\"],\"subscribe\":[\"s.*\"]}}";
   (void) state;
   assert_int_equal (deploy_request_decode (json, strlen (json), &r, &err), 0);
   deploy_request_encode (r, &enc);
@@ -112,6 +115,13 @@ test_vectors_shared_with_the_dashboard (void **state)
              "\"environment\":\"ZW52\",\"sender_public_key\":\"XSENDER\",\"target_node\":\"NNODE\"}",
              hex);
   assert_string_equal (hex, "6339aadbb0c7d104d65060a5394ae7dc0c14eacf98d96b0101e1f7e3062eee6c");
+  /* The workload's own NATS permissions (the "nats" extension). */
+  digest_of ("{\"description\":\"\",\"type\":\"native\",\"location\":\"nats://NEXCLIFILES/ticker\","
+             "\"essential\":false,\"workload_jwt\":\"tok\",\"environment\":\"ZW52\","
+             "\"sender_public_key\":\"XSENDER\",\"target_node\":\"NNODE\","
+             "\"nats\":{\"publish\":[\"probe.out\",\"a.<b>\"],\"subscribe\":[\"in.*\"]}}",
+             hex);
+  assert_string_equal (hex, "2bb383eb670efa02973b181cf20f1564868815ba95c09b570b579f0a41e9f4a9");
 }
 
 int

@@ -1011,6 +1011,51 @@ test_example_configs (void **state)
   assert_int_equal (seen, 5);
 }
 
+/* Issue #18: workload_creds, lameduck_issuers, sealed autostart environments. */
+static void
+test_creds_drain_and_sealed_keys (void **state)
+{
+  struct config cfg;
+  (void) state;
+  parse_ok (&cfg, "{\"workload_creds\":{\"account\":\"" ACCOUNT_1 "\","
+                  "\"signing_key_file\":\"/etc/nexc/sk.nk\",\"ttl_s\":3600},"
+                  "\"lameduck_issuers\":[\"" ACCOUNT_1 "\"]}");
+  assert_string_equal (cfg.wcreds_account, ACCOUNT_1);
+  assert_string_equal (cfg.wcreds_key_file, "/etc/nexc/sk.nk");
+  assert_int_equal (cfg.wcreds_ttl_s, 3600);
+  assert_int_equal (cfg.lameduck_issuers.n, 1);
+  config_free (&cfg);
+  parse_ok (&cfg, "{}");
+  assert_null (cfg.wcreds_account); /* off by default */
+  config_free (&cfg);
+  parse_fails ("{\"workload_creds\":{\"account\":\"" ACCOUNT_1 "\"}}",
+               "workload_creds: account and signing_key_file are required");
+  parse_fails ("{\"workload_creds\":{\"account\":\"" XKEY_1 "\",\"signing_key_file\":\"/k\"}}",
+               "workload_creds.account: must be a public account nkey (A…)");
+  parse_fails ("{\"workload_creds\":{\"account\":\"" ACCOUNT_1 "\",\"signing_key_file\":\"k\"}}",
+               "workload_creds.signing_key_file: must be an absolute path");
+  parse_fails ("{\"workload_creds\":{\"account\":\"" ACCOUNT_1 "\",\"signing_key_file\":\"/k\","
+               "\"seed\":\"x\"}}",
+               "workload_creds.seed: not a setting (account, signing_key_file, ttl_s)");
+  parse_fails_with ("{\"lameduck_issuers\":[\"" XKEY_1 "\"]}", "is not a public nkey");
+
+#define AUTO(extra)                                                                              \
+  "{\"autostart\":{\"workloads\":[{\"name\":\"w\",\"type\":\"native\",\"location\":\"/bin/true\"" \
+  extra "}]}}"
+  parse_ok (&cfg, AUTO (",\"sealed_environment\":\"eGt2MQ==\",\"sender_public_key\":\"" XKEY_1 "\""));
+  assert_string_equal (cfg.autostart[0].sealed_env, "eGt2MQ==");
+  assert_string_equal (cfg.autostart[0].sender_public_key, XKEY_1);
+  config_free (&cfg);
+  parse_fails_with (AUTO (",\"sealed_environment\":\"eGt2MQ==\""),
+                    "sealed_environment and sender_public_key go together");
+  parse_fails_with (AUTO (",\"sealed_environment\":\"e\",\"sender_public_key\":\"" ACCOUNT_1 "\""),
+                    "sender_public_key: must be a public xkey");
+  parse_fails_with (AUTO (",\"sealed_environment\":\"e\",\"sender_public_key\":\"" XKEY_1
+                          "\",\"environment\":{\"A\":\"b\"}"),
+                    "environment or sealed_environment, not both");
+#undef AUTO
+}
+
 int
 main (void)
 {
@@ -1036,6 +1081,7 @@ main (void)
     cmocka_unit_test (test_load_files),
     cmocka_unit_test (test_dump),
     cmocka_unit_test (test_example_configs),
+    cmocka_unit_test (test_creds_drain_and_sealed_keys),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
