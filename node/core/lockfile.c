@@ -156,7 +156,8 @@ lock_once (int dirfd, const char *dir, const char *name, const char *who, int *f
       close (fd);
       return 1;
     }
-  lockfile_rewrite (fd, who);
+  if (who != NULL)
+    lockfile_rewrite (fd, who);
   *fd_out = fd;
   return 0;
 }

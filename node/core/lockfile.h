@@ -34,7 +34,8 @@ struct lockfile_holder {
 
 /* Lock <dirfd>/<name> (dir is dirfd's path, for messages), creating it
  * 0600: 0 with *fd holding the lock and the file saying "node <who>, pid
- * <ours>"; -1 with err->code EAGAIN when someone else holds it (*holder,
+ * <ours>" (who NULL: the file left as it was, for a caller that may still
+ * give the lock back untouched: lockfile_rewrite when it keeps it); -1 with err->code EAGAIN when someone else holds it (*holder,
  * which may be NULL, filled from its file), EPERM when something else than
  * a regular file of ours sits at the name, another code on I/O errors. */
 int lockfile_lock (int dirfd, const char *dir, const char *name, const char *who, int *fd,

@@ -100,6 +100,20 @@ uidblock_lock (const struct uidblock_dir *d, uint32_t start, const char *who, in
 }
 
 void
+uidblock_give_back (const struct uidblock_dir *d, uint32_t start, int fd)
+{
+  struct stat st;
+  if (fd < 0)
+    return;
+  if (fstat (fd, &st) == 0 && st.st_size == 0)
+    {
+      uidblock_unlock (d, start, fd); /* ours, empty: nobody's record */
+      return;
+    }
+  close (fd); /* the lock goes with it */
+}
+
+void
 uidblock_unlock (const struct uidblock_dir *d, uint32_t start, int fd)
 {
   char name[16];

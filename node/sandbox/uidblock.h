@@ -59,6 +59,10 @@ int uidblock_lock (const struct uidblock_dir *d, uint32_t start, const char *who
 /* Let go of a block locked by uidblock_lock (its file removed). fd < 0 is
  * a no-op. */
 void uidblock_unlock (const struct uidblock_dir *d, uint32_t start, int fd);
+/* Let go of a block locked with who NULL and not kept (busy with a crashed
+ * node's survivors): its file stays, still naming its last holder, unless
+ * this attempt made it. */
+void uidblock_give_back (const struct uidblock_dir *d, uint32_t start, int fd);
 
 static inline uint32_t
 uidblock_start (uint32_t uid)

@@ -281,7 +281,9 @@ try_block (struct uidrange *r, uint32_t b, struct busy *busy, bool *scanned, str
   struct lockfile_holder h;
   struct nxerr e = { 0 };
   int fd;
-  if (uidblock_lock (&r->dir, block_start (r, b), r->who, &fd, &h, &e) < 0)
+  /* Locked without saying so: a block found busy goes back as it was, its
+   * file still naming the crashed node whose survivors hold it. */
+  if (uidblock_lock (&r->dir, block_start (r, b), NULL, &fd, &h, &e) < 0)
     {
       if (e.code == EAGAIN)
         note_other (s, r, b, &h);
@@ -299,12 +301,13 @@ try_block (struct uidrange *r, uint32_t b, struct busy *busy, bool *scanned, str
     }
   if (busy[b].pid == 0)
     {
+      lockfile_rewrite (fd, r->who);
       r->blocks[b].fd = fd;
       r->held++;
       return 0;
     }
   note_busy (s, &busy[b]);
-  uidblock_unlock (&r->dir, block_start (r, b), fd);
+  uidblock_give_back (&r->dir, block_start (r, b), fd);
   return -1;
 }
 

@@ -396,6 +396,34 @@ test_stale_processes (void **state)
   uidrange_free (&r);
 }
 
+/* A crashed node's block, busy with its survivors: another node that tries
+ * it gives it back as it found it, the file still naming the crashed node
+ * (before, the attempt removed it, and with it who the uids belong to). */
+static void
+test_busy_block_keeps_its_file (void **state)
+{
+  struct dirs *d = *state;
+  struct uidrange r;
+  char p[160], buf[128] = "";
+  FILE *f;
+  mkdir (d->locks, 0700);
+  snprintf (p, sizeof p, "%s/200000", d->locks);
+  f = fopen (p, "w");
+  assert_non_null (f);
+  fputs ("node NCRASHED, pid 99999\n", f);
+  fclose (f);
+  assert_int_equal (chmod (p, 0600), 0);
+  fake_proc (d->proc, "4242", "200010\t200010\t200010\t200010", "200010\t200010\t200010\t200010");
+  init (&r, d, 200000, 128, 0, "NODEA");
+  assert_int_equal (alloc (&r), 200064);
+  f = fopen (p, "r");
+  assert_non_null (f);
+  assert_non_null (fgets (buf, sizeof buf, f));
+  fclose (f);
+  assert_non_null (strstr (buf, "NCRASHED"));
+  uidrange_free (&r);
+}
+
 /* A restarted node adopts its reattached sandboxes' uids and blocks. */
 static void
 test_adopt_and_settle (void **state)
@@ -496,6 +524,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_give_back_and_floor, setup, teardown),
     cmocka_unit_test_setup_teardown (test_dead_holder, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stale_processes, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_busy_block_keeps_its_file, setup, teardown),
     cmocka_unit_test_setup_teardown (test_adopt_and_settle, setup, teardown),
     cmocka_unit_test_setup_teardown (test_garbage_lock_files, setup, teardown),
   };
