@@ -27,6 +27,11 @@
 #include <unistd.h>
 
 #define EXIT_NATS 1
+/* Generous: on a loaded machine a round trip can take seconds, and a probe
+ * that gives up early reports "allowed" for what was only slow. */
+#define PROBE_WAIT_MS 10000
+/* A request whose publish is refused waits this long for nothing: shorter. */
+#define PROBE_REQUEST_MS 4000
 
 static natsConnection *nc;
 
@@ -35,7 +40,7 @@ static void
 report (const char *what, const char *subject)
 {
   const char *text = NULL;
-  natsConnection_FlushTimeout (nc, 2000);
+  natsConnection_FlushTimeout (nc, PROBE_WAIT_MS);
   natsConnection_GetLastError (nc, &text);
   if (text && strstr (text, subject) && strstr (text, "Permissions Violation"))
     printf ("natsprobe: %s %s: refused (%s)\n", what, subject, text);
@@ -60,7 +65,7 @@ try_request (const char *subject)
   natsStatus s;
   if (subject == NULL)
     return;
-  s = natsConnection_RequestString (&reply, nc, subject, "ping", 2000);
+  s = natsConnection_RequestString (&reply, nc, subject, "ping", PROBE_REQUEST_MS);
   if (s == NATS_OK)
     {
       printf ("natsprobe: request %s: answered %.*s\n", subject, natsMsg_GetDataLength (reply),
@@ -114,6 +119,8 @@ main (void)
     s = natsOptions_SetCustomInboxPrefix (o, inbox);
   if (s == NATS_OK)
     s = natsOptions_SetErrorHandler (o, on_error, NULL);
+  if (s == NATS_OK)
+    s = natsOptions_SetTimeout (o, PROBE_WAIT_MS);
   if (s == NATS_OK)
     s = natsConnection_Connect (&nc, o);
   natsOptions_Destroy (o);
