@@ -212,8 +212,10 @@ close_other_fds (int keep, int keep2)
       close (fd);
 }
 
-/* The reattach socket: a listening SOCK_SEQPACKET socket, close-on-exec
- * (the workload must not inherit it), non-blocking (accept from poll). */
+/* The reattach socket: a bound SOCK_SEQPACKET socket the agent listens on
+ * itself (so that a connecting node sees the agent's pid in SO_PEERCRED;
+ * one a node already listened on is taken as it is), close-on-exec (the
+ * workload must not inherit it), non-blocking (accept from poll). */
 static int
 check_listen_fd (int fd, struct nxerr *err)
 {
@@ -222,8 +224,10 @@ check_listen_fd (int fd, struct nxerr *err)
   if (getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0
       || getsockopt (fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0)
     return nxerr_sys (err, errno, "listen fd %d", fd);
-  if (type != SOCK_SEQPACKET || !acc)
-    return nxerr_set (err, EINVAL, "listen fd %d is not a listening SOCK_SEQPACKET socket", fd);
+  if (type != SOCK_SEQPACKET)
+    return nxerr_set (err, EINVAL, "listen fd %d is not a SOCK_SEQPACKET socket", fd);
+  if (!acc && listen (fd, 1) < 0)
+    return nxerr_sys (err, errno, "listen fd %d: listen", fd);
   if (fcntl (fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl (fd, F_SETFL, O_NONBLOCK) < 0)
     return nxerr_sys (err, errno, "listen fd %d", fd);
   return 0;

@@ -114,7 +114,7 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   argv[argc++] = n->sandbox ? "process" : "none";
   argv[argc++] = "--log-level";
   argv[argc++] = log_get_level () >= LOG_DEBUG ? "debug" : "info";
-  if (agent_socks_listen (n->agent_socks, &sock, &lfd) == 0)
+  if (agent_socks_bind (n->agent_socks, &sock, &lfd) == 0)
     {
       argv[argc++] = "--listen-fd";
       argv[argc++] = "4";

@@ -120,8 +120,18 @@ agent_sock_connect (const char *name)
   return fd;
 }
 
+pid_t
+agent_sock_peer_pid (int fd)
+{
+  struct ucred cr = { 0, 0, 0 };
+  socklen_t len = sizeof cr;
+  if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+    return 0;
+  return cr.pid;
+}
+
 int
-agent_socks_listen (struct agent_socks *s, char **name, int *fd)
+agent_socks_bind (struct agent_socks *s, char **name, int *fd)
 {
   struct sockaddr_un sa;
   socklen_t len;
@@ -144,8 +154,7 @@ agent_socks_listen (struct agent_socks *s, char **name, int *fd)
     return -1;
   /* A file socket's mode is its inode's at bind (less the umask): set it on
    * the socket first, no chmod of the path after. */
-  if ((!s->abstract && fchmod (l, 0600) < 0) || bind (l, (struct sockaddr *) &sa, len) < 0
-      || listen (l, 1) < 0)
+  if ((!s->abstract && fchmod (l, 0600) < 0) || bind (l, (struct sockaddr *) &sa, len) < 0)
     {
       log_warn ("reattach: socket %s: %s", p, strerror (errno));
       close (l);

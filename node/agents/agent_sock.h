@@ -14,6 +14,7 @@
 #define NEXC_NODE_AGENTS_AGENT_SOCK_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "api/nxerr.h"
 
@@ -25,10 +26,16 @@ int agent_socks_new (const char *state_dir, const char *node_id, bool abstract,
                      struct agent_socks **out, struct nxerr *err);
 void agent_socks_free (struct agent_socks *s);
 
-/* A listening socket for a new agent: 0 with a malloc'd name (a path, or
- * "@name" for an abstract socket) and an fd >= 10 (close-on-exec), or -1
- * when sockets are off (path too long) or the socket failed (logged). */
-int agent_socks_listen (struct agent_socks *s, char **name, int *fd);
+/* A bound socket for a new agent, which calls listen itself: the kernel
+ * then gives the agent's pid as the SO_PEERCRED of every connection to it,
+ * so a restarted node adopts only the process its journal names. 0 with a
+ * malloc'd name (a path, or "@name" for an abstract socket) and an fd >= 10
+ * (close-on-exec), or -1 when sockets are off (path too long) or the socket
+ * failed (logged). */
+int agent_socks_bind (struct agent_socks *s, char **name, int *fd);
+/* The pid that listens on a connected socket's other end (SO_PEERCRED), or
+ * 0 when it cannot be read. */
+pid_t agent_sock_peer_pid (int fd);
 /* Only sockets this node makes: <dir>/a<hex>.sock, or @nexc-<our id>-a<hex>. */
 bool agent_socks_ours (const struct agent_socks *s, const char *name);
 /* <state>/agents, absolute. */
@@ -36,7 +43,7 @@ const char *agent_socks_dir (const struct agent_socks *s);
 
 /* A non-blocking connected SEQPACKET socket to name, or -1. */
 int agent_sock_connect (const char *name);
-/* Remove a socket of agent_socks_listen (nothing to do for abstract ones). */
+/* Remove a socket of agent_socks_bind (nothing to do for abstract ones). */
 void agent_sock_remove (const char *name);
 
 #endif

@@ -150,6 +150,28 @@ sweep_orphans (struct reattach *r)
   sweep_abstract (r);
 }
 
+/* A link to the entry's agent, or -1. Only the process the journal names
+ * may answer: it listened on the socket itself (agent/main.c), so the
+ * kernel vouches for its pid; a socket whose listener is another process
+ * (the agent died and its pid or its socket's name is someone else's now)
+ * is not adopted, whatever it would say. */
+static int
+connect_agent (const struct agent_socks *socks, const struct journal_entry *e)
+{
+  pid_t peer;
+  int fd;
+  if (!agent_socks_ours (socks, e->sock) || (fd = agent_sock_connect (e->sock)) < 0)
+    return -1;
+  peer = agent_sock_peer_pid (fd);
+  if (peer > 0 && (uint64_t) peer == e->agent_pid)
+    return fd;
+  log_warn ("workload %s: the socket %s is listened on by pid %d, not by its agent %llu: not "
+            "adopted",
+            e->id, e->sock, (int) peer, (unsigned long long) e->agent_pid);
+  close (fd);
+  return -1;
+}
+
 int
 reattach_open (struct node *n, struct nxerr *err)
 {
@@ -179,7 +201,7 @@ reattach_open (struct node *n, struct nxerr *err)
    * entry's agent; what answers keeps its sandbox. */
   sweep_orphans (r);
   for (size_t i = 0; i < r->n; i++)
-    r->fds[i] = agent_socks_ours (r->socks, r->entries[i].sock) ? agent_sock_connect (r->entries[i].sock) : -1;
+    r->fds[i] = connect_agent (r->socks, &r->entries[i]);
   return 0;
 }
 

@@ -304,6 +304,8 @@ test_node_killed_mid_flood (void **state)
   harness_start_node (&f->h, CONFIG, NULL);
   wait_for_seq (f, 400000, 180);
   s = snapshot (f);
+  if (s.last_seq != 400000)
+    harness_dump_node_log (&f->h);
   /* Numbered by the agent: a line's Nexc-Seq is its own number, before and
    * after the node's death, and the stream ends at the last line. */
   assert_int_equal (s.mismatched, 0);
