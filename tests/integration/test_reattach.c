@@ -485,6 +485,91 @@ test_reattach_rechecks_issuers (void **state)
   free (id);
 }
 
+/* The abstract name (without its leading NUL, as /proc/net/unix shows it
+ * after an '@') of the reattach socket agent listens on, or "". */
+static void
+agent_sock_name (pid_t agent, char *out, size_t cap)
+{
+  char p[64], link[64], line[512];
+  DIR *d;
+  struct dirent *e;
+  unsigned long inodes[64];
+  int n = 0;
+  FILE *fp;
+  *out = '\0';
+  snprintf (p, sizeof p, "/proc/%d/fd", (int) agent);
+  d = opendir (p);
+  while (d && (e = readdir (d)) != NULL && n < 64)
+    {
+      char fdp[320];
+      ssize_t l;
+      snprintf (fdp, sizeof fdp, "%s/%s", p, e->d_name);
+      l = readlink (fdp, link, sizeof link - 1);
+      if (l > 0)
+        {
+          link[l] = '\0';
+          if (sscanf (link, "socket:[%lu]", &inodes[n]) == 1)
+            n++;
+        }
+    }
+  if (d)
+    closedir (d);
+  fp = fopen ("/proc/net/unix", "r");
+  while (fp && fgets (line, sizeof line, fp))
+    {
+      unsigned long inode = 0;
+      char path[256] = "";
+      if (sscanf (line, "%*s %*s %*s %*s %*s %*s %lu %255s", &inode, path) < 2
+          || strncmp (path, "@nexc-", 6) != 0)
+        continue;
+      for (int i = 0; i < n; i++)
+        if (inodes[i] == inode)
+          snprintf (out, cap, "%s", path + 1);
+    }
+  if (fp)
+    fclose (fp);
+}
+
+/* The node dies, then its workload's agent, and another process takes the
+ * agent's socket name and listens on it: the restarted node sees that the
+ * listener is not the pid its journal names and does not adopt it (it
+ * would otherwise hand its link to whoever got there first). */
+static void
+test_impostor_not_adopted (void **state)
+{
+  struct fixture *f = *state;
+  const char *env[] = { "TICK_MS=100", NULL };
+  char name[200];
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  socklen_t len;
+  pid_t pw, agent = 0;
+  int fd;
+  char *id = deploy (f, nm ("impostor"), env);
+  pump (f, 300);
+  harness_stop_node (&f->h, SIGKILL);
+  pw = harness_find_proc (nm ("impostor"), &agent);
+  assert_true (pw > 0 && agent > 1);
+  agent_sock_name (agent, name, sizeof name);
+  assert_true (name[0] != '\0');
+  kill (agent, SIGKILL);
+  kill (pw, SIGKILL);
+  for (int i = 0; i < 100 && (alive (agent) || alive (pw)); i++)
+    usleep (20000);
+  fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  assert_true (fd >= 0);
+  memcpy (sa.sun_path + 1, name, strlen (name));
+  len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (name));
+  for (int i = 0; i < 50 && bind (fd, (struct sockaddr *) &sa, len) < 0; i++)
+    usleep (20000); /* the dead agent's socket goes with its last reference */
+  assert_int_equal (listen (fd, 4), 0);
+  harness_start_node (&f->h, f->config, NULL);
+  wait_stopped (f, id, 1, 5000);
+  assert_true (log_has (f, "not by its agent"));
+  assert_non_null (strstr (f->stop_msg[slot (f, id)], "agent lost while the node was down"));
+  close (fd);
+  free (id);
+}
+
 /* --detach-on-exit: SIGTERM leaves the workload running, sends no
  * workload_stopped, exits 0; the next node reattaches it and STOP works. */
 static void
@@ -575,6 +660,7 @@ main (void)
     cmocka_unit_test (test_survive_sigkill),
     cmocka_unit_test (test_corrupt_journal_and_orphan_socket),
     cmocka_unit_test (test_reattach_rechecks_issuers),
+    cmocka_unit_test (test_impostor_not_adopted),
     cmocka_unit_test (test_detach_on_exit),
     cmocka_unit_test (test_reattach_twenty),
   };
