@@ -146,6 +146,9 @@ main (void)
   try_subscribe ("_INBOX.>");
   printf ("natsprobe: done\n");
   fflush (stdout);
+  if (getenv ("PROBE_HOLD")) /* stay until stopped */
+    for (;;)
+      pause ();
   natsConnection_Destroy (nc);
   nats_Close ();
   return 0;

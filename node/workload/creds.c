@@ -227,6 +227,18 @@ creds_issue (struct workload *w, const char *dir, uid_t uid, struct env *env,
 }
 
 void
+creds_adopt (struct workload *w)
+{
+  char path[PATH_MAX];
+  struct stat st;
+  int len = snprintf (path, sizeof path, "%s/creds/%s.creds", w->node->cfg.state_dir, w->id);
+  if (len < 0 || (size_t) len >= sizeof path || lstat (path, &st) < 0 || !S_ISREG (st.st_mode))
+    return;
+  free (w->creds_path);
+  w->creds_path = xstrdup (path);
+}
+
+void
 creds_remove (struct workload *w)
 {
   if (w->creds_path == NULL)

@@ -46,5 +46,10 @@ int creds_issue (struct workload *w, const char *dir, uid_t uid, struct env *env
                  struct nxerr *err);
 /* Remove w's creds file, if any (the run ended). */
 void creds_remove (struct workload *w);
+/* A reattached workload in tier none: its run's file (<state>/creds/<id>.creds),
+ * if there is one, is removed when the run ends, as it would have been by
+ * the node that wrote it. (In tier process it lives in the sandbox's working
+ * dir, which goes with the sandbox.) */
+void creds_adopt (struct workload *w);
 
 #endif

@@ -21,6 +21,7 @@
 #include "node/agents/agent.h"
 #include "node/agents/agent_sock.h"
 #include "node/workload/launch.h"
+#include "node/workload/creds.h"
 #include "node/workload/persist.h"
 #include "node/state/journal.h"
 #include "node/core/node.h"
@@ -321,6 +322,8 @@ rebuild (struct node *n, const struct journal_entry *e)
   w->restarts = (uint32_t) e->restarts;
   w->log.seq = e->log_seq; /* the agent's Reattach moves it on */
   persist_adopt_logs (w, e->log_limit);
+  if (e->sandbox_uid == 0)
+    creds_adopt (w);
   restart_policy_from (req, &w->policy);
   launch_adopt (w);
   loop_timer_init (&w->stop_timer, NULL);

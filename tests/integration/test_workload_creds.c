@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <regex.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct fixture {
   char lines[64][512]; /* the probe's log lines */
   int n_lines;
   bool forged_seen;
+  bool hold; /* the probe stays until stopped (PROBE_HOLD) */
 };
 
 static void
@@ -226,6 +228,7 @@ run_probe (struct fixture *f, char id[64])
                         forge_logs,
                         "PROBE_FORGE_EVENTS=$NEX.events.default.workload_stopped",
                         control,
+                        f->hold ? "PROBE_HOLD=1" : NULL,
                         NULL };
   const char *pub[] = { "probe.out", "probe.ask", NULL };
   assert_int_equal (natsConnection_SubscribeSync (&logs, f->nc, "$NEX.logs.>"), NATS_OK);
@@ -353,6 +356,34 @@ test_workload_user_is_scoped (void **state)
   assert_no_seed_logged (f);
 }
 
+/* A run reattached by a restarted node: its file is still removed when it
+ * ends (the node that wrote it is gone). */
+static void
+test_reattached_run_file_removed (void **state)
+{
+  struct fixture *f = *state;
+  struct nxerr err = { 0 };
+  char id[64], path[600];
+  struct stat st;
+  start_server (f);
+  start_node (f, false);
+  f->hold = true;
+  run_probe (f, id);
+  snprintf (path, sizeof path, "%s/creds/%s.creds", f->h.node_state_dir, id);
+  assert_int_equal (stat (path, &st), 0);
+  harness_stop_node (&f->h, SIGKILL);
+  nexc_client_free (f->c);
+  f->c = NULL;
+  start_node (f, false);
+  for (int i = 0; i < 100 && !harness_node_log_has (&f->h, "reattached: running"); i++)
+    usleep (50000);
+  assert_true (harness_node_log_has (&f->h, "reattached: running"));
+  assert_int_equal (stat (path, &st), 0);
+  if (nexc_stop (f->c, f->h.node_id, id, "natsprobe", &f->issuer, &err) < 0)
+    fail_msg ("stop: %s", err.msg);
+  assert_removed (path);
+}
+
 static void
 test_process_tier_file_is_the_workloads (void **state)
 {
@@ -453,6 +484,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_workload_user_is_scoped, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_reattached_run_file_removed, setup, teardown),
     cmocka_unit_test_setup_teardown (test_process_tier_file_is_the_workloads, setup, teardown),
     cmocka_unit_test_setup_teardown (test_refusals, setup, teardown),
   };
