@@ -43,6 +43,10 @@ struct opts {
   int n_argv;
   const char *triggers[65]; /* run --type function --trigger SUBJECT ... */
   int n_triggers;
+  const char *nats_pub[65]; /* run --nats-pub SUBJECT ...: its NATS user's */
+  int n_nats_pub;
+  const char *nats_sub[65]; /* run --nats-sub SUBJECT ... */
+  int n_nats_sub;
 };
 
 /* Set by cli_on_sigint (SIGINT, SIGTERM): the followers stop. */

@@ -274,6 +274,10 @@ cmd_run (struct opts *o, int argc, char **argv)
   o->argv[o->n_argv] = NULL;
   o->triggers[o->n_triggers] = NULL;
   d.trigger_subjects = o->n_triggers ? o->triggers : NULL;
+  o->nats_pub[o->n_nats_pub] = NULL;
+  o->nats_sub[o->n_nats_sub] = NULL;
+  d.nats_publish = o->n_nats_pub ? o->nats_pub : NULL;
+  d.nats_subscribe = o->n_nats_sub ? o->nats_sub : NULL;
   d.node_id = node;
   d.file = argv[0];
   d.name = name;

@@ -26,6 +26,8 @@ static const char *const USAGE
       "           [--wait MS]  watch it MS (default 500, 0: not at all): one that ended by\n"
       "                        then is reported with its code and last log lines, exit 1\n"
       "           [--type function --trigger SUBJECT ...]   run it per message on SUBJECT\n"
+      "           [--nats-pub SUBJECT ...] [--nats-sub SUBJECT ...]   what its own NATS user\n"
+      "                        may publish and subscribe to (nodes with workload_creds)\n"
       "  stop WORKLOAD_ID [--issuer SEEDFILE]          stop a workload\n"
       "  ls                           list workloads across nodes (WPING)\n"
       "  logs [--node ID] [--workload NAME] [--id ID]  follow workload logs\n"
@@ -76,6 +78,7 @@ main (int argc, char **argv)
     { "version", no_argument, NULL, 'V' },        { "xkey", required_argument, NULL, 'X' },
     { "since", required_argument, NULL, 'S' },    { "stream", required_argument, NULL, 'R' },
     { "password-file", required_argument, NULL, 'P' }, { "token-file", required_argument, NULL, 'K' },
+    { "nats-pub", required_argument, NULL, 'B' }, { "nats-sub", required_argument, NULL, 'U' },
     { NULL, 0, NULL, 0 }
   };
   struct opts o = { 0 };
@@ -159,6 +162,16 @@ main (int argc, char **argv)
           if (o.n_triggers >= 64)
             return cli_usage_error ("--trigger: at most 64 subjects%s", "");
           o.triggers[o.n_triggers++] = optarg;
+          break;
+        case 'B':
+          if (o.n_nats_pub >= 64)
+            return cli_usage_error ("--nats-pub: at most 64 subjects%s", "");
+          o.nats_pub[o.n_nats_pub++] = optarg;
+          break;
+        case 'U':
+          if (o.n_nats_sub >= 64)
+            return cli_usage_error ("--nats-sub: at most 64 subjects%s", "");
+          o.nats_sub[o.n_nats_sub++] = optarg;
           break;
         case 'h': fputs (USAGE, stdout); return 0;
         case 'V': printf ("nexc %s\n", NEXC_VERSION); return 0;

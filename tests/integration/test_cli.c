@@ -177,6 +177,20 @@ test_run_reports_early_end (void **state)
   assert_int_equal (o->code, 0);
 }
 
+/* --nats-pub asks for a NATS user of the workload's own: a node without
+ * workload_creds (this one) refuses the deploy and says why. */
+static void
+test_run_nats_needs_workload_creds (void **state)
+{
+  (void) state;
+  struct out *o = nexc ("run %s --name wants-nats --nats-pub orders.new --wait 0",
+                        harness_bin ("examples/ticker"));
+  char *err = cli_stderr ();
+  assert_int_not_equal (o->code, 0);
+  if (strstr (err, "workload_creds is off") == NULL)
+    fail_msg ("no reason given: %s", err);
+}
+
 static void
 test_run_logs_events_stop (void **state)
 {
@@ -362,6 +376,7 @@ main (void)
     cmocka_unit_test (test_run_big_file_with_progress),
     cmocka_unit_test (test_run_function),
     cmocka_unit_test (test_run_reports_early_end),
+    cmocka_unit_test (test_run_nats_needs_workload_creds),
     cmocka_unit_test (test_run_logs_events_stop),
   };
   return cmocka_run_group_tests_name ("cli", tests, setup, teardown);
