@@ -137,9 +137,18 @@ sandbox_setup (struct sandbox *sb, struct nxerr *err)
 int
 sandbox_prepare (struct sandbox *sb, const Nexc__Agent__Deploy *d, struct nxerr *err)
 {
-  (void) err;
   sb->rlimit_nproc = d->rlimit_nproc;
   sb->rlimit_nofile = d->rlimit_nofile ? d->rlimit_nofile : DEFAULT_NOFILE;
+  if (sb->tier == SANDBOX_NONE)
+    return 0;
+  sb->host_ro = d->filesystem == NEXC__AGENT__DEPLOY__FILESYSTEM__HOST_RO;
+  if (sb->host_ro)
+    {
+      rootfs_free (&sb->rootfs);
+      return 0;
+    }
+  if (rootfs_plan (&sb->rootfs, sb->state_dir, sb->workdir, d->bind_ro, d->n_bind_ro, err) < 0)
+    return nxerr_wrap (err, "minimal root");
   return 0;
 }
 
@@ -211,6 +220,8 @@ sandbox_enter_child (const struct sandbox *sb, const char **what)
   *what = "setrlimit(RLIMIT_NPROC)";
   if (sb->rlimit_nproc && (e = set_limit (RLIMIT_NPROC, sb->rlimit_nproc)) != 0)
     return e;
+  if (!sb->host_ro && (e = rootfs_enter (&sb->rootfs, what)) != 0)
+    return e;
   if ((e = drop_capabilities (sb, what)) != 0)
     return e;
   *what = "prctl(PR_SET_NO_NEW_PRIVS)";
@@ -228,6 +239,7 @@ sandbox_cleanup (struct sandbox *sb)
 {
   seccomp_prog_free (sb->filter);
   sb->filter = NULL;
+  rootfs_free (&sb->rootfs);
 }
 
 /* ---- self-test (nexc-node preflight) ---- */
@@ -317,6 +329,12 @@ verify_inside (const struct sandbox *sb, int fd)
   else
     fails += (report (fd, false, "private /tmp is writable", strerror (errno)), 1);
   fails += expect_errno (fd, "the agent cannot be signalled", kill (1, SIGTERM), EPERM);
+  fails += expect_errno (fd, "minimal root: no host /usr", open ("/usr", O_PATH | O_CLOEXEC),
+                         ENOENT);
+  fails += expect_errno (fd, "minimal root: no host /etc/passwd",
+                         open ("/etc/passwd", O_RDONLY | O_CLOEXEC), ENOENT);
+  fails += expect_errno (fd, "seccomp default deny: add_key", (int) syscall (SYS_add_key, 0, 0, 0, 0, 0),
+                         EPERM);
   fails += expect_errno (fd, "the agent's /proc entry is hidden",
                          open ("/proc/1/environ", O_RDONLY | O_CLOEXEC), ENOENT);
   return fails;
@@ -331,6 +349,14 @@ sandbox_selftest (struct sandbox *sb, int fd)
   report (fd, true, "namespaces and mount view", "pid 1 of a new pid namespace");
   sb->rlimit_nproc = 16;
   sb->rlimit_nofile = 64;
+  {
+    struct nxerr err = { 0 };
+    if (rootfs_plan (&sb->rootfs, sb->state_dir, sb->workdir, NULL, 0, &err) < 0)
+      {
+        report (fd, false, "minimal root", err.msg);
+        return 1;
+      }
+  }
   pid = fork ();
   if (pid < 0)
     {

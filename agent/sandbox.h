@@ -10,9 +10,13 @@
  *                        the seccomp program (agent/seccomp.h), its own
  *                        oom_score_adj -1000 (when allowed) and no core
  *                        dumps;
- *   sandbox_prepare      per Deploy, before fork: the rlimits it carries;
+ *   sandbox_prepare      per Deploy, before fork: the rlimits it carries,
+ *                        the plan of its minimal root (agent/rootfs.h)
+ *                        unless it asked for "host-ro";
  *   sandbox_enter_child  in the workload's child after fork, before fexecve:
- *                        oom_score_adj 500, rlimits, empty capability bounding
+ *                        oom_score_adj 500, rlimits, the minimal root
+ *                        (its own mount namespace, pivot_root), empty
+ *                        capability bounding
  *                        and ambient sets, setgroups/setresgid/setresuid to
  *                        the sandbox's ids, no_new_privs, chdir to the
  *                        working dir, seccomp. Only system calls (the agent
@@ -29,6 +33,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/rootfs.h"
 #include "api/frame.h"
 #include "api/nxerr.h"
 
@@ -53,6 +58,8 @@ struct sandbox {
   int cap_last;
   /* per Deploy (sandbox_prepare) */
   uint64_t rlimit_nproc, rlimit_nofile;
+  bool host_ro;         /* the deploy asked for "host-ro": no minimal root */
+  struct rootfs rootfs; /* the minimal root's plan otherwise */
 };
 
 /* Parse a --sandbox value; -1 with err when unknown. */

@@ -10,7 +10,11 @@
  *          reading the node's keys (STATE_DIR/node.nk, node.xk), mount,
  *          ptrace, unshare, and writing to / and /var/tmp; and of what it
  *          must be allowed: writing to /tmp and to its working dir; and of
- *          a TCP connection to NATS_ADDR ("127.0.0.1:port") when given.
+ *          a TCP connection to NATS_ADDR ("127.0.0.1:port") when given;
+ *          the file system it sees (the names in /, /etc/passwd, /usr,
+ *          /home, the DNS files, each of CHECK_PATHS and whether it can
+ *          write there); system calls on no allow-list (add_key,
+ *          lookup_dcookie, syslog, kexec_load, number 4095, clone3).
  *          "ok" stands for success.
  *   spin   burn CPU for SECONDS seconds (default 2) and print
  *          "cpu_ratio=<cpu time / wall time>" (a CPU quota shows here);
@@ -176,6 +180,78 @@ socket_close (int domain, int type, int protocol)
 }
 
 static int
+cmp_name (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* "root=a,b,c": the names in /, sorted. */
+static void
+print_root (void)
+{
+  char *names[64];
+  size_t n = 0;
+  DIR *d = opendir ("/");
+  struct dirent *e;
+  while (d && (e = readdir (d)) != NULL && n < 64)
+    if (strcmp (e->d_name, ".") != 0 && strcmp (e->d_name, "..") != 0)
+      names[n++] = strdup (e->d_name);
+  if (d)
+    closedir (d);
+  qsort (names, n, sizeof names[0], cmp_name);
+  printf ("root=");
+  for (size_t i = 0; i < n; i++)
+    {
+      printf ("%s%s", i ? "," : "", names[i]);
+      free (names[i]);
+    }
+  printf ("\n");
+}
+
+/* For each path of CHECK_PATHS ("a,b"): "path:<p>=<open result>" and
+ * "wpath:<p>=<result of creating a file in it, or of opening it for
+ * writing>". */
+static void
+check_paths (void)
+{
+  const char *list = getenv ("CHECK_PATHS");
+  char buf[1024], *save = NULL;
+  if (list == NULL)
+    return;
+  snprintf (buf, sizeof buf, "%s", list);
+  for (char *p = strtok_r (buf, ",", &save); p; p = strtok_r (NULL, ",", &save))
+    {
+      struct stat st;
+      char f[1100];
+      int rc = stat (p, &st);
+      printf ("path:%s=%s\n", p, result (rc));
+      if (rc == 0 && S_ISDIR (st.st_mode))
+        {
+          snprintf (f, sizeof f, "%s/.nexc-probe", p);
+          printf ("wpath:%s=%s\n", p, result (open_close (f, O_WRONLY | O_CREAT)));
+        }
+      else if (rc == 0)
+        printf ("wpath:%s=%s\n", p, result (open_close (p, O_WRONLY)));
+    }
+}
+
+/* System calls that are on no allow-list; 4095 is no call at all. */
+static void
+try_unlisted (void)
+{
+  printf ("sys_add_key=%s\n", result ((int) syscall (SYS_add_key, "user", "k", "v", 1, 0)));
+#ifdef SYS_lookup_dcookie
+  printf ("sys_lookup_dcookie=%s\n", result ((int) syscall (SYS_lookup_dcookie, 0, NULL, 0)));
+#endif
+  printf ("sys_syslog=%s\n", result ((int) syscall (SYS_syslog, 3, NULL, 0)));
+  printf ("sys_kexec_load=%s\n", result ((int) syscall (SYS_kexec_load, 0, 0, NULL, 0)));
+  printf ("sys_4095=%s\n", result ((int) syscall (4095, 0, 0, 0)));
+#ifdef SYS_clone3
+  printf ("sys_clone3=%s\n", result ((int) syscall (SYS_clone3, NULL, 0)));
+#endif
+}
+
+static int
 probe (void)
 {
   char host[256] = "", cwd[4096] = "", path[512], pbuf[64];
@@ -223,6 +299,16 @@ probe (void)
   printf ("modify_ldt=%s\n", result ((int) syscall (SYS_modify_ldt, 0, pbuf, sizeof pbuf)));
 #endif
   printf ("mbind=%s\n", result ((int) syscall (SYS_mbind, 0, 0, 0, 0, 0, 0)));
+  print_root ();
+  printf ("etc_passwd=%s\n", result (open_close ("/etc/passwd", O_RDONLY)));
+  printf ("usr=%s\n", result (open_close ("/usr", O_RDONLY | O_DIRECTORY)));
+  printf ("home=%s\n", result (open_close ("/home", O_RDONLY | O_DIRECTORY)));
+  printf ("etc_hosts=%s\n", result (open_close ("/etc/hosts", O_RDONLY)));
+  printf ("etc_resolv=%s\n", result (open_close ("/etc/resolv.conf", O_RDONLY)));
+  printf ("etc_nsswitch=%s\n", result (open_close ("/etc/nsswitch.conf", O_RDONLY)));
+  printf ("write_etc=%s\n", result (open_close ("/etc/nexc-probe", O_WRONLY | O_CREAT)));
+  check_paths ();
+  try_unlisted ();
   printf ("done=1\n");
   return 0;
 }

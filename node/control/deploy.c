@@ -17,6 +17,7 @@
 #include "node/control/request.h"
 #include "node/control/trigger_check.h"
 #include "node/core/node.h"
+#include "node/sandbox/fsview.h"
 #include "node/sandbox/sandbox.h"
 #include "node/state/replay.h"
 #include "node/workload/env.h"
@@ -122,6 +123,9 @@ start (struct node *n, struct ctl_req *r, struct deploy_request *req, const char
   /* Per-deploy sizing (our extension): within this node's maxima, and only
    * what this node can enforce. */
   if (sandbox_check_resources (n, &req->resources, msg, sizeof msg) < 0)
+    goto refuse;
+  /* The file system view (our extension): never a sensitive host path. */
+  if (fsview_check (n, &req->filesystem, msg, sizeof msg) < 0)
     goto refuse;
   if (n->cfg.requester_public_keys.n
       && !strlist_contains (&n->cfg.requester_public_keys, req->sender_public_key))
