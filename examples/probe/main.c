@@ -18,6 +18,8 @@
  *          "ok" stands for success.
  *   spin   burn CPU for SECONDS seconds (default 2) and print
  *          "cpu_ratio=<cpu time / wall time>" (a CPU quota shows here);
+ *   x32    call getpid through the x32 system call entry and print
+ *          "x32=<result>" (a sandbox kills it first);
  *   hold   print its cgroup lines ("cgroup=<line>") and sleep SECONDS
  *          (default 30), so a test can look at it from outside. */
 #include <arpa/inet.h>
@@ -363,6 +365,13 @@ main (void)
     return spin ();
   if (strcmp (mode, "hold") == 0)
     return hold ();
+  if (strcmp (mode, "x32") == 0)
+    {
+      /* getpid through the x32 entry: a sandbox kills the process. */
+      printf ("x32_before=1\n");
+      printf ("x32=%s\n", result ((int) syscall (0x40000000 | SYS_getpid)));
+      return 0;
+    }
   fprintf (stderr, "probe: unknown MODE \"%s\" (probe, spin, hold)\n", mode);
   return 2;
 }

@@ -1241,6 +1241,13 @@ test_examples_run_under_the_allow_list (void **state)
   struct dep forker = { .name = "forker", .key = "forker", .hash = f->hex_forker, .env = fenv };
   char msg[512], *id, *last;
   assert_true (runs (f, &crasher, "crasher exiting with 3", msg, sizeof msg));
+  /* Another architecture's entry (x32) kills the process. */
+  {
+    const char *xenv[] = { "MODE=x32", NULL };
+    struct dep x32 = { .name = "x32", .key = "probe", .hash = f->hex_probe, .env = xenv };
+    assert_false (runs (f, &x32, "x32=", msg, sizeof msg));
+    assert_non_null (strstr (msg, "(signal 31)")); /* SIGSYS */
+  }
   drain (f->logs);
   id = deploy_ok (f, &ticker);
   last = collect (f, id, "tick 3", NULL, 5000);
