@@ -19,7 +19,8 @@
  *                        capability bounding
  *                        and ambient sets, setgroups/setresgid/setresuid to
  *                        the sandbox's ids, no_new_privs, chdir to the
- *                        working dir, seccomp. Only system calls (the agent
+ *                        working dir, Landlock when the kernel has it
+ *                        (agent/landlock.h), seccomp. Only system calls (the agent
  *                        is single-threaded, but the child allocates
  *                        nothing); a failure comes back as an errno value
  *                        and the name of the step.
@@ -56,6 +57,8 @@ struct sandbox {
   struct sock_filter *filter;
   unsigned short filter_len;
   int cap_last;
+  int landlock_abi;                 /* 0: none (agent/landlock.h) */
+  const char *landlock_paths[5];    /* where the workload may write */
   /* per Deploy (sandbox_prepare) */
   uint64_t rlimit_nproc, rlimit_nofile;
   bool host_ro;         /* the deploy asked for "host-ro": no minimal root */

@@ -14,7 +14,8 @@
  *          the file system it sees (the names in /, /etc/passwd, /usr,
  *          /home, the DNS files, each of CHECK_PATHS and whether it can
  *          write there); system calls on no allow-list (add_key,
- *          lookup_dcookie, syslog, kexec_load, number 4095, clone3).
+ *          lookup_dcookie, syslog, kexec_load, number 4095, clone3); and
+ *          of a connection to the abstract UNIX socket ABSTRACT_SOCK.
  *          "ok" stands for success.
  *   spin   burn CPU for SECONDS seconds (default 2) and print
  *          "cpu_ratio=<cpu time / wall time>" (a CPU quota shows here);
@@ -25,6 +26,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -40,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -253,6 +256,23 @@ try_unlisted (void)
 #endif
 }
 
+/* connect to the abstract UNIX socket ABSTRACT_SOCK names. */
+static int
+abstract_connect (const char *name)
+{
+  struct sockaddr_un sa;
+  int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+  if (s < 0)
+    return -1;
+  memset (&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  snprintf (sa.sun_path + 1, sizeof sa.sun_path - 1, "%s", name);
+  rc = connect (s, (struct sockaddr *) &sa,
+                (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (name)));
+  close (s);
+  return rc;
+}
+
 static int
 probe (void)
 {
@@ -310,6 +330,8 @@ probe (void)
   printf ("etc_nsswitch=%s\n", result (open_close ("/etc/nsswitch.conf", O_RDONLY)));
   printf ("write_etc=%s\n", result (open_close ("/etc/nexc-probe", O_WRONLY | O_CREAT)));
   check_paths ();
+  if (getenv ("ABSTRACT_SOCK"))
+    printf ("abstract_host=%s\n", result (abstract_connect (getenv ("ABSTRACT_SOCK"))));
   try_unlisted ();
   printf ("done=1\n");
   return 0;

@@ -264,12 +264,21 @@ feature_rows (const struct preflight_opts *o, struct preflight *pf, const char *
     row (pf, "seccomp policy", PF_OK, false,
          "default deny: calls off the list answer EPERM, clone3 ENOSYS, other architectures "
          "are killed");
-  if (abi > 0)
-    row (pf, "landlock", PF_OK, false, "ABI %ld available (not used yet: the minimal root is "
-                                       "the file-access boundary)",
+  if (abi >= 6 && strstr (report, "ok landlock scopes abstract sockets"))
+    row (pf, "landlock", PF_OK, false,
+         "ABI %ld: workloads write only below their working dir, /tmp, /dev and /proc, and "
+         "reach no abstract socket or process outside their sandbox",
+         abi);
+  else if (abi > 0)
+    row (pf, "landlock", PF_OK, false,
+         "ABI %ld: workloads write only below their working dir, /tmp, /dev and /proc (abstract "
+         "socket scoping needs ABI 6, Linux >= 6.12)",
          abi);
   else
-    row (pf, "landlock", PF_OK, false, "not available (%s); not needed", strerror (errno));
+    row (pf, "landlock", PF_OK, false,
+         "not available (%s): the minimal root and read-only mounts are the only file "
+         "boundary",
+         strerror (errno));
 }
 
 static void

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "api/log.h"
@@ -656,6 +657,17 @@ sandbox_write_info (const struct node *n, struct jsonw *w)
   /* The default of deploys that do not say (each may: "filesystem"). */
   jsonw_kstr (w, "filesystem", fs_mode_name (cfg->filesystem));
   jsonw_kstr (w, "seccomp_policy", "default-deny");
+  {
+    /* The agents probe the same kernel: writes confined with any ABI,
+     * abstract sockets and signals scoped from ABI 6 (agent/landlock.h). */
+    long abi = syscall (SYS_landlock_create_ruleset, NULL, 0, 1u /* _VERSION */);
+    jsonw_key (w, "landlock");
+    jsonw_obj_begin (w);
+    jsonw_kint (w, "abi", abi > 0 ? abi : 0);
+    jsonw_kbool (w, "writes_confined", abi > 0);
+    jsonw_kbool (w, "scoped", abi >= 6);
+    jsonw_obj_end (w);
+  }
   jsonw_kbool (w, "seccomp", true);
   jsonw_kbool (w, "no_new_privs", true);
   jsonw_kstr (w, "cgroup", sb->cg.ops ? sb->cg.ops->name : "none");

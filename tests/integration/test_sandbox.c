@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1029,17 +1031,41 @@ expected_root (struct fixture *f, const char *extra, char *out, size_t cap)
     snprintf (out + strlen (out), cap - strlen (out), "%s%s", i ? "," : "", names[i]);
 }
 
+/* A listening abstract UNIX socket of the test's (the host's, for a
+ * sandbox on network "host"); returns its fd. */
+static int
+abstract_listen (const char *name)
+{
+  struct sockaddr_un sa;
+  int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true (s >= 0);
+  memset (&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  snprintf (sa.sun_path + 1, sizeof sa.sun_path - 1, "%s", name);
+  assert_int_equal (bind (s, (struct sockaddr *) &sa,
+                          (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (name))),
+                    0);
+  assert_int_equal (listen (s, 4), 0);
+  return s;
+}
+
 static void
 test_minimal_root_by_default (void **state)
 {
   struct fixture *f = *state;
-  char statedir[400], root[256], want_cwd[512];
-  const char *env[] = { statedir, "MODE=probe", NULL };
+  char statedir[400], root[256], want_cwd[512], sock[64], sockenv[96];
+  const char *env[] = { statedir, sockenv, "MODE=probe", NULL };
   struct dep d = { .name = "minprobe", .key = "probe", .hash = f->hex_probe, .env = env };
   json_t *facts, *in;
   char *real;
+  bool scoped;
+  int ls;
   snprintf (statedir, sizeof statedir, "STATE_DIR=%s", f->h.node_state_dir);
+  snprintf (sock, sizeof sock, "nexc-it-abstract-%d", (int) getpid ());
+  snprintf (sockenv, sizeof sockenv, "ABSTRACT_SOCK=%s", sock);
+  ls = abstract_listen (sock);
   facts = run_probe (f, &d, NULL);
+  close (ls);
   /* Nothing of the host's files: only what a workload needs. */
   expected_root (f, NULL, root, sizeof root);
   expect_fact (facts, "root", root);
@@ -1079,12 +1105,18 @@ test_minimal_root_by_default (void **state)
   expect_fact (facts, "sys_kexec_load", "EPERM");
   expect_fact (facts, "sys_4095", "EPERM");
   expect_fact (facts, "sys_clone3", "ENOSYS");
-  json_decref (facts);
-  /* INFO says which file system workloads get. */
+  /* INFO says which file system workloads get, and what Landlock adds. */
   in = info (f);
   assert_string_equal (
       json_string_value (json_object_get (nexc_info (in, "sandbox"), "filesystem")), "minimal");
+  scoped = json_is_true (
+      json_object_get (json_object_get (nexc_info (in, "sandbox"), "landlock"), "scoped"));
   json_decref (in);
+  /* The host's abstract sockets: out of reach where Landlock scopes them
+   * (ABI 6); reachable otherwise, with network "host" (ARCHITECTURE.md). */
+  print_message ("landlock scoping: %s\n", scoped ? "yes" : "no (kernel < 6.12)");
+  expect_fact (facts, "abstract_host", scoped ? "EPERM" : "ok");
+  json_decref (facts);
 }
 
 static void
