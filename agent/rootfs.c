@@ -130,8 +130,11 @@ rootfs_plan (struct rootfs *r, const char *state_dir, const char *workdir,
   /* Parents before what they contain: the parent's bind then already shows
    * the child's mount point (and mkdir meets EEXIST, which is fine). */
   sorted = xcalloc (n_bind_ro + 1, sizeof *sorted);
-  memcpy (sorted, bind_ro, n_bind_ro * sizeof *sorted);
-  qsort (sorted, n_bind_ro, sizeof *sorted, cmp_str);
+  if (n_bind_ro > 0)
+    {
+      memcpy (sorted, bind_ro, n_bind_ro * sizeof *sorted);
+      qsort (sorted, n_bind_ro, sizeof *sorted, cmp_str);
+    }
   for (size_t i = 0; i < n_bind_ro; i++)
     {
       if (sorted[i][0] != '/' || strstr (sorted[i], "/..") || strlen (sorted[i]) >= PATH_MAX / 2)
