@@ -1241,6 +1241,8 @@ test_dynamic_static_and_script_workloads (void **state)
     print_message ("skipped: no /lib64 and /lib/x86_64-linux-gnu loader layout here\n");
   dyn.fs = (struct fs_spec){ .mode = FS_HOST_RO };
   assert_true (runs (f, &dyn, "MARK=nexc-dynamic", msg, sizeof msg));
+  /* A deploy that picks host-ro over the node's minimal default is said. */
+  assert_true (harness_node_log_has (&f->h, "(dynenv): \"filesystem\": \"host-ro\""));
   /* A shell script runs by /bin/sh under host-ro; a minimal root has no
    * shell. */
   script.fs.mode = FS_HOST_RO;
@@ -1294,6 +1296,46 @@ test_examples_run_under_the_allow_list (void **state)
   stop_ok (f, id, "forker");
   json_decref (wait_event (f, "workload_stopped", id, 5000));
   free (id);
+}
+
+/* A node whose config says "filesystem": "host-ro": said in INFO, in a tag
+ * and at start; its deploys see the host unless they ask for minimal. */
+static void
+test_node_default_host_ro_is_said (void **state)
+{
+  struct fixture *f = *state;
+  char config[1200];
+  const char *env[] = { "MODE=probe", NULL };
+  struct dep d = { .name = "hostro", .key = "probe", .hash = f->hex_probe, .env = env };
+  json_t *in, *facts;
+  harness_stop_node (&f->h, SIGTERM);
+  snprintf (config, sizeof config, "%.*s,\"filesystem\":\"host-ro\"}", (int) strlen (f->config) - 1,
+            f->config);
+  harness_start_node (&f->h, config, NULL);
+  in = info (f);
+  assert_string_equal (
+      json_string_value (json_object_get (nexc_info (in, "sandbox"), "filesystem")), "host-ro");
+  assert_string_equal (json_string_value (json_object_get (
+                           json_object_get (json_object_get (in, "data"), "tags"),
+                           "nex.sandbox.filesystem")),
+                       "host-ro");
+  json_decref (in);
+  assert_true (harness_node_log_has (&f->h, "workloads see the host's whole tree"));
+  facts = run_probe (f, &d, NULL);
+  expect_fact (facts, "usr", "ok");
+  expect_fact (facts, "etc_passwd", "ok");
+  json_decref (facts);
+  d.fs.mode = FS_MINIMAL;
+  facts = run_probe (f, &d, NULL);
+  expect_fact (facts, "usr", "ENOENT");
+  json_decref (facts);
+  /* Back to the fixture's node (minimal by default, no such tag). */
+  harness_stop_node (&f->h, SIGTERM);
+  start_node (f);
+  in = info (f);
+  assert_null (json_object_get (json_object_get (json_object_get (in, "data"), "tags"),
+                                "nex.sandbox.filesystem"));
+  json_decref (in);
 }
 
 static void
@@ -1422,6 +1464,7 @@ main (void)
     cmocka_unit_test (test_minimal_root_by_default),
     cmocka_unit_test (test_bind_ro_shows_exactly_the_listed_paths),
     cmocka_unit_test (test_hostile_bind_ro_refused),
+    cmocka_unit_test (test_node_default_host_ro_is_said),
     cmocka_unit_test (test_dynamic_static_and_script_workloads),
     cmocka_unit_test (test_examples_run_under_the_allow_list),
     cmocka_unit_test (test_resource_refusals),
