@@ -1,13 +1,13 @@
 #include "agent/sandbox.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,8 +370,8 @@ verify_inside (const struct sandbox *sb, int fd)
                            abstract_connect (SELFTEST_ABSTRACT), EPERM);
   else if (sb->landlock_abi > 0)
     report (fd, true, "landlock confines writes", "(no abstract socket scoping before ABI 6)");
-  fails += expect_errno (fd, "seccomp default deny: add_key", (int) syscall (SYS_add_key, 0, 0, 0, 0, 0),
-                         EPERM);
+  fails += expect_errno (fd, "seccomp default deny: add_key",
+                         (int) syscall (SYS_add_key, 0, 0, 0, 0, 0), EPERM);
   fails += expect_errno (fd, "the agent's /proc entry is hidden",
                          open ("/proc/1/environ", O_RDONLY | O_CLOEXEC), ENOENT);
   return fails;

@@ -1042,9 +1042,8 @@ abstract_listen (const char *name)
   memset (&sa, 0, sizeof sa);
   sa.sun_family = AF_UNIX;
   snprintf (sa.sun_path + 1, sizeof sa.sun_path - 1, "%s", name);
-  assert_int_equal (bind (s, (struct sockaddr *) &sa,
-                          (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (name))),
-                    0);
+  socklen_t len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (name));
+  assert_int_equal (bind (s, (struct sockaddr *) &sa, len), 0);
   assert_int_equal (listen (s, 4), 0);
   return s;
 }
@@ -1084,7 +1083,8 @@ test_minimal_root_by_default (void **state)
   expect_fact (facts, "node_key", "ENOENT");
   free (real);
   {
-    unsigned uid = (unsigned) strtoul (json_string_value (json_object_get (facts, "uid")), NULL, 10);
+    const char *u = json_string_value (json_object_get (facts, "uid"));
+    unsigned uid = (unsigned) strtoul (u ? u : "0", NULL, 10);
     char *r = realpath (f->h.node_state_dir, NULL);
     snprintf (want_cwd, sizeof want_cwd, "%s/sandboxes/u%u", r, uid);
     free (r);

@@ -109,7 +109,8 @@ test_round_trip_and_digest (void **state)
   char d1[DEPLOY_DIGEST_HEX_LEN], d2[DEPLOY_DIGEST_HEX_LEN];
   (void) state;
   deploy_request_encode (r, &b);
-  assert_non_null (strstr (b.data, "\"filesystem\":{\"mode\":\"minimal\",\"bind_ro\":[\"/lib64\"]}"));
+  assert_non_null (
+      strstr (b.data, "\"filesystem\":{\"mode\":\"minimal\",\"bind_ro\":[\"/lib64\"]}"));
   assert_int_equal (deploy_request_decode (b.data, b.len, &back, &err), 0);
   assert_int_equal (back->filesystem.n_bind_ro, 1);
   deploy_request_digest (r, d1);
