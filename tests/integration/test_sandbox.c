@@ -48,6 +48,7 @@ struct fixture {
   char hex_probe[65], hex_hog[65], hex_ticker[65], hex_env[65], hex_forker[65],
       hex_crasher[65], hex_script[65], hex_musl[65];
   char script[64];
+  char link[64]; /* test_hostile_bind_ro_refused's symlink, removed at teardown too */
 };
 
 static struct fixture *F;
@@ -432,6 +433,8 @@ teardown (void **state)
     harness_stop_node (&f->h, SIGTERM);
   if (f->script[0])
     unlink (f->script);
+  if (f->link[0])
+    unlink (f->link);
   natsSubscription_Destroy (f->events);
   natsSubscription_Destroy (f->logs);
   nexc_client_free (f->c);
@@ -1415,6 +1418,7 @@ test_hostile_bind_ro_refused (void **state)
   free (r);
   /* A symlink elsewhere that resolves into the state dir. */
   snprintf (link, sizeof link, "/var/tmp/nexc-it-link-%d", (int) getpid ());
+  snprintf (f->link, sizeof f->link, "%s", link);
   unlink (link);
   assert_int_equal (symlink (statedir, link), 0);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
