@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/rootfs.h"
 #include "api/xalloc.h"
 
 /* Not every libc has the wrappers or constants yet. */
@@ -138,6 +139,13 @@ state_dir_view (const char *state_dir, const char *workdir, int wd, struct nxerr
     return -1;
   if (mkdir_p (workdir, 0755, err) < 0)
     return -1;
+  /* Where a workload's minimal root is mounted (agent/rootfs.h). */
+  {
+    char point[PATH_MAX];
+    snprintf (point, sizeof point, "%s%s", state_dir, ROOTFS_MOUNTPOINT);
+    if (mkdir (point, 0755) < 0)
+      return nxerr_sys (err, errno, "mkdir %s", point);
+  }
   snprintf (src, sizeof src, "/proc/self/fd/%d", wd);
   if (do_mount (src, workdir, NULL, MS_BIND, NULL, err) < 0)
     return -1;

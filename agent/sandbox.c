@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,21 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/landlock.h"
 #include "agent/mounts.h"
 #include "agent/seccomp.h"
 #include "api/log.h"
 #include "api/xalloc.h"
 
 #define SANDBOX_HOSTNAME "nexc"
+/* The self-test's abstract socket (in the agent's net namespace, the
+ * host's with network "host": named after the unique working dir). */
+static char selftest_abstract[96];
+#define SELFTEST_ABSTRACT selftest_abstract
 #define DEFAULT_NOFILE 4096
 /* oom_score_adj of every workload: under memory pressure, of its cgroup or
  * of the host, a workload dies before its agent and before the node. */
@@ -121,6 +128,12 @@ sandbox_setup (struct sandbox *sb, struct nxerr *err)
     return -1;
   if (seccomp_build (&sb->filter, &sb->filter_len, err) < 0)
     return -1;
+  sb->landlock_abi = landlock_probe ();
+  sb->landlock_paths[0] = sb->workdir;
+  sb->landlock_paths[1] = "/tmp";
+  sb->landlock_paths[2] = "/dev";
+  sb->landlock_paths[3] = "/proc";
+  sb->landlock_paths[4] = NULL;
   /* The memory cgroup's OOM killer must pick the workload, not its
    * supervisor: the agent asks for -1000 (needs CAP_SYS_RESOURCE) and the
    * workload raises its own score to WORKLOAD_OOM_SCORE, which needs
@@ -137,9 +150,18 @@ sandbox_setup (struct sandbox *sb, struct nxerr *err)
 int
 sandbox_prepare (struct sandbox *sb, const Nexc__Agent__Deploy *d, struct nxerr *err)
 {
-  (void) err;
   sb->rlimit_nproc = d->rlimit_nproc;
   sb->rlimit_nofile = d->rlimit_nofile ? d->rlimit_nofile : DEFAULT_NOFILE;
+  if (sb->tier == SANDBOX_NONE)
+    return 0;
+  sb->host_ro = d->filesystem == NEXC__AGENT__DEPLOY__FILESYSTEM__HOST_RO;
+  if (sb->host_ro)
+    {
+      rootfs_free (&sb->rootfs);
+      return 0;
+    }
+  if (rootfs_plan (&sb->rootfs, sb->state_dir, sb->workdir, d->bind_ro, d->n_bind_ro, err) < 0)
+    return nxerr_wrap (err, "minimal root");
   return 0;
 }
 
@@ -211,6 +233,8 @@ sandbox_enter_child (const struct sandbox *sb, const char **what)
   *what = "setrlimit(RLIMIT_NPROC)";
   if (sb->rlimit_nproc && (e = set_limit (RLIMIT_NPROC, sb->rlimit_nproc)) != 0)
     return e;
+  if (!sb->host_ro && (e = rootfs_enter (&sb->rootfs, what)) != 0)
+    return e;
   if ((e = drop_capabilities (sb, what)) != 0)
     return e;
   *what = "prctl(PR_SET_NO_NEW_PRIVS)";
@@ -219,6 +243,8 @@ sandbox_enter_child (const struct sandbox *sb, const char **what)
   *what = "chdir to the working dir";
   if (chdir (sb->workdir) < 0)
     return errno;
+  if ((e = landlock_enter (sb->landlock_abi, sb->landlock_paths, what)) != 0)
+    return e;
   *what = "seccomp";
   return seccomp_load_prog (sb->filter, sb->filter_len);
 }
@@ -228,6 +254,7 @@ sandbox_cleanup (struct sandbox *sb)
 {
   seccomp_prog_free (sb->filter);
   sb->filter = NULL;
+  rootfs_free (&sb->rootfs);
 }
 
 /* ---- self-test (nexc-node preflight) ---- */
@@ -268,6 +295,23 @@ expect_errno (int fd, const char *what, int rc, int want)
             rc == -1 ? strerror (errno) : "success");
   report (fd, false, what, d);
   return 1;
+}
+
+/* connect to the abstract UNIX socket name: 0 or -1 with errno. */
+static int
+abstract_connect (const char *name)
+{
+  struct sockaddr_un sa;
+  int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+  if (s < 0)
+    return -1;
+  memset (&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  memcpy (sa.sun_path + 1, name, strlen (name));
+  rc = connect (s, (struct sockaddr *) &sa,
+                (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (name)));
+  close (s);
+  return rc;
 }
 
 /* In the child, inside the sandbox: check what a workload would see. */
@@ -317,6 +361,17 @@ verify_inside (const struct sandbox *sb, int fd)
   else
     fails += (report (fd, false, "private /tmp is writable", strerror (errno)), 1);
   fails += expect_errno (fd, "the agent cannot be signalled", kill (1, SIGTERM), EPERM);
+  fails += expect_errno (fd, "minimal root: no host /usr", open ("/usr", O_PATH | O_CLOEXEC),
+                         ENOENT);
+  fails += expect_errno (fd, "minimal root: no host /etc/passwd",
+                         open ("/etc/passwd", O_RDONLY | O_CLOEXEC), ENOENT);
+  if (sb->landlock_abi >= 6)
+    fails += expect_errno (fd, "landlock scopes abstract sockets (the agent's is out of reach)",
+                           abstract_connect (SELFTEST_ABSTRACT), EPERM);
+  else if (sb->landlock_abi > 0)
+    report (fd, true, "landlock confines writes", "(no abstract socket scoping before ABI 6)");
+  fails += expect_errno (fd, "seccomp default deny: add_key",
+                         (int) syscall (SYS_add_key, 0, 0, 0, 0, 0), EPERM);
   fails += expect_errno (fd, "the agent's /proc entry is hidden",
                          open ("/proc/1/environ", O_RDONLY | O_CLOEXEC), ENOENT);
   return fails;
@@ -329,8 +384,38 @@ sandbox_selftest (struct sandbox *sb, int fd)
   pid_t pid;
   int st, e;
   report (fd, true, "namespaces and mount view", "pid 1 of a new pid namespace");
+  snprintf (selftest_abstract, sizeof selftest_abstract, "nexc-selftest-%.64s",
+            strrchr (sb->workdir, '/') ? strrchr (sb->workdir, '/') + 1 : sb->workdir);
+  if (sb->landlock_abi >= 6)
+    {
+      /* Something outside the workload's domain to reach for. */
+      struct sockaddr_un sa;
+      int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      memset (&sa, 0, sizeof sa);
+      sa.sun_family = AF_UNIX;
+      memcpy (sa.sun_path + 1, SELFTEST_ABSTRACT, strlen (SELFTEST_ABSTRACT));
+      if (s < 0
+          || bind (s, (struct sockaddr *) &sa,
+                   (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1
+                                + strlen (SELFTEST_ABSTRACT)))
+                 < 0
+          || listen (s, 1) < 0)
+        {
+          report (fd, false, "abstract socket for the landlock check", strerror (errno));
+          return 1;
+        }
+      /* Left open: the agent exits after the self-test. */
+    }
   sb->rlimit_nproc = 16;
   sb->rlimit_nofile = 64;
+  {
+    struct nxerr err = { 0 };
+    if (rootfs_plan (&sb->rootfs, sb->state_dir, sb->workdir, NULL, 0, &err) < 0)
+      {
+        report (fd, false, "minimal root", err.msg);
+        return 1;
+      }
+  }
   pid = fork ();
   if (pid < 0)
     {

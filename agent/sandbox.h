@@ -10,12 +10,17 @@
  *                        the seccomp program (agent/seccomp.h), its own
  *                        oom_score_adj -1000 (when allowed) and no core
  *                        dumps;
- *   sandbox_prepare      per Deploy, before fork: the rlimits it carries;
+ *   sandbox_prepare      per Deploy, before fork: the rlimits it carries,
+ *                        the plan of its minimal root (agent/rootfs.h)
+ *                        unless it asked for "host-ro";
  *   sandbox_enter_child  in the workload's child after fork, before fexecve:
- *                        oom_score_adj 500, rlimits, empty capability bounding
+ *                        oom_score_adj 500, rlimits, the minimal root
+ *                        (its own mount namespace, pivot_root), empty
+ *                        capability bounding
  *                        and ambient sets, setgroups/setresgid/setresuid to
  *                        the sandbox's ids, no_new_privs, chdir to the
- *                        working dir, seccomp. Only system calls (the agent
+ *                        working dir, Landlock when the kernel has it
+ *                        (agent/landlock.h), seccomp. Only system calls (the agent
  *                        is single-threaded, but the child allocates
  *                        nothing); a failure comes back as an errno value
  *                        and the name of the step.
@@ -29,6 +34,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/rootfs.h"
 #include "api/frame.h"
 #include "api/nxerr.h"
 
@@ -51,8 +57,12 @@ struct sandbox {
   struct sock_filter *filter;
   unsigned short filter_len;
   int cap_last;
+  int landlock_abi;                 /* 0: none (agent/landlock.h) */
+  const char *landlock_paths[5];    /* where the workload may write */
   /* per Deploy (sandbox_prepare) */
   uint64_t rlimit_nproc, rlimit_nofile;
+  bool host_ro;         /* the deploy asked for "host-ro": no minimal root */
+  struct rootfs rootfs; /* the minimal root's plan otherwise */
 };
 
 /* Parse a --sandbox value; -1 with err when unknown. */

@@ -1,16 +1,19 @@
 /* seccomp: the system call filter of a process-tier workload.
  *
- * Default allow, with a deny list answered by EPERM (the workload sees an
- * ordinary "operation not permitted", not a crash): mounting and moving
- * mounts, pivot_root/chroot, unshare/setns and clone with namespace flags,
- * ptrace and the cross-process memory/fd calls, kexec, kernel modules, bpf,
- * perf_event_open, userfaultfd, io_uring, the key ring, open_by_handle_at,
- * setting the clock, swap, reboot, acct, quotactl, iopl/ioperm, syslog.
- * clone3 answers ENOSYS (its flags sit in memory a filter cannot read; libc
- * falls back to clone, whose flags it can). System calls of another
- * architecture (32-bit entry on x86-64, x32) kill the process.
- * A stricter allow-list is left for later: a deny list keeps every
- * ordinary program working.
+ * Default deny: an allow-list of the calls ordinary Linux programs make
+ * (checked against the container runtimes' default profiles, less
+ * io_uring, ptrace and the cross-process memory calls, modify_ldt,
+ * name_to_handle_at), every other call answered EPERM (the workload sees an
+ * ordinary "operation not permitted", not a crash). So mount, pivot_root,
+ * unshare/setns, kexec, modules, bpf, perf_event_open, userfaultfd, keys,
+ * syslog, clock setting, swap, reboot and any number the list does not
+ * name (a new kernel's new call included) fail. Some calls are allowed for
+ * some arguments only: clone without namespace flags; ioctl but TIOCSTI and
+ * TIOCLINUX; socket but AF_VSOCK and netlink other than NETLINK_ROUTE;
+ * personality without ADDR_NO_RANDOMIZE or READ_IMPLIES_EXEC. clone3
+ * answers ENOSYS (its flags sit in memory a filter cannot read; libc falls
+ * back to clone, whose flags it can). System calls of another architecture
+ * (32-bit entry on x86-64, x32) kill the process.
  *
  * The program is compiled once with libseccomp (seccomp_build, at agent
  * start) and loaded in the workload's child with one prctl. */

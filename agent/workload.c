@@ -317,6 +317,12 @@ workload_spawn (struct workload *w, const Nexc__Agent__Deploy *d, int exe_fd,
     {
       waitpid (pid, NULL, 0);
       nxerr_sys (err, e, "%s", what);
+      /* The usual cause, said where the user reads it. */
+      if (e == ENOENT && strcmp (what, "fexecve") == 0 && sb->tier == SANDBOX_PROCESS
+          && !sb->host_ro)
+        nxerr_wrap (err, "the minimal root has no loader or interpreter for this executable "
+                         "(a dynamic one needs \"filesystem\": {\"bind_ro\": [its loader and "
+                         "libraries]} or \"host-ro\")");
       goto out;
     }
   if (set_nonblock (out[0]) < 0 || set_nonblock (errp[0]) < 0)

@@ -361,6 +361,17 @@ take_nats (struct deploy_request *r, json_t *v, struct nxerr *err)
   return 0;
 }
 
+/* "filesystem" (our extension): strict, a view the node would not give is
+ * refused. */
+static int
+take_filesystem (struct deploy_request *r, json_t *v, struct nxerr *err)
+{
+  struct nxerr e = { 0 };
+  if (fs_spec_take (v, "filesystem", &r->filesystem, &e) < 0)
+    return nxerr_set (err, EPROTO, "Invalid deploy request: %s", e.msg);
+  return 0;
+}
+
 static int
 take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *err)
 {
@@ -425,6 +436,8 @@ take_field (struct deploy_request *r, const char *k, json_t *v, struct nxerr *er
     return take_logs (r, v, err);
   if (strcasecmp (k, "nats") == 0)
     return take_nats (r, v, err);
+  if (strcasecmp (k, "filesystem") == 0)
+    return take_filesystem (r, v, err);
   return 0; /* unknown keys are ignored (§0) */
 }
 
@@ -526,6 +539,7 @@ deploy_request_free (struct deploy_request *r)
   free (r->sender_public_key);
   free (r->target_node);
   free_strv (r->trigger_subjects, r->n_triggers);
+  fs_spec_free (&r->filesystem);
   free (r->retried_at);
   free_strv (r->nats.publish, r->nats.n_publish);
   free_strv (r->nats.subscribe, r->nats.n_subscribe);
@@ -648,6 +662,7 @@ deploy_request_encode (const struct deploy_request *r, struct buf *out)
       jsonw_obj_end (&w);
     }
   encode_nats (&w, &r->nats);
+  fs_spec_encode (&w, &r->filesystem);
   jsonw_obj_end (&w);
 }
 

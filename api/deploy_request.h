@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "api/buf.h"
+#include "api/fs_spec.h"
 #include "api/nxerr.h"
 
 #define DEPLOY_REQUEST_MAX (1024 * 1024)
@@ -108,6 +109,7 @@ struct deploy_request {
   struct deploy_restart restart;
   enum deploy_logs_on_full logs_on_full;
   struct deploy_nats nats; /* all empty when absent */
+  struct fs_spec filesystem; /* mode FS_UNSET when absent: the node's default */
 };
 
 /* Decode. On failure err->msg is the text that follows

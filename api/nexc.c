@@ -531,6 +531,7 @@ nexc_deploy_payload (struct nexc_client *c, const struct nexc_deploy_opts *o,
     while (o->nats_subscribe[r.nats.n_subscribe])
       r.nats.n_subscribe++;
   r.nats.subscribe = (char **) o->nats_subscribe;
+  r.filesystem = o->filesystem;
   if (request_digest (&r, digest, err) < 0)
     goto out;
   /* A bound token: a deploy (never a stop), of exactly this request, for

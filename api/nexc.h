@@ -110,6 +110,9 @@ struct nexc_deploy_opts {
    * on a node with workload_creds: NULL-terminated, may be NULL. */
   const char *const *nats_publish;
   const char *const *nats_subscribe;
+  /* (nexc extension) the workload's file system (borrowed); mode FS_UNSET
+   * and no bind_ro: the node's default. */
+  struct fs_spec filesystem;
 };
 
 struct nexc_deploy_result {

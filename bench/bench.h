@@ -29,6 +29,7 @@ struct bench_opts {
   const char *json_path;  /* NULL: no JSON file */
   const char *only;       /* comma list of scenario names, NULL: all */
   const char *node_log_level;
+  const char *filesystem;  /* process tier: "minimal" (default) or "host-ro" */
   int pool_size;          /* machine_pool_size of the nodes (default 4) */
   int warm_n;             /* timed warm deploys */
   int floor_rtt_n;        /* request/reply round trips for the floor */

@@ -3,6 +3,7 @@
  *   nexc-bench [--smoke] [--build-dir DIR] [--json FILE] [--only LIST] [--markdown]
  *              [--pool N] [--warm N] [--seconds S] [--clients LIST] [--log-lines N]
  *              [--workloads LIST] [--stop N] [--node-log-level L]
+ *              [--filesystem minimal|host-ro]   the process tier's workload root
  *   nexc-bench --list-rows [--smoke] [...]      the row ids the options produce
  *   nexc-bench --responder URL SUBJECT          (internal) the trivial NATS responder
  *
@@ -72,6 +73,8 @@ bench_node_config (const struct bench *b, const char *sandbox, int pool_size)
   jsonw_obj_begin (&w);
   jsonw_kint (&w, "machine_pool_size", pool_size);
   jsonw_kstr (&w, "sandbox", sandbox);
+  if (strcmp (sandbox, "process") == 0)
+    jsonw_kstr (&w, "filesystem", b->o.filesystem);
   jsonw_kint (&w, "stop_grace_ms", b->o.stop_grace_ms);
   jsonw_kint (&w, "heartbeat_interval_ms", 86400000);
   /* A uid range of its own: tests and other benches may run process-tier
@@ -310,6 +313,7 @@ defaults (struct bench_opts *o, bool smoke)
   o->smoke = smoke;
   o->build_dir = NEXC_BUILD_DIR;
   o->node_log_level = "warn";
+  o->filesystem = "minimal";
   o->pool_size = 4;
   o->stop_grace_ms = 200;
   o->cold_small_bytes = 1u << 20;
@@ -385,7 +389,7 @@ usage (FILE *f)
            "                  [--pool N] [--warm N] [--seconds S] [--clients N,N...] "
            "[--log-lines N]\n"
            "                  [--workloads A,B,C] [--stop N] [--node-log-level L] "
-           "[--list-rows]\n"
+           "[--list-rows] [--filesystem minimal|host-ro]\n"
            "scenarios (for --only): warm,cold,throughput,logs,scale,stop,functions\n");
 }
 
@@ -430,6 +434,7 @@ main (int argc, char **argv)
     { "clients", required_argument, NULL, 'c' }, { "log-lines", required_argument, NULL, 'L' },
     { "workloads", required_argument, NULL, 'W' }, { "stop", required_argument, NULL, 't' },
     { "node-log-level", required_argument, NULL, 'l' },
+    { "filesystem", required_argument, NULL, 'F' },
     { "list-rows", no_argument, NULL, 'R' },    { "responder", no_argument, NULL, 'r' },
     { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
   };
@@ -479,6 +484,14 @@ main (int argc, char **argv)
         break;
       case 't': b.o.stop_n = atoi (optarg); break;
       case 'l': b.o.node_log_level = optarg; break;
+      case 'F':
+        if (strcmp (optarg, "minimal") != 0 && strcmp (optarg, "host-ro") != 0)
+          {
+            fprintf (stderr, "nexc-bench: --filesystem takes minimal or host-ro\n");
+            return 2;
+          }
+        b.o.filesystem = optarg;
+        break;
       case 'R': list_rows = true; break;
       case 'h': usage (stdout); return 0;
       default: usage (stderr); return 2;

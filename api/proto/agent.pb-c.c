@@ -878,7 +878,35 @@ const ProtobufCEnumDescriptor nexc__agent__deploy__logs_on_full__descriptor =
   nexc__agent__deploy__logs_on_full__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[13] =
+static const ProtobufCEnumValue nexc__agent__deploy__filesystem__enum_values_by_number[2] =
+{
+  { "MINIMAL", "NEXC__AGENT__DEPLOY__FILESYSTEM__MINIMAL", 0 },
+  { "HOST_RO", "NEXC__AGENT__DEPLOY__FILESYSTEM__HOST_RO", 1 },
+};
+static const ProtobufCIntRange nexc__agent__deploy__filesystem__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex nexc__agent__deploy__filesystem__enum_values_by_name[2] =
+{
+  { "HOST_RO", 1 },
+  { "MINIMAL", 0 },
+};
+const ProtobufCEnumDescriptor nexc__agent__deploy__filesystem__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "nexc.agent.Deploy.Filesystem",
+  "Filesystem",
+  "Nexc__Agent__Deploy__Filesystem",
+  "nexc.agent",
+  2,
+  nexc__agent__deploy__filesystem__enum_values_by_number,
+  2,
+  nexc__agent__deploy__filesystem__enum_values_by_name,
+  1,
+  nexc__agent__deploy__filesystem__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[15] =
 {
   {
     "workload_id",
@@ -1036,11 +1064,37 @@ static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[13]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "filesystem",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Deploy, filesystem),
+    &nexc__agent__deploy__filesystem__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bind_ro",
+    15,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Nexc__Agent__Deploy, n_bind_ro),
+    offsetof(Nexc__Agent__Deploy, bind_ro),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__deploy__field_indices_by_name[] = {
   2,   /* field[2] = argv */
   4,   /* field[4] = artifact_size */
+  14,   /* field[14] = bind_ro */
   3,   /* field[3] = env */
+  13,   /* field[13] = filesystem */
   8,   /* field[8] = function_mode */
   12,   /* field[12] = logs_acked */
   11,   /* field[11] = logs_first_seq */
@@ -1055,7 +1109,7 @@ static const unsigned nexc__agent__deploy__field_indices_by_name[] = {
 static const ProtobufCIntRange nexc__agent__deploy__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
 {
@@ -1065,7 +1119,7 @@ const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
   "Nexc__Agent__Deploy",
   "nexc.agent",
   sizeof(Nexc__Agent__Deploy),
-  13,
+  15,
   nexc__agent__deploy__field_descriptors,
   nexc__agent__deploy__field_indices_by_name,
   1,  nexc__agent__deploy__number_ranges,

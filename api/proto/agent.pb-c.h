@@ -48,6 +48,17 @@ typedef enum _Nexc__Agent__Deploy__LogsOnFull {
   NEXC__AGENT__DEPLOY__LOGS_ON_FULL__DROP_OLDEST = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NEXC__AGENT__DEPLOY__LOGS_ON_FULL)
 } Nexc__Agent__Deploy__LogsOnFull;
+/*
+ * Process tier (our extension, issue #19): the workload's file system.
+ * MINIMAL (0, the default) is a fresh root with only what a workload
+ * needs (agent/rootfs.h) plus bind_ro; HOST_RO is the host's tree,
+ * read-only.
+ */
+typedef enum _Nexc__Agent__Deploy__Filesystem {
+  NEXC__AGENT__DEPLOY__FILESYSTEM__MINIMAL = 0,
+  NEXC__AGENT__DEPLOY__FILESYSTEM__HOST_RO = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NEXC__AGENT__DEPLOY__FILESYSTEM)
+} Nexc__Agent__Deploy__Filesystem;
 typedef enum _Nexc__Agent__Log__Stream {
   NEXC__AGENT__LOG__STREAM__STREAM_UNSPECIFIED = 0,
   NEXC__AGENT__LOG__STREAM__STDOUT = 1,
@@ -153,10 +164,16 @@ struct  Nexc__Agent__Deploy
    * sending it, until acknowledged. false: a line is forgotten once sent.
    */
   protobuf_c_boolean logs_acked;
+  Nexc__Agent__Deploy__Filesystem filesystem;
+  /*
+   * host paths shown read-only, same place
+   */
+  size_t n_bind_ro;
+  char **bind_ro;
 };
 #define NEXC__AGENT__DEPLOY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__deploy__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0, 0, 0, 0, NEXC__AGENT__DEPLOY__LOGS_ON_FULL__LOGS_ON_FULL_UNSPECIFIED, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0, 0, 0, 0, NEXC__AGENT__DEPLOY__LOGS_ON_FULL__LOGS_ON_FULL_UNSPECIFIED, 0, 0, NEXC__AGENT__DEPLOY__FILESYSTEM__MINIMAL, 0,NULL }
 
 
 /*
@@ -863,6 +880,7 @@ extern const ProtobufCMessageDescriptor nexc__agent__hello__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__env_var__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor;
 extern const ProtobufCEnumDescriptor    nexc__agent__deploy__logs_on_full__descriptor;
+extern const ProtobufCEnumDescriptor    nexc__agent__deploy__filesystem__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__started__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__start_failed__descriptor;
 extern const ProtobufCMessageDescriptor nexc__agent__log__descriptor;

@@ -10,15 +10,23 @@
  *          reading the node's keys (STATE_DIR/node.nk, node.xk), mount,
  *          ptrace, unshare, and writing to / and /var/tmp; and of what it
  *          must be allowed: writing to /tmp and to its working dir; and of
- *          a TCP connection to NATS_ADDR ("127.0.0.1:port") when given.
+ *          a TCP connection to NATS_ADDR ("127.0.0.1:port") when given;
+ *          the file system it sees (the names in /, /etc/passwd, /usr,
+ *          /home, the DNS files, each of CHECK_PATHS and whether it can
+ *          write there); system calls on no allow-list (add_key,
+ *          lookup_dcookie, syslog, kexec_load, number 4095, clone3); and
+ *          of a connection to the abstract UNIX socket ABSTRACT_SOCK.
  *          "ok" stands for success.
  *   spin   burn CPU for SECONDS seconds (default 2) and print
  *          "cpu_ratio=<cpu time / wall time>" (a CPU quota shows here);
+ *   x32    call getpid through the x32 system call entry and print
+ *          "x32=<result>" (a sandbox kills it first);
  *   hold   print its cgroup lines ("cgroup=<line>") and sleep SECONDS
  *          (default 30), so a test can look at it from outside. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -34,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,6 +185,95 @@ socket_close (int domain, int type, int protocol)
 }
 
 static int
+cmp_name (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* "root=a,b,c": the names in /, sorted. */
+static void
+print_root (void)
+{
+  char *names[64];
+  size_t n = 0;
+  DIR *d = opendir ("/");
+  struct dirent *e;
+  while (d && (e = readdir (d)) != NULL && n < 64)
+    if (strcmp (e->d_name, ".") != 0 && strcmp (e->d_name, "..") != 0)
+      names[n++] = strdup (e->d_name);
+  if (d)
+    closedir (d);
+  qsort (names, n, sizeof names[0], cmp_name);
+  printf ("root=");
+  for (size_t i = 0; i < n; i++)
+    {
+      printf ("%s%s", i ? "," : "", names[i]);
+      free (names[i]);
+    }
+  printf ("\n");
+}
+
+/* For each path of CHECK_PATHS ("a,b"): "path:<p>=<open result>" and
+ * "wpath:<p>=<result of creating a file in it, or of opening it for
+ * writing>". */
+static void
+check_paths (void)
+{
+  const char *list = getenv ("CHECK_PATHS");
+  char buf[1024], *save = NULL;
+  if (list == NULL)
+    return;
+  snprintf (buf, sizeof buf, "%s", list);
+  for (char *p = strtok_r (buf, ",", &save); p; p = strtok_r (NULL, ",", &save))
+    {
+      struct stat st;
+      char f[1100];
+      int rc = stat (p, &st);
+      printf ("path:%s=%s\n", p, result (rc));
+      if (rc == 0 && S_ISDIR (st.st_mode))
+        {
+          snprintf (f, sizeof f, "%s/.nexc-probe", p);
+          printf ("wpath:%s=%s\n", p, result (open_close (f, O_WRONLY | O_CREAT)));
+        }
+      else if (rc == 0)
+        printf ("wpath:%s=%s\n", p, result (open_close (p, O_WRONLY)));
+    }
+}
+
+/* System calls that are on no allow-list; 4095 is no call at all. */
+static void
+try_unlisted (void)
+{
+  printf ("sys_add_key=%s\n", result ((int) syscall (SYS_add_key, "user", "k", "v", 1, 0)));
+#ifdef SYS_lookup_dcookie
+  printf ("sys_lookup_dcookie=%s\n", result ((int) syscall (SYS_lookup_dcookie, 0, NULL, 0)));
+#endif
+  printf ("sys_syslog=%s\n", result ((int) syscall (SYS_syslog, 3, NULL, 0)));
+  printf ("sys_kexec_load=%s\n", result ((int) syscall (SYS_kexec_load, 0, 0, NULL, 0)));
+  printf ("sys_4095=%s\n", result ((int) syscall (4095, 0, 0, 0)));
+#ifdef SYS_clone3
+  printf ("sys_clone3=%s\n", result ((int) syscall (SYS_clone3, NULL, 0)));
+#endif
+}
+
+/* connect to the abstract UNIX socket ABSTRACT_SOCK names. */
+static int
+abstract_connect (const char *name)
+{
+  struct sockaddr_un sa;
+  int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+  if (s < 0)
+    return -1;
+  memset (&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  snprintf (sa.sun_path + 1, sizeof sa.sun_path - 1, "%s", name);
+  rc = connect (s, (struct sockaddr *) &sa,
+                (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (name)));
+  close (s);
+  return rc;
+}
+
+static int
 probe (void)
 {
   char host[256] = "", cwd[4096] = "", path[512], pbuf[64];
@@ -223,6 +321,18 @@ probe (void)
   printf ("modify_ldt=%s\n", result ((int) syscall (SYS_modify_ldt, 0, pbuf, sizeof pbuf)));
 #endif
   printf ("mbind=%s\n", result ((int) syscall (SYS_mbind, 0, 0, 0, 0, 0, 0)));
+  print_root ();
+  printf ("etc_passwd=%s\n", result (open_close ("/etc/passwd", O_RDONLY)));
+  printf ("usr=%s\n", result (open_close ("/usr", O_RDONLY | O_DIRECTORY)));
+  printf ("home=%s\n", result (open_close ("/home", O_RDONLY | O_DIRECTORY)));
+  printf ("etc_hosts=%s\n", result (open_close ("/etc/hosts", O_RDONLY)));
+  printf ("etc_resolv=%s\n", result (open_close ("/etc/resolv.conf", O_RDONLY)));
+  printf ("etc_nsswitch=%s\n", result (open_close ("/etc/nsswitch.conf", O_RDONLY)));
+  printf ("write_etc=%s\n", result (open_close ("/etc/nexc-probe", O_WRONLY | O_CREAT)));
+  check_paths ();
+  if (getenv ("ABSTRACT_SOCK"))
+    printf ("abstract_host=%s\n", result (abstract_connect (getenv ("ABSTRACT_SOCK"))));
+  try_unlisted ();
   printf ("done=1\n");
   return 0;
 }
@@ -277,6 +387,13 @@ main (void)
     return spin ();
   if (strcmp (mode, "hold") == 0)
     return hold ();
+  if (strcmp (mode, "x32") == 0)
+    {
+      /* getpid through the x32 entry: a sandbox kills the process. */
+      printf ("x32_before=1\n");
+      printf ("x32=%s\n", result ((int) syscall (0x40000000 | SYS_getpid)));
+      return 0;
+    }
   fprintf (stderr, "probe: unknown MODE \"%s\" (probe, spin, hold)\n", mode);
   return 2;
 }

@@ -18,6 +18,7 @@
 #include "api/xalloc.h"
 #include "node/agents/agent_sock.h"
 #include "node/core/node.h"
+#include "node/sandbox/fsview.h"
 #include "node/sandbox/nsspawn.h"
 #include "node/agents/pool.h"
 #include "node/sandbox/sandbox.h"
@@ -216,6 +217,7 @@ agent_send_deploy (struct agent *a, const struct agent_deploy *dep, int exe_fd,
         }
       d.rlimit_nproc = a->slot->limits.pids;
       d.rlimit_nofile = (uint64_t) a->node->cfg.open_files_limit;
+      fsview_fill (a->node, dep->filesystem, &d);
     }
   f.body_case = NEXC__AGENT__FRAME__BODY_DEPLOY;
   f.deploy = &d;

@@ -33,6 +33,7 @@ struct pool;
 struct sandbox_slot;
 struct agent;
 struct deploy_resources;
+struct fs_spec;
 
 /* What a leased agent's owner is told (registered by agent_lease). */
 struct agent_ops {
@@ -106,6 +107,7 @@ struct agent_deploy {
   size_t argc;
   uint64_t artifact_size;
   const struct deploy_resources *resources; /* NULL: none */
+  const struct fs_spec *filesystem;         /* NULL: the node's default */
   bool logs_drop_oldest;                    /* the ring's policy; false: block */
   uint64_t logs_first_seq;                  /* Nexc-Seq of the run's first line */
   bool logs_acked;                          /* the node will send LogAck frames */

@@ -17,6 +17,7 @@
 #include "node/control/request.h"
 #include "node/control/trigger_check.h"
 #include "node/core/node.h"
+#include "node/sandbox/fsview.h"
 #include "node/sandbox/sandbox.h"
 #include "node/state/replay.h"
 #include "node/workload/env.h"
@@ -109,6 +110,7 @@ start (struct node *n, struct ctl_req *r, struct deploy_request *req, const char
   struct nxerr err = { 0 };
   char msg[700];
   struct workload *w;
+  bool host_ro;
 
   memset (&claims, 0, sizeof claims);
   if (!type_supported (n, req->type))
@@ -123,6 +125,10 @@ start (struct node *n, struct ctl_req *r, struct deploy_request *req, const char
    * what this node can enforce. */
   if (sandbox_check_resources (n, &req->resources, msg, sizeof msg) < 0)
     goto refuse;
+  /* The file system view (our extension): never a sensitive host path. */
+  if (fsview_check (n, &req->filesystem, msg, sizeof msg) < 0)
+    goto refuse;
+
   if (n->cfg.requester_public_keys.n
       && !strlist_contains (&n->cfg.requester_public_keys, req->sender_public_key))
     {
@@ -148,7 +154,13 @@ start (struct node *n, struct ctl_req *r, struct deploy_request *req, const char
     }
   if (check_jwt (n, req, &claims, msg, sizeof msg) < 0)
     goto refuse;
-  w = launch_workload (n, ns, req, &claims, &env, r->reply, false);
+  /* The weaker view, said when a deploy picks it over the node's default. */
+  host_ro = n->sandbox && req->filesystem.mode == FS_HOST_RO && n->cfg.filesystem != FS_HOST_RO;
+  w = launch_workload (n, ns, req, &claims, &env, r->reply, false); /* takes req */
+  if (host_ro)
+    log_info ("workload %s (%s): \"filesystem\": \"host-ro\": it sees the host's tree, "
+              "read-only",
+              w->id, w->name);
   log_debug ("deploy %s: %s/%s accepted in %.3f ms", w->id, ns, w->name,
              (double) (timefmt_mono_ns () - r->recv_ns) / 1e6);
   return;

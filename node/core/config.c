@@ -486,6 +486,17 @@ parse_network (struct config *cfg, json_t *v, struct nxerr *err)
   return 0;
 }
 
+static int
+parse_filesystem (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  static const char *const names[] = { "minimal", "host-ro", NULL };
+  int x = 0;
+  if (parse_enum (v, "filesystem", names, "\"minimal\", \"host-ro\"", &x, err) < 0)
+    return -1;
+  cfg->filesystem = x == 0 ? FS_MINIMAL : FS_HOST_RO;
+  return 0;
+}
+
 /* Index = enum cg_mode; "none" turns cgroups off. Also written by
  * config_dump.c. */
 const char *const config_cgroup_names[] = { "auto", "v1", "v2", "none", NULL };
@@ -795,6 +806,8 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
     return parse_sandbox (cfg, v, err);
   if (strcmp (k, "network") == 0)
     return parse_network (cfg, v, err);
+  if (strcmp (k, "filesystem") == 0)
+    return parse_filesystem (cfg, v, err);
   if (strcmp (k, "uid_range") == 0)
     return parse_uid_range (cfg, v, err);
   if (strcmp (k, "max_resources") == 0)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "api/buf.h"
+#include "api/fs_spec.h"
 #include "api/nxerr.h"
 #include "node/core/strmap.h" /* struct strlist, struct strmap */
 
@@ -102,6 +103,7 @@ struct config {
   char *agent_path;
   /* The process tier (node/sandbox/sandbox.h). */
   enum sandbox_network network;
+  enum fs_mode filesystem;      /* FS_MINIMAL unless "host-ro" (api/fs_spec.h) */
   int64_t uid_start, uid_count; /* uid_range */
   char *uid_lock_dir;           /* uid_range.lock_dir; NULL: /run/nexc/uids */
   int64_t pids_limit;           /* default pids limit of a sandbox */

@@ -54,6 +54,7 @@ dump_sandbox (const struct config *cfg, struct jsonw *w)
   char num[32];
   int len;
   jsonw_kstr (w, "network", cfg->network == SANDBOX_NET_NONE ? "none" : "host");
+  jsonw_kstr (w, "filesystem", fs_mode_name (cfg->filesystem));
   jsonw_key (w, "uid_range");
   jsonw_obj_begin (w);
   jsonw_kint (w, "start", cfg->uid_start);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -247,6 +248,37 @@ check_privileges (struct preflight *pf)
   fix (r, "run nexc-node as root: the process tier creates namespaces and cgroups and switches "
           "workloads to their own uids");
   return false;
+}
+
+/* What the self-test showed the host offers, one row each (issue #19). */
+static void
+feature_rows (const struct preflight_opts *o, struct preflight *pf, const char *report)
+{
+  long abi = syscall (SYS_landlock_create_ruleset, NULL, 0, 1u /* _VERSION */);
+  if (strstr (report, "ok minimal root: no host /usr"))
+    row (pf, "minimal root", PF_OK, false,
+         "pivot_root into a fresh read-only tmpfs works; default for deploys: %s%s",
+         fs_mode_name (o->cfg->filesystem),
+         o->cfg->filesystem == FS_HOST_RO ? " (workloads see the host's tree, read-only)" : "");
+  if (strstr (report, "ok seccomp default deny"))
+    row (pf, "seccomp policy", PF_OK, false,
+         "default deny: calls off the list answer EPERM, clone3 ENOSYS, other architectures "
+         "are killed");
+  if (abi >= 6 && strstr (report, "ok landlock scopes abstract sockets"))
+    row (pf, "landlock", PF_OK, false,
+         "ABI %ld: workloads write only below their working dir, /tmp, /dev and /proc, and "
+         "reach no abstract socket or process outside their sandbox",
+         abi);
+  else if (abi > 0)
+    row (pf, "landlock", PF_OK, false,
+         "ABI %ld: workloads write only below their working dir, /tmp, /dev and /proc (abstract "
+         "socket scoping needs ABI 6, Linux >= 6.12)",
+         abi);
+  else
+    row (pf, "landlock", PF_OK, false,
+         "not available (%s): the minimal root and read-only mounts are the only file "
+         "boundary",
+         strerror (errno));
 }
 
 static void
@@ -563,10 +595,13 @@ check_selftest (const struct preflight_opts *o, struct preflight *pf, uint32_t u
     for (const char *q = report; (q = strstr (q, "ok ")) != NULL; q += 3)
       checks++;
     if (fail == NULL && WIFEXITED (st) && WEXITSTATUS (st) == 0)
-      row (pf, "sandbox self-test", PF_OK, true,
-           "an agent built a sandbox and a workload-like child verified %d properties "
-           "(%.1f ms)",
-           checks, pf->selftest_ms);
+      {
+        row (pf, "sandbox self-test", PF_OK, true,
+             "an agent built a sandbox and a workload-like child verified %d properties "
+             "(%.1f ms)",
+             checks, pf->selftest_ms);
+        feature_rows (o, pf, report);
+      }
     else
       {
         size_t len = fail ? strcspn (fail, "\n") : 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "api/log.h"
@@ -295,16 +296,22 @@ sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *er
   {
     uint32_t first = 0;
     size_t held = uidrange_held (&sb->uids, &first, 1);
-    log_info ("sandbox \"process\": namespaces pid, mount, ipc, uts%s; seccomp; uids from "
+    log_info ("sandbox \"process\": namespaces pid, mount, ipc, uts%s; file system %s by "
+              "default; seccomp default-deny; uids from "
               "%u-%u in blocks of %u (%s), holding %u-%u%s%s%s; cgroup %s%s%s; self-test "
               "%.1f ms",
-              n->cfg.network == SANDBOX_NET_NONE ? ", net" : "", sb->uids.start,
+              n->cfg.network == SANDBOX_NET_NONE ? ", net" : "",
+              fs_mode_name (n->cfg.filesystem), sb->uids.start,
               sb->uids.start + sb->uids.count - 1, UIDBLOCK_SIZE, uidrange_lock_dir (&sb->uids),
               first, first + UIDBLOCK_SIZE - 1, held > 1 ? " and more" : "",
               sb->uids.note[0] ? "; skipped: " : "", sb->uids.note[0] ? sb->uids.note : "",
               sb->cg.ops ? sb->cg.ops->name : "none", sb->cg.created ? " " : "",
               sb->cg.created ? sb->cg.node_name : "", sb->selftest_ms);
   }
+  if (n->cfg.filesystem == FS_HOST_RO)
+    log_warn ("sandbox: \"filesystem\": \"host-ro\": workloads see the host's whole tree "
+              "(read-only) unless a deploy asks for \"minimal\" (INFO nexc.sandbox.filesystem, "
+              "tag nex.sandbox.filesystem)");
   n->sandbox = sb;
   return 0;
 }
@@ -647,6 +654,20 @@ sandbox_write_info (const struct node *n, struct jsonw *w)
     jsonw_str (w, "net");
   jsonw_arr_end (w);
   jsonw_kstr (w, "network", cfg->network == SANDBOX_NET_NONE ? "none" : "host");
+  /* The default of deploys that do not say (each may: "filesystem"). */
+  jsonw_kstr (w, "filesystem", fs_mode_name (cfg->filesystem));
+  jsonw_kstr (w, "seccomp_policy", "default-deny");
+  {
+    /* The agents probe the same kernel: writes confined with any ABI,
+     * abstract sockets and signals scoped from ABI 6 (agent/landlock.h). */
+    long abi = syscall (SYS_landlock_create_ruleset, NULL, 0, 1u /* _VERSION */);
+    jsonw_key (w, "landlock");
+    jsonw_obj_begin (w);
+    jsonw_kint (w, "abi", abi > 0 ? abi : 0);
+    jsonw_kbool (w, "writes_confined", abi > 0);
+    jsonw_kbool (w, "scoped", abi >= 6);
+    jsonw_obj_end (w);
+  }
   jsonw_kbool (w, "seccomp", true);
   jsonw_kbool (w, "no_new_privs", true);
   jsonw_kstr (w, "cgroup", sb->cg.ops ? sb->cg.ops->name : "none");
@@ -694,7 +715,12 @@ sandbox_tags (const struct node *n, struct strmap *tags)
 {
   const struct sandbox *sb = n->sandbox;
   char list[128] = "";
-  if (sb == NULL || sb->n_disabled == 0)
+  if (sb == NULL)
+    return;
+  /* The weaker view is said where schedulers look. */
+  if (n->cfg.filesystem == FS_HOST_RO)
+    strmap_set (tags, "nex.sandbox.filesystem", "host-ro");
+  if (sb->n_disabled == 0)
     return;
   for (size_t i = 0; i < sb->n_disabled; i++)
     snprintf (list + strlen (list), sizeof list - strlen (list), "%s%s", i ? "," : "",

@@ -78,6 +78,7 @@ send_to_agent (struct deploy_ctx *d, struct agent *a)
                               .argc = w->req ? w->req->argc : 0,
                               .artifact_size = w->artifact_size,
                               .resources = w->req ? &w->req->resources : NULL,
+                              .filesystem = w->req ? &w->req->filesystem : NULL,
                               .logs_drop_oldest = launch_logs_drop_oldest (w),
                               /* A restart continues the workload's numbering. */
                               .logs_first_seq = w->log.seq + 1,

@@ -22,6 +22,7 @@
 #include "node/bus/logs.h"
 #include "node/core/node.h"
 #include "node/agents/pool.h"
+#include "node/sandbox/fsview.h"
 #include "node/sandbox/sandbox.h"
 #include "node/workload/env.h"
 #include "node/workload/fn_msg.h"
@@ -263,6 +264,7 @@ send_deploy (struct fn_call *c, struct agent *a, struct nxerr *err)
       rc = sandbox_slot_apply (n->sandbox, a->slot, w->req ? &w->req->resources : &none, err);
       d.rlimit_nproc = a->slot->limits.pids;
       d.rlimit_nofile = (uint64_t) n->cfg.open_files_limit;
+      fsview_fill (n, w->req ? &w->req->filesystem : NULL, &d);
     }
   if (rc == 0)
     {

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +45,10 @@ struct fixture {
   struct nkey_pair issuer, sender;
   char config[1024];
   unsigned uid_start;
-  char hex_probe[65], hex_hog[65], hex_ticker[65];
+  char hex_probe[65], hex_hog[65], hex_ticker[65], hex_env[65], hex_forker[65],
+      hex_crasher[65], hex_script[65], hex_musl[65];
+  char script[64];
+  char link[64]; /* test_hostile_bind_ro_refused's symlink, removed at teardown too */
 };
 
 static struct fixture *F;
@@ -88,6 +93,10 @@ struct dep {
   const char *name, *key, *hash;
   const char *const *env;
   struct deploy_resources res;
+  struct fs_spec fs; /* borrowed */
+  /* Replace the first swap_from in the payload with swap_to: to send what
+   * the client library would refuse to encode. */
+  const char *swap_from, *swap_to;
 };
 
 static json_t *
@@ -104,8 +113,21 @@ deploy_raw (struct fixture *f, const struct dep *d)
   o.issuer = &f->issuer;
   o.sender = &f->sender;
   o.resources = d->res;
+  o.filesystem = d->fs;
   if (nexc_deploy_payload (f->c, &o, f->h.node_xkey, d->hash, &payload, &err) < 0)
     fail_msg ("payload: %s", err.msg);
+  if (d->swap_from)
+    {
+      char *at = strstr (payload, d->swap_from), *p2;
+      size_t lf = strlen (d->swap_from), lt = strlen (d->swap_to);
+      assert_non_null (at);
+      p2 = malloc (strlen (payload) - lf + lt + 1);
+      memcpy (p2, payload, (size_t) (at - payload));
+      memcpy (p2 + (at - payload), d->swap_to, lt);
+      strcpy (p2 + (at - payload) + lt, at + lf);
+      free (payload);
+      payload = p2;
+    }
   snprintf (subj, sizeof subj, "$NEX.DEPLOY.default.%s", f->h.node_id);
   r = harness_request (f->nc, subj, payload, strlen (payload), 10000);
   free (payload);
@@ -381,6 +403,22 @@ setup (void **state)
   upload (f, example ("probe"), "probe", f->hex_probe);
   upload (f, example ("hog"), "hog", f->hex_hog);
   upload (f, example ("ticker"), "ticker", f->hex_ticker);
+  upload (f, example ("forker"), "forker", f->hex_forker);
+  upload (f, example ("crasher"), "crasher", f->hex_crasher);
+  /* A dynamic executable of the host's (loader and libc from /lib). */
+  upload (f, "/usr/bin/env", "env", f->hex_env);
+  {
+    static const char text[] = "#!/bin/sh\necho \"script ran $((40 + 2))\"\n";
+    int fd;
+    snprintf (f->script, sizeof f->script, "/tmp/nexc-it-script-XXXXXX");
+    fd = mkstemp (f->script);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, text, sizeof text - 1), (int) sizeof text - 1);
+    close (fd);
+    upload (f, f->script, "script", f->hex_script);
+  }
+  if (NEXC_MUSL_HELLO[0])
+    upload (f, NEXC_MUSL_HELLO, "musl", f->hex_musl);
   F = f;
   *state = f;
   return 0;
@@ -393,6 +431,10 @@ teardown (void **state)
   /* A graceful stop: the node removes its cgroup on the way out. */
   if (f->h.node_pid > 0)
     harness_stop_node (&f->h, SIGTERM);
+  if (f->script[0])
+    unlink (f->script);
+  if (f->link[0])
+    unlink (f->link);
   natsSubscription_Destroy (f->events);
   natsSubscription_Destroy (f->logs);
   nexc_client_free (f->c);
@@ -412,7 +454,10 @@ test_probe_sees_only_its_sandbox (void **state)
   const char *oenv[] = { "TICK_MS=1000", NULL };
   struct dep other = { .name = "neighbour", .key = "ticker", .hash = f->hex_ticker, .env = oenv };
   const char *env[] = { nodepid, otherpid, statedir, natsaddr, "MODE=probe", NULL };
-  struct dep d = { .name = "probe", .key = "probe", .hash = f->hex_probe, .env = env };
+  /* Under "host-ro", the view of the host read-only (the minimal root has
+   * its own test). */
+  struct dep d = { .name = "probe", .key = "probe", .hash = f->hex_probe, .env = env,
+                   .fs = { .mode = FS_HOST_RO } };
   json_t *facts = json_object ();
   char *oid, *id, *last;
   pid_t other_host = 0;
@@ -499,6 +544,17 @@ test_probe_sees_only_its_sandbox (void **state)
   if (FACT ("modify_ldt"))
     EXPECT ("modify_ldt", "EPERM");
   EXPECT ("mbind", "EPERM");
+  /* The host's tree is there, read-only. */
+  EXPECT ("etc_passwd", "ok");
+  EXPECT ("usr", "ok");
+  /* Default deny: calls on no allow-list, and a number that is no call. */
+  EXPECT ("sys_add_key", "EPERM");
+  if (FACT ("sys_lookup_dcookie"))
+    EXPECT ("sys_lookup_dcookie", "EPERM");
+  EXPECT ("sys_syslog", "EPERM");
+  EXPECT ("sys_kexec_load", "EPERM");
+  EXPECT ("sys_4095", "EPERM");
+  EXPECT ("sys_clone3", "ENOSYS");
 #undef EXPECT
 #undef FACT
   json_decref (wait_event (f, "workload_stopped", id, 5000));
@@ -911,6 +967,478 @@ test_v2_and_network_none_say_what_is_off (void **state)
   start_node (f);
 }
 
+/* ---- the minimal root and the allow-list (issue #19) ---- */
+
+/* Deploy d, collect its key=value lines until done= into a new object. */
+static json_t *
+run_probe (struct fixture *f, struct dep *d, char **id_out)
+{
+  json_t *facts = json_object ();
+  char *id, *last;
+  drain (f->logs);
+  id = deploy_ok (f, d);
+  last = collect (f, id, "done=", facts, 5000);
+  free (last);
+  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  if (id_out)
+    *id_out = id;
+  else
+    free (id);
+  return facts;
+}
+
+static void
+expect_fact (json_t *facts, const char *k, const char *v)
+{
+  const char *got = json_string_value (json_object_get (facts, k));
+  if (got == NULL || strcmp (got, v) != 0)
+    fail_msg ("probe: %s=%s, expected %s", k, got ? got : "(missing)", v);
+}
+
+/* "ok" when the host has path, else "ENOENT": the DNS files are bound only
+ * when the host has them. */
+static const char *
+host_has (const char *path)
+{
+  return access (path, R_OK) == 0 ? "ok" : "ENOENT";
+}
+
+/* The names in / a minimal root has: dev, etc, proc, tmp and the first
+ * component of the working dir's path, sorted. */
+static void
+expected_root (struct fixture *f, const char *extra, char *out, size_t cap)
+{
+  const char *names[8] = { "dev", "etc", "proc", "tmp" };
+  char first[256], *real = realpath (f->h.node_state_dir, NULL);
+  size_t n = 4;
+  assert_non_null (real);
+  snprintf (first, sizeof first, "%.*s", (int) strcspn (real + 1, "/"), real + 1);
+  free (real);
+  for (const char *add[] = { first, extra }, **a = add; a < add + 2; a++)
+    {
+      bool dup = *a == NULL;
+      for (size_t i = 0; i < n && !dup; i++)
+        dup = strcmp (names[i], *a) == 0;
+      if (!dup)
+        names[n++] = *a;
+    }
+  for (size_t i = 1; i < n; i++) /* insertion sort: a handful of names */
+    for (size_t j = i; j > 0 && strcmp (names[j - 1], names[j]) > 0; j--)
+      {
+        const char *t = names[j];
+        names[j] = names[j - 1];
+        names[j - 1] = t;
+      }
+  out[0] = '\0';
+  for (size_t i = 0; i < n; i++)
+    snprintf (out + strlen (out), cap - strlen (out), "%s%s", i ? "," : "", names[i]);
+}
+
+/* A listening abstract UNIX socket of the test's (the host's, for a
+ * sandbox on network "host"); returns its fd. */
+static int
+abstract_listen (const char *name)
+{
+  struct sockaddr_un sa;
+  int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true (s >= 0);
+  memset (&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  snprintf (sa.sun_path + 1, sizeof sa.sun_path - 1, "%s", name);
+  socklen_t len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (name));
+  assert_int_equal (bind (s, (struct sockaddr *) &sa, len), 0);
+  assert_int_equal (listen (s, 4), 0);
+  return s;
+}
+
+static void
+test_minimal_root_by_default (void **state)
+{
+  struct fixture *f = *state;
+  char statedir[400], root[256], want_cwd[512], sock[64], sockenv[96];
+  const char *env[] = { statedir, sockenv, "MODE=probe", NULL };
+  struct dep d = { .name = "minprobe", .key = "probe", .hash = f->hex_probe, .env = env };
+  json_t *facts, *in;
+  char *real;
+  bool scoped;
+  int ls;
+  snprintf (statedir, sizeof statedir, "STATE_DIR=%s", f->h.node_state_dir);
+  snprintf (sock, sizeof sock, "nexc-it-abstract-%d", (int) getpid ());
+  snprintf (sockenv, sizeof sockenv, "ABSTRACT_SOCK=%s", sock);
+  ls = abstract_listen (sock);
+  facts = run_probe (f, &d, NULL);
+  close (ls);
+  /* Nothing of the host's files: only what a workload needs. */
+  expected_root (f, NULL, root, sizeof root);
+  expect_fact (facts, "root", root);
+  expect_fact (facts, "etc_passwd", "ENOENT");
+  expect_fact (facts, "usr", "ENOENT");
+  expect_fact (facts, "home", "ENOENT");
+  expect_fact (facts, "write_vartmp", "ENOENT");
+  expect_fact (facts, "etc_hosts", host_has ("/etc/hosts"));
+  expect_fact (facts, "etc_resolv", host_has ("/etc/resolv.conf"));
+  expect_fact (facts, "etc_nsswitch", host_has ("/etc/nsswitch.conf"));
+  expect_fact (facts, "write_etc", "EROFS");
+  expect_fact (facts, "write_root", "EROFS");
+  expect_fact (facts, "write_tmp", "ok");
+  expect_fact (facts, "write_cwd", "ok");
+  real = realpath (f->h.node_state_dir, NULL);
+  expect_fact (facts, "node_key", "ENOENT");
+  free (real);
+  {
+    const char *u = json_string_value (json_object_get (facts, "uid"));
+    unsigned uid = (unsigned) strtoul (u ? u : "0", NULL, 10);
+    char *r = realpath (f->h.node_state_dir, NULL);
+    snprintf (want_cwd, sizeof want_cwd, "%s/sandboxes/u%u", r, uid);
+    free (r);
+    expect_fact (facts, "cwd", want_cwd);
+  }
+  /* The rest of the sandbox holds as under host-ro. */
+  expect_fact (facts, "procs", "2");
+  expect_fact (facts, "dev_tty", "ENOENT");
+  expect_fact (facts, "seccomp", "2");
+  expect_fact (facts, "tiocsti", "EPERM");
+  expect_fact (facts, "mount", "EPERM");
+  expect_fact (facts, "unshare_mount", "EPERM");
+  expect_fact (facts, "socket_netlink_route", "ok");
+  expect_fact (facts, "socket_vsock", "EPERM");
+  expect_fact (facts, "personality_aslr", "EPERM");
+  expect_fact (facts, "sys_add_key", "EPERM");
+  expect_fact (facts, "sys_syslog", "EPERM");
+  expect_fact (facts, "sys_kexec_load", "EPERM");
+  expect_fact (facts, "sys_4095", "EPERM");
+  expect_fact (facts, "sys_clone3", "ENOSYS");
+  /* INFO says which file system workloads get, and what Landlock adds. */
+  in = info (f);
+  assert_string_equal (
+      json_string_value (json_object_get (nexc_info (in, "sandbox"), "filesystem")), "minimal");
+  scoped = json_is_true (
+      json_object_get (json_object_get (nexc_info (in, "sandbox"), "landlock"), "scoped"));
+  json_decref (in);
+  /* The host's abstract sockets: out of reach where Landlock scopes them
+   * (ABI 6); reachable otherwise, with network "host" (ARCHITECTURE.md). */
+  print_message ("landlock scoping: %s\n", scoped ? "yes" : "no (kernel < 6.12)");
+  expect_fact (facts, "abstract_host", scoped ? "EPERM" : "ok");
+  json_decref (facts);
+}
+
+static void
+test_bind_ro_shows_exactly_the_listed_paths (void **state)
+{
+  struct fixture *f = *state;
+  char *binds[] = { (char *) "/usr/lib", (char *) "/etc/ssl", NULL };
+  const char *env[] = { "CHECK_PATHS=/usr/lib,/etc/ssl,/usr/bin,/usr/share,/etc/passwd,/lib",
+                        NULL };
+  struct dep d = { .name = "bindprobe", .key = "probe", .hash = f->hex_probe, .env = env,
+                   .fs = { .mode = FS_MINIMAL, .bind_ro = binds, .n_bind_ro = 2 } };
+  char root[256];
+  json_t *facts;
+  if (access ("/etc/ssl", F_OK) != 0)
+    binds[1] = NULL, d.fs.n_bind_ro = 1;
+  facts = run_probe (f, &d, NULL);
+  expected_root (f, "usr", root, sizeof root);
+  expect_fact (facts, "root", root);
+  expect_fact (facts, "path:/usr/lib", "ok");
+  expect_fact (facts, "wpath:/usr/lib", "EROFS");
+  if (d.fs.n_bind_ro == 2)
+    {
+      expect_fact (facts, "path:/etc/ssl", "ok");
+      expect_fact (facts, "wpath:/etc/ssl", "EROFS");
+    }
+  /* Their neighbours stay out. */
+  expect_fact (facts, "path:/usr/bin", "ENOENT");
+  expect_fact (facts, "path:/usr/share", "ENOENT");
+  expect_fact (facts, "path:/etc/passwd", "ENOENT");
+  expect_fact (facts, "path:/lib", "ENOENT");
+  json_decref (facts);
+}
+
+/* Log lines of id until the workload stops: true when one starts with want. */
+static bool
+saw_line (struct fixture *f, const char *id, const char *want, json_t **stopped)
+{
+  uint64_t deadline = now_ms () + 5000;
+  bool seen = false;
+  *stopped = NULL;
+  while (now_ms () < deadline && *stopped == NULL)
+    {
+      natsMsg *m = NULL;
+      if (natsSubscription_NextMsg (&m, f->logs, 20) == NATS_OK)
+        {
+          json_t *j = parse (natsMsg_GetData (m), natsMsg_GetDataLength (m));
+          const char *t = json_string_value (json_object_get (j, "text"));
+          seen |= strstr (natsMsg_GetSubject (m), id) && t && strncmp (t, want, strlen (want)) == 0;
+          json_decref (j);
+          natsMsg_Destroy (m);
+        }
+      if (natsSubscription_NextMsg (&m, f->events, 0) == NATS_OK)
+        {
+          json_t *j = parse (natsMsg_GetData (m), natsMsg_GetDataLength (m));
+          natsMsg_Destroy (m);
+          if (strcmp (json_string_value (json_object_get (j, "type")), "workload_stopped") == 0
+              && strcmp (json_string_value (json_object_get (j, "source")), id) == 0)
+            *stopped = j;
+          else
+            json_decref (j);
+        }
+    }
+  /* Lines published just before the event. */
+  for (natsMsg *m = NULL; natsSubscription_NextMsg (&m, f->logs, 200) == NATS_OK; m = NULL)
+    {
+      json_t *j = parse (natsMsg_GetData (m), natsMsg_GetDataLength (m));
+      const char *t = json_string_value (json_object_get (j, "text"));
+      seen |= strstr (natsMsg_GetSubject (m), id) && t && strncmp (t, want, strlen (want)) == 0;
+      json_decref (j);
+      natsMsg_Destroy (m);
+    }
+  if (*stopped == NULL)
+    fail_msg ("workload %s did not stop within 5 s", id);
+  return seen;
+}
+
+/* Deploy d and report whether it printed a line starting with want before
+ * it stopped; *msg gets the stop event's message. */
+static bool
+runs (struct fixture *f, struct dep *d, const char *want, char *msg, size_t cap)
+{
+  json_t *stopped;
+  char *id;
+  bool seen;
+  drain (f->logs);
+  drain (f->events);
+  id = deploy_ok (f, d);
+  seen = saw_line (f, id, want, &stopped);
+  snprintf (msg, cap, "%s",
+            json_string_value (json_object_get (json_object_get (stopped, "data"), "message"))
+                ? json_string_value (
+                      json_object_get (json_object_get (stopped, "data"), "message"))
+                : "");
+  print_message ("%s (%s): %s; stopped: %s\n", d->name, fs_mode_name (d->fs.mode),
+                 seen ? "ran" : "did not run", msg);
+  json_decref (stopped);
+  free (id);
+  return seen;
+}
+
+static void
+test_dynamic_static_and_script_workloads (void **state)
+{
+  struct fixture *f = *state;
+  char *loader[] = { (char *) "/lib64", (char *) "/lib/x86_64-linux-gnu", NULL };
+  const char *env[] = { "MARK=nexc-dynamic", NULL };
+  struct dep dyn = { .name = "dynenv", .key = "env", .hash = f->hex_env, .env = env };
+  struct dep script = { .name = "script", .key = "script", .hash = f->hex_script };
+  char msg[512];
+  /* A dynamic executable finds no loader in a minimal root, and the deploy
+   * says so... */
+  expect_refusal (f, &dyn, "the minimal root has no loader or interpreter");
+  /* ...and runs with its loader and libraries bound read-only, or under
+   * host-ro. */
+  if (access ("/lib64/ld-linux-x86-64.so.2", F_OK) == 0
+      && access ("/lib/x86_64-linux-gnu/libc.so.6", F_OK) == 0)
+    {
+      dyn.fs = (struct fs_spec){ .mode = FS_MINIMAL, .bind_ro = loader, .n_bind_ro = 2 };
+      assert_true (runs (f, &dyn, "MARK=nexc-dynamic", msg, sizeof msg));
+    }
+  else
+    print_message ("skipped: no /lib64 and /lib/x86_64-linux-gnu loader layout here\n");
+  dyn.fs = (struct fs_spec){ .mode = FS_HOST_RO };
+  assert_true (runs (f, &dyn, "MARK=nexc-dynamic", msg, sizeof msg));
+  /* A deploy that picks host-ro over the node's minimal default is said. */
+  assert_true (harness_node_log_has (&f->h, "(dynenv): \"filesystem\": \"host-ro\""));
+  /* A shell script runs by /bin/sh under host-ro; a minimal root has no
+   * shell. */
+  script.fs.mode = FS_HOST_RO;
+  assert_true (runs (f, &script, "script ran 42", msg, sizeof msg));
+  script.fs.mode = FS_MINIMAL;
+  expect_refusal (f, &script, "the minimal root has no loader or interpreter");
+  /* Static binaries: glibc (every plain C example is one, the probe above)
+   * and musl. */
+  if (NEXC_MUSL_HELLO[0])
+    {
+      struct dep musl = { .name = "musl", .key = "musl", .hash = f->hex_musl };
+      assert_true (runs (f, &musl, "hello from pid 2", msg, sizeof msg));
+    }
+  else
+    print_message ("skipped: no musl-gcc (Debian package musl-tools) at build time\n");
+  if (access ("/usr/bin/go", X_OK) != 0 && access ("/usr/lib/go/bin/go", X_OK) != 0)
+    print_message ("skipped: no Go toolchain (Debian package golang) installed\n");
+}
+
+/* The examples under the allow-list, in a minimal root: each does what it
+ * is for. */
+static void
+test_examples_run_under_the_allow_list (void **state)
+{
+  struct fixture *f = *state;
+  const char *tenv[] = { "TICK_MS=50", NULL }, *cenv[] = { "CRASH_AFTER_MS=10", NULL },
+             *fenv[] = { "CHILDREN=2", NULL };
+  struct dep crasher = { .name = "crasher", .key = "crasher", .hash = f->hex_crasher, .env = cenv };
+  struct dep ticker = { .name = "tick", .key = "ticker", .hash = f->hex_ticker, .env = tenv };
+  struct dep forker = { .name = "forker", .key = "forker", .hash = f->hex_forker, .env = fenv };
+  char msg[512], *id, *last;
+  assert_true (runs (f, &crasher, "crasher exiting with 3", msg, sizeof msg));
+  /* Another architecture's entry (x32) kills the process. */
+  {
+    const char *xenv[] = { "MODE=x32", NULL };
+    struct dep x32 = { .name = "x32", .key = "probe", .hash = f->hex_probe, .env = xenv };
+    assert_false (runs (f, &x32, "x32=", msg, sizeof msg));
+    assert_non_null (strstr (msg, "(signal 31)")); /* SIGSYS */
+  }
+  drain (f->logs);
+  id = deploy_ok (f, &ticker);
+  last = collect (f, id, "tick 3", NULL, 5000);
+  free (last);
+  stop_ok (f, id, "tick");
+  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  free (id);
+  drain (f->logs);
+  id = deploy_ok (f, &forker);
+  last = collect (f, id, "forker: 2 children", NULL, 5000);
+  free (last);
+  stop_ok (f, id, "forker");
+  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  free (id);
+}
+
+/* A node whose config says "filesystem": "host-ro": said in INFO, in a tag
+ * and at start; its deploys see the host unless they ask for minimal. */
+static void
+test_node_default_host_ro_is_said (void **state)
+{
+  struct fixture *f = *state;
+  char config[1200];
+  const char *env[] = { "MODE=probe", NULL };
+  struct dep d = { .name = "hostro", .key = "probe", .hash = f->hex_probe, .env = env };
+  json_t *in, *facts;
+  harness_stop_node (&f->h, SIGTERM);
+  snprintf (config, sizeof config, "%.*s,\"filesystem\":\"host-ro\"}", (int) strlen (f->config) - 1,
+            f->config);
+  harness_start_node (&f->h, config, NULL);
+  in = info (f);
+  assert_string_equal (
+      json_string_value (json_object_get (nexc_info (in, "sandbox"), "filesystem")), "host-ro");
+  assert_string_equal (json_string_value (json_object_get (
+                           json_object_get (json_object_get (in, "data"), "tags"),
+                           "nex.sandbox.filesystem")),
+                       "host-ro");
+  json_decref (in);
+  assert_true (harness_node_log_has (&f->h, "workloads see the host's whole tree"));
+  facts = run_probe (f, &d, NULL);
+  expect_fact (facts, "usr", "ok");
+  expect_fact (facts, "etc_passwd", "ok");
+  json_decref (facts);
+  d.fs.mode = FS_MINIMAL;
+  facts = run_probe (f, &d, NULL);
+  expect_fact (facts, "usr", "ENOENT");
+  json_decref (facts);
+  /* Back to the fixture's node (minimal by default, no such tag). */
+  harness_stop_node (&f->h, SIGTERM);
+  start_node (f);
+  in = info (f);
+  assert_null (json_object_get (json_object_get (json_object_get (in, "data"), "tags"),
+                                "nex.sandbox.filesystem"));
+  json_decref (in);
+}
+
+static void
+test_hostile_bind_ro_refused (void **state)
+{
+  struct fixture *f = *state;
+  char statedir[PATH_MAX], parent[PATH_MAX], link[64], *r;
+  char *placeholder[] = { (char *) "/usr/nexc-placeholder", NULL };
+  /* Forms the client library refuses to encode: sent raw, in place of the
+   * placeholder's JSON. */
+  static const struct {
+    const char *json, *why;
+  } raw[] = {
+    { "[\"relative/lib\"]", "is not an absolute path" },
+    { "[\"/\"]", "is the whole host" },
+    { "[\"/usr/../etc\"]", "not normalised" },
+    { "[\"/usr//lib\"]", "not normalised" },
+    { "[\"/usr/./lib\"]", "not normalised" },
+    { "[\"/usr/lib/\"]", "ends with \"/\"" },
+    { "[\"/usr\\nlib\"]", "control character" },
+    { "[\"/usr\",\"/usr\"]", "is listed twice" },
+    { "[\"/a\",\"/b\",\"/c\",\"/d\",\"/e\",\"/f\",\"/g\",\"/h\",\"/i\",\"/j\",\"/k\",\"/l\",\"/m\","
+      "\"/n\",\"/o\",\"/p\",\"/q\"]",
+      "more than 16 paths" },
+    { "\"/usr\"", "bind_ro must be an array" },
+    { "[7]", "must be a string" },
+  };
+  /* Well-formed paths the node refuses to show. */
+  struct {
+    const char *path, *why;
+  } cases[] = {
+    { "/etc", "would show /etc/shadow" },
+    { "/etc/shadow", "would show /etc/shadow" },
+    { "/etc/ssh", "would show /etc/ssh" },
+    { "/proc/1", "would show /proc" },
+    { "/sys", "would show /sys" },
+    { "/dev", "would show /dev" },
+    { "/run", "would show /run" },
+    { "/home", "would show /home" },
+    { "/root", "would show /root" },
+    { "/nonexistent-nexc-path", "No such file or directory" },
+    { statedir, "would show the node's state dir" },
+    { parent, "would show the node's state dir" },
+    { link, "would show the node's state dir" },
+  };
+  /* A NUL inside a path stops at the JSON decoder already. */
+  {
+    struct dep d = { .name = "hostile", .key = "probe", .hash = f->hex_probe,
+                     .fs = { .mode = FS_MINIMAL, .bind_ro = placeholder, .n_bind_ro = 1 },
+                     .swap_from = "\"/usr/nexc-placeholder\"", .swap_to = "\"/usr\\u0000lib\"" };
+    expect_refusal (f, &d, "Unable to deserialize deploy request");
+  }
+  for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++)
+    {
+      struct dep d = { .name = "hostile", .key = "probe", .hash = f->hex_probe,
+                       .fs = { .mode = FS_MINIMAL, .bind_ro = placeholder, .n_bind_ro = 1 },
+                       .swap_from = "[\"/usr/nexc-placeholder\"]", .swap_to = raw[i].json };
+      expect_refusal (f, &d, "Invalid deploy request: filesystem.bind_ro");
+      expect_refusal (f, &d, raw[i].why);
+    }
+  {
+    struct dep d = { .name = "hostile", .key = "probe", .hash = f->hex_probe,
+                     .fs = { .mode = FS_MINIMAL, .bind_ro = placeholder, .n_bind_ro = 1 },
+                     .swap_from = "{\"mode\":\"minimal\",\"bind_ro\":[\"/usr/nexc-placeholder\"]}",
+                     .swap_to = "\"everything\"" };
+    expect_refusal (f, &d, "Invalid deploy request: filesystem \"everything\" is not");
+    d.swap_to = "{\"mode\":\"host-ro\",\"bind_ro\":[\"/usr\"]}";
+    expect_refusal (f, &d, "bind_ro needs mode \"minimal\"");
+    d.swap_to = "{\"bind_ro\":[\"/usr\"],\"bind_rw\":[\"/\"]}";
+    expect_refusal (f, &d, "filesystem.bind_rw is not a known setting");
+  }
+  r = realpath (f->h.node_state_dir, NULL);
+  assert_non_null (r);
+  snprintf (statedir, sizeof statedir, "%s/sandboxes", r);
+  snprintf (parent, sizeof parent, "%s", r);
+  *strrchr (parent, '/') = '\0';
+  free (r);
+  /* A symlink elsewhere that resolves into the state dir. */
+  snprintf (link, sizeof link, "/var/tmp/nexc-it-link-%d", (int) getpid ());
+  snprintf (f->link, sizeof f->link, "%s", link);
+  unlink (link);
+  assert_int_equal (symlink (statedir, link), 0);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      char *one[] = { (char *) cases[i].path, NULL };
+      struct dep d = { .name = "hostile", .key = "probe", .hash = f->hex_probe,
+                       .fs = { .mode = FS_MINIMAL, .bind_ro = one, .n_bind_ro = 1 } };
+      expect_refusal (f, &d, "Invalid deploy request: filesystem.bind_ro[0]");
+      expect_refusal (f, &d, cases[i].why);
+    }
+  unlink (link);
+  /* The node still deploys. */
+  {
+    const char *env[] = { "MODE=probe", NULL };
+    struct dep ok = { .name = "afterhostile", .key = "probe", .hash = f->hex_probe, .env = env };
+    json_decref (run_probe (f, &ok, NULL));
+  }
+}
+
+
 /* `nexc-node preflight`: exit 0 and a table. Returns its output. */
 static int
 run_preflight (const char *state_dir, char *out, size_t cap)
@@ -937,6 +1465,12 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_probe_sees_only_its_sandbox),
+    cmocka_unit_test (test_minimal_root_by_default),
+    cmocka_unit_test (test_bind_ro_shows_exactly_the_listed_paths),
+    cmocka_unit_test (test_hostile_bind_ro_refused),
+    cmocka_unit_test (test_node_default_host_ro_is_said),
+    cmocka_unit_test (test_dynamic_static_and_script_workloads),
+    cmocka_unit_test (test_examples_run_under_the_allow_list),
     cmocka_unit_test (test_resource_refusals),
     cmocka_unit_test (test_per_deploy_size_applied_to_a_warm_agent),
     cmocka_unit_test (test_fork_bomb_stopped_by_pids_limit),

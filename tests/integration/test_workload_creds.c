@@ -123,7 +123,10 @@ start_node (struct fixture *f, bool process_tier)
   const char *args[] = { "--creds", f->node_creds, NULL };
   if (process_tier)
     snprintf (tier, sizeof tier,
-              "\"sandbox\":\"process\",\"uid_range\":{\"start\":%u,\"count\":%d}",
+              /* natsprobe links libnats dynamically: the node's default
+               * minimal root has no loader for it. */
+              "\"sandbox\":\"process\",\"filesystem\":\"host-ro\","
+              "\"uid_range\":{\"start\":%u,\"count\":%d}",
               610000u + (unsigned) (getpid () % 4000) * UID_COUNT, UID_COUNT);
   else
     snprintf (tier, sizeof tier, "\"sandbox\":\"none\"");
