@@ -47,6 +47,9 @@ struct opts {
   int n_nats_pub;
   const char *nats_sub[65]; /* run --nats-sub SUBJECT ... */
   int n_nats_sub;
+  enum fs_mode fs_mode;        /* run --filesystem; FS_UNSET: the node's default */
+  char *bind_ro[FS_BIND_RO_MAX + 1]; /* run --bind-ro PATH ... */
+  int n_bind_ro;
 };
 
 /* Set by cli_on_sigint (SIGINT, SIGTERM): the followers stop. */

@@ -28,6 +28,9 @@ static const char *const USAGE
       "           [--type function --trigger SUBJECT ...]   run it per message on SUBJECT\n"
       "           [--nats-pub SUBJECT ...] [--nats-sub SUBJECT ...]   what its own NATS user\n"
       "                        may publish and subscribe to (nodes with workload_creds)\n"
+      "           [--filesystem minimal|host-ro] [--bind-ro PATH ...]   what a process-tier\n"
+      "                        sandbox shows: a bare root (static executables), the host\n"
+      "                        read-only, or a bare root plus these host paths read-only\n"
       "  stop WORKLOAD_ID [--issuer SEEDFILE]          stop a workload\n"
       "  ls                           list workloads across nodes (WPING)\n"
       "  logs [--node ID] [--workload NAME] [--id ID]  follow workload logs\n"
@@ -79,6 +82,7 @@ main (int argc, char **argv)
     { "since", required_argument, NULL, 'S' },    { "stream", required_argument, NULL, 'R' },
     { "password-file", required_argument, NULL, 'P' }, { "token-file", required_argument, NULL, 'K' },
     { "nats-pub", required_argument, NULL, 'B' }, { "nats-sub", required_argument, NULL, 'U' },
+    { "filesystem", required_argument, NULL, 'F' }, { "bind-ro", required_argument, NULL, 'L' },
     { NULL, 0, NULL, 0 }
   };
   struct opts o = { 0 };
@@ -167,6 +171,16 @@ main (int argc, char **argv)
           if (o.n_nats_pub >= 64)
             return cli_usage_error ("--nats-pub: at most 64 subjects%s", "");
           o.nats_pub[o.n_nats_pub++] = optarg;
+          break;
+        case 'F':
+          if (fs_mode_parse (optarg, &o.fs_mode) < 0)
+            return cli_usage_error ("--filesystem: \"%s\" is not minimal or host-ro", optarg);
+          break;
+        case 'L':
+          _Static_assert (FS_BIND_RO_MAX == 16, "the message below says 16");
+          if (o.n_bind_ro >= FS_BIND_RO_MAX)
+            return cli_usage_error ("--bind-ro: at most 16 paths%s", "");
+          o.bind_ro[o.n_bind_ro++] = optarg;
           break;
         case 'U':
           if (o.n_nats_sub >= 64)

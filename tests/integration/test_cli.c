@@ -90,6 +90,11 @@ test_usage_errors (void **state)
   assert_int_equal (nexc ("run")->code, 2);
   assert_int_equal (nexc ("run /nonexistent/file")->code, 2);
   assert_int_equal (nexc ("--timeout abc ls")->code, 2);
+  assert_int_equal (nexc ("run %s --filesystem everything", harness_bin ("examples/ticker"))->code, 2);
+  assert_non_null (strstr (cli_stderr (), "is not minimal or host-ro"));
+  assert_int_equal (
+      nexc ("run %s --filesystem host-ro --bind-ro /lib64", harness_bin ("examples/ticker"))->code, 2);
+  assert_non_null (strstr (cli_stderr (), "--bind-ro adds to a minimal root"));
   struct out *o = nexc ("--help");
   assert_int_equal (o->code, 0);
   assert_non_null (strstr (o->text, "example:"));
