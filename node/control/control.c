@@ -1,3 +1,4 @@
+#include "node/deployments/deployments.h"
 #include "node/control/control.h"
 
 #include <errno.h>
@@ -373,6 +374,7 @@ handle_info (struct node *n, struct ctl_req *r)
   if (n->cache)
     artifact_write_info (n->cache, &w); /* "artifacts": the object store view */
   sandbox_write_info (n, &w); /* "sandbox": tier, what is enforced, what is off */
+  deployments_write_info (n, &w); /* "deployments": on, the xkey specs seal to, slots held */
   jsonw_key (&w, "metrics");
   metrics_write_node (n, &w);
   jsonw_obj_end (&w);

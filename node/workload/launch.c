@@ -404,3 +404,19 @@ launch_trusted (struct node *n, const char *ns, struct deploy_request *req,
   launch_workload (n, ns, req, claims, &env, NULL, true);
   return 0;
 }
+
+int
+launch_own (struct node *n, const char *ns, struct deploy_request *req, struct jwt_claims *claims,
+            struct nxerr *err)
+{
+  struct env env = { 0 };
+  if (env_open (n, req, &env, err) < 0)
+    {
+      env_wipe (&env);
+      deploy_request_free (req);
+      jwt_claims_free (claims);
+      return nxerr_wrap (err, "environment");
+    }
+  launch_workload (n, ns, req, claims, &env, NULL, false);
+  return 0;
+}

@@ -32,6 +32,12 @@ struct workload *launch_workload (struct node *n, const char *ns, struct deploy_
  * and claims. */
 int launch_trusted (struct node *n, const char *ns, struct deploy_request *req,
                     struct jwt_claims *claims, struct nxerr *err);
+/* Deploy a request the node built and signed itself for a workload it was
+ * told to run elsewhere (a deployment's replica, node/deployments/): no
+ * allow-lists or replay, but the artifact is checked against the hash claim
+ * as a DEPLOY's is. Takes req and claims. */
+int launch_own (struct node *n, const char *ns, struct deploy_request *req, struct jwt_claims *claims,
+                struct nxerr *err);
 /* w ended with code (its workload_stopped sent, agent released): per its
  * restart policy, schedule a restart under the same id after the backoff
  * (true: w stays, state RESTARTING), or say no / give up (false: the caller
