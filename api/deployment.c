@@ -619,6 +619,8 @@ deployment_claim_encode (const struct deployment_claim *c, struct buf *out)
   if (c->template[0])
     jsonw_kstr (&w, "template", c->template);
   jsonw_kbool (&w, "running", c->running);
+  if (c->failed)
+    jsonw_kbool (&w, "failed", true);
   if (c->n_tags)
     {
       jsonw_key (&w, "tags");
@@ -659,6 +661,7 @@ deployment_claim_decode (const char *json, size_t len, struct deployment_claim *
   snprintf (c->template, sizeof c->template, "%s", tpl ? tpl : "");
   c->expires_ms = json_integer_value (v);
   c->running = json_is_true (json_object_get (root, "running"));
+  c->failed = json_is_true (json_object_get (root, "failed"));
   v = json_object_get (root, "tags");
   if (json_is_object (v) && json_object_size (v) <= 64)
     {

@@ -87,12 +87,17 @@ int deployment_open (const char *value, size_t len, const char *key,
 /* ---- the claims bucket ----
  * "slot.{ns}.{name}.{slot}"  a replica slot: struct deployment_claim
  * "node.{node id}"           a node's liveness: struct deployment_claim with
- *                            node, expires_ms and tags (no slot fields) */
+ *                            node, expires_ms and tags (no slot fields)
+ * "upd.{ns}.{name}.{k}"      a rolling update's token, k < max_unavailable:
+ *                            node, expires_ms, template (the one rolled out);
+ *                            failed: a replica of it did not start, the
+ *                            rollout of that template stops there */
 struct deployment_claim {
   char node[NKEY_PUBLIC_LEN + 1]; /* "" : free */
   int64_t expires_ms;             /* unix ms, by the holder's clock */
   char template[DEPLOYMENT_TEMPLATE_LEN + 1]; /* what the replica runs */
   bool running;                   /* the holder's replica is RUNNING */
+  bool failed;                    /* an update token: its replica failed */
   char **tag_keys, **tag_vals;    /* liveness: the node's tags */
   size_t n_tags;
 };

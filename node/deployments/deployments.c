@@ -21,6 +21,8 @@
 #define SPECS_MAX 256
 #define CLAIMS_MAX 4096
 #define RESTART_DELAY_MS 2000
+/* A replacement counts as started once it has run this long. */
+#define READY_MS 500
 
 /* A key of the specs bucket. */
 struct dspec {
@@ -50,6 +52,20 @@ struct held {
   uint64_t next_start_ns;
 };
 
+/* A rolling update's token this node holds (upd.{dep}.{k}): leave to
+ * replace the replica of one slot with the spec's current template. */
+struct token {
+  char dep[DEP_KEY_MAX];
+  uint32_t k;
+  uint32_t slot;
+  uint64_t rev;
+  uint64_t expiry_ns;
+  bool pending;
+  bool failed;
+  char template[DEPLOYMENT_TEMPLATE_LEN + 1];
+  char new_id[WORKLOAD_ID_LEN + 1]; /* the replacement, "" until started */
+};
+
 struct deployments {
   struct node *n;
   struct kvwatch *kv;
@@ -62,6 +78,10 @@ struct deployments {
   size_t n_claims;
   struct held *held;
   size_t n_held;
+  struct token *tokens;
+  size_t n_tokens;
+  bool token_asked; /* a token's compare-and-set in flight (one at a time) */
+  bool may_ask;     /* once per round: a failing bucket is not asked in a loop */
   uint64_t gen[2];       /* the newest generation seen per bucket */
   bool caught_up[2];     /* of that generation */
   struct loop_timer tick;
@@ -300,9 +320,14 @@ replica_find (const char *dep, uint32_t slot, bool alive_only)
   return NULL;
 }
 
+static void forget_tokens (const char *dep, uint32_t slot);
+
 static void
 stop_slot (const char *dep, uint32_t slot, const char *why)
 {
+  /* A slot that goes takes its rollout token with it: its replacement is
+   * stopped for the slot's sake, not because it failed. */
+  forget_tokens (dep, slot);
   struct replica_id id;
   for (struct workload *w = D->n->workloads, *next; w; w = next)
     {
@@ -316,8 +341,10 @@ stop_slot (const char *dep, uint32_t slot, const char *why)
     }
 }
 
+static void rollout (struct held *h, const struct dspec *s);
+
 /* Start what this node holds and does not run; stop what it runs and does
- * not hold. */
+ * not hold; replace what runs an older template (rollout). */
 static void
 reconcile (void)
 {
@@ -341,10 +368,19 @@ reconcile (void)
       struct held *h = &D->held[i];
       const struct dspec *s = spec_of (h->dep);
       struct nxerr err = { 0 };
-      if (s == NULL || replica_find (h->dep, h->slot, true) || now < h->next_start_ns)
+      struct workload *w = NULL;
+      if (s == NULL)
+        continue;
+      if (replica_find (h->dep, h->slot, true))
+        {
+          rollout (h, s);
+          continue;
+        }
+      if (now < h->next_start_ns)
         continue;
       h->next_start_ns = now + (uint64_t) RESTART_DELAY_MS * 1000000;
-      if (replica_start (n, s->spec, h->slot, s->template, D->have_xkey ? &D->xkey : NULL, &err)
+      if (replica_start (n, s->spec, h->slot, s->template, D->have_xkey ? &D->xkey : NULL, &w,
+                         &err)
           < 0)
         {
           log_error ("deployment %s slot %u: %s", h->dep, h->slot, err.msg);
@@ -380,7 +416,7 @@ fence (void)
 
 /* ---- writes ---- */
 
-enum op_tag { TAG_CLAIM = 1, TAG_RENEW, TAG_RELEASE, TAG_ALIVE };
+enum op_tag { TAG_CLAIM = 1, TAG_RENEW, TAG_RELEASE, TAG_ALIVE, TAG_TOKEN, TAG_TOKEN_RENEW };
 
 static void
 slot_key (const char *dep, uint32_t slot, char *out, size_t cap)
@@ -388,14 +424,19 @@ slot_key (const char *dep, uint32_t slot, char *out, size_t cap)
   snprintf (out, cap, "slot.%s.%u", dep, slot);
 }
 
+static struct workload *replica_of_template (const char *dep, uint32_t slot, const char *tpl,
+                                             bool same);
+
 static char *
 claim_value (const char *dep, uint32_t slot, int64_t expires_ms)
 {
   struct deployment_claim c;
   struct buf b = BUF_INIT;
   const struct dspec *s = spec_of (dep);
-  struct workload *w = replica_find (dep, slot, true);
+  struct workload *w = s ? replica_of_template (dep, slot, s->template, true) : NULL;
   struct replica_id id;
+  if (w == NULL || w->state != WL_RUNNING)
+    w = replica_find (dep, slot, true);
   memset (&c, 0, sizeof c);
   snprintf (c.node, sizeof c.node, "%s", D->n->node_id);
   c.expires_ms = expires_ms;
@@ -437,6 +478,317 @@ op_add (struct kvwatch_ops *ops, enum kvwatch_op_kind kind, enum op_tag tag, con
   return op;
 }
 
+static uint32_t
+capacity (void)
+{
+  struct node *n = D->n;
+  if (n->lameduck || n->stopping)
+    return 0;
+  if (n->cfg.max_workloads == 0)
+    return DEPLOYMENT_REPLICAS_MAX;
+  return n->n_workloads >= (size_t) n->cfg.max_workloads
+             ? 0
+             : (uint32_t) ((size_t) n->cfg.max_workloads - n->n_workloads);
+}
+
+
+/* ---- rolling updates ---- */
+
+static bool
+key_parse (const char *prefix, const char *key, char *dep, size_t cap, uint32_t *n)
+{
+  char tmp[DEP_KEY_MAX + 32];
+  size_t pl = strlen (prefix);
+  if (strncmp (key, prefix, pl) != 0 || strlen (key) - pl + 5 >= sizeof tmp)
+    return false;
+  snprintf (tmp, sizeof tmp, "slot.%s", key + pl);
+  return deployment_slot_key_parse (tmp, dep, cap, n);
+}
+
+static void
+token_key (const char *dep, uint32_t k, char *out, size_t cap)
+{
+  snprintf (out, cap, "upd.%s.%u", dep, k);
+}
+
+static struct workload *
+replica_of_template (const char *dep, uint32_t slot, const char *tpl, bool same)
+{
+  struct replica_id id;
+  for (struct workload *w = D->n->workloads; w; w = w->next)
+    if (replica_of (D->n, w, &id) && id.slot == slot && strcmp (id.dep, dep) == 0
+        && replica_alive (w) && (strcmp (id.template, tpl) == 0) == same)
+      return w;
+  return NULL;
+}
+
+static struct token *
+token_of_slot (const char *dep, uint32_t slot)
+{
+  for (size_t i = 0; i < D->n_tokens; i++)
+    if (D->tokens[i].slot == slot && strcmp (D->tokens[i].dep, dep) == 0)
+      return &D->tokens[i];
+  return NULL;
+}
+
+static struct token *
+token_find (const char *dep, uint32_t k)
+{
+  for (size_t i = 0; i < D->n_tokens; i++)
+    if (D->tokens[i].k == k && strcmp (D->tokens[i].dep, dep) == 0)
+      return &D->tokens[i];
+  return NULL;
+}
+
+static char *
+token_value (const struct token *t, int64_t expires_ms)
+{
+  struct deployment_claim c;
+  struct buf b = BUF_INIT;
+  memset (&c, 0, sizeof c);
+  snprintf (c.node, sizeof c.node, "%s", D->n->node_id);
+  c.expires_ms = expires_ms;
+  memcpy (c.template, t->template, sizeof c.template);
+  c.failed = t->failed;
+  deployment_claim_encode (&c, &b);
+  return buf_steal (&b, NULL);
+}
+
+static void
+submit_one (enum kvwatch_op_kind kind, uint64_t tag, const char *key, uint64_t last, char *value)
+{
+  struct kvwatch_ops *ops = xcalloc (1, sizeof *ops);
+  struct kvwatch_op *op = op_add (ops, kind, (enum op_tag) 0, key);
+  op->tag = tag;
+  op->last = last;
+  op->value = value;
+  kvwatch_submit (D->kv, ops);
+}
+
+static void
+token_release (struct token *t)
+{
+  char key[DEP_KEY_MAX + 32];
+  token_key (t->dep, t->k, key, sizeof key);
+  submit_one (KVW_DELETE, TAG_RELEASE, key, 0, NULL);
+  D->tokens[t - D->tokens] = D->tokens[--D->n_tokens];
+}
+
+static void
+forget_tokens (const char *dep, uint32_t slot)
+{
+  for (size_t i = D->n_tokens; i-- > 0;)
+    if (D->tokens[i].slot == slot && strcmp (D->tokens[i].dep, dep) == 0)
+      D->tokens[i] = D->tokens[--D->n_tokens];
+}
+
+/* A live failed token for tpl: the rollout of tpl stopped there. */
+static bool
+rollout_halted (const char *dep, const char *tpl)
+{
+  char prefix[DEP_KEY_MAX + 8];
+  int64_t now = now_ms ();
+  snprintf (prefix, sizeof prefix, "upd.%s.", dep);
+  for (size_t i = 0; i < D->n_tokens; i++)
+    if (D->tokens[i].failed && strcmp (D->tokens[i].dep, dep) == 0
+        && strcmp (D->tokens[i].template, tpl) == 0)
+      return true;
+  for (size_t i = 0; i < D->n_claims; i++)
+    {
+      const struct dclaim *c = &D->claims[i];
+      if (strncmp (c->key, prefix, strlen (prefix)) == 0 && c->c.failed
+          && strcmp (c->c.template, tpl) == 0 && now <= c->c.expires_ms + D->skew_ms)
+        return true;
+    }
+  return false;
+}
+
+/* Ask for a free token of s (one of max_unavailable). */
+static void
+token_ask (const struct held *h, const struct dspec *s)
+{
+  int64_t now = now_ms ();
+  char key[DEP_KEY_MAX + 32];
+  for (uint32_t k = 0; k < s->spec->max_unavailable; k++)
+    {
+      const struct dclaim *c;
+      struct token t;
+      if (token_find (h->dep, k))
+        continue;
+      token_key (h->dep, k, key, sizeof key);
+      c = claim_find (key);
+      if (c && c->c.node[0] && now <= c->c.expires_ms + D->skew_ms)
+        continue;
+      memset (&t, 0, sizeof t);
+      memcpy (t.template, s->template, sizeof t.template);
+      D->token_asked = true;
+      submit_one (c ? KVW_UPDATE : KVW_CREATE, TAG_TOKEN | ((uint64_t) h->slot << 8), key,
+                  c ? c->rev : 0, token_value (&t, now + D->lease_ms));
+      return;
+    }
+}
+
+static void
+token_failed (struct token *t, const char *why)
+{
+  char key[DEP_KEY_MAX + 32], msg[400];
+  t->failed = true;
+  snprintf (msg, sizeof msg, "rollout of template %s stopped: the replacement of slot %u %s",
+            t->template, t->slot, why);
+  log_error ("deployment %s: %s", t->dep, msg);
+  event (D->n, t->dep, "deployment_rollout_failed", t->slot, true, msg);
+  if (!t->pending)
+    {
+      token_key (t->dep, t->k, key, sizeof key);
+      t->pending = true;
+      submit_one (KVW_UPDATE, TAG_TOKEN_RENEW, key, t->rev, token_value (t, now_ms () + D->lease_ms));
+    }
+}
+
+/* The slot of h runs something: if it is an older template, replace it
+ * (new one first when there is room, then the old one), holding a token. */
+static void
+rollout (struct held *h, const struct dspec *s)
+{
+  struct workload *cur = replica_of_template (h->dep, h->slot, s->template, true);
+  struct workload *old = replica_of_template (h->dep, h->slot, s->template, false);
+  struct token *t = token_of_slot (h->dep, h->slot);
+  struct nxerr err = { 0 };
+  uint64_t now = timefmt_mono_ns ();
+  if (t && strcmp (t->template, s->template) != 0)
+    {
+      token_release (t); /* the spec moved on meanwhile */
+      t = NULL;
+    }
+  if (t && !t->failed && t->new_id[0] && (cur == NULL || cur->restarts > 0))
+    {
+      token_failed (t, cur ? "crashed and is restarting" : "ended before it was ready");
+      if (cur)
+        replica_stop (cur);
+      return;
+    }
+  if (old == NULL)
+    {
+      if (t && !t->failed)
+        token_release (t);
+      return;
+    }
+  if (cur)
+    {
+      if (cur->state == WL_RUNNING && cur->started_mono_ns
+          && now - cur->started_mono_ns >= (uint64_t) READY_MS * 1000000)
+        {
+          char msg[200];
+          snprintf (msg, sizeof msg, "slot %u now runs template %s", h->slot, s->template);
+          log_info ("deployment %s: rollout: %s, stopping %s", h->dep, msg, old->id);
+          replica_stop (old);
+          event (D->n, h->dep, "deployment_rollout_step", h->slot, true, msg);
+          if (t)
+            token_release (t);
+        }
+      return;
+    }
+  if (t == NULL)
+    {
+      if (!D->token_asked && D->may_ask && !rollout_halted (h->dep, s->template))
+        {
+          D->may_ask = false;
+          token_ask (h, s);
+        }
+      return;
+    }
+  if (t->failed || t->new_id[0])
+    return;
+  if (capacity () == 0)
+    {
+      /* No room for both: the old one goes first, the new one follows. */
+      log_info ("deployment %s slot %u: rollout without room: stopping %s first", h->dep, h->slot,
+                old->id);
+      replica_stop (old);
+      return;
+    }
+  if (replica_start (D->n, s->spec, h->slot, s->template, D->have_xkey ? &D->xkey : NULL, &cur,
+                     &err)
+      < 0)
+    {
+      token_failed (t, err.msg);
+      return;
+    }
+  snprintf (t->new_id, sizeof t->new_id, "%s", cur->id);
+  log_info ("deployment %s slot %u: rollout: replacement %s of template %s started", h->dep,
+            h->slot, cur->id, s->template);
+}
+
+static void
+token_result (struct kvwatch_op *op)
+{
+  char dep[DEP_KEY_MAX];
+  uint32_t k;
+  struct token *t;
+  if (!key_parse ("upd.", op->key, dep, sizeof dep, &k))
+    return;
+  t = token_find (dep, k);
+  if ((op->tag & 0xff) == TAG_TOKEN)
+    {
+      const struct dspec *s = spec_of (dep);
+      D->token_asked = false;
+      if (op->status != KVW_OK || t || s == NULL)
+        return;
+      D->tokens = xrealloc (D->tokens, (D->n_tokens + 1) * sizeof *D->tokens);
+      t = &D->tokens[D->n_tokens++];
+      memset (t, 0, sizeof *t);
+      snprintf (t->dep, sizeof t->dep, "%s", dep);
+      t->k = k;
+      t->slot = (uint32_t) (op->tag >> 8);
+      t->rev = op->rev;
+      t->expiry_ns = op->sent_mono_ns + (uint64_t) D->lease_ms * 1000000;
+      memcpy (t->template, s->template, sizeof t->template);
+      log_info ("deployment %s slot %u: rollout token %u taken", dep, t->slot, k);
+      return;
+    }
+  if (t == NULL)
+    return;
+  t->pending = false;
+  if (op->status == KVW_OK)
+    {
+      t->rev = op->rev;
+      t->expiry_ns = op->sent_mono_ns + (uint64_t) D->lease_ms * 1000000;
+    }
+  else if (op->status == KVW_CONFLICT)
+    D->tokens[t - D->tokens] = D->tokens[--D->n_tokens];
+}
+
+/* Each round: tokens renewed like claims; one whose lease ran out is
+ * forgotten (the replacement goes on as a plain replica of its slot). */
+static void
+tokens_renew (struct kvwatch_ops *ops, int64_t now)
+{
+  char key[DEP_KEY_MAX + 32];
+  uint64_t mono = timefmt_mono_ns ();
+  for (size_t i = D->n_tokens; i-- > 0;)
+    {
+      struct token *t = &D->tokens[i];
+      struct kvwatch_op *op;
+      if (mono >= t->expiry_ns || held_find (t->dep, t->slot) == NULL)
+        {
+          if (mono < t->expiry_ns)
+            {
+              token_release (t);
+              continue;
+            }
+          D->tokens[i] = D->tokens[--D->n_tokens];
+          continue;
+        }
+      if (t->pending)
+        continue;
+      token_key (t->dep, t->k, key, sizeof key);
+      op = op_add (ops, KVW_UPDATE, TAG_TOKEN_RENEW, key);
+      op->last = t->rev;
+      op->value = token_value (t, now + D->lease_ms);
+      t->pending = true;
+    }
+}
+
 static void
 on_results (void *ud, struct kvwatch_ops *ops)
 {
@@ -447,6 +799,11 @@ on_results (void *ud, struct kvwatch_ops *ops)
       char dep[DEP_KEY_MAX];
       uint32_t slot;
       struct held *h;
+      if ((op->tag & 0xff) == TAG_TOKEN || op->tag == TAG_TOKEN_RENEW)
+        {
+          token_result (op);
+          continue;
+        }
       if (op->tag == TAG_ALIVE || !deployment_slot_key_parse (op->key, dep, sizeof dep, &slot))
         continue;
       h = held_find (dep, slot);
@@ -488,19 +845,6 @@ on_results (void *ud, struct kvwatch_ops *ops)
   D->settled = true;
   fence ();
   reconcile ();
-}
-
-static uint32_t
-capacity (void)
-{
-  struct node *n = D->n;
-  if (n->lameduck || n->stopping)
-    return 0;
-  if (n->cfg.max_workloads == 0)
-    return DEPLOYMENT_REPLICAS_MAX;
-  return n->n_workloads >= (size_t) n->cfg.max_workloads
-             ? 0
-             : (uint32_t) ((size_t) n->cfg.max_workloads - n->n_workloads);
 }
 
 /* The planner's view: the bucket's slots, with this node's own knowledge
@@ -602,9 +946,11 @@ round_run (void)
       op->value = claim_value (h->dep, h->slot, now + D->lease_ms);
       h->pending = true;
     }
+  tokens_renew (ops, now);
   if (!D->n->stopping)
     plan (ops, now);
   kvwatch_submit (D->kv, ops);
+  D->may_ask = true;
   reconcile ();
 }
 
@@ -667,7 +1013,7 @@ deployments_start (struct node *n, struct nxerr *err)
   kc.replicas = (int) cfg->deployments.replicas;
   /* A write must answer well within a lease, or the lease is lost anyway. */
   kc.op_timeout_ms = D->lease_ms / 4 > 200 ? D->lease_ms / 4 : 200;
-  kc.resync_ms = 30000;
+  kc.resync_ms = 10000;
   kc.on_batch = on_batch;
   kc.on_results = on_results;
   kc.on_ready = on_ready;
@@ -701,6 +1047,11 @@ deployments_stop (struct node *n)
           slot_key (D->held[i].dep, D->held[i].slot, key, sizeof key);
           op_add (ops, KVW_DELETE, TAG_RELEASE, key);
         }
+      for (size_t i = 0; i < D->n_tokens; i++)
+        {
+          token_key (D->tokens[i].dep, D->tokens[i].k, key, sizeof key);
+          op_add (ops, KVW_DELETE, TAG_RELEASE, key);
+        }
       op_add (ops, KVW_DELETE, TAG_ALIVE, D->node_key);
       kvwatch_submit (D->kv, ops);
     }
@@ -712,6 +1063,7 @@ deployments_stop (struct node *n)
   free (D->specs);
   free (D->claims);
   free (D->held);
+  free (D->tokens);
   nkey_pair_wipe (&D->xkey);
   free (D);
   D = NULL;

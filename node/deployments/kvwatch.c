@@ -31,7 +31,13 @@ struct kvwatch {
   bool caught_up[2];
   uint64_t gen;
   uint64_t watched_ns;
+  /* A write that got no answer or a watch that failed: the watches may
+   * have lost their consumer with a server; made again (at most once per
+   * RESYNC_SOON_MS) until writes work again. */
+  bool suspect;
 };
+
+#define RESYNC_SOON_MS 1000
 
 void
 kvwatch_batch_free (struct kvwatch_batch *b)
@@ -214,7 +220,11 @@ read_watch (struct kvwatch *k, int b)
       natsStatus s = kvWatcher_Next (&e, k->w[b], out->n ? 1 : POLL_MS);
       struct kvwatch_entry *x;
       if (s != NATS_OK)
-        break;
+        {
+          if (s != NATS_TIMEOUT)
+            k->suspect = true;
+          break;
+        }
       if (e == NULL)
         {
           k->caught_up[b] = true;
@@ -296,7 +306,17 @@ run_queue (struct kvwatch *k)
         break;
       }
   for (size_t i = 0; i < ops->n; i++)
-    run_op (k, &ops->v[i]);
+    {
+      uint64_t t0 = timefmt_mono_ns ();
+      run_op (k, &ops->v[i]);
+      if (ops->v[i].status == KVW_ERROR)
+        k->suspect = true;
+      if (ops->v[i].status == KVW_ERROR)
+        log_warn ("deployments: %s %s: no answer in %llu ms (%s)",
+                  ops->v[i].kind == KVW_DELETE ? "delete" : "write", ops->v[i].key,
+                  (unsigned long long) ((timefmt_mono_ns () - t0) / 1000000),
+                  nats_GetLastError (NULL) ? nats_GetLastError (NULL) : "");
+    }
   struct post *p = xcalloc (1, sizeof *p);
   p->k = k;
   p->what = ops;
@@ -340,9 +360,13 @@ thread_main (void *arg)
       run_queue (k);
       for (int b = 0; b < 2; b++)
         read_watch (k, b);
-      if (k->w[0] == NULL || k->w[1] == NULL
-          || timefmt_mono_ns () - k->watched_ns > (uint64_t) k->cfg.resync_ms * 1000000)
-        watch_again (k);
+      uint64_t age_ms = (timefmt_mono_ns () - k->watched_ns) / 1000000;
+      if (age_ms > (uint64_t) k->cfg.resync_ms
+          || ((k->suspect || k->w[0] == NULL || k->w[1] == NULL) && age_ms > RESYNC_SOON_MS))
+        {
+          k->suspect = false;
+          watch_again (k);
+        }
       if (k->w[0] == NULL || k->w[1] == NULL)
         usleep (POLL_MS * 1000);
     }

@@ -124,7 +124,8 @@ build_request (struct node *n, const struct deployment_spec *s, uint32_t slot, c
 
 int
 replica_start (struct node *n, const struct deployment_spec *s, uint32_t slot,
-               const char *template, const struct nkey_pair *xkey, struct nxerr *err)
+               const char *template, const struct nkey_pair *xkey, struct workload **out,
+               struct nxerr *err)
 {
   struct deploy_request *r = build_request (n, s, slot, template);
   struct jwt_claims c;
@@ -145,5 +146,5 @@ replica_start (struct node *n, const struct deployment_spec *s, uint32_t slot,
       return -1;
     }
   r->workload_jwt = xstrdup (jwt.data);
-  return launch_own (n, s->ns, r, &c, err);
+  return launch_own (n, s->ns, r, &c, out, err);
 }

@@ -407,7 +407,7 @@ launch_trusted (struct node *n, const char *ns, struct deploy_request *req,
 
 int
 launch_own (struct node *n, const char *ns, struct deploy_request *req, struct jwt_claims *claims,
-            struct nxerr *err)
+            struct workload **out, struct nxerr *err)
 {
   struct env env = { 0 };
   if (env_open (n, req, &env, err) < 0)
@@ -417,6 +417,6 @@ launch_own (struct node *n, const char *ns, struct deploy_request *req, struct j
       jwt_claims_free (claims);
       return nxerr_wrap (err, "environment");
     }
-  launch_workload (n, ns, req, claims, &env, NULL, false);
+  *out = launch_workload (n, ns, req, claims, &env, NULL, false);
   return 0;
 }

@@ -37,7 +37,7 @@ int launch_trusted (struct node *n, const char *ns, struct deploy_request *req,
  * allow-lists or replay, but the artifact is checked against the hash claim
  * as a DEPLOY's is. Takes req and claims. */
 int launch_own (struct node *n, const char *ns, struct deploy_request *req, struct jwt_claims *claims,
-                struct nxerr *err);
+                struct workload **out, struct nxerr *err);
 /* w ended with code (its workload_stopped sent, agent released): per its
  * restart policy, schedule a restart under the same id after the backoff
  * (true: w stays, state RESTARTING), or say no / give up (false: the caller

@@ -37,7 +37,7 @@ struct out {
   char text[65536];
 };
 
-/* Run the CLI against server 1 (which stays up); stdout only. */
+/* Run the CLI (any of the three servers); stdout only. */
 static struct out *
 nexc (const char *fmt, ...)
 {
@@ -49,8 +49,9 @@ nexc (const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (args, sizeof args, fmt, ap);
   va_end (ap);
-  snprintf (cmd, sizeof cmd, "%s --server %s --timeout 3000 %s 2>>%s/cli.err",
-            harness_bin ("api/nexc"), H[1].nats_url, args, H[1].tmpdir);
+  snprintf (cmd, sizeof cmd, "%s --server %s,%s,%s --timeout 3000 %s 2>>%s/cli.err",
+            harness_bin ("api/nexc"), H[1].nats_url, H[2].nats_url, H[0].nats_url, args,
+            H[1].tmpdir);
   p = popen (cmd, "r");
   assert_non_null (p);
   n = fread (o.text, 1, sizeof o.text - 1, p);
@@ -353,6 +354,136 @@ test_scale_to_one (void **state)
   wait_for (3);
 }
 
+/* What the events say about web-* while a rollout runs. */
+struct watch {
+  int running, max_running, min_running, steps, failed;
+  bool slot_done[3];
+};
+
+static void
+watch_events (natsSubscription *sub, struct watch *w, int64_t ms)
+{
+  natsMsg *m = NULL;
+  uint64_t until = now_ms () + (uint64_t) ms;
+  while (now_ms () < until)
+    {
+      if (natsSubscription_NextMsg (&m, sub, 100) != NATS_OK)
+        continue;
+      const char *subj = natsMsg_GetSubject (m);
+      const char *type = strrchr (subj, '.') + 1;
+      json_t *j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
+      json_t *d = json_object_get (j, "data");
+      const char *name = json_string_value (json_object_get (d, "workload_name"));
+      bool web = name && strncmp (name, "web-", 4) == 0;
+      if (web && strcmp (type, "workload_started") == 0)
+        w->running++;
+      else if (web && strcmp (type, "workload_stopped") == 0)
+        w->running--;
+      else if (strcmp (type, "deployment_rollout_step") == 0)
+        {
+          json_int_t slot = json_integer_value (json_object_get (d, "slot"));
+          w->steps++;
+          if (slot >= 0 && slot < 3)
+            w->slot_done[slot] = true;
+        }
+      else if (strcmp (type, "deployment_rollout_failed") == 0)
+        w->failed++;
+      if (w->running > w->max_running)
+        w->max_running = w->running;
+      if (w->running < w->min_running)
+        w->min_running = w->running;
+      json_decref (j);
+      natsMsg_Destroy (m);
+    }
+}
+
+/* The server that leads the claims bucket's stream (the worst one to lose). */
+static int
+claims_leader (void)
+{
+  natsMsg *m = NULL;
+  int who = 0;
+  if (natsConnection_RequestString (&m, NC, "$JS.API.STREAM.INFO.KV_" DEPLOYMENT_CLAIMS_BUCKET_DEFAULT,
+                                    "", 2000)
+      == NATS_OK)
+    {
+      json_t *j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
+      const char *l = json_string_value (json_object_get (json_object_get (j, "cluster"), "leader"));
+      if (l && l[0] == 's' && l[1] >= '1' && l[1] <= '3')
+        who = l[1] - '1';
+      json_decref (j);
+      natsMsg_Destroy (m);
+    }
+  return who;
+}
+
+static int
+rolled_out (const char *old_template)
+{
+  json_t *row = deployment_row ();
+  json_t *reps = json_object_get (row, "replicas"), *r;
+  size_t i;
+  int n = 0;
+  json_array_foreach (reps, i, r)
+  {
+    if (strcmp (json_string_value (json_object_get (r, "template")) ?: old_template, old_template)
+        != 0)
+      n++;
+  }
+  json_decref (row);
+  return n;
+}
+
+static void
+test_rolling_update_one_at_a_time (void **state)
+{
+  natsSubscription *sub = NULL;
+  struct watch w = { .running = 3, .max_running = 3, .min_running = 3 };
+  char old[32];
+  json_t *row, *r0;
+  struct out *o;
+  uint64_t deadline;
+  bool killed = false;
+  (void) state;
+  wait_for (3);
+  row = deployment_row ();
+  r0 = json_array_get (json_object_get (row, "replicas"), 0);
+  snprintf (old, sizeof old, "%s", json_string_value (json_object_get (r0, "template")) ?: "");
+  json_decref (row);
+  assert_int_equal (strlen (old), DEPLOYMENT_TEMPLATE_LEN);
+  assert_int_equal (natsConnection_SubscribeSync (&sub, NC, "$NEX.events.default.>"), NATS_OK);
+  natsConnection_Flush (NC);
+  write_spec (3, "300"); /* another environment: another template */
+  o = nexc ("apply %s --issuer %s", SPEC_FILE, ISSUER_FILE);
+  assert_int_equal (o->code, 0);
+  /* Until the first replica is replaced: one at a time (max_unavailable
+   * 1), the new one started before the old one stops, so never fewer than
+   * 3 running and never more than 4. */
+  deadline = now_ms () + 2 * WAIT_MS;
+  while (now_ms () < deadline && w.steps < 1)
+    watch_events (sub, &w, 200);
+  assert_int_equal (w.steps, 1);
+  assert_true (w.min_running >= 3);
+  assert_true (w.max_running <= 4);
+  /* Then the claims stream's leader dies. Its followers elect another one
+   * after several seconds (nats-server 2.9: 4-9 s), longer than the default
+   * 3 s lease: every node fences itself (stops what it can no longer renew),
+   * the slots come back as the bucket does, on the new template. Never more
+   * than desired + max_unavailable; no rollout failure. */
+  killed = true;
+  harness_restart_nats (&H[claims_leader ()]);
+  deadline = now_ms () + 3 * WAIT_MS;
+  while (now_ms () < deadline && (rolled_out (old) < 3 || replicas ().total != 3))
+    watch_events (sub, &w, 500);
+  watch_events (sub, &w, 1000);
+  natsSubscription_Destroy (sub);
+  assert_true (killed);
+  assert_int_equal (w.failed, 0);
+  assert_true (w.max_running <= 4);
+  assert_int_equal (rolled_out (old), 3);
+  wait_for (3);
+}
+
 static void
 test_rm_leaves_none (void **state)
 {
@@ -374,6 +505,7 @@ main (void)
     cmocka_unit_test (test_node_back_still_exactly_three),
     cmocka_unit_test (test_spec_of_unknown_issuer_ignored),
     cmocka_unit_test (test_scale_to_one),
+    cmocka_unit_test (test_rolling_update_one_at_a_time),
     cmocka_unit_test (test_rm_leaves_none),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
