@@ -157,16 +157,24 @@ wait_for (int want)
     }
 }
 
+/* ticks: "" to tick forever, else exit 0 after that many ticks. */
 static void
-write_spec (int replicas, const char *tick_ms)
+write_spec_ticks (int replicas, const char *tick_ms, const char *ticks)
 {
   char spec[2048];
   snprintf (spec, sizeof spec,
             "{\"name\":\"web\",\"replicas\":%d,\"artifact\":{\"file\":\"%s\"},"
-            "\"env\":{\"TICK_MS\":\"%s\"},\"placement\":{\"spread\":\"node\"},"
+            "\"env\":{\"TICK_MS\":\"%s\"%s%s%s},\"placement\":{\"spread\":\"node\"},"
             "\"update\":{\"max_unavailable\":1}}",
-            replicas, harness_bin ("examples/ticker"), tick_ms);
+            replicas, harness_bin ("examples/ticker"), tick_ms, *ticks ? ",\"TICKS\":\"" : "",
+            ticks, *ticks ? "\"" : "");
   write_text (SPEC_FILE, spec);
+}
+
+static void
+write_spec (int replicas, const char *tick_ms)
+{
+  write_spec_ticks (replicas, tick_ms, "");
 }
 
 /* Each node's liveness key: a node that has not written one yet would not
@@ -484,6 +492,36 @@ test_rolling_update_one_at_a_time (void **state)
   wait_for (3);
 }
 
+/* A template whose replica exits at once: the first replacement fails, the
+ * rollout stops there with an event that says why, the old replicas run on. */
+static void
+test_failed_replacement_stops_rollout (void **state)
+{
+  natsSubscription *sub = NULL;
+  struct watch w = { .running = 3, .max_running = 3, .min_running = 3 };
+  struct out *o;
+  uint64_t deadline;
+  (void) state;
+  wait_for (3);
+  assert_int_equal (natsConnection_SubscribeSync (&sub, NC, "$NEX.events.default.>"), NATS_OK);
+  natsConnection_Flush (NC);
+  write_spec_ticks (3, "50", "1");
+  o = nexc ("apply %s --issuer %s", SPEC_FILE, ISSUER_FILE);
+  assert_int_equal (o->code, 0);
+  deadline = now_ms () + WAIT_MS;
+  while (now_ms () < deadline && w.failed == 0)
+    watch_events (sub, &w, 200);
+  /* A few more rounds: nobody else tries. */
+  watch_events (sub, &w, 3000);
+  natsSubscription_Destroy (sub);
+  assert_int_equal (w.failed, 1);
+  assert_int_equal (w.steps, 0);
+  assert_true (harness_node_log_has (&H[0], "rollout of template")
+               || harness_node_log_has (&H[1], "rollout of template")
+               || harness_node_log_has (&H[2], "rollout of template"));
+  assert_int_equal (replicas ().total, 3);
+}
+
 static void
 test_rm_leaves_none (void **state)
 {
@@ -506,6 +544,7 @@ main (void)
     cmocka_unit_test (test_spec_of_unknown_issuer_ignored),
     cmocka_unit_test (test_scale_to_one),
     cmocka_unit_test (test_rolling_update_one_at_a_time),
+    cmocka_unit_test (test_failed_replacement_stops_rollout),
     cmocka_unit_test (test_rm_leaves_none),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
