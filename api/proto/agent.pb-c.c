@@ -833,7 +833,7 @@ const ProtobufCEnumDescriptor nexc__agent__deploy__logs_on_full__descriptor =
   nexc__agent__deploy__logs_on_full__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[13] =
+static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[14] =
 {
   {
     "workload_id",
@@ -991,10 +991,23 @@ static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[13]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "die_with_node",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Deploy, die_with_node),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__deploy__field_indices_by_name[] = {
   2,   /* field[2] = argv */
   4,   /* field[4] = artifact_size */
+  13,   /* field[13] = die_with_node */
   3,   /* field[3] = env */
   8,   /* field[8] = function_mode */
   12,   /* field[12] = logs_acked */
@@ -1010,7 +1023,7 @@ static const unsigned nexc__agent__deploy__field_indices_by_name[] = {
 static const ProtobufCIntRange nexc__agent__deploy__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
 {
@@ -1020,7 +1033,7 @@ const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
   "Nexc__Agent__Deploy",
   "nexc.agent",
   sizeof(Nexc__Agent__Deploy),
-  13,
+  14,
   nexc__agent__deploy__field_descriptors,
   nexc__agent__deploy__field_indices_by_name,
   1,  nexc__agent__deploy__number_ranges,

@@ -85,6 +85,7 @@ struct deployments {
   uint64_t gen[2];       /* the newest generation seen per bucket */
   bool caught_up[2];     /* of that generation */
   struct loop_timer tick;
+  struct loop_timer fence_timer; /* at the earliest expiry of what is held */
   int64_t lease_ms, skew_ms;
   char node_key[80];
   uint64_t rounds;
@@ -412,6 +413,31 @@ fence (void)
       stop_slot (dep, slot, "lease expired");
       event (D->n, dep, "deployment_replica_lost", slot, true, "lease not renewed in time");
     }
+}
+
+static void fence_arm (void);
+
+static void
+on_fence_timer (struct loop_timer *t)
+{
+  (void) t;
+  fence ();
+  fence_arm ();
+}
+
+/* Fencing must not wait for the next round (up to lease/3 later): a timer
+ * at the earliest expiry of what this node holds. */
+static void
+fence_arm (void)
+{
+  uint64_t now = timefmt_mono_ns (), first = UINT64_MAX;
+  for (size_t i = 0; i < D->n_held; i++)
+    if (D->held[i].expiry_ns < first)
+      first = D->held[i].expiry_ns;
+  loop_timer_cancel (D->n->loop, &D->fence_timer);
+  if (first != UINT64_MAX)
+    loop_timer_arm (D->n->loop, &D->fence_timer,
+                    first > now ? (first - now + 999999) / 1000000 : 0);
 }
 
 /* ---- writes ---- */
@@ -844,6 +870,7 @@ on_results (void *ud, struct kvwatch_ops *ops)
   kvwatch_ops_free (ops);
   D->settled = true;
   fence ();
+  fence_arm ();
   reconcile ();
 }
 
@@ -1018,6 +1045,7 @@ deployments_start (struct node *n, struct nxerr *err)
   kc.on_results = on_results;
   kc.on_ready = on_ready;
   loop_timer_init (&D->tick, on_tick);
+  loop_timer_init (&D->fence_timer, on_fence_timer);
   if (kvwatch_start (n, &kc, &D->kv, err) < 0)
     {
       nkey_pair_wipe (&D->xkey);
@@ -1037,9 +1065,10 @@ deployments_stop (struct node *n)
   if (D == NULL)
     return;
   loop_timer_cancel (n->loop, &D->tick);
-  /* Replicas left running for the next run keep their slots (it takes
-   * them back within the lease); otherwise others may take them at once. */
-  if (!n->detach_on_exit && D->ready)
+  loop_timer_cancel (n->loop, &D->fence_timer);
+  /* The replicas are stopped by now (they never detach, --detach-on-exit
+   * or not): others may take the slots at once. */
+  if (D->ready)
     {
       ops = xcalloc (1, sizeof *ops);
       for (size_t i = 0; i < D->n_held; i++)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "api/deploy_request.h"
+#include "api/deployment.h"
 #include "api/log.h"
 #include "api/timefmt.h"
 #include "api/xalloc.h"
@@ -55,6 +56,16 @@ launch_logs_drop_oldest (const struct workload *w)
   return w->node->cfg.logs_on_full == LOGS_DROP_OLDEST;
 }
 
+/* A deployment's replica (node/deployments/replica.h: its token is this
+ * node's, purpose "replica") must not outlive the node: once its lease runs
+ * out another node runs its slot. */
+bool
+launch_dies_with_node (const struct workload *w)
+{
+  return w->claims.purpose && strcmp (w->claims.purpose, JWT_PURPOSE_REPLICA) == 0
+         && w->claims.iss && strcmp (w->claims.iss, w->node->node_id) == 0;
+}
+
 static void
 send_to_agent (struct deploy_ctx *d, struct agent *a)
 {
@@ -70,6 +81,7 @@ send_to_agent (struct deploy_ctx *d, struct agent *a)
                               /* A restart continues the workload's numbering. */
                               .logs_first_seq = w->log.seq + 1,
                               .logs_acked = supervise_logs_acked (w),
+                              .die_with_node = launch_dies_with_node (w),
                               .env_kv = d->env.kv,
                               .n_env = d->env.n };
   w->agent = a;

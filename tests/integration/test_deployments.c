@@ -78,7 +78,7 @@ write_text (const char *path, const char *text)
   fclose (f);
 }
 
-/* What WPING shows (nexc ls --json): replicas of "web" per node index. */
+/* What WPING shows (nexc ls --json): replicas of "itdeploy" per node index. */
 struct seen {
   int total;
   int per_node[3];
@@ -98,7 +98,7 @@ replicas (void)
       json_t *j = json_loads (line, 0, NULL);
       const char *name = json_string_value (json_object_get (j, "name"));
       const char *node = json_string_value (json_object_get (j, "node_id"));
-      if (name && node && strncmp (name, "web-", 4) == 0)
+      if (name && node && strncmp (name, "itdeploy-", 4) == 0)
         {
           s.total++;
           for (int i = 0; i < 3; i++)
@@ -110,7 +110,7 @@ replicas (void)
   return s;
 }
 
-/* deployments ls --json: the line of default.web. */
+/* deployments ls --json: the line of default.itdeploy. */
 static json_t *
 deployment_row (void)
 {
@@ -122,7 +122,7 @@ deployment_row (void)
       if (nl)
         *nl = '\0';
       json_t *j = json_loads (line, 0, NULL);
-      if (j && strcmp (json_string_value (json_object_get (j, "deployment")) ?: "", "default.web")
+      if (j && strcmp (json_string_value (json_object_get (j, "deployment")) ?: "", "default.itdeploy")
                    == 0)
         return j;
       json_decref (j);
@@ -163,7 +163,7 @@ write_spec_ticks (int replicas, const char *tick_ms, const char *ticks)
 {
   char spec[2048];
   snprintf (spec, sizeof spec,
-            "{\"name\":\"web\",\"replicas\":%d,\"artifact\":{\"file\":\"%s\"},"
+            "{\"name\":\"itdeploy\",\"replicas\":%d,\"artifact\":{\"file\":\"%s\"},"
             "\"env\":{\"TICK_MS\":\"%s\"%s%s%s},\"placement\":{\"spread\":\"node\"},"
             "\"update\":{\"max_unavailable\":1}}",
             replicas, harness_bin ("examples/ticker"), tick_ms, *ticks ? ",\"TICKS\":\"" : "",
@@ -220,7 +220,7 @@ setup (void **state)
   harness_start_cluster (H, 3);
   snprintf (ISSUER_FILE, sizeof ISSUER_FILE, "%s/issuer.nk", H[1].tmpdir);
   snprintf (XKEY_FILE, sizeof XKEY_FILE, "%s/deployments.xk", H[1].tmpdir);
-  snprintf (SPEC_FILE, sizeof SPEC_FILE, "%s/web.json", H[1].tmpdir);
+  snprintf (SPEC_FILE, sizeof SPEC_FILE, "%s/itdeploy.json", H[1].tmpdir);
   nkey_pair_seed_text (&ISSUER, seed);
   strcat (seed, "\n");
   write_text (ISSUER_FILE, seed);
@@ -266,18 +266,18 @@ test_apply_three_spread_over_nodes (void **state)
   write_spec (3, "200");
   o = nexc ("apply %s --issuer %s", SPEC_FILE, ISSUER_FILE);
   assert_int_equal (o->code, 0);
-  assert_non_null (strstr (o->text, "applied default.web revision"));
+  assert_non_null (strstr (o->text, "applied default.itdeploy revision"));
   s = wait_for (3);
   for (int i = 0; i < 3; i++)
     assert_int_equal (s.per_node[i], 1);
   /* The user's view of the deployment. */
   o = nexc ("deployments ls");
   assert_int_equal (o->code, 0);
-  assert_non_null (strstr (o->text, "default.web"));
+  assert_non_null (strstr (o->text, "default.itdeploy"));
   /* A replica is an ordinary workload: INFO describes it. */
   o = nexc ("nodes info %s", H[0].node_id);
   assert_int_equal (o->code, 0);
-  assert_non_null (strstr (o->text, "of deployment default.web"));
+  assert_non_null (strstr (o->text, "of deployment default.itdeploy"));
 }
 
 static void
@@ -285,10 +285,14 @@ test_node_killed_heals_elsewhere (void **state)
 {
   struct seen s;
   (void) state;
+  assert_int_equal (harness_count_procs ("itdeploy-"), 3);
   harness_stop_node (&H[0], SIGKILL);
   s = wait_for (3);
   assert_int_equal (s.per_node[0], 0);
   assert_int_equal (s.per_node[1] + s.per_node[2], 3);
+  /* The dead node's replica died with it (its agent does not detach, as
+   * other workloads' do): three processes on the host, not four. */
+  assert_int_equal (harness_count_procs ("itdeploy-"), 3);
   assert_true (harness_node_log_has (&H[1], "taken over")
                || harness_node_log_has (&H[2], "taken over"));
 }
@@ -300,18 +304,20 @@ test_node_back_still_exactly_three (void **state)
   uint64_t until;
   (void) state;
   harness_start_node (&H[0], CFG[0], NULL);
-  /* It reattached its old replica, whose slot another node holds now: it
-   * stops it. From then on three, and no more, for a few rounds. */
+  /* Its journal names the replica it ran: gone with the node, it is not
+   * reattached, and the slot is another node's now. Three, and no more,
+   * for a few rounds, on the bus and on the host. */
   uint64_t deadline = now_ms () + WAIT_MS;
-  while (!harness_node_log_has (&H[0], "not held by this node") && now_ms () < deadline)
+  while (!harness_node_log_has (&H[0], "deployments: buckets") && now_ms () < deadline)
     usleep (100 * 1000);
-  assert_true (harness_node_log_has (&H[0], "not held by this node"));
+  assert_true (harness_node_log_has (&H[0], "deployments: buckets"));
   s = wait_for (3);
   until = now_ms () + 3000;
   while (now_ms () < until)
     {
       s = replicas ();
       assert_int_equal (s.total, 3);
+      assert_int_equal (harness_count_procs ("itdeploy-"), 3);
       usleep (300 * 1000);
     }
 }
@@ -353,16 +359,16 @@ test_scale_to_one (void **state)
 {
   struct out *o;
   (void) state;
-  o = nexc ("scale web 1 --issuer %s", ISSUER_FILE);
+  o = nexc ("scale itdeploy 1 --issuer %s", ISSUER_FILE);
   assert_int_equal (o->code, 0);
-  assert_non_null (strstr (o->text, "scaled default.web to 1"));
+  assert_non_null (strstr (o->text, "scaled default.itdeploy to 1"));
   wait_for (1);
-  o = nexc ("scale web 3 --issuer %s", ISSUER_FILE);
+  o = nexc ("scale itdeploy 3 --issuer %s", ISSUER_FILE);
   assert_int_equal (o->code, 0);
   wait_for (3);
 }
 
-/* What the events say about web-* while a rollout runs. */
+/* What the events say about itdeploy-* while a rollout runs. */
 struct watch {
   int running, max_running, min_running, steps, failed;
   bool slot_done[3];
@@ -382,7 +388,7 @@ watch_events (natsSubscription *sub, struct watch *w, int64_t ms)
       json_t *j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
       json_t *d = json_object_get (j, "data");
       const char *name = json_string_value (json_object_get (d, "workload_name"));
-      bool web = name && strncmp (name, "web-", 4) == 0;
+      bool web = name && strncmp (name, "itdeploy-", 9) == 0;
       if (web && strcmp (type, "workload_started") == 0)
         w->running++;
       else if (web && strcmp (type, "workload_stopped") == 0)
@@ -527,10 +533,10 @@ test_rm_leaves_none (void **state)
 {
   struct out *o;
   (void) state;
-  o = nexc ("deployments rm web");
+  o = nexc ("deployments rm itdeploy");
   assert_int_equal (o->code, 0);
   wait_for (0);
-  o = nexc ("deployments rm web");
+  o = nexc ("deployments rm itdeploy");
   assert_int_equal (o->code, 1);
 }
 
