@@ -23,6 +23,8 @@
 #define RESTART_DELAY_MS 2000
 /* A replacement counts as started once it has run this long. */
 #define READY_MS 500
+/* After a lost claim: the next look (the watch has shown the winner by then). */
+#define CONFLICT_RETRY_MS 50
 
 /* A key of the specs bucket. */
 struct dspec {
@@ -279,6 +281,10 @@ on_batch (void *ud, struct kvwatch_batch *b)
         for (size_t i = D->n_claims; i-- > 0;)
           if (D->claims[i].gen < b->gen)
             claim_drop (i);
+      if (!D->caught_up[b->bucket])
+        log_debug ("deployments: %s caught up, generation %llu (%zu specs, %zu claim keys)",
+                  b->bucket == KVW_SPECS ? "specs" : "claims", (unsigned long long) b->gen,
+                  D->n_specs, D->n_claims);
       D->caught_up[b->bucket] = true;
     }
   if (b->bucket == KVW_SPECS && b->n)
@@ -818,6 +824,7 @@ tokens_renew (struct kvwatch_ops *ops, int64_t now)
 static void
 on_results (void *ud, struct kvwatch_ops *ops)
 {
+  bool retry = false;
   (void) ud;
   for (size_t i = 0; i < ops->n; i++)
     {
@@ -867,7 +874,16 @@ on_results (void *ud, struct kvwatch_ops *ops)
             }
         }
     }
+  for (size_t i = 0; i < ops->n && !retry; i++)
+    retry = ops->v[i].tag == TAG_CLAIM && ops->v[i].status == KVW_CONFLICT;
   kvwatch_ops_free (ops);
+  /* A claim lost to another node: the slot is taken, maybe not the next
+   * one; look again once the watch has told who won, not a round later. */
+  if (retry && !D->n->stopping)
+    {
+      loop_timer_cancel (D->n->loop, &D->tick);
+      loop_timer_arm (D->n->loop, &D->tick, CONFLICT_RETRY_MS);
+    }
   D->settled = true;
   fence ();
   fence_arm ();

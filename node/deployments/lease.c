@@ -110,14 +110,21 @@ find_dep (const struct lease_view *v, const char *key)
   return NULL;
 }
 
-/* FNV-1a: where this node starts looking, so nodes try different slots. */
+/* Where this node starts looking for a free slot of d: its rank among the
+ * eligible live nodes (by id), so that nodes that see the same free slots
+ * at once try different ones instead of racing for the first. */
 static uint32_t
-start_index (const char *me, uint32_t n)
+start_index (const struct lease_view *v, const struct lease_dep *d)
 {
-  uint32_t h = 2166136261u;
-  for (const char *p = me; *p; p++)
-    h = (h ^ (uint8_t) *p) * 16777619u;
-  return n ? h % n : 0;
+  uint32_t rank = 0;
+  for (size_t i = 0; i < v->n_nodes; i++)
+    {
+      const struct lease_node *x = &v->nodes[i];
+      if (strcmp (x->id, v->me) < 0 && node_live (v, x)
+          && lease_tags_match (&d->placement, &x->tags))
+        rank++;
+    }
+  return d->replicas ? rank % d->replicas : 0;
 }
 
 /* How many replicas of d this node may hold now. */
@@ -199,7 +206,7 @@ lease_plan (const struct lease_view *v, struct lease_act *out, size_t cap)
         continue;
       if (held_by_me (v, d) >= quota (v, d))
         continue;
-      first = start_index (v->me, d->replicas);
+      first = start_index (v, d);
       for (uint32_t k = 0; k < d->replicas; k++)
         {
           uint32_t slot = (first + k) % d->replicas;
