@@ -54,8 +54,8 @@ static int
 take_uint (json_t *v, const char *field, uint64_t min, uint64_t max, uint64_t *out,
            struct nxerr *err)
 {
-  if (!json_is_integer (v) || json_integer_value (v) < 0
-      || (uint64_t) json_integer_value (v) < min || (uint64_t) json_integer_value (v) > max)
+  if (!json_is_integer (v) || json_integer_value (v) < 0 || (uint64_t) json_integer_value (v) < min
+      || (uint64_t) json_integer_value (v) > max)
     return nxerr_set (err, EINVAL, "%s: must be an integer in [%llu, %llu]", field,
                       (unsigned long long) min, (unsigned long long) max);
   *out = (uint64_t) json_integer_value (v);
@@ -113,8 +113,9 @@ decode_artifact (json_t *o, struct deployment_spec *s, struct nxerr *err)
           return -1;
       }
     else if (strcmp (k, "file") == 0)
-      return nxerr_set (err, EINVAL, "artifact.file: a local file is uploaded by nexc apply, "
-                                     "a stored spec names a location and its sha256");
+      return nxerr_set (err, EINVAL,
+                        "artifact.file: a local file is uploaded by nexc apply, "
+                        "a stored spec names a location and its sha256");
     else
       return nxerr_set (err, EINVAL, "artifact.%.64s: unknown key", k);
   }
@@ -159,8 +160,10 @@ decode_resources (json_t *o, struct deploy_resources *r, struct nxerr *err)
         r->vcpus_milli = (uint32_t) m;
       }
     else
-      return nxerr_set (err, EINVAL, "resources.%.64s: not a resource (memory_mib, vcpus_milli, "
-                                     "pids)", k);
+      return nxerr_set (err, EINVAL,
+                        "resources.%.64s: not a resource (memory_mib, vcpus_milli, "
+                        "pids)",
+                        k);
   }
   return 0;
 }
@@ -295,8 +298,9 @@ decode_field (const char *k, json_t *v, struct deployment_spec *s, struct nxerr 
   if (strcmp (k, "sender_public_key") == 0)
     return take_str (v, "sender_public_key", NKEY_PUBLIC_LEN, &s->sender_public_key, err);
   if (strcmp (k, "env") == 0)
-    return nxerr_set (err, EINVAL, "env: plain values are sealed by nexc apply; a stored spec "
-                                   "carries environment and sender_public_key");
+    return nxerr_set (err, EINVAL,
+                      "env: plain values are sealed by nexc apply; a stored spec "
+                      "carries environment and sender_public_key");
   if (strcmp (k, "resources") == 0)
     return decode_resources (v, &s->resources, err);
   if (strcmp (k, "restart") == 0)

@@ -40,20 +40,20 @@ struct deployment_spec {
   char *name;
   char *ns;
   uint32_t replicas;
-  char *location;  /* "nats://bucket/key" */
-  char *sha256;    /* lowercase hex of the artifact */
+  char *location; /* "nats://bucket/key" */
+  char *sha256;   /* lowercase hex of the artifact */
   char **argv;
   size_t argc;
   char *environment;       /* base64 xkv1 box sealed to the deployments xkey; NULL: none */
   char *sender_public_key; /* with environment */
   struct deploy_resources resources;
   struct deploy_restart restart;
-  char *type;              /* "service" or "function" */
+  char *type; /* "service" or "function" */
   char **triggers;
   size_t n_triggers;
   char **tag_keys, **tag_vals; /* placement.tags */
   size_t n_tags;
-  char *spread;            /* placement.spread: "node" (default), "none" or a tag name */
+  char *spread;             /* placement.spread: "node" (default), "none" or a tag name */
   uint32_t max_unavailable; /* update.max_unavailable, default 1 */
 };
 
@@ -80,9 +80,8 @@ int deployment_sign (const struct deployment_spec *s, const struct nkey_pair *is
 /* Open a stored value: the spec decoded, the JWT's signature and binding
  * checked, its sub equal to key. issuer gets the signer (caller checks it
  * against its allow-list). */
-int deployment_open (const char *value, size_t len, const char *key,
-                     struct deployment_spec **out, char issuer[NKEY_PUBLIC_LEN + 1],
-                     struct nxerr *err);
+int deployment_open (const char *value, size_t len, const char *key, struct deployment_spec **out,
+                     char issuer[NKEY_PUBLIC_LEN + 1], struct nxerr *err);
 
 /* ---- the claims bucket ----
  * "slot.{ns}.{name}.{slot}"  a replica slot: struct deployment_claim
@@ -93,12 +92,12 @@ int deployment_open (const char *value, size_t len, const char *key,
  *                            failed: a replica of it did not start, the
  *                            rollout of that template stops there */
 struct deployment_claim {
-  char node[NKEY_PUBLIC_LEN + 1]; /* "" : free */
-  int64_t expires_ms;             /* unix ms, by the holder's clock */
+  char node[NKEY_PUBLIC_LEN + 1];             /* "" : free */
+  int64_t expires_ms;                         /* unix ms, by the holder's clock */
   char template[DEPLOYMENT_TEMPLATE_LEN + 1]; /* what the replica runs */
-  bool running;                   /* the holder's replica is RUNNING */
-  bool failed;                    /* an update token: its replica failed */
-  char **tag_keys, **tag_vals;    /* liveness: the node's tags */
+  bool running;                               /* the holder's replica is RUNNING */
+  bool failed;                                /* an update token: its replica failed */
+  char **tag_keys, **tag_vals;                /* liveness: the node's tags */
   size_t n_tags;
 };
 void deployment_claim_encode (const struct deployment_claim *c, struct buf *out);

@@ -313,8 +313,10 @@ heal_series (struct ctx *c, int n, struct samples *out, int *excess, struct nxer
       c->nd[victim].pid = 0;
       at = wait_started (c, lost, k, 30000);
       if (at == 0)
-        return nxerr_set (err, ETIMEDOUT, "trial %d: the %d slots of the killed node never ran "
-                          "elsewhere", t, k);
+        return nxerr_set (err, ETIMEDOUT,
+                          "trial %d: the %d slots of the killed node never ran "
+                          "elsewhere",
+                          t, k);
       samples_add (out, (double) (at - t0) / 1e3);
       if (count_replicas (dep) > *excess)
         *excess = count_replicas (dep);
@@ -346,8 +348,9 @@ scenario_deployments (struct bench *b)
   struct nxerr err = { 0 };
   int most = 0;
 
-  row_what (apply, "signed spec of %d replicas put in KV -> all %d running (workload_started), "
-                   "3 nodes",
+  row_what (apply,
+            "signed spec of %d replicas put in KV -> all %d running (workload_started), "
+            "3 nodes",
             REPLICAS, REPLICAS);
   row_what (heal, "SIGKILL of a node holding replicas -> its slots running on other nodes");
   row_what (excess, "most replicas running on the host after a kill and the node's return");
@@ -383,8 +386,8 @@ scenario_deployments (struct bench *b)
       sh = samples_summary (&s_heal);
       row_latency (heal, &sh);
       row_floor (heal, "lease %d ms + skew %d ms", LEASE_MS, SKEW_MS);
-      row_target (heal, "p50 <= 5 s with the default lease", sh.p50 <= 5e6 ? VERDICT_MET
-                                                                           : VERDICT_MISSED);
+      row_target (heal, "p50 <= 5 s with the default lease",
+                  sh.p50 <= 5e6 ? VERDICT_MET : VERDICT_MISSED);
       row_result (excess, "%d", most);
       row_num (excess, "max_running", most);
       row_target (excess, "never above 3", most <= REPLICAS ? VERDICT_MET : VERDICT_MISSED);

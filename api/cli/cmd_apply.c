@@ -63,8 +63,8 @@ deployments_xkey (struct nexc_client *c, char out[NKEY_PUBLIC_LEN + 1], struct n
         continue;
       root = json_loads (data, 0, NULL);
       free (data);
-      x = json_string_value (
-          json_object_get (json_object_get (json_object_get (root, "nexc"), "deployments"), "xkey"));
+      x = json_string_value (json_object_get (
+          json_object_get (json_object_get (root, "nexc"), "deployments"), "xkey"));
       if (x && nkey_is_valid_public (x, NKEY_CURVE))
         {
           snprintf (out, NKEY_PUBLIC_LEN + 1, "%s", x);
@@ -74,8 +74,9 @@ deployments_xkey (struct nexc_client *c, char out[NKEY_PUBLIC_LEN + 1], struct n
     }
   nexc_nodes_free (v, n);
   if (rc < 0)
-    nxerr_set (err, ENOENT, "env: no node announces a deployments xkey "
-                            "(deployments.xkey_seed_file in its config)");
+    nxerr_set (err, ENOENT,
+               "env: no node announces a deployments xkey "
+               "(deployments.xkey_seed_file in its config)");
   return rc;
 }
 
@@ -175,8 +176,7 @@ cmd_apply (struct opts *o, int argc, char **argv)
     rc = cli_print_json (json_pack ("{s:s,s:I,s:i}", "deployment", key, "revision",
                                     (json_int_t) rev, "replicas", (int) s->replicas));
   else
-    printf ("applied %s revision %llu: %u replicas\n", key, (unsigned long long) rev,
-            s->replicas);
+    printf ("applied %s revision %llu: %u replicas\n", key, (unsigned long long) rev, s->replicas);
   free (text);
   deployment_spec_free (s);
   json_decref (spec);

@@ -179,8 +179,8 @@ print_one (const struct opts *o, const char *key, const struct deployment_spec *
           if (cl.running)
             {
               running++;
-              json_array_append_new (nodes, json_pack ("{s:i,s:s,s:s}", "slot", (int) slot,
-                                                       "node", cl.node, "template", cl.template));
+              json_array_append_new (nodes, json_pack ("{s:i,s:s,s:s}", "slot", (int) slot, "node",
+                                                       cl.node, "template", cl.template));
             }
         }
       deployment_claim_free (&cl);
@@ -201,7 +201,8 @@ print_one (const struct opts *o, const char *key, const struct deployment_spec *
   for (size_t i = 0; i < json_array_size (nodes); i++)
     {
       json_t *r = json_array_get (nodes, i);
-      printf ("%s%lld:%.8s", i ? " " : "", (long long) json_integer_value (json_object_get (r, "slot")),
+      printf ("%s%lld:%.8s", i ? " " : "",
+              (long long) json_integer_value (json_object_get (r, "slot")),
               json_string_value (json_object_get (r, "node")));
     }
   printf ("\n");

@@ -46,14 +46,14 @@ enum kvwatch_status { KVW_OK, KVW_CONFLICT, KVW_ERROR };
 
 struct kvwatch_op {
   enum kvwatch_op_kind kind;
-  char *key;   /* in the claims bucket */
-  char *value; /* CREATE/UPDATE/PUT */
-  uint64_t last; /* UPDATE: the revision it must still have */
+  char *key;             /* in the claims bucket */
+  char *value;           /* CREATE/UPDATE/PUT */
+  uint64_t last;         /* UPDATE: the revision it must still have */
   uint64_t sent_mono_ns; /* when the loop queued it (a lease counts from there) */
-  uint64_t tag;  /* the caller's */
-  uint32_t jitter_ms; /* wait this long before the batch that holds it */
+  uint64_t tag;          /* the caller's */
+  uint32_t jitter_ms;    /* wait this long before the batch that holds it */
   enum kvwatch_status status;
-  uint64_t rev;  /* the new revision on KVW_OK */
+  uint64_t rev; /* the new revision on KVW_OK */
 };
 
 struct kvwatch_ops {

@@ -164,8 +164,7 @@ held_by_me (const struct lease_view *v, const struct lease_dep *d)
 {
   uint32_t n = 0;
   for (size_t i = 0; i < v->n_slots; i++)
-    if (strcmp (v->slots[i].dep, d->key) == 0 && v->slots[i].slot < d->replicas
-        && v->slots[i].held)
+    if (strcmp (v->slots[i].dep, d->key) == 0 && v->slots[i].slot < d->replicas && v->slots[i].held)
       n++;
   return n;
 }
@@ -182,8 +181,9 @@ lease_plan (const struct lease_view *v, struct lease_act *out, size_t cap)
       const struct lease_dep *d = find_dep (v, s->dep);
       if (!s->held || (d && s->slot < d->replicas && lease_tags_match (&d->placement, &v->my_tags)))
         continue;
-      out[n++] = (struct lease_act){ .kind = LEASE_RELEASE, .dep = s->dep, .slot = s->slot,
-                                     .rev = s->rev };
+      out[n++] = (struct lease_act){
+        .kind = LEASE_RELEASE, .dep = s->dep, .slot = s->slot, .rev = s->rev
+      };
     }
   /* Mine by the bucket's word but not confirmed by this run (a restart
    * within the lease): taken back whatever the quota, so replicas that
@@ -195,8 +195,9 @@ lease_plan (const struct lease_view *v, struct lease_act *out, size_t cap)
       if (s->held || strcmp (s->node, v->me) != 0 || !lease_slot_live (v, s) || d == NULL
           || s->slot >= d->replicas || !lease_tags_match (&d->placement, &v->my_tags))
         continue;
-      out[n++] = (struct lease_act){ .kind = LEASE_CLAIM, .dep = s->dep, .slot = s->slot,
-                                     .rev = s->rev };
+      out[n++] = (struct lease_act){
+        .kind = LEASE_CLAIM, .dep = s->dep, .slot = s->slot, .rev = s->rev
+      };
     }
   for (size_t i = 0; i < v->n_deps && n < cap && capacity > 0; i++)
     {
@@ -214,8 +215,9 @@ lease_plan (const struct lease_view *v, struct lease_act *out, size_t cap)
           /* Free or expired (mine-but-unconfirmed went above). */
           if (s && (s->held || lease_slot_live (v, s)))
             continue;
-          out[n++] = (struct lease_act){ .kind = LEASE_CLAIM, .dep = d->key, .slot = slot,
-                                         .rev = s ? s->rev : 0 };
+          out[n++] = (struct lease_act){
+            .kind = LEASE_CLAIM, .dep = d->key, .slot = slot, .rev = s ? s->rev : 0
+          };
           capacity--;
           break;
         }

@@ -69,8 +69,9 @@ reseal_env (struct node *n, const struct deployment_spec *s, const struct nkey_p
   if (s->environment == NULL)
     buf_puts (&plain, "{}");
   else if (xkey == NULL)
-    return nxerr_set (err, EPERM, "the spec has an environment and this node has no "
-                                  "deployments.xkey_seed_file to open it");
+    return nxerr_set (err, EPERM,
+                      "the spec has an environment and this node has no "
+                      "deployments.xkey_seed_file to open it");
   else if (b64_decode (B64_STD, s->environment, strlen (s->environment), &sealed, err) < 0
            || xkey_open (xkey, s->sender_public_key, sealed.data, sealed.len, &plain, err) < 0)
     {
@@ -98,8 +99,8 @@ build_request (struct node *n, const struct deployment_spec *s, uint32_t slot, c
   char desc[256];
   bool fn = strcmp (s->type, "function") == 0;
   r->type = xstrdup (fn ? "function" : "native");
-  snprintf (desc, sizeof desc, "replica %u of deployment %s.%s (template %s)", slot, s->ns,
-            s->name, tpl);
+  snprintf (desc, sizeof desc, "replica %u of deployment %s.%s (template %s)", slot, s->ns, s->name,
+            tpl);
   r->description = xstrdup (desc);
   r->jsdomain = xstrdup ("");
   r->target_node = xstrdup (n->node_id);
@@ -123,9 +124,8 @@ build_request (struct node *n, const struct deployment_spec *s, uint32_t slot, c
 }
 
 int
-replica_start (struct node *n, const struct deployment_spec *s, uint32_t slot,
-               const char *template, const struct nkey_pair *xkey, struct workload **out,
-               struct nxerr *err)
+replica_start (struct node *n, const struct deployment_spec *s, uint32_t slot, const char *template,
+               const struct nkey_pair *xkey, struct workload **out, struct nxerr *err)
 {
   struct deploy_request *r = build_request (n, s, slot, template);
   struct jwt_claims c;
@@ -147,4 +147,15 @@ replica_start (struct node *n, const struct deployment_spec *s, uint32_t slot,
     }
   r->workload_jwt = xstrdup (jwt.data);
   return launch_own (n, s->ns, r, &c, out, err);
+}
+
+struct workload *
+replica_with_template (struct node *n, const char *dep, uint32_t slot, const char *tpl, bool same)
+{
+  struct replica_id id;
+  for (struct workload *w = n->workloads; w; w = w->next)
+    if (replica_of (n, w, &id) && id.slot == slot && strcmp (id.dep, dep) == 0 && replica_alive (w)
+        && (strcmp (id.template, tpl) == 0) == same)
+      return w;
+  return NULL;
 }

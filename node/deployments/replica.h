@@ -26,13 +26,17 @@ struct replica_id {
 
 /* Whether w is one of this node's replicas (and which). */
 bool replica_of (const struct node *n, const struct workload *w, struct replica_id *id);
-/* Start slot of s (*out: the workload, in STARTING). xkey opens the spec's environment (NULL: the spec must
- * have none). */
+/* Start slot of s (*out: the workload, in STARTING). xkey opens the spec's environment (NULL: the
+ * spec must have none). */
 int replica_start (struct node *n, const struct deployment_spec *s, uint32_t slot,
                    const char *template, const struct nkey_pair *xkey, struct workload **out,
                    struct nxerr *err);
 /* Stop w (any state but STOPPING/ENDED). */
 void replica_stop (struct workload *w);
+/* A live replica of slot of dep whose template is (same) or is not (!same)
+ * tpl; NULL when none. */
+struct workload *replica_with_template (struct node *n, const char *dep, uint32_t slot,
+                                        const char *tpl, bool same);
 /* Neither stopping nor ended. */
 bool replica_alive (const struct workload *w);
 

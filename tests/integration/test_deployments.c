@@ -122,8 +122,10 @@ deployment_row (void)
       if (nl)
         *nl = '\0';
       json_t *j = json_loads (line, 0, NULL);
-      if (j && strcmp (json_string_value (json_object_get (j, "deployment")) ?: "", "default.itdeploy")
-                   == 0)
+      if (j
+          && strcmp (json_string_value (json_object_get (j, "deployment")) ?: "",
+                     "default.itdeploy")
+                 == 0)
         return j;
       json_decref (j);
     }
@@ -417,12 +419,13 @@ claims_leader (void)
 {
   natsMsg *m = NULL;
   int who = 0;
-  if (natsConnection_RequestString (&m, NC, "$JS.API.STREAM.INFO.KV_" DEPLOYMENT_CLAIMS_BUCKET_DEFAULT,
-                                    "", 2000)
+  if (natsConnection_RequestString (
+          &m, NC, "$JS.API.STREAM.INFO.KV_" DEPLOYMENT_CLAIMS_BUCKET_DEFAULT, "", 2000)
       == NATS_OK)
     {
       json_t *j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
-      const char *l = json_string_value (json_object_get (json_object_get (j, "cluster"), "leader"));
+      const char *l
+          = json_string_value (json_object_get (json_object_get (j, "cluster"), "leader"));
       if (l && l[0] == 's' && l[1] >= '1' && l[1] <= '3')
         who = l[1] - '1';
       json_decref (j);

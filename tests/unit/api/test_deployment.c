@@ -102,7 +102,8 @@ static void
 test_template_ignores_scale_and_placement (void **state)
 {
   struct deployment_spec *a = decode ("{" BASE ",\"replicas\":1}");
-  struct deployment_spec *b = decode ("{" BASE ",\"replicas\":5,\"placement\":{\"spread\":\"none\"}}");
+  struct deployment_spec *b
+      = decode ("{" BASE ",\"replicas\":5,\"placement\":{\"spread\":\"none\"}}");
   struct deployment_spec *c = decode ("{" BASE ",\"argv\":[\"x\"]}");
   char ta[DEPLOYMENT_TEMPLATE_LEN + 1], tb[DEPLOYMENT_TEMPLATE_LEN + 1],
       tc[DEPLOYMENT_TEMPLATE_LEN + 1], da[65], db[65];
@@ -188,12 +189,9 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_defaults),
-    cmocka_unit_test (test_full),
-    cmocka_unit_test (test_refused),
-    cmocka_unit_test (test_template_ignores_scale_and_placement),
-    cmocka_unit_test (test_sign_open),
-    cmocka_unit_test (test_claim_round_trip),
+    cmocka_unit_test (test_defaults),  cmocka_unit_test (test_full),
+    cmocka_unit_test (test_refused),   cmocka_unit_test (test_template_ignores_scale_and_placement),
+    cmocka_unit_test (test_sign_open), cmocka_unit_test (test_claim_round_trip),
   };
   return cmocka_run_group_tests_name ("deployment", tests, NULL, NULL);
 }

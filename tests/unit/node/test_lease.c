@@ -16,9 +16,17 @@ static struct lease_view
 view (const char *me, struct lease_dep *d, size_t nd, struct lease_slot *s, size_t ns,
       struct lease_node *n, size_t nn)
 {
-  return (struct lease_view){ .now_ms = 10000, .skew_ms = 500, .me = me,
-                              .my_tags = { ZK, Z1, 1 }, .capacity = 10, .deps = d, .n_deps = nd,
-                              .slots = s, .n_slots = ns, .nodes = n, .n_nodes = nn };
+  return (struct lease_view){ .now_ms = 10000,
+                              .skew_ms = 500,
+                              .me = me,
+                              .my_tags = { ZK, Z1, 1 },
+                              .capacity = 10,
+                              .deps = d,
+                              .n_deps = nd,
+                              .slots = s,
+                              .n_slots = ns,
+                              .nodes = n,
+                              .n_nodes = nn };
 }
 
 static struct lease_node NODES[] = {
@@ -44,8 +52,8 @@ static void
 test_live_claim_of_another_left_alone_expired_taken (void **state)
 {
   struct lease_dep d = { .key = "default.web", .replicas = 1, .spread = "none" };
-  struct lease_slot s = { .dep = "default.web", .slot = 0, .node = "B", .expires_ms = 9600,
-                          .rev = 7 };
+  struct lease_slot s
+      = { .dep = "default.web", .slot = 0, .node = "B", .expires_ms = 9600, .rev = 7 };
   struct lease_view v = view ("A", &d, 1, &s, 1, NULL, 0);
   struct lease_act a[8];
   (void) state;
@@ -96,8 +104,8 @@ static void
 test_placement_and_capacity (void **state)
 {
   char *k[] = { "zone" }, *val[] = { "z2" };
-  struct lease_dep d = { .key = "default.web", .replicas = 1, .placement = { k, val, 1 },
-                         .spread = "node" };
+  struct lease_dep d
+      = { .key = "default.web", .replicas = 1, .placement = { k, val, 1 }, .spread = "node" };
   struct lease_view v = view ("A", &d, 1, NULL, 0, NULL, 0);
   struct lease_act a[8];
   (void) state;
