@@ -69,14 +69,13 @@ spec_take (struct deployments *d, const struct kvwatch_entry *e, uint64_t gen)
     }
   s->rev = e->rev;
   s->gen = gen;
-  deployment_spec_free (s->spec);
-  s->spec = NULL;
   if (deployment_open (e->value, e->len, e->key, &spec, issuer, &err) < 0)
     ;
   else if (d->n->cfg.valid_issuers.n && !strlist_contains (&d->n->cfg.valid_issuers, issuer))
     nxerr_set (&err, EPERM, "its issuer %s is not in valid_issuers", issuer);
   else
     {
+      deployment_spec_free (s->spec);
       s->spec = spec;
       spec = NULL;
       deployment_template (s->spec, s->template);
@@ -85,8 +84,10 @@ spec_take (struct deployments *d, const struct kvwatch_entry *e, uint64_t gen)
       return;
     }
   deployment_spec_free (spec);
-  log_error ("deployment %.100s revision %llu ignored: %s", e->key, (unsigned long long) e->rev,
-             err.msg);
+  /* Ignored means ignored: a bad write does not stop what the last good
+   * one runs (a delete does: KV has no signed delete). */
+  log_error ("deployment %.100s revision %llu ignored: %s%s", e->key, (unsigned long long) e->rev,
+             err.msg, s->spec ? " (the last valid revision stays in effect)" : "");
   deployments_event (d->n, e->key, "deployment_rejected", 0, false, err.msg);
 }
 

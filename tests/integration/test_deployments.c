@@ -356,6 +356,54 @@ test_spec_of_unknown_issuer_ignored (void **state)
   assert_int_equal (o->code, 0);
 }
 
+/* Hostile writes straight into the bucket: garbage, the running spec
+ * altered after signing (more replicas), a signed value under another
+ * deployment's key. Every node ignores each and says why; the running
+ * deployment keeps its 3 replicas, nothing else runs, no node dies. */
+static void
+test_tampered_specs_ignored (void **state)
+{
+  jsCtx *js = NULL;
+  kvStore *kv = NULL;
+  kvEntry *e = NULL;
+  uint64_t rev, deadline;
+  char *v, *p;
+  (void) state;
+  assert_int_equal (natsConnection_JetStream (&js, NC, NULL), NATS_OK);
+  assert_int_equal (js_KeyValue (&kv, js, DEPLOYMENT_BUCKET_DEFAULT), NATS_OK);
+  assert_int_equal (kvStore_PutString (&rev, kv, "default.junk", "{\"spec\": [1, 2"), NATS_OK);
+  /* The running deployment's signed value, replicas changed from 3 to 9. */
+  assert_int_equal (kvStore_Get (&e, kv, "default.itdeploy"), NATS_OK);
+  v = strndup (kvEntry_Value (e), (size_t) kvEntry_ValueLen (e));
+  kvEntry_Destroy (e);
+  p = strstr (v, "\"replicas\":3");
+  assert_non_null (p);
+  p[11] = '9';
+  assert_int_equal (kvStore_PutString (&rev, kv, "default.itdeploy", v), NATS_OK);
+  p[11] = '3';
+  assert_int_equal (kvStore_PutString (&rev, kv, "default.copied", v), NATS_OK);
+  deadline = now_ms () + WAIT_MS;
+  while (now_ms () < deadline
+         && !(harness_node_log_has (&H[2], "default.junk revision")
+              && harness_node_log_has (&H[2], "bound to another spec")
+              && harness_node_log_has (&H[2], "default.copied revision")))
+    usleep (100 * 1000);
+  assert_true (harness_node_log_has (&H[2], "invalid JSON"));
+  /* The altered spec is ignored: the last valid one stays in effect. */
+  assert_true (harness_node_log_has (&H[2], "the last valid revision stays in effect"));
+  assert_true (harness_node_log_has (&H[2], "names another deployment"));
+  usleep (1500 * 1000); /* a round or more: still 3, not 9 */
+  assert_int_equal (replicas ().total, 3);
+  /* Put the signed value back (the CLI's scale reads it). */
+  assert_int_equal (kvStore_PutString (&rev, kv, "default.itdeploy", v), NATS_OK);
+  free (v);
+  assert_int_equal (kvStore_Delete (kv, "default.junk"), NATS_OK);
+  assert_int_equal (kvStore_Delete (kv, "default.copied"), NATS_OK);
+  kvStore_Destroy (kv);
+  jsCtx_Destroy (js);
+  assert_int_equal (replicas ().total, 3);
+}
+
 static void
 test_scale_to_one (void **state)
 {
@@ -551,6 +599,7 @@ main (void)
     cmocka_unit_test (test_node_killed_heals_elsewhere),
     cmocka_unit_test (test_node_back_still_exactly_three),
     cmocka_unit_test (test_spec_of_unknown_issuer_ignored),
+    cmocka_unit_test (test_tampered_specs_ignored),
     cmocka_unit_test (test_scale_to_one),
     cmocka_unit_test (test_rolling_update_one_at_a_time),
     cmocka_unit_test (test_failed_replacement_stops_rollout),
