@@ -598,6 +598,7 @@ deployment_open (const char *value, size_t len, const char *key, struct deployme
   else
     {
       snprintf (issuer, NKEY_PUBLIC_LEN + 1, "%s", c.iss);
+      s->signed_at = c.iat;
       *out = s;
       s = NULL;
       rc = 0;

@@ -55,6 +55,7 @@ struct deployment_spec {
   size_t n_tags;
   char *spread;             /* placement.spread: "node" (default), "none" or a tag name */
   uint32_t max_unavailable; /* update.max_unavailable, default 1 */
+  int64_t signed_at;        /* the JWT's iat (deployment_open); not encoded */
 };
 
 /* A name or namespace: [A-Za-z0-9_-], 1..DEPLOYMENT_NAME_MAX. */

@@ -73,6 +73,10 @@ spec_take (struct deployments *d, const struct kvwatch_entry *e, uint64_t gen)
     ;
   else if (d->n->cfg.valid_issuers.n && !strlist_contains (&d->n->cfg.valid_issuers, issuer))
     nxerr_set (&err, EPERM, "its issuer %s is not in valid_issuers", issuer);
+  else if (s->spec && spec->signed_at < s->spec->signed_at)
+    /* An older signed value put back (a replay): this node saw a newer one. */
+    nxerr_set (&err, EPERM, "signed at %lld, before the revision in effect (%lld)",
+               (long long) spec->signed_at, (long long) s->spec->signed_at);
   else
     {
       deployment_spec_free (s->spec);

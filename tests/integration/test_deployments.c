@@ -30,6 +30,7 @@
 static struct harness H[3];
 static natsConnection *NC;
 static struct nkey_pair ISSUER;
+static char *SIGNED_FIRST; /* the value the first apply stored, for the replay */
 static char ISSUER_FILE[400], XKEY_FILE[400], SPEC_FILE[400], CFG[3][1024];
 
 struct out {
@@ -253,6 +254,7 @@ teardown (void **state)
   if (getenv ("NEXC_TEST_DUMP_LOGS"))
     for (int i = 0; i < 3; i++)
       harness_dump_node_log (&H[i]);
+  free (SIGNED_FIRST);
   natsConnection_Destroy (NC);
   for (int i = 0; i < 3; i++)
     harness_stop_all (&H[i]);
@@ -396,7 +398,7 @@ test_tampered_specs_ignored (void **state)
   assert_int_equal (replicas ().total, 3);
   /* Put the signed value back (the CLI's scale reads it). */
   assert_int_equal (kvStore_PutString (&rev, kv, "default.itdeploy", v), NATS_OK);
-  free (v);
+  SIGNED_FIRST = v;
   assert_int_equal (kvStore_Delete (kv, "default.junk"), NATS_OK);
   assert_int_equal (kvStore_Delete (kv, "default.copied"), NATS_OK);
   kvStore_Destroy (kv);
@@ -413,6 +415,26 @@ test_scale_to_one (void **state)
   assert_int_equal (o->code, 0);
   assert_non_null (strstr (o->text, "scaled default.itdeploy to 1"));
   wait_for (1);
+  /* The first apply's value (3 replicas, validly signed, but before the
+   * scale) put back: a replay, refused by every node that saw the scale. */
+  {
+    jsCtx *js = NULL;
+    kvStore *kv = NULL;
+    uint64_t rev, deadline = now_ms () + WAIT_MS;
+    assert_non_null (SIGNED_FIRST);
+    assert_int_equal (natsConnection_JetStream (&js, NC, NULL), NATS_OK);
+    assert_int_equal (js_KeyValue (&kv, js, DEPLOYMENT_BUCKET_DEFAULT), NATS_OK);
+    assert_int_equal (kvStore_PutString (&rev, kv, "default.itdeploy", SIGNED_FIRST), NATS_OK);
+    while (!harness_node_log_has (&H[1], "before the revision in effect") && now_ms () < deadline)
+      usleep (100 * 1000);
+    assert_true (harness_node_log_has (&H[1], "before the revision in effect"));
+    kvStore_Destroy (kv);
+    jsCtx_Destroy (js);
+    usleep (1500 * 1000);
+    assert_int_equal (replicas ().total, 1);
+    free (SIGNED_FIRST);
+    SIGNED_FIRST = NULL;
+  }
   o = nexc ("scale itdeploy 3 --issuer %s", ISSUER_FILE);
   assert_int_equal (o->code, 0);
   wait_for (3);
