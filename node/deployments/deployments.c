@@ -123,7 +123,7 @@ reconcile (void)
           replica_stop (w);
         }
     }
-  if (n->stopping)
+  if (n->stopping || n->lameduck)
     return;
   for (size_t i = 0; i < D->n_held; i++)
     {
@@ -428,6 +428,27 @@ plan (struct kvwatch_ops *ops, int64_t now)
   free (deps);
 }
 
+/* A lame duck takes no new work and lets its slots go, so the other nodes
+ * take them at once instead of after a drain's stop and a lease. */
+static void
+lameduck_release (struct kvwatch_ops *ops)
+{
+  char key[DEP_KEY_MAX + 32];
+  while (D->n_held > 0)
+    {
+      struct held *h = &D->held[D->n_held - 1];
+      char dep[DEP_KEY_MAX];
+      uint32_t slot = h->slot;
+      snprintf (dep, sizeof dep, "%s", h->dep);
+      log_info ("deployment %s slot %u: released (lame duck)", dep, slot);
+      stop_slot (dep, slot, "lame duck");
+      deployments_event (D->n, dep, "deployment_replica_released", slot, true, "lame duck");
+      slot_key (dep, slot, key, sizeof key);
+      deployments_op_add (ops, KVW_DELETE, TAG_RELEASE, key);
+      held_drop (h);
+    }
+}
+
 static void
 round_run (void)
 {
@@ -441,6 +462,8 @@ round_run (void)
   ops = xcalloc (1, sizeof *ops);
   deployments_op_add (ops, KVW_PUT, TAG_ALIVE, D->node_key)->value
       = alive_value (now + D->lease_ms);
+  if (D->n->lameduck)
+    lameduck_release (ops);
   for (size_t i = 0; i < D->n_held; i++)
     {
       struct held *h = &D->held[i];

@@ -601,6 +601,63 @@ test_failed_replacement_stops_rollout (void **state)
   assert_int_equal (replicas ().total, 3);
 }
 
+/* Whether every running replica runs one template (deployments ls). */
+static bool
+one_template (void)
+{
+  json_t *row = deployment_row ();
+  json_t *reps = json_object_get (row, "replicas"), *r;
+  const char *first = NULL;
+  bool same = json_array_size (reps) == 3;
+  size_t i;
+  json_array_foreach (reps, i, r)
+  {
+    const char *t = json_string_value (json_object_get (r, "template"));
+    if (first == NULL)
+      first = t;
+    same = same && t && first && strcmp (t, first) == 0;
+  }
+  json_decref (row);
+  return same;
+}
+
+/* A node put in lame duck lets its slots go at once: the others run them. */
+static void
+test_lameduck_node_hands_its_slots_over (void **state)
+{
+  struct out *o;
+  struct seen s;
+  uint64_t deadline;
+  (void) state;
+  /* A template that runs (the last one's replacement failed). */
+  write_spec (3, "250");
+  o = nexc ("apply %s --issuer %s", SPEC_FILE, ISSUER_FILE);
+  assert_int_equal (o->code, 0);
+  deadline = now_ms () + 2 * WAIT_MS;
+  while (now_ms () < deadline && !(one_template () && replicas ().total == 3))
+    usleep (300 * 1000);
+  s = wait_for (3);
+  assert_true (one_template ());
+  /* The node with the most replicas goes lame duck. */
+  int busiest = 0;
+  for (int i = 1; i < 3; i++)
+    if (s.per_node[i] > s.per_node[busiest])
+      busiest = i;
+  assert_true (s.per_node[busiest] > 0);
+  o = nexc ("lameduck %s --issuer %s", H[busiest].node_id, ISSUER_FILE);
+  assert_int_equal (o->code, 0);
+  deadline = now_ms () + WAIT_MS;
+  do
+    {
+      usleep (300 * 1000);
+      s = replicas ();
+    }
+  while (now_ms () < deadline && !(s.total == 3 && s.per_node[busiest] == 0));
+  assert_int_equal (s.per_node[busiest], 0);
+  assert_int_equal (s.total, 3);
+  assert_true (harness_node_log_has (&H[busiest], "released (lame duck)"));
+}
+
 static void
 test_rm_leaves_none (void **state)
 {
@@ -625,6 +682,7 @@ main (void)
     cmocka_unit_test (test_scale_to_one),
     cmocka_unit_test (test_rolling_update_one_at_a_time),
     cmocka_unit_test (test_failed_replacement_stops_rollout),
+    cmocka_unit_test (test_lameduck_node_hands_its_slots_over),
     cmocka_unit_test (test_rm_leaves_none),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
