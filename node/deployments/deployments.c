@@ -71,7 +71,7 @@ const struct dspec *
 deployments_spec_of (struct deployments *d, const char *dep)
 {
   const struct dspec *s = mirror_spec_find (d, dep);
-  return s && s->spec ? s : NULL;
+  return s && s->spec && s->runnable ? s : NULL;
 }
 
 static struct workload *
@@ -362,7 +362,7 @@ plan (struct kvwatch_ops *ops, int64_t now)
                           .capacity = deployments_capacity (D) };
   char key[DEP_KEY_MAX + 32];
   for (size_t i = 0; i < D->n_specs; i++)
-    if (D->specs[i].spec)
+    if (D->specs[i].spec && D->specs[i].runnable)
       {
         const struct deployment_spec *s = D->specs[i].spec;
         deps[nd++] = (struct lease_dep){ .key = D->specs[i].key,
@@ -460,10 +460,16 @@ round_run (void)
     return;
   D->rounds++;
   ops = xcalloc (1, sizeof *ops);
-  deployments_op_add (ops, KVW_PUT, TAG_ALIVE, D->node_key)->value
-      = alive_value (now + D->lease_ms);
+  /* A lame duck is no candidate for slots: without its liveness key the
+   * others' spread quota counts the nodes that can take them. */
   if (D->n->lameduck)
-    lameduck_release (ops);
+    {
+      deployments_op_add (ops, KVW_DELETE, TAG_ALIVE, D->node_key);
+      lameduck_release (ops);
+    }
+  else
+    deployments_op_add (ops, KVW_PUT, TAG_ALIVE, D->node_key)->value
+        = alive_value (now + D->lease_ms);
   for (size_t i = 0; i < D->n_held; i++)
     {
       struct held *h = &D->held[i];

@@ -40,6 +40,7 @@ struct dspec {
   uint64_t rev, gen;
   struct deployment_spec *spec; /* NULL: refused (said once per revision) */
   char template[DEPLOYMENT_TEMPLATE_LEN + 1];
+  bool runnable; /* this node can run it (replica_check): eligible for its slots */
 };
 
 /* A key of the claims bucket (slots and liveness). */
@@ -110,7 +111,7 @@ int64_t deployments_now_ms (void);
 void deployments_event (struct node *n, const char *dep, const char *type, uint32_t slot,
                         bool with_slot, const char *message);
 struct held *deployments_held_find (struct deployments *d, const char *dep, uint32_t slot);
-/* The valid spec of dep, NULL when absent or refused. */
+/* The valid spec of dep, NULL when absent, refused or not runnable here. */
 const struct dspec *deployments_spec_of (struct deployments *d, const char *dep);
 /* Replicas this node may still start (0 in lame duck or while stopping). */
 uint32_t deployments_capacity (struct deployments *d);

@@ -14,6 +14,7 @@
 #include "api/xalloc.h"
 #include "node/core/node.h"
 #include "node/deployments/deployments_int.h"
+#include "node/deployments/replica.h"
 
 struct dspec *
 mirror_spec_find (struct deployments *d, const char *key)
@@ -41,6 +42,7 @@ spec_take (struct deployments *d, const struct kvwatch_entry *e, uint64_t gen)
   struct nxerr err = { 0 };
   char issuer[NKEY_PUBLIC_LEN + 1];
   struct deployment_spec *spec = NULL;
+  char msg[600];
   if (e->deleted)
     {
       if (s)
@@ -85,6 +87,14 @@ spec_take (struct deployments *d, const struct kvwatch_entry *e, uint64_t gen)
       deployment_template (s->spec, s->template);
       log_info ("deployment %s revision %llu: %u replicas, template %s", e->key,
                 (unsigned long long) e->rev, s->spec->replicas, s->template);
+      s->runnable = replica_check (d->n, s->spec, msg, sizeof msg) == 0;
+      if (!s->runnable)
+        {
+          /* Valid, but not for this node: it claims none of its slots. */
+          log_error ("deployment %s revision %llu: this node cannot run it: %s", e->key,
+                     (unsigned long long) e->rev, msg);
+          deployments_event (d->n, e->key, "deployment_replica_failed", 0, false, msg);
+        }
       return;
     }
   deployment_spec_free (spec);

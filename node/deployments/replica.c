@@ -12,7 +12,9 @@
 #include "api/xalloc.h"
 #include "api/xkey.h"
 #include "node/core/node.h"
+#include "node/sandbox/sandbox.h"
 #include "node/workload/launch.h"
+#include "node/workload/trigger_check.h"
 #include "node/workload/supervise.h"
 #include "node/workload/workload.h"
 
@@ -121,6 +123,20 @@ build_request (struct node *n, const struct deployment_spec *s, uint32_t slot, c
   r->resources = s->resources;
   r->restart = s->restart;
   return r;
+}
+
+int
+replica_check (struct node *n, const struct deployment_spec *s, char *msg, size_t cap)
+{
+  struct deploy_request *r = build_request (n, s, 0, "0000000000000000");
+  int rc = -1;
+  if (!strlist_contains (&n->cfg.workload_types, r->type))
+    snprintf (msg, cap, "workload type %s is not supported on this node", r->type);
+  else if (trigger_check (n, r, msg, cap) == 0
+           && sandbox_check_resources (n, &r->resources, msg, cap) == 0)
+    rc = 0;
+  deploy_request_free (r);
+  return rc;
 }
 
 int

@@ -26,6 +26,10 @@ struct replica_id {
 
 /* Whether w is one of this node's replicas (and which). */
 bool replica_of (const struct node *n, const struct workload *w, struct replica_id *id);
+/* Whether this node can run s at all, with the checks a DEPLOY passes
+ * (node/control/deploy.c): type, function triggers, resources within this
+ * node's maxima and enforceable here. 0, or -1 with the reason in msg. */
+int replica_check (struct node *n, const struct deployment_spec *s, char *msg, size_t cap);
 /* Start slot of s (*out: the workload, in STARTING). xkey opens the spec's environment (NULL: the
  * spec must have none). */
 int replica_start (struct node *n, const struct deployment_spec *s, uint32_t slot,

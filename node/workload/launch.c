@@ -243,7 +243,8 @@ on_fetched (void *ud, struct artifact_result *res)
   artifact_ready (d, res->fd, res->hex, res->size);
 }
 
-/* fresh: a DEPLOY (not a restart, not autostart): its location is checked
+/* fresh: a DEPLOY (not a restart, not autostart, not a deployment's
+ * replica, whose spec pins the hash): its location is checked
  * against the object store before cached bytes are used, so that what it
  * means does not depend on what this node happens to have cached. A
  * restart runs the deploy already accepted (from the cache when it can: an
@@ -311,7 +312,10 @@ launch_workload (struct node *n, const char *ns, struct deploy_request *req,
   d->env = *env;
   memset (env, 0, sizeof *env);
   d->w = w;
-  get_artifact (d, true);
+  /* A replica's hash is pinned by its signed spec: cached bytes with that
+   * hash are exactly what it names, so it starts while the store is away
+   * (a server lost mid-rollout), as a restart does. */
+  get_artifact (d, !launch_dies_with_node (w));
   return w;
 }
 

@@ -2,8 +2,8 @@
  * type/trigger rules, each trigger a valid pattern of at most FN_SUBJECT_MAX
  * bytes that does not overlap the deny list ($SYS.>, $JS.> and $NEX.>
  * always in it). Loop thread. */
-#ifndef NEXC_NODE_CONTROL_TRIGGER_CHECK_H
-#define NEXC_NODE_CONTROL_TRIGGER_CHECK_H
+#ifndef NEXC_NODE_WORKLOAD_TRIGGER_CHECK_H
+#define NEXC_NODE_WORKLOAD_TRIGGER_CHECK_H
 
 #include <stddef.h>
 
