@@ -131,7 +131,7 @@ agent_accept (struct agent *a)
 static void
 agent_link_failed (struct agent *a, const struct nxerr *err)
 {
-  if (a->listen_fd >= 0 && a->phase != PHASE_IDLE && a->link.sock >= 0)
+  if (a->listen_fd >= 0 && !a->die_with_node && a->phase != PHASE_IDLE && a->link.sock >= 0)
     {
       if (err->code != ECONNRESET)
         log_warn ("link: %s", err->msg);
@@ -303,8 +303,11 @@ on_deploy (struct agent *a, const Nexc__Agent__Deploy *d, int exe_fd)
   log_info ("workload %s (%s) started, pid %d", d->workload_id, d->name, (int) a->wl.pid);
   snprintf (a->workload_id, sizeof a->workload_id, "%s", d->workload_id);
   /* From now on the workload outlives the node (a restarted node reattaches
-   * through listen_fd): no more death with the parent. */
-  if (a->listen_fd >= 0 && prctl (PR_SET_PDEATHSIG, 0) < 0)
+   * through listen_fd): no more death with the parent. Unless the node
+   * says it must not (a deployment's replica: another node takes its slot
+   * over once the lease runs out, so it must not run on here). */
+  a->die_with_node = d->die_with_node;
+  if (a->listen_fd >= 0 && !a->die_with_node && prctl (PR_SET_PDEATHSIG, 0) < 0)
     log_warn ("prctl(PR_SET_PDEATHSIG, 0): %s", strerror (errno));
   output_init (&a->out[0], a->wl.out_fd, NEXC__AGENT__LOG__STREAM__STDOUT);
   output_init (&a->out[1], a->wl.err_fd, NEXC__AGENT__LOG__STREAM__STDERR);

@@ -65,6 +65,7 @@ struct agent {
    * node connects to listen_fd (one connection at a time) and gets a
    * Reattach frame, the buffered lines, and the Exited if it came to that. */
   int listen_fd;           /* -1: no reattach, the agent ends with its link */
+  bool die_with_node;      /* Deploy said so: no detach even with listen_fd */
   char workload_id[64];
   uint64_t orphan_until;   /* FLUSH while detached: give up waiting then */
   /* Function mode (Deploy.function_mode): FunctionIo fds kept until the

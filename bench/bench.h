@@ -45,6 +45,7 @@ struct bench_opts {
   int stop_n;
   int stop_grace_ms;
   int fn_n;               /* timed function invocations */
+  int deploy_n;           /* deployment applies, and node kills (scenario 8) */
 };
 
 struct bench {
@@ -66,6 +67,7 @@ void scenario_logs (struct bench *b);
 void scenario_scale (struct bench *b); /* memory (5) and scale (6) share one ramp */
 void scenario_stop (struct bench *b);
 void scenario_functions (struct bench *b);
+void scenario_deployments (struct bench *b); /* issue #17: apply, heal */
 
 /* Row ids every scenario records, for --list-rows (the smoke test checks
  * the printed table against this list). Appends "id\n" lines to out. */

@@ -159,6 +159,8 @@ bench_row_ids (const struct bench_opts *o, struct buf *out)
     buf_puts (out, "stop.ticker\nstop.forker\nstop.grace\nstop.floor.term\n");
   if (selected (o, "functions"))
     buf_puts (out, "fn.invoke\nfn.floor.rtt\nfn.floor.spawn\nfn.floor.sum\n");
+  if (selected (o, "deployments"))
+    buf_puts (out, "deploy.apply\ndeploy.heal\ndeploy.excess\ndeploy.lease\n");
 }
 
 /* ---- machine and versions ---- */
@@ -337,6 +339,7 @@ defaults (struct bench_opts *o, bool smoke)
       o->scale_deploy_n = 5;
       o->stop_n = 3;
       o->fn_n = 20;
+      o->deploy_n = 2;
     }
   else
     {
@@ -359,6 +362,7 @@ defaults (struct bench_opts *o, bool smoke)
       o->scale_deploy_n = 100;
       o->stop_n = 50;
       o->fn_n = 300;
+      o->deploy_n = 10;
     }
 }
 
@@ -390,7 +394,7 @@ usage (FILE *f)
            "[--log-lines N]\n"
            "                  [--workloads A,B,C] [--stop N] [--node-log-level L] "
            "[--list-rows] [--filesystem minimal|host-ro]\n"
-           "scenarios (for --only): warm,cold,throughput,logs,scale,stop,functions\n");
+           "scenarios (for --only): warm,cold,throughput,logs,scale,stop,functions,deployments\n");
 }
 
 static int
@@ -505,7 +509,7 @@ main (int argc, char **argv)
   if (b.o.only)
     {
       static const char *const known[] = { "warm",  "cold", "throughput", "logs",
-                                           "scale", "stop", "functions" };
+                                           "scale", "stop", "functions", "deployments" };
       for (const char *p = b.o.only; *p;)
         {
           size_t n = strcspn (p, ","), k;
@@ -570,7 +574,8 @@ main (int argc, char **argv)
     } scenarios[] = { { "warm", scenario_warm },         { "cold", scenario_cold },
                       { "throughput", scenario_throughput }, { "logs", scenario_logs },
                       { "scale", scenario_scale },       { "stop", scenario_stop },
-                      { "functions", scenario_functions } };
+                      { "functions", scenario_functions },
+                      { "deployments", scenario_deployments } };
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
       if (selected (&b.o, scenarios[i].name))
         run_scenario (&b, scenarios[i].name, scenarios[i].fn, &notes);

@@ -32,6 +32,7 @@
 #include "node/bus/outbox.h"
 #include "node/artifacts/artifact.h"
 #include "node/control/autostart.h"
+#include "node/deployments/deployments.h"
 #include "node/control/metrics.h"
 #include "node/agents/pool.h"
 #include "node/sandbox/preflight.h"
@@ -532,6 +533,8 @@ cmd_up (int argc, char **argv)
   pool_start (n.pool);
   events_node_started (&n);
   autostart_run (&n);
+  if (deployments_start (&n, &err) < 0)
+    log_error ("deployments: %s: off", err.msg);
   metrics_start (&n);
   loop_timer_init (&n.heartbeat, on_heartbeat);
   loop_timer_arm (n.loop, &n.heartbeat, (uint64_t) n.cfg.heartbeat_interval_ms);
@@ -541,6 +544,7 @@ cmd_up (int argc, char **argv)
             (long long) n.cfg.machine_pool_size, n.cfg.state_dir);
 
   loop_run (n.loop);
+  deployments_stop (&n);
   metrics_stop (&n);
   logstream_stop (&n);
   logack_stop (&n);

@@ -81,5 +81,12 @@ int cmd_logs (struct opts *o);
 int cmd_events (struct opts *o);
 int cmd_req (struct opts *o, int argc, char **argv);
 int cmd_top (struct opts *o);
+int cmd_apply (struct opts *o, int argc, char **argv);
+int cmd_deployments (struct opts *o, int argc, char **argv);
+int cmd_scale_deployment (struct opts *o, int argc, char **argv);
+/* Put value at key of the deployments bucket (made when missing); last: 0,
+ * or the revision it must still have (compare-and-set). */
+int cli_deployments_put (struct nexc_client *c, const char *key, const char *value, uint64_t last,
+                         uint64_t *rev, struct nxerr *err);
 
 #endif

@@ -48,6 +48,11 @@ static const char *const USAGE
       "  req SUBJECT [DATA]           send a plain NATS request, print the reply\n"
       "  top                          live per-workload metrics (a table on a terminal,\n"
       "                               JSON lines with --json or when not a terminal)\n"
+      "  apply FILE [--issuer SEEDFILE]   store a deployment spec (signed; a local\n"
+      "                               artifact file is uploaded, env is sealed)\n"
+      "  deployments ls               desired vs running replicas per deployment, where\n"
+      "  deployments rm NAME          remove a deployment (its replicas stop)\n"
+      "  scale NAME N [--issuer SEEDFILE]   set a deployment's replica count\n"
       "\n"
       "global flags: --server URL[,URL] (or NATS_URL), --creds FILE, --nkey SEEDFILE,\n"
       "  --user U --password-file F (or NATS_PASSWORD), --token-file F (or NATS_TOKEN)\n"
@@ -228,5 +233,11 @@ main (int argc, char **argv)
     return cmd_req (&o, argc - 1, argv + 1);
   if (strcmp (argv[0], "top") == 0)
     return cmd_top (&o);
+  if (strcmp (argv[0], "apply") == 0)
+    return cmd_apply (&o, argc - 1, argv + 1);
+  if (strcmp (argv[0], "deployments") == 0)
+    return cmd_deployments (&o, argc - 1, argv + 1);
+  if (strcmp (argv[0], "scale") == 0)
+    return cmd_scale_deployment (&o, argc - 1, argv + 1);
   return cli_usage_error ("unknown command \"%s\"", argv[0]);
 }

@@ -906,7 +906,7 @@ const ProtobufCEnumDescriptor nexc__agent__deploy__filesystem__descriptor =
   nexc__agent__deploy__filesystem__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[15] =
+static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[16] =
 {
   {
     "workload_id",
@@ -1088,11 +1088,24 @@ static const ProtobufCFieldDescriptor nexc__agent__deploy__field_descriptors[15]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "die_with_node",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nexc__Agent__Deploy, die_with_node),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nexc__agent__deploy__field_indices_by_name[] = {
   2,   /* field[2] = argv */
   4,   /* field[4] = artifact_size */
   14,   /* field[14] = bind_ro */
+  15,   /* field[15] = die_with_node */
   3,   /* field[3] = env */
   13,   /* field[13] = filesystem */
   8,   /* field[8] = function_mode */
@@ -1109,7 +1122,7 @@ static const unsigned nexc__agent__deploy__field_indices_by_name[] = {
 static const ProtobufCIntRange nexc__agent__deploy__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
 {
@@ -1119,7 +1132,7 @@ const ProtobufCMessageDescriptor nexc__agent__deploy__descriptor =
   "Nexc__Agent__Deploy",
   "nexc.agent",
   sizeof(Nexc__Agent__Deploy),
-  15,
+  16,
   nexc__agent__deploy__field_descriptors,
   nexc__agent__deploy__field_indices_by_name,
   1,  nexc__agent__deploy__number_ranges,

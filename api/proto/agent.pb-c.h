@@ -170,10 +170,18 @@ struct  Nexc__Agent__Deploy
    */
   size_t n_bind_ro;
   char **bind_ro;
+  /*
+   * The workload dies with the node (our extension, issue #17: a
+   * deployment's replica, whose slot another node takes over once this
+   * node's lease runs out): the agent keeps its parent-death signal and
+   * never detaches; link EOF kills the workload. false: it outlives the
+   * node for a reattach.
+   */
+  protobuf_c_boolean die_with_node;
 };
 #define NEXC__AGENT__DEPLOY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nexc__agent__deploy__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0, 0, 0, 0, NEXC__AGENT__DEPLOY__LOGS_ON_FULL__LOGS_ON_FULL_UNSPECIFIED, 0, 0, NEXC__AGENT__DEPLOY__FILESYSTEM__MINIMAL, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0, 0, 0, 0, NEXC__AGENT__DEPLOY__LOGS_ON_FULL__LOGS_ON_FULL_UNSPECIFIED, 0, 0, NEXC__AGENT__DEPLOY__FILESYSTEM__MINIMAL, 0,NULL, 0 }
 
 
 /*

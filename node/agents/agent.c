@@ -203,6 +203,7 @@ agent_send_deploy (struct agent *a, const struct agent_deploy *dep, int exe_fd,
                                          : NEXC__AGENT__DEPLOY__LOGS_ON_FULL__BLOCK;
   d.logs_first_seq = dep->logs_first_seq;
   d.logs_acked = dep->logs_acked;
+  d.die_with_node = dep->die_with_node;
   if (a->slot)
     {
       /* Per-deploy sizing goes to the warm agent's cgroup leaf now. */

@@ -111,6 +111,7 @@ struct agent_deploy {
   bool logs_drop_oldest;                    /* the ring's policy; false: block */
   uint64_t logs_first_seq;                  /* Nexc-Seq of the run's first line */
   bool logs_acked;                          /* the node will send LogAck frames */
+  bool die_with_node;                       /* never detached (a deployment's replica) */
   char **env_kv;                            /* key, value pairs */
   size_t n_env;
 };

@@ -1,3 +1,4 @@
+#include "node/deployments/deployments.h"
 #include "node/control/control.h"
 
 #include <errno.h>
@@ -378,6 +379,7 @@ handle_info (struct node *n, struct ctl_req *r)
     artifact_write_info (n->cache, &w); /* "artifacts": the object store view */
   sandbox_write_info (n, &w); /* "sandbox": tier, what is enforced, what is off */
   logstream_write_info (n, &w); /* "logs": {"stream"}: the log stream, or null */
+  deployments_write_info (n, &w); /* "deployments": on, the xkey specs seal to, slots held */
   jsonw_key (&w, "metrics");
   metrics_write_node (n, &w);
   jsonw_obj_end (&w);

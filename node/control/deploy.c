@@ -15,7 +15,7 @@
 #include "node/bus/reply.h"
 #include "node/control/bound.h"
 #include "node/control/request.h"
-#include "node/control/trigger_check.h"
+#include "node/workload/trigger_check.h"
 #include "node/core/node.h"
 #include "node/sandbox/fsview.h"
 #include "node/sandbox/sandbox.h"

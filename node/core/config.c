@@ -48,6 +48,9 @@ config_defaults (struct config *cfg)
   cfg->uid_count = 65536;
   cfg->pids_limit = 512;
   cfg->open_files_limit = 4096;
+  cfg->deployments.lease_ms = 3000;
+  cfg->deployments.skew_ms = 500;
+  cfg->deployments.replicas = 3;
   strlist_push (&cfg->workload_types, "native");
   strlist_push (&cfg->workload_types, "elf");
   cfg->state_dir = xstrdup ("/var/lib/nexc");
@@ -104,6 +107,11 @@ config_free (struct config *cfg)
   free (cfg->cgroup_root);
   free (cfg->uid_lock_dir);
   cfg->state_dir = cfg->agent_path = cfg->cgroup_root = cfg->uid_lock_dir = NULL;
+  free (cfg->deployments.bucket);
+  free (cfg->deployments.claims_bucket);
+  free (cfg->deployments.xkey_seed_file);
+  cfg->deployments.bucket = cfg->deployments.claims_bucket = NULL;
+  cfg->deployments.xkey_seed_file = NULL;
 }
 
 /* ---- typed field readers; each names the key in its error ---- */
@@ -722,6 +730,59 @@ parse_logs (struct config *cfg, json_t *v, struct nxerr *err)
   return 0;
 }
 
+static bool
+bucket_name_ok (const char *s)
+{
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')
+          || *s == '_' || *s == '-'))
+      return false;
+  return true;
+}
+
+/* "deployments": strict (a typo here would silently turn a cluster-wide
+ * feature off). */
+static int
+parse_deployments (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  const char *k;
+  json_t *e;
+  if (!json_is_object (v))
+    return nxerr_set (err, EINVAL, "deployments: must be an object");
+  json_object_foreach (v, k, e)
+  {
+    int rc;
+    if (strcmp (k, "enabled") == 0)
+      rc = get_bool (e, "deployments.enabled", &cfg->deployments.enabled, err);
+    else if (strcmp (k, "bucket") == 0)
+      rc = get_string (e, "deployments.bucket", &cfg->deployments.bucket, err);
+    else if (strcmp (k, "claims_bucket") == 0)
+      rc = get_string (e, "deployments.claims_bucket", &cfg->deployments.claims_bucket, err);
+    else if (strcmp (k, "xkey_seed_file") == 0)
+      rc = get_string (e, "deployments.xkey_seed_file", &cfg->deployments.xkey_seed_file, err);
+    else if (strcmp (k, "lease_ms") == 0)
+      rc = get_int (e, "deployments.lease_ms", 300, 600000, &cfg->deployments.lease_ms, err);
+    else if (strcmp (k, "skew_ms") == 0)
+      rc = get_int (e, "deployments.skew_ms", 0, 60000, &cfg->deployments.skew_ms, err);
+    else if (strcmp (k, "replicas") == 0)
+      rc = get_int (e, "deployments.replicas", 1, 5, &cfg->deployments.replicas, err);
+    else
+      return nxerr_set (err, EINVAL,
+                        "deployments.%.64s: not a setting (enabled, bucket, claims_bucket, "
+                        "lease_ms, skew_ms, replicas, xkey_seed_file)",
+                        k);
+    if (rc < 0)
+      return -1;
+  }
+  if ((cfg->deployments.bucket && !bucket_name_ok (cfg->deployments.bucket))
+      || (cfg->deployments.claims_bucket && !bucket_name_ok (cfg->deployments.claims_bucket)))
+    return nxerr_set (err, EINVAL, "deployments: a bucket name is [A-Za-z0-9_-]");
+  if (cfg->deployments.bucket && cfg->deployments.claims_bucket
+      && strcmp (cfg->deployments.bucket, cfg->deployments.claims_bucket) == 0)
+    return nxerr_set (err, EINVAL, "deployments: bucket and claims_bucket must differ");
+  return 0;
+}
+
 static int
 parse_cgroup_root (struct config *cfg, json_t *v, struct nxerr *err)
 {
@@ -814,6 +875,8 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
     return parse_max_resources (cfg, v, err);
   if (strcmp (k, "logs") == 0)
     return parse_logs (cfg, v, err);
+  if (strcmp (k, "deployments") == 0)
+    return parse_deployments (cfg, v, err);
   if (strcmp (k, "cgroup_root") == 0)
     return parse_cgroup_root (cfg, v, err);
   if (strcmp (k, "cgroup") == 0)

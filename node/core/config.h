@@ -115,6 +115,17 @@ struct config {
   int cgroup_mode;              /* enum cg_mode */
   enum logs_on_full logs_on_full; /* the default of deploys that do not say */
   struct logs_stream_cfg logs_stream;
+  /* "deployments" (issue #17, node/deployments/deployments.h): off unless
+   * the operator turns it on. */
+  struct {
+    bool enabled;
+    char *bucket;        /* NULL: DEPLOYMENT_BUCKET_DEFAULT */
+    char *claims_bucket; /* NULL: DEPLOYMENT_CLAIMS_BUCKET_DEFAULT */
+    int64_t lease_ms;
+    int64_t skew_ms;     /* clock skew the nodes tolerate between them */
+    int64_t replicas;    /* of the buckets' streams */
+    char *xkey_seed_file; /* opens the specs' environments; NULL: no env */
+  } deployments;
   struct strlist warnings;
 };
 

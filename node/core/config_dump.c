@@ -77,6 +77,18 @@ dump_sandbox (const struct config *cfg, struct jsonw *w)
   jsonw_kstr (w, "on_full", config_logs_on_full_names[cfg->logs_on_full & 1]);
   dump_logs_stream (&cfg->logs_stream, w);
   jsonw_obj_end (w);
+  jsonw_key (w, "deployments");
+  jsonw_obj_begin (w);
+  jsonw_kbool (w, "enabled", cfg->deployments.enabled);
+  jsonw_kstr (w, "bucket", cfg->deployments.bucket ? cfg->deployments.bucket : "NEXC_DEPLOYMENTS");
+  jsonw_kstr (w, "claims_bucket",
+              cfg->deployments.claims_bucket ? cfg->deployments.claims_bucket : "NEXC_CLAIMS");
+  jsonw_kint (w, "lease_ms", cfg->deployments.lease_ms);
+  jsonw_kint (w, "skew_ms", cfg->deployments.skew_ms);
+  jsonw_kint (w, "replicas", cfg->deployments.replicas);
+  if (cfg->deployments.xkey_seed_file)
+    jsonw_kstr (w, "xkey_seed_file", cfg->deployments.xkey_seed_file);
+  jsonw_obj_end (w);
   if (cfg->cgroup_root)
     jsonw_kstr (w, "cgroup_root", cfg->cgroup_root);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "api/deploy_request.h"
+#include "api/deployment.h"
 #include "api/log.h"
 #include "api/timefmt.h"
 #include "api/xalloc.h"
@@ -67,6 +68,16 @@ issue_creds (struct deploy_ctx *d, struct agent *a, struct nxerr *err)
   return creds_issue (d->w, NULL, geteuid (), &d->env, err);
 }
 
+/* A deployment's replica (node/deployments/replica.h: its token is this
+ * node's, purpose "replica") must not outlive the node: once its lease runs
+ * out another node runs its slot. */
+bool
+launch_dies_with_node (const struct workload *w)
+{
+  return w->claims.purpose && strcmp (w->claims.purpose, JWT_PURPOSE_REPLICA) == 0
+         && w->claims.iss && strcmp (w->claims.iss, w->node->node_id) == 0;
+}
+
 static void
 send_to_agent (struct deploy_ctx *d, struct agent *a)
 {
@@ -82,7 +93,8 @@ send_to_agent (struct deploy_ctx *d, struct agent *a)
                               .logs_drop_oldest = launch_logs_drop_oldest (w),
                               /* A restart continues the workload's numbering. */
                               .logs_first_seq = w->log.seq + 1,
-                              .logs_acked = supervise_logs_acked (w) };
+                              .logs_acked = supervise_logs_acked (w),
+                              .die_with_node = launch_dies_with_node (w) };
   w->agent = a;
   agent_lease (a, &supervise_agent_ops, w, w->id);
   /* Leased first: a failure ends the workload, which kills the agent. */
@@ -253,7 +265,8 @@ on_fetched (void *ud, struct artifact_result *res)
   artifact_ready (d, res->fd, res->hex, res->size);
 }
 
-/* fresh: a DEPLOY (not a restart, not autostart): its location is checked
+/* fresh: a DEPLOY (not a restart, not autostart, not a deployment's
+ * replica, whose spec pins the hash): its location is checked
  * against the object store before cached bytes are used, so that what it
  * means does not depend on what this node happens to have cached. A
  * restart runs the deploy already accepted (from the cache when it can: an
@@ -321,7 +334,10 @@ launch_workload (struct node *n, const char *ns, struct deploy_request *req,
   d->env = *env;
   memset (env, 0, sizeof *env);
   d->w = w;
-  get_artifact (d, true);
+  /* A replica's hash is pinned by its signed spec: cached bytes with that
+   * hash are exactly what it names, so it starts while the store is away
+   * (a server lost mid-rollout), as a restart does. */
+  get_artifact (d, !launch_dies_with_node (w));
   return w;
 }
 
@@ -424,5 +440,21 @@ launch_trusted (struct node *n, const char *ns, struct deploy_request *req,
       return nxerr_wrap (err, "environment");
     }
   launch_workload (n, ns, req, claims, &env, NULL, true);
+  return 0;
+}
+
+int
+launch_own (struct node *n, const char *ns, struct deploy_request *req, struct jwt_claims *claims,
+            struct workload **out, struct nxerr *err)
+{
+  struct env env = { 0 };
+  if (env_open (n, req, &env, err) < 0)
+    {
+      env_wipe (&env);
+      deploy_request_free (req);
+      jwt_claims_free (claims);
+      return nxerr_wrap (err, "environment");
+    }
+  *out = launch_workload (n, ns, req, claims, &env, NULL, false);
   return 0;
 }

@@ -32,6 +32,16 @@ struct workload *launch_workload (struct node *n, const char *ns, struct deploy_
  * and claims. */
 int launch_trusted (struct node *n, const char *ns, struct deploy_request *req,
                     struct jwt_claims *claims, struct nxerr *err);
+/* Deploy a request the node built and signed itself for a workload it was
+ * told to run elsewhere (a deployment's replica, node/deployments/): no
+ * allow-lists or replay, but the artifact is checked against the hash claim
+ * as a DEPLOY's is. Takes req and claims. */
+int launch_own (struct node *n, const char *ns, struct deploy_request *req, struct jwt_claims *claims,
+                struct workload **out, struct nxerr *err);
+/* A deployment's replica (its token is this node's, purpose "replica"):
+ * its agent never detaches, the workload dies with the node (another node
+ * takes its slot over once the lease runs out). */
+bool launch_dies_with_node (const struct workload *w);
 /* w ended with code (its workload_stopped sent, agent released): per its
  * restart policy, schedule a restart under the same id after the backoff
  * (true: w stays, state RESTARTING), or say no / give up (false: the caller

@@ -269,6 +269,10 @@ still_allowed (struct node *n, const struct workload *w, char *why, size_t cap)
 {
   if (w->autostart)
     return true;
+  /* A deployment's replica: signed by this node (node/deployments/ decides
+   * whether it still holds its slot). */
+  if (w->claims.iss && strcmp (w->claims.iss, n->node_id) == 0)
+    return true;
   if (w->claims.sub == NULL || strcmp (w->claims.sub, w->name) != 0)
     {
       snprintf (why, cap, "its JWT names another workload");

@@ -152,7 +152,7 @@ supervise_detach (struct workload *w)
   struct node *n = w->node;
   struct agent *a = w->agent;
   if (w->state != WL_RUNNING || a == NULL || a->sock == NULL || w->stop_requested
-      || trigger_is_function (w->type))
+      || trigger_is_function (w->type) || launch_dies_with_node (w))
     return false;
   agent_detach (a);
   w->agent = NULL;

@@ -198,6 +198,10 @@ def check_schema_mirrors_loader(schema, facts):
 
 # Invalid configs: the schema and the loader must both refuse each.
 INVALID = [
+    {"deployments": {"enabled": "yes"}},
+    {"deployments": {"lease": 3000}},
+    {"deployments": {"lease_ms": 10}},
+    {"deployments": {"bucket": "A.B"}},
     {"machine_pool_size": 0},
     {"machine_pool_size": "2"},
     {"heartbeat_interval_ms": 99},
@@ -285,6 +289,17 @@ def main():
                 if rc == 0:
                     fail("check-config accepts invalid config %s" % text)
         print("ok: %d invalid configs refused" % len(INVALID))
+
+    # The deployment specs of examples/deployments/ against their schema.
+    with open(os.path.join(src, "schemas", "deployment.schema.json")) as f:
+        dschema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(dschema)
+    for path in sorted(glob.glob(os.path.join(src, "examples", "deployments", "*.json"))):
+        errors = list(jsonschema.Draft202012Validator(dschema).iter_errors(load_json(path)))
+        for e in errors:
+            fail("%s: deployment schema: %s" % (os.path.relpath(path, src), e.message))
+        if not errors:
+            print("ok: %s" % os.path.relpath(path, src))
 
     if failures:
         print("%d failure(s)" % len(failures))

@@ -1,4 +1,4 @@
-#include "node/control/trigger_check.h"
+#include "node/workload/trigger_check.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
  * always in it). The same rules hold for the subjects of a deploy's "nats"
  * (the workload's own NATS permissions, node/workload/creds.h), which a
  * node without workload_creds refuses. Loop thread. */
-#ifndef NEXC_NODE_CONTROL_TRIGGER_CHECK_H
-#define NEXC_NODE_CONTROL_TRIGGER_CHECK_H
+#ifndef NEXC_NODE_WORKLOAD_TRIGGER_CHECK_H
+#define NEXC_NODE_WORKLOAD_TRIGGER_CHECK_H
 
 #include <stddef.h>
 
