@@ -45,7 +45,9 @@ struct journal_entry {
   bool autostart;
   uint64_t sandbox_uid; /* process tier: the sandbox's uid (cgroup leaf and
                          * working dir are named u<uid>); 0 = tier none */
-  uint64_t log_seq;     /* the last Nexc-Seq when the entry was put */
+  uint64_t log_seq;     /* the last Nexc-Seq the server had confirmed (or,
+                         * for an agent that keeps nothing, published) when
+                         * the entry was put */
   uint64_t log_limit;   /* no Nexc-Seq above it has gone out (logs.h's limit);
                          * 0: not said (an older journal) */
 };

@@ -42,7 +42,11 @@ remember (struct workload *w, uint64_t need)
   e.restarts = w->restarts;
   e.autostart = w->autostart;
   e.sandbox_uid = a->slot ? a->slot->uid : 0;
-  e.log_seq = w->log.seq;
+  /* What a reattached agent may not go back before: while it keeps lines
+   * until acknowledged (LogAck), it resends from the oldest unconfirmed, so
+   * the confirmed count, not the published one (a put renewing the limit
+   * comes in the middle of a flood). */
+  e.log_seq = w->log.ack.on_ack ? w->log.ack.acked : w->log.seq;
   /* Moved on even when the put fails: one error, not one per line. */
   if (w->log.limit < need + PERSIST_LOG_BLOCK && need < LOGS_SEQ_MAX - PERSIST_LOG_BLOCK)
     w->log.limit = need + PERSIST_LOG_BLOCK;
