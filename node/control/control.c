@@ -215,6 +215,9 @@ handle_wping (struct node *n, struct ctl_req *r)
 
 /* ---- INFO (§1.4) ---- */
 
+/* The length of the last INFO reply (loop thread only). */
+static size_t info_last_len;
+
 static void
 handle_info (struct node *n, struct ctl_req *r)
 {
@@ -228,7 +231,13 @@ handle_info (struct node *n, struct ctl_req *r)
   int64_t mt, mf, ma;
 
   node_uptime (n, true, up, sizeof up);
+  /* At a thousand workloads the reply is ~500 KB: sized from the last one
+   * and written with its envelope, so it is never grown nor copied. */
+  buf_reserve (&b, info_last_len + 4096);
   jsonw_init (&w, &b);
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "type", NEX_TYPE_INFO_RESPONSE);
+  jsonw_key (&w, "data");
   jsonw_obj_begin (&w);
   jsonw_kstr (&w, "version", NEXC_VERSION);
   jsonw_kstr (&w, "uptime", up);
@@ -282,18 +291,20 @@ handle_info (struct node *n, struct ctl_req *r)
   metrics_write_node (n, &w);
   jsonw_obj_end (&w);
   jsonw_obj_end (&w);
+  jsonw_obj_end (&w); /* the envelope */
   free (storage);
+  info_last_len = b.len;
   /* A reply over the server's max_payload would be lost: say so instead. */
-  if (b.len + 64 > (size_t) natsConnection_GetMaxPayload (n->nc))
+  if (b.len > (size_t) natsConnection_GetMaxPayload (n->nc))
     {
       char msg[200];
       snprintf (msg, sizeof msg,
                 "INFO reply would be %zu bytes, over the server's max_payload of %lld",
-                b.len + 64, (long long) natsConnection_GetMaxPayload (n->nc));
+                b.len, (long long) natsConnection_GetMaxPayload (n->nc));
       reply_err (n, r->reply, NEX_TYPE_INFO_RESPONSE, msg);
       return;
     }
-  reply_ok (n, r->reply, NEX_TYPE_INFO_RESPONSE, &b);
+  reply_send (n, r->reply, &b);
 }
 
 /* ---- dispatch ---- */
