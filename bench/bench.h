@@ -44,6 +44,7 @@ struct bench_opts {
   int stop_n;
   int stop_grace_ms;
   int fn_n;               /* timed function invocations */
+  bool peers;             /* --peers: also the peers scenario (bench/peers.c) */
 };
 
 struct bench {
@@ -55,6 +56,7 @@ struct bench {
   char hog_bin[512], ticker_bin[512], forker_bin[512], upper_bin[512];
   char self_bin[512];       /* this executable, for the responder subprocess */
   struct bench_nats *nats;  /* the one nats-server of the run */
+  double warm_none_p50_us;  /* warm.none's p50 when it ran before, for peers */
 };
 
 /* Scenarios. Each adds its rows to b->report. */
@@ -65,6 +67,7 @@ void scenario_logs (struct bench *b);
 void scenario_scale (struct bench *b); /* memory (5) and scale (6) share one ramp */
 void scenario_stop (struct bench *b);
 void scenario_functions (struct bench *b);
+void scenario_peers (struct bench *b); /* only with --peers or --only peers */
 
 /* Row ids every scenario records, for --list-rows (the smoke test checks
  * the printed table against this list). Appends "id\n" lines to out. */

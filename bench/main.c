@@ -2,7 +2,7 @@
  *
  *   nexc-bench [--smoke] [--build-dir DIR] [--json FILE] [--only LIST] [--markdown]
  *              [--pool N] [--warm N] [--seconds S] [--clients LIST] [--log-lines N]
- *              [--workloads LIST] [--stop N] [--node-log-level L]
+ *              [--workloads LIST] [--stop N] [--node-log-level L] [--peers]
  *   nexc-bench --list-rows [--smoke] [...]      the row ids the options produce
  *   nexc-bench --responder URL SUBJECT          (internal) the trivial NATS responder
  *
@@ -109,8 +109,10 @@ selected (const struct bench_opts *o, const char *name)
 {
   const char *p = o->only;
   size_t len = strlen (name);
-  if (p == NULL)
+  if (strcmp (name, "peers") == 0 && o->peers)
     return true;
+  if (p == NULL)
+    return strcmp (name, "peers") != 0; /* peers: asked for by name */
   while (*p)
     {
       size_t n = strcspn (p, ",");
@@ -156,6 +158,8 @@ bench_row_ids (const struct bench_opts *o, struct buf *out)
     buf_puts (out, "stop.ticker\nstop.forker\nstop.grace\nstop.floor.term\n");
   if (selected (o, "functions"))
     buf_puts (out, "fn.invoke\nfn.floor.rtt\nfn.floor.spawn\nfn.floor.sum\n");
+  if (selected (o, "peers"))
+    buf_puts (out, "peers.floor.spawn\npeers.bwrap\npeers.crun\npeers.systemd_run\n");
 }
 
 /* ---- machine and versions ---- */
@@ -385,8 +389,9 @@ usage (FILE *f)
            "                  [--pool N] [--warm N] [--seconds S] [--clients N,N...] "
            "[--log-lines N]\n"
            "                  [--workloads A,B,C] [--stop N] [--node-log-level L] "
-           "[--list-rows]\n"
-           "scenarios (for --only): warm,cold,throughput,logs,scale,stop,functions\n");
+           "[--list-rows] [--peers]\n"
+           "scenarios (for --only): warm,cold,throughput,logs,scale,stop,functions,peers\n"
+           "--peers: also start the same executable under bwrap, crun and systemd-run\n");
 }
 
 static int
@@ -430,7 +435,7 @@ main (int argc, char **argv)
     { "clients", required_argument, NULL, 'c' }, { "log-lines", required_argument, NULL, 'L' },
     { "workloads", required_argument, NULL, 'W' }, { "stop", required_argument, NULL, 't' },
     { "node-log-level", required_argument, NULL, 'l' },
-    { "list-rows", no_argument, NULL, 'R' },    { "responder", no_argument, NULL, 'r' },
+    { "list-rows", no_argument, NULL, 'R' },    { "peers", no_argument, NULL, 'P' },    { "responder", no_argument, NULL, 'r' },
     { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
   };
   static struct bench b;
@@ -480,6 +485,7 @@ main (int argc, char **argv)
       case 't': b.o.stop_n = atoi (optarg); break;
       case 'l': b.o.node_log_level = optarg; break;
       case 'R': list_rows = true; break;
+      case 'P': b.o.peers = true; break;
       case 'h': usage (stdout); return 0;
       default: usage (stderr); return 2;
       }
@@ -492,7 +498,7 @@ main (int argc, char **argv)
   if (b.o.only)
     {
       static const char *const known[] = { "warm",  "cold", "throughput", "logs",
-                                           "scale", "stop", "functions" };
+                                           "scale", "stop", "functions", "peers" };
       for (const char *p = b.o.only; *p;)
         {
           size_t n = strcspn (p, ","), k;
@@ -557,7 +563,7 @@ main (int argc, char **argv)
     } scenarios[] = { { "warm", scenario_warm },         { "cold", scenario_cold },
                       { "throughput", scenario_throughput }, { "logs", scenario_logs },
                       { "scale", scenario_scale },       { "stop", scenario_stop },
-                      { "functions", scenario_functions } };
+                      { "functions", scenario_functions }, { "peers", scenario_peers } };
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
       if (selected (&b.o, scenarios[i].name))
         run_scenario (&b, scenarios[i].name, scenarios[i].fn, &notes);

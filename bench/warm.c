@@ -148,6 +148,7 @@ scenario_warm (struct bench *b)
 
   w = samples_summary (&s_none);
   row_latency (none, &w);
+  b->warm_none_p50_us = w.p50;
   row_num (none, "pool_misses", (double) misses);
   row_floor (none, "%.3f ms (warm.floor.sum)", floor_p50 / 1e3);
   if (w.n > 0 && floor_p50 > 0)
