@@ -50,16 +50,43 @@ xkey_seal (const struct nkey_pair *self, const char *recipient_public, const voi
   return 0;
 }
 
-int
-xkey_open (const struct nkey_pair *self, const char *sender_public, const void *in, size_t n,
-           struct buf *out, struct nxerr *err)
+/* c's shared key of (self, sender), derived into the oldest slot when it
+ * has none; NULL when the key agreement fails (a low-order sender key):
+ * the caller then lets crypto_box_open_easy refuse it. */
+static const uint8_t *
+shared_key (struct xkey_cache *c, const struct nkey_pair *self, const uint8_t spub[32])
+{
+  unsigned i;
+  for (i = 0; i < XKEY_CACHE_SLOTS; i++)
+    if (c->slot[i].used && memcmp (c->slot[i].sender, spub, 32) == 0
+        && memcmp (c->slot[i].self, self->pub, 32) == 0)
+      return c->slot[i].k;
+  i = c->next++ % XKEY_CACHE_SLOTS;
+  c->slot[i].used = false;
+  if (crypto_box_beforenm (c->slot[i].k, spub, self->seed) != 0)
+    {
+      sodium_memzero (c->slot[i].k, sizeof c->slot[i].k);
+      return NULL;
+    }
+  memcpy (c->slot[i].sender, spub, 32);
+  memcpy (c->slot[i].self, self->pub, 32);
+  c->slot[i].used = true;
+  return c->slot[i].k;
+}
+
+/* The checks and their order are Go's: length, version, sender, box. With
+ * c NULL the shared key is derived for this call only. */
+static int
+open_with (struct xkey_cache *c, const struct nkey_pair *self, const char *sender_public,
+           const void *in, size_t n, struct buf *out, struct nxerr *err)
 {
   const uint8_t *p = in;
   uint8_t spub[32];
+  const uint8_t *k = NULL;
   size_t clen;
+  int rc;
   if (check_self (self, err) < 0)
     return -1;
-  /* The checks and their order are Go's: length, version, sender, box. */
   if (n <= XKEY_VERSION_LEN + XKEY_NONCE_LEN)
     return nxerr_set (err, 0, "nkeys: encrypted input is not valid");
   if (memcmp (p, XKEY_VERSION, XKEY_VERSION_LEN) != 0)
@@ -69,13 +96,41 @@ xkey_open (const struct nkey_pair *self, const char *sender_public, const void *
   clen = n - XKEY_VERSION_LEN - XKEY_NONCE_LEN;
   if (clen < crypto_box_MACBYTES)
     return nxerr_set (err, 0, "nkeys: could not decrypt input");
+  if (c)
+    k = shared_key (c, self, spub);
   buf_reserve (out, clen - crypto_box_MACBYTES);
-  if (crypto_box_open_easy ((unsigned char *) out->data + out->len,
-                            p + XKEY_VERSION_LEN + XKEY_NONCE_LEN, clen, p + XKEY_VERSION_LEN,
-                            spub, self->seed)
-      != 0)
+  if (k)
+    rc = crypto_box_open_easy_afternm ((unsigned char *) out->data + out->len,
+                                       p + XKEY_VERSION_LEN + XKEY_NONCE_LEN, clen,
+                                       p + XKEY_VERSION_LEN, k);
+  else
+    rc = crypto_box_open_easy ((unsigned char *) out->data + out->len,
+                               p + XKEY_VERSION_LEN + XKEY_NONCE_LEN, clen, p + XKEY_VERSION_LEN,
+                               spub, self->seed);
+  if (rc != 0)
     return nxerr_set (err, 0, "nkeys: could not decrypt input");
   out->len += clen - crypto_box_MACBYTES;
   out->data[out->len] = '\0';
   return 0;
+}
+
+int
+xkey_open (const struct nkey_pair *self, const char *sender_public, const void *in, size_t n,
+           struct buf *out, struct nxerr *err)
+{
+  return open_with (NULL, self, sender_public, in, n, out, err);
+}
+
+int
+xkey_open_cached (struct xkey_cache *c, const struct nkey_pair *self,
+                  const char *sender_public, const void *in, size_t n, struct buf *out,
+                  struct nxerr *err)
+{
+  return open_with (c, self, sender_public, in, n, out, err);
+}
+
+void
+xkey_cache_wipe (struct xkey_cache *c)
+{
+  sodium_memzero (c, sizeof *c);
 }

@@ -46,6 +46,7 @@ struct bench_opts {
   int stop_grace_ms;
   int fn_n;               /* timed function invocations */
   int deploy_n;           /* deployment applies, and node kills (scenario 8) */
+  bool peers;             /* --peers: also the peers scenario (bench/peers.c) */
 };
 
 struct bench {
@@ -57,6 +58,7 @@ struct bench {
   char hog_bin[512], ticker_bin[512], forker_bin[512], upper_bin[512];
   char self_bin[512];       /* this executable, for the responder subprocess */
   struct bench_nats *nats;  /* the one nats-server of the run */
+  double warm_none_p50_us;  /* warm.none's p50 when it ran before, for peers */
 };
 
 /* Scenarios. Each adds its rows to b->report. */
@@ -68,6 +70,7 @@ void scenario_scale (struct bench *b); /* memory (5) and scale (6) share one ram
 void scenario_stop (struct bench *b);
 void scenario_functions (struct bench *b);
 void scenario_deployments (struct bench *b); /* issue #17: apply, heal */
+void scenario_peers (struct bench *b); /* only with --peers or --only peers */
 
 /* Row ids every scenario records, for --list-rows (the smoke test checks
  * the printed table against this list). Appends "id\n" lines to out. */

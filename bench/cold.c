@@ -288,6 +288,8 @@ artifact_rows (struct bench *b, uint64_t size, int n)
     {
       row_ratio (r, "p50 %.2fx", sl.p50 / sf.p50);
       row_num (r, "ratio_p50", sl.p50 / sf.p50);
+      row_target (r, "p50 <= 1.3x object read",
+                  sl.p50 <= 1.3 * sf.p50 ? VERDICT_MET : VERDICT_MISSED);
     }
   samples_free (&lat);
   samples_free (&floor);

@@ -300,6 +300,7 @@ out:
       row_ratio (inv, "p50 %.2fx, p99 %.2fx", r50, r99);
       row_num (inv, "ratio_p50", r50);
       row_num (inv, "ratio_p99", r99);
+      row_target (inv, "p50 <= 1.3x floor sum", r50 <= 1.3 ? VERDICT_MET : VERDICT_MISSED);
     }
   samples_free (&s_inv);
   samples_free (&s_rtt);

@@ -2,7 +2,7 @@
  *
  *   nexc-bench [--smoke] [--build-dir DIR] [--json FILE] [--only LIST] [--markdown]
  *              [--pool N] [--warm N] [--seconds S] [--clients LIST] [--log-lines N]
- *              [--workloads LIST] [--stop N] [--node-log-level L]
+ *              [--workloads LIST] [--stop N] [--node-log-level L] [--peers]
  *              [--filesystem minimal|host-ro]   the process tier's workload root
  *   nexc-bench --list-rows [--smoke] [...]      the row ids the options produce
  *   nexc-bench --responder URL SUBJECT          (internal) the trivial NATS responder
@@ -112,8 +112,10 @@ selected (const struct bench_opts *o, const char *name)
 {
   const char *p = o->only;
   size_t len = strlen (name);
-  if (p == NULL)
+  if (strcmp (name, "peers") == 0 && o->peers)
     return true;
+  if (p == NULL)
+    return strcmp (name, "peers") != 0; /* peers: asked for by name */
   while (*p)
     {
       size_t n = strcspn (p, ",");
@@ -161,6 +163,8 @@ bench_row_ids (const struct bench_opts *o, struct buf *out)
     buf_puts (out, "fn.invoke\nfn.floor.rtt\nfn.floor.spawn\nfn.floor.sum\n");
   if (selected (o, "deployments"))
     buf_puts (out, "deploy.apply\ndeploy.heal\ndeploy.excess\ndeploy.lease\n");
+  if (selected (o, "peers"))
+    buf_puts (out, "peers.floor.spawn\npeers.bwrap\npeers.crun\npeers.systemd_run\n");
 }
 
 /* ---- machine and versions ---- */
@@ -393,8 +397,9 @@ usage (FILE *f)
            "                  [--pool N] [--warm N] [--seconds S] [--clients N,N...] "
            "[--log-lines N]\n"
            "                  [--workloads A,B,C] [--stop N] [--node-log-level L] "
-           "[--list-rows] [--filesystem minimal|host-ro]\n"
-           "scenarios (for --only): warm,cold,throughput,logs,scale,stop,functions,deployments\n");
+           "[--list-rows] [--filesystem minimal|host-ro] [--peers]\n"
+           "scenarios (for --only): warm,cold,throughput,logs,scale,stop,functions,deployments,peers\n"
+           "--peers: also start the same executable under bwrap, crun and systemd-run\n");
 }
 
 static int
@@ -439,7 +444,7 @@ main (int argc, char **argv)
     { "workloads", required_argument, NULL, 'W' }, { "stop", required_argument, NULL, 't' },
     { "node-log-level", required_argument, NULL, 'l' },
     { "filesystem", required_argument, NULL, 'F' },
-    { "list-rows", no_argument, NULL, 'R' },    { "responder", no_argument, NULL, 'r' },
+    { "list-rows", no_argument, NULL, 'R' },    { "peers", no_argument, NULL, 'P' },    { "responder", no_argument, NULL, 'r' },
     { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
   };
   static struct bench b;
@@ -497,6 +502,7 @@ main (int argc, char **argv)
         b.o.filesystem = optarg;
         break;
       case 'R': list_rows = true; break;
+      case 'P': b.o.peers = true; break;
       case 'h': usage (stdout); return 0;
       default: usage (stderr); return 2;
       }
@@ -509,7 +515,7 @@ main (int argc, char **argv)
   if (b.o.only)
     {
       static const char *const known[] = { "warm",  "cold", "throughput", "logs",
-                                           "scale", "stop", "functions", "deployments" };
+                                           "scale", "stop", "functions", "deployments", "peers" };
       for (const char *p = b.o.only; *p;)
         {
           size_t n = strcspn (p, ","), k;
@@ -575,7 +581,7 @@ main (int argc, char **argv)
                       { "throughput", scenario_throughput }, { "logs", scenario_logs },
                       { "scale", scenario_scale },       { "stop", scenario_stop },
                       { "functions", scenario_functions },
-                      { "deployments", scenario_deployments } };
+                      { "deployments", scenario_deployments }, { "peers", scenario_peers } };
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
       if (selected (&b.o, scenarios[i].name))
         run_scenario (&b, scenarios[i].name, scenarios[i].fn, &notes);

@@ -145,7 +145,7 @@ scenario_scale (struct bench *b)
   struct deploy_spec spec = { .prefix = "s", .key = "sleep", .argv = sleep_argv };
   struct mem_usage idle_mem = { 0 }, top_mem = { 0 };
   struct agent_mem am;
-  double ping0 = 0, dep0_p50 = 0;
+  double ping0 = 0, info0 = 0, dep0_p50 = 0, dep0_p99 = 0;
   int running = 0;
   char stopped_by[NXERR_MSG_MAX] = "";
   struct rlimit nofile, nproc;
@@ -260,6 +260,7 @@ scenario_scale (struct bench *b)
           struct samples sd = { 0 };
           struct summary d0;
           ping0 = p.p50;
+          info0 = q.p50;
           scan0_us = procscan_us (&scan0_procs);
           if (deploy_latency (b, nc, &nd, &spec, b->o.scale_deploy_n, &sd, &err) < 0)
             {
@@ -269,6 +270,7 @@ scenario_scale (struct bench *b)
           d0 = samples_summary (&sd);
           row_latency (dep0, &d0);
           dep0_p50 = d0.p50;
+          dep0_p99 = d0.p99;
           samples_free (&sd);
         }
       else
@@ -278,6 +280,12 @@ scenario_scale (struct bench *b)
             row_ratio (ping[i], "p50 %.2fx of 0 workloads%s", p.p50 / ping0,
                        running != lv[i] ? " (count not reached)" : "");
           row_num (ping[i], "ratio_p50", ping0 > 0 ? p.p50 / ping0 : 0);
+          if (info0 > 0 && q.n)
+            {
+              row_floor (info[i], "%.3f ms (p50 at 0)", info0 / 1e3);
+              row_ratio (info[i], "p50 %.2fx of 0 workloads", q.p50 / info0);
+              row_num (info[i], "ratio_p50", q.p50 / info0);
+            }
         }
       if (i == BENCH_SCALE_LEVELS - 1)
         {
@@ -285,6 +293,9 @@ scenario_scale (struct bench *b)
           struct summary dt;
           row_target (ping[i], "PING p50 <= 1.2x its value at 0",
                       ping0 > 0 && p.p50 <= 1.2 * ping0 ? VERDICT_MET : VERDICT_MISSED);
+          row_target (info[i], "INFO p50 <= 4x its value at 0",
+                      info0 > 0 && running == lv[i] && q.p50 <= 4 * info0 ? VERDICT_MET
+                                                                          : VERDICT_MISSED);
           if (proc_mem (nd.pid, &top_mem) < 0)
             row_fail (node_top, "cannot read node memory");
           agents_mem (nd.pid, &am);
@@ -322,8 +333,14 @@ scenario_scale (struct bench *b)
           if (dep0_p50 > 0 && dt.n)
             {
               row_floor (deptop, "%.3f ms (scale.deploy.w0 p50)", dep0_p50 / 1e3);
-              row_ratio (deptop, "p50 %.2fx", dt.p50 / dep0_p50);
+              row_ratio (deptop, "p50 %.2fx, p99 %.2fx of p99 at 0", dt.p50 / dep0_p50,
+                         dep0_p99 > 0 ? dt.p99 / dep0_p99 : 0);
               row_num (deptop, "ratio_p50", dt.p50 / dep0_p50);
+              row_num (deptop, "ratio_p99", dep0_p99 > 0 ? dt.p99 / dep0_p99 : 0);
+              row_target (deptop, "p99 <= 1.5x p99 at 0",
+                          dep0_p99 > 0 && running == lv[i] && dt.p99 <= 1.5 * dep0_p99
+                              ? VERDICT_MET
+                              : VERDICT_MISSED);
             }
           samples_free (&sd);
         }

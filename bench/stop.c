@@ -163,7 +163,11 @@ scenario_stop (struct bench *b)
   row_floor (tick, "%.3f ms (stop.floor.term + round trip)", floor_t / 1e3);
   row_floor (fork_, "%.3f ms (same, after the grace)", floor_t / 1e3);
   if (floor_t > 0 && et.n)
-    row_ratio (tick, "p50 %.2fx", et.p50 / floor_t);
+    {
+      row_ratio (tick, "p50 %.2fx", et.p50 / floor_t);
+      row_num (tick, "ratio_p50", et.p50 / floor_t);
+      row_target (tick, "p50 <= 2x floor", et.p50 <= 2 * floor_t ? VERDICT_MET : VERDICT_MISSED);
+    }
   if (floor_t > 0 && bf.n)
     row_ratio (fork_, "p50 %.2fx (%.1f ms with grace)", bf.p50 / floor_t, ef.p50 / 1e3);
 stop_node:

@@ -157,9 +157,22 @@ write_chunk (const void *data, size_t len, void *ud, struct nxerr *err)
   return 0;
 }
 
-/* Fetcher thread: the whole download of one job. */
+/* A download delivered before it was made durable: the fetcher makes it
+ * a cache entry after the deploy has its fd. */
+struct keep {
+  bool pending;
+  int fd; /* read-only, for fsync */
+  char tmp[PATH_MAX];
+  char hex[65];
+};
+
+/* Fetcher thread: the whole download of one job. The deploy gets a
+ * read-only fd of the verified file at once (the content is what the digest
+ * covered, in the page cache); it becomes the cache entry <hex> only after
+ * its fsync (finish_keep), so a crash never leaves a cache entry that is not
+ * the object. */
 static void
-run_job (struct fetch_job *j)
+run_job (struct fetch_job *j, struct keep *k)
 {
   struct artifact_cache *c = j->cache;
   struct node *n = c->node;
@@ -205,32 +218,55 @@ run_job (struct fetch_job *j)
       unlink (tmp);
       goto out;
     }
-  if (fsync (s.fd) < 0)
+  /* Read-only fds only from here: a workload cannot exec a file that is
+   * still open for writing (ETXTBSY). fsync works on a read-only fd. */
+  k->fd = open (tmp, O_RDONLY | O_CLOEXEC);
+  j->res.fd = k->fd >= 0 ? open (tmp, O_RDONLY | O_CLOEXEC) : -1;
+  if (j->res.fd < 0)
     {
-      nxerr_sys (err, errno, "fsync artifact");
+      nxerr_sys (err, errno, "reopen fetched artifact");
+      if (k->fd >= 0)
+        close (k->fd);
       unlink (tmp);
       goto out;
     }
-  {
-    char final[PATH_MAX];
-    snprintf (final, sizeof final, "%s/%s", c->dir, hex);
-    if (rename (tmp, final) < 0)
-      {
-        nxerr_sys (err, errno, "rename into cache");
-        unlink (tmp);
-        goto out;
-      }
-  }
+  j->res.size = s.written;
   memcpy (j->res.hex, hex, 65);
-  j->res.fd = artifact_cache_open (c, hex, &j->res.size);
-  if (j->res.fd < 0)
-    nxerr_sys (err, errno, "reopen cached artifact");
-  if (n->cfg.artifact_cache_max_bytes > 0)
-    evict (c, (uint64_t) n->cfg.artifact_cache_max_bytes);
+  k->pending = true;
+  snprintf (k->tmp, sizeof k->tmp, "%s", tmp);
+  memcpy (k->hex, hex, 65);
 out:
   if (s.fd >= 0)
     close (s.fd);
   objstore_info_free (&info);
+}
+
+/* The delivered download becomes the cache entry once it is on disk; a
+ * download that cannot be made durable is not kept (the deploy that has it
+ * runs all the same: its content was verified). */
+static void
+finish_keep (struct artifact_cache *c, struct keep *k)
+{
+  char final[PATH_MAX];
+  struct node *n = c->node;
+  if (fsync (k->fd) < 0)
+    {
+      log_warn ("artifact %s: fsync: %s (not kept in the cache)", k->hex, strerror (errno));
+      unlink (k->tmp);
+      goto out;
+    }
+  snprintf (final, sizeof final, "%s/%s", c->dir, k->hex);
+  if (rename (k->tmp, final) < 0)
+    {
+      log_warn ("artifact %s: rename into cache: %s", k->hex, strerror (errno));
+      unlink (k->tmp);
+      goto out;
+    }
+  if (n->cfg.artifact_cache_max_bytes > 0)
+    evict (c, (uint64_t) n->cfg.artifact_cache_max_bytes);
+out:
+  close (k->fd);
+  k->pending = false;
 }
 
 static void
@@ -275,8 +311,11 @@ fetcher (void *arg)
       if (c->head == NULL)
         c->tail = NULL;
       pthread_mutex_unlock (&c->mu);
-      run_job (j);
+      struct keep k = { .pending = false, .fd = -1 };
+      run_job (j, &k);
       loop_post (c->node->loop, deliver, drop_job, j);
+      if (k.pending)
+        finish_keep (c, &k);
     }
 }
 

@@ -34,6 +34,7 @@ publish (struct node *n, const char *ns, const char *type, const char *source,
   cloudevent_encode (&ev, type, source, time, data->data, data->len, id, ++n->event_seq);
   if (durable && outbox_publish (n, subj.data, id, ev.data, ev.len))
     return;
+  outbox_send_new (n); /* events go out in the order they were made */
   s = evpub_publish (n, subj.data, ev.data, ev.len);
   if (s != NATS_OK)
     {

@@ -24,6 +24,9 @@ struct pending {
   char id[48];
   uint64_t gen;   /* publication order */
   uint64_t epoch; /* the connection's reconnect count when published; UINT64_MAX: not sent */
+  char *subject;  /* a copy until first sent (send_new), then NULL */
+  void *data;
+  size_t len;
 };
 
 struct flush_result {
@@ -39,6 +42,7 @@ struct outbox {
   size_t np, cap;
   uint64_t gen;
   bool inflight;
+  bool send_deferred; /* send_new is due after the current batch */
   struct loop_timer timer;
   natsStatistics *stats; /* the loop thread's */
 
@@ -104,6 +108,15 @@ flusher (void *arg)
 }
 
 /* ---- loop side ---- */
+
+static void
+pending_drop_copy (struct pending *pe)
+{
+  free (pe->subject);
+  free (pe->data);
+  pe->subject = NULL;
+  pe->data = NULL;
+}
 
 static void
 publish_one (struct outbox *o, struct pending *pe, const char *subject, const void *data,
@@ -189,6 +202,8 @@ confirm (struct outbox *o, uint64_t gen, uint64_t epoch)
   for (size_t i = 0; i < o->np; i++)
     if (!(o->p[i].gen <= gen && o->p[i].epoch == epoch))
       o->p[keep++] = o->p[i];
+    else
+      pending_drop_copy (&o->p[i]);
   o->np = keep;
 }
 
@@ -226,6 +241,33 @@ add_pending (struct outbox *o, const char *id)
   return pe;
 }
 
+/* After the current batch, for callers that did not send them themselves
+ * (arg: the node; its outbox may be gone at shutdown, which publishes what
+ * is left itself). */
+static void
+send_new (void *arg)
+{
+  outbox_send_new (arg);
+}
+
+void
+outbox_send_new (struct node *n)
+{
+  struct outbox *o = n->outbox;
+  if (o == NULL || !o->send_deferred)
+    return;
+  o->send_deferred = false;
+  for (size_t i = 0; i < o->np; i++)
+    {
+      struct pending *pe = &o->p[i];
+      if (pe->subject == NULL)
+        continue;
+      if (pe->epoch == UINT64_MAX) /* republish_stale may have sent it meanwhile */
+        publish_one (o, pe, pe->subject, pe->data, pe->len);
+      pending_drop_copy (pe);
+    }
+}
+
 bool
 outbox_publish (struct node *n, const char *subject, const char *id, const char *ev, size_t len)
 {
@@ -233,6 +275,7 @@ outbox_publish (struct node *n, const char *subject, const char *id, const char 
   struct journal *j = o ? n->journal : NULL;
   struct journal_event je = { (char *) id, (char *) subject, (uint8_t *) ev, len };
   struct nxerr err = { 0 };
+  struct pending *pe;
   if (j == NULL)
     return false;
   if (journal_event_put (j, &je, &err) < 0)
@@ -240,7 +283,19 @@ outbox_publish (struct node *n, const char *subject, const char *id, const char 
       log_error ("journal: event %s: %s (published once, not kept)", id, err.msg);
       return false;
     }
-  publish_one (o, add_pending (o, id), subject, ev, len);
+  /* Journaled now, before the reply it comes with (a reply means the
+   * journal has the event); signed and sent after that reply, so a deploy's
+   * answer does not wait for an Ed25519 signature and a second write. */
+  pe = add_pending (o, id);
+  pe->subject = xstrdup (subject);
+  pe->data = xmalloc (len ? len : 1);
+  memcpy (pe->data, ev, len);
+  pe->len = len;
+  if (!o->send_deferred)
+    {
+      o->send_deferred = true;
+      loop_defer (n->loop, send_new, n);
+    }
   schedule (o, OUTBOX_BATCH_MS);
   return true;
 }
@@ -311,6 +366,8 @@ outbox_stop (struct node *n)
   pthread_mutex_destroy (&o->mu);
   pthread_cond_destroy (&o->cv);
   natsStatistics_Destroy (o->stats);
+  for (size_t i = 0; i < o->np; i++)
+    pending_drop_copy (&o->p[i]);
   free (o->p);
   free (o);
   n->outbox = NULL;

@@ -36,6 +36,13 @@ int outbox_start (struct node *n, struct nxerr *err);
 bool outbox_publish (struct node *n, const char *subject, const char *id, const char *ev,
                      size_t len);
 
+/* Sign and send, in order, the events outbox_publish journaled but did not
+ * send yet: it leaves that to after the reply they come with (a reply means
+ * the journal has the event, not that it was published first). The caller
+ * that sent the reply calls this; anything else is sent after the current
+ * batch of loop events, and before any event published directly. */
+void outbox_send_new (struct node *n);
+
 /* At shutdown, before the journal closes: one last flush (bounded), confirm
  * what it covers, stop the thread. What stays unconfirmed stays journaled. */
 void outbox_stop (struct node *n);

@@ -17,6 +17,7 @@
 #include "node/artifacts/artifact.h"
 #include "node/bus/reply.h"
 #include "node/control/deploy.h"
+#include "node/control/info.h"
 #include "node/control/lameduck.h"
 #include "node/workload/creds.h"
 #include "node/workload/launch.h"
@@ -27,7 +28,6 @@
 #include "node/sandbox/sandbox.h"
 #include "node/core/node.h"
 #include "node/agents/pool.h"
-#include "node/workload/trigger.h"
 #include "node/control/shutdown.h"
 #include "node/control/stop.h"
 #include "node/workload/workload.h"
@@ -216,100 +216,8 @@ handle_wping (struct node *n, struct ctl_req *r)
 
 /* ---- INFO (§1.4) ---- */
 
-/* INFO lists every workload in one reply: descriptions are cut there. */
-#define INFO_DESCRIPTION_MAX 256
-
-static void
-jsonw_strn_key_bounded (struct jsonw *w, const char *key, const char *s, size_t max)
-{
-  size_t n = strlen (s);
-  jsonw_key (w, key);
-  jsonw_strn (w, s, n < max ? n : max);
-}
-
-/* INFO's runtime: total execution time for a function (§1.4 rule for
- * v8/wasm), the uptime for others. */
-static void
-fn_runtime (const struct workload *w, const char *uptime, char *out, size_t cap)
-{
-  struct fn_stats st;
-  uint64_t ns;
-  if (!trigger_stats (w, &st))
-    {
-      snprintf (out, cap, "%s", uptime);
-      return;
-    }
-  ns = st.runtime_ns;
-  if (ns < 1000)
-    snprintf (out, cap, "%" PRIu64 "ns", ns);
-  else if (ns < 1000000000ull)
-    snprintf (out, cap, "%" PRIu64 "ms", ns / 1000000);
-  else
-    timefmt_uptime (out, cap, ns / 1000000000ull);
-}
-
-/* INFO's "function" object (our extension; nothing for other workloads). */
-static void
-fn_write_info (const struct workload *w, struct jsonw *j)
-{
-  struct fn_stats st;
-  const struct fn_stats *fn = &st;
-  if (!trigger_stats (w, &st))
-    return;
-  jsonw_key (j, "function");
-  jsonw_obj_begin (j);
-  jsonw_key (j, "trigger_subjects");
-  jsonw_arr_begin (j);
-  for (size_t i = 0; w->req && i < w->req->n_triggers; i++)
-    jsonw_str (j, w->req->trigger_subjects[i]);
-  jsonw_arr_end (j);
-  jsonw_kint (j, "invocations", (int64_t) (fn->ok + fn->failed));
-  jsonw_kint (j, "succeeded", (int64_t) fn->ok);
-  jsonw_kint (j, "failed", (int64_t) fn->failed);
-  jsonw_kint (j, "runtime_ns", (int64_t) fn->runtime_ns);
-  jsonw_kint (j, "running", (int64_t) fn->running);
-  jsonw_kint (j, "queued", (int64_t) fn->queued);
-  jsonw_obj_end (j);
-}
-
-static void
-write_machine (struct node *n, struct jsonw *w, struct workload *wl)
-{
-  char up[TIMEFMT_UPTIME_MAX];
-  (void) n;
-  if (wl->started_mono_ns)
-    timefmt_uptime (up, sizeof up, (timefmt_mono_ns () - wl->started_mono_ns) / 1000000000ull);
-  else
-    snprintf (up, sizeof up, "unknown");
-  jsonw_obj_begin (w);
-  jsonw_kstr (w, "id", wl->id);
-  /* Nex always said true; a workload waiting out its restart backoff is not. */
-  jsonw_kbool (w, "healthy", wl->state != WL_RESTARTING);
-  jsonw_kstr (w, "uptime", up);
-  if (*wl->ns)
-    jsonw_kstr (w, "namespace", wl->ns);
-  jsonw_key (w, "workload");
-  jsonw_obj_begin (w);
-  jsonw_kstr (w, "name", wl->name);
-  if (wl->description && *wl->description)
-    jsonw_strn_key_bounded (w, "description", wl->description, INFO_DESCRIPTION_MAX);
-  {
-    char rt[TIMEFMT_UPTIME_MAX + 8];
-    fn_runtime (wl, up, rt, sizeof rt); /* functions: total execution time */
-    jsonw_kstr (w, "runtime", rt);
-  }
-  jsonw_kstr (w, "type", wl->type);
-  jsonw_kstr (w, "hash", wl->hash);
-  jsonw_obj_end (w);
-  /* Our extensions, after Nex's fields (Go clients ignore unknown keys). */
-  jsonw_kint (w, "restarts", wl->restarts);
-  jsonw_kint (w, "log_lines", (int64_t) wl->log.seq);
-  jsonw_kint (w, "log_dropped", (int64_t) wl->log.dropped);
-  jsonw_key (w, "metrics");
-  metrics_write_workload (wl, w);
-  fn_write_info (wl, w);
-  jsonw_obj_end (w);
-}
+/* The length of the last INFO reply (loop thread only). */
+static size_t info_last_len;
 
 static void
 handle_info (struct node *n, struct ctl_req *r)
@@ -324,7 +232,13 @@ handle_info (struct node *n, struct ctl_req *r)
   int64_t mt, mf, ma;
 
   node_uptime (n, true, up, sizeof up);
+  /* At a thousand workloads the reply is ~500 KB: sized from the last one
+   * and written with its envelope, so it is never grown nor copied. */
+  buf_reserve (&b, info_last_len + 4096);
   jsonw_init (&w, &b);
+  jsonw_obj_begin (&w);
+  jsonw_kstr (&w, "type", NEX_TYPE_INFO_RESPONSE);
+  jsonw_key (&w, "data");
   jsonw_obj_begin (&w);
   jsonw_kstr (&w, "version", NEXC_VERSION);
   jsonw_kstr (&w, "uptime", up);
@@ -341,12 +255,7 @@ handle_info (struct node *n, struct ctl_req *r)
       jsonw_obj_end (&w);
     }
   jsonw_key (&w, "machines");
-  jsonw_arr_begin (&w);
-  for (struct workload *wl = workload_oldest (n); wl; wl = wl->prev)
-    if ((wl->state == WL_RUNNING || wl->state == WL_STOPPING || wl->state == WL_RESTARTING)
-        && strcasecmp (wl->ns, ns) == 0)
-      write_machine (n, &w, wl);
-  jsonw_arr_end (&w);
+  info_write_machines (n, ns, &w); /* entries re-encoded only when they changed */
   jsonw_key (&w, "supported_workload_types");
   jsonw_arr_begin (&w);
   for (size_t i = 0; i < n->cfg.workload_types.n; i++)
@@ -384,18 +293,20 @@ handle_info (struct node *n, struct ctl_req *r)
   metrics_write_node (n, &w);
   jsonw_obj_end (&w);
   jsonw_obj_end (&w);
+  jsonw_obj_end (&w); /* the envelope */
   free (storage);
+  info_last_len = b.len;
   /* A reply over the server's max_payload would be lost: say so instead. */
-  if (b.len + 64 > (size_t) natsConnection_GetMaxPayload (n->nc))
+  if (b.len > (size_t) natsConnection_GetMaxPayload (n->nc))
     {
       char msg[200];
       snprintf (msg, sizeof msg,
                 "INFO reply would be %zu bytes, over the server's max_payload of %lld",
-                b.len + 64, (long long) natsConnection_GetMaxPayload (n->nc));
+                b.len, (long long) natsConnection_GetMaxPayload (n->nc));
       reply_err (n, r->reply, NEX_TYPE_INFO_RESPONSE, msg);
       return;
     }
-  reply_ok (n, r->reply, NEX_TYPE_INFO_RESPONSE, &b);
+  reply_send (n, r->reply, &b);
 }
 
 /* ---- dispatch ---- */

@@ -136,4 +136,5 @@ identity_wipe (struct identity *id)
 {
   nkey_pair_wipe (&id->server);
   nkey_pair_wipe (&id->xkey);
+  xkey_cache_wipe (&id->xkey_peers);
 }

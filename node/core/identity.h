@@ -11,10 +11,14 @@
 
 #include "api/nkeys.h"
 #include "api/nxerr.h"
+#include "api/xkey.h"
 
 struct identity {
   struct nkey_pair server; /* public_text is the node id */
   struct nkey_pair xkey;
+  /* Shared keys of xkey with the last senders of sealed environments
+   * (loop thread): a deploy from a known sender skips the key agreement. */
+  struct xkey_cache xkey_peers;
 };
 
 int identity_load (struct identity *id, const char *state_dir, bool ephemeral, struct nxerr *err);

@@ -28,7 +28,9 @@ env_open (struct node *n, const struct deploy_request *req, struct env *e, struc
 
   if (b64_decode (B64_STD, req->environment, strlen (req->environment), &sealed, err) < 0)
     return -1;
-  if (xkey_open (&n->id.xkey, req->sender_public_key, sealed.data, sealed.len, &plain, err) < 0)
+  if (xkey_open_cached (&n->id.xkey_peers, &n->id.xkey, req->sender_public_key, sealed.data,
+                        sealed.len, &plain, err)
+      < 0)
     {
       /* xkey_open may have reserved room before it failed. */
       buf_free (&plain);

@@ -14,6 +14,7 @@
 #include "node/bus/reply.h"
 #include "node/workload/launch.h"
 #include "node/bus/events.h"
+#include "node/bus/outbox.h"
 #include "node/bus/logack.h"
 #include "node/bus/logs.h"
 #include "node/core/node.h"
@@ -224,6 +225,7 @@ supervise_started (struct workload *w, uint32_t pid)
   persist_remember (w);
   events_workload_started (n, &ev);
   reply_run_ok (w);
+  outbox_send_new (n); /* the event, signed and sent after the reply */
   /* A STOP came while it was starting: carry it out now. */
   if (w->stop_requested)
     supervise_stop (w);
@@ -302,6 +304,7 @@ supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t 
     snprintf (msg, sizeof msg, "Workload shutdown requested");
   log_info ("workload %s (%s) ended: %s", w->id, w->name, msg);
   events_workload_stopped (n, &ev, code, msg);
+  outbox_send_new (n); /* first: what a stop is waited on with is this event */
   reply_stop_ok (w);
   restart_or_end (w, code, stopped);
 }

@@ -95,6 +95,7 @@ workload_free (struct workload *w)
   jwt_claims_free (&w->claims);
   deploy_request_free (w->req);
   logs_stream_free (&w->log);
+  free (w->info); /* one allocation */
   free (w);
 }
 

@@ -68,6 +68,7 @@ struct workload {
   bool stop_requested;
   bool autostart; /* deployed by the node from its config (trusted) */
   struct fn *fn;  /* type "function": subscriptions and invocations (node/workload/trigger.h) */
+  void *info;     /* INFO's encoded entry and what it was made from (node/control/info.c) */
 };
 
 /* w's log stream, its names current (logs_* take it). */

@@ -344,6 +344,29 @@ test_deploy_logs_events_stop (void **state)
   assert_string_equal (json_string_value (json_object_get (m0, "id")), id);
   assert_string_equal (
       json_string_value (json_object_get (json_object_get (m0, "workload"), "hash")), hex);
+  long long info_lines = json_integer_value (json_object_get (m0, "log_lines"));
+  json_decref (in);
+
+  /* The node keeps each INFO entry encoded between requests (node/control/
+   * info.c): a later INFO still shows the lines published since. */
+  long long got_seq = 0;
+  for (int i = 0; i < 100 && got_seq < info_lines + 3; i++)
+    {
+      natsMsg *m = NULL;
+      const char *seq = NULL;
+      if (natsSubscription_NextMsg (&m, f->logs, 100) != NATS_OK)
+        continue;
+      if (natsMsgHeader_Get (m, "Nexc-Seq", &seq) == NATS_OK)
+        got_seq = atoll (seq);
+      natsMsg_Destroy (m);
+    }
+  assert_true (got_seq >= info_lines + 3);
+  in = info (f);
+  m0 = json_array_get (json_object_get (json_object_get (in, "data"), "machines"), 0);
+  assert_true (json_integer_value (json_object_get (m0, "log_lines")) >= got_seq);
+  assert_int_equal (json_integer_value (json_object_get (m0, "log_lines")),
+                    json_integer_value (json_object_get (json_object_get (m0, "metrics"),
+                                                         "log_lines")));
   json_decref (in);
 
   /* A stop from another issuer is refused. */

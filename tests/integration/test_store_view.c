@@ -252,6 +252,10 @@ cached (struct fixture *f, const char *hex)
   char p[512];
   struct stat st;
   snprintf (p, sizeof p, "%s/artifacts/%s", f->h.node_state_dir, hex);
+  /* A download becomes a cache entry once fsynced, after its deploy got
+   * the file: it may trail the deploy's reply a little. */
+  for (int i = 0; i < 100 && stat (p, &st) != 0; i++)
+    usleep (20000);
   if (stat (p, &st) != 0)
     fail_msg ("%s is not in the node's cache", hex);
 }

@@ -253,6 +253,72 @@ test_non_curve_self_and_bad_recipient (void **state)
   buf_free (&out);
 }
 
+/* Through a cache of shared keys: the same plaintext and the same refusals,
+ * with more senders than slots (evicted keys are derived again) and with
+ * two recipients sharing one cache (a key is never used for the wrong one). */
+static void
+test_open_cached (void **state)
+{
+  struct keys *k = *state;
+  struct xkey_cache c;
+  struct nkey_pair senders[XKEY_CACHE_SLOTS + 3], stranger;
+  struct buf sealed = BUF_INIT, out = BUF_INIT;
+  struct nxerr err;
+  memset (&c, 0, sizeof c);
+  assert_int_equal (nkey_pair_generate (NKEY_CURVE, &stranger, &err), 0);
+  for (int round = 0; round < 3; round++)
+    {
+      assert_int_equal (xkey_open_cached (&c, &k->node, XKEY_PUB, k->sealed, sizeof k->sealed,
+                                          &out, &err),
+                        0);
+      assert_string_equal (out.data, PLAINTEXT);
+      buf_reset (&out);
+      /* The vector's sender, opened by another recipient through the same cache. */
+      assert_int_equal (xkey_open_cached (&c, &stranger, XKEY_PUB, k->sealed, sizeof k->sealed,
+                                          &out, &err),
+                        -1);
+      assert_string_equal (err.msg, "nkeys: could not decrypt input");
+      buf_reset (&out);
+    }
+  for (size_t i = 0; i < sizeof senders / sizeof senders[0]; i++)
+    assert_int_equal (nkey_pair_generate (NKEY_CURVE, &senders[i], &err), 0);
+  for (int round = 0; round < 2; round++)
+    for (size_t i = 0; i < sizeof senders / sizeof senders[0]; i++)
+      {
+        char pt[32];
+        snprintf (pt, sizeof pt, "sender %zu round %d", i, round);
+        buf_reset (&sealed);
+        assert_int_equal (xkey_seal (&senders[i], NODE_XKEY_PUB, pt, strlen (pt), NULL, &sealed,
+                                     &err),
+                          0);
+        assert_int_equal (xkey_open_cached (&c, &k->node, senders[i].public_text, sealed.data,
+                                            sealed.len, &out, &err),
+                          0);
+        assert_string_equal (out.data, pt);
+        buf_reset (&out);
+        /* Named as sent by its neighbour: refused, cached key or not. */
+        assert_int_equal (
+            xkey_open_cached (&c, &k->node,
+                              senders[(i + 1) % (sizeof senders / sizeof senders[0])].public_text,
+                              sealed.data, sealed.len, &out, &err),
+            -1);
+        assert_string_equal (err.msg, "nkeys: could not decrypt input");
+        buf_reset (&out);
+      }
+  assert_int_equal (xkey_open_cached (&c, &k->node, ISSUER_PUB, k->sealed, sizeof k->sealed, &out,
+                                      &err),
+                    -1);
+  assert_string_equal (err.msg, "nkeys: not a valid sender public curve key");
+  xkey_cache_wipe (&c);
+  for (size_t i = 0; i < sizeof c; i++)
+    assert_int_equal (((const uint8_t *) &c)[i], 0);
+  for (size_t i = 0; i < sizeof senders / sizeof senders[0]; i++)
+    nkey_pair_wipe (&senders[i]);
+  nkey_pair_wipe (&stranger);
+  buf_free (&sealed);
+  buf_free (&out);
+}
+
 int
 main (void)
 {
@@ -266,6 +332,7 @@ main (void)
     cmocka_unit_test (test_open_bad_sender),
     cmocka_unit_test (test_open_wrong_key_or_tampered),
     cmocka_unit_test (test_non_curve_self_and_bad_recipient),
+    cmocka_unit_test (test_open_cached),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
 }
