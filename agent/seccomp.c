@@ -106,7 +106,7 @@ static int
 allow_except (scmp_filter_ctx ctx, int nr, unsigned arg, const uint32_t *v, size_t n,
               uint32_t prefix, int depth)
 {
-  uint32_t lo[8], hi[8], bit;
+  uint32_t lo[8] = { 0 }, hi[8] = { 0 }, bit; /* zeroed: gcc -O2 cannot see nh bounds the reads */
   size_t nl = 0, nh = 0;
   int rc;
   if (n == 0)

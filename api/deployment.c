@@ -152,7 +152,7 @@ decode_resources (json_t *o, struct deploy_resources *r, struct nxerr *err)
       }
     else if (strcmp (k, "vcpus_milli") == 0)
       {
-        uint64_t m;
+        uint64_t m = 0;
         if (take_uint (v, "resources.vcpus_milli", DEPLOY_VCPUS_MILLI_MIN, DEPLOY_VCPUS_MILLI_MAX,
                        &m, err)
             < 0)
@@ -260,7 +260,7 @@ decode_update (json_t *o, struct deployment_spec *s, struct nxerr *err)
 {
   const char *k;
   json_t *v;
-  uint64_t x;
+  uint64_t x = 0;
   if (!json_is_object (o))
     return nxerr_set (err, EINVAL, "update: must be an object");
   json_object_foreach (o, k, v)
@@ -277,7 +277,7 @@ decode_update (json_t *o, struct deployment_spec *s, struct nxerr *err)
 static int
 decode_field (const char *k, json_t *v, struct deployment_spec *s, struct nxerr *err)
 {
-  uint64_t x;
+  uint64_t x = 0;
   if (strcmp (k, "name") == 0)
     return take_str (v, "name", DEPLOYMENT_NAME_MAX, &s->name, err);
   if (strcmp (k, "namespace") == 0)
