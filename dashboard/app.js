@@ -13,6 +13,7 @@ import { linePath, areaPath, project, niceCeil, pow2Ceil, windowSpan } from "./l
 import { sandboxText, sandboxDetails, sandboxWeak } from "./lib/sandbox.js";
 import { Series, CounterRate, SeriesStore } from "./lib/series.js";
 import { HISTORY_LINES, HISTORY_MS, LogDedup, historyStart, logStreamOf, logSubject, showHistoryLine } from "./lib/logs.js";
+import { DEPLOYMENTS_BUCKET, deploymentRows, deploymentsEnabled, parseStoredSpec } from "./lib/deployments.js";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -300,6 +301,7 @@ async function refresh() {
     S.wlSeries.sweep(now);
     S.nodeSeries.sweep(now);
     renderNodes();
+    await refreshDeployments(gen);
   } finally {
     S.refreshing = false;
     if (S.refreshAgain) {
@@ -307,6 +309,57 @@ async function refresh() {
       scheduleRefresh(0);
     }
   }
+}
+
+// At most this many deployments are read from the bucket per refresh.
+const DEPLOYMENTS_MAX = 256;
+
+// What the bucket asks for (the nodes check each spec's signature; this
+// shows what is asked and what they hold).
+async function readDeployments(nc) {
+  const kv = await nc.jetstream().views.kv(DEPLOYMENTS_BUCKET, { bindOnly: true });
+  const specs = [];
+  for await (const k of await kv.keys()) {
+    if (specs.length >= DEPLOYMENTS_MAX) break;
+    const e = await kv.get(k);
+    if (!e || e.operation !== "PUT") continue;
+    const s = parseStoredSpec(td.decode(e.value));
+    if (s) specs.push(s);
+  }
+  return specs;
+}
+
+// Shown only when a node runs the deployments part (INFO nexc.deployments).
+async function refreshDeployments(gen) {
+  const panel = document.getElementById("deps-panel");
+  const nodes = [...S.nodes.values()];
+  if (!deploymentsEnabled(nodes.map((n) => n.info))) {
+    panel.hidden = true;
+    return;
+  }
+  let specs = [];
+  let note = "";
+  try {
+    specs = await readDeployments(S.nc);
+  } catch (e) {
+    note = natsErrText(e, `bucket ${DEPLOYMENTS_BUCKET}`);
+  }
+  if (gen !== S.gen) return;
+  const held = nodes.map((n) => ({ id: n.id, label: nodeLabel(n.id), held: n.info?.nexc?.deployments?.held || [] }));
+  const rows = deploymentRows(specs, held, S.ns);
+  const body = document.getElementById("deps-body");
+  body.replaceChildren(
+    ...rows.map((r) =>
+      el("tr", { "data-deployment": r.name },
+        el("td", { class: "mono", text: r.asked ? r.name : `${r.name} (removed)` }),
+        el("td", { text: String(r.desired) }),
+        el("td", { class: r.state, text: String(r.running) }),
+        el("td", { class: "mono muted", text: r.where || "—" }))),
+  );
+  if (rows.length === 0) body.append(el("tr", {}, el("td", { class: "empty", text: "none in this namespace" })));
+  document.getElementById("deps-count").textContent = rows.length ? String(rows.length) : "";
+  document.getElementById("deps-note").textContent = note;
+  panel.hidden = false;
 }
 
 function renderNodes() {

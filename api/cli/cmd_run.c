@@ -278,8 +278,6 @@ cmd_run (struct opts *o, int argc, char **argv)
   o->nats_sub[o->n_nats_sub] = NULL;
   d.nats_publish = o->n_nats_pub ? o->nats_pub : NULL;
   d.nats_subscribe = o->n_nats_sub ? o->nats_sub : NULL;
-  if (o->n_bind_ro > 0 && o->fs_mode == FS_HOST_RO)
-    return cli_usage_error ("run: %s", "--bind-ro adds to a minimal root, not to host-ro");
   o->bind_ro[o->n_bind_ro] = NULL;
   d.filesystem.mode = o->n_bind_ro > 0 ? FS_MINIMAL : o->fs_mode;
   d.filesystem.bind_ro = o->n_bind_ro > 0 ? o->bind_ro : NULL;

@@ -199,6 +199,8 @@ main (int argc, char **argv)
     }
   argc -= optind;
   argv += optind;
+  if (o.n_bind_ro > 0 && o.fs_mode == FS_HOST_RO)
+    return cli_usage_error ("run: %s", "--bind-ro adds to a minimal root, not to host-ro");
   if (o.conn.user && !o.conn.password && !o.conn.password_file)
     o.conn.password = getenv ("NATS_PASSWORD");
   if (!o.conn.token && !o.conn.token_file)

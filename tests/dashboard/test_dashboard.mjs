@@ -238,7 +238,8 @@ async function startNode(natsPort) {
   // require_bound_tokens: the page's tokens must name their request (as the packaged config wants).
   fs.writeFileSync(
     files.nodeConf,
-    JSON.stringify({ machine_pool_size: 1, sandbox: "none", require_bound_tokens: true, metrics_interval_ms: METRICS_MS, logs: { stream: true } }),
+    JSON.stringify({ machine_pool_size: 1, sandbox: "none", require_bound_tokens: true, metrics_interval_ms: METRICS_MS, logs: { stream: true },
+                     deployments: { enabled: true, replicas: 1 } }),
   );
   fs.mkdirSync(files.state, { mode: 0o700 });
   const child = start(
@@ -530,6 +531,27 @@ async function main() {
   );
   await waitFor(async () => /^stopped tickertwo/.test(await page.locator("#notice").innerText()), 5000, "the page did not report the second stop");
   ok("a stop with the wrong issuer is refused in the page; with the deploying issuer it stops the workload");
+
+  // 4b. A deployment applied with the CLI: the panel shows it, desired beside running.
+  {
+    const seedFile = path.join(tmp, "deploy-issuer.nk");
+    fs.writeFileSync(seedFile, seedText, { mode: 0o600 });
+    const specFile = path.join(tmp, "web.json");
+    fs.writeFileSync(specFile, JSON.stringify({ name: "dashweb", replicas: 1, artifact: { file: path.join(BUILD, "examples", "ticker") } }));
+    const r = spawnSync(path.join(BUILD, "api", "nexc"), ["--server", `nats://127.0.0.1:${nats.port}`, "apply", specFile, "--issuer", seedFile],
+                        { encoding: "utf8", timeout: 20000, env: { ...process.env, HOME: tmp } });
+    check(r.status === 0, `nexc apply failed (${r.status}): ${r.stderr}`);
+    const depRow = page.locator('#deps-body tr[data-deployment="dashweb"]');
+    await waitFor(async () => (await depRow.count()) === 1 && /^dashweb\s+1\s+1\s/.test(await depRow.innerText()), 20000,
+                  `the deployments panel does not show dashweb 1/1: ${await page.locator("#deps-panel").innerText().catch(() => "")}`);
+    check(await page.locator("#deps-panel").isVisible(), "the deployments panel is shown");
+    ok("a deployment applied with nexc apply shows in the panel: desired 1, running 1, and where");
+    const rm = spawnSync(path.join(BUILD, "api", "nexc"), ["--server", `nats://127.0.0.1:${nats.port}`, "deployments", "rm", "dashweb"],
+                         { encoding: "utf8", timeout: 20000, env: { ...process.env, HOME: tmp } });
+    check(rm.status === 0, `nexc deployments rm failed (${rm.status}): ${rm.stderr}`);
+    await waitFor(async () => (await depRow.count()) === 0, 20000, "the removed deployment stays in the panel");
+    ok("removed with nexc deployments rm, it leaves the panel");
+  }
 
   // 5. The seed stayed in the page.
   await nc.flush();

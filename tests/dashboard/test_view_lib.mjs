@@ -331,3 +331,48 @@ test("repeats by Nexc-Seq are dropped per workload id, drop records by their ran
   assert.equal(logs.parseDropped("0-3"), null);
   assert.equal(logs.parseDropped("3-"), null);
 });
+
+// ---- deployments ----------------------------------------------------------
+
+const deps = await import(path.join(LIB, "deployments.js"));
+
+test("a stored deployment value gives its namespace, name and replicas; anything else null", () => {
+  const v = JSON.stringify({ spec: { name: "web", namespace: "shop", replicas: 3 }, jwt: "a.b.c" });
+  assert.deepEqual(deps.parseStoredSpec(v), { ns: "shop", name: "web", replicas: 3 });
+  assert.deepEqual(deps.parseStoredSpec(JSON.stringify({ spec: { name: "w", replicas: 0 } })),
+                   { ns: "default", name: "w", replicas: 0 });
+  for (const bad of ["", "nope", "null", "[]", '{"spec":1}', '{"spec":{"name":"w"}}',
+                     '{"spec":{"name":"w","replicas":-1}}', '{"spec":{"name":"w","replicas":1.5}}',
+                     '{"spec":{"replicas":2}}'])
+    assert.equal(deps.parseStoredSpec(bad), null, bad);
+});
+
+test("slot keys parse strictly", () => {
+  assert.deepEqual(deps.parseSlotKey("slot.default.web.2"), { ns: "default", name: "web", slot: 2 });
+  for (const bad of ["slot.default.web", "node.N1", "upd.default.web.0", "slot.a.b.c", "slot.a b.c.1", 7])
+    assert.equal(deps.parseSlotKey(bad), null, String(bad));
+});
+
+test("deployment rows: desired beside running, where, and slots held past their spec", () => {
+  const specs = [
+    { ns: "default", name: "web", replicas: 3 },
+    { ns: "default", name: "api", replicas: 2 },
+    { ns: "other", name: "web", replicas: 9 },
+  ];
+  const nodes = [
+    { id: "N1", label: "n1", held: ["slot.default.web.0", "slot.default.api.1", "slot.default.old.0"] },
+    { id: "N2", label: "n2", held: ["slot.default.web.2", "slot.default.web.1", "garbage"] },
+    { id: "N3", label: "n3", held: [] },
+  ];
+  const rows = deps.deploymentRows(specs, nodes, "default");
+  assert.deepEqual(rows.map((r) => [r.name, r.desired, r.running, r.state]),
+                   [["api", 2, 1, "short"], ["old", 0, 1, "over"], ["web", 3, 3, "ok"]]);
+  assert.equal(rows[2].where, "n1: 0; n2: 1,2");
+  assert.equal(rows[1].asked, false, "a slot still held for a removed deployment is shown as not asked");
+  assert.equal(deps.deploymentRows(specs, nodes, "nowhere").length, 0);
+});
+
+test("deployments are on when any node's INFO says so", () => {
+  assert.equal(deps.deploymentsEnabled([{ nexc: { deployments: { enabled: false } } }, {}]), false);
+  assert.equal(deps.deploymentsEnabled([null, { nexc: { deployments: { enabled: true } } }]), true);
+});
