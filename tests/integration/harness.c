@@ -414,10 +414,13 @@ sweep_stale_tmpdirs (void)
   closedir (d);
 }
 
-void
-harness_start_nats (struct harness *h)
+/* A fresh harness in a temp dir of its own (tracked for cleanup, its
+ * owner's pid written for the stale-dir sweep), the server's store and log
+ * paths set. */
+static void
+begin_tmpdir (struct harness *h, char log[320])
 {
-  char log[320], owner[300], pid[32];
+  char owner[300], pid[32];
   memset (h, 0, sizeof *h);
   install_cleanup ();
   sweep_stale_tmpdirs ();
@@ -429,7 +432,14 @@ harness_start_nats (struct harness *h)
   snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
   write_file (owner, pid);
   snprintf (h->store_dir, sizeof h->store_dir, "%s/js", h->tmpdir);
-  snprintf (log, sizeof log, "%s/nats.log", h->tmpdir);
+  snprintf (log, 320, "%s/nats.log", h->tmpdir);
+}
+
+void
+harness_start_nats (struct harness *h)
+{
+  char log[320];
+  begin_tmpdir (h, log);
   /* Another test may grab a port between our probe and the server's bind:
    * try a few pairs. */
   for (int attempt = 0; attempt < 5; attempt++)
@@ -451,20 +461,9 @@ harness_start_nats (struct harness *h)
 void
 harness_start_nats_conf (struct harness *h, const char *extra_conf)
 {
-  char log[320], owner[300], pid[32];
-  memset (h, 0, sizeof *h);
-  install_cleanup ();
-  sweep_stale_tmpdirs ();
-  snprintf (h->tmpdir, sizeof h->tmpdir, "/tmp/nexc-it-XXXXXX");
-  if (mkdtemp (h->tmpdir) == NULL)
-    fail_msg ("harness: mkdtemp: %s", strerror (errno));
-  track_tmpdir (h->tmpdir, 1);
-  snprintf (owner, sizeof owner, "%s/owner", h->tmpdir);
-  snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
-  write_file (owner, pid);
-  snprintf (h->store_dir, sizeof h->store_dir, "%s/js", h->tmpdir);
+  char log[320];
+  begin_tmpdir (h, log);
   snprintf (h->nats_conf, sizeof h->nats_conf, "%s/nats.conf", h->tmpdir);
-  snprintf (log, sizeof log, "%s/nats.log", h->tmpdir);
   for (int attempt = 0; attempt < 5; attempt++)
     {
       size_t cap = strlen (extra_conf) + 1024;
