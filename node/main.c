@@ -158,9 +158,9 @@ split_servers (const char *list, char ***out, int *count)
 }
 
 /* Options for one of the node's two connections. The control connection
- * sends at once (a reply must not wait for nats.c's flusher: ~1 ms here);
- * the data connection (logs, events) lets the flusher batch writes, which
- * is what makes a log flood cheap. */
+ * sends at once (a reply or an event must not wait for nats.c's flusher:
+ * ~1 ms here); the data connection (logs) lets the flusher batch writes,
+ * which is what makes a log flood cheap. */
 static int
 make_options (struct node *n, const struct up_opts *o, char **servers, int ns, bool control,
               natsOptions **out, struct nxerr *err)

@@ -11,7 +11,7 @@ evpub_publish (struct node *n, const char *subject, const void *data, size_t len
   struct nxerr err = { 0 };
   natsMsg *msg = NULL;
   natsStatus s;
-  if (n->nc_data == NULL)
+  if (n->nc == NULL)
     return NATS_CONNECTION_CLOSED;
   s = natsMsg_Create (&msg, subject, NULL, data, (int) len);
   /* A signature that cannot be made (it cannot fail with a valid key) leaves
@@ -25,7 +25,7 @@ evpub_publish (struct node *n, const char *subject, const void *data, size_t len
   else if (s == NATS_OK)
     log_warn ("event on %s published unsigned: %s", subject, err.msg);
   if (s == NATS_OK)
-    s = natsConnection_PublishMsg (n->nc_data, msg);
+    s = natsConnection_PublishMsg (n->nc, msg);
   natsMsg_Destroy (msg);
   return s;
 }

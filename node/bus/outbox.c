@@ -96,9 +96,9 @@ flusher (void *arg)
       r = xcalloc (1, sizeof *r);
       r->n = o->n;
       r->gen = g;
-      r->epoch = reconnects (o->n->nc_data, st);
-      r->ok = natsConnection_FlushTimeout (o->n->nc_data, OUTBOX_FLUSH_MS) == NATS_OK
-              && reconnects (o->n->nc_data, st) == r->epoch;
+      r->epoch = reconnects (o->n->nc, st);
+      r->ok = natsConnection_FlushTimeout (o->n->nc, OUTBOX_FLUSH_MS) == NATS_OK
+              && reconnects (o->n->nc, st) == r->epoch;
       loop_post (o->n->loop, on_flushed, drop_result, r);
       pthread_mutex_lock (&o->mu);
     }
@@ -123,7 +123,7 @@ publish_one (struct outbox *o, struct pending *pe, const char *subject, const vo
              size_t len)
 {
   struct node *n = o->n;
-  uint64_t epoch = reconnects (n->nc_data, o->stats);
+  uint64_t epoch = reconnects (n->nc, o->stats);
   natsStatus s = evpub_publish (n, subject, data, len);
   if (s != NATS_OK)
     {
@@ -143,7 +143,7 @@ republish_stale (struct outbox *o)
   struct journal *j = o->n->journal;
   const struct journal_event *ev;
   size_t nev = j ? journal_events (j, &ev) : 0;
-  uint64_t now = reconnects (o->n->nc_data, o->stats);
+  uint64_t now = reconnects (o->n->nc, o->stats);
   for (size_t i = 0; i < o->np; i++)
     {
       struct pending *pe = &o->p[i];
@@ -350,13 +350,13 @@ outbox_stop (struct node *n)
       pthread_join (o->thread, NULL);
     }
   loop_timer_cancel (n->loop, &o->timer);
-  if (o->np && n->nc_data)
+  if (o->np && n->nc)
     {
       uint64_t epoch;
       republish_stale (o);
-      epoch = reconnects (n->nc_data, o->stats);
-      if (natsConnection_FlushTimeout (n->nc_data, OUTBOX_FINAL_MS) == NATS_OK
-          && reconnects (n->nc_data, o->stats) == epoch)
+      epoch = reconnects (n->nc, o->stats);
+      if (natsConnection_FlushTimeout (n->nc, OUTBOX_FINAL_MS) == NATS_OK
+          && reconnects (n->nc, o->stats) == epoch)
         confirm (o, o->gen, epoch);
       if (o->np)
         log_warn ("%zu lifecycle events not confirmed by the server: kept in the journal, "

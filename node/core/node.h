@@ -67,8 +67,8 @@ struct node {
   struct identity id;
   const char *node_id; /* id.server.public_text */
   struct loop *loop;
-  natsConnection *nc;      /* control: subscriptions and replies, sends at once */
-  natsConnection *nc_data; /* logs and events: batched by nats.c's flusher */
+  natsConnection *nc;      /* control: subscriptions, replies, events; sends at once */
+  natsConnection *nc_data; /* logs: batched by nats.c's flusher */
   natsSubscription **subs;
   size_t n_subs;
   struct ctl_queue ctl_queue;
