@@ -42,6 +42,7 @@
 #include "node/state/replay.h"
 #include "node/state/statelock.h"
 #include "node/control/shutdown.h"
+#include "node/agents/spawner.h"
 #include "node/agents/zygote.h"
 
 #define EXIT_USAGE 2
@@ -550,6 +551,7 @@ cmd_up (int argc, char **argv)
   logack_stop (&n);
   outbox_stop (&n);
   zygote_stop (&n);
+  spawner_stop (&n); /* after the pools: its thread is the parent their PDEATHSIG follows */
   sandbox_stop (&n); /* the pool is gone: finish cleaning, remove the node cgroup */
   reattach_close (&n);
 

@@ -19,8 +19,8 @@
 #include "node/agents/agent_sock.h"
 #include "node/core/node.h"
 #include "node/sandbox/fsview.h"
-#include "node/sandbox/nsspawn.h"
 #include "node/agents/pool.h"
+#include "node/agents/spawner.h"
 #include "node/sandbox/sandbox.h"
 #include "node/core/spawn.h"
 #include "node/agents/zygote.h"
@@ -57,35 +57,110 @@ spawn_plain (struct node *n, char **argv, char **envp, int link, int lfd, pid_t 
   return spawn_with_link (n->agent_path, argv, envp, link, lfd, pid, err);
 }
 
-/* Tier process: a prepared sandbox (uid, working dir, cgroup leaf), the
- * agent as pid 1 of new namespaces, moved into its leaf before it can fork. */
-static int
-spawn_sandboxed (struct node *n, char **argv, size_t argc, size_t room, char **envp, int link,
-                 int lfd, struct sandbox_slot **slot, pid_t *pid, struct nxerr *err)
+static struct agent *
+agent_new (struct node *n, pid_t pid, struct sandbox_slot *slot, char *sock, int link)
 {
-  struct sandbox_slot *s;
-  struct nsspawn ns;
-  if (sandbox_slot_new (n->sandbox, &s, err) < 0)
+  struct agent *a = xcalloc (1, sizeof *a);
+  fcntl (link, F_SETFL, fcntl (link, F_GETFL) | O_NONBLOCK);
+  a->node = n;
+  a->pid = pid;
+  a->slot = slot;
+  a->sock = sock;
+  a->pidfd = -1;
+  a->src.fd = link;
+  a->src.cb = on_link;
+  a->state = AGENT_SPAWNING;
+  a->spawned_ns = timefmt_mono_ns ();
+  loop_timer_init (&a->timer, on_timer);
+  return a;
+}
+
+/* The process exists: read its link, and give it until the handshake
+ * timeout to say Hello. */
+static int
+agent_watch (struct agent *a, struct nxerr *err)
+{
+  if (loop_add (a->node->loop, &a->src, EPOLLIN, err) < 0)
     return -1;
+  loop_timer_arm (a->node->loop, &a->timer, (uint64_t) a->node->cfg.agent_handshake_timeout_ms);
+  return 0;
+}
+
+/* The spawner's result, on the loop (node/agents/spawner.h). */
+static void
+on_spawned (struct spawn_job *j)
+{
+  struct agent *a = j->ud;
+  struct node *n = a->node;
+  struct nxerr err = { 0 };
+  a->spawn_pending = false;
+  if (j->pid <= 0)
+    {
+      log_warn ("agent spawn failed: %s", j->err.msg);
+      a->reaped = true; /* there is no process */
+      if (a->state != AGENT_DEAD)
+        agent_kill (a, NULL);
+      else
+        pool_agent_gone (a->pool, a);
+    }
+  else
+    {
+      a->pid = j->pid;
+      if (a->state == AGENT_DEAD) /* given up while it was being made */
+        kill (a->pid, SIGKILL);
+      else if (j->attach_failed)
+        agent_kill (a, j->err.msg);
+      else if (agent_watch (a, &err) < 0)
+        agent_kill (a, err.msg);
+    }
+  /* pool_reap may have left this child's death for after its result. */
+  if (n->pool)
+    pool_reap (n->pool);
+}
+
+/* Tier process: a prepared sandbox (uid, working dir, cgroup leaf), the
+ * agent as pid 1 of new namespaces, moved into its leaf before it can
+ * fork. The clone and the attach run on the spawner's thread; the agent
+ * is SPAWNING with no pid (and no epoll) until on_spawned. Takes link[1]
+ * and lfd in every case. */
+static int
+spawn_sandboxed (struct node *n, char **argv, size_t argc, size_t room, char **envp,
+                 int link[2], int lfd, char *sock, struct agent **out, struct nxerr *err)
+{
+  struct sandbox_slot *s = NULL;
+  struct spawn_job *j;
+  struct agent *a;
+  if (sandbox_slot_new (n->sandbox, &s, err) < 0)
+    goto fail;
   argc += sandbox_slot_argv (n->sandbox, s, argv + argc, room - argc - 1);
   argv[argc] = NULL;
-  ns = (struct nsspawn){ .path = n->agent_path, .argv = argv, .envp = envp, .fd3 = link,
-                         .fd4 = lfd >= 0 ? lfd : 0, .clone_flags = sandbox_clone_flags (&n->cfg) };
-  if (nsspawn (&ns, pid, err) < 0)
+  j = spawner_job_new (n->agent_path, argv, envp);
+  j->spec.fd3 = link[1];
+  j->spec.fd4 = lfd >= 0 ? lfd : 0;
+  j->spec.clone_flags = sandbox_clone_flags (&n->cfg);
+  j->sb = n->sandbox;
+  j->slot = s;
+  j->done = on_spawned;
+  a = agent_new (n, 0, s, sock, link[0]);
+  a->spawn_pending = true;
+  j->ud = a;
+  if (spawner_submit (n, j, err) < 0)
     {
-      sandbox_slot_release (n->sandbox, s);
-      return -1;
+      free (a);
+      goto fail;
     }
-  if (sandbox_slot_attach (n->sandbox, s, *pid, err) < 0)
-    {
-      kill (*pid, SIGKILL);
-      while (waitpid (*pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-      sandbox_slot_release (n->sandbox, s);
-      return -1;
-    }
-  *slot = s;
+  *out = a;
   return 0;
+fail:
+  if (s)
+    sandbox_slot_release (n->sandbox, s);
+  close (link[0]);
+  close (link[1]);
+  if (lfd >= 0)
+    close (lfd);
+  agent_sock_remove (sock);
+  free (sock);
+  return -1;
 }
 
 int
@@ -96,7 +171,6 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   char *argv[AGENT_ARGV_MAX];
   size_t argc = 0;
   char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
-  struct sandbox_slot *slot = NULL;
   struct agent *a;
   char *sock = NULL;
   int lfd = -1;
@@ -122,9 +196,8 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
     }
   argv[argc] = NULL;
   if (n->sandbox)
-    rc = spawn_sandboxed (n, argv, argc, AGENT_ARGV_MAX, envp, sv[1], lfd, &slot, &pid, err);
-  else
-    rc = spawn_plain (n, argv, envp, sv[1], lfd, &pid, err);
+    return spawn_sandboxed (n, argv, argc, AGENT_ARGV_MAX, envp, sv, lfd, sock, out, err);
+  rc = spawn_plain (n, argv, envp, sv[1], lfd, &pid, err);
   close (sv[1]);
   if (lfd >= 0)
     close (lfd);
@@ -135,29 +208,16 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
       free (sock);
       return -1;
     }
-  fcntl (sv[0], F_SETFL, fcntl (sv[0], F_GETFL) | O_NONBLOCK);
-  a = xcalloc (1, sizeof *a);
-  a->node = n;
-  a->pid = pid;
-  a->slot = slot;
-  a->sock = sock;
-  a->pidfd = -1;
-  a->src.fd = sv[0];
-  a->src.cb = on_link;
-  a->state = AGENT_SPAWNING;
-  a->spawned_ns = timefmt_mono_ns ();
-  loop_timer_init (&a->timer, on_timer);
-  if (loop_add (n->loop, &a->src, EPOLLIN, err) < 0)
+  a = agent_new (n, pid, NULL, sock, sv[0]);
+  *out = a; /* even when it cannot be watched: still reaped through the pool */
+  if (agent_watch (a, err) < 0)
     {
       kill (pid, SIGKILL);
       close (sv[0]);
       a->src.fd = -1;
       a->state = AGENT_DEAD;
-      *out = a; /* still reaped through the pool */
       return -1;
     }
-  loop_timer_arm (n->loop, &a->timer, (uint64_t) n->cfg.agent_handshake_timeout_ms);
-  *out = a;
   return 0;
 }
 
@@ -337,7 +397,7 @@ agent_kill (struct agent *a, const char *why)
         syscall (SYS_pidfd_send_signal, a->pidfd, SIGKILL, NULL, 0);
       a->reaped = true;
     }
-  else if (!a->reaped)
+  else if (!a->reaped && a->pid > 0) /* no pid yet: on_spawned kills it */
     kill (a->pid, SIGKILL);
   close_link (a);
   loop_timer_cancel (a->node->loop, &a->timer);
@@ -351,6 +411,7 @@ agent_kill (struct agent *a, const char *why)
       a->on_ready = NULL;
       cb (a, false, a->ud);
     }
+  pool_agent_started (a->pool, a);
   pool_agent_gone (a->pool, a);
 }
 
@@ -451,6 +512,8 @@ handle_frame (struct agent *a, Frame *f, int fd)
         loop_timer_arm (a->node->loop, &a->timer, (uint64_t) a->node->cfg.agent_ping_interval_ms);
       return true;
     }
+  if (a->starting)
+    pool_agent_started (a->pool, a);
   if (a->state == AGENT_LEASED && a->ops)
     return a->ops->frame (a->owner, a, f);
   if (f->body_case == NEXC__AGENT__FRAME__BODY_HELLO)

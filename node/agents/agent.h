@@ -4,8 +4,8 @@
  * agent: the node's side of one nexc-agent process and its link.
  *
  * Spawned with posix_spawn in tier "none", with clone into new namespaces
- * in tier "process" (node/sandbox/nsspawn.h; never fork: the node is
- * multithreaded), the SEQPACKET link as fd 3, an empty signal mask and
+ * in tier "process" (node/sandbox/nsspawn.h, on the spawner's thread:
+ * node/agents/spawner.h; never fork: the node is multithreaded), the SEQPACKET link as fd 3, an empty signal mask and
  * default dispositions.
  * Every frame from the agent is hostile input: a frame that is malformed or
  * not allowed in the agent's state kills the agent (agent_kill).
@@ -58,6 +58,8 @@ struct agent {
   bool idle;     /* in the pool's idle set */
   bool reaped;
   bool freeing; /* off the pool's list, free deferred (pool.c) */
+  bool starting;      /* leased, its first frame not in yet (pool_agent_started) */
+  bool spawn_pending; /* on the spawner's thread (node/agents/spawner.h): pid 0, not watched */
   const struct agent_ops *ops; /* the lease: NULL when none */
   void *owner;
   const char *wl_id; /* the leased workload's id, for log lines (NULL: none, a function call) */

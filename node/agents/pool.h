@@ -4,7 +4,9 @@
  * leases one (pool_lease); a lease on an empty pool counts a miss and the
  * deploy spawns a cold agent instead (pool_spawn). Leased agents never come
  * back: an agent runs one workload. Refill runs after every lease and agent
- * death; spawn failures back off exponentially (100 ms doubling to 30 s) and
+ * death; in the process tier once no leased agent is still starting its
+ * workload or no idle agent is left (at most REFILL_WAIT_MAX_MS later: a
+ * spawn beside a start slows the start); spawn failures back off exponentially (100 ms doubling to 30 s) and
  * show in INFO. Idle agents are pinged; one that misses a pong is replaced. */
 #ifndef NEXC_NODE_POOL_H
 #define NEXC_NODE_POOL_H
@@ -34,6 +36,9 @@ struct agent *pool_spawn (struct pool *p, struct nxerr *err);
 /* Called by node/agents/agent.c. */
 void pool_agent_ready (struct pool *p, struct agent *a);
 void pool_agent_gone (struct pool *p, struct agent *a);
+/* A leased agent's first frame (Started, StartFailed...) came, or it died:
+ * its start is over, and the refill that waited for it may run. */
+void pool_agent_started (struct pool *p, struct agent *a);
 /* An agent of a previous run, reattached (node/workload/reattach.c): on the list. */
 void pool_adopt (struct pool *p, struct agent *a);
 

@@ -31,6 +31,7 @@ struct artifact_cache;
 struct reattach;
 struct journal;
 struct agent_socks;
+struct spawner;
 struct logstream;
 struct creds;
 
@@ -92,6 +93,7 @@ struct node {
   struct pool *pool;
   struct pool *fn_pool; /* function invocations' agents, made at the first function deploy */
   struct zygote *zygote;  /* agent fork server, tier none (node/agents/zygote.h); NULL until used */
+  struct spawner *spawner; /* process tier's agent spawns off the loop (node/agents/spawner.h); NULL until used */
   struct logack *logack;  /* log lines until the server confirms them (node/bus/logack.h) */
   struct logstream *logstream; /* the log stream for replay, or NULL (node/bus/logstream.h) */
   struct outbox *outbox;  /* lifecycle events until the server confirms them (node/bus/outbox.h) */

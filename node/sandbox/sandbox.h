@@ -13,7 +13,10 @@
  *                         template's limits (machine_template, pids_limit);
  *   sandbox_slot_argv     the agent's command line for it;
  *   sandbox_slot_attach   the agent's pid into the leaf, right after spawn
- *                         (before its Hello: nothing has forked yet);
+ *                         (before its Hello: nothing has forked yet); on
+ *                         the spawner's thread (node/agents/spawner.h): it
+ *                         reads only what sandbox_start set and the slot,
+ *                         which the loop leaves alone until the result;
  *   sandbox_slot_apply    at lease: the deploy's "resources", written to the
  *                         leaf of the warm agent (no new agent);
  *   sandbox_slot_oom_kills  when the workload ended;

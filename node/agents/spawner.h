@@ -1,0 +1,71 @@
+/* spawner: the process tier's agents created off the loop thread.
+ *
+ * Starting an agent in its sandbox costs the calling thread milliseconds:
+ * clone(2) builds the pid, mount, ipc, uts and net namespaces inside the
+ * call, CLONE_VFORK then waits for the exec, and on cgroup v1 the first
+ * write of a pid to a leaf's cgroup.procs waits for an RCU grace period
+ * (0.05-12 ms measured here). Done on the loop, the refill that follows a
+ * lease blocked the Started frame of the very deploy that took the agent,
+ * and so its reply (warm.process 3-4x the floor, against 1.6x with the
+ * refill out of the way). The spawner's thread does the clone, the exec
+ * wait and the cgroup attach; the loop prepares the rest before (link,
+ * reattach socket, sandbox slot) and finishes after (epoll, handshake
+ * timer), in the job's done callback.
+ *
+ * The spawned agent is the node's child, so the loop's waitpid may see it
+ * die before its result is applied: pool_reap leaves a zombie it does not
+ * know alone while spawner_in_flight says spawns are out, and runs again
+ * after each result (node/agents/pool.c). The thread is the agents' parent
+ * for PR_SET_PDEATHSIG: it lives until spawner_stop, after the pools.
+ *
+ * Loop thread for every call; the job's fields below "thread" are written
+ * by the thread and read by done, on the loop, once it runs. */
+#ifndef NEXC_NODE_AGENTS_SPAWNER_H
+#define NEXC_NODE_AGENTS_SPAWNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "api/nxerr.h"
+#include "node/sandbox/nsspawn.h"
+
+struct node;
+struct sandbox;
+struct sandbox_slot;
+
+struct spawn_job {
+  struct spawn_job *next;
+  /* Set by the caller; argv and every string in it are the job's own
+   * (spawner_job_new copies them), so is spec.argv; fd3 and fd4 of spec
+   * are closed by the thread once the child has its copies. */
+  struct nsspawn spec;
+  struct sandbox *sb; /* the slot's leaf gets the pid (sandbox_slot_attach) */
+  struct sandbox_slot *slot;
+  void (*done) (struct spawn_job *job); /* on the loop; frees nothing: spawner does */
+  void *ud;
+  /* thread */
+  pid_t pid;          /* > 0: the child exists (even when attach failed: killed) */
+  bool attach_failed; /* the child was SIGKILLed, reap it as usual */
+  struct nxerr err;   /* when pid <= 0 or attach_failed */
+};
+
+/* A job for path with a copy of argv (NULL-terminated) and envp. */
+struct spawn_job *spawner_job_new (const char *path, char *const *argv, char *const *envp);
+
+/* Queue job (the spawner owns it from now on; starts the thread at the
+ * first call). -1 with err when the thread cannot start: the job is freed
+ * and its fds are not closed (the caller still owns them). */
+int spawner_submit (struct node *n, struct spawn_job *job, struct nxerr *err);
+
+/* Jobs submitted whose done has not run yet. */
+size_t spawner_in_flight (const struct node *n);
+
+/* Wait for every queued job and run their done callbacks now (before the
+ * pools are freed at shutdown). */
+void spawner_drain (struct node *n);
+
+/* After the pools are gone: stop the thread. */
+void spawner_stop (struct node *n);
+
+#endif
