@@ -69,6 +69,8 @@ struct agent {
   void (*on_ready) (struct agent *a, bool ok, void *ud);
   void *ud;
   struct sandbox_slot *slot; /* process tier: released once reaped (pool.c) */
+  bool cg_leaf;              /* tier none: in its cgroup leaf (node/sandbox/cgnone.h), emptied
+                                and removed once reaped (pool.c) */
   struct pool *pool;         /* the pool that spawned it (node->pool or node->fn_pool) */
   /* Reattach (node/workload/reattach.h): the agent's listening unix socket, made by
    * the node before the spawn (unlinked when the agent is freed). */
