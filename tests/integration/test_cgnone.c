@@ -145,15 +145,6 @@ count_named (const char *name)
   return pids_named (name, p, 64);
 }
 
-static void
-kill_named (const char *name)
-{
-  pid_t p[64];
-  int n = pids_named (name, p, 64);
-  for (int i = 0; i < n; i++)
-    kill (p[i], SIGKILL);
-}
-
 static int
 teardown (void **state)
 {
@@ -163,10 +154,9 @@ teardown (void **state)
   /* What a failed assertion left (on the old code: forker's orphans). */
   for (int i = 0; i < f->n_names; i++)
     {
-      int left = count_named (f->names[i]);
+      int left = harness_kill_procs (f->names[i]);
       if (left)
-        printf ("test_cgnone: %d processes of %s left: killed\n", left, f->names[i]);
-      kill_named (f->names[i]);
+        printf ("test_cgnone: %d processes of %s were left: killed\n", left, f->names[i]);
     }
   nexc_client_free (f->c);
   natsConnection_Destroy (f->nc);
