@@ -5,8 +5,11 @@
  * SIGKILLed (the agent, a subreaper, kills them only while it lives). A
  * restarted node keeps the leaf of an agent it reattaches, processes and
  * all, and owns it again: that agent's SIGKILL later still takes its
- * workload's processes with it. Skipped (77) where the node cannot make a
- * cgroup (not root, no cgroup file system). */
+ * workload's processes with it. Without a cgroup (cgroup "none") the tier
+ * runs as before and INFO and the start log say so. The first two run on
+ * v2 where cgroup2 is mounted ("auto"), then again with cgroup "v1" where a
+ * v1 hierarchy is. Skipped (77) where the node cannot make a cgroup (not
+ * root, no cgroup file system). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -68,26 +71,28 @@ contained (struct fixture *f)
   return on;
 }
 
-/* Whether a cgroup file system is mounted (v1 or v2). */
+/* Whether a cgroup file system of type type ("cgroup2", "cgroup": v1) is
+ * mounted; NULL: either. */
 static bool
-have_cgroupfs (void)
+have_cgroupfs (const char *type)
 {
   FILE *fp = fopen ("/proc/self/mounts", "r");
-  char line[512];
+  char line[512], v1[16] = " cgroup ", v2[16] = " cgroup2 ";
   bool found = false;
   while (fp && !found && fgets (line, sizeof line, fp))
-    found = strstr (line, " cgroup2 ") != NULL || strstr (line, " cgroup ") != NULL;
+    found = ((type == NULL || strcmp (type, "cgroup") == 0) && strstr (line, v1) != NULL)
+            || ((type == NULL || strcmp (type, "cgroup2") == 0) && strstr (line, v2) != NULL);
   if (fp)
     fclose (fp);
   return found;
 }
 
 static int
-setup (void **state)
+start (void **state, const char *cgroup_mode)
 {
   struct fixture *f = calloc (1, sizeof *f);
   struct nxerr err = { 0 };
-  if (geteuid () != 0 || !have_cgroupfs ())
+  if (geteuid () != 0 || !have_cgroupfs (NULL))
     {
       printf ("test_cgnone: skipped: the node makes cgroups as root, on a cgroup file system\n");
       free (f);
@@ -96,8 +101,8 @@ setup (void **state)
   assert_int_equal (nkey_pair_generate (NKEY_ACCOUNT, &f->issuer, &err), 0);
   snprintf (f->config, sizeof f->config,
             "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":300,"
-            "\"valid_issuers\":[\"%s\"]}",
-            f->issuer.public_text);
+            "\"cgroup\":\"%s\",\"valid_issuers\":[\"%s\"]}",
+            cgroup_mode, f->issuer.public_text);
   harness_start_nats (&f->h);
   f->nc = harness_connect (&f->h);
   assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
@@ -105,6 +110,31 @@ setup (void **state)
   harness_start_node (&f->h, f->config, NULL);
   *state = f;
   return 0;
+}
+
+static int
+setup (void **state)
+{
+  return start (state, "auto"); /* v2 wherever cgroup2 is mounted */
+}
+
+/* The v1 backend too, where there is a v1 hierarchy (hybrid hosts). */
+static int
+setup_v1 (void **state)
+{
+  if (!have_cgroupfs ("cgroup"))
+    {
+      printf ("test_cgnone: no v1 hierarchy here: the v1 part is skipped\n");
+      *state = NULL;
+      return 0;
+    }
+  return start (state, "v1");
+}
+
+static int
+setup_cgroups_off (void **state)
+{
+  return start (state, "none");
 }
 
 /* Pids of processes whose whole command line is name (a workload and the
@@ -149,6 +179,8 @@ static int
 teardown (void **state)
 {
   struct fixture *f = *state;
+  if (f == NULL)
+    return 0;
   if (f->h.node_pid > 0)
     harness_stop_node (&f->h, SIGTERM);
   /* What a failed assertion left (on the old code: forker's orphans). */
@@ -260,6 +292,8 @@ static void
 test_killed_agent_takes_its_workload (void **state)
 {
   struct fixture *f = *state;
+  if (f == NULL)
+    skip ();
   char name[64], leaf[512];
   char *id = deploy_forker (f, "cgnkill", name);
   pid_t agent = agent_of (name);
@@ -283,6 +317,8 @@ static void
 test_reattached_agent_keeps_its_leaf (void **state)
 {
   struct fixture *f = *state;
+  if (f == NULL)
+    skip ();
   char name[64], before[512], after[512];
   pid_t pids[16], again[16];
   char *id = deploy_forker (f, "cgnkeep", name);
@@ -329,12 +365,39 @@ test_reattached_agent_keeps_its_leaf (void **state)
   free (id);
 }
 
+/* Without a cgroup the tier runs as before, and says what it cannot do:
+ * at start, and in INFO. */
+static void
+test_uncontained_is_said (void **state)
+{
+  struct fixture *f = *state;
+  json_t *in = info (f);
+  json_t *sb = json_object_get (json_object_get (json_object_get (in, "data"), "nexc"), "sandbox");
+  assert_true (json_is_false (json_object_get (sb, "descendants_contained")));
+  assert_string_equal (json_string_value (json_object_get (sb, "cgroup")), "none");
+  assert_non_null (strstr (json_string_value (json_object_get (sb, "not_contained")),
+                           "cgroups are off in the configuration"));
+  json_decref (in);
+  assert_true (harness_node_log_has (&f->h, "no cgroup to contain workloads"));
+  /* Deploys still run and stop as before. */
+  char name[64];
+  char *id = deploy_forker (f, "cgnoff", name);
+  struct nxerr err = { 0 };
+  if (nexc_stop (f->c, f->h.node_id, id, name, &f->issuer, &err) < 0)
+    fail_msg ("stop %s: %s", name, err.msg);
+  assert_int_equal (wait_gone (name), 0);
+  free (id);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_killed_agent_takes_its_workload, setup, teardown),
     cmocka_unit_test_setup_teardown (test_reattached_agent_keeps_its_leaf, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_uncontained_is_said, setup_cgroups_off, teardown),
+    cmocka_unit_test_setup_teardown (test_killed_agent_takes_its_workload, setup_v1, teardown),
+    cmocka_unit_test_setup_teardown (test_reattached_agent_keeps_its_leaf, setup_v1, teardown),
   };
   return cmocka_run_group_tests_name ("cgnone", tests, NULL, NULL);
 }
