@@ -3,9 +3,10 @@
  *
  * agent: the node's side of one nexc-agent process and its link.
  *
- * Spawned with posix_spawn in tier "none", with clone into new namespaces
- * in tier "process" (node/sandbox/nsspawn.h; never fork: the node is
- * multithreaded), the SEQPACKET link as fd 3, an empty signal mask and
+ * Spawned with posix_spawn (or by the zygote) in tier "none", then moved
+ * into a cgroup leaf of its own (node/sandbox/cgnone.h), with clone into new
+ * namespaces in tier "process" (node/sandbox/nsspawn.h; never fork: the node
+ * is multithreaded), the SEQPACKET link as fd 3, an empty signal mask and
  * default dispositions.
  * Every frame from the agent is hostile input: a frame that is malformed or
  * not allowed in the agent's state kills the agent (agent_kill).
