@@ -35,6 +35,7 @@
 #include "node/deployments/deployments.h"
 #include "node/control/metrics.h"
 #include "node/agents/pool.h"
+#include "node/sandbox/cgnone.h"
 #include "node/sandbox/preflight.h"
 #include "node/workload/creds.h"
 #include "node/workload/reattach.h"
@@ -325,12 +326,21 @@ find_agent (const char *argv0, const struct config *cfg)
 }
 
 /* The process tier's preflight and leftover sweep, sparing (and taking
- * back the uids of) the sandboxes whose agents answered reattach_open. */
+ * back the uids of) the sandboxes whose agents answered reattach_open; in
+ * tier none the cgroup of its agents, sparing the leaves of those agents. */
 static int
 start_sandbox (struct node *n, struct nxerr *err)
 {
   cleanup_free uint32_t *kept = NULL;
-  size_t n_kept = reattach_kept_uids (n, &kept);
+  cleanup_free pid_t *kept_pids = NULL;
+  size_t n_kept;
+  if (n->cfg.sandbox == SANDBOX_NONE)
+    {
+      n_kept = reattach_kept_pids (n, &kept_pids);
+      cgnone_start (n, kept_pids, n_kept);
+      return 0;
+    }
+  n_kept = reattach_kept_uids (n, &kept);
   return sandbox_start (n, &(struct sandbox_keep){ kept, n_kept }, err);
 }
 
@@ -518,6 +528,7 @@ cmd_up (int argc, char **argv)
       log_error ("%s", err.msg);
       pool_free (n.pool);
       sandbox_stop (&n);
+      cgnone_stop (&n);
       if (n.nc)
         natsConnection_Destroy (n.nc);
       nats_Close ();
@@ -553,6 +564,7 @@ cmd_up (int argc, char **argv)
   zygote_stop (&n);
   spawner_stop (&n); /* after the pools: its thread is the parent their PDEATHSIG follows */
   sandbox_stop (&n); /* the pool is gone: finish cleaning, remove the node cgroup */
+  cgnone_stop (&n);
   reattach_close (&n);
 
   /* shutdown_finish has stopped workloads, killed agents and sent node_stopped. */

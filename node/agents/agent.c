@@ -18,6 +18,7 @@
 #include "api/xalloc.h"
 #include "node/agents/agent_sock.h"
 #include "node/core/node.h"
+#include "node/sandbox/cgnone.h"
 #include "node/sandbox/fsview.h"
 #include "node/agents/pool.h"
 #include "node/agents/spawner.h"
@@ -40,7 +41,7 @@ static void on_timer (struct loop_timer *t);
  * ZYGOTE_LOST an agent may hold copies of link and lfd: fail this spawn
  * (the pool retries with fresh ones). */
 static int
-spawn_plain (struct node *n, char **argv, char **envp, int link, int lfd, pid_t *pid,
+start_plain (struct node *n, char **argv, char **envp, int link, int lfd, pid_t *pid,
              struct nxerr *err)
 {
   struct nxerr zerr = { 0 };
@@ -55,6 +56,27 @@ spawn_plain (struct node *n, char **argv, char **envp, int link, int lfd, pid_t 
   if (zerr.code != EAGAIN)
     log_debug ("%s", zerr.msg);
   return spawn_with_link (n->agent_path, argv, envp, link, lfd, pid, err);
+}
+
+/* Tier none: the agent moved into a cgroup leaf of its own before its
+ * Hello, so before any Deploy: its workload and everything that forks
+ * inside it are there, and are killed with the leaf once the agent is
+ * reaped, even when the agent was SIGKILLed and could not kill them. Either
+ * way it is our child (the zygote clones with CLONE_PARENT). */
+static int
+spawn_plain (struct node *n, char **argv, char **envp, int link, int lfd, bool *leaf,
+             pid_t *pid, struct nxerr *err)
+{
+  if (start_plain (n, argv, envp, link, lfd, pid, err) < 0)
+    return -1;
+  if (cgnone_attach (n->cgnone, *pid, leaf, err) < 0)
+    {
+      kill (*pid, SIGKILL);
+      while (waitpid (*pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+      return -1;
+    }
+  return 0;
 }
 
 static struct agent *
@@ -173,6 +195,7 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
   struct agent *a;
   char *sock = NULL;
+  bool leaf = false;
   int lfd = -1;
   pid_t pid;
   int rc;
@@ -197,7 +220,7 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   argv[argc] = NULL;
   if (n->sandbox)
     return spawn_sandboxed (n, argv, argc, AGENT_ARGV_MAX, envp, sv, lfd, sock, out, err);
-  rc = spawn_plain (n, argv, envp, sv[1], lfd, &pid, err);
+  rc = spawn_plain (n, argv, envp, sv[1], lfd, &leaf, &pid, err);
   close (sv[1]);
   if (lfd >= 0)
     close (lfd);
@@ -209,6 +232,7 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
       return -1;
     }
   a = agent_new (n, pid, NULL, sock, sv[0]);
+  a->cg_leaf = leaf;
   *out = a; /* even when it cannot be watched: still reaped through the pool */
   if (agent_watch (a, err) < 0)
     {

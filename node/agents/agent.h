@@ -3,9 +3,10 @@
  *
  * agent: the node's side of one nexc-agent process and its link.
  *
- * Spawned with posix_spawn in tier "none", with clone into new namespaces
- * in tier "process" (node/sandbox/nsspawn.h, on the spawner's thread:
- * node/agents/spawner.h; never fork: the node is multithreaded), the SEQPACKET link as fd 3, an empty signal mask and
+ * Spawned with posix_spawn (or by the zygote) in tier "none", then moved
+ * into a cgroup leaf of its own (node/sandbox/cgnone.h), with clone into new
+ * namespaces in tier "process" (node/sandbox/nsspawn.h, on the spawner's
+ * thread: node/agents/spawner.h; never fork: the node is multithreaded), the SEQPACKET link as fd 3, an empty signal mask and
  * default dispositions.
  * Every frame from the agent is hostile input: a frame that is malformed or
  * not allowed in the agent's state kills the agent (agent_kill).
@@ -71,6 +72,8 @@ struct agent {
   void (*on_ready) (struct agent *a, bool ok, void *ud);
   void *ud;
   struct sandbox_slot *slot; /* process tier: released once reaped (pool.c) */
+  bool cg_leaf;              /* tier none: in its cgroup leaf (node/sandbox/cgnone.h), emptied
+                                and removed once reaped (pool.c) */
   struct pool *pool;         /* the pool that spawned it (node->pool or node->fn_pool) */
   /* Reattach (node/workload/reattach.h): the agent's listening unix socket, made by
    * the node before the spawn (unlinked when the agent is freed). */

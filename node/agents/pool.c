@@ -12,6 +12,7 @@
 #include "node/agents/agent.h"
 #include "node/core/node.h"
 #include "node/agents/agent_sock.h"
+#include "node/sandbox/cgnone.h"
 #include "node/sandbox/sandbox.h"
 #include "node/agents/spawner.h"
 #include "node/agents/zygote.h"
@@ -266,10 +267,17 @@ pool_agent_started (struct pool *p, struct agent *a)
 }
 
 /* Once reaped, every process of the sandbox is gone (the agent was pid 1
- * of its pid namespace): take the sandbox apart. */
+ * of its pid namespace): take the sandbox apart. In tier none the agent's
+ * cgroup leaf may still hold what its workload forked (a SIGKILLed agent
+ * kills nothing): all of it is killed now, and the leaf removed. */
 static void
 release_sandbox (struct pool *p, struct agent *a)
 {
+  if (a->cg_leaf)
+    {
+      cgnone_release (p->node->cgnone, a->pid);
+      a->cg_leaf = false;
+    }
   if (a->slot == NULL)
     return;
   sandbox_slot_release (p->node->sandbox, a->slot);
@@ -416,9 +424,11 @@ pool_free (struct pool *p)
       a->idle = false;
       if (a->detached)
         {
-          /* Its sandbox stays as it is, for the node that reattaches it. */
+          /* Its sandbox (or leaf) stays as it is, for the node that
+           * reattaches it. */
           free (a->slot);
           a->slot = NULL;
+          a->cg_leaf = false;
           free_agent (a);
           continue;
         }

@@ -34,6 +34,7 @@ struct agent_socks;
 struct spawner;
 struct logstream;
 struct creds;
+struct cgnone;
 
 struct node_counters {
   uint64_t deploys_ok;
@@ -98,6 +99,7 @@ struct node {
   struct logstream *logstream; /* the log stream for replay, or NULL (node/bus/logstream.h) */
   struct outbox *outbox;  /* lifecycle events until the server confirms them (node/bus/outbox.h) */
   struct sandbox *sandbox; /* process tier (node/sandbox/sandbox.h); NULL in tier none */
+  struct cgnone *cgnone;   /* tier none's cgroup leaves (node/sandbox/cgnone.h); NULL in tier process */
   struct artifact_cache *cache;
   struct replay *replay;
   struct creds *creds; /* workload_creds' signing key (node/workload/creds.h); NULL: off */

@@ -373,6 +373,29 @@ cgroup_setup (struct cgroups *cg, const char *probe_leaf, struct nxerr *err)
   return 0;
 }
 
+int
+cgroup_setup_contain (struct cgroups *cg, struct nxerr *err)
+{
+  /* pids first: the cheapest to create, and a v1 memory cgroup is costly. */
+  static const enum cg_ctrl order[] = { CG_PIDS, CG_CPU, CG_MEMORY };
+  int c = -1;
+  memset (cg->have, 0, sizeof cg->have);
+  if (cg->version == CG_V2)
+    c = 0;
+  else if (cg->version == CG_V1)
+    for (size_t i = 0; i < sizeof order / sizeof order[0] && c < 0; i++)
+      if (cg->dir[order[i]][0] != '\0')
+        c = (int) order[i];
+  if (c < 0)
+    return nxerr_set (err, ENOENT, "no cgroup hierarchy is mounted");
+  if (cg_make_dir (cg->dir[c], err) < 0)
+    return -1;
+  cg->created = true;
+  if (cg->version == CG_V1)
+    cg->have[c] = true;
+  return 0;
+}
+
 /* The distinct node cgroup directories (v1 hierarchies may be co-mounted). */
 static size_t
 node_dirs (const struct cgroups *cg, const char *out[CG_NCTRL])

@@ -84,6 +84,13 @@ int cgroup_detect (struct cgroups *cg, enum cg_mode mode, const char *root,
 /* Create the node cgroup and find which controllers take limits (by writing
  * them to a probe leaf named probe_leaf). Sets have[] and why[]. */
 int cgroup_setup (struct cgroups *cg, const char *probe_leaf, struct nxerr *err);
+/* Containment only (tier none, node/sandbox/cgnone.h), instead of
+ * cgroup_setup: the node cgroup made in one hierarchy, no controller
+ * enabled, no limit written. v2: the unified hierarchy (cgroup.kill); v1:
+ * the first of the pids, cpu and memory hierarchies that is mounted, the one
+ * have[] names, so that the backend makes its leaves there (have[] then says
+ * where the leaves are, not that anything is limited). */
+int cgroup_setup_contain (struct cgroups *cg, struct nxerr *err);
 /* Kill and remove every leaf under the node cgroup (leftovers of a crashed
  * run). Returns how many leaves were removed; err lists what could not be. */
 int cgroup_sweep (struct cgroups *cg, int *removed, struct nxerr *err);

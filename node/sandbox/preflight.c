@@ -20,6 +20,7 @@
 #include "api/log.h"
 #include "api/timefmt.h"
 #include "api/xalloc.h"
+#include "node/sandbox/cgnone.h"
 #include "node/sandbox/nsspawn.h"
 #include "node/core/rmtree.h"
 #include "node/sandbox/sandbox.h"
@@ -498,6 +499,29 @@ check_cgroups (const struct preflight_opts *o, struct preflight *pf)
     }
 }
 
+/* Tier none: whether each agent's processes can be held in a cgroup leaf
+ * (node/sandbox/cgnone.h). Soft: without it the tier runs as before. */
+static void
+check_containment (const struct preflight_opts *o, struct preflight *pf)
+{
+  struct nxerr err = { 0 };
+  struct pf_row *r;
+  if (cgnone_probe (&pf->cg, o->cfg, o->cgroup_name, &err) == 0)
+    {
+      row (pf, "containment", PF_OK, false,
+           "each agent with its workload's processes in a cgroup leaf under %s (%s), killed as "
+           "a whole when the agent ends",
+           cgnone_leaves_dir (&pf->cg), pf->cg.ops->name);
+      return;
+    }
+  r = row (pf, "containment", PF_DEGRADED, false,
+           "%s: descendants not contained: a workload's processes that leave its process group "
+           "(setsid) outlive its agent when the agent is killed",
+           err.msg);
+  fix (r, "run the node as root with a cgroup file system mounted (cgroup2, or a v1 pids, cpu "
+          "or memory hierarchy), and cgroup not \"none\"");
+}
+
 /* A real agent, spawned as agents are, builds a sandbox and checks it. */
 static void
 check_selftest (const struct preflight_opts *o, struct preflight *pf, uint32_t uid)
@@ -652,8 +676,11 @@ preflight_run (const struct preflight_opts *o, struct preflight *pf)
         uidrange_release (&pf->uids, uid);
     }
   else
-    row (pf, "sandbox", PF_SKIPPED, false,
-         "tier \"none\": workloads run as plain processes with the node's privileges");
+    {
+      row (pf, "sandbox", PF_SKIPPED, false,
+           "tier \"none\": workloads run as plain processes with the node's privileges");
+      check_containment (o, pf);
+    }
   if (o->servers)
     check_nats (o, pf);
 }

@@ -9,7 +9,10 @@
  * which a real agent builds a sandbox and a child inside verifies it.
  * Soft: each cgroup controller (memory, pids, cpu); a missing one turns
  * that limit off, said in a log line, the tag nex.sandbox.disabled and
- * INFO. Runs before any thread exists. */
+ * INFO. Tier none has one soft row of its own, "containment": whether each
+ * agent's processes can be held in a cgroup leaf (node/sandbox/cgnone.h;
+ * pf->cg then holds the node cgroup it made). Runs before any thread
+ * exists. */
 #ifndef NEXC_NODE_PREFLIGHT_H
 #define NEXC_NODE_PREFLIGHT_H
 
@@ -35,7 +38,7 @@ struct pf_row {
 struct preflight {
   struct pf_row rows[PF_MAX_ROWS];
   size_t n;
-  struct cgroups cg; /* detected, node cgroup created (process tier) */
+  struct cgroups cg; /* detected, node cgroup created (process tier; tier none: containment) */
   /* Process tier: the lock dir open, the blocks of the sandboxes being
    * reattached taken back and the one of the self-test held. Moved into
    * the sandbox by sandbox_start; otherwise uidrange_free it. */

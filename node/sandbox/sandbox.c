@@ -16,6 +16,7 @@
 #include "api/xalloc.h"
 #include "node/core/identity.h"
 #include "node/core/node.h"
+#include "node/sandbox/cgnone.h"
 #include "node/sandbox/preflight.h"
 #include "node/core/rmtree.h"
 #include "node/sandbox/uidrange.h"
@@ -640,6 +641,7 @@ sandbox_write_info (const struct node *n, struct jsonw *w)
     {
       jsonw_kstr (w, "tier", "none");
       jsonw_kbool (w, "unsafe", true);
+      cgnone_write_info (n, w);
       jsonw_obj_end (w);
       return;
     }

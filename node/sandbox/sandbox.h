@@ -1,5 +1,6 @@
 /* Room node/sandbox/: isolation prepared by the node: uids, working dirs,
- * cgroups, namespaces (nsspawn), host checks (preflight).
+ * cgroups, namespaces (nsspawn), host checks (preflight), and tier none's
+ * process containment (cgnone).
  *
  * sandbox: the node's side of the process tier.
  *

@@ -26,6 +26,7 @@
 #include "node/state/journal.h"
 #include "node/core/node.h"
 #include "node/workload/restart.h"
+#include "node/sandbox/cgnone.h"
 #include "node/sandbox/sandbox.h"
 #include "node/workload/supervise.h"
 #include "node/workload/workload.h"
@@ -221,13 +222,31 @@ reattach_kept_uids (const struct node *n, uint32_t **out)
   return k;
 }
 
-/* A kept sandbox (its uid taken back at start) whose workload is not
- * reattached after all: taken apart like any other, its uid released. */
+size_t
+reattach_kept_pids (const struct node *n, pid_t **out)
+{
+  const struct reattach *r = n->reattach;
+  size_t k = 0;
+  *out = NULL;
+  if (r == NULL || r->n == 0)
+    return 0;
+  *out = xcalloc (r->n, sizeof **out);
+  for (size_t i = 0; i < r->n; i++)
+    if (r->fds[i] >= 0 && r->entries[i].agent_pid > 0 && r->entries[i].agent_pid <= INT32_MAX)
+      (*out)[k++] = (pid_t) r->entries[i].agent_pid;
+  return k;
+}
+
+/* A kept sandbox (its uid taken back at start), or in tier none a kept
+ * cgroup leaf, whose workload is not reattached after all: taken apart like
+ * any other, its uid released, what runs in the leaf killed. */
 static void
 drop_kept_sandbox (struct node *n, const struct journal_entry *e)
 {
   struct sandbox_slot *s = NULL;
   struct nxerr err = { 0 };
+  if (e->agent_pid > 0 && e->agent_pid <= INT32_MAX && cgnone_adopt (n->cgnone, (pid_t) e->agent_pid))
+    cgnone_release (n->cgnone, (pid_t) e->agent_pid);
   if (n->sandbox && e->sandbox_uid && e->sandbox_uid <= UINT32_MAX
       && sandbox_slot_adopt (n->sandbox, (uint32_t) e->sandbox_uid, &s, &err) == 0)
     sandbox_slot_release (n->sandbox, s);
@@ -423,7 +442,10 @@ reattach_run (struct node *n)
                        REATTACH_TIMEOUT_MS, &err);
       r->fds[i] = -1; /* the agent's now */
       if (a != NULL)
-        w->agent = a;
+        {
+          w->agent = a;
+          a->cg_leaf = cgnone_adopt (n->cgnone, a->pid); /* spared by cgnone_start's sweep */
+        }
       if (a == NULL)
         {
           log_error ("workload %s: reattach: %s", w->id, err.msg);

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "api/nxerr.h"
 #include "api/frame.h"
@@ -39,6 +40,9 @@ int reattach_open (struct node *n, struct nxerr *err);
 /* The sandbox uids of the agents that answered (a struct sandbox_keep's
  * list): malloc'd into *out; returns how many. */
 size_t reattach_kept_uids (const struct node *n, uint32_t **out);
+/* The same for tier none: the pids of the agents that answered, whose
+ * cgroup leaves (node/sandbox/cgnone.h) are kept. */
+size_t reattach_kept_pids (const struct node *n, pid_t **out);
 void reattach_run (struct node *n);
 void reattach_close (struct node *n);
 

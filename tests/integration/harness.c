@@ -1082,6 +1082,35 @@ harness_find_proc (const char *argv0, pid_t *ppid)
   return found;
 }
 
+int
+harness_kill_procs (const char *argv0)
+{
+  DIR *d = opendir ("/proc");
+  struct dirent *e;
+  int n = 0;
+  while (d != NULL && (e = readdir (d)) != NULL)
+    {
+      char p[300], buf[512];
+      ssize_t got;
+      int fd;
+      if (e->d_name[0] < '1' || e->d_name[0] > '9')
+        continue;
+      snprintf (p, sizeof p, "/proc/%s/cmdline", e->d_name);
+      if ((fd = open (p, O_RDONLY | O_CLOEXEC)) < 0)
+        continue;
+      got = read (fd, buf, sizeof buf - 1);
+      close (fd);
+      if (got <= 0)
+        continue;
+      buf[got] = '\0';
+      if (strcmp (buf, argv0) == 0 && kill ((pid_t) atoi (e->d_name), SIGKILL) == 0)
+        n++;
+    }
+  if (d)
+    closedir (d);
+  return n;
+}
+
 bool
 harness_node_log_has (struct harness *h, const char *needle)
 {

@@ -125,6 +125,10 @@ bool harness_node_log_has (struct harness *h, const char *needle);
  * (when not NULL); 0 when there is none. */
 pid_t harness_find_proc (const char *argv0, pid_t *ppid);
 
+/* SIGKILL every process whose whole command line is argv0 (what a failed
+ * test left of a workload); returns how many there were. */
+int harness_kill_procs (const char *argv0);
+
 /* Dump the node's log to stderr (called on failures to help debugging). */
 void harness_dump_node_log (struct harness *h);
 
