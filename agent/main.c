@@ -336,6 +336,9 @@ agent_main (int argc, char **argv)
       sandbox_cleanup (&sb);
       return code == 0 ? AGENT_EXIT_OK : AGENT_EXIT_INTERNAL;
     }
+  /* Before the Hello: the Deploy then finds its process already inside. */
+  if (sandbox_stem_start (&sb, &err) < 0)
+    log_warn ("%s: deploys take the direct path", err.msg);
   if (check_link_fd (o.fd, &err) < 0 || (sigfd = setup_signals (&err)) < 0
       || agent_init (&a, &sb, o.fd, sigfd, &err) < 0
       || (o.listen_fd >= 0 && check_listen_fd (o.listen_fd, &err) < 0))

@@ -47,6 +47,7 @@ sandbox_parse (const char *name, struct sandbox *out, struct nxerr *err)
     if (strcmp (name, tier_names[i]) == 0)
       {
         out->tier = (enum sandbox_tier) i;
+        stem_init (&out->stem);
         return 0;
       }
   return nxerr_set (err, EINVAL, "unknown sandbox tier \"%s\" (known: none, process)", name);
@@ -165,6 +166,32 @@ sandbox_prepare (struct sandbox *sb, const Nexc__Agent__Deploy *d, struct nxerr 
   return 0;
 }
 
+int
+sandbox_stem_start (struct sandbox *sb, struct nxerr *err)
+{
+  if (sb->tier != SANDBOX_PROCESS)
+    return 0;
+  sb->host_ro = false;
+  if (rootfs_plan (&sb->rootfs, sb->state_dir, sb->workdir, NULL, 0, err) < 0)
+    return nxerr_wrap (err, "minimal root");
+  return stem_start (&sb->stem, sb, err);
+}
+
+bool
+sandbox_stem_fits (struct sandbox *sb, const Nexc__Agent__Deploy *d)
+{
+  if (!stem_ready (&sb->stem))
+    return false;
+  if (d->filesystem == NEXC__AGENT__DEPLOY__FILESYSTEM__HOST_RO || d->n_bind_ro > 0)
+    {
+      stem_discard (&sb->stem);
+      return false;
+    }
+  sb->rlimit_nproc = d->rlimit_nproc;
+  sb->rlimit_nofile = d->rlimit_nofile ? d->rlimit_nofile : DEFAULT_NOFILE;
+  return true;
+}
+
 /* ---- the workload's child, between fork and fexecve ---- */
 
 static int
@@ -213,25 +240,41 @@ set_limit (int resource, uint64_t v)
 }
 
 int
+sandbox_enter_limits (uint64_t nofile, uint64_t nproc, const char **what)
+{
+  int e;
+  *what = "setrlimit(RLIMIT_NOFILE)";
+  if ((e = set_limit (RLIMIT_NOFILE, nofile ? nofile : DEFAULT_NOFILE)) != 0)
+    return e;
+  /* Per uid, and the uid is this sandbox's alone: a pids limit that holds
+   * even without the pids cgroup controller. */
+  *what = "setrlimit(RLIMIT_NPROC)";
+  if (nproc && (e = set_limit (RLIMIT_NPROC, nproc)) != 0)
+    return e;
+  return 0;
+}
+
+int
 sandbox_enter_child (const struct sandbox *sb, const char **what)
 {
   int e;
   *what = "sandbox";
   if (sb->tier == SANDBOX_NONE)
     return 0;
+  if ((e = sandbox_enter_limits (sb->rlimit_nofile, sb->rlimit_nproc, what)) != 0)
+    return e;
+  return sandbox_enter_rest (sb, what);
+}
+
+int
+sandbox_enter_rest (const struct sandbox *sb, const char **what)
+{
+  int e;
   *what = "oom_score_adj";
   if ((e = write_text ("/proc/self/oom_score_adj", WORKLOAD_OOM_SCORE)) != 0)
     return e;
   *what = "setrlimit(RLIMIT_CORE)";
   if ((e = set_limit (RLIMIT_CORE, 0)) != 0)
-    return e;
-  *what = "setrlimit(RLIMIT_NOFILE)";
-  if ((e = set_limit (RLIMIT_NOFILE, sb->rlimit_nofile ? sb->rlimit_nofile : DEFAULT_NOFILE)) != 0)
-    return e;
-  /* Per uid, and the uid is this sandbox's alone: a pids limit that holds
-   * even without the pids cgroup controller. */
-  *what = "setrlimit(RLIMIT_NPROC)";
-  if (sb->rlimit_nproc && (e = set_limit (RLIMIT_NPROC, sb->rlimit_nproc)) != 0)
     return e;
   if (!sb->host_ro && (e = rootfs_enter (&sb->rootfs, what)) != 0)
     return e;
@@ -252,6 +295,7 @@ sandbox_enter_child (const struct sandbox *sb, const char **what)
 void
 sandbox_cleanup (struct sandbox *sb)
 {
+  stem_discard (&sb->stem);
   seccomp_prog_free (sb->filter);
   sb->filter = NULL;
   rootfs_free (&sb->rootfs);

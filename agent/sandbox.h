@@ -10,6 +10,10 @@
  *                        the seccomp program (agent/seccomp.h), its own
  *                        oom_score_adj -1000 (when allowed) and no core
  *                        dumps;
+ *   sandbox_stem_start   after setup, before Hello: a child that enters
+ *                        the sandbox now and execs the Deploy's program
+ *                        later (agent/stem.h), when it keeps the default
+ *                        view; otherwise, per Deploy:
  *   sandbox_prepare      per Deploy, before fork: the rlimits it carries,
  *                        the plan of its minimal root (agent/rootfs.h)
  *                        unless it asked for "host-ro";
@@ -35,6 +39,7 @@
 #include <sys/types.h>
 
 #include "agent/rootfs.h"
+#include "agent/stem.h"
 #include "api/frame.h"
 #include "api/nxerr.h"
 
@@ -63,6 +68,8 @@ struct sandbox {
   uint64_t rlimit_nproc, rlimit_nofile;
   bool host_ro;         /* the deploy asked for "host-ro": no minimal root */
   struct rootfs rootfs; /* the minimal root's plan otherwise */
+  /* A child already inside, waiting for its deploy (agent/stem.h) */
+  struct stem stem;
 };
 
 /* Parse a --sandbox value; -1 with err when unknown. */
@@ -71,8 +78,21 @@ int sandbox_parse (const char *name, struct sandbox *out, struct nxerr *err);
 const char *sandbox_name (const struct sandbox *sb);
 int sandbox_setup (struct sandbox *sb, struct nxerr *err);
 int sandbox_prepare (struct sandbox *sb, const Nexc__Agent__Deploy *d, struct nxerr *err);
-/* 0, or an errno value; *what names the step that failed. */
+/* Process tier, after sandbox_setup: fork the stem (agent/stem.h) for the
+ * default view. Tier none: nothing. */
+int sandbox_stem_start (struct sandbox *sb, struct nxerr *err);
+/* Whether the stem can run d (it keeps the default view); sets the
+ * Deploy's rlimits as sandbox_prepare does. A Deploy it cannot run
+ * discards it: the direct path then does sandbox_prepare. */
+bool sandbox_stem_fits (struct sandbox *sb, const Nexc__Agent__Deploy *d);
+/* 0, or an errno value; *what names the step that failed.
+ * sandbox_enter_child = sandbox_enter_limits (the Deploy's rlimits), then
+ * sandbox_enter_rest (everything else, which no Deploy changes as long as
+ * it keeps the minimal root without bind_ro: what agent/stem.h does ahead
+ * of the deploy). The limits only lower, so they may come last. */
 int sandbox_enter_child (const struct sandbox *sb, const char **what);
+int sandbox_enter_limits (uint64_t nofile, uint64_t nproc, const char **what);
+int sandbox_enter_rest (const struct sandbox *sb, const char **what);
 /* Write one line per verified property to fd ("ok <what>" / "fail <what>:
  * <reason>"); 0 when all passed. Called after sandbox_setup. */
 int sandbox_selftest (struct sandbox *sb, int fd);

@@ -20,10 +20,7 @@
 #include "api/xalloc.h"
 
 /* What the child reports on the status pipe when it cannot exec. */
-struct child_failure {
-  int err;
-  char what[48];
-};
+#define child_failure exec_failure
 
 /* Descendants handled per /proc scan; more simply take another round. */
 #define SCAN_MAX 256
@@ -262,6 +259,40 @@ await_exec (int status_r, char *what, size_t what_n)
   return f.err;
 }
 
+/* The direct path: clone, enter the sandbox, exec. 0 with *pid, or the
+ * child's errno with what filled (the child reaped). */
+static int
+spawn_direct (const struct child_args *proto, pid_t *pid, char *what, size_t what_n,
+              struct nxerr *err)
+{
+  struct child_args c = *proto;
+  int status[2] = { -1, -1 };
+  int e;
+  if (pipe2 (status, O_CLOEXEC) < 0)
+    return nxerr_sys (err, errno, "pipe");
+  c.status_w = status[1];
+  *pid = spawn_child (&c);
+  if (*pid < 0)
+    {
+      e = errno;
+      close (status[0]);
+      close (status[1]);
+      return nxerr_sys (err, e, "clone");
+    }
+  /* Also from this side, so the group exists before we may signal it. EACCES
+   * (the child already exec'd) and ESRCH are fine: it did it itself. */
+  setpgid (*pid, *pid);
+  close (status[1]);
+  e = await_exec (status[0], what, what_n);
+  close (status[0]);
+  if (e != 0)
+    {
+      waitpid (*pid, NULL, 0);
+      return nxerr_sys (err, e, "%s", what);
+    }
+  return 0;
+}
+
 int
 workload_spawn (struct workload *w, const Nexc__Agent__Deploy *d, int exe_fd,
                 struct sandbox *sb, struct nxerr *err)
@@ -269,12 +300,12 @@ workload_spawn (struct workload *w, const Nexc__Agent__Deploy *d, int exe_fd,
   cleanup_free char **argv = NULL;
   char **envp = NULL;
   cleanup_close int devnull = -1;
-  int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, status[2] = { -1, -1 };
+  int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
   struct child_args c;
-  char what[48];
+  char what[48] = "";
   bool script = false;
   pid_t pid;
-  int e, rc = -1;
+  int rc = -1, r = STEM_GONE;
 
   if (check_artifact (d, exe_fd, &script, err) < 0)
     return -1;
@@ -282,15 +313,13 @@ workload_spawn (struct workload *w, const Nexc__Agent__Deploy *d, int exe_fd,
   if (envp == NULL)
     return -1;
   argv = build_argv (d);
-  if (sandbox_prepare (sb, d, err) < 0)
-    goto out;
   devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull < 0)
     {
       nxerr_sys (err, errno, "open /dev/null");
       goto out;
     }
-  if (pipe2 (out, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0 || pipe2 (status, O_CLOEXEC) < 0)
+  if (pipe2 (out, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0)
     {
       nxerr_sys (err, errno, "pipe");
       goto out;
@@ -298,27 +327,22 @@ workload_spawn (struct workload *w, const Nexc__Agent__Deploy *d, int exe_fd,
   c = (struct child_args){ .agent = getpid (),
                            .devnull = w->in_file >= 0 ? w->in_file : devnull,
                            .out_w = w->out_file >= 0 ? w->out_file : out[1],
-                           .err_w = errp[1], .status_w = status[1], .exe_fd = exe_fd,
+                           .err_w = errp[1], .status_w = -1, .exe_fd = exe_fd,
                            .script = script, .argv = argv, .envp = envp, .sb = sb };
-  pid = spawn_child (&c);
-  if (pid < 0)
+  if (sandbox_stem_fits (sb, d))
     {
-      nxerr_sys (err, errno, "clone");
-      goto out;
+      struct stem_exec x = { .argv = argv, .envp = envp,
+                             .fds = { c.devnull, c.out_w, c.err_w, exe_fd },
+                             .script = script, .nofile = sb->rlimit_nofile,
+                             .nproc = sb->rlimit_nproc };
+      r = stem_go (&sb->stem, &x, &pid, what, sizeof what, err);
     }
-
-  /* Also from this side, so the group exists before we may signal it. EACCES
-   * (the child already exec'd) and ESRCH are fine: it did it itself. */
-  setpgid (pid, pid);
-  close (status[1]);
-  status[1] = -1;
-  e = await_exec (status[0], what, sizeof what);
-  if (e != 0)
+  if (r == STEM_GONE)
+    r = sandbox_prepare (sb, d, err) < 0 ? -1 : spawn_direct (&c, &pid, what, sizeof what, err);
+  if (r < 0)
     {
-      waitpid (pid, NULL, 0);
-      nxerr_sys (err, e, "%s", what);
       /* The usual cause, said where the user reads it. */
-      if (e == ENOENT && strcmp (what, "fexecve") == 0 && sb->tier == SANDBOX_PROCESS
+      if (err->code == ENOENT && strcmp (what, "fexecve") == 0 && sb->tier == SANDBOX_PROCESS
           && !sb->host_ro)
         nxerr_wrap (err, "the minimal root has no loader or interpreter for this executable "
                          "(a dynamic one needs \"filesystem\": {\"bind_ro\": [its loader and "
@@ -341,7 +365,6 @@ out:
     {
       closep (&out[i]);
       closep (&errp[i]);
-      closep (&status[i]);
     }
   return rc;
 }

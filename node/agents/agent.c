@@ -130,8 +130,6 @@ on_spawned (struct spawn_job *j)
       a->pid = j->pid;
       if (a->state == AGENT_DEAD) /* given up while it was being made */
         kill (a->pid, SIGKILL);
-      else if (j->attach_failed)
-        agent_kill (a, j->err.msg);
       else if (agent_watch (a, &err) < 0)
         agent_kill (a, err.msg);
     }
@@ -141,8 +139,8 @@ on_spawned (struct spawn_job *j)
 }
 
 /* Tier process: a prepared sandbox (uid, working dir, cgroup leaf), the
- * agent as pid 1 of new namespaces, moved into its leaf before it can
- * fork. The clone and the attach run on the spawner's thread; the agent
+ * agent as pid 1 of new namespaces, in its leaf before it runs (it moves
+ * itself in before its exec). The clone runs on the spawner's thread; the agent
  * is SPAWNING with no pid (and no epoll) until on_spawned. Takes link[1]
  * and lfd in every case. */
 static int
@@ -150,18 +148,19 @@ spawn_sandboxed (struct node *n, char **argv, size_t argc, size_t room, char **e
                  int link[2], int lfd, char *sock, struct agent **out, struct nxerr *err)
 {
   struct sandbox_slot *s = NULL;
+  char join[CG_NCTRL][CG_PROCS_MAX];
+  size_t njoin;
   struct spawn_job *j;
   struct agent *a;
   if (sandbox_slot_new (n->sandbox, &s, err) < 0)
     goto fail;
   argc += sandbox_slot_argv (n->sandbox, s, argv + argc, room - argc - 1);
   argv[argc] = NULL;
-  j = spawner_job_new (n->agent_path, argv, envp);
+  njoin = sandbox_slot_join (n->sandbox, s, join, CG_NCTRL);
+  j = spawner_job_new (n->agent_path, argv, envp, join, njoin);
   j->spec.fd3 = link[1];
   j->spec.fd4 = lfd >= 0 ? lfd : 0;
   j->spec.clone_flags = sandbox_clone_flags (&n->cfg);
-  j->sb = n->sandbox;
-  j->slot = s;
   j->done = on_spawned;
   a = agent_new (n, 0, s, sock, link[0]);
   a->spawn_pending = true;

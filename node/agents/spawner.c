@@ -14,7 +14,6 @@
 #include "api/xalloc.h"
 #include "node/core/loop.h"
 #include "node/core/node.h"
-#include "node/sandbox/sandbox.h"
 
 struct spawner {
   struct node *n;
@@ -55,12 +54,17 @@ free_vec (char *const *v)
 }
 
 struct spawn_job *
-spawner_job_new (const char *path, char *const *argv, char *const *envp)
+spawner_job_new (const char *path, char *const *argv, char *const *envp,
+                 const char (*join)[CG_PROCS_MAX], size_t njoin)
 {
   struct spawn_job *j = xcalloc (1, sizeof *j);
+  char **jv = xcalloc (njoin + 1, sizeof *jv);
+  for (size_t i = 0; i < njoin; i++)
+    jv[i] = xstrdup (join[i]);
   j->spec.path = path;
   j->spec.argv = copy_vec (argv);
   j->spec.envp = copy_vec (envp);
+  j->spec.join = jv;
   j->spec.fd3 = -1;
   j->spec.fd4 = -1;
   return j;
@@ -71,6 +75,7 @@ job_free (struct spawn_job *j)
 {
   free_vec (j->spec.argv);
   free_vec (j->spec.envp);
+  free_vec (j->spec.join);
   free (j);
 }
 
@@ -90,13 +95,6 @@ run_job (struct spawn_job *j)
 {
   if (nsspawn (&j->spec, &j->pid, &j->err) < 0)
     j->pid = 0;
-  else if (sandbox_slot_attach (j->sb, j->slot, j->pid, &j->err) < 0)
-    {
-      /* Not in its leaf, so not limited: it must not run. The loop's
-       * waitpid reaps it. */
-      kill (j->pid, SIGKILL);
-      j->attach_failed = true;
-    }
   /* The child holds its own copies now (or never will). */
   close (j->spec.fd3);
   if (j->spec.fd4 > 0)

@@ -2,13 +2,13 @@
  *
  * Starting an agent in its sandbox costs the calling thread milliseconds:
  * clone(2) builds the pid, mount, ipc, uts and net namespaces inside the
- * call, CLONE_VFORK then waits for the exec, and on cgroup v1 the first
- * write of a pid to a leaf's cgroup.procs waits for an RCU grace period
- * (0.05-12 ms measured here). Done on the loop, the refill that follows a
+ * call, CLONE_VFORK then waits for the child, which moves itself into its
+ * cgroup leaf (on cgroup v1 the first such write waits for an RCU grace
+ * period: 0.05-12 ms measured here) and execs. Done on the loop, the refill that follows a
  * lease blocked the Started frame of the very deploy that took the agent,
  * and so its reply (warm.process 3-4x the floor, against 1.6x with the
- * refill out of the way). The spawner's thread does the clone, the exec
- * wait and the cgroup attach; the loop prepares the rest before (link,
+ * refill out of the way). The spawner's thread does the clone and waits
+ * for the child's join and exec; the loop prepares the rest before (link,
  * reattach socket, sandbox slot) and finishes after (epoll, handshake
  * timer), in the job's done callback.
  *
@@ -28,30 +28,28 @@
 #include <sys/types.h>
 
 #include "api/nxerr.h"
+#include "node/sandbox/cgroup.h"
 #include "node/sandbox/nsspawn.h"
 
 struct node;
-struct sandbox;
-struct sandbox_slot;
 
 struct spawn_job {
   struct spawn_job *next;
-  /* Set by the caller; argv and every string in it are the job's own
-   * (spawner_job_new copies them), so is spec.argv; fd3 and fd4 of spec
-   * are closed by the thread once the child has its copies. */
+  /* Set by the caller; argv, envp and join and every string in them are
+   * the job's own (spawner_job_new copies them); fd3 and fd4 of spec are
+   * closed by the thread once the child has its copies. */
   struct nsspawn spec;
-  struct sandbox *sb; /* the slot's leaf gets the pid (sandbox_slot_attach) */
-  struct sandbox_slot *slot;
   void (*done) (struct spawn_job *job); /* on the loop; frees nothing: spawner does */
   void *ud;
   /* thread */
-  pid_t pid;          /* > 0: the child exists (even when attach failed: killed) */
-  bool attach_failed; /* the child was SIGKILLed, reap it as usual */
-  struct nxerr err;   /* when pid <= 0 or attach_failed */
+  pid_t pid;        /* > 0: the child exec'd */
+  struct nxerr err; /* when pid <= 0 */
 };
 
-/* A job for path with a copy of argv (NULL-terminated) and envp. */
-struct spawn_job *spawner_job_new (const char *path, char *const *argv, char *const *envp);
+/* A job for path with a copy of argv and envp (NULL-terminated) and of the
+ * njoin cgroup.procs files in join (node/sandbox/nsspawn.h). */
+struct spawn_job *spawner_job_new (const char *path, char *const *argv, char *const *envp,
+                                   const char (*join)[CG_PROCS_MAX], size_t njoin);
 
 /* Queue job (the spawner owns it from now on; starts the thread at the
  * first call). -1 with err when the thread cannot start: the job is freed

@@ -236,6 +236,23 @@ cg_leaf_path (char *out, size_t cap, const char *dir, const char *leaf)
   return 0;
 }
 
+size_t
+cgroup_procs_files (const struct cgroups *cg, const char *leaf, char (*out)[CG_PROCS_MAX],
+                    size_t max)
+{
+  size_t n = 0;
+  for (int c = 0; c < CG_NCTRL && n < max; c++)
+    {
+      /* The same hierarchies as the backends' attach: v2's one directory,
+       * v1's directory of each controller that is used. */
+      if (cg->version == CG_V2 ? c != 0 : !cg->have[c])
+        continue;
+      if (snprintf (out[n], CG_PROCS_MAX, "%s/%s/cgroup.procs", cg->dir[c], leaf) < CG_PROCS_MAX)
+        n++;
+    }
+  return n;
+}
+
 int
 cg_make_dir (const char *path, struct nxerr *err)
 {

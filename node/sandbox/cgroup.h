@@ -72,6 +72,13 @@ struct cgroups {
   bool created;                /* the node cgroup exists (made or found) */
 };
 
+/* The cgroup.procs file of leaf in each hierarchy the backend attaches to
+ * (v1: one per controller in use; v2: one), for a process that moves
+ * itself in by writing "0" (node/sandbox/nsspawn.h); returns how many. */
+#define CG_PROCS_MAX (CG_PATH_MAX + 96)
+size_t cgroup_procs_files (const struct cgroups *cg, const char *leaf, char (*out)[CG_PROCS_MAX],
+                           size_t max);
+
 extern const struct cgroup_ops cgroup_v1_ops;
 extern const struct cgroup_ops cgroup_v2_ops;
 

@@ -17,6 +17,7 @@
 struct child {
   const struct nsspawn *s;
   volatile int exec_errno; /* written by the child, read after the vfork wait */
+  volatile int join_failed; /* 1 + the index in s->join that failed; 0: none */
 };
 
 /* The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty mask
@@ -49,6 +50,21 @@ child_main (void *arg)
       c->exec_errno = errno;
       syscall (SYS_exit, 127);
     }
+  /* The node's other fds, now rather than at the exec: the join below may
+   * wait (an RCU grace period on cgroup v1), and a copy of the state dir's
+   * lock held meanwhile would refuse a node restarted after a crash. */
+  syscall (SYS_close_range, s->fd4 > 0 ? 5 : 4, ~0U, 0);
+  for (int i = 0; s->join && s->join[i]; i++)
+    {
+      long fd = syscall (SYS_openat, AT_FDCWD, s->join[i], O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || syscall (SYS_write, fd, "0", 1) != 1)
+        {
+          c->exec_errno = errno ? errno : EIO;
+          c->join_failed = i + 1;
+          syscall (SYS_exit, 127);
+        }
+      syscall (SYS_close, fd);
+    }
   syscall (SYS_rt_sigprocmask, SIG_SETMASK, &empty_mask, NULL, sizeof empty_mask);
   syscall (SYS_execve, s->path, s->argv, s->envp);
   c->exec_errno = errno ? errno : ENOEXEC;
@@ -59,7 +75,7 @@ child_main (void *arg)
 int
 nsspawn (const struct nsspawn *s, pid_t *pid, struct nxerr *err)
 {
-  struct child c = { s, 0 };
+  struct child c = { s, 0, 0 };
   sigset_t all, old;
   void *stack;
   pid_t p;
@@ -82,6 +98,9 @@ nsspawn (const struct nsspawn *s, pid_t *pid, struct nxerr *err)
     {
       while (waitpid (p, NULL, 0) < 0 && errno == EINTR)
         ;
+      if (c.join_failed)
+        return nxerr_sys (err, c.exec_errno, "spawn %s: join %s", s->path,
+                          s->join[c.join_failed - 1]);
       return nxerr_sys (err, c.exec_errno, "spawn %s: exec", s->path);
     }
   *pid = p;

@@ -22,9 +22,14 @@ struct nsspawn {
   int fd3;         /* becomes fd 3 of the child (CLOEXEC cleared); -1: none */
   int fd4;         /* becomes fd 4 (reattach socket); -1 or 0: none. Must not be 3 */
   int clone_flags; /* CLONE_NEWPID | CLONE_NEWNS | ... */
+  /* cgroup.procs files the child writes "0" to, first thing: it is in its
+   * cgroup leaf before its first instruction of its own, so nothing it
+   * forks can start outside (NULL-terminated; NULL: none). */
+  char *const *join;
 };
 
-/* 0 with *pid once the child exec'd; -1 with err (the child was reaped). */
+/* 0 with *pid once the child exec'd; -1 with err (the child was reaped):
+ * "join <file>" when it could not move itself into its cgroup, "exec". */
 int nsspawn (const struct nsspawn *s, pid_t *pid, struct nxerr *err);
 
 #endif

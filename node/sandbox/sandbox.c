@@ -428,14 +428,13 @@ sandbox_slot_argv (const struct sandbox *sb, const struct sandbox_slot *s, char 
   return n;
 }
 
-int
-sandbox_slot_attach (struct sandbox *sb, struct sandbox_slot *s, pid_t pid, struct nxerr *err)
+size_t
+sandbox_slot_join (const struct sandbox *sb, const struct sandbox_slot *s,
+                   char (*out)[CG_PROCS_MAX], size_t max)
 {
   if (!s->leaf)
     return 0;
-  if (sb->cg.ops->attach (&sb->cg, s->id, pid, err) < 0)
-    return nxerr_wrap (err, "sandbox %s", s->id);
-  return 0;
+  return cgroup_procs_files (&sb->cg, s->id, out, max);
 }
 
 int

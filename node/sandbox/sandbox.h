@@ -13,11 +13,11 @@
  *                         the cgroup leaf <node cgroup>/u<uid> with the
  *                         template's limits (machine_template, pids_limit);
  *   sandbox_slot_argv     the agent's command line for it;
- *   sandbox_slot_attach   the agent's pid into the leaf, right after spawn
- *                         (before its Hello: nothing has forked yet); on
- *                         the spawner's thread (node/agents/spawner.h): it
- *                         reads only what sandbox_start set and the slot,
- *                         which the loop leaves alone until the result;
+ *   sandbox_slot_join     the leaf's cgroup.procs files, which the agent's
+ *                         child writes "0" to before its exec
+ *                         (node/sandbox/nsspawn.h): in its leaf before it
+ *                         runs a single instruction of its own, so before
+ *                         it can fork;
  *   sandbox_slot_apply    at lease: the deploy's "resources", written to the
  *                         leaf of the warm agent (no new agent);
  *   sandbox_slot_oom_kills  when the workload ended;
@@ -76,8 +76,8 @@ int sandbox_slot_new (struct sandbox *sb, struct sandbox_slot **out, struct nxer
  * (pointers into s and sb, valid while both live). */
 size_t sandbox_slot_argv (const struct sandbox *sb, const struct sandbox_slot *s, char **argv,
                           size_t room);
-int sandbox_slot_attach (struct sandbox *sb, struct sandbox_slot *s, pid_t pid,
-                         struct nxerr *err);
+size_t sandbox_slot_join (const struct sandbox *sb, const struct sandbox_slot *s,
+                          char (*out)[CG_PROCS_MAX], size_t max);
 int sandbox_slot_apply (struct sandbox *sb, struct sandbox_slot *s,
                         const struct deploy_resources *res, struct nxerr *err);
 uint64_t sandbox_slot_oom_kills (struct sandbox *sb, struct sandbox_slot *s);

@@ -485,11 +485,14 @@ test_probe_sees_only_its_sandbox (void **state)
         fail_msg ("probe: %s=%s, expected %s", k, FACT (k) ? FACT (k) : "(missing)", v);     \
     }                                                                                        \
   while (0)
-  /* pid 1 of the namespace is the agent; the workload is its child. */
-  EXPECT ("pid", "2");
+  /* pid 1 of the namespace is the agent; the workload is its child: pid 2,
+   * or 3 here, under host-ro, where the agent first discards its stem
+   * (agent/stem.h: a child already inside the minimal root). */
+  if (FACT ("pid") == NULL || (strcmp (FACT ("pid"), "2") != 0 && strcmp (FACT ("pid"), "3") != 0))
+    fail_msg ("probe: pid=%s, expected 2 or 3", FACT ("pid") ? FACT ("pid") : "(missing)");
   EXPECT ("ppid", "1");
   /* Only itself in /proc: no host process, not even its agent. */
-  EXPECT ("procs", "2");
+  EXPECT ("procs", FACT ("pid"));
   EXPECT ("fds", "0,1,2");
   EXPECT ("hostname", "nexc");
   uid = (unsigned) strtoul (FACT ("uid"), NULL, 10);
