@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1122,6 +1123,149 @@ test_minimal_root_by_default (void **state)
   json_decref (facts);
 }
 
+/* The owner of a file as the host sees it: "uid:gid", or the errno name. */
+static void
+host_owner (const char *path, char *out, size_t cap)
+{
+  struct stat st;
+  if (stat (path, &st) < 0)
+    snprintf (out, cap, "%s", strerrorname_np (errno));
+  else
+    snprintf (out, cap, "%u:%u", (unsigned) st.st_uid, (unsigned) st.st_gid);
+}
+
+static void
+readlink_ns (pid_t pid, char *out, size_t cap)
+{
+  char p[64];
+  ssize_t n;
+  snprintf (p, sizeof p, "/proc/%d/ns/user", (int) pid);
+  n = readlink (p, out, cap - 1);
+  out[n > 0 ? n : 0] = '\0';
+}
+
+/* Each workload runs in a user namespace of its own that maps exactly one
+ * id, its allocated host uid (and gid), to the same number: nothing of the
+ * host's, root included, exists inside; the files it makes are that uid's
+ * on the host; it has no capability in its namespace and cannot leave or
+ * make one. The agent stays in the host's. */
+static void
+test_user_namespace_maps_one_id (void **state)
+{
+  struct fixture *f = *state;
+  const char *env[] = { "MODE=probe", "HOLD_SECONDS=30", NULL };
+  struct dep d = { .name = "usernsprobe", .key = "probe", .hash = f->hex_probe, .env = env };
+  json_t *facts = json_object (), *in, *sb, *ns, *e;
+  char want[64], got[64], path[700], host_ns[64], wl_ns[64], agent_ns[64], *id, *last;
+  const char *u;
+  pid_t pid = 0, agent = 0;
+  unsigned uid;
+  bool listed = false;
+  size_t i;
+  /* INFO says it is on, and how it maps. */
+  in = info (f);
+  sb = nexc_info (in, "sandbox");
+  ns = json_object_get (sb, "user_namespace");
+  expect_fact (ns, "mode", "auto");
+  assert_true (json_is_true (json_object_get (ns, "active")));
+  json_array_foreach (json_object_get (sb, "namespaces"), i, e)
+  listed |= strcmp (json_string_value (e), "user") == 0;
+  assert_true (listed);
+  json_decref (in);
+
+  drain (f->logs);
+  id = deploy_ok (f, &d);
+  last = collect (f, id, "done=", facts, 5000);
+  free (last);
+  u = json_string_value (json_object_get (facts, "uid"));
+  uid = (unsigned) strtoul (u ? u : "0", NULL, 10);
+  assert_true (uid >= f->uid_start && uid < f->uid_start + UID_COUNT);
+  /* Inside: one id mapped, to itself; setgroups denied for good. */
+  snprintf (want, sizeof want, "%u %u 1", uid, uid);
+  expect_fact (facts, "uid_map", want);
+  expect_fact (facts, "gid_map", want);
+  expect_fact (facts, "setgroups", "deny");
+  /* No capability in its own namespace either. */
+  expect_fact (facts, "capeff", "0000000000000000");
+  expect_fact (facts, "capbnd", "0000000000000000");
+  /* Cannot make another one, nor enter one (seccomp, not the kernel's
+   * EINVAL for its own). */
+  expect_fact (facts, "unshare_user", "EPERM");
+  expect_fact (facts, "setns_user", "EPERM");
+  expect_fact (facts, "write_tmp", "ok");
+  expect_fact (facts, "write_cwd", "ok");
+  /* From the host, while it holds. */
+  for (int k = 0; k < 100 && (pid = harness_find_proc ("usernsprobe", &agent)) == 0; k++)
+    usleep (20000);
+  assert_true (pid > 0);
+  readlink_ns (getpid (), host_ns, sizeof host_ns);
+  readlink_ns (pid, wl_ns, sizeof wl_ns);
+  readlink_ns (agent, agent_ns, sizeof agent_ns);
+  print_message ("user namespaces: host %s, agent %s, workload %s\n", host_ns, agent_ns, wl_ns);
+  assert_true (wl_ns[0] != '\0');
+  assert_string_not_equal (wl_ns, host_ns);
+  assert_string_equal (agent_ns, host_ns);
+  /* The files it made are the allocated host uid's, in /tmp and its
+   * working dir. */
+  snprintf (want, sizeof want, "%u:%u", uid, uid);
+  snprintf (path, sizeof path, "/proc/%d/root/tmp/nexc-probe", (int) pid);
+  host_owner (path, got, sizeof got);
+  assert_string_equal (got, want);
+  {
+    char *real = realpath (f->h.node_state_dir, NULL);
+    snprintf (path, sizeof path, "%s/sandboxes/u%u/nexc-probe", real, uid);
+    free (real);
+  }
+  host_owner (path, got, sizeof got);
+  assert_string_equal (got, want);
+  stop_ok (f, id, "usernsprobe");
+  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (facts);
+  free (id);
+}
+
+/* "user_namespace": "off": workloads stay in the host's user namespace,
+ * and the node says so (INFO, the disabled tag, a start line). */
+static void
+test_user_namespace_off_is_said (void **state)
+{
+  struct fixture *f = *state;
+  char config[1200];
+  const char *env[] = { "MODE=probe", NULL };
+  struct dep d = { .name = "hostns", .key = "probe", .hash = f->hex_probe, .env = env };
+  json_t *facts, *in, *sb, *ns, *e;
+  const char *tag;
+  bool listed = false;
+  size_t i;
+  harness_stop_node (&f->h, SIGTERM);
+  snprintf (config, sizeof config, "%.*s,\"user_namespace\":\"off\"}",
+            (int) strlen (f->config) - 1, f->config);
+  harness_start_node (&f->h, config, NULL);
+  in = info (f);
+  sb = nexc_info (in, "sandbox");
+  ns = json_object_get (sb, "user_namespace");
+  expect_fact (ns, "mode", "off");
+  assert_true (json_is_false (json_object_get (ns, "active")));
+  json_array_foreach (json_object_get (sb, "disabled"), i, e)
+  listed |= strcmp (json_string_value (e), "user_namespace") == 0;
+  assert_true (listed);
+  tag = json_string_value (json_object_get (
+      json_object_get (json_object_get (in, "data"), "tags"), "nex.sandbox.disabled"));
+  assert_non_null (tag);
+  assert_non_null (strstr (tag, "user_namespace"));
+  json_decref (in);
+  assert_true (log_says (f, "nex.sandbox.disabled", "user_namespace"));
+  facts = run_probe (f, &d, NULL);
+  /* The host's own map: every id, root included. */
+  expect_fact (facts, "uid_map", "0 0 4294967295");
+  expect_fact (facts, "capeff", "0000000000000000");
+  expect_fact (facts, "unshare_user", "EPERM");
+  expect_fact (facts, "setns_user", "EPERM");
+  json_decref (facts);
+  harness_stop_node (&f->h, SIGTERM);
+  start_node (f);
+}
+
 static void
 test_bind_ro_shows_exactly_the_listed_paths (void **state)
 {
@@ -1466,6 +1610,8 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_probe_sees_only_its_sandbox),
     cmocka_unit_test (test_minimal_root_by_default),
+    cmocka_unit_test (test_user_namespace_maps_one_id),
+    cmocka_unit_test (test_user_namespace_off_is_said),
     cmocka_unit_test (test_bind_ro_shows_exactly_the_listed_paths),
     cmocka_unit_test (test_hostile_bind_ro_refused),
     cmocka_unit_test (test_node_default_host_ro_is_said),
