@@ -568,6 +568,47 @@ sandbox_slot_adopt (struct sandbox *sb, uint32_t uid, struct sandbox_slot **out,
   return 0;
 }
 
+/* The user namespace of pid ("user:[4026531837]"), or "" when gone. */
+static void
+userns_of (const char *pid, char *out, size_t cap)
+{
+  char path[64];
+  ssize_t n;
+  snprintf (path, sizeof path, "/proc/%s/ns/user", pid);
+  n = readlink (path, out, cap - 1);
+  out[n > 0 ? n : 0] = '\0';
+}
+
+void
+sandbox_slot_check_adopted (const struct sandbox *sb, const struct sandbox_slot *s,
+                            pid_t agent_pid, const char *workload_id)
+{
+  char path[96], kids[64] = "", mine[64], theirs[64];
+  int fd;
+  ssize_t n;
+  bool own;
+  snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int) agent_pid, (int) agent_pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  n = fd >= 0 ? read (fd, kids, sizeof kids - 1) : -1;
+  if (fd >= 0)
+    close (fd);
+  kids[n > 0 ? n : 0] = '\0';
+  kids[strcspn (kids, " \n")] = '\0';
+  if (kids[0] == '\0')
+    return; /* its workload ended meanwhile (or no CONFIG_PROC_CHILDREN) */
+  userns_of ("self", mine, sizeof mine);
+  userns_of (kids, theirs, sizeof theirs);
+  if (theirs[0] == '\0')
+    return;
+  own = strcmp (mine, theirs) != 0;
+  if (own != sb->userns)
+    log_warn ("workload %s (sandbox %s, reattached): runs %s, as the node that started it "
+              "set; this node's user_namespace gives %s; it changes at its next start",
+              workload_id, s->id,
+              own ? "in a user namespace of its own" : "in the host's user namespace",
+              sb->userns ? "each workload one" : "none");
+}
+
 /* ---- deploys, INFO, tags ---- */
 
 int
