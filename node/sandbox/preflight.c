@@ -21,6 +21,7 @@
 #include "api/timefmt.h"
 #include "api/xalloc.h"
 #include "node/sandbox/nsspawn.h"
+#include "node/sandbox/rootless.h"
 #include "node/core/rmtree.h"
 #include "node/sandbox/sandbox.h"
 #include "node/sandbox/uidrange.h"
@@ -341,9 +342,32 @@ check_userns (const struct preflight_opts *o, struct preflight *pf, uid_t uid)
   r = row (pf, "user namespace", mode == USERNS_ON ? PF_MISSING : PF_DEGRADED, mode == USERNS_ON,
            "%s%s; %s", mode == USERNS_ON ? "\"user_namespace\": \"on\", but " : "",
            p.privileged_why, unpriv);
-  fix (r, "a kernel with user namespaces (CONFIG_USER_NS, user.max_user_namespaces > 0) and no "
-          "policy around the node that forbids them%s",
-       mode == USERNS_ON ? ", or \"user_namespace\": \"auto\" to run without" : "");
+  if (geteuid () != 0)
+    fix (r, "run nexc-node as root (there is no rootless mode yet: the rootless rows say what "
+            "one would have here)");
+  else
+    fix (r, "a kernel with user namespaces (CONFIG_USER_NS, user.max_user_namespaces > 0) and "
+            "no policy around the node that forbids them%s",
+         mode == USERNS_ON ? ", or \"user_namespace\": \"auto\" to run without" : "");
+}
+
+/* Run as an ordinary user: what a rootless node would have here, one row
+ * each (node/sandbox/rootless.h); none counts toward "ready". */
+static void
+rootless_rows (struct preflight *pf)
+{
+  struct rootless_check c[ROOTLESS_CHECKS];
+  row (pf, "rootless", PF_SKIPPED, false,
+       "no rootless mode yet (the tier needs root); as uid %u this host offers:",
+       (unsigned) geteuid ());
+  rootless_check (c);
+  for (size_t i = 0; i < ROOTLESS_CHECKS; i++)
+    {
+      struct pf_row *r = row (pf, c[i].name, c[i].ok ? PF_OK : PF_MISSING, false, "%s",
+                              c[i].detail);
+      if (!c[i].ok)
+        fix (r, "%s", c[i].fix);
+    }
 }
 
 /* The sandboxes a restarted node reattaches to keep their uids, and their
@@ -692,6 +716,8 @@ preflight_run (const struct preflight_opts *o, struct preflight *pf)
         check_selftest (o, pf, uid);
       else
         row (pf, "sandbox self-test", PF_SKIPPED, false, "skipped: fix the rows above first");
+      if (geteuid () != 0)
+        rootless_rows (pf);
       /* Its block stays held: the node's first sandboxes take uids from it. */
       if (have_uid)
         uidrange_release (&pf->uids, uid);

@@ -21,7 +21,7 @@
 #include "node/sandbox/uidrange.h"
 #include "node/core/config.h"
 
-#define PF_MAX_ROWS 26
+#define PF_MAX_ROWS 32
 
 enum pf_status { PF_OK, PF_MISSING, PF_DEGRADED, PF_WARN, PF_SKIPPED };
 

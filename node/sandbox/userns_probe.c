@@ -7,20 +7,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 /* What a trial's child reports: the step that failed (0: none) and its
  * errno. */
-enum step { STEP_NONE = 0, STEP_IDS, STEP_UNSHARE, STEP_SETGROUPS, STEP_UIDMAP, STEP_GIDMAP };
+enum step {
+  STEP_NONE = 0,
+  STEP_IDS,
+  STEP_UNSHARE,
+  STEP_SETGROUPS,
+  STEP_UIDMAP,
+  STEP_GIDMAP,
+  STEP_UNSHARE_ALL,
+  STEP_PRIVATE,
+  STEP_TMPFS,
+  STEP_FORK,
+  STEP_PROC,
+};
 struct result {
   int step, err;
 };
 
 static const char *const step_names[]
     = { "", "setresuid", "unshare(CLONE_NEWUSER)", "write /proc/<pid>/setgroups",
-        "write uid_map", "write gid_map" };
+        "write uid_map", "write gid_map",
+        "unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS)",
+        "make / private in the new mount namespace", "mount a tmpfs", "fork into the pid namespace",
+        "mount a new proc (hidepid=invisible) as pid 1" };
 
 /* A sysctl's integer, or -1 when the file is not there. */
 static long
@@ -146,20 +162,24 @@ explain (const struct result *r, bool privileged, char *why, size_t cap)
   long max = sysctl_long ("/proc/sys/user/max_user_namespaces");
   long debian = sysctl_long ("/proc/sys/kernel/unprivileged_userns_clone");
   long apparmor = sysctl_long ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+  bool unsh = r->step == STEP_UNSHARE || r->step == STEP_UNSHARE_ALL;
   const char *hint = "";
-  if (r->step == STEP_UNSHARE && max == 0)
+  if (unsh && max == 0)
     hint = " (user.max_user_namespaces is 0)";
-  else if (r->step == STEP_UNSHARE && r->err == ENOSPC)
+  else if (unsh && r->err == ENOSPC)
     hint = " (user.max_user_namespaces reached)";
-  else if (r->step == STEP_UNSHARE && r->err == EINVAL)
+  else if (unsh && r->err == EINVAL)
     hint = " (a kernel without CONFIG_USER_NS)";
-  else if (!privileged && r->step == STEP_UNSHARE && r->err == EPERM && debian == 0)
+  else if (!privileged && unsh && r->err == EPERM && debian == 0)
     hint = " (kernel.unprivileged_userns_clone is 0)";
   else if (!privileged && r->step >= STEP_SETGROUPS && apparmor == 1)
     hint = " (kernel.apparmor_restrict_unprivileged_userns is 1: an unconfined process's "
            "namespace confers no capability)";
-  else if (r->step == STEP_UNSHARE && r->err == EPERM)
+  else if (unsh && r->err == EPERM)
     hint = " (a seccomp or LSM policy around the node forbids it, e.g. a container's)";
+  else if (r->step == STEP_PROC && r->err == EPERM)
+    hint = " (the host's /proc is not fully visible here: parts of it are covered by other "
+           "mounts, as in a container)";
   snprintf (why, cap, "%s: %s%s", step_names[r->step], strerror (r->err), hint);
 }
 
@@ -185,4 +205,74 @@ userns_probe (uid_t uid, struct userns_probe *out)
   out->unprivileged = r.step == STEP_NONE;
   if (!out->unprivileged)
     explain (&r, false, out->unprivileged_why, sizeof out->unprivileged_why);
+}
+
+/* In the rootless trial's child (an ordinary uid): the namespaces of a
+ * sandbox, then a proc mount from a child that is pid 1 of the new pid
+ * namespace. */
+static struct result
+rootless_child (void)
+{
+  struct result r;
+  int st = 0;
+  pid_t pid;
+  if (unshare (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+    return (struct result){ STEP_UNSHARE_ALL, errno };
+  r = write_maps ("self", geteuid (), getegid ());
+  if (r.step != STEP_NONE)
+    return r;
+  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    return (struct result){ STEP_PRIVATE, errno };
+  if (mount ("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=16k") < 0)
+    return (struct result){ STEP_TMPFS, errno };
+  pid = fork ();
+  if (pid < 0)
+    return (struct result){ STEP_FORK, errno };
+  if (pid == 0)
+    _exit (mount ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
+                   < 0
+               ? (errno & 0x7f)
+               : 0);
+  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
+    return (struct result){ STEP_PROC, WIFEXITED (st) ? WEXITSTATUS (st) : EINTR };
+  return (struct result){ 0, 0 };
+}
+
+bool
+userns_probe_rootless_ns (char *why, size_t cap)
+{
+  struct result r = { STEP_UNSHARE_ALL, EIO };
+  int p[2];
+  pid_t pid;
+  if (geteuid () == 0)
+    {
+      snprintf (why, cap, "run as an ordinary user");
+      return false;
+    }
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    r.err = errno;
+  else if ((pid = fork ()) == 0)
+    {
+      close (p[0]);
+      r = rootless_child ();
+      _exit (write (p[1], &r, sizeof r) == (ssize_t) sizeof r ? 0 : 1);
+    }
+  else
+    {
+      close (p[1]);
+      if (pid < 0)
+        r.err = errno;
+      else if (read (p[0], &r, sizeof r) != (ssize_t) sizeof r)
+        r = (struct result){ STEP_UNSHARE_ALL, EIO };
+      close (p[0]);
+      if (pid > 0)
+        while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+          ;
+    }
+  if (r.step == STEP_NONE)
+    return true;
+  explain (&r, false, why, cap);
+  return false;
 }

@@ -32,4 +32,11 @@ struct userns_probe {
  * the preflight's self-test uid). */
 void userns_probe (uid_t uid, struct userns_probe *out);
 
+/* As an ordinary user (what a rootless node's agent would do): a user
+ * namespace with new pid, mount, ipc and uts namespaces, our own id
+ * mapped, a tmpfs mounted, and in a child that is pid 1 there a fresh
+ * /proc with hidepid. true, or false with the failed step and its errno
+ * in why. Not as root (false, "run as an ordinary user"). */
+bool userns_probe_rootless_ns (char *why, size_t cap);
+
 #endif

@@ -15,6 +15,9 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -968,6 +971,151 @@ test_v2_and_network_none_say_what_is_off (void **state)
   start_node (f);
 }
 
+/* ---- nexc-node preflight ---- */
+
+/* nexc-node preflight with config (JSON text) in a new temp dir, as uid
+ * (0: ours); its output in out, its exit code returned. */
+static int
+preflight_as (const char *config, uid_t uid, char *out, size_t cap)
+{
+  char dir[] = "/tmp/nexc-it-preflight-XXXXXX", cfg[128], state[128], rm[160];
+  int p[2], st = 0;
+  size_t n = 0;
+  ssize_t r;
+  FILE *fp;
+  pid_t pid;
+  assert_non_null (mkdtemp (dir));
+  assert_int_equal (chmod (dir, 0755), 0);
+  snprintf (cfg, sizeof cfg, "%s/config.json", dir);
+  snprintf (state, sizeof state, "%s/state", dir);
+  fp = fopen (cfg, "w");
+  assert_non_null (fp);
+  fputs (config, fp);
+  fclose (fp);
+  assert_int_equal (mkdir (state, 0700), 0);
+  assert_int_equal (chown (state, uid, uid), 0);
+  assert_int_equal (pipe (p), 0);
+  pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0)
+    {
+      dup2 (p[1], 1);
+      dup2 (p[1], 2);
+      if (uid != 0 && (setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0
+                       || setresuid (uid, uid, uid) < 0))
+        _exit (126);
+      execl (NEXC_BUILD_DIR "/node/nexc-node", "nexc-node", "preflight", "--config", cfg,
+             "--state-dir", state, "--server", "nats://127.0.0.1:1", (char *) NULL);
+      _exit (127);
+    }
+  close (p[1]);
+  while (n + 1 < cap && (r = read (p[0], out + n, cap - 1 - n)) > 0)
+    n += (size_t) r;
+  out[n] = '\0';
+  close (p[0]);
+  waitpid (pid, &st, 0);
+  snprintf (rm, sizeof rm, "rm -rf %s", dir);
+  if (system (rm) != 0)
+    fprintf (stderr, "could not remove %s\n", dir);
+  return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+}
+
+/* The line of table whose check is name (padded as preflight prints it),
+ * or fail. */
+static const char *
+pf_row (const char *table, const char *name)
+{
+  static char line[1024];
+  char want[64];
+  const char *p;
+  snprintf (want, sizeof want, "\n  %-18s ", name);
+  p = strstr (table, want);
+  if (p == NULL)
+    fail_msg ("no \"%s\" row in:\n%s", name, table);
+  p += 3;
+  snprintf (line, sizeof line, "%.*s", (int) strcspn (p, "\n"), p);
+  return line;
+}
+
+static void
+pf_expect (const char *table, const char *name, const char *status, const char *detail)
+{
+  const char *line = pf_row (table, name);
+  char want[256];
+  snprintf (want, sizeof want, "%-18s %-9s ", name, status);
+  if (strncmp (line, want, strlen (want)) != 0 || (detail && strstr (line, detail) == NULL))
+    fail_msg ("preflight row \"%s\", expected %s%s%s", line, status, detail ? " with " : "",
+              detail ? detail : "");
+}
+
+/* The user namespace row: what the host allows, and "off" said as such. */
+static void
+test_preflight_says_user_namespace (void **state)
+{
+  char config[512], table[16384];
+  unsigned start = 800000u + (unsigned) (getpid () % 1000) * 64;
+  (void) state;
+  snprintf (config, sizeof config,
+            "{\"sandbox\":\"process\",\"uid_range\":{\"start\":%u,\"count\":64}}", start);
+  preflight_as (config, 0, table, sizeof table);
+  pf_expect (table, "user namespace", "ok", "each workload in its own, mapping only its host uid");
+  pf_expect (table, "sandbox self-test", "ok", NULL);
+  /* Root: no rootless rows. */
+  assert_null (strstr (table, "rootless"));
+  snprintf (config, sizeof config,
+            "{\"sandbox\":\"process\",\"user_namespace\":\"off\","
+            "\"uid_range\":{\"start\":%u,\"count\":64}}",
+            start);
+  preflight_as (config, 0, table, sizeof table);
+  pf_expect (table, "user namespace", "degraded", "off in the configuration");
+  pf_expect (table, "sandbox self-test", "ok", NULL);
+}
+
+/* Run by an ordinary user: the tier is refused (root), and one row each
+ * says what a rootless node would have here, agreeing with what the test
+ * sees of the host itself. */
+static void
+test_preflight_as_an_ordinary_user (void **state)
+{
+  char config[512], table[16384];
+  unsigned start = 800000u + (unsigned) (getpid () % 1000) * 64;
+  long abi = syscall (SYS_landlock_create_ruleset, NULL, 0, 1u);
+  bool mapper = access ("/usr/bin/newuidmap", X_OK) == 0 && access ("/usr/bin/newgidmap", X_OK) == 0;
+  bool sub = false;
+  FILE *fp = fopen ("/etc/subuid", "r");
+  char line[256];
+  int rc;
+  (void) state;
+  while (fp && fgets (line, sizeof line, fp))
+    sub |= strncmp (line, "nobody:", 7) == 0 || strncmp (line, "65534:", 6) == 0;
+  if (fp)
+    fclose (fp);
+  snprintf (config, sizeof config,
+            "{\"sandbox\":\"process\",\"uid_range\":{\"start\":%u,\"count\":64}}", start);
+  /* Without root the uid locks fall back to /dev/shm (a row says so):
+   * removed again when it was not there before and is empty. */
+  bool had_shm = access ("/dev/shm/nexc-uids", F_OK) == 0;
+  rc = preflight_as (config, 65534, table, sizeof table);
+  if (!had_shm)
+    rmdir ("/dev/shm/nexc-uids");
+  assert_int_equal (rc, 1);
+  pf_expect (table, "privileges", "MISSING", "euid 65534");
+  pf_expect (table, "rootless", "skipped", "no rootless mode yet");
+  /* Each row present, ok or MISSING with a reason and a fix. */
+  pf_row (table, "rootless userns");
+  pf_row (table, "rootless pid/mount");
+  pf_row (table, "rootless cgroup");
+  pf_expect (table, "rootless subuid", sub ? "ok" : "MISSING", sub ? "/etc/subuid" : "nobody");
+  pf_expect (table, "rootless newuidmap", mapper ? "ok" : "MISSING",
+             mapper ? "/usr/bin/newuidmap" : "newuidmap not found");
+  pf_expect (table, "rootless seccomp", "ok", "no_new_privs");
+  pf_expect (table, "rootless landlock", abi > 0 ? "ok" : "MISSING", abi > 0 ? "ABI" : NULL);
+  /* An unprivileged user namespace and the sandbox's namespaces in it go
+   * together here (Linux 6.18: both allowed). */
+  if (strstr (pf_row (table, "rootless userns"), " ok ") != NULL)
+    pf_expect (table, "rootless pid/mount", "ok", "hidepid /proc");
+}
+
 /* ---- the minimal root and the allow-list (issue #19) ---- */
 
 /* Deploy d, collect its key=value lines until done= into a new object. */
@@ -1612,6 +1760,8 @@ main (void)
     cmocka_unit_test (test_minimal_root_by_default),
     cmocka_unit_test (test_user_namespace_maps_one_id),
     cmocka_unit_test (test_user_namespace_off_is_said),
+    cmocka_unit_test (test_preflight_says_user_namespace),
+    cmocka_unit_test (test_preflight_as_an_ordinary_user),
     cmocka_unit_test (test_bind_ro_shows_exactly_the_listed_paths),
     cmocka_unit_test (test_hostile_bind_ro_refused),
     cmocka_unit_test (test_node_default_host_ro_is_said),
