@@ -2,7 +2,7 @@
  *
  *   nexc-agent --fd 3 --parent-pid <node pid> [--sandbox none|process] [--log-level info]
  *              [--uid U --gid G --workdir DIR --state-dir DIR [--network host|none]]
- *              [--listen-fd N] [--selftest]
+ *              [--user-namespace] [--listen-fd N] [--selftest]
  *   nexc-agent --zygote --fd 3 --parent-pid <node pid>     (agent/zygote.h)
  *
  * The process tier's options describe the sandbox the node prepared (see
@@ -38,6 +38,7 @@ struct opts {
   long uid, gid;
   const char *workdir, *state_dir, *network;
   bool selftest;
+  bool userns;
   int listen_fd; /* reattach socket (listening), or -1 */
 };
 
@@ -47,7 +48,7 @@ usage (FILE *to)
   fprintf (to, "usage: nexc-agent --fd N --parent-pid PID [--sandbox none|process] "
                "[--log-level error|warn|info|debug]\n"
                "                  [--uid U --gid G --workdir DIR --state-dir DIR "
-               "[--network host|none]] [--listen-fd N] [--selftest]\n"
+               "[--network host|none] [--user-namespace]] [--listen-fd N] [--selftest]\n"
                "       nexc-agent --zygote --fd N --parent-pid PID\n"
                "       nexc-agent --help | --version\n"
                "started by nexc-node, which passes the link on fd N; not run by hand.\n");
@@ -80,6 +81,7 @@ parse_args (int argc, char **argv, struct opts *o)
     { "state-dir", required_argument, NULL, 'S' },
     { "network", required_argument, NULL, 'n' },
     { "selftest", no_argument, NULL, 'T' },
+    { "user-namespace", no_argument, NULL, 'U' },
     { "listen-fd", required_argument, NULL, 'L' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -95,6 +97,7 @@ parse_args (int argc, char **argv, struct opts *o)
   o->workdir = o->state_dir = NULL;
   o->network = "host";
   o->selftest = false;
+  o->userns = false;
   o->listen_fd = -1;
   while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1)
     switch (c)
@@ -151,6 +154,9 @@ parse_args (int argc, char **argv, struct opts *o)
         break;
       case 'T':
         o->selftest = true;
+        break;
+      case 'U':
+        o->userns = true;
         break;
       case 'L':
         if (parse_int (optarg, 3, INT_MAX, &v) < 0)
@@ -286,6 +292,7 @@ agent_main (int argc, char **argv)
     return AGENT_EXIT_USAGE;
   log_set_level (o.level);
   memset (&sb, 0, sizeof sb);
+  sb.userns_fd = -1;
   if (sandbox_parse (o.sandbox, &sb, &err) < 0)
     {
       log_error ("--sandbox: %s", err.msg);
@@ -298,6 +305,7 @@ agent_main (int argc, char **argv)
       snprintf (sb.workdir, sizeof sb.workdir, "%s", o.workdir ? o.workdir : "");
       snprintf (sb.state_dir, sizeof sb.state_dir, "%s", o.state_dir ? o.state_dir : "");
       sb.net_none = strcmp (o.network, "none") == 0;
+      sb.userns = o.userns;
     }
 
   /* Die with the node. If it died before the prctl took effect we were

@@ -25,6 +25,7 @@
 #include "agent/landlock.h"
 #include "agent/mounts.h"
 #include "agent/seccomp.h"
+#include "agent/userns.h"
 #include "api/log.h"
 #include "api/xalloc.h"
 
@@ -129,6 +130,9 @@ sandbox_setup (struct sandbox *sb, struct nxerr *err)
     return -1;
   if (seccomp_build (&sb->filter, &sb->filter_len, err) < 0)
     return -1;
+  /* After the mounts: the helper's /proc/<pid> is this pid namespace's. */
+  if (sb->userns && userns_make (sb->uid, sb->gid, &sb->userns_fd, err) < 0)
+    return -1;
   sb->landlock_abi = landlock_probe ();
   sb->landlock_paths[0] = sb->workdir;
   sb->landlock_paths[1] = "/tmp";
@@ -195,11 +199,8 @@ sandbox_stem_fits (struct sandbox *sb, const Nexc__Agent__Deploy *d)
 /* ---- the workload's child, between fork and fexecve ---- */
 
 static int
-drop_capabilities (const struct sandbox *sb, const char **what)
+drop_bounding_and_ambient (const struct sandbox *sb, const char **what)
 {
-  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-  struct __user_cap_data_struct data[2];
-  /* The bounding set needs CAP_SETPCAP: empty it while still root. */
   *what = "prctl(PR_CAPBSET_DROP)";
   for (int cap = 0; cap <= sb->cap_last; cap++)
     if (prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
@@ -207,17 +208,37 @@ drop_capabilities (const struct sandbox *sb, const char **what)
   *what = "prctl(PR_CAP_AMBIENT_CLEAR_ALL)";
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return errno;
+  return 0;
+}
+
+static int
+drop_capabilities (const struct sandbox *sb, const char **what)
+{
+  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[2];
+  int e;
+  /* While still host root: the user namespace denies setgroups for good. */
   *what = "setgroups";
   if (setgroups (0, NULL) < 0)
     return errno;
+  /* Entering the user namespace gives a full capability set and bounding
+   * set in it (over nothing: every namespace but it is owned by the
+   * host's), so what follows drops them there. Its mounts were built
+   * before (rootfs_enter), by host root. */
+  if (sb->userns_fd >= 0 && (e = userns_enter (sb->userns_fd, what)) != 0)
+    return e;
+  /* The bounding set needs CAP_SETPCAP: empty it while still root. */
+  if ((e = drop_bounding_and_ambient (sb, what)) != 0)
+    return e;
   *what = "setresgid";
   if (setresgid (sb->gid, sb->gid, sb->gid) < 0)
     return errno;
-  /* Leaving uid 0 clears the permitted and effective sets. */
+  /* Leaving uid 0 clears the permitted and effective sets (not in the user
+   * namespace, where 0 is unmapped: the capset below does it there). */
   *what = "setresuid";
   if (setresuid (sb->uid, sb->uid, sb->uid) < 0)
     return errno;
-  /* And the inheritable set, for good measure. */
+  /* Permitted, effective and inheritable all empty. */
   memset (data, 0, sizeof data);
   *what = "capset";
   if (syscall (SYS_capset, &hdr, data) < 0)
@@ -298,6 +319,9 @@ sandbox_cleanup (struct sandbox *sb)
   stem_discard (&sb->stem);
   seccomp_prog_free (sb->filter);
   sb->filter = NULL;
+  if (sb->userns_fd >= 0)
+    close (sb->userns_fd);
+  sb->userns_fd = -1;
   rootfs_free (&sb->rootfs);
 }
 
@@ -358,6 +382,43 @@ abstract_connect (const char *name)
   return rc;
 }
 
+/* /proc/self/<file> holds exactly one line "id id 1". */
+static bool
+one_id_map (const char *file, unsigned id)
+{
+  char path[64], buf[256] = "";
+  unsigned inside, outside, count;
+  int fd, n, used = 0;
+  snprintf (path, sizeof path, "/proc/self/%s", file);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  n = fd >= 0 ? (int) read (fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0)
+    close (fd);
+  buf[n > 0 ? n : 0] = '\0';
+  return sscanf (buf, " %u %u %u %n", &inside, &outside, &count, &used) == 3
+         && buf[used] == '\0' && inside == id && outside == id && count == 1;
+}
+
+static void
+verify_userns (const struct sandbox *sb, int fd, int *fails)
+{
+  char d[128], setgroups[16] = "";
+  int sfd = open ("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+  if (sfd >= 0)
+    {
+      if (read (sfd, setgroups, sizeof setgroups - 1) < 0)
+        setgroups[0] = '\0';
+      close (sfd);
+    }
+  snprintf (d, sizeof d, "uid %u and gid %u map to themselves, nothing else", (unsigned) sb->uid,
+            (unsigned) sb->gid);
+  if (one_id_map ("uid_map", sb->uid) && one_id_map ("gid_map", sb->gid)
+      && strncmp (setgroups, "deny", 4) == 0)
+    report (fd, true, "user namespace", d);
+  else
+    *fails += (report (fd, false, "user namespace", "not a one-id map with setgroups denied"), 1);
+}
+
 /* In the child, inside the sandbox: check what a workload would see. */
 static int
 verify_inside (const struct sandbox *sb, int fd)
@@ -385,6 +446,14 @@ verify_inside (const struct sandbox *sb, int fd)
               1);
   fails += expect_errno (fd, "seccomp denies unshare(CLONE_NEWUSER)", unshare (CLONE_NEWUSER),
                          EPERM);
+  {
+    int ns = open ("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+    fails += expect_errno (fd, "seccomp denies setns", setns (ns, CLONE_NEWUSER), EPERM);
+    if (ns >= 0)
+      close (ns);
+  }
+  if (sb->userns)
+    verify_userns (sb, fd, &fails);
   fails += expect_errno (fd, "seccomp denies mount", mount ("none", "/tmp", "tmpfs", 0, NULL),
                          EPERM);
   n = open ("/etc/.nexc-selftest", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);

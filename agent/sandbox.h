@@ -7,7 +7,9 @@
  * steps:
  *   sandbox_setup        once at start, single-threaded, before Hello: the
  *                        mount view (agent/mounts.h), hostname, loopback,
- *                        the seccomp program (agent/seccomp.h), its own
+ *                        the seccomp program (agent/seccomp.h), with
+ *                        --user-namespace the workload's user namespace
+ *                        (agent/userns.h), its own
  *                        oom_score_adj -1000 (when allowed) and no core
  *                        dumps;
  *   sandbox_stem_start   after setup, before Hello: a child that enters
@@ -20,9 +22,10 @@
  *   sandbox_enter_child  in the workload's child after fork, before fexecve:
  *                        oom_score_adj 500, rlimits, the minimal root
  *                        (its own mount namespace, pivot_root), empty
- *                        capability bounding
- *                        and ambient sets, setgroups/setresgid/setresuid to
- *                        the sandbox's ids, no_new_privs, chdir to the
+ *                        setgroups, with --user-namespace setns into the
+ *                        sandbox's user namespace, empty capability
+ *                        bounding and ambient sets, setresgid/setresuid to
+ *                        the sandbox's ids, an empty capability set, no_new_privs, chdir to the
  *                        working dir, Landlock when the kernel has it
  *                        (agent/landlock.h), seccomp. Only system calls (the agent
  *                        is single-threaded, but the child allocates
@@ -58,7 +61,9 @@ struct sandbox {
   char workdir[PATH_MAX];   /* host path, also its path inside the view */
   char state_dir[PATH_MAX]; /* hidden behind an empty read-only tmpfs */
   bool net_none;
+  bool userns; /* --user-namespace: the workload in a user namespace (agent/userns.h) */
   /* made by sandbox_setup */
+  int userns_fd; /* -1: none */
   struct sock_filter *filter;
   unsigned short filter_len;
   int cap_last;

@@ -15,8 +15,10 @@
  *          /home, the DNS files, each of CHECK_PATHS and whether it can
  *          write there); system calls on no allow-list (add_key,
  *          lookup_dcookie, syslog, kexec_load, number 4095, clone3); and
- *          of a connection to the abstract UNIX socket ABSTRACT_SOCK.
- *          "ok" stands for success.
+ *          of a connection to the abstract UNIX socket ABSTRACT_SOCK; its
+ *          user namespace (uid_map, gid_map, setgroups) and setns into
+ *          it. "ok" stands for success. With HOLD_SECONDS it then sleeps
+ *          that long, for a look from outside.
  *   spin   burn CPU for SECONDS seconds (default 2) and print
  *          "cpu_ratio=<cpu time / wall time>" (a CPU quota shows here);
  *   x32    call getpid through the x32 system call entry and print
@@ -26,6 +28,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -273,6 +276,57 @@ abstract_connect (const char *name)
   return rc;
 }
 
+/* "name=a b c;d e f": the lines of an id map, blanks squeezed. */
+static void
+print_map (const char *path, const char *name)
+{
+  char buf[1024], out[1024];
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, buf, sizeof buf - 1) : -1;
+  size_t o = 0;
+  bool blank = true;
+  if (fd >= 0)
+    close (fd);
+  buf[n > 0 ? n : 0] = '\0';
+  for (const char *p = buf; *p && o < sizeof out - 2; p++)
+    if (*p == ' ' || *p == '\t')
+      {
+        if (!blank)
+          out[o++] = ' ';
+        blank = true;
+      }
+    else if (*p == '\n')
+      {
+        if (o > 0 && out[o - 1] == ' ')
+          o--;
+        if (p[1])
+          out[o++] = ';';
+        blank = true;
+      }
+    else
+      {
+        out[o++] = *p;
+        blank = false;
+      }
+  out[o] = '\0';
+  printf ("%s=%s\n", name, n < 0 ? result (-1) : out);
+}
+
+/* setns into its own user namespace: EPERM when seccomp refuses, EINVAL
+ * from the kernel otherwise. */
+static int
+try_setns_user (void)
+{
+  int fd = open ("/proc/self/ns/user", O_RDONLY | O_CLOEXEC), rc, e;
+  if (fd < 0)
+    return -1;
+  rc = setns (fd, CLONE_NEWUSER);
+  e = errno;
+  close (fd);
+  errno = e;
+  return rc;
+}
+
 static int
 probe (void)
 {
@@ -289,6 +343,9 @@ probe (void)
   print_status ("NoNewPrivs", "nnp");
   print_status ("CapEff", "capeff");
   print_status ("CapBnd", "capbnd");
+  print_map ("/proc/self/uid_map", "uid_map");
+  print_map ("/proc/self/gid_map", "gid_map");
+  print_map ("/proc/self/setgroups", "setgroups");
   try_kill ("kill_agent", NULL);
   try_kill ("kill_node", "NODE_PID");
   try_kill ("kill_other", "OTHER_PID");
@@ -300,6 +357,7 @@ probe (void)
   printf ("mount=%s\n", result (mount ("none", "/tmp", "tmpfs", 0, NULL)));
   printf ("ptrace=%s\n", result ((int) ptrace (PTRACE_ATTACH, 1, NULL, NULL)));
   printf ("unshare_user=%s\n", result (unshare (CLONE_NEWUSER)));
+  printf ("setns_user=%s\n", result (try_setns_user ()));
   printf ("unshare_mount=%s\n", result (unshare (CLONE_NEWNS)));
   printf ("write_root=%s\n", result (open_close ("/nexc-probe", O_WRONLY | O_CREAT)));
   snprintf (path, sizeof path, "/var/tmp/nexc-probe-%d", (int) getpid ());
@@ -334,6 +392,12 @@ probe (void)
     printf ("abstract_host=%s\n", result (abstract_connect (getenv ("ABSTRACT_SOCK"))));
   try_unlisted ();
   printf ("done=1\n");
+  /* So a test can look at it from the host (its files, its namespaces). */
+  if (env_long ("HOLD_SECONDS", 0) > 0)
+    {
+      fflush (stdout);
+      sleep ((unsigned) env_long ("HOLD_SECONDS", 0));
+    }
   return 0;
 }
 

@@ -516,6 +516,15 @@ parse_cgroup (struct config *cfg, json_t *v, struct nxerr *err)
                      &cfg->cgroup_mode, err);
 }
 
+const char *const config_userns_names[] = { "auto", "on", "off", NULL };
+
+static int
+parse_user_namespace (struct config *cfg, json_t *v, struct nxerr *err)
+{
+  return parse_enum (v, "user_namespace", config_userns_names, "\"auto\", \"on\", \"off\"",
+                     &cfg->user_namespace, err);
+}
+
 /* Every node of a host must name the same directory (node/sandbox/uidblock.h). */
 static int
 parse_uid_lock_dir (struct config *cfg, json_t *e, struct nxerr *err)
@@ -869,6 +878,8 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
     return parse_network (cfg, v, err);
   if (strcmp (k, "filesystem") == 0)
     return parse_filesystem (cfg, v, err);
+  if (strcmp (k, "user_namespace") == 0)
+    return parse_user_namespace (cfg, v, err);
   if (strcmp (k, "uid_range") == 0)
     return parse_uid_range (cfg, v, err);
   if (strcmp (k, "max_resources") == 0)

@@ -41,6 +41,11 @@ enum sandbox_tier { SANDBOX_NONE = 0, SANDBOX_PROCESS = 1 };
 /* Network of a process-tier sandbox: the host's, or a namespace of its own
  * with only a loopback interface. */
 enum sandbox_network { SANDBOX_NET_HOST = 0, SANDBOX_NET_NONE = 1 };
+/* Whether each workload of the process tier runs in a user namespace of its
+ * own (config key "user_namespace"; agent/userns.h): "auto" where the
+ * kernel allows it (said at start when it does not), "on" or refuse to
+ * start, "off". */
+enum userns_mode { USERNS_AUTO = 0, USERNS_ON = 1, USERNS_OFF = 2 };
 /* Which cgroup version the sandboxes use (config key "cgroup"). */
 enum cg_mode { CG_MODE_AUTO = 0, CG_MODE_V1, CG_MODE_V2, CG_MODE_OFF };
 /* What a workload's agent does when its lines wait faster than the node
@@ -104,6 +109,7 @@ struct config {
   /* The process tier (node/sandbox/sandbox.h). */
   enum sandbox_network network;
   enum fs_mode filesystem;      /* FS_MINIMAL unless "host-ro" (api/fs_spec.h) */
+  int user_namespace;           /* enum userns_mode, default auto */
   int64_t uid_start, uid_count; /* uid_range */
   char *uid_lock_dir;           /* uid_range.lock_dir; NULL: /run/nexc/uids */
   int64_t pids_limit;           /* default pids limit of a sandbox */

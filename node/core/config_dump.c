@@ -55,6 +55,7 @@ dump_sandbox (const struct config *cfg, struct jsonw *w)
   int len;
   jsonw_kstr (w, "network", cfg->network == SANDBOX_NET_NONE ? "none" : "host");
   jsonw_kstr (w, "filesystem", fs_mode_name (cfg->filesystem));
+  jsonw_kstr (w, "user_namespace", config_userns_names[cfg->user_namespace % 3]);
   jsonw_key (w, "uid_range");
   jsonw_obj_begin (w);
   jsonw_kint (w, "start", cfg->uid_start);

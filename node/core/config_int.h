@@ -22,5 +22,7 @@ extern const size_t config_n_int_keys;
 /* Index = enum cg_mode; NULL-terminated ("none" turns cgroups off). */
 extern const char *const config_cgroup_names[];
 extern const char *const config_logs_on_full_names[];
+/* Index = enum userns_mode; NULL-terminated. */
+extern const char *const config_userns_names[];
 
 #endif

@@ -22,9 +22,11 @@
 #include "api/xalloc.h"
 #include "node/sandbox/cgnone.h"
 #include "node/sandbox/nsspawn.h"
+#include "node/sandbox/rootless.h"
 #include "node/core/rmtree.h"
 #include "node/sandbox/sandbox.h"
 #include "node/sandbox/uidrange.h"
+#include "node/sandbox/userns_probe.h"
 
 #define SELFTEST_TIMEOUT_MS 10000
 #define NATS_CONNECT_TIMEOUT_MS 1000
@@ -306,6 +308,69 @@ check_kernel (struct preflight *pf)
     }
 }
 
+/* Whether workloads get a user namespace here: what the config asks, what
+ * the host allows (both kinds said, for a rootless node's sake). */
+static void
+check_userns (const struct preflight_opts *o, struct preflight *pf, uid_t uid)
+{
+  struct userns_probe p;
+  char unpriv[240];
+  struct pf_row *r;
+  int mode = o->cfg->user_namespace;
+  userns_probe (uid, &p);
+  snprintf (unpriv, sizeof unpriv, "unprivileged ones %s%s", p.unprivileged ? "work too" : "do not: ",
+            p.unprivileged ? "" : p.unprivileged_why);
+  if (mode == USERNS_OFF)
+    {
+      r = row (pf, "user namespace", PF_DEGRADED, false,
+               "off in the configuration: workloads run as their host uid in the host's user "
+               "namespace (privileged ones %s%s; %s)",
+               p.privileged ? "work here" : "do not work here: ",
+               p.privileged ? "" : p.privileged_why, unpriv);
+      fix (r, "\"user_namespace\": \"auto\"");
+      return;
+    }
+  if (p.privileged)
+    {
+      pf->userns = true;
+      row (pf, "user namespace", PF_OK, mode == USERNS_ON,
+           "each workload in its own, mapping only its host uid and gid (to the same number); "
+           "%s",
+           unpriv);
+      return;
+    }
+  snprintf (pf->userns_why, sizeof pf->userns_why, "%s", p.privileged_why);
+  r = row (pf, "user namespace", mode == USERNS_ON ? PF_MISSING : PF_DEGRADED, mode == USERNS_ON,
+           "%s%s; %s", mode == USERNS_ON ? "\"user_namespace\": \"on\", but " : "",
+           p.privileged_why, unpriv);
+  if (geteuid () != 0)
+    fix (r, "run nexc-node as root (there is no rootless mode yet: the rootless rows say what "
+            "one would have here)");
+  else
+    fix (r, "a kernel with user namespaces (CONFIG_USER_NS, user.max_user_namespaces > 0) and "
+            "no policy around the node that forbids them%s",
+         mode == USERNS_ON ? ", or \"user_namespace\": \"auto\" to run without" : "");
+}
+
+/* Run as an ordinary user: what a rootless node would have here, one row
+ * each (node/sandbox/rootless.h); none counts toward "ready". */
+static void
+rootless_rows (struct preflight *pf)
+{
+  struct rootless_check c[ROOTLESS_CHECKS];
+  row (pf, "rootless", PF_SKIPPED, false,
+       "no rootless mode yet (the tier needs root); as uid %u this host offers:",
+       (unsigned) geteuid ());
+  rootless_check (c);
+  for (size_t i = 0; i < ROOTLESS_CHECKS; i++)
+    {
+      struct pf_row *r = row (pf, c[i].name, c[i].ok ? PF_OK : PF_MISSING, false, "%s",
+                              c[i].detail);
+      if (!c[i].ok)
+        fix (r, "%s", c[i].fix);
+    }
+}
+
 /* The sandboxes a restarted node reattaches to keep their uids, and their
  * blocks come back to this node (or stay with the node that took them
  * meanwhile: then their uids are never handed out here). */
@@ -535,7 +600,7 @@ check_selftest (const struct preflight_opts *o, struct preflight *pf, uint32_t u
   struct pf_row *r;
   pid_t pid = 0;
   int st = 0, rc;
-  char *argv[20];
+  char *argv[22];
   char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
   char ppid[16];
   struct nsspawn s;
@@ -557,8 +622,11 @@ check_selftest (const struct preflight_opts *o, struct preflight *pf, uint32_t u
     char *a[] = { "nexc-agent", "--fd", "3", "--parent-pid", ppid, "--sandbox", "process",
                   "--uid", uidtext, "--gid", uidtext, "--workdir", workdir,
                   "--state-dir", (char *) o->state_dir, "--network",
-                  o->cfg->network == SANDBOX_NET_NONE ? "none" : "host", "--selftest", NULL };
+                  o->cfg->network == SANDBOX_NET_NONE ? "none" : "host", "--selftest", NULL,
+                  NULL };
     memcpy (argv, a, sizeof a);
+    if (pf->userns)
+      argv[sizeof a / sizeof a[0] - 2] = "--user-namespace";
   }
   s = (struct nsspawn){ .path = o->agent_path, .argv = argv, .envp = envp, .fd3 = p[1],
                         .clone_flags = sandbox_clone_flags (o->cfg) };
@@ -666,11 +734,14 @@ preflight_run (const struct preflight_opts *o, struct preflight *pf)
       bool have_uid, ok = check_privileges (pf);
       check_kernel (pf);
       have_uid = check_uid_range (o, pf, &uid);
+      check_userns (o, pf, have_uid ? (uid_t) uid : 65534);
       check_cgroups (o, pf);
       if (ok && have_uid && preflight_ready (pf))
         check_selftest (o, pf, uid);
       else
         row (pf, "sandbox self-test", PF_SKIPPED, false, "skipped: fix the rows above first");
+      if (geteuid () != 0)
+        rootless_rows (pf);
       /* Its block stays held: the node's first sandboxes take uids from it. */
       if (have_uid)
         uidrange_release (&pf->uids, uid);

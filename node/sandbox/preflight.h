@@ -9,10 +9,11 @@
  * which a real agent builds a sandbox and a child inside verifies it.
  * Soft: each cgroup controller (memory, pids, cpu); a missing one turns
  * that limit off, said in a log line, the tag nex.sandbox.disabled and
- * INFO. Tier none has one soft row of its own, "containment": whether each
- * agent's processes can be held in a cgroup leaf (node/sandbox/cgnone.h;
- * pf->cg then holds the node cgroup it made). Runs before any thread
- * exists. */
+ * INFO; so does the user namespace under "user_namespace": "auto" (hard
+ * under "on"). Tier none has one soft row of its own, "containment":
+ * whether each agent's processes can be held in a cgroup leaf
+ * (node/sandbox/cgnone.h; pf->cg then holds the node cgroup it made). Runs
+ * before any thread exists. */
 #ifndef NEXC_NODE_PREFLIGHT_H
 #define NEXC_NODE_PREFLIGHT_H
 
@@ -23,7 +24,7 @@
 #include "node/sandbox/uidrange.h"
 #include "node/core/config.h"
 
-#define PF_MAX_ROWS 24
+#define PF_MAX_ROWS 32
 
 enum pf_status { PF_OK, PF_MISSING, PF_DEGRADED, PF_WARN, PF_SKIPPED };
 
@@ -44,6 +45,11 @@ struct preflight {
    * the sandbox by sandbox_start; otherwise uidrange_free it. */
   struct uidrange uids;
   double selftest_ms;
+  /* Process tier: workloads get a user namespace (config user_namespace
+   * and what the host allows; node/sandbox/userns_probe.h), and when they
+   * do not, why (empty: the configuration said "off"). */
+  bool userns;
+  char userns_why[200];
 };
 
 struct preflight_opts {

@@ -38,9 +38,11 @@ struct sandbox {
   char state_dir[PATH_MAX];
   char dir[PATH_MAX]; /* <state>/sandboxes */
   int dirfd;
-  const char *disabled[CG_NCTRL + 1];
+  const char *disabled[CG_NCTRL + 2];
   size_t n_disabled;
   double selftest_ms;
+  bool userns;          /* each agent gets --user-namespace (agent/userns.h) */
+  char userns_why[200]; /* why not, under "auto" */
   struct sandbox_slot *reclaim; /* leaves that were still busy */
   struct loop_timer reclaim_timer;
   uint64_t trash_seq;
@@ -261,6 +263,8 @@ sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *er
   sb->cg = pf.cg;
   sb->uids = pf.uids; /* moved: its blocks are the sandbox's now */
   sb->selftest_ms = pf.selftest_ms;
+  sb->userns = pf.userns;
+  snprintf (sb->userns_why, sizeof sb->userns_why, "%s", pf.userns_why);
   snprintf (sb->state_dir, sizeof sb->state_dir, "%s", abs);
   snprintf (sb->dir, sizeof sb->dir, "%s/sandboxes", abs);
   free (abs);
@@ -281,6 +285,8 @@ sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *er
     if (!sb->cg.have[c])
       sb->disabled[sb->n_disabled++]
           = c == CG_MEMORY ? "cgroup.memory" : (c == CG_PIDS ? "cgroup.pids" : "cgroup.cpu");
+  if (!sb->userns)
+    sb->disabled[sb->n_disabled++] = "user_namespace";
   if (cgroup_sweep_except (&sb->cg, kept_name, keep, &removed, err) < 0)
     log_error ("sandbox: %s", err->msg);
   nxerr_clear (err);
@@ -289,19 +295,28 @@ sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *er
     log_info ("sandbox: removed what a previous run left: %d cgroups, %d working dirs", removed,
               leftovers);
   if (sb->n_disabled)
-    log_warn ("sandbox \"process\" runs with %zu part%s off (INFO nexc.sandbox.disabled, tag "
-              "nex.sandbox.disabled): %s%s%s%s%s",
-              sb->n_disabled, sb->n_disabled > 1 ? "s" : "", sb->disabled[0],
-              sb->n_disabled > 1 ? ", " : "", sb->n_disabled > 1 ? sb->disabled[1] : "",
-              sb->n_disabled > 2 ? ", " : "", sb->n_disabled > 2 ? sb->disabled[2] : "");
+    {
+      char list[128] = "";
+      for (size_t i = 0; i < sb->n_disabled; i++)
+        snprintf (list + strlen (list), sizeof list - strlen (list), "%s%s", i ? ", " : "",
+                  sb->disabled[i]);
+      log_warn ("sandbox \"process\" runs with %zu part%s off (INFO nexc.sandbox.disabled, tag "
+                "nex.sandbox.disabled): %s",
+                sb->n_disabled, sb->n_disabled > 1 ? "s" : "", list);
+    }
+  if (!sb->userns && n->cfg.user_namespace == USERNS_AUTO)
+    log_warn ("sandbox: \"user_namespace\": \"auto\": this host does not allow it (%s): "
+              "workloads run as their host uid in the host's user namespace",
+              sb->userns_why);
   {
     uint32_t first = 0;
     size_t held = uidrange_held (&sb->uids, &first, 1);
-    log_info ("sandbox \"process\": namespaces pid, mount, ipc, uts%s; file system %s by "
+    log_info ("sandbox \"process\": namespaces pid, mount, ipc, uts%s%s; file system %s by "
               "default; seccomp default-deny; uids from "
               "%u-%u in blocks of %u (%s), holding %u-%u%s%s%s; cgroup %s%s%s; self-test "
               "%.1f ms",
               n->cfg.network == SANDBOX_NET_NONE ? ", net" : "",
+              sb->userns ? ", user (one id: the sandbox's uid)" : "",
               fs_mode_name (n->cfg.filesystem), sb->uids.start,
               sb->uids.start + sb->uids.count - 1, UIDBLOCK_SIZE, uidrange_lock_dir (&sb->uids),
               first, first + UIDBLOCK_SIZE - 1, held > 1 ? " and more" : "",
@@ -420,11 +435,13 @@ sandbox_slot_argv (const struct sandbox *sb, const struct sandbox_slot *s, char 
   char *const a[] = { "--uid",       (char *) s->uidtext,     "--gid",     (char *) s->uidtext,
                       "--workdir",   (char *) s->workdir,     "--state-dir",
                       (char *) sb->state_dir,                 "--network",
-                      sb->node->cfg.network == SANDBOX_NET_NONE ? "none" : "host" };
-  size_t n = sizeof a / sizeof a[0];
+                      sb->node->cfg.network == SANDBOX_NET_NONE ? "none" : "host",
+                      "--user-namespace" };
+  /* Every agent of this node, or none: the last option only with it. */
+  size_t n = sizeof a / sizeof a[0] - (sb->userns ? 0 : 1);
   if (n > room)
     return 0;
-  memcpy (argv, a, sizeof a);
+  memcpy (argv, a, n * sizeof a[0]);
   return n;
 }
 
@@ -551,6 +568,47 @@ sandbox_slot_adopt (struct sandbox *sb, uint32_t uid, struct sandbox_slot **out,
   return 0;
 }
 
+/* The user namespace of pid ("user:[4026531837]"), or "" when gone. */
+static void
+userns_of (const char *pid, char *out, size_t cap)
+{
+  char path[64];
+  ssize_t n;
+  snprintf (path, sizeof path, "/proc/%s/ns/user", pid);
+  n = readlink (path, out, cap - 1);
+  out[n > 0 ? n : 0] = '\0';
+}
+
+void
+sandbox_slot_check_adopted (const struct sandbox *sb, const struct sandbox_slot *s,
+                            pid_t agent_pid, const char *workload_id)
+{
+  char path[96], kids[64] = "", mine[64], theirs[64];
+  int fd;
+  ssize_t n;
+  bool own;
+  snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int) agent_pid, (int) agent_pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  n = fd >= 0 ? read (fd, kids, sizeof kids - 1) : -1;
+  if (fd >= 0)
+    close (fd);
+  kids[n > 0 ? n : 0] = '\0';
+  kids[strcspn (kids, " \n")] = '\0';
+  if (kids[0] == '\0')
+    return; /* its workload ended meanwhile (or no CONFIG_PROC_CHILDREN) */
+  userns_of ("self", mine, sizeof mine);
+  userns_of (kids, theirs, sizeof theirs);
+  if (theirs[0] == '\0')
+    return;
+  own = strcmp (mine, theirs) != 0;
+  if (own != sb->userns)
+    log_warn ("workload %s (sandbox %s, reattached): runs %s, as the node that started it "
+              "set; this node's user_namespace gives %s; it changes at its next start",
+              workload_id, s->id,
+              own ? "in a user namespace of its own" : "in the host's user namespace",
+              sb->userns ? "each workload one" : "none");
+}
+
 /* ---- deploys, INFO, tags ---- */
 
 int
@@ -653,7 +711,20 @@ sandbox_write_info (const struct node *n, struct jsonw *w)
   jsonw_str (w, "uts");
   if (cfg->network == SANDBOX_NET_NONE)
     jsonw_str (w, "net");
+  if (sb->userns)
+    jsonw_str (w, "user");
   jsonw_arr_end (w);
+  jsonw_key (w, "user_namespace");
+  jsonw_obj_begin (w);
+  jsonw_kstr (w, "mode", cfg->user_namespace == USERNS_ON    ? "on"
+                         : cfg->user_namespace == USERNS_OFF ? "off"
+                                                             : "auto");
+  jsonw_kbool (w, "active", sb->userns);
+  if (sb->userns)
+    jsonw_kstr (w, "map", "one id: the sandbox's host uid and gid, the same number inside");
+  else if (sb->userns_why[0])
+    jsonw_kstr (w, "why_not", sb->userns_why);
+  jsonw_obj_end (w);
   jsonw_kstr (w, "network", cfg->network == SANDBOX_NET_NONE ? "none" : "host");
   /* The default of deploys that do not say (each may: "filesystem"). */
   jsonw_kstr (w, "filesystem", fs_mode_name (cfg->filesystem));

@@ -86,6 +86,11 @@ uint64_t sandbox_slot_oom_kills (struct sandbox *sb, struct sandbox_slot *s);
  * the start-time sweep) owned again. */
 int sandbox_slot_adopt (struct sandbox *sb, uint32_t uid, struct sandbox_slot **out,
                         struct nxerr *err);
+/* An adopted agent's workload (its child) runs in a user namespace of its
+ * own or not, as it was started: a line when that is not what this node
+ * gives new workloads (the setting changed across the restart). */
+void sandbox_slot_check_adopted (const struct sandbox *sb, const struct sandbox_slot *s,
+                                 pid_t agent_pid, const char *workload_id);
 /* Takes s. */
 void sandbox_slot_release (struct sandbox *sb, struct sandbox_slot *s);
 

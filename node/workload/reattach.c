@@ -451,9 +451,13 @@ reattach_run (struct node *n)
           log_error ("workload %s: reattach: %s", w->id, err.msg);
           drop_kept_sandbox (n, e);
         }
-      else if (n->sandbox && e->sandbox_uid && e->sandbox_uid <= UINT32_MAX
-               && sandbox_slot_adopt (n->sandbox, (uint32_t) e->sandbox_uid, &a->slot, &err) < 0)
-        log_error ("workload %s: reattach: %s", w->id, err.msg);
+      else if (n->sandbox && e->sandbox_uid && e->sandbox_uid <= UINT32_MAX)
+        {
+          if (sandbox_slot_adopt (n->sandbox, (uint32_t) e->sandbox_uid, &a->slot, &err) < 0)
+            log_error ("workload %s: reattach: %s", w->id, err.msg);
+          else
+            sandbox_slot_check_adopted (n->sandbox, a->slot, a->pid, w->id);
+        }
     }
   journal_entries_free (r->entries, r->n);
   free (r->fds);

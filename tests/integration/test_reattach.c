@@ -570,6 +570,62 @@ test_impostor_not_adopted (void **state)
   free (id);
 }
 
+/* The user namespace of pid, as /proc/<pid>/ns/user reads. */
+static void
+userns_link (pid_t pid, char *out, size_t cap)
+{
+  char p[64];
+  ssize_t n;
+  snprintf (p, sizeof p, "/proc/%d/ns/user", (int) pid);
+  n = readlink (p, out, cap - 1);
+  out[n > 0 ? n : 0] = '\0';
+}
+
+/* A workload started by a node with "user_namespace": "off" and adopted by
+ * one that gives each workload a user namespace keeps the host's (a running
+ * process cannot be moved into one), and the node says so; its next start,
+ * on a new agent, gets one. */
+static void
+test_reattached_keep_their_user_namespace (void **state)
+{
+  struct fixture *f = *state;
+  const char *env[] = { "TICK_MS=100", NULL };
+  char cfg[1100], host[64], wl[64];
+  char *id, *id2;
+  pid_t pw, pw2;
+  harness_stop_node (&f->h, SIGTERM);
+  snprintf (cfg, sizeof cfg, "%.*s,\"user_namespace\":\"off\"}", (int) strlen (f->config) - 1,
+            f->config);
+  harness_start_node (&f->h, cfg, NULL);
+  id = deploy (f, nm ("hostns"), env);
+  pump (f, 300);
+  harness_stop_node (&f->h, SIGKILL);
+  pw = harness_find_proc (nm ("hostns"), NULL);
+  assert_true (pw > 0 && alive (pw));
+  harness_start_node (&f->h, f->config, NULL); /* "auto": on here */
+  for (int i = 0; i < 50 && !log_has (f, "reattached 1 workload"); i++)
+    usleep (100000);
+  assert_true (log_has (f, "reattached 1 workload"));
+  assert_true (log_has (f, "runs in the host's user namespace, as the node that started it set"));
+  userns_link (getpid (), host, sizeof host);
+  userns_link (pw, wl, sizeof wl);
+  assert_string_equal (wl, host);
+  stop (f, id, nm ("hostns"));
+  wait_stopped (f, id, 1, 5000);
+  /* A new one gets its own. */
+  id2 = deploy (f, nm ("ownns"), env);
+  pump (f, 300);
+  pw2 = harness_find_proc (nm ("ownns"), NULL);
+  assert_true (pw2 > 0);
+  userns_link (pw2, wl, sizeof wl);
+  assert_true (wl[0] != '\0');
+  assert_string_not_equal (wl, host);
+  stop (f, id2, nm ("ownns"));
+  wait_stopped (f, id2, 1, 5000);
+  free (id);
+  free (id2);
+}
+
 /* --detach-on-exit: SIGTERM leaves the workload running, sends no
  * workload_stopped, exits 0; the next node reattaches it and STOP works. */
 static void
@@ -666,6 +722,7 @@ main (void)
   };
   const struct CMUnitTest process[] = {
     cmocka_unit_test (test_survive_sigkill),
+    cmocka_unit_test (test_reattached_keep_their_user_namespace),
     cmocka_unit_test (test_detach_on_exit),
     cmocka_unit_test (test_reattach_twenty),
   };

@@ -15,6 +15,10 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -23,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -970,6 +975,261 @@ test_v2_and_network_none_say_what_is_off (void **state)
   start_node (f);
 }
 
+/* ---- nexc-node preflight ---- */
+
+/* In a child: a user namespace of its own in which every id maps to
+ * itself (so it stays root with every capability, over that namespace),
+ * and user.max_user_namespaces 0 there: a host where the node cannot make
+ * user namespaces. 0, or -1 (the child exits 125). */
+static int
+without_userns (int go)
+{
+  char c;
+  if (unshare (CLONE_NEWUSER) < 0)
+    return -1;
+  /* The parent writes our maps. */
+  if (read (go, &c, 1) != 1)
+    return -1;
+  if (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0)
+    return -1;
+  int fd = open ("/proc/sys/user/max_user_namespaces", O_WRONLY);
+  if (fd < 0 || write (fd, "0", 1) != 1)
+    return -1;
+  close (fd);
+  return 0;
+}
+
+static void
+map_identity (pid_t pid)
+{
+  static const char *const files[] = { "uid_map", "gid_map" };
+  for (int i = 0; i < 2; i++)
+    {
+      char path[64];
+      int fd;
+      snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, files[i]);
+      fd = open (path, O_WRONLY);
+      assert_true (fd >= 0);
+      assert_int_equal (write (fd, "0 0 4294967295", 14), 14);
+      close (fd);
+    }
+}
+
+/* nexc-node cmd ("preflight" or "up") with config (JSON text) in a new
+ * temp dir, as uid (0: ours), or (no_userns) where user namespaces cannot
+ * be made; its output in out, its exit code returned. */
+static int
+node_cmd_as (const char *cmd, const char *config, uid_t uid, bool no_userns, char *out, size_t cap)
+{
+  char dir[] = "/tmp/nexc-it-preflight-XXXXXX", cfg[128], state[128], rm[160];
+  int p[2], go[2], st = 0;
+  size_t n = 0;
+  ssize_t r;
+  FILE *fp;
+  pid_t pid;
+  assert_non_null (mkdtemp (dir));
+  assert_int_equal (chmod (dir, 0755), 0);
+  snprintf (cfg, sizeof cfg, "%s/config.json", dir);
+  snprintf (state, sizeof state, "%s/state", dir);
+  fp = fopen (cfg, "w");
+  assert_non_null (fp);
+  fputs (config, fp);
+  fclose (fp);
+  assert_int_equal (mkdir (state, 0700), 0);
+  assert_int_equal (chown (state, uid, uid), 0);
+  assert_int_equal (pipe (p), 0);
+  assert_int_equal (pipe (go), 0);
+  pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0)
+    {
+      close (go[1]);
+      dup2 (p[1], 1);
+      dup2 (p[1], 2);
+      if (uid != 0 && (setgroups (0, NULL) < 0 || setresgid (uid, uid, uid) < 0
+                       || setresuid (uid, uid, uid) < 0))
+        _exit (126);
+      if (no_userns && without_userns (go[0]) < 0)
+        _exit (125);
+      if (strcmp (cmd, "up") == 0)
+        execl (NEXC_BUILD_DIR "/node/nexc-node", "nexc-node", "up", "--config", cfg,
+               "--state-dir", state, "--server", "nats://127.0.0.1:1", "--ephemeral-identity",
+               (char *) NULL);
+      else
+        execl (NEXC_BUILD_DIR "/node/nexc-node", "nexc-node", cmd, "--config", cfg,
+               "--state-dir", state, "--server", "nats://127.0.0.1:1", (char *) NULL);
+      _exit (127);
+    }
+  close (p[1]);
+  close (go[0]);
+  if (no_userns)
+    {
+      /* After its unshare: /proc/<pid>/uid_map exists once it is in the
+       * namespace, and is empty until written. */
+      char path[64], buf[8];
+      snprintf (path, sizeof path, "/proc/%d/ns/user", (int) pid);
+      for (int i = 0; i < 200; i++)
+        {
+          char self[64] = "", child[64] = "";
+          ssize_t a = readlink ("/proc/self/ns/user", self, sizeof self - 1);
+          ssize_t b = readlink (path, child, sizeof child - 1);
+          if (a > 0 && b > 0 && strcmp (self, child) != 0)
+            break;
+          usleep (10000);
+        }
+      map_identity (pid);
+      buf[0] = 1;
+      assert_int_equal (write (go[1], buf, 1), 1);
+    }
+  close (go[1]);
+  while (n + 1 < cap && (r = read (p[0], out + n, cap - 1 - n)) > 0)
+    n += (size_t) r;
+  out[n] = '\0';
+  close (p[0]);
+  waitpid (pid, &st, 0);
+  snprintf (rm, sizeof rm, "rm -rf %s", dir);
+  if (system (rm) != 0)
+    fprintf (stderr, "could not remove %s\n", dir);
+  return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+}
+
+static int
+preflight_as (const char *config, uid_t uid, char *out, size_t cap)
+{
+  return node_cmd_as ("preflight", config, uid, false, out, cap);
+}
+
+/* The line of table whose check is name (padded as preflight prints it),
+ * or fail. */
+static const char *
+pf_row (const char *table, const char *name)
+{
+  static char line[1024];
+  char want[64];
+  const char *p;
+  snprintf (want, sizeof want, "\n  %-18s ", name);
+  p = strstr (table, want);
+  if (p == NULL)
+    fail_msg ("no \"%s\" row in:\n%s", name, table);
+  p += 3;
+  snprintf (line, sizeof line, "%.*s", (int) strcspn (p, "\n"), p);
+  return line;
+}
+
+static void
+pf_expect (const char *table, const char *name, const char *status, const char *detail)
+{
+  const char *line = pf_row (table, name);
+  char want[256];
+  snprintf (want, sizeof want, "%-18s %-9s ", name, status);
+  if (strncmp (line, want, strlen (want)) != 0 || (detail && strstr (line, detail) == NULL))
+    fail_msg ("preflight row \"%s\", expected %s%s%s", line, status, detail ? " with " : "",
+              detail ? detail : "");
+}
+
+/* The user namespace row: what the host allows, and "off" said as such. */
+static void
+test_preflight_says_user_namespace (void **state)
+{
+  char config[512], table[16384];
+  unsigned start = 800000u + (unsigned) (getpid () % 1000) * 64;
+  (void) state;
+  snprintf (config, sizeof config,
+            "{\"sandbox\":\"process\",\"uid_range\":{\"start\":%u,\"count\":64}}", start);
+  preflight_as (config, 0, table, sizeof table);
+  pf_expect (table, "user namespace", "ok", "each workload in its own, mapping only its host uid");
+  pf_expect (table, "sandbox self-test", "ok", NULL);
+  /* Root: no rootless rows. */
+  assert_null (strstr (table, "rootless"));
+  snprintf (config, sizeof config,
+            "{\"sandbox\":\"process\",\"user_namespace\":\"off\","
+            "\"uid_range\":{\"start\":%u,\"count\":64}}",
+            start);
+  preflight_as (config, 0, table, sizeof table);
+  pf_expect (table, "user namespace", "degraded", "off in the configuration");
+  pf_expect (table, "sandbox self-test", "ok", NULL);
+}
+
+/* A host where user namespaces cannot be made (user.max_user_namespaces
+ * 0): "auto" runs without and says why, "on" is a missing hard
+ * requirement and `up` refuses to start, saying which. */
+static void
+test_user_namespace_on_refused_where_unavailable (void **state)
+{
+  char config[512], table[16384];
+  unsigned start = 800000u + (unsigned) (getpid () % 1000) * 64;
+  int rc;
+  (void) state;
+  snprintf (config, sizeof config,
+            "{\"sandbox\":\"process\",\"user_namespace\":\"on\","
+            "\"uid_range\":{\"start\":%u,\"count\":64}}",
+            start);
+  rc = node_cmd_as ("preflight", config, 0, true, table, sizeof table);
+  assert_int_equal (rc, 1);
+  pf_expect (table, "user namespace", "MISSING",
+             "\"user_namespace\": \"on\", but unshare(CLONE_NEWUSER): No space left on device "
+             "(user.max_user_namespaces is 0)");
+  assert_non_null (strstr (table, "nexc-node up refuses to start"));
+  rc = node_cmd_as ("up", config, 0, true, table, sizeof table);
+  assert_int_equal (rc, 78);
+  assert_non_null (strstr (table, "preflight: user namespace: \"user_namespace\": \"on\", but "
+                                  "unshare(CLONE_NEWUSER)"));
+  assert_non_null (strstr (table, "sandbox \"process\" cannot start"));
+  snprintf (config, sizeof config,
+            "{\"sandbox\":\"process\",\"uid_range\":{\"start\":%u,\"count\":64}}", start);
+  rc = node_cmd_as ("preflight", config, 0, true, table, sizeof table);
+  pf_expect (table, "user namespace", "degraded",
+             "unshare(CLONE_NEWUSER): No space left on device (user.max_user_namespaces is 0)");
+  /* The rest of the tier, in a namespace that is not the host's, may or
+   * may not hold: said, not asserted. */
+  print_message ("under \"auto\" without user namespaces: %s\n", pf_row (table, "sandbox self-test"));
+}
+
+/* Run by an ordinary user: the tier is refused (root), and one row each
+ * says what a rootless node would have here, agreeing with what the test
+ * sees of the host itself. */
+static void
+test_preflight_as_an_ordinary_user (void **state)
+{
+  char config[512], table[16384];
+  unsigned start = 800000u + (unsigned) (getpid () % 1000) * 64;
+  long abi = syscall (SYS_landlock_create_ruleset, NULL, 0, 1u);
+  bool mapper = access ("/usr/bin/newuidmap", X_OK) == 0 && access ("/usr/bin/newgidmap", X_OK) == 0;
+  bool sub = false;
+  FILE *fp = fopen ("/etc/subuid", "r");
+  char line[256];
+  int rc;
+  (void) state;
+  while (fp && fgets (line, sizeof line, fp))
+    sub |= strncmp (line, "nobody:", 7) == 0 || strncmp (line, "65534:", 6) == 0;
+  if (fp)
+    fclose (fp);
+  snprintf (config, sizeof config,
+            "{\"sandbox\":\"process\",\"uid_range\":{\"start\":%u,\"count\":64}}", start);
+  /* Without root the uid locks fall back to /dev/shm (a row says so):
+   * removed again when it was not there before and is empty. */
+  bool had_shm = access ("/dev/shm/nexc-uids", F_OK) == 0;
+  rc = preflight_as (config, 65534, table, sizeof table);
+  if (!had_shm)
+    rmdir ("/dev/shm/nexc-uids");
+  assert_int_equal (rc, 1);
+  pf_expect (table, "privileges", "MISSING", "euid 65534");
+  pf_expect (table, "rootless", "skipped", "no rootless mode yet");
+  /* Each row present, ok or MISSING with a reason and a fix. */
+  pf_row (table, "rootless userns");
+  pf_row (table, "rootless pid/mount");
+  pf_row (table, "rootless cgroup");
+  pf_expect (table, "rootless subuid", sub ? "ok" : "MISSING", sub ? "/etc/subuid" : "nobody");
+  pf_expect (table, "rootless newuidmap", mapper ? "ok" : "MISSING",
+             mapper ? "/usr/bin/newuidmap" : "newuidmap not found");
+  pf_expect (table, "rootless seccomp", "ok", "no_new_privs");
+  pf_expect (table, "rootless landlock", abi > 0 ? "ok" : "MISSING", abi > 0 ? "ABI" : NULL);
+  /* An unprivileged user namespace and the sandbox's namespaces in it go
+   * together here (Linux 6.18: both allowed). */
+  if (strstr (pf_row (table, "rootless userns"), " ok ") != NULL)
+    pf_expect (table, "rootless pid/mount", "ok", "hidepid /proc");
+}
+
 /* ---- the minimal root and the allow-list (issue #19) ---- */
 
 /* Deploy d, collect its key=value lines until done= into a new object. */
@@ -1123,6 +1383,149 @@ test_minimal_root_by_default (void **state)
   print_message ("landlock scoping: %s\n", scoped ? "yes" : "no (kernel < 6.12)");
   expect_fact (facts, "abstract_host", scoped ? "EPERM" : "ok");
   json_decref (facts);
+}
+
+/* The owner of a file as the host sees it: "uid:gid", or the errno name. */
+static void
+host_owner (const char *path, char *out, size_t cap)
+{
+  struct stat st;
+  if (stat (path, &st) < 0)
+    snprintf (out, cap, "%s", strerrorname_np (errno));
+  else
+    snprintf (out, cap, "%u:%u", (unsigned) st.st_uid, (unsigned) st.st_gid);
+}
+
+static void
+readlink_ns (pid_t pid, char *out, size_t cap)
+{
+  char p[64];
+  ssize_t n;
+  snprintf (p, sizeof p, "/proc/%d/ns/user", (int) pid);
+  n = readlink (p, out, cap - 1);
+  out[n > 0 ? n : 0] = '\0';
+}
+
+/* Each workload runs in a user namespace of its own that maps exactly one
+ * id, its allocated host uid (and gid), to the same number: nothing of the
+ * host's, root included, exists inside; the files it makes are that uid's
+ * on the host; it has no capability in its namespace and cannot leave or
+ * make one. The agent stays in the host's. */
+static void
+test_user_namespace_maps_one_id (void **state)
+{
+  struct fixture *f = *state;
+  const char *env[] = { "MODE=probe", "HOLD_SECONDS=30", NULL };
+  struct dep d = { .name = "usernsprobe", .key = "probe", .hash = f->hex_probe, .env = env };
+  json_t *facts = json_object (), *in, *sb, *ns, *e;
+  char want[64], got[64], path[700], host_ns[64], wl_ns[64], agent_ns[64], *id, *last;
+  const char *u;
+  pid_t pid = 0, agent = 0;
+  unsigned uid;
+  bool listed = false;
+  size_t i;
+  /* INFO says it is on, and how it maps. */
+  in = info (f);
+  sb = nexc_info (in, "sandbox");
+  ns = json_object_get (sb, "user_namespace");
+  expect_fact (ns, "mode", "auto");
+  assert_true (json_is_true (json_object_get (ns, "active")));
+  json_array_foreach (json_object_get (sb, "namespaces"), i, e)
+  listed |= strcmp (json_string_value (e), "user") == 0;
+  assert_true (listed);
+  json_decref (in);
+
+  drain (f->logs);
+  id = deploy_ok (f, &d);
+  last = collect (f, id, "done=", facts, 5000);
+  free (last);
+  u = json_string_value (json_object_get (facts, "uid"));
+  uid = (unsigned) strtoul (u ? u : "0", NULL, 10);
+  assert_true (uid >= f->uid_start && uid < f->uid_start + UID_COUNT);
+  /* Inside: one id mapped, to itself; setgroups denied for good. */
+  snprintf (want, sizeof want, "%u %u 1", uid, uid);
+  expect_fact (facts, "uid_map", want);
+  expect_fact (facts, "gid_map", want);
+  expect_fact (facts, "setgroups", "deny");
+  /* No capability in its own namespace either. */
+  expect_fact (facts, "capeff", "0000000000000000");
+  expect_fact (facts, "capbnd", "0000000000000000");
+  /* Cannot make another one, nor enter one (seccomp, not the kernel's
+   * EINVAL for its own). */
+  expect_fact (facts, "unshare_user", "EPERM");
+  expect_fact (facts, "setns_user", "EPERM");
+  expect_fact (facts, "write_tmp", "ok");
+  expect_fact (facts, "write_cwd", "ok");
+  /* From the host, while it holds. */
+  for (int k = 0; k < 100 && (pid = harness_find_proc ("usernsprobe", &agent)) == 0; k++)
+    usleep (20000);
+  assert_true (pid > 0);
+  readlink_ns (getpid (), host_ns, sizeof host_ns);
+  readlink_ns (pid, wl_ns, sizeof wl_ns);
+  readlink_ns (agent, agent_ns, sizeof agent_ns);
+  print_message ("user namespaces: host %s, agent %s, workload %s\n", host_ns, agent_ns, wl_ns);
+  assert_true (wl_ns[0] != '\0');
+  assert_string_not_equal (wl_ns, host_ns);
+  assert_string_equal (agent_ns, host_ns);
+  /* The files it made are the allocated host uid's, in /tmp and its
+   * working dir. */
+  snprintf (want, sizeof want, "%u:%u", uid, uid);
+  snprintf (path, sizeof path, "/proc/%d/root/tmp/nexc-probe", (int) pid);
+  host_owner (path, got, sizeof got);
+  assert_string_equal (got, want);
+  {
+    char *real = realpath (f->h.node_state_dir, NULL);
+    snprintf (path, sizeof path, "%s/sandboxes/u%u/nexc-probe", real, uid);
+    free (real);
+  }
+  host_owner (path, got, sizeof got);
+  assert_string_equal (got, want);
+  stop_ok (f, id, "usernsprobe");
+  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (facts);
+  free (id);
+}
+
+/* "user_namespace": "off": workloads stay in the host's user namespace,
+ * and the node says so (INFO, the disabled tag, a start line). */
+static void
+test_user_namespace_off_is_said (void **state)
+{
+  struct fixture *f = *state;
+  char config[1200];
+  const char *env[] = { "MODE=probe", NULL };
+  struct dep d = { .name = "hostns", .key = "probe", .hash = f->hex_probe, .env = env };
+  json_t *facts, *in, *sb, *ns, *e;
+  const char *tag;
+  bool listed = false;
+  size_t i;
+  harness_stop_node (&f->h, SIGTERM);
+  snprintf (config, sizeof config, "%.*s,\"user_namespace\":\"off\"}",
+            (int) strlen (f->config) - 1, f->config);
+  harness_start_node (&f->h, config, NULL);
+  in = info (f);
+  sb = nexc_info (in, "sandbox");
+  ns = json_object_get (sb, "user_namespace");
+  expect_fact (ns, "mode", "off");
+  assert_true (json_is_false (json_object_get (ns, "active")));
+  json_array_foreach (json_object_get (sb, "disabled"), i, e)
+  listed |= strcmp (json_string_value (e), "user_namespace") == 0;
+  assert_true (listed);
+  tag = json_string_value (json_object_get (
+      json_object_get (json_object_get (in, "data"), "tags"), "nex.sandbox.disabled"));
+  assert_non_null (tag);
+  assert_non_null (strstr (tag, "user_namespace"));
+  json_decref (in);
+  assert_true (log_says (f, "nex.sandbox.disabled", "user_namespace"));
+  facts = run_probe (f, &d, NULL);
+  /* The host's own map: every id, root included. */
+  expect_fact (facts, "uid_map", "0 0 4294967295");
+  expect_fact (facts, "capeff", "0000000000000000");
+  expect_fact (facts, "unshare_user", "EPERM");
+  expect_fact (facts, "setns_user", "EPERM");
+  json_decref (facts);
+  harness_stop_node (&f->h, SIGTERM);
+  start_node (f);
 }
 
 static void
@@ -1469,6 +1872,11 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_probe_sees_only_its_sandbox),
     cmocka_unit_test (test_minimal_root_by_default),
+    cmocka_unit_test (test_user_namespace_maps_one_id),
+    cmocka_unit_test (test_user_namespace_off_is_said),
+    cmocka_unit_test (test_preflight_says_user_namespace),
+    cmocka_unit_test (test_preflight_as_an_ordinary_user),
+    cmocka_unit_test (test_user_namespace_on_refused_where_unavailable),
     cmocka_unit_test (test_bind_ro_shows_exactly_the_listed_paths),
     cmocka_unit_test (test_hostile_bind_ro_refused),
     cmocka_unit_test (test_node_default_host_ro_is_said),

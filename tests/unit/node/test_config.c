@@ -108,6 +108,7 @@ test_defaults (void **state)
   assert_false (cfg.no_sandbox);
   assert_int_equal (cfg.sandbox, SANDBOX_PROCESS);
   assert_int_equal (cfg.network, SANDBOX_NET_HOST);
+  assert_int_equal (cfg.user_namespace, USERNS_AUTO);
   assert_int_equal (cfg.uid_start, 200000);
   assert_int_equal (cfg.uid_count, 65536);
   assert_int_equal (cfg.pids_limit, 512);
@@ -613,6 +614,21 @@ test_process_tier_keys (void **state)
   assert_int_equal (cfg.cgroup_mode, 3);
   assert_int_equal (cfg.network, SANDBOX_NET_HOST);
   config_free (&cfg);
+  /* user_namespace: three words, nothing else. */
+  parse_ok (&cfg, "{\"user_namespace\":\"on\"}");
+  assert_int_equal (cfg.user_namespace, USERNS_ON);
+  config_free (&cfg);
+  parse_ok (&cfg, "{\"user_namespace\":\"off\"}");
+  assert_int_equal (cfg.user_namespace, USERNS_OFF);
+  config_free (&cfg);
+  parse_ok (&cfg, "{\"user_namespace\":\"auto\"}");
+  assert_int_equal (cfg.user_namespace, USERNS_AUTO);
+  config_free (&cfg);
+  parse_fails ("{\"user_namespace\":true}", "user_namespace: must be one of \"auto\", \"on\", \"off\"");
+  parse_fails ("{\"user_namespace\":\"yes\"}",
+               "user_namespace: must be one of \"auto\", \"on\", \"off\"");
+  parse_fails ("{\"user_namespace\":null}",
+               "user_namespace: must be one of \"auto\", \"on\", \"off\"");
 
   /* logs.on_full: the default deploys get, strict. */
   parse_ok (&cfg, "{}");
@@ -924,6 +940,7 @@ test_dump (void **state)
                     256ll * 1024 * 1024);
   assert_string_equal (json_string_value (json_object_get (root, "state_dir")), "/var/lib/nexc");
   assert_string_equal (json_string_value (json_object_get (root, "agent_path")), "/opt/a");
+  assert_string_equal (json_string_value (json_object_get (root, "user_namespace")), "auto");
   /* Ignored keys are not echoed back. */
   assert_null (json_object_get (root, "kernel_filepath"));
   json_decref (root);
