@@ -140,12 +140,15 @@ await_go (void)
 }
 
 static void __attribute__ ((noreturn))
-stem_main (const struct sandbox *sb, pid_t agent)
+stem_main (const struct sandbox *agent_sb, pid_t agent)
 {
+  static struct sandbox own; /* large: not on the stack */
+  const struct sandbox *sb = &own;
   struct sigaction sa;
   sigset_t none;
   const char *what;
   int e;
+  own = *agent_sb;
   /* Its own group (the workload's), dead with the agent. */
   if (setpgid (0, 0) < 0 || prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () != agent)
     _exit (127);
@@ -154,11 +157,19 @@ stem_main (const struct sandbox *sb, pid_t agent)
   sigaction (SIGPIPE, &sa, NULL);
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
-  /* Nothing of the agent's but the socket: its link, its reattach socket
-   * and signalfd stay out of the sandbox. */
-  if (close_range (STEM_FD + 1, ~0U, 0) < 0)
-    for (int fd = STEM_FD + 1; fd < 1024; fd++)
+  /* Nothing of the agent's but the socket and the user namespace to enter:
+   * its link, its reattach socket and signalfd stay out of the sandbox. */
+  if (own.userns_fd >= 0)
+    {
+      if (dup2 (own.userns_fd, STEM_FD + 1) < 0)
+        _exit (127);
+      own.userns_fd = STEM_FD + 1;
+    }
+  if (close_range (STEM_FD + 2, ~0U, 0) < 0)
+    for (int fd = STEM_FD + 2; fd < 1024; fd++)
       close (fd);
+  if (own.userns_fd < 0)
+    close (STEM_FD + 1);
   e = sandbox_enter_rest (sb, &what);
   if (e != 0)
     {
@@ -290,6 +301,14 @@ stem_go (struct stem *s, const struct stem_exec *x, pid_t *pid, char *what, size
   do
     n = read (s->sock, &f, sizeof f);
   while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == ECONNRESET)
+    {
+      /* It ended with the message unread: still in its setup when we sent
+       * (which failed: its log line says why). Nothing ran. */
+      log_warn ("stem: ended before it took the deploy: the direct path");
+      stem_discard (s);
+      return STEM_GONE;
+    }
   *pid = s->pid;
   s->pid = 0; /* the workload's now, or a failed one reaped below */
   close (s->sock);
