@@ -62,14 +62,15 @@ start_plain (struct node *n, char **argv, char **envp, int link, int lfd, pid_t 
  * Hello, so before any Deploy: its workload and everything that forks
  * inside it are there, and are killed with the leaf once the agent is
  * reaped, even when the agent was SIGKILLed and could not kill them. Either
- * way it is our child (the zygote clones with CLONE_PARENT). */
+ * way it is our child (the zygote clones with CLONE_PARENT). The leaf is
+ * made here; the pid goes in on the spawner's thread (join_leaf). */
 static int
 spawn_plain (struct node *n, char **argv, char **envp, int link, int lfd, bool *leaf,
              pid_t *pid, struct nxerr *err)
 {
   if (start_plain (n, argv, envp, link, lfd, pid, err) < 0)
     return -1;
-  if (cgnone_attach (n->cgnone, *pid, leaf, err) < 0)
+  if (cgnone_make_leaf (n->cgnone, *pid, leaf, err) < 0)
     {
       kill (*pid, SIGKILL);
       while (waitpid (*pid, NULL, 0) < 0 && errno == EINTR)
@@ -77,6 +78,13 @@ spawn_plain (struct node *n, char **argv, char **envp, int link, int lfd, bool *
       return -1;
     }
   return 0;
+}
+
+/* On the spawner's thread. */
+static int
+join_leaf (struct spawn_job *j)
+{
+  return cgnone_join (j->run_arg, j->pid, &j->err);
 }
 
 static struct agent *
@@ -128,8 +136,16 @@ on_spawned (struct spawn_job *j)
   else
     {
       a->pid = j->pid;
-      if (a->state == AGENT_DEAD) /* given up while it was being made */
-        kill (a->pid, SIGKILL);
+      if (a->state == AGENT_DEAD)
+        {
+          /* Given up while it was being made, or (tier none, its pid known
+           * from the start) reaped meanwhile: free it now if so. */
+          if (!a->reaped)
+            kill (a->pid, SIGKILL);
+          pool_agent_gone (a->pool, a);
+        }
+      else if (j->failed)
+        agent_kill (a, j->err.msg);
       else if (agent_watch (a, &err) < 0)
         agent_kill (a, err.msg);
     }
@@ -233,6 +249,21 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   a = agent_new (n, pid, NULL, sock, sv[0]);
   a->cg_leaf = leaf;
   *out = a; /* even when it cannot be watched: still reaped through the pool */
+  if (leaf)
+    {
+      struct spawn_job *j = spawner_run_job_new (join_leaf, n->cgnone, pid);
+      j->done = on_spawned;
+      j->ud = a;
+      a->spawn_pending = true;
+      if (spawner_submit (n, j, err) == 0)
+        return 0;
+      a->spawn_pending = false;
+      kill (pid, SIGKILL);
+      close (sv[0]);
+      a->src.fd = -1;
+      a->state = AGENT_DEAD;
+      return -1;
+    }
   if (agent_watch (a, err) < 0)
     {
       kill (pid, SIGKILL);

@@ -60,7 +60,7 @@ struct agent {
   bool reaped;
   bool freeing; /* off the pool's list, free deferred (pool.c) */
   bool starting;      /* leased, its first frame not in yet (pool_agent_started) */
-  bool spawn_pending; /* on the spawner's thread (node/agents/spawner.h): pid 0, not watched */
+  bool spawn_pending; /* a spawner job (node/agents/spawner.h) holds it: not watched, pid 0 in the process tier */
   const struct agent_ops *ops; /* the lease: NULL when none */
   void *owner;
   const char *wl_id; /* the leased workload's id, for log lines (NULL: none, a function call) */

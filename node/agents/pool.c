@@ -307,8 +307,8 @@ pool_adopt (struct pool *p, struct agent *a)
 static void
 maybe_free (struct pool *p, struct agent *a)
 {
-  if (a->state != AGENT_DEAD || !a->reaped || a->freeing)
-    return;
+  if (a->state != AGENT_DEAD || !a->reaped || a->freeing || a->spawn_pending)
+    return; /* a spawner job still points to it: on_spawned calls again */
   a->freeing = true;
   release_sandbox (p, a);
   list_remove (p, a);

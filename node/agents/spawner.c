@@ -70,6 +70,18 @@ spawner_job_new (const char *path, char *const *argv, char *const *envp,
   return j;
 }
 
+struct spawn_job *
+spawner_run_job_new (int (*run) (struct spawn_job *), const void *arg, pid_t pid)
+{
+  struct spawn_job *j = xcalloc (1, sizeof *j);
+  j->run = run;
+  j->run_arg = arg;
+  j->pid = pid;
+  j->spec.fd3 = -1;
+  j->spec.fd4 = -1;
+  return j;
+}
+
 static void
 job_free (struct spawn_job *j)
 {
@@ -93,10 +105,21 @@ append (struct spawn_job **head, struct spawn_job *j)
 static void
 run_job (struct spawn_job *j)
 {
+  if (j->run)
+    {
+      if (j->run (j) < 0)
+        {
+          /* Not where it must be, so not contained: it must not run. */
+          kill (j->pid, SIGKILL);
+          j->failed = true;
+        }
+      return;
+    }
   if (nsspawn (&j->spec, &j->pid, &j->err) < 0)
     j->pid = 0;
   /* The child holds its own copies now (or never will). */
-  close (j->spec.fd3);
+  if (j->spec.fd3 >= 0)
+    close (j->spec.fd3);
   if (j->spec.fd4 > 0)
     close (j->spec.fd4);
 }

@@ -39,17 +39,24 @@ struct spawn_job {
    * the job's own (spawner_job_new copies them); fd3 and fd4 of spec are
    * closed by the thread once the child has its copies. */
   struct nsspawn spec;
+  /* Instead of spec: run on the thread for a process that exists already
+   * (pid set by the caller); on failure the thread SIGKILLs it. */
+  int (*run) (struct spawn_job *job);
+  const void *run_arg;
   void (*done) (struct spawn_job *job); /* on the loop; frees nothing: spawner does */
   void *ud;
   /* thread */
-  pid_t pid;        /* > 0: the child exec'd */
-  struct nxerr err; /* when pid <= 0 */
+  pid_t pid;        /* > 0: the child exec'd (or run's process) */
+  bool failed;      /* run failed: pid was SIGKILLed, reaped as usual */
+  struct nxerr err; /* when pid <= 0 or failed */
 };
 
 /* A job for path with a copy of argv and envp (NULL-terminated) and of the
- * njoin cgroup.procs files in join (node/sandbox/nsspawn.h). */
+ * njoin cgroup.procs files in join (node/sandbox/nsspawn.h); for a run job
+ * spawner_run_job_new. */
 struct spawn_job *spawner_job_new (const char *path, char *const *argv, char *const *envp,
                                    const char (*join)[CG_PROCS_MAX], size_t njoin);
+struct spawn_job *spawner_run_job_new (int (*run) (struct spawn_job *), const void *arg, pid_t pid);
 
 /* Queue job (the spawner owns it from now on; starts the thread at the
  * first call). -1 with err when the thread cannot start: the job is freed

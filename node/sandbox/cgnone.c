@@ -230,7 +230,7 @@ cgnone_stop (struct node *n)
 /* ---- one agent ---- */
 
 int
-cgnone_attach (struct cgnone *c, pid_t pid, bool *made, struct nxerr *err)
+cgnone_make_leaf (struct cgnone *c, pid_t pid, bool *made, struct nxerr *err)
 {
   char name[LEAF_NAME_MAX];
   struct nxerr ignore = { 0 };
@@ -246,12 +246,25 @@ cgnone_attach (struct cgnone *c, pid_t pid, bool *made, struct nxerr *err)
       queue_busy (c, name);
       return nxerr_wrap (err, "agent %d: the cgroup leaf of a former agent with its pid", (int) pid);
     }
-  if (c->cg.ops->create (&c->cg, name, err) < 0 || c->cg.ops->attach (&c->cg, name, pid, err) < 0)
+  if (c->cg.ops->create (&c->cg, name, err) < 0)
     {
       c->cg.ops->remove (&c->cg, name, &ignore);
       return nxerr_wrap (err, "agent %d: its cgroup leaf", (int) pid);
     }
   *made = true;
+  return 0;
+}
+
+int
+cgnone_join (const struct cgnone *c, pid_t pid, struct nxerr *err)
+{
+  char name[LEAF_NAME_MAX];
+  if (c == NULL || !c->on)
+    return 0;
+  leaf_name (pid, name);
+  /* The backends take a non-const handle; attach writes nothing in it. */
+  if (c->cg.ops->attach ((struct cgroups *) &c->cg, name, pid, err) < 0)
+    return nxerr_wrap (err, "agent %d: its cgroup leaf", (int) pid);
   return 0;
 }
 

@@ -20,9 +20,12 @@
  *                   permission) the start log, the preflight and INFO say
  *                   that descendants are not contained, and the tier works
  *                   as before (every call below then does nothing).
- *   cgnone_attach   right after an agent's spawn, before its Hello (it has
- *                   forked nothing yet): the leaf "a<pid>" made, the pid
- *                   moved in;
+ *   cgnone_make_leaf  right after an agent's spawn, before its Hello (it has
+ *                   forked nothing yet): the leaf "a<pid>" made;
+ *   cgnone_join     then the pid moved in: on the spawner's thread
+ *                   (node/agents/spawner.h), as the write can wait for an
+ *                   RCU grace period (p90 11 ms on v2 under load here); it
+ *                   reads only what cgnone_start set;
  *   cgnone_adopt    a reattached agent's leaf, spared by the sweep, owned
  *                   again;
  *   cgnone_release  after the agent's reap (or, adopted, its end): every
@@ -30,7 +33,8 @@
  *                   a timer while busy;
  *   cgnone_stop     at shutdown, after the pool: the last retries, the node
  *                   cgroup removed when empty (detached agents keep theirs).
- * Loop thread only (cgnone_probe also before any thread exists). */
+ * Loop thread only but cgnone_join (cgnone_probe also before any thread
+ * exists). */
 #ifndef NEXC_NODE_CGNONE_H
 #define NEXC_NODE_CGNONE_H
 
@@ -57,9 +61,10 @@ const char *cgnone_leaves_dir (const struct cgroups *cg);
 void cgnone_start (struct node *n, const pid_t *keep, size_t n_keep);
 void cgnone_stop (struct node *n);
 
-/* *made: the leaf was made and pid is in it; false when cg is NULL (tier
- * process) or does not contain (then 0 and nothing done). */
-int cgnone_attach (struct cgnone *cg, pid_t pid, bool *made, struct nxerr *err);
+/* *made: the leaf was made (cgnone_join puts pid in it); false when cg is
+ * NULL (tier process) or does not contain (then 0 and nothing done). */
+int cgnone_make_leaf (struct cgnone *cg, pid_t pid, bool *made, struct nxerr *err);
+int cgnone_join (const struct cgnone *cg, pid_t pid, struct nxerr *err);
 /* Whether the leaf of pid (kept at start) exists: then it is the agent's. */
 bool cgnone_adopt (struct cgnone *cg, pid_t pid);
 void cgnone_release (struct cgnone *cg, pid_t pid);
