@@ -1314,6 +1314,92 @@ abstract_listen (const char *name)
   return s;
 }
 
+/* A line of /proc/<pid>/status, its value ("" when absent). */
+static void
+status_of (pid_t pid, const char *key, char *out, size_t cap)
+{
+  char path[64], line[256];
+  size_t kl = strlen (key);
+  FILE *fp;
+  snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+  out[0] = '\0';
+  if ((fp = fopen (path, "r")) == NULL)
+    return;
+  while (fgets (line, sizeof line, fp))
+    if (strncmp (line, key, kl) == 0 && line[kl] == ':')
+      {
+        char *v = line + kl + 1;
+        v += strspn (v, " \t");
+        v[strcspn (v, "\n")] = '\0';
+        snprintf (out, cap, "%s", v);
+        break;
+      }
+  fclose (fp);
+}
+
+/* Every warm agent of the process tier holds its workload's process before
+ * any deploy (agent/stem.h), already inside: the sandbox's uid, no
+ * capability, no_new_privs, seccomp. A default-view deploy runs as that
+ * very process; one whose stem died before the deploy still runs (the
+ * direct path). */
+static void
+test_stem_waits_inside_and_falls_back (void **state)
+{
+  struct fixture *f = *state;
+  const char *tenv[] = { "TICK_MS=1000", NULL };
+  struct dep t = { .name = "stemtick", .key = "ticker", .hash = f->hex_ticker, .env = tenv };
+  char statedir[400];
+  const char *env[] = { statedir, "MODE=probe", NULL };
+  struct dep d = { .name = "stemless", .key = "probe", .hash = f->hex_probe, .env = env };
+  pid_t agents[16], stems[16], tick;
+  int na, ns = 0, found = 0;
+  json_t *facts;
+  char *id, v[128];
+  snprintf (statedir, sizeof statedir, "STATE_DIR=%s", f->h.node_state_dir);
+  wait_pool_full (f);
+  na = agents_of (f->h.node_pid, agents, 16);
+  assert_int_equal (na, POOL);
+  for (int i = 0; i < na; i++)
+    {
+      pid_t c[4];
+      int k = harness_children (agents[i], NULL, c, 4);
+      assert_int_equal (k, 1);
+      stems[ns++] = c[0];
+      status_of (c[0], "Uid", v, sizeof v);
+      assert_true (strtoul (v, NULL, 10) >= 1000); /* the sandbox's, not root */
+      status_of (c[0], "CapEff", v, sizeof v);
+      assert_string_equal (v, "0000000000000000");
+      status_of (c[0], "NoNewPrivs", v, sizeof v);
+      assert_string_equal (v, "1");
+      status_of (c[0], "Seccomp", v, sizeof v);
+      assert_string_equal (v, "2");
+    }
+  /* A deploy of the default view: its process is one of the stems. */
+  id = deploy_ok (f, &t);
+  json_decref (wait_event (f, "workload_started", id, 5000));
+  tick = harness_find_proc ("stemtick", NULL);
+  for (int i = 0; i < ns; i++)
+    found += stems[i] == tick;
+  assert_int_equal (found, 1);
+  stop_ok (f, id, "stemtick");
+  free (id);
+  /* Stems killed before their deploys: the deploys still run. */
+  wait_pool_full (f);
+  na = agents_of (f->h.node_pid, agents, 16);
+  for (int i = 0; i < na; i++)
+    {
+      pid_t c[4];
+      if (harness_children (agents[i], NULL, c, 4) == 1)
+        kill (c[0], SIGKILL);
+    }
+  usleep (50000);
+  facts = run_probe (f, &d, NULL);
+  expect_fact (facts, "ppid", "1");
+  assert_non_null (json_object_get (facts, "uid"));
+  assert_string_not_equal (json_string_value (json_object_get (facts, "uid")), "0");
+  json_decref (facts);
+}
+
 static void
 test_minimal_root_by_default (void **state)
 {
@@ -1872,6 +1958,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_probe_sees_only_its_sandbox),
     cmocka_unit_test (test_minimal_root_by_default),
+    cmocka_unit_test (test_stem_waits_inside_and_falls_back),
     cmocka_unit_test (test_user_namespace_maps_one_id),
     cmocka_unit_test (test_user_namespace_off_is_said),
     cmocka_unit_test (test_preflight_says_user_namespace),
