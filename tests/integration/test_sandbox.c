@@ -51,7 +51,7 @@ struct fixture {
   char config[1024];
   unsigned uid_start;
   char hex_probe[65], hex_hog[65], hex_ticker[65], hex_env[65], hex_forker[65],
-      hex_crasher[65], hex_script[65], hex_musl[65];
+      hex_crasher[65], hex_script[65], hex_musl[65], hex_go[65];
   char script[64];
   char link[64]; /* test_hostile_bind_ro_refused's symlink, removed at teardown too */
 };
@@ -424,6 +424,8 @@ setup (void **state)
   }
   if (NEXC_MUSL_HELLO[0])
     upload (f, NEXC_MUSL_HELLO, "musl", f->hex_musl);
+  if (NEXC_GO_HELLO[0])
+    upload (f, NEXC_GO_HELLO, "gohello", f->hex_go);
   F = f;
   *state = f;
   return 0;
@@ -1753,8 +1755,13 @@ test_dynamic_static_and_script_workloads (void **state)
     }
   else
     print_message ("skipped: no musl-gcc (Debian package musl-tools) at build time\n");
-  if (access ("/usr/bin/go", X_OK) != 0 && access ("/usr/lib/go/bin/go", X_OK) != 0)
-    print_message ("skipped: no Go toolchain (Debian package golang) installed\n");
+  if (NEXC_GO_HELLO[0])
+    {
+      struct dep go = { .name = "gohello", .key = "gohello", .hash = f->hex_go };
+      assert_true (runs (f, &go, "hello from pid 2, go", msg, sizeof msg));
+    }
+  else
+    print_message ("skipped: no Go toolchain (Debian package golang-go) at build time\n");
 }
 
 /* The examples under the allow-list, in a minimal root: each does what it
