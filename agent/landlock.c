@@ -43,6 +43,23 @@ write_rights (int abi)
   return r;
 }
 
+#define READ_RIGHTS (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+
+static int
+allow (int ruleset, const char *path, int flags, uint64_t rights)
+{
+  struct landlock_path_beneath_attr pb;
+  int fd = open (path, O_PATH | O_CLOEXEC | flags), e = 0;
+  if (fd < 0)
+    return 0; /* not in this view: nothing to allow */
+  pb.allowed_access = rights;
+  pb.parent_fd = fd;
+  if (syscall (SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
+    e = errno;
+  close (fd);
+  return e;
+}
+
 int
 landlock_enter (int abi, const char *const *writable, const char **what)
 {
@@ -63,20 +80,45 @@ landlock_enter (int abi, const char *const *writable, const char **what)
   ruleset = (int) syscall (SYS_landlock_create_ruleset, &rs, size, 0);
   if (ruleset < 0)
     return errno;
+  *what = "landlock_add_rule";
   for (size_t i = 0; writable[i] && e == 0; i++)
-    {
-      struct landlock_path_beneath_attr pb;
-      int fd = open (writable[i], O_PATH | O_CLOEXEC | O_DIRECTORY);
-      if (fd < 0)
-        continue; /* not in this view: nothing to allow */
-      pb.allowed_access = rs.handled_access_fs;
-      pb.parent_fd = fd;
-      *what = "landlock_add_rule";
-      if (syscall (SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
-        e = errno;
-      close (fd);
-    }
+    e = allow (ruleset, writable[i], O_DIRECTORY, rs.handled_access_fs);
   *what = "landlock_restrict_self";
+  if (e == 0 && syscall (SYS_landlock_restrict_self, ruleset, 0) < 0)
+    e = errno;
+  close (ruleset);
+  return e;
+}
+
+/* A second layer, handling reads only (the first keeps the writes): reads
+ * beneath its own root, the minimal root (or, under host-ro, the host's),
+ * and of the executable, whose fd comes from outside the root (exec opens
+ * it for reading). What else is outside the root and still reachable (an
+ * fd from outside, /proc/self/exe, another process's /proc/<pid>/root)
+ * cannot be read. Last before the exec: in the stem that is after the
+ * deploy came, when the executable is known. */
+int
+landlock_enter_reads (int abi, int exe_fd, const char **what)
+{
+  struct ll_ruleset rs;
+  struct landlock_path_beneath_attr pb;
+  int ruleset, e;
+  if (abi <= 0)
+    return 0;
+  memset (&rs, 0, sizeof rs);
+  rs.handled_access_fs = READ_RIGHTS;
+  *what = "landlock_create_ruleset (reads)";
+  ruleset = (int) syscall (SYS_landlock_create_ruleset, &rs, sizeof rs.handled_access_fs, 0);
+  if (ruleset < 0)
+    return errno;
+  *what = "landlock_add_rule (reads)";
+  e = allow (ruleset, "/", O_DIRECTORY, READ_RIGHTS);
+  pb.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE;
+  pb.parent_fd = exe_fd;
+  if (e == 0 && exe_fd >= 0
+      && syscall (SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
+    e = errno;
+  *what = "landlock_restrict_self (reads)";
   if (e == 0 && syscall (SYS_landlock_restrict_self, ruleset, 0) < 0)
     e = errno;
   close (ruleset);

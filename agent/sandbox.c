@@ -495,7 +495,7 @@ sandbox_selftest (struct sandbox *sb, int fd)
 {
   const char *what = "sandbox";
   pid_t pid;
-  int st, e;
+  int st, e, outside;
   report (fd, true, "namespaces and mount view", "pid 1 of a new pid namespace");
   snprintf (selftest_abstract, sizeof selftest_abstract, "nexc-selftest-%.64s",
             strrchr (sb->workdir, '/') ? strrchr (sb->workdir, '/') + 1 : sb->workdir);
@@ -529,6 +529,9 @@ sandbox_selftest (struct sandbox *sb, int fd)
         return 1;
       }
   }
+  /* A host directory outside the root, open from before: what a mount or
+   * fd mistake would expose. The reads layer must keep it unreadable. */
+  outside = open (sb->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   pid = fork ();
   if (pid < 0)
     {
@@ -537,14 +540,26 @@ sandbox_selftest (struct sandbox *sb, int fd)
     }
   if (pid == 0)
     {
+      int fails;
       e = sandbox_enter_child (sb, &what);
+      if (e == 0)
+        e = landlock_enter_reads (sb->landlock_abi, -1, &what);
       if (e != 0)
         {
           report (fd, false, what, strerror (e));
           _exit (100);
         }
-      _exit (verify_inside (sb, fd) == 0 ? 0 : 1);
+      fails = verify_inside (sb, fd);
+      if (sb->landlock_abi > 0)
+        {
+          int r = outside >= 0 ? openat (outside, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+          fails += expect_errno (fd, "landlock denies reads outside the root (an fd from before)",
+                                 r, EACCES);
+        }
+      _exit (fails == 0 ? 0 : 1);
     }
+  if (outside >= 0)
+    close (outside);
   while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
     ;
   return WIFEXITED (st) && WEXITSTATUS (st) == 0 ? 0 : 1;

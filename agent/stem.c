@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/landlock.h"
 #include "agent/sandbox.h"
 #include "api/log.h"
 #include "api/xalloc.h"
@@ -87,7 +88,7 @@ split (char *buf, size_t len, uint32_t argc, uint32_t envc, char ***envp)
  * peer: what it sends is checked all the same (a broken message ends the
  * stem, and the agent's stem_go reports it). */
 static void __attribute__ ((noreturn))
-await_go (void)
+await_go (int landlock_abi)
 {
   char *buf = malloc (STEM_MSG_MAX);
   union {
@@ -133,6 +134,8 @@ await_go (void)
       fail ("dup2", errno);
   for (int i = 0; i < 3; i++)
     close (fds[i]);
+  if ((e = landlock_enter_reads (landlock_abi, fds[3], &what)) != 0)
+    fail (what, e);
   if (h.script && fcntl (fds[3], F_SETFD, 0) < 0)
     fail ("fcntl(exe fd)", errno);
   fexecve (fds[3], argv, envp);
@@ -176,7 +179,7 @@ stem_main (const struct sandbox *agent_sb, pid_t agent)
       log_warn ("stem: %s: %s (deploys take the direct path)", what, strerror (e));
       _exit (127);
     }
-  await_go ();
+  await_go (own.landlock_abi);
 }
 
 /* ---- in the agent ---- */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/landlock.h"
 #include "api/log.h"
 #include "api/timefmt.h"
 #include "api/xalloc.h"
@@ -187,6 +188,9 @@ child_exec (const struct child_args *c)
     child_fail (c->status_w, "dup2", errno);
   e = sandbox_enter_child (c->sb, &what);
   if (e != 0)
+    child_fail (c->status_w, what, e);
+  if (c->sb->tier == SANDBOX_PROCESS
+      && (e = landlock_enter_reads (c->sb->landlock_abi, c->exe_fd, &what)) != 0)
     child_fail (c->status_w, what, e);
   child_cloexec_rest ();
   if (c->script && fcntl (c->exe_fd, F_SETFD, 0) < 0)

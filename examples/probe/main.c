@@ -339,6 +339,8 @@ probe (void)
   printf ("cwd=%s\n", getcwd (cwd, sizeof cwd) ? cwd : "?");
   print_dir ("/proc", "procs", 0);
   print_dir ("/proc/self/fd", "fds", 1);
+  /* Its own executable, through the magic link: a file outside its root. */
+  printf ("read_exe=%s\n", result (open_close ("/proc/self/exe", O_RDONLY)));
   print_status ("Seccomp", "seccomp");
   print_status ("NoNewPrivs", "nnp");
   print_status ("CapEff", "capeff");

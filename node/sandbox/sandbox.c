@@ -730,13 +730,15 @@ sandbox_write_info (const struct node *n, struct jsonw *w)
   jsonw_kstr (w, "filesystem", fs_mode_name (cfg->filesystem));
   jsonw_kstr (w, "seccomp_policy", "default-deny");
   {
-    /* The agents probe the same kernel: writes confined with any ABI,
-     * abstract sockets and signals scoped from ABI 6 (agent/landlock.h). */
+    /* The agents probe the same kernel: writes confined, and reads to the
+     * workload's own root, with any ABI; abstract sockets and signals
+     * scoped from ABI 6 (agent/landlock.h). */
     long abi = syscall (SYS_landlock_create_ruleset, NULL, 0, 1u /* _VERSION */);
     jsonw_key (w, "landlock");
     jsonw_obj_begin (w);
     jsonw_kint (w, "abi", abi > 0 ? abi : 0);
     jsonw_kbool (w, "writes_confined", abi > 0);
+    jsonw_kbool (w, "reads_confined", abi > 0);
     jsonw_kbool (w, "scoped", abi >= 6);
     jsonw_obj_end (w);
   }

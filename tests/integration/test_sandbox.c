@@ -513,6 +513,8 @@ test_probe_sees_only_its_sandbox (void **state)
   }
   EXPECT ("cwd", want_cwd);
   EXPECT ("seccomp", "2");
+  /* Under host-ro its root is the host's: its executable is beneath it. */
+  EXPECT ("read_exe", "ok");
   EXPECT ("nnp", "1");
   EXPECT ("capeff", "0000000000000000");
   EXPECT ("capbnd", "0000000000000000");
@@ -1411,7 +1413,7 @@ test_minimal_root_by_default (void **state)
   struct dep d = { .name = "minprobe", .key = "probe", .hash = f->hex_probe, .env = env };
   json_t *facts, *in;
   char *real;
-  bool scoped;
+  bool scoped, reads;
   int ls;
   snprintf (statedir, sizeof statedir, "STATE_DIR=%s", f->h.node_state_dir);
   snprintf (sock, sizeof sock, "nexc-it-abstract-%d", (int) getpid ());
@@ -1465,11 +1467,19 @@ test_minimal_root_by_default (void **state)
       json_string_value (json_object_get (nexc_info (in, "sandbox"), "filesystem")), "minimal");
   scoped = json_is_true (
       json_object_get (json_object_get (nexc_info (in, "sandbox"), "landlock"), "scoped"));
+  reads = json_is_true (
+      json_object_get (json_object_get (nexc_info (in, "sandbox"), "landlock"), "reads_confined"));
   json_decref (in);
   /* The host's abstract sockets: out of reach where Landlock scopes them
    * (ABI 6); reachable otherwise, with network "host" (ARCHITECTURE.md). */
   print_message ("landlock scoping: %s\n", scoped ? "yes" : "no (kernel < 6.12)");
   expect_fact (facts, "abstract_host", scoped ? "EPERM" : "ok");
+  /* Its own executable is outside its root (an fd from the node's cache),
+   * and readable all the same: the reads layer names it. That anything
+   * else outside the root stays unreadable is the self-test's row
+   * "landlock denies reads outside the root" (preflight, every start). */
+  print_message ("landlock reads confined: %s\n", reads ? "yes" : "no");
+  expect_fact (facts, "read_exe", "ok");
   json_decref (facts);
 }
 
