@@ -342,6 +342,19 @@ static void write_file (const char *path, const char *data);
 
 /* Start nats-server on h's ports; 0 when it accepts connections, -1 when it
  * died (ports taken, most likely), fails the test on a timeout. */
+static bool
+log_says (const char *path, const char *needle)
+{
+  FILE *f = fopen (path, "r");
+  char line[4096];
+  bool found = false;
+  while (f && !found && fgets (line, sizeof line, f))
+    found = strstr (line, needle) != NULL;
+  if (f)
+    fclose (f);
+  return found;
+}
+
 static int
 launch_nats (struct harness *h)
 {
@@ -357,7 +370,11 @@ launch_nats (struct harness *h)
   deadline = now_ms () + NATS_READY_MS;
   while (now_ms () < deadline)
     {
-      int fd = tcp_connect (h->nats_port);
+      /* Ours, not whoever took the port between free_port and our bind (a
+       * test running beside us): our own log says it is listening, and the
+       * port answers. Else a lost race connects to another test's server
+       * ("Authentication Violation" in operator mode). */
+      int fd = log_says (log, "Server is ready") ? tcp_connect (h->nats_port) : -1;
       if (fd >= 0)
         {
           close (fd);
@@ -1114,14 +1131,7 @@ harness_kill_procs (const char *argv0)
 bool
 harness_node_log_has (struct harness *h, const char *needle)
 {
-  FILE *f = fopen (h->node_log, "r");
-  char line[4096];
-  bool found = false;
-  while (f && !found && fgets (line, sizeof line, f))
-    found = strstr (line, needle) != NULL;
-  if (f)
-    fclose (f);
-  return found;
+  return log_says (h->node_log, needle);
 }
 
 int
