@@ -517,10 +517,30 @@ new_tmpdir (struct harness *h)
   write_file (owner, pid);
 }
 
+/* Member i of the n in h, its config naming the others' routes. */
+static int
+launch_member (struct harness *h, int n, int i)
+{
+  char conf[2048], routes[1024];
+  int o = 0;
+  routes[0] = '\0';
+  for (int j = 0; j < n; j++)
+    if (j != i)
+      o += snprintf (routes + o, sizeof routes - (size_t) o, "%snats://127.0.0.1:%d",
+                     o ? ", " : "", h[j].cluster_port);
+  snprintf (conf, sizeof conf,
+            "server_name: s%d\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\n"
+            "jetstream { store_dir: \"%s\" }\n"
+            "cluster { name: nexc, listen: 127.0.0.1:%d, routes: [%s] }\n",
+            i + 1, h[i].nats_port, h[i].monitor_port, h[i].store_dir, h[i].cluster_port, routes);
+  snprintf (h[i].nats_conf, sizeof h[i].nats_conf, "%s/nats.conf", h[i].tmpdir);
+  write_file (h[i].nats_conf, conf);
+  return launch_nats (&h[i]);
+}
+
 void
 harness_start_cluster (struct harness *h, int n)
 {
-  char conf[2048], routes[1024];
   install_cleanup ();
   sweep_stale_tmpdirs ();
   if (n < 1 || n > 8)
@@ -530,28 +550,28 @@ harness_start_cluster (struct harness *h, int n)
       memset (&h[i], 0, sizeof h[i]);
       new_tmpdir (&h[i]);
       snprintf (h[i].store_dir, sizeof h[i].store_dir, "%s/js", h[i].tmpdir);
-      h[i].nats_port = free_port ();
-      h[i].monitor_port = free_port ();
-      h[i].cluster_port = free_port ();
-      snprintf (h[i].nats_url, sizeof h[i].nats_url, "nats://127.0.0.1:%d", h[i].nats_port);
     }
-  for (int i = 0; i < n; i++)
+  /* A member that lost one of its ports to a test running beside us exits:
+   * every member's routes name the others' ports, so all start again on
+   * new ones. */
+  for (int attempt = 0;; attempt++)
     {
-      int o = 0;
-      routes[0] = '\0';
-      for (int j = 0; j < n; j++)
-        if (j != i)
-          o += snprintf (routes + o, sizeof routes - (size_t) o, "%snats://127.0.0.1:%d",
-                         o ? ", " : "", h[j].cluster_port);
-      snprintf (conf, sizeof conf,
-                "server_name: s%d\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\n"
-                "jetstream { store_dir: \"%s\" }\n"
-                "cluster { name: nexc, listen: 127.0.0.1:%d, routes: [%s] }\n",
-                i + 1, h[i].nats_port, h[i].monitor_port, h[i].store_dir, h[i].cluster_port, routes);
-      snprintf (h[i].nats_conf, sizeof h[i].nats_conf, "%s/nats.conf", h[i].tmpdir);
-      write_file (h[i].nats_conf, conf);
-      if (launch_nats (&h[i]) < 0)
-        fail_msg ("harness: cluster member %d did not start", i + 1);
+      int up = 0;
+      for (int i = 0; i < n; i++)
+        {
+          h[i].nats_port = free_port ();
+          h[i].monitor_port = free_port ();
+          h[i].cluster_port = free_port ();
+          snprintf (h[i].nats_url, sizeof h[i].nats_url, "nats://127.0.0.1:%d", h[i].nats_port);
+        }
+      while (up < n && launch_member (h, n, up) == 0)
+        up++;
+      if (up == n)
+        break;
+      for (int i = 0; i < up; i++)
+        kill_and_reap (&h[i].nats_pid);
+      if (attempt == 4)
+        fail_msg ("harness: cluster member %d did not start (5 tries)", up + 1);
     }
   /* JetStream needs a meta leader before streams can be created. */
   for (int t = 0; t < 100; t++)
@@ -565,6 +585,7 @@ harness_start_cluster (struct harness *h, int n)
     }
   fail_msg ("harness: the JetStream cluster elected no meta leader in 10 s");
 }
+
 
 void
 harness_share_nats (struct harness *h, const struct harness *with)
