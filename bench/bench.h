@@ -30,6 +30,7 @@ struct bench_opts {
   const char *only;       /* comma list of scenario names, NULL: all */
   const char *node_log_level;
   const char *filesystem;  /* process tier: "minimal" (default) or "host-ro" */
+  const char *cgroup;      /* the nodes' "cgroup" (NULL: not set, the node's default) */
   int pool_size;          /* machine_pool_size of the nodes (default 4) */
   int warm_n;             /* timed warm deploys */
   int floor_rtt_n;        /* request/reply round trips for the floor */

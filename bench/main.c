@@ -4,6 +4,8 @@
  *              [--pool N] [--warm N] [--seconds S] [--clients LIST] [--log-lines N]
  *              [--workloads LIST] [--stop N] [--node-log-level L] [--peers]
  *              [--filesystem minimal|host-ro]   the process tier's workload root
+ *              [--cgroup auto|v1|v2|none]       the nodes' cgroup setting (tier none: its
+ *                                               agents' leaves; none measures without)
  *   nexc-bench --list-rows [--smoke] [...]      the row ids the options produce
  *   nexc-bench --responder URL SUBJECT          (internal) the trivial NATS responder
  *
@@ -75,6 +77,8 @@ bench_node_config (const struct bench *b, const char *sandbox, int pool_size)
   jsonw_kstr (&w, "sandbox", sandbox);
   if (strcmp (sandbox, "process") == 0)
     jsonw_kstr (&w, "filesystem", b->o.filesystem);
+  if (b->o.cgroup)
+    jsonw_kstr (&w, "cgroup", b->o.cgroup);
   jsonw_kint (&w, "stop_grace_ms", b->o.stop_grace_ms);
   jsonw_kint (&w, "heartbeat_interval_ms", 86400000);
   /* A uid range of its own: tests and other benches may run process-tier
@@ -397,7 +401,8 @@ usage (FILE *f)
            "                  [--pool N] [--warm N] [--seconds S] [--clients N,N...] "
            "[--log-lines N]\n"
            "                  [--workloads A,B,C] [--stop N] [--node-log-level L] "
-           "[--list-rows] [--filesystem minimal|host-ro] [--peers]\n"
+           "[--list-rows] [--filesystem minimal|host-ro] [--cgroup auto|v1|v2|none] "
+           "[--peers]\n"
            "scenarios (for --only): warm,cold,throughput,logs,scale,stop,functions,deployments,peers\n"
            "--peers: also start the same executable under bwrap, crun and systemd-run\n");
 }
@@ -444,6 +449,7 @@ main (int argc, char **argv)
     { "workloads", required_argument, NULL, 'W' }, { "stop", required_argument, NULL, 't' },
     { "node-log-level", required_argument, NULL, 'l' },
     { "filesystem", required_argument, NULL, 'F' },
+    { "cgroup", required_argument, NULL, 'G' },
     { "list-rows", no_argument, NULL, 'R' },    { "peers", no_argument, NULL, 'P' },    { "responder", no_argument, NULL, 'r' },
     { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
   };
@@ -500,6 +506,15 @@ main (int argc, char **argv)
             return 2;
           }
         b.o.filesystem = optarg;
+        break;
+      case 'G':
+        if (strcmp (optarg, "auto") != 0 && strcmp (optarg, "v1") != 0
+            && strcmp (optarg, "v2") != 0 && strcmp (optarg, "none") != 0)
+          {
+            fprintf (stderr, "nexc-bench: --cgroup takes auto, v1, v2 or none\n");
+            return 2;
+          }
+        b.o.cgroup = optarg;
         break;
       case 'R': list_rows = true; break;
       case 'P': b.o.peers = true; break;
