@@ -46,17 +46,23 @@ stem_ready (const struct stem *s)
 
 /* ---- in the stem ---- */
 
-static void __attribute__ ((noreturn))
-fail (const char *what, int e)
+void
+exec_fail (int status_fd, const char *what, int e)
 {
   struct exec_failure f;
   ssize_t r;
   memset (&f, 0, sizeof f);
   f.err = e;
   strncpy (f.what, what, sizeof f.what - 1);
-  r = write (STEM_FD, &f, sizeof f);
+  r = write (status_fd, &f, sizeof f);
   (void) r;
   _exit (127);
+}
+
+static void __attribute__ ((noreturn))
+fail (const char *what, int e)
+{
+  exec_fail (STEM_FD, what, e);
 }
 
 /* Exactly argc + envc strings filling buf[0..len): pointers into buf. */

@@ -39,6 +39,9 @@ struct exec_failure {
   char what[48];
 };
 
+/* In a child that could not exec: the record to status_fd, then _exit 127. */
+void exec_fail (int status_fd, const char *what, int e) __attribute__ ((noreturn));
+
 struct stem {
   pid_t pid; /* 0: none */
   int sock;  /* our end; -1: none */

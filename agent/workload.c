@@ -20,8 +20,6 @@
 #include "api/timefmt.h"
 #include "api/xalloc.h"
 
-/* What the child reports on the status pipe when it cannot exec. */
-#define child_failure exec_failure
 
 /* Descendants handled per /proc scan; more simply take another round. */
 #define SCAN_MAX 256
@@ -116,19 +114,6 @@ check_artifact (const Nexc__Agent__Deploy *d, int exe_fd, bool *script, struct n
 
 /* ---- the child, between fork and exec: no error chain, no allocation ---- */
 
-static void __attribute__ ((noreturn))
-child_fail (int status_fd, const char *what, int e)
-{
-  struct child_failure f;
-  ssize_t r;
-  memset (&f, 0, sizeof f);
-  f.err = e;
-  strncpy (f.what, what, sizeof f.what - 1);
-  r = write (status_fd, &f, sizeof f);
-  (void) r;
-  _exit (127);
-}
-
 /* exec resets caught signals itself; only an ignored one would survive it.
  * The agent starts with every disposition at its default (the node and the
  * zygote see to that) and ignores SIGPIPE alone (agent/main.c), so that is
@@ -175,28 +160,28 @@ child_exec (const struct child_args *c)
   int e;
   /* Own group, so Stop can signal the whole workload at once. */
   if (setpgid (0, 0) < 0)
-    child_fail (c->status_w, "setpgid", errno);
+    exec_fail (c->status_w, "setpgid", errno);
   /* If the agent dies the main process dies too (the agent's own death
    * signal cannot reach the workload's tree); checked after setting, in case
    * the agent died in between. */
   if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
-    child_fail (c->status_w, "prctl(PR_SET_PDEATHSIG)", errno);
+    exec_fail (c->status_w, "prctl(PR_SET_PDEATHSIG)", errno);
   if (getppid () != c->agent)
     _exit (127);
   child_reset_signals ();
   if (dup2 (c->devnull, 0) < 0 || dup2 (c->out_w, 1) < 0 || dup2 (c->err_w, 2) < 0)
-    child_fail (c->status_w, "dup2", errno);
+    exec_fail (c->status_w, "dup2", errno);
   e = sandbox_enter_child (c->sb, &what);
   if (e != 0)
-    child_fail (c->status_w, what, e);
+    exec_fail (c->status_w, what, e);
   if (c->sb->tier == SANDBOX_PROCESS
       && (e = landlock_enter_reads (c->sb->landlock_abi, c->exe_fd, &what)) != 0)
-    child_fail (c->status_w, what, e);
+    exec_fail (c->status_w, what, e);
   child_cloexec_rest ();
   if (c->script && fcntl (c->exe_fd, F_SETFD, 0) < 0)
-    child_fail (c->status_w, "fcntl(exe fd)", errno);
+    exec_fail (c->status_w, "fcntl(exe fd)", errno);
   fexecve (c->exe_fd, c->argv, c->envp);
-  child_fail (c->status_w, "fexecve", errno);
+  exec_fail (c->status_w, "fexecve", errno);
 }
 
 /* ---- spawn ---- */
@@ -246,7 +231,7 @@ set_nonblock (int fd)
 static int
 await_exec (int status_r, char *what, size_t what_n)
 {
-  struct child_failure f;
+  struct exec_failure f;
   ssize_t n;
   do
     n = read (status_r, &f, sizeof f);
