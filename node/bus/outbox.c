@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <nats/nats.h>
 
 #include "api/log.h"
+#include "api/subjects.h"
 #include "api/xalloc.h"
 #include "node/bus/evpub.h"
 #include "node/state/journal.h"
@@ -371,4 +373,36 @@ outbox_stop (struct node *n)
   free (o->p);
   free (o);
   n->outbox = NULL;
+}
+
+/* What an event subject names: 0 no lifecycle event, 1 workload_started,
+ * 2 workload_stopped. */
+static int
+lifecycle_kind (const char *subject)
+{
+  const char *dot = subject ? strrchr (subject, '.') : NULL;
+  if (dot && strcmp (dot + 1, NEX_EVENT_WORKLOAD_STARTED) == 0)
+    return 1;
+  if (dot && strcmp (dot + 1, NEX_EVENT_WORKLOAD_STOPPED) == 0)
+    return 2;
+  return 0;
+}
+
+bool
+outbox_stop_announced (const struct journal_event *ev, size_t n, const char *workload_id)
+{
+  for (size_t i = n; i-- > 0;)
+    {
+      int kind = lifecycle_kind (ev[i].subject);
+      json_t *j;
+      bool match;
+      if (kind == 0)
+        continue;
+      j = json_loadb ((const char *) ev[i].data, ev[i].len, 0, NULL);
+      match = j && strcmp (json_string_value (json_object_get (j, "source")) ?: "", workload_id) == 0;
+      json_decref (j);
+      if (match)
+        return kind == 2;
+    }
+  return false;
 }

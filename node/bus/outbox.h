@@ -43,6 +43,15 @@ bool outbox_publish (struct node *n, const char *subject, const char *id, const 
  * batch of loop events, and before any event published directly. */
 void outbox_send_new (struct node *n);
 
+/* Whether the last lifecycle event of workload_id among a journal's
+ * unconfirmed events ev[0..n) (oldest first) is its workload_stopped. Then
+ * the run that made it announced the workload's end and died before it
+ * forgot the workload (the event is journaled first, the workload deleted
+ * after): the node that takes the workload back republishes that event and
+ * must not announce the same end again with a new id. */
+struct journal_event;
+bool outbox_stop_announced (const struct journal_event *ev, size_t n, const char *workload_id);
+
 /* At shutdown, before the journal closes: one last flush (bounded), confirm
  * what it covers, stop the thread. What stays unconfirmed stays journaled. */
 void outbox_stop (struct node *n);

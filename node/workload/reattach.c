@@ -20,6 +20,7 @@
 #include "api/xalloc.h"
 #include "node/agents/agent.h"
 #include "node/agents/agent_sock.h"
+#include "node/bus/outbox.h"
 #include "node/workload/launch.h"
 #include "node/workload/creds.h"
 #include "node/workload/persist.h"
@@ -39,6 +40,7 @@ struct reattach {
   struct journal_entry *entries; /* from the journal, until reattach_run */
   int *fds;                      /* connected link per entry, or -1 */
   bool *adopted;                 /* per entry: its agent is ours again */
+  bool *announced;               /* per entry: its end is in the journal (outbox_stop_announced) */
   size_t n;
   uint64_t start_ns;
   size_t pending, reattached, lost;
@@ -198,6 +200,13 @@ reattach_open (struct node *n, struct nxerr *err)
   n->agent_socks = r->socks;
   r->fds = xcalloc (r->n + 1, sizeof *r->fds);
   r->adopted = xcalloc (r->n + 1, sizeof *r->adopted);
+  r->announced = xcalloc (r->n + 1, sizeof *r->announced);
+  {
+    const struct journal_event *ev;
+    size_t nev = journal_events (r->j, &ev);
+    for (size_t i = 0; i < r->n; i++)
+      r->announced[i] = outbox_stop_announced (ev, nev, r->entries[i].id);
+  }
   /* Before the sandbox's leftover sweep and preflight: orphans stopped (an
    * agent no entry knows would keep its uid busy), then a connection to each
    * entry's agent; what answers keeps its sandbox. */
@@ -416,6 +425,7 @@ reattach_run (struct node *n)
           continue;
         }
       r->pending++;
+      w->stop_announced = r->announced[i];
       if (!still_allowed (n, w, why, sizeof why))
         {
           /* Taken back to be stopped (by on_reattach), never restarted. */
@@ -462,9 +472,11 @@ reattach_run (struct node *n)
   journal_entries_free (r->entries, r->n);
   free (r->fds);
   free (r->adopted);
+  free (r->announced);
   r->entries = NULL;
   r->fds = NULL;
   r->adopted = NULL;
+  r->announced = NULL;
   r->n = 0;
   report (n);
 }
@@ -499,6 +511,10 @@ on_reattach (struct workload *w, struct agent *a, const Nexc__Agent__Reattach *m
               w->id, w->name, m->pid, (unsigned long long) m->buffered,
               (unsigned long long) m->dropped);
   reattach_settled (n, true);
+  /* Running: the end announced was of a run before this one (the node died
+   * while restarting it); this run's end is still to come. */
+  if (!m->exited)
+    w->stop_announced = false;
   if (w->reattach_refused && !m->exited)
     supervise_stop (w); /* workload_stopped follows, as for a STOP */
   /* The journal entry stays: same agent, same socket. */
@@ -516,6 +532,7 @@ reattach_close (struct node *n)
   journal_entries_free (r->entries, r->n);
   free (r->fds);
   free (r->adopted);
+  free (r->announced);
   journal_close (r->j);
   agent_socks_free (r->socks);
   free (r);

@@ -81,6 +81,22 @@ free_workload (void *arg)
   workload_free (w);
 }
 
+/* workload_stopped for w's run, once: a node that died after journaling it
+ * (and before forgetting w) republishes it; the end the node taking w back
+ * finds is that same end, not announced again. */
+static void
+announce_stopped (struct workload *w, const struct events_wl *ev, int code, const char *msg)
+{
+  if (w->stop_announced)
+    {
+      w->stop_announced = false;
+      log_info ("workload %s (%s): its end was announced before the node restarted: not again",
+                w->id, w->name);
+      return;
+    }
+  events_workload_stopped (w->node, ev, code, msg);
+}
+
 /* Final step of every workload: exactly one workload_stopped was sent by the
  * caller; unlink now, free after the current event batch. */
 static void
@@ -243,7 +259,7 @@ supervise_fail_deploy (struct workload *w, const char *reply_error)
   free (w->deploy_reply);
   w->deploy_reply = NULL;
   snprintf (msg, sizeof msg, "Failed to start workload: %s; vm: %s", w->name, w->id);
-  events_workload_stopped (n, &ev, -1, msg);
+  announce_stopped (w, &ev, -1, msg);
   reply_stop_ok (w); /* a STOP that came while it was starting: it is gone */
   end_workload (w);
 }
@@ -303,7 +319,7 @@ supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t 
   if (stopped || w->stop_requested)
     snprintf (msg, sizeof msg, "Workload shutdown requested");
   log_info ("workload %s (%s) ended: %s", w->id, w->name, msg);
-  events_workload_stopped (n, &ev, code, msg);
+  announce_stopped (w, &ev, code, msg);
   outbox_send_new (n); /* first: what a stop is waited on with is this event */
   reply_stop_ok (w);
   restart_or_end (w, code, stopped);
@@ -312,7 +328,6 @@ supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t 
 void
 supervise_agent_lost (struct workload *w, const char *why)
 {
-  struct node *n = w->node;
   struct events_wl ev = workload_ev (w);
   char msg[512];
   uint64_t limit = 0, oom = w->state == WL_ENDED ? 0 : oom_kills (w, &limit);
@@ -337,7 +352,7 @@ supervise_agent_lost (struct workload *w, const char *why)
   if (w->stop_requested)
     snprintf (msg, sizeof msg, "Workload shutdown requested");
   log_warn ("workload %s (%s): %s", w->id, w->name, why);
-  events_workload_stopped (n, &ev, -1, msg);
+  announce_stopped (w, &ev, -1, msg);
   reply_stop_ok (w);
   restart_or_end (w, -1, false);
 }

@@ -63,6 +63,7 @@ struct workload {
   uint32_t restarts;
   struct restart_policy policy;
   bool reattach_refused; /* taken back after a restart only to be stopped (reattach.c) */
+  bool stop_announced;   /* taken back with its workload_stopped already journaled (reattach.c) */
   uint64_t restart_streak;      /* restarts since the last stable run */
   struct loop_timer restart_timer;
   bool stop_requested;
