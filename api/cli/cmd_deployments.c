@@ -192,6 +192,13 @@ print_one (const struct opts *o, const char *key, const struct deployment_spec *
                              (int) held, "replicas", nodes);
       if (problem)
         json_object_set_new (j, "error", json_string (problem));
+      if (s && !problem)
+        {
+          /* What every replica runs once its rollout is over. */
+          char tpl[DEPLOYMENT_TEMPLATE_LEN + 1];
+          deployment_template (s, tpl);
+          json_object_set_new (j, "template", json_string (tpl));
+        }
       cli_print_json (j);
       return;
     }

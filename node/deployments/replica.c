@@ -43,6 +43,17 @@ replica_of (const struct node *n, const struct workload *w, struct replica_id *i
   return true;
 }
 
+struct workload *
+replica_stopping (struct node *n, const char *dep, uint32_t slot)
+{
+  struct replica_id id;
+  for (struct workload *w = n->workloads; w; w = w->next)
+    if (w->state == WL_STOPPING && replica_of (n, w, &id) && id.slot == slot
+        && strcmp (id.dep, dep) == 0)
+      return w;
+  return NULL;
+}
+
 bool
 replica_alive (const struct workload *w)
 {

@@ -41,6 +41,9 @@ void replica_stop (struct workload *w);
  * tpl; NULL when none. */
 struct workload *replica_with_template (struct node *n, const char *dep, uint32_t slot,
                                         const char *tpl, bool same);
+/* A replica of slot of dep asked to stop and not ended yet (it still runs:
+ * its workload_stopped is to come); NULL when none. */
+struct workload *replica_stopping (struct node *n, const char *dep, uint32_t slot);
 /* Neither stopping nor ended. */
 bool replica_alive (const struct workload *w);
 

@@ -2,7 +2,8 @@
  * than the spec's is replaced under a token upd.{dep}.{k} of the claims
  * bucket (k < update.max_unavailable, taken by compare-and-set, leased like
  * a claim): the new replica first when there is room, the old one stopped
- * once the new one has run READY_MS, then the token deleted. A replacement
+ * once the new one has run READY_MS, then the token deleted when the old one
+ * has ended. A replacement
  * that ends or restarts before that marks its token failed: nobody starts
  * another replacement of that template. Loop thread. */
 #include <errno.h>
@@ -184,7 +185,11 @@ rollout_slot (struct deployments *d, struct held *h, const struct dspec *s)
     }
   if (old == NULL)
     {
-      if (t && !t->failed)
+      /* The token goes once the old replica has ended, not when it was asked
+       * to stop: until its end it runs beside the new one, and another
+       * node's replacement started meanwhile would make it 1 + max_unavailable
+       * more than desired. */
+      if (t && !t->failed && replica_stopping (d->n, h->dep, h->slot) == NULL)
         token_release (d, t);
       return;
     }
@@ -198,8 +203,7 @@ rollout_slot (struct deployments *d, struct held *h, const struct dspec *s)
           log_info ("deployment %s: rollout: %s, stopping %s", h->dep, msg, old->id);
           replica_stop (old);
           deployments_event (d->n, h->dep, "deployment_rollout_step", h->slot, true, msg);
-          if (t)
-            token_release (d, t);
+          /* The token is released once old has ended (above). */
         }
       return;
     }
