@@ -71,35 +71,45 @@ on_event (const char *data, int len, void *arg)
   json_decref (j);
 }
 
+/* A nats-server with the LIFECYCLE stream, a node, and the ticker "brief"
+ * deployed on it (env: its TICKS and TICK_MS); the connection is returned. */
+static natsConnection *
+start_brief (struct harness *h, const char *const *env, struct nexc_deploy_result *r)
+{
+  struct nexc_client *c = NULL;
+  struct nkey_pair issuer;
+  struct nexc_deploy_opts o = { 0 };
+  struct nxerr err = { 0 };
+  natsConnection *nc;
+  nkey_pair_generate (NKEY_ACCOUNT, &issuer, &err);
+  harness_start_nats (h);
+  nc = harness_connect (h);
+  harness_stream_create (nc, "LIFECYCLE", "$NEX.events.default.*");
+  assert_int_equal (nexc_client_wrap (&c, nc, &err), 0);
+  harness_start_node (h, CONFIG, NULL);
+  o.node_id = h->node_id;
+  o.file = harness_bin ("examples/ticker");
+  o.name = "brief";
+  o.env = env;
+  o.issuer = &issuer;
+  if (nexc_deploy (c, &o, r, &err) < 0)
+    fail_msg ("deploy: %s", err.msg);
+  nexc_client_free (c);
+  return nc;
+}
+
 static void
 test_stopped_event_survives_a_node_killed_while_nats_is_away (void **state)
 {
   struct harness h;
-  struct nexc_client *c = NULL;
-  struct nkey_pair issuer;
-  struct nexc_deploy_opts o = { 0 };
   struct nexc_deploy_result r;
-  struct nxerr err = { 0 };
   const char *env[] = { "TICKS=8", "TICK_MS=100", NULL };
   struct seen s = { 0 };
   natsConnection *nc;
   int msgs;
   (void) state;
-  nkey_pair_generate (NKEY_ACCOUNT, &issuer, &err);
-  harness_start_nats (&h);
-  nc = harness_connect (&h);
-  harness_stream_create (nc, "LIFECYCLE", "$NEX.events.default.*");
-  assert_int_equal (nexc_client_wrap (&c, nc, &err), 0);
-  harness_start_node (&h, CONFIG, NULL);
-  o.node_id = h.node_id;
-  o.file = harness_bin ("examples/ticker");
-  o.name = "brief";
-  o.env = env;
-  o.issuer = &issuer;
-  if (nexc_deploy (c, &o, &r, &err) < 0)
-    fail_msg ("deploy: %s", err.msg);
+  nc = start_brief (&h, env, &r);
   s.id = r.id;
-  nexc_client_free (c);
   natsConnection_Destroy (nc);
 
   /* The server goes; the workload ends (0.8 s) while it is away. */
@@ -177,29 +187,13 @@ static void
 test_end_journaled_before_the_kill_is_announced_once (void **state)
 {
   struct harness h;
-  struct nexc_client *c = NULL;
-  struct nkey_pair issuer;
-  struct nexc_deploy_opts o = { 0 };
   struct nexc_deploy_result r;
-  struct nxerr err = { 0 };
   const char *env[] = { "TICKS=10", "TICK_MS=100", NULL };
   struct seen s = { 0 };
   char journaled[37];
   natsConnection *nc;
   (void) state;
-  nkey_pair_generate (NKEY_ACCOUNT, &issuer, &err);
-  harness_start_nats (&h);
-  nc = harness_connect (&h);
-  harness_stream_create (nc, "LIFECYCLE", "$NEX.events.default.*");
-  assert_int_equal (nexc_client_wrap (&c, nc, &err), 0);
-  harness_start_node (&h, CONFIG, NULL);
-  o.node_id = h.node_id;
-  o.file = harness_bin ("examples/ticker");
-  o.name = "brief";
-  o.env = env;
-  o.issuer = &issuer;
-  if (nexc_deploy (c, &o, &r, &err) < 0)
-    fail_msg ("deploy: %s", err.msg);
+  nc = start_brief (&h, env, &r);
   s.id = r.id;
 
   /* The node dies while the workload runs; the workload ends (1 s) with the
@@ -225,7 +219,6 @@ test_end_journaled_before_the_kill_is_announced_once (void **state)
   char *info = harness_request (nc, "$NEX.WPING.default", "", 0, 500);
   assert_true (info == NULL || strstr (info, r.id) == NULL);
   free (info);
-  nexc_client_free (c);
   natsConnection_Destroy (nc);
   assert_int_equal (harness_stop_node (&h, SIGTERM), 0);
   harness_stop_all (&h);
