@@ -131,7 +131,7 @@ reconcile (void)
       const struct dspec *s = deployments_spec_of (D, h->dep);
       struct nxerr err = { 0 };
       struct workload *w = NULL;
-      if (s == NULL)
+      if (s == NULL || !h->confirmed)
         continue;
       if (replica_find (h->dep, h->slot, true))
         {
@@ -276,6 +276,65 @@ deployments_capacity (struct deployments *d)
 
 /* ---- rolling updates ---- */
 
+/* A claim this node may act on: said, and its replica started by reconcile. */
+static void
+claim_confirmed (struct held *h)
+{
+  h->confirmed = true;
+  log_info ("deployment %s slot %u: claimed%s", h->dep, h->slot,
+            h->takeover ? " (taken over)" : "");
+  deployments_event (D->n, h->dep, "deployment_replica_claimed", h->slot, true,
+                     h->takeover ? "slot taken over after its lease expired" : "slot claimed");
+}
+
+static void
+renew_op (struct kvwatch_ops *ops, struct held *h, int64_t now)
+{
+  char key[DEP_KEY_MAX + 32];
+  struct kvwatch_op *op;
+  slot_key (h->dep, h->slot, key, sizeof key);
+  op = deployments_op_add (ops, KVW_UPDATE, TAG_RENEW, key);
+  op->last = h->rev;
+  op->value = claim_value (h->dep, h->slot, now + D->lease_ms);
+  h->pending = true;
+}
+
+/* The takes not fresh whose CONFIRM_MS has passed: their confirming write
+ * (a renewal); the timer armed for the next one due. */
+static void
+confirm_run (void)
+{
+  struct kvwatch_ops *ops = xcalloc (1, sizeof *ops);
+  uint64_t mono = timefmt_mono_ns (), next;
+  int64_t now = deployments_now_ms ();
+  next = rollout_confirm (D, ops, mono, now);
+  for (size_t i = 0; i < D->n_held; i++)
+    {
+      struct held *h = &D->held[i];
+      uint64_t due = h->taken_ns + (uint64_t) CONFIRM_MS * 1000000;
+      if (h->confirmed || h->pending)
+        continue;
+      if (mono >= due)
+        renew_op (ops, h, now);
+      else if (next == 0 || due < next)
+        next = due;
+    }
+  if (ops->n)
+    kvwatch_submit (D->kv, ops);
+  else
+    kvwatch_ops_free (ops);
+  loop_timer_cancel (D->n->loop, &D->confirm_timer);
+  if (next && !D->n->stopping)
+    loop_timer_arm (D->n->loop, &D->confirm_timer, (next - mono) / 1000000 + 1);
+}
+
+static void
+on_confirm_timer (struct loop_timer *t)
+{
+  (void) t;
+  confirm_run ();
+}
+
 static void
 on_results (void *ud, struct kvwatch_ops *ops)
 {
@@ -287,7 +346,8 @@ on_results (void *ud, struct kvwatch_ops *ops)
       char dep[DEP_KEY_MAX];
       uint32_t slot;
       struct held *h;
-      if ((op->tag & 0xff) == TAG_TOKEN || op->tag == TAG_TOKEN_RENEW)
+      if ((op->tag & 0xff) == TAG_TOKEN || op->tag == TAG_TOKEN_RENEW
+          || op->tag == TAG_TOKEN_RELEASE)
         {
           rollout_result (D, op);
           continue;
@@ -304,11 +364,12 @@ on_results (void *ud, struct kvwatch_ops *ops)
           h->slot = slot;
           h->rev = op->rev;
           h->expiry_ns = op->sent_mono_ns + (uint64_t) D->lease_ms * 1000000;
-          log_info ("deployment %s slot %u: claimed%s", dep, slot,
-                    op->kind == KVW_UPDATE ? " (taken over)" : "");
-          deployments_event (D->n, dep, "deployment_replica_claimed", slot, true,
-                             op->kind == KVW_UPDATE ? "slot taken over after its lease expired"
-                                                    : "slot claimed");
+          h->takeover = op->kind == KVW_UPDATE;
+          h->taken_ns = timefmt_mono_ns ();
+          if (op->fresh)
+            claim_confirmed (h);
+          else
+            log_info ("deployment %s slot %u: claim written, confirming it", dep, slot);
         }
       else if (op->tag == TAG_RENEW && h)
         {
@@ -317,6 +378,17 @@ on_results (void *ud, struct kvwatch_ops *ops)
             {
               h->rev = op->rev;
               h->expiry_ns = op->sent_mono_ns + (uint64_t) D->lease_ms * 1000000;
+              if (!h->confirmed)
+                claim_confirmed (h);
+            }
+          else if (op->status == KVW_CONFLICT && !h->confirmed)
+            {
+              /* Another node's take was accepted beside ours: the slot is
+               * theirs (nothing was started for it here). */
+              log_info ("deployment %s slot %u: claim not confirmed: another node took it at "
+                        "the same moment",
+                        dep, slot);
+              held_drop (h);
             }
           else if (op->status == KVW_CONFLICT)
             {
@@ -342,6 +414,7 @@ on_results (void *ud, struct kvwatch_ops *ops)
   D->settled = true;
   fence ();
   fence_arm ();
+  confirm_run ();
   reconcile ();
 }
 
@@ -454,7 +527,6 @@ round_run (void)
 {
   struct kvwatch_ops *ops;
   int64_t now = deployments_now_ms ();
-  char key[DEP_KEY_MAX + 32];
   fence ();
   if (!D->ready || !D->caught_up[KVW_SPECS] || !D->caught_up[KVW_CLAIMS])
     return;
@@ -471,17 +543,8 @@ round_run (void)
     deployments_op_add (ops, KVW_PUT, TAG_ALIVE, D->node_key)->value
         = alive_value (now + D->lease_ms);
   for (size_t i = 0; i < D->n_held; i++)
-    {
-      struct held *h = &D->held[i];
-      struct kvwatch_op *op;
-      if (h->pending)
-        continue;
-      slot_key (h->dep, h->slot, key, sizeof key);
-      op = deployments_op_add (ops, KVW_UPDATE, TAG_RENEW, key);
-      op->last = h->rev;
-      op->value = claim_value (h->dep, h->slot, now + D->lease_ms);
-      h->pending = true;
-    }
+    if (!D->held[i].pending && D->held[i].confirmed)
+      renew_op (ops, &D->held[i], now); /* not confirmed yet: confirm_run's */
   rollout_renew (D, ops, now);
   if (!D->n->stopping)
     plan (ops, now);
@@ -555,6 +618,7 @@ deployments_start (struct node *n, struct nxerr *err)
   kc.on_ready = on_ready;
   loop_timer_init (&D->tick, on_tick);
   loop_timer_init (&D->fence_timer, on_fence_timer);
+  loop_timer_init (&D->confirm_timer, on_confirm_timer);
   if (kvwatch_start (n, &kc, &D->kv, err) < 0)
     {
       nkey_pair_wipe (&D->xkey);
@@ -575,6 +639,7 @@ deployments_stop (struct node *n)
     return;
   loop_timer_cancel (n->loop, &D->tick);
   loop_timer_cancel (n->loop, &D->fence_timer);
+  loop_timer_cancel (n->loop, &D->confirm_timer);
   /* The replicas are stopped by now (they never detach, --detach-on-exit
    * or not): others may take the slots at once. */
   if (D->ready)

@@ -256,6 +256,15 @@ read_watch (struct kvwatch *k, int b)
   loop_post (k->node->loop, run_batch, drop_batch_post, p);
 }
 
+/* The last call failed as a compare-and-set that lost: "wrong last
+ * sequence" (10071) or "key exists"; anything else: no answer. */
+static bool
+lost_cas (void)
+{
+  const char *why = nats_GetLastError (NULL);
+  return why && (strstr (why, "wrong last sequence") || strstr (why, "exists"));
+}
+
 static void
 run_op (struct kvwatch *k, struct kvwatch_op *op)
 {
@@ -263,9 +272,18 @@ run_op (struct kvwatch *k, struct kvwatch_op *op)
   natsStatus s = NATS_OK;
   int len = op->value ? (int) strlen (op->value) : 0;
   op->rev = 0;
+  op->fresh = false;
   switch (op->kind)
     {
-    case KVW_CREATE: s = kvStore_Create (&op->rev, kv, op->key, op->value, len); break;
+    case KVW_CREATE:
+      /* First as a write that expects no message at all, which holds (fresh);
+       * a key with history (a delete marker) needs kvStore_Create's second
+       * try, an update on the marker's revision, which is not fresh. */
+      s = kvStore_Update (&op->rev, kv, op->key, op->value, len, 0);
+      op->fresh = s == NATS_OK;
+      if (s != NATS_OK && lost_cas ())
+        s = kvStore_Create (&op->rev, kv, op->key, op->value, len);
+      break;
     case KVW_UPDATE: s = kvStore_Update (&op->rev, kv, op->key, op->value, len, op->last); break;
     case KVW_PUT: s = kvStore_Put (&op->rev, kv, op->key, op->value, len); break;
     case KVW_DELETE: s = kvStore_Delete (kv, op->key); break;
@@ -273,14 +291,7 @@ run_op (struct kvwatch *k, struct kvwatch_op *op)
   if (s == NATS_OK)
     op->status = KVW_OK;
   else
-    {
-      const char *why = nats_GetLastError (NULL);
-      /* A compare-and-set that lost: "wrong last sequence" (10071) or
-       * "key exists". Anything else: the server did not answer. */
-      op->status = why && (strstr (why, "wrong last sequence") || strstr (why, "exists"))
-                       ? KVW_CONFLICT
-                       : KVW_ERROR;
-    }
+    op->status = lost_cas () ? KVW_CONFLICT : KVW_ERROR;
 }
 
 static void

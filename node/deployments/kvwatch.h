@@ -54,6 +54,13 @@ struct kvwatch_op {
   uint32_t jitter_ms;    /* wait this long before the batch that holds it */
   enum kvwatch_status status;
   uint64_t rev; /* the new revision on KVW_OK */
+  /* KVW_OK of a CREATE that found the key without history: the one
+   * compare-and-set a clustered stream of nats-server < 2.9.21 keeps under
+   * concurrency (ExpectNoMessage). A write that expected a revision may have
+   * been accepted beside another that expected the same one there
+   * (nats-server issue 4320): such a take is confirmed by a second
+   * compare-and-set before it is acted on (node/deployments/deployments.c). */
+  bool fresh;
 };
 
 struct kvwatch_ops {

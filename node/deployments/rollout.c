@@ -1,11 +1,14 @@
 /* rollout: rolling updates. A slot whose replica runs an older template
  * than the spec's is replaced under a token upd.{dep}.{k} of the claims
- * bucket (k < update.max_unavailable, taken by compare-and-set, leased like
- * a claim): the new replica first when there is room, the old one stopped
- * once the new one has run READY_MS, then the token deleted when the old one
- * has ended. A replacement
- * that ends or restarts before that marks its token failed: nobody starts
- * another replacement of that template. Loop thread. */
+ * bucket (k < update.max_unavailable, taken by compare-and-set, confirmed
+ * like a claim when the take was not fresh, leased like a claim): the new
+ * replica first when there is room, the old one stopped once the new one
+ * has run READY_MS, then the token released when the old one has ended.
+ * A release writes an empty holder by compare-and-set on the token's
+ * revision, never a delete: a holder that lost its token unawares (its
+ * lease ran out) must not free another node's. A replacement that ends or
+ * restarts before that marks its token failed: nobody starts another
+ * replacement of that template. Loop thread. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,11 +39,12 @@ token_key (const char *dep, uint32_t k, char *out, size_t cap)
   snprintf (out, cap, "upd.%s.%u", dep, k);
 }
 
+/* The token a slot's rollout works under (not one being released). */
 static struct token *
 token_of_slot (struct deployments *d, const char *dep, uint32_t slot)
 {
   for (size_t i = 0; i < d->n_tokens; i++)
-    if (d->tokens[i].slot == slot && strcmp (d->tokens[i].dep, dep) == 0)
+    if (!d->tokens[i].releasing && d->tokens[i].slot == slot && strcmp (d->tokens[i].dep, dep) == 0)
       return &d->tokens[i];
   return NULL;
 }
@@ -54,12 +58,18 @@ token_find (struct deployments *d, const char *dep, uint32_t k)
   return NULL;
 }
 
+/* held: this node's token; else the free value a release writes. */
 static char *
-token_value (struct deployments *d, const struct token *t, int64_t expires_ms)
+token_value (struct deployments *d, const struct token *t, int64_t expires_ms, bool held)
 {
   struct deployment_claim c;
   struct buf b = BUF_INIT;
   memset (&c, 0, sizeof c);
+  if (!held)
+    {
+      deployment_claim_encode (&c, &b);
+      return buf_steal (&b, NULL);
+    }
   snprintf (c.node, sizeof c.node, "%s", d->n->node_id);
   c.expires_ms = expires_ms;
   memcpy (c.template, t->template, sizeof c.template);
@@ -81,12 +91,40 @@ submit_one (struct deployments *d, enum kvwatch_op_kind kind, uint64_t tag, cons
 }
 
 static void
-token_release (struct deployments *d, struct token *t)
+token_drop (struct deployments *d, struct token *t)
+{
+  d->tokens[t - d->tokens] = d->tokens[--d->n_tokens];
+}
+
+/* The release's write on t's revision (t->pending while it is in flight). */
+static struct kvwatch_op *
+release_op (struct deployments *d, struct kvwatch_ops *ops, struct token *t)
 {
   char key[DEP_KEY_MAX + 32];
+  struct kvwatch_op *op;
   token_key (t->dep, t->k, key, sizeof key);
-  submit_one (d, KVW_DELETE, TAG_RELEASE, key, 0, NULL);
-  d->tokens[t - d->tokens] = d->tokens[--d->n_tokens];
+  op = deployments_op_add (ops, KVW_UPDATE, TAG_TOKEN_RELEASE, key);
+  op->last = t->rev;
+  op->value = token_value (d, t, 0, false);
+  t->pending = true;
+  return op;
+}
+
+/* Done with t: released now, or once the write of it in flight has
+ * answered with its new revision (rollout_result). Until then it stays
+ * listed, so that its k is not asked for again meanwhile. */
+static void
+token_release (struct deployments *d, struct token *t)
+{
+  struct kvwatch_ops *ops;
+  if (t->releasing)
+    return;
+  t->releasing = true;
+  if (t->pending)
+    return;
+  ops = xcalloc (1, sizeof *ops);
+  release_op (d, ops, t);
+  kvwatch_submit (d->kv, ops);
 }
 
 void
@@ -138,7 +176,7 @@ token_ask (struct deployments *d, const struct held *h, const struct dspec *s)
       memcpy (t.template, s->template, sizeof t.template);
       d->token_asked = true;
       submit_one (d, c ? KVW_UPDATE : KVW_CREATE, TAG_TOKEN | ((uint64_t) h->slot << 8), key,
-                  c ? c->rev : 0, token_value (d, &t, now + d->lease_ms));
+                  c ? c->rev : 0, token_value (d, &t, now + d->lease_ms, true));
       return;
     }
 }
@@ -157,7 +195,7 @@ token_failed (struct deployments *d, struct token *t, const char *why)
       token_key (t->dep, t->k, key, sizeof key);
       t->pending = true;
       submit_one (d, KVW_UPDATE, TAG_TOKEN_RENEW, key, t->rev,
-                  token_value (d, t, deployments_now_ms () + d->lease_ms));
+                  token_value (d, t, deployments_now_ms () + d->lease_ms, true));
     }
 }
 
@@ -216,7 +254,7 @@ rollout_slot (struct deployments *d, struct held *h, const struct dspec *s)
         }
       return;
     }
-  if (t->failed || t->new_id[0])
+  if (t->failed || t->new_id[0] || !t->confirmed)
     return;
   if (deployments_capacity (d) == 0)
     {
@@ -261,20 +299,47 @@ rollout_result (struct deployments *d, struct kvwatch_op *op)
       t->slot = (uint32_t) (op->tag >> 8);
       t->rev = op->rev;
       t->expiry_ns = op->sent_mono_ns + (uint64_t) d->lease_ms * 1000000;
+      t->taken_ns = timefmt_mono_ns ();
+      t->confirmed = op->fresh;
       memcpy (t->template, s->template, sizeof t->template);
-      log_info ("deployment %s slot %u: rollout token %u taken", dep, t->slot, k);
+      log_info ("deployment %s slot %u: rollout token %u taken (revision %llu%s)", dep, t->slot,
+                k, (unsigned long long) op->rev, op->fresh ? "" : ", confirming it");
       return;
     }
   if (t == NULL)
     return;
   t->pending = false;
+  if (op->tag == TAG_TOKEN_RELEASE)
+    {
+      if (op->status == KVW_ERROR)
+        return; /* tried again next round, or left to expire */
+      log_info ("deployment %s slot %u: rollout token %u %s", dep, t->slot, k,
+                op->status == KVW_OK ? "released" : "was no longer this node's");
+      token_drop (d, t);
+      return;
+    }
   if (op->status == KVW_OK)
     {
       t->rev = op->rev;
       t->expiry_ns = op->sent_mono_ns + (uint64_t) d->lease_ms * 1000000;
+      if (!t->confirmed)
+        log_info ("deployment %s slot %u: rollout token %u confirmed (revision %llu)", dep,
+                  t->slot, k, (unsigned long long) op->rev);
+      t->confirmed = true;
+      if (t->releasing)
+        {
+          struct kvwatch_ops *ops = xcalloc (1, sizeof *ops);
+          release_op (d, ops, t);
+          kvwatch_submit (d->kv, ops);
+        }
     }
   else if (op->status == KVW_CONFLICT)
-    d->tokens[t - d->tokens] = d->tokens[--d->n_tokens];
+    {
+      log_info ("deployment %s slot %u: rollout token %u %s", dep, t->slot, k,
+                t->confirmed ? "lost (taken by another node after its lease)"
+                             : "not confirmed: another node took it at the same moment");
+      token_drop (d, t);
+    }
 }
 
 /* Each round: tokens renewed like claims; one whose lease ran out is
@@ -288,33 +353,62 @@ rollout_renew (struct deployments *d, struct kvwatch_ops *ops, int64_t now)
     {
       struct token *t = &d->tokens[i];
       struct kvwatch_op *op;
-      if (mono >= t->expiry_ns || deployments_held_find (d, t->dep, t->slot) == NULL)
+      if (mono >= t->expiry_ns)
         {
-          if (mono < t->expiry_ns)
-            {
-              token_release (d, t);
-              continue;
-            }
-          d->tokens[i] = d->tokens[--d->n_tokens];
+          token_drop (d, t);
           continue;
         }
+      if (deployments_held_find (d, t->dep, t->slot) == NULL)
+        t->releasing = true;
       if (t->pending)
         continue;
+      if (t->releasing)
+        {
+          release_op (d, ops, t); /* again, after a write that got no answer */
+          continue;
+        }
+      if (!t->confirmed)
+        continue; /* rollout_confirm's */
       token_key (t->dep, t->k, key, sizeof key);
       op = deployments_op_add (ops, KVW_UPDATE, TAG_TOKEN_RENEW, key);
       op->last = t->rev;
-      op->value = token_value (d, t, now + d->lease_ms);
+      op->value = token_value (d, t, now + d->lease_ms, true);
       t->pending = true;
     }
+}
+
+uint64_t
+rollout_confirm (struct deployments *d, struct kvwatch_ops *ops, uint64_t mono, int64_t now)
+{
+  char key[DEP_KEY_MAX + 32];
+  uint64_t next = 0;
+  for (size_t i = 0; i < d->n_tokens; i++)
+    {
+      struct token *t = &d->tokens[i];
+      uint64_t due = t->taken_ns + (uint64_t) CONFIRM_MS * 1000000;
+      struct kvwatch_op *op;
+      if (t->confirmed || t->pending || t->releasing)
+        continue;
+      if (mono < due)
+        {
+          if (next == 0 || due < next)
+            next = due;
+          continue;
+        }
+      token_key (t->dep, t->k, key, sizeof key);
+      op = deployments_op_add (ops, KVW_UPDATE, TAG_TOKEN_RENEW, key);
+      op->last = t->rev;
+      op->value = token_value (d, t, now + d->lease_ms, true);
+      t->pending = true;
+    }
+  return next;
 }
 
 void
 rollout_release_all (struct deployments *d, struct kvwatch_ops *ops)
 {
-  char key[DEP_KEY_MAX + 32];
+  /* One with a write in flight has an unknown revision: it expires. */
   for (size_t i = 0; i < d->n_tokens; i++)
-    {
-      token_key (d->tokens[i].dep, d->tokens[i].k, key, sizeof key);
-      deployments_op_add (ops, KVW_DELETE, TAG_RELEASE, key);
-    }
+    if (!d->tokens[i].pending)
+      release_op (d, ops, &d->tokens[i]);
 }
