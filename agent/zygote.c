@@ -1,8 +1,10 @@
 #include "agent/zygote.h"
 
 #include <errno.h>
+#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@ struct request {
   int argc;
   int fds[ZYGOTE_FDS_MAX];
   int nfds;
+  int lfd, cgfd; /* among fds, or -1 */
 };
 
 static void
@@ -30,15 +33,26 @@ close_fds (struct request *r)
   r->nfds = 0;
 }
 
-/* Split the payload into argv; every string NUL-terminated, none empty
- * before argv[0]. Returns 0, or -EINVAL. */
+/* The flags byte, the descriptors it announces, then argv; every string
+ * NUL-terminated. Returns 0, or -EINVAL. */
 static int
-split_argv (struct request *r, size_t len)
+parse (struct request *r, size_t len)
 {
-  size_t off = 0;
+  size_t off = 1;
+  unsigned flags;
+  int next = 1;
   r->argc = 0;
-  if (len == 0 || r->buf[len - 1] != '\0')
+  r->lfd = r->cgfd = -1;
+  if (len < 2 || r->buf[len - 1] != '\0')
     return -EINVAL;
+  flags = (unsigned char) r->buf[0];
+  if ((flags & ~(ZYGOTE_F_LISTEN | ZYGOTE_F_CGROUP))
+      || r->nfds != 1 + !!(flags & ZYGOTE_F_LISTEN) + !!(flags & ZYGOTE_F_CGROUP))
+    return -EINVAL;
+  if (flags & ZYGOTE_F_LISTEN)
+    r->lfd = r->fds[next++];
+  if (flags & ZYGOTE_F_CGROUP)
+    r->cgfd = r->fds[next++];
   while (off < len)
     {
       if (r->argc == ZYGOTE_ARGV_MAX)
@@ -84,7 +98,7 @@ receive (int fd, struct request *r)
           }
       }
   r->buf[n] = '\0';
-  if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || r->nfds == 0 || split_argv (r, (size_t) n) < 0)
+  if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || r->nfds == 0 || parse (r, (size_t) n) < 0)
     {
       close_fds (r);
       return -EINVAL;
@@ -106,7 +120,7 @@ become_agent (int zfd, struct request *r, int (*agent_main) (int, char **), char
       memset (cmdline, 0, cmdline_len);
       memcpy (cmdline, name, sizeof name);
     }
-  if (dup2 (r->fds[0], 3) < 0 || (r->nfds > 1 && dup2 (r->fds[1], 4) < 0))
+  if (dup2 (r->fds[0], 3) < 0 || (r->lfd >= 0 && dup2 (r->lfd, 4) < 0))
     _exit (127);
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
@@ -115,12 +129,40 @@ become_agent (int zfd, struct request *r, int (*agent_main) (int, char **), char
 }
 
 static void
-reply (int fd, int32_t v)
+reply (int fd, int32_t v, bool born_in)
 {
+  int32_t m[2] = { v, born_in ? 1 : 0 };
   ssize_t n;
   do
-    n = send (fd, &v, sizeof v, MSG_NOSIGNAL);
+    n = send (fd, m, sizeof m, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
+}
+
+/* fork() cannot name another parent; a bare clone can (CLONE_PARENT: the
+ * agent is the node's child). Into the cgroup of cgfd when it is given and
+ * the kernel can (clone3 with CLONE_INTO_CGROUP, Linux 5.7, cgroup v2):
+ * *born_in; else where the zygote is, and the node moves it. Single-threaded
+ * and static, so glibc keeps no per-process state the child would see stale
+ * (getpid() is a system call since glibc 2.25). */
+static pid_t
+clone_agent (int cgfd, bool *born_in)
+{
+  *born_in = false;
+  if (cgfd >= 0)
+    {
+      struct clone_args ca;
+      long pid;
+      memset (&ca, 0, sizeof ca);
+      ca.flags = CLONE_PARENT | CLONE_INTO_CGROUP;
+      ca.cgroup = (uint64_t) cgfd;
+      pid = syscall (SYS_clone3, &ca, sizeof ca);
+      if (pid >= 0)
+        {
+          *born_in = true;
+          return (pid_t) pid;
+        }
+    }
+  return (pid_t) syscall (SYS_clone, CLONE_PARENT, NULL, NULL, NULL, 0);
 }
 
 int
@@ -135,6 +177,7 @@ zygote_run (int fd, pid_t parent, int (*agent_main) (int argc, char **argv), cha
   for (;;)
     {
       int rc = receive (fd, &r);
+      bool born_in;
       pid_t pid;
       if (rc == 0)
         return 0;
@@ -142,16 +185,13 @@ zygote_run (int fd, pid_t parent, int (*agent_main) (int argc, char **argv), cha
         {
           if (rc != -EINVAL)
             return 1;
-          reply (fd, -EINVAL);
+          reply (fd, -EINVAL, false);
           continue;
         }
-      /* fork() cannot name another parent; a bare clone can. Single-threaded
-       * and static, so glibc keeps no per-process state the child would
-       * see stale (getpid() is a system call since glibc 2.25). */
-      pid = (pid_t) syscall (SYS_clone, CLONE_PARENT, NULL, NULL, NULL, 0);
+      pid = clone_agent (r.cgfd, &born_in);
       if (pid == 0)
         become_agent (fd, &r, agent_main, cmdline, cmdline_len);
       close_fds (&r);
-      reply (fd, pid > 0 ? (int32_t) pid : -errno);
+      reply (fd, pid > 0 ? (int32_t) pid : -errno, born_in);
     }
 }

@@ -37,15 +37,16 @@ static void on_link (struct loop_source *src, uint32_t events);
 static void read_link (struct agent *a, size_t frames, size_t lines);
 static void on_timer (struct loop_timer *t);
 
-/* Tier none: forked by the zygote, or exec'd when it cannot serve. On
- * ZYGOTE_LOST an agent may hold copies of link and lfd: fail this spawn
- * (the pool retries with fresh ones). */
+/* Tier none: forked by the zygote (into the leaf of cgfd when >= 0: *born_in
+ * says whether it was), or exec'd when it cannot serve. On ZYGOTE_LOST an
+ * agent may hold copies of link and lfd: fail this spawn (the pool retries
+ * with fresh ones). */
 static int
-start_plain (struct node *n, char **argv, char **envp, int link, int lfd, pid_t *pid,
-             struct nxerr *err)
+start_plain (struct node *n, char **argv, char **envp, int link, int lfd, int cgfd, pid_t *pid,
+             bool *born_in, struct nxerr *err)
 {
   struct nxerr zerr = { 0 };
-  int rc = zygote_spawn (n, argv, link, lfd, pid, &zerr);
+  int rc = zygote_spawn (n, argv, link, lfd, cgfd, pid, born_in, &zerr);
   if (rc == 0)
     return 0;
   if (rc == ZYGOTE_LOST)
@@ -58,33 +59,41 @@ start_plain (struct node *n, char **argv, char **envp, int link, int lfd, pid_t 
   return spawn_with_link (n->agent_path, argv, envp, link, lfd, pid, err);
 }
 
-/* Tier none: the agent moved into a cgroup leaf of its own before its
- * Hello, so before any Deploy: its workload and everything that forks
- * inside it are there, and are killed with the leaf once the agent is
- * reaped, even when the agent was SIGKILLed and could not kill them. Either
- * way it is our child (the zygote clones with CLONE_PARENT). The leaf is
- * made here; the pid goes in on the spawner's thread (join_leaf). */
+/* Tier none: the agent is in a cgroup leaf of its own before its Hello, so
+ * before any Deploy: its workload and everything that forks inside it are
+ * there, and are killed with the leaf once the agent is reaped, even when
+ * the agent was SIGKILLed and could not kill them. Either way it is our
+ * child (the zygote clones with CLONE_PARENT). The leaf is made first; the
+ * zygote clones the agent into it on v2, else (*join) the pid goes in on
+ * the spawner's thread (join_leaf). */
 static int
-spawn_plain (struct node *n, char **argv, char **envp, int link, int lfd, bool *leaf,
-             pid_t *pid, struct nxerr *err)
+spawn_plain (struct node *n, char **argv, char **envp, int link, int lfd,
+             char leaf[CGNONE_LEAF_MAX], bool *join, pid_t *pid, struct nxerr *err)
 {
-  if (start_plain (n, argv, envp, link, lfd, pid, err) < 0)
+  int cgfd = -1, rc;
+  bool born_in = false;
+  if (cgnone_make_leaf (n->cgnone, leaf, &cgfd, err) < 0)
     return -1;
-  if (cgnone_make_leaf (n->cgnone, *pid, leaf, err) < 0)
+  rc = start_plain (n, argv, envp, link, lfd, cgfd, pid, &born_in, err);
+  if (cgfd >= 0)
+    close (cgfd);
+  if (rc < 0)
     {
-      kill (*pid, SIGKILL);
-      while (waitpid (*pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+      cgnone_release (n->cgnone, leaf);
+      leaf[0] = '\0';
       return -1;
     }
+  *join = leaf[0] && !born_in;
   return 0;
 }
 
-/* On the spawner's thread. */
+/* On the spawner's thread; the agent's leaf name is not written while its
+ * spawn is pending. */
 static int
 join_leaf (struct spawn_job *j)
 {
-  return cgnone_join (j->run_arg, j->pid, &j->err);
+  const struct agent *a = j->ud;
+  return cgnone_join (j->run_arg, a->cg_leaf, j->pid, &j->err);
 }
 
 static struct agent *
@@ -210,7 +219,8 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
   struct agent *a;
   char *sock = NULL;
-  bool leaf = false;
+  char leaf[CGNONE_LEAF_MAX];
+  bool join = false;
   int lfd = -1;
   pid_t pid;
   int rc;
@@ -235,7 +245,7 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
   argv[argc] = NULL;
   if (n->sandbox)
     return spawn_sandboxed (n, argv, argc, AGENT_ARGV_MAX, envp, sv, lfd, sock, out, err);
-  rc = spawn_plain (n, argv, envp, sv[1], lfd, &leaf, &pid, err);
+  rc = spawn_plain (n, argv, envp, sv[1], lfd, leaf, &join, &pid, err);
   close (sv[1]);
   if (lfd >= 0)
     close (lfd);
@@ -247,9 +257,9 @@ agent_spawn (struct node *n, struct agent **out, struct nxerr *err)
       return -1;
     }
   a = agent_new (n, pid, NULL, sock, sv[0]);
-  a->cg_leaf = leaf;
+  snprintf (a->cg_leaf, sizeof a->cg_leaf, "%s", leaf);
   *out = a; /* even when it cannot be watched: still reaped through the pool */
-  if (leaf)
+  if (join)
     {
       struct spawn_job *j = spawner_run_job_new (join_leaf, n->cgnone, pid);
       j->done = on_spawned;

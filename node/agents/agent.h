@@ -28,6 +28,7 @@
 #include "api/frame.h"
 #include "api/nxerr.h"
 #include "node/core/loop.h"
+#include "node/sandbox/cgnone.h"
 
 struct node;
 struct pool;
@@ -72,8 +73,9 @@ struct agent {
   void (*on_ready) (struct agent *a, bool ok, void *ud);
   void *ud;
   struct sandbox_slot *slot; /* process tier: released once reaped (pool.c) */
-  bool cg_leaf;              /* tier none: in its cgroup leaf (node/sandbox/cgnone.h), emptied
-                                and removed once reaped (pool.c) */
+  /* Tier none: the cgroup leaf it is in (node/sandbox/cgnone.h), emptied and
+   * removed once it is reaped (pool.c); "" when none. */
+  char cg_leaf[CGNONE_LEAF_MAX];
   struct pool *pool;         /* the pool that spawned it (node->pool or node->fn_pool) */
   /* Reattach (node/workload/reattach.h): the agent's listening unix socket, made by
    * the node before the spawn (unlinked when the agent is freed). */

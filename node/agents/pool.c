@@ -273,11 +273,8 @@ pool_agent_started (struct pool *p, struct agent *a)
 static void
 release_sandbox (struct pool *p, struct agent *a)
 {
-  if (a->cg_leaf)
-    {
-      cgnone_release (p->node->cgnone, a->pid);
-      a->cg_leaf = false;
-    }
+  cgnone_release (p->node->cgnone, a->cg_leaf);
+  a->cg_leaf[0] = '\0';
   if (a->slot == NULL)
     return;
   sandbox_slot_release (p->node->sandbox, a->slot);
@@ -428,7 +425,7 @@ pool_free (struct pool *p)
            * reattaches it. */
           free (a->slot);
           a->slot = NULL;
-          a->cg_leaf = false;
+          a->cg_leaf[0] = '\0';
           free_agent (a);
           continue;
         }

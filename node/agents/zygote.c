@@ -66,12 +66,12 @@ start (struct node *n, struct nxerr *err)
 }
 
 static int
-request (struct zygote *z, char **argv, int link, int lfd, struct nxerr *err)
+request (struct zygote *z, char **argv, int link, int lfd, int cgfd, struct nxerr *err)
 {
   char buf[ZYGOTE_REQUEST_MAX];
-  size_t len = 0;
-  int fds[ZYGOTE_FDS_MAX] = { link, lfd };
-  int nfds = lfd >= 0 ? 2 : 1;
+  size_t len = 1;
+  int fds[ZYGOTE_FDS_MAX] = { link };
+  int nfds = 1;
   union {
     struct cmsghdr h;
     char space[CMSG_SPACE (sizeof (int) * ZYGOTE_FDS_MAX)];
@@ -79,6 +79,17 @@ request (struct zygote *z, char **argv, int link, int lfd, struct nxerr *err)
   struct iovec iov;
   struct msghdr m;
   struct cmsghdr *c;
+  buf[0] = 0;
+  if (lfd >= 0)
+    {
+      buf[0] |= ZYGOTE_F_LISTEN;
+      fds[nfds++] = lfd;
+    }
+  if (cgfd >= 0)
+    {
+      buf[0] |= ZYGOTE_F_CGROUP;
+      fds[nfds++] = cgfd;
+    }
   for (int i = 0; argv[i]; i++)
     {
       size_t l = strlen (argv[i]) + 1;
@@ -102,10 +113,10 @@ request (struct zygote *z, char **argv, int link, int lfd, struct nxerr *err)
 }
 
 static int
-await_reply (struct zygote *z, pid_t *pid, struct nxerr *err)
+await_reply (struct zygote *z, pid_t *pid, bool *born_in, struct nxerr *err)
 {
   struct pollfd p = { .fd = z->fd, .events = POLLIN };
-  int32_t v;
+  int32_t v[2];
   ssize_t got;
   int rc;
   do
@@ -113,19 +124,22 @@ await_reply (struct zygote *z, pid_t *pid, struct nxerr *err)
   while (rc < 0 && errno == EINTR);
   if (rc == 0)
     return nxerr_set (err, ETIMEDOUT, "no reply in %d ms", ZYGOTE_REPLY_TIMEOUT_MS);
-  got = recv (z->fd, &v, sizeof v, 0);
+  got = recv (z->fd, v, sizeof v, 0);
   if (got == 0)
     return nxerr_set (err, EPIPE, "it exited");
   if (got != (ssize_t) sizeof v)
     return nxerr_sys (err, got < 0 ? errno : EPROTO, "reply");
-  if (v <= 0)
-    return nxerr_set (err, v < 0 ? -v : EPROTO, "fork: %s", strerror (v < 0 ? -v : EPROTO));
-  *pid = (pid_t) v;
+  if (v[0] <= 0)
+    return nxerr_set (err, v[0] < 0 ? -v[0] : EPROTO, "fork: %s",
+                      strerror (v[0] < 0 ? -v[0] : EPROTO));
+  *pid = (pid_t) v[0];
+  *born_in = v[1] == 1;
   return 0;
 }
 
 int
-zygote_spawn (struct node *n, char **argv, int link, int lfd, pid_t *pid, struct nxerr *err)
+zygote_spawn (struct node *n, char **argv, int link, int lfd, int cgfd, pid_t *pid,
+              bool *born_in, struct nxerr *err)
 {
   struct zygote *z;
   if (n->zygote == NULL)
@@ -141,12 +155,13 @@ zygote_spawn (struct node *n, char **argv, int link, int lfd, pid_t *pid, struct
       if (start (n, err) < 0)
         return nxerr_wrap (err, "agent zygote");
     }
-  if (request (z, argv, link, lfd, err) < 0)
+  *born_in = false;
+  if (request (z, argv, link, lfd, cgfd, err) < 0)
     {
       retire (n, err->msg);
       return nxerr_wrap (err, "agent zygote");
     }
-  if (await_reply (z, pid, err) < 0)
+  if (await_reply (z, pid, born_in, err) < 0)
     {
       retire (n, err->msg);
       nxerr_wrap (err, "agent zygote");

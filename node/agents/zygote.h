@@ -9,6 +9,7 @@
 #ifndef NEXC_NODE_ZYGOTE_H
 #define NEXC_NODE_ZYGOTE_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "api/nxerr.h"
@@ -18,13 +19,17 @@
 
 struct node;
 
-/* Fork an agent with this argv, the link as fd 3 and lfd (or -1) as fd 4.
- * Returns 0 with *pid (a child of the node); -1 when the zygote cannot serve
- * and was never handed the descriptors (the caller may exec the agent with
- * them); ZYGOTE_LOST when it failed after taking them (an agent may hold
- * copies: the caller must give up these descriptors). err says why. */
+/* Fork an agent with this argv, the link as fd 3 and lfd (or -1) as fd 4,
+ * into the cgroup v2 directory cgfd when >= 0 (*born_in: it was; when the
+ * kernel refuses, the agent is forked where the zygote is and the caller
+ * moves it). Returns 0 with *pid (a child of the node); -1 when the zygote
+ * cannot serve and was never handed the descriptors (the caller may exec
+ * the agent with them); ZYGOTE_LOST when it failed after taking them (an
+ * agent may hold copies: the caller must give up these descriptors). err
+ * says why. */
 #define ZYGOTE_LOST (-2)
-int zygote_spawn (struct node *n, char **argv, int link, int lfd, pid_t *pid, struct nxerr *err);
+int zygote_spawn (struct node *n, char **argv, int link, int lfd, int cgfd, pid_t *pid,
+                  bool *born_in, struct nxerr *err);
 
 /* pool_reap reaped pid: when it is the zygote's, forget it. */
 void zygote_reaped (struct node *n, pid_t pid);

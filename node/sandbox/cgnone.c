@@ -1,12 +1,15 @@
 /* cgnone: tier none's process containment (cgnone.h). Built on the cgroup
  * module's detection and backends; what is its own: choosing a hierarchy
- * that needs no controller, the "a<pid>" leaves, and emptying them. A leaf
- * is named after its agent's pid so that a restarted node finds the leaf of
- * an agent it reattaches from the journal's pid alone, which the reattach
- * sockets vouch for (SO_PEERCRED, node/workload/reattach.c). */
+ * that needs no controller, the "a<n>" leaves, and emptying them. A leaf is
+ * made before its agent exists (so that the zygote can clone the agent into
+ * it), hence named by a counter, not by the pid; a restarted node finds the
+ * leaf of an agent it reattaches from the journal's pid, which the reattach
+ * sockets vouch for (SO_PEERCRED, node/workload/reattach.c), in
+ * /proc/<pid>/cgroup. */
 #include "node/sandbox/cgnone.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +24,19 @@
 #define RECLAIM_EVERY_MS 100
 #define RECLAIM_TRIES 100 /* then the leaf is given up on, said */
 #define STOP_TRIES 50     /* x 10 ms at shutdown */
-#define LEAF_NAME_MAX 24
+#define LEAF_NAME_MAX CGNONE_LEAF_MAX
 
 /* A leaf whose processes were killed but had not all exited yet. */
 struct busy_leaf {
   struct busy_leaf *next;
   char name[LEAF_NAME_MAX];
   unsigned tries;
+};
+
+/* The leaf of an agent a restarted node may reattach (cgnone_start). */
+struct kept_leaf {
+  pid_t pid;
+  char name[LEAF_NAME_MAX];
 };
 
 struct cgnone {
@@ -37,13 +46,10 @@ struct cgnone {
   char why[400];  /* why not, when !on */
   struct busy_leaf *busy;
   struct loop_timer timer;
+  struct kept_leaf *kept;
+  size_t n_kept;
+  unsigned next_leaf; /* the counter of "a<n>" */
 };
-
-static void
-leaf_name (pid_t pid, char out[LEAF_NAME_MAX])
-{
-  snprintf (out, LEAF_NAME_MAX, "a%d", (int) pid);
-}
 
 /* Where the leaves are: the v2 node cgroup, or the one v1 hierarchy's. */
 const char *
@@ -143,30 +149,63 @@ queue_busy (struct cgnone *c, const char *name)
 
 /* ---- start and stop ---- */
 
-struct keep_list {
-  const pid_t *pids;
-  size_t n;
-};
+/* The leaf pid is in, when it is one of this node cgroup's: the last
+ * component of its path in /proc/<pid>/cgroup (the unified line on v2, the
+ * line of the hierarchy the leaves are in on v1), whose parent must be the
+ * node cgroup. */
+static bool
+leaf_of_pid (const struct cgnone *c, pid_t pid, char out[LEAF_NAME_MAX])
+{
+  char p[64], text[4096], path[CG_PATH_MAX];
+  const char *ctrl = NULL, *leaf;
+  size_t got, nl = strlen (c->cg.node_name), plen;
+  FILE *f;
+  snprintf (p, sizeof p, "/proc/%d/cgroup", (int) pid);
+  if ((f = fopen (p, "re")) == NULL)
+    return false;
+  got = fread (text, 1, sizeof text - 1, f);
+  fclose (f);
+  text[got] = '\0';
+  if (c->cg.version != CG_V2)
+    for (int i = 0; i < CG_NCTRL && ctrl == NULL; i++)
+      if (c->cg.have[i])
+        ctrl = cgroup_ctrl_name ((enum cg_ctrl) i);
+  if (cgroup_find_self (text, ctrl, path, sizeof path) < 0 || (leaf = strrchr (path, '/')) == NULL)
+    return false;
+  plen = (size_t) (leaf - path);
+  leaf++;
+  if (leaf[0] == '\0' || strlen (leaf) >= LEAF_NAME_MAX || plen < nl + 1
+      || path[plen - nl - 1] != '/' || strncmp (path + plen - nl, c->cg.node_name, nl) != 0)
+    return false;
+  snprintf (out, LEAF_NAME_MAX, "%s", leaf);
+  return true;
+}
 
 static bool
 kept_leaf (const void *ud, const char *name)
 {
-  const struct keep_list *k = ud;
-  char want[LEAF_NAME_MAX];
-  for (size_t i = 0; i < k->n; i++)
-    {
-      leaf_name (k->pids[i], want);
-      if (strcmp (want, name) == 0)
-        return true;
-    }
+  const struct cgnone *c = ud;
+  for (size_t i = 0; i < c->n_kept; i++)
+    if (strcmp (c->kept[i].name, name) == 0)
+      return true;
   return false;
+}
+
+/* The leaves of the agents with these pids (a pid in none of this node's
+ * leaves keeps nothing: another process has it now). */
+static void
+find_kept (struct cgnone *c, const pid_t *keep, size_t n_keep)
+{
+  c->kept = xcalloc (n_keep + 1, sizeof *c->kept);
+  for (size_t i = 0; i < n_keep; i++)
+    if (leaf_of_pid (c, keep[i], c->kept[c->n_kept].name))
+      c->kept[c->n_kept++].pid = keep[i];
 }
 
 void
 cgnone_start (struct node *n, const pid_t *keep, size_t n_keep)
 {
   struct cgnone *c = xcalloc (1, sizeof *c);
-  struct keep_list k = { keep, n_keep };
   struct nxerr err = { 0 };
   char name[64];
   int removed = 0;
@@ -185,7 +224,8 @@ cgnone_start (struct node *n, const pid_t *keep, size_t n_keep)
       return;
     }
   c->on = true;
-  if (cgroup_sweep_except (&c->cg, kept_leaf, &k, &removed, &err) < 0)
+  find_kept (c, keep, n_keep);
+  if (cgroup_sweep_except (&c->cg, kept_leaf, c, &removed, &err) < 0)
     log_error ("sandbox \"none\": %s", err.msg);
   if (removed)
     log_info ("sandbox \"none\": removed %d cgroup leaves a previous run left (their processes "
@@ -223,6 +263,7 @@ cgnone_stop (struct node *n)
   /* Fails while a detached agent's leaf is left in it: kept for the next node. */
   if (c->on)
     cgroup_teardown (&c->cg);
+  free (c->kept);
   free (c);
   n->cgnone = NULL;
 }
@@ -230,63 +271,80 @@ cgnone_stop (struct node *n)
 /* ---- one agent ---- */
 
 int
-cgnone_make_leaf (struct cgnone *c, pid_t pid, bool *made, struct nxerr *err)
+cgnone_make_leaf (struct cgnone *c, char name[CGNONE_LEAF_MAX], int *dirfd, struct nxerr *err)
 {
-  char name[LEAF_NAME_MAX];
+  char path[CG_PATH_MAX + LEAF_NAME_MAX + 2];
   struct nxerr ignore = { 0 };
-  *made = false;
+  name[0] = '\0';
+  *dirfd = -1;
   if (c == NULL || !c->on)
     return 0;
-  leaf_name (pid, name);
-  /* The leaf of a former agent with this pid, still being emptied: that
-   * agent was reaped before its pid came back, so what is left in it is
-   * nobody's. It has to go before the new agent may use the name. */
-  if (take_busy (c, name) && empty_leaf (c, name, err) < 0)
+  /* A name no leaf has: one kept for a reattached agent, or one still
+   * being emptied, keeps its name until it is gone. */
+  for (int tries = 0;; tries++)
     {
-      queue_busy (c, name);
-      return nxerr_wrap (err, "agent %d: the cgroup leaf of a former agent with its pid", (int) pid);
+      snprintf (name, LEAF_NAME_MAX, "a%u", ++c->next_leaf);
+      snprintf (path, sizeof path, "%s/%s", cgnone_leaves_dir (&c->cg), name);
+      if (access (path, F_OK) < 0)
+        break;
+      if (tries == 1000)
+        {
+          name[0] = '\0';
+          return nxerr_set (err, EEXIST, "cgroup leaves under %s: no free name",
+                            cgnone_leaves_dir (&c->cg));
+        }
     }
   if (c->cg.ops->create (&c->cg, name, err) < 0)
     {
       c->cg.ops->remove (&c->cg, name, &ignore);
-      return nxerr_wrap (err, "agent %d: its cgroup leaf", (int) pid);
+      name[0] = '\0';
+      return nxerr_wrap (err, "an agent's cgroup leaf");
     }
-  *made = true;
+  /* On v2 the zygote clones the agent straight into it (CLONE_INTO_CGROUP):
+   * no migration, so no write side of the kernel's threadgroup lock, which
+   * every fork and exec on the host would wait behind. */
+  if (c->cg.version == CG_V2)
+    *dirfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   return 0;
 }
 
 int
-cgnone_join (const struct cgnone *c, pid_t pid, struct nxerr *err)
+cgnone_join (const struct cgnone *c, const char *leaf, pid_t pid, struct nxerr *err)
 {
-  char name[LEAF_NAME_MAX];
-  if (c == NULL || !c->on)
+  if (c == NULL || !c->on || leaf[0] == '\0')
     return 0;
-  leaf_name (pid, name);
   /* The backends take a non-const handle; attach writes nothing in it. */
-  if (c->cg.ops->attach ((struct cgroups *) &c->cg, name, pid, err) < 0)
-    return nxerr_wrap (err, "agent %d: its cgroup leaf", (int) pid);
+  if (c->cg.ops->attach ((struct cgroups *) &c->cg, leaf, pid, err) < 0)
+    return nxerr_wrap (err, "agent %d: its cgroup leaf %s", (int) pid, leaf);
   return 0;
 }
 
 bool
-cgnone_adopt (struct cgnone *c, pid_t pid)
+cgnone_adopt (struct cgnone *c, pid_t pid, char name[CGNONE_LEAF_MAX])
 {
-  char name[LEAF_NAME_MAX], path[CG_PATH_MAX + LEAF_NAME_MAX + 2];
+  char path[CG_PATH_MAX + LEAF_NAME_MAX + 2];
+  name[0] = '\0';
   if (c == NULL || !c->on)
     return false;
-  leaf_name (pid, name);
-  snprintf (path, sizeof path, "%s/%s", cgnone_leaves_dir (&c->cg), name);
-  return access (path, F_OK) == 0;
+  for (size_t i = 0; i < c->n_kept; i++)
+    if (c->kept[i].pid == pid)
+      {
+        snprintf (path, sizeof path, "%s/%s", cgnone_leaves_dir (&c->cg), c->kept[i].name);
+        if (access (path, F_OK) < 0)
+          return false;
+        snprintf (name, LEAF_NAME_MAX, "%s", c->kept[i].name);
+        return true;
+      }
+  return false;
 }
 
 void
-cgnone_release (struct cgnone *c, pid_t pid)
+cgnone_release (struct cgnone *c, const char *name)
 {
-  char name[LEAF_NAME_MAX];
   struct nxerr err = { 0 };
-  if (c == NULL || !c->on)
+  if (c == NULL || !c->on || name[0] == '\0')
     return;
-  leaf_name (pid, name);
+  take_busy (c, name);
   if (empty_leaf (c, name, &err) == 0)
     return;
   /* A process on its way out (killed a moment ago): try again soon. */

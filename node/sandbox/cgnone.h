@@ -15,17 +15,20 @@
  *                   hierarchy when one is mounted, hybrid hosts included
  *                   (cgroup.kill), else in one v1 hierarchy (a kill loop on
  *                   cgroup.procs); the leaves a previous run left swept but
- *                   those of the agents a restarted node reattaches (keep).
+ *                   those of the agents a restarted node reattaches (keep:
+                   each found by its pid in /proc/<pid>/cgroup).
  *                   When it cannot be made (cgroup "none", no hierarchy, no
  *                   permission) the start log, the preflight and INFO say
  *                   that descendants are not contained, and the tier works
  *                   as before (every call below then does nothing).
- *   cgnone_make_leaf  right after an agent's spawn, before its Hello (it has
- *                   forked nothing yet): the leaf "a<pid>" made;
- *   cgnone_join     then the pid moved in: on the spawner's thread
- *                   (node/agents/spawner.h), as the write can wait for an
- *                   RCU grace period (p90 11 ms on v2 under load here); it
- *                   reads only what cgnone_start set;
+ *   cgnone_make_leaf  before an agent's spawn: the leaf "a<n>" made, and on
+ *                   v2 a descriptor of it for the zygote to clone the
+ *                   agent into (CLONE_INTO_CGROUP: no migration);
+ *   cgnone_join     when the agent was not born in it (v1, the exec path):
+ *                   the pid moved in before its Hello, on the spawner's
+ *                   thread (node/agents/spawner.h), as the write can wait
+ *                   for an RCU grace period (p90 11 ms on v2 under load
+ *                   here); it reads only what cgnone_start set;
  *   cgnone_adopt    a reattached agent's leaf, spared by the sweep, owned
  *                   again;
  *   cgnone_release  after the agent's reap (or, adopted, its end): every
@@ -61,13 +64,22 @@ const char *cgnone_leaves_dir (const struct cgroups *cg);
 void cgnone_start (struct node *n, const pid_t *keep, size_t n_keep);
 void cgnone_stop (struct node *n);
 
-/* *made: the leaf was made (cgnone_join puts pid in it); false when cg is
- * NULL (tier process) or does not contain (then 0 and nothing done). */
-int cgnone_make_leaf (struct cgnone *cg, pid_t pid, bool *made, struct nxerr *err);
-int cgnone_join (const struct cgnone *cg, pid_t pid, struct nxerr *err);
-/* Whether the leaf of pid (kept at start) exists: then it is the agent's. */
-bool cgnone_adopt (struct cgnone *cg, pid_t pid);
-void cgnone_release (struct cgnone *cg, pid_t pid);
+#define CGNONE_LEAF_MAX 24
+
+/* A new leaf: its name in name ("" when cg is NULL, in tier process, or
+ * does not contain: then 0 and nothing done) and, on v2, *dirfd a
+ * descriptor of its directory for CLONE_INTO_CGROUP (the caller closes it;
+ * -1 on v1). */
+int cgnone_make_leaf (struct cgnone *cg, char name[CGNONE_LEAF_MAX], int *dirfd,
+                      struct nxerr *err);
+/* pid moved into leaf (made by cgnone_make_leaf). */
+int cgnone_join (const struct cgnone *cg, const char *leaf, pid_t pid, struct nxerr *err);
+/* Whether pid's leaf was kept at start and still exists: then it is the
+ * agent's, named in name. */
+bool cgnone_adopt (struct cgnone *cg, pid_t pid, char name[CGNONE_LEAF_MAX]);
+/* Every process in the leaf killed, the leaf removed (retried while busy);
+ * "" does nothing. */
+void cgnone_release (struct cgnone *cg, const char *leaf);
 
 /* INFO data.nexc.sandbox, tier none: cgroup, cgroup_name, descendants_contained
  * and, when not, why. */

@@ -254,8 +254,10 @@ drop_kept_sandbox (struct node *n, const struct journal_entry *e)
 {
   struct sandbox_slot *s = NULL;
   struct nxerr err = { 0 };
-  if (e->agent_pid > 0 && e->agent_pid <= INT32_MAX && cgnone_adopt (n->cgnone, (pid_t) e->agent_pid))
-    cgnone_release (n->cgnone, (pid_t) e->agent_pid);
+  char leaf[CGNONE_LEAF_MAX];
+  if (e->agent_pid > 0 && e->agent_pid <= INT32_MAX
+      && cgnone_adopt (n->cgnone, (pid_t) e->agent_pid, leaf))
+    cgnone_release (n->cgnone, leaf);
   if (n->sandbox && e->sandbox_uid && e->sandbox_uid <= UINT32_MAX
       && sandbox_slot_adopt (n->sandbox, (uint32_t) e->sandbox_uid, &s, &err) == 0)
     sandbox_slot_release (n->sandbox, s);
@@ -454,7 +456,7 @@ reattach_run (struct node *n)
       if (a != NULL)
         {
           w->agent = a;
-          a->cg_leaf = cgnone_adopt (n->cgnone, a->pid); /* spared by cgnone_start's sweep */
+          cgnone_adopt (n->cgnone, a->pid, a->cg_leaf); /* spared by cgnone_start's sweep */
         }
       if (a == NULL)
         {

@@ -10,12 +10,15 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,9 +174,11 @@ zyg_start (struct zyg *z)
   z->sock = sv[0];
 }
 
-/* Send payload (len bytes) with nfds copies of fd attached; return the reply. */
+/* Send payload (len bytes, its first byte the flags) with fds[0..nfds)
+ * attached; return the reply's pid (or -errno), *born_in its second word. */
 static int32_t
-zyg_ask (struct zyg *z, const void *payload, size_t len, int fd, int nfds)
+zyg_ask_fds (struct zyg *z, const void *payload, size_t len, const int *fds, int nfds,
+             int32_t *born_in)
 {
   union {
     struct cmsghdr h;
@@ -181,12 +186,11 @@ zyg_ask (struct zyg *z, const void *payload, size_t len, int fd, int nfds)
   } ctl;
   struct iovec iov = { (void *) payload, len };
   struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-  int32_t v = 0;
+  int32_t v[2] = { 0, -1 };
   struct timeval tv = { 5, 0 };
   memset (&ctl, 0, sizeof ctl);
   if (nfds > 0)
     {
-      int fds[4] = { fd, fd, fd, fd };
       struct cmsghdr *c;
       m.msg_control = ctl.space;
       m.msg_controllen = CMSG_SPACE (sizeof (int) * (size_t) nfds);
@@ -198,8 +202,56 @@ zyg_ask (struct zyg *z, const void *payload, size_t len, int fd, int nfds)
     }
   assert_int_equal (sendmsg (z->sock, &m, MSG_NOSIGNAL), (ssize_t) len);
   setsockopt (z->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  assert_int_equal (recv (z->sock, &v, sizeof v, 0), (ssize_t) sizeof v);
-  return v;
+  assert_int_equal (recv (z->sock, v, sizeof v, 0), (ssize_t) sizeof v);
+  assert_true (v[1] == 0 || v[1] == 1);
+  if (born_in)
+    *born_in = v[1];
+  return v[0];
+}
+
+/* The same with nfds copies of fd. */
+static int32_t
+zyg_ask (struct zyg *z, const void *payload, size_t len, int fd, int nfds)
+{
+  int fds[4] = { fd, fd, fd, fd };
+  return zyg_ask_fds (z, payload, len, fds, nfds, NULL);
+}
+
+/* Where the unified (v2) hierarchy is mounted, "" when it is not. */
+static void
+cgroup2_mount (char *out, size_t cap)
+{
+  char line[1024], mnt[512], type[64];
+  FILE *f = fopen ("/proc/self/mounts", "r");
+  out[0] = '\0';
+  while (f && fgets (line, sizeof line, f))
+    if (sscanf (line, "%*s %511s %63s", mnt, type) == 2 && strcmp (type, "cgroup2") == 0)
+      {
+        snprintf (out, cap, "%s", mnt);
+        break;
+      }
+  if (f)
+    fclose (f);
+}
+
+/* Whether /proc/<pid>/cgroup's unified line ends with /name. */
+static bool
+in_cgroup (pid_t pid, const char *name)
+{
+  char p[64], line[1024];
+  bool in = false;
+  FILE *f;
+  snprintf (p, sizeof p, "/proc/%d/cgroup", (int) pid);
+  if ((f = fopen (p, "r")) == NULL)
+    return false;
+  while (fgets (line, sizeof line, f))
+    if (strncmp (line, "0::", 3) == 0)
+      {
+        size_t l = strcspn (line, "\n"), nl = strlen (name);
+        in = l > nl && line[l - nl - 1] == '/' && strncmp (line + l - nl, name, nl) == 0;
+      }
+  fclose (f);
+  return in;
 }
 
 static void
@@ -213,9 +265,13 @@ test_zygote_refuses_malformed_requests (void **state)
   zyg_start (&z);
   assert_int_equal (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
 
-  /* No descriptor; no NUL at the end; too many arguments. */
-  assert_int_equal (zyg_ask (&z, "nexc-agent\0--fd\0" "3\0", 16, -1, 0), -EINVAL);
-  assert_int_equal (zyg_ask (&z, "nexc-agent", 10, pair[1], 1), -EINVAL);
+  /* No descriptor; no NUL at the end; too many arguments; a flag it does
+   * not know; a reattach socket announced and not attached. */
+  assert_int_equal (zyg_ask (&z, "\0nexc-agent\0--fd\0" "3\0", 17, -1, 0), -EINVAL);
+  assert_int_equal (zyg_ask (&z, "\0nexc-agent", 11, pair[1], 1), -EINVAL);
+  assert_int_equal (zyg_ask (&z, "\x80nexc-agent", 12, pair[1], 1), -EINVAL);
+  assert_int_equal (zyg_ask (&z, "\x01nexc-agent", 12, pair[1], 1), -EINVAL);
+  many[len++] = '\0';
   for (int i = 0; i < 40; i++)
     {
       memcpy (many + len, "x", 2);
@@ -224,11 +280,11 @@ test_zygote_refuses_malformed_requests (void **state)
   assert_int_equal (zyg_ask (&z, many, len, pair[1], 1), -EINVAL);
   /* More descriptors than it takes: refused (and closed). */
   {
-    static const char req[] = "nexc-agent\0--no-such-option";
+    static const char req[] = "\0nexc-agent\0--no-such-option";
     assert_int_equal (zyg_ask (&z, req, sizeof req, pair[1], 4), -EINVAL);
   }
   {
-    static const char req[] = "nexc-agent\0--no-such-option";
+    static const char req[] = "\0nexc-agent\0--no-such-option";
     int32_t pid = zyg_ask (&z, req, sizeof req, pair[1], 1);
     assert_true (pid > 0);
     /* CLONE_PARENT: the agent is our child, ran agent_main and refused the
@@ -239,7 +295,7 @@ test_zygote_refuses_malformed_requests (void **state)
   }
   /* Still serving after all that; end-of-file ends it cleanly. */
   {
-    static const char req[] = "nexc-agent\0--fd\0" "3\0--parent-pid\0" "1";
+    static const char req[] = "\0nexc-agent\0--fd\0" "3\0--parent-pid\0" "1";
     int32_t pid = zyg_ask (&z, req, sizeof req, pair[1], 1);
     assert_true (pid > 0);
     /* Its parent is us, not pid 1: the agent says it is orphaned (exit 3). */
@@ -251,6 +307,64 @@ test_zygote_refuses_malformed_requests (void **state)
   assert_int_equal (waitpid (z.pid, &st, 0), z.pid);
   assert_true (WIFEXITED (st));
   assert_int_equal (WEXITSTATUS (st), 0);
+  close (pair[0]);
+  close (pair[1]);
+}
+
+/* With a cgroup v2 directory attached, the agent is born in that cgroup
+ * (clone3 CLONE_INTO_CGROUP); with a directory that is no cgroup, it is
+ * forked all the same, where the zygote is, and the reply says so. */
+static void
+test_zygote_clones_into_a_cgroup (void **state)
+{
+  static const char req[] = "\x02nexc-agent\0--no-such-option";
+  char mnt[512], dir[700], name[64];
+  struct zyg z;
+  int pair[2], fds[2], st;
+  int32_t born_in = -1, pid;
+  (void) state;
+  zyg_start (&z);
+  assert_int_equal (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  fds[0] = pair[1];
+
+  fds[1] = open ("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (fds[1] >= 0);
+  pid = zyg_ask_fds (&z, req, sizeof req, fds, 2, &born_in);
+  close (fds[1]);
+  assert_true (pid > 0);
+  assert_int_equal (born_in, 0);
+  assert_int_equal (waitpid (pid, &st, 0), pid);
+  assert_true (WIFEXITED (st) && WEXITSTATUS (st) == 2);
+
+  cgroup2_mount (mnt, sizeof mnt);
+  snprintf (name, sizeof name, "nexc-zygote-test-%d", (int) getpid ());
+  snprintf (dir, sizeof dir, "%s/%s", mnt, name);
+  if (mnt[0] == '\0' || mkdir (dir, 0755) < 0)
+    printf ("no cgroup v2 to make a cgroup in (%s): the clone into one is not tried\n",
+            mnt[0] ? strerror (errno) : "none mounted");
+  else
+    {
+      /* A real agent: it lives until its link ends, so where it runs can be
+       * read; the zygote (and so this test) stays where it was. */
+      char agent_req[200];
+      int alen = snprintf (agent_req, sizeof agent_req,
+                           "%cnexc-agent%c--fd%c3%c--parent-pid%c%d%c--sandbox%cnone", 2, 0, 0,
+                           0, 0, (int) getpid (), 0, 0);
+      fds[1] = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      assert_true (fds[1] >= 0);
+      pid = zyg_ask_fds (&z, agent_req, (size_t) alen + 1, fds, 2, &born_in);
+      close (fds[1]);
+      assert_true (pid > 0);
+      assert_int_equal (born_in, 1);
+      assert_true (in_cgroup (pid, name));
+      assert_false (in_cgroup (z.pid, name));
+      assert_false (in_cgroup (getpid (), name));
+      kill (pid, SIGKILL);
+      assert_int_equal (waitpid (pid, &st, 0), pid);
+      assert_int_equal (rmdir (dir), 0);
+    }
+  close (z.sock);
+  assert_int_equal (waitpid (z.pid, &st, 0), z.pid);
   close (pair[0]);
   close (pair[1]);
 }
@@ -276,6 +390,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_zygote_usage),
     cmocka_unit_test (test_zygote_refuses_malformed_requests),
+    cmocka_unit_test (test_zygote_clones_into_a_cgroup),
     cmocka_unit_test (test_node_forks_agents_from_a_zygote),
   };
   return cmocka_run_group_tests_name ("zygote", tests, NULL, NULL);
