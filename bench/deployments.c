@@ -11,6 +11,12 @@
  *   deploy.excess  the most replicas running on the host at once while the
  *                  killed node came back and after (target: never above 3)
  *   deploy.lease   the lease, which bounds heal (lease + skew + a round)
+ *   deploy.rollout a new template of a running deployment of 3 put in the
+ *                  bucket -> the third replacement's workload_started (one
+ *                  at a time, max_unavailable 1); its floor is the design's
+ *                  wait per step: the replacement runs READY_MS (500 ms)
+ *                  before the old one stops, and a token taken over a
+ *                  released one is confirmed first (100 ms)
  * Floor: none measured (what heal waits for is the lease by design); the
  * lease is printed beside it. */
 #include <dirent.h>
@@ -89,8 +95,10 @@ count_replicas (const char *name)
   return n;
 }
 
+/* argv: the replicas' arguments (the ticker ignores them: another argv is
+ * another template, same behaviour), NULL for none. */
 static int
-put_spec (struct ctx *c, const char *name, int replicas, struct nxerr *err)
+put_spec_argv (struct ctx *c, const char *name, int replicas, char **argv, struct nxerr *err)
 {
   struct deployment_spec s;
   struct buf v = BUF_INIT;
@@ -108,12 +116,21 @@ put_spec (struct ctx *c, const char *name, int replicas, struct nxerr *err)
   s.type = (char *) "service";
   s.spread = (char *) "node";
   s.max_unavailable = 1;
+  s.argv = argv;
+  while (argv && argv[s.argc])
+    s.argc++;
   rc = deployment_sign (&s, &c->b->issuer, &v, err);
   deployment_key ("default", name, key, sizeof key);
   if (rc == 0 && (st = kvStore_PutString (&rev, c->specs, key, v.data)) != NATS_OK)
     rc = nxerr_set (err, EIO, "put %s: %s", key, natsStatus_GetText (st));
   buf_free (&v);
   return rc;
+}
+
+static int
+put_spec (struct ctx *c, const char *name, int replicas, struct nxerr *err)
+{
+  return put_spec_argv (c, name, replicas, NULL, err);
 }
 
 /* Wait for workload_started of each name in want (NULL-ended); returns the
@@ -283,6 +300,45 @@ apply_series (struct ctx *c, int n, struct samples *out, struct nxerr *err)
   return 0;
 }
 
+/* n new templates of one deployment, each rolled out in full before the
+ * next: put -> the last replacement started. */
+static int
+rollout_series (struct ctx *c, int n, struct samples *out, struct nxerr *err)
+{
+  const char *dep = "broll";
+  char want[REPLICAS][64], key[64];
+  for (int i = 0; i < REPLICAS; i++)
+    snprintf (want[i], sizeof want[i], "%s-%d", dep, i);
+  if (put_spec (c, dep, REPLICAS, err) < 0)
+    return -1;
+  if (wait_started (c, want, REPLICAS, 20000) == 0)
+    return nxerr_set (err, ETIMEDOUT, "%s: not all replicas started", dep);
+  for (int t = 0; t < n; t++)
+    {
+      char gen[32], *argv[] = { gen, NULL };
+      uint64_t t0, at;
+      /* The previous rollout's last old replica stops READY_MS after its
+       * replacement started: three processes again first. */
+      for (int i = 0; i < 100 && count_replicas (dep) != REPLICAS; i++)
+        bench_sleep_ms (50);
+      bench_sleep_ms (200);
+      snprintf (gen, sizeof gen, "gen-%d", t + 1);
+      t0 = bench_now_ns ();
+      if (put_spec_argv (c, dep, REPLICAS, argv, err) < 0)
+        return -1;
+      at = wait_started (c, want, REPLICAS, 30000);
+      if (at == 0)
+        return nxerr_set (err, ETIMEDOUT, "rollout %d of %s: not all replicas replaced", t + 1,
+                          dep);
+      samples_add (out, (double) (at - t0) / 1e3);
+    }
+  deployment_key ("default", dep, key, sizeof key);
+  kvStore_Delete (c->specs, key);
+  for (int i = 0; i < 100 && count_replicas (dep) > 0; i++)
+    bench_sleep_ms (100);
+  return 0;
+}
+
 static int
 heal_series (struct ctx *c, int n, struct samples *out, int *excess, struct nxerr *err)
 {
@@ -342,9 +398,10 @@ scenario_deployments (struct bench *b)
   struct row *heal = report_row (b->report, "deploy.heal");
   struct row *excess = report_row (b->report, "deploy.excess");
   struct row *lease = report_row (b->report, "deploy.lease");
+  struct row *roll = report_row (b->report, "deploy.rollout");
   struct ctx c = { .b = b };
-  struct samples s_apply = { 0 }, s_heal = { 0 };
-  struct summary sa, sh;
+  struct samples s_apply = { 0 }, s_heal = { 0 }, s_roll = { 0 };
+  struct summary sa, sh, sr;
   struct nxerr err = { 0 };
   int most = 0;
 
@@ -358,12 +415,17 @@ scenario_deployments (struct bench *b)
   row_result (lease, "%d ms + %d ms", LEASE_MS, SKEW_MS);
   row_num (lease, "lease_ms", LEASE_MS);
   row_num (lease, "skew_ms", SKEW_MS);
+  row_what (roll,
+            "new template of a running deployment of %d (max_unavailable 1) put in KV -> the "
+            "last replacement running",
+            REPLICAS);
   bench_progress ("deployments: %d applies, %d node kills", b->o.deploy_n, b->o.deploy_n);
   if (setup (&c, &err) < 0)
     {
       row_fail (apply, "%s", err.msg);
       row_fail (heal, "%s", err.msg);
       row_fail (excess, "%s", err.msg);
+      row_fail (roll, "%s", err.msg);
       teardown (&c);
       return;
     }
@@ -374,6 +436,16 @@ scenario_deployments (struct bench *b)
       sa = samples_summary (&s_apply);
       row_latency (apply, &sa);
       row_floor (apply, "-");
+    }
+  err.msg[0] = '\0';
+  if (rollout_series (&c, b->o.deploy_n, &s_roll, &err) < 0)
+    row_fail (roll, "%s", err.msg);
+  else
+    {
+      sr = samples_summary (&s_roll);
+      row_latency (roll, &sr);
+      row_floor (roll, "%d steps x (500 ms ready + 100 ms confirm) = %d ms", REPLICAS,
+                 REPLICAS * 600);
     }
   err.msg[0] = '\0';
   if (heal_series (&c, b->o.deploy_n, &s_heal, &most, &err) < 0)
@@ -394,5 +466,6 @@ scenario_deployments (struct bench *b)
     }
   samples_free (&s_apply);
   samples_free (&s_heal);
+  samples_free (&s_roll);
   teardown (&c);
 }

@@ -166,7 +166,7 @@ bench_row_ids (const struct bench_opts *o, struct buf *out)
   if (selected (o, "functions"))
     buf_puts (out, "fn.invoke\nfn.floor.rtt\nfn.floor.spawn\nfn.floor.sum\n");
   if (selected (o, "deployments"))
-    buf_puts (out, "deploy.apply\ndeploy.heal\ndeploy.excess\ndeploy.lease\n");
+    buf_puts (out, "deploy.apply\ndeploy.heal\ndeploy.excess\ndeploy.lease\ndeploy.rollout\n");
   if (selected (o, "peers"))
     buf_puts (out, "peers.floor.spawn\npeers.bwrap\npeers.crun\npeers.systemd_run\n");
 }

@@ -90,6 +90,10 @@ struct node {
 
   struct workload *workloads; /* doubly linked, newest first */
   size_t n_workloads;
+  /* Called on the loop once a workload has ended for good (unlinked); set by
+   * whoever keeps workloads running and wants to act at once (deployments:
+   * a rollout token is released once the old replica has ended). */
+  void (*on_workload_ended) (struct node *n);
   uint64_t total_bytes; /* artifact bytes of running workloads (node_limits) */
   struct pool *pool;
   struct pool *fn_pool; /* function invocations' agents, made at the first function deploy */

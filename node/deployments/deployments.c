@@ -336,6 +336,32 @@ on_confirm_timer (struct loop_timer *t)
 }
 
 static void
+on_ended_timer (struct loop_timer *t)
+{
+  (void) t;
+  reconcile ();
+}
+
+void
+deployments_token_freed (struct deployments *d)
+{
+  d->may_ask = true;
+  if (!loop_timer_armed (&d->ended_timer))
+    loop_timer_arm (d->n->loop, &d->ended_timer, 1 + randombytes_uniform (50));
+}
+
+/* A workload ended (node.h on_workload_ended): when it was a rollout's old
+ * replica, its token goes now, not a round later. After the current event
+ * batch, not inside the end (reconcile may start replicas). */
+static void
+on_workload_ended (struct node *n)
+{
+  if (D == NULL || D->n_tokens == 0 || loop_timer_armed (&D->ended_timer))
+    return;
+  loop_timer_arm (n->loop, &D->ended_timer, 0);
+}
+
+static void
 on_results (void *ud, struct kvwatch_ops *ops)
 {
   bool retry = false;
@@ -619,6 +645,7 @@ deployments_start (struct node *n, struct nxerr *err)
   loop_timer_init (&D->tick, on_tick);
   loop_timer_init (&D->fence_timer, on_fence_timer);
   loop_timer_init (&D->confirm_timer, on_confirm_timer);
+  loop_timer_init (&D->ended_timer, on_ended_timer);
   if (kvwatch_start (n, &kc, &D->kv, err) < 0)
     {
       nkey_pair_wipe (&D->xkey);
@@ -627,6 +654,7 @@ deployments_start (struct node *n, struct nxerr *err)
       return -1;
     }
   loop_timer_arm (n->loop, &D->tick, 0);
+  n->on_workload_ended = on_workload_ended;
   return 0;
 }
 
@@ -640,6 +668,8 @@ deployments_stop (struct node *n)
   loop_timer_cancel (n->loop, &D->tick);
   loop_timer_cancel (n->loop, &D->fence_timer);
   loop_timer_cancel (n->loop, &D->confirm_timer);
+  loop_timer_cancel (n->loop, &D->ended_timer);
+  n->on_workload_ended = NULL;
   /* The replicas are stopped by now (they never detach, --detach-on-exit
    * or not): others may take the slots at once. */
   if (D->ready)

@@ -113,6 +113,7 @@ struct deployments {
   struct loop_timer tick;
   struct loop_timer fence_timer;   /* at the earliest expiry of what is held */
   struct loop_timer confirm_timer; /* at the earliest take due for its confirmation */
+  struct loop_timer ended_timer;   /* a workload ended: reconcile soon (rollout tokens) */
   int64_t lease_ms, skew_ms;
   char node_key[80];
   uint64_t rounds;
@@ -144,6 +145,9 @@ struct kvwatch_op *deployments_op_add (struct kvwatch_ops *ops, enum kvwatch_op_
                                        enum op_tag tag, const char *key);
 /* The next round now (a spec changed). */
 void deployments_round_soon (struct deployments *d);
+/* A rollout token was released: ask for it (after 1-50 ms, so that the
+ * nodes waiting for it do not all write at once), not a round later. */
+void deployments_token_freed (struct deployments *d);
 
 /* ---- mirror.c ---- */
 /* kvwatch's on_batch (ud: the struct deployments). */

@@ -154,6 +154,17 @@ claim_take (struct deployments *d, const struct kvwatch_entry *e, uint64_t gen)
   c->gen = gen;
 }
 
+/* A rollout token's key (upd.) now deleted or released (no holder). */
+static bool
+token_free (struct deployments *d, const char *key)
+{
+  const struct dclaim *c;
+  if (strncmp (key, "upd.", 4) != 0)
+    return false;
+  c = mirror_claim_find (d, key);
+  return c == NULL || c->c.node[0] == '\0';
+}
+
 void
 mirror_on_batch (void *ud, struct kvwatch_batch *b)
 {
@@ -163,12 +174,16 @@ mirror_on_batch (void *ud, struct kvwatch_batch *b)
       d->gen[b->bucket] = b->gen;
       d->caught_up[b->bucket] = false;
     }
+  bool token_freed = false;
   for (size_t i = 0; i < b->n; i++)
     {
       if (b->bucket == KVW_SPECS)
         spec_take (d, &b->v[i], b->gen);
       else
-        claim_take (d, &b->v[i], b->gen);
+        {
+          claim_take (d, &b->v[i], b->gen);
+          token_freed |= token_free (d, b->v[i].key);
+        }
     }
   if (b->caught_up)
     {
@@ -191,6 +206,8 @@ mirror_on_batch (void *ud, struct kvwatch_batch *b)
     }
   if (b->bucket == KVW_SPECS && b->n)
     deployments_round_soon (d);
+  if (token_freed && d->caught_up[KVW_CLAIMS])
+    deployments_token_freed (d);
   kvwatch_batch_free (b);
 }
 

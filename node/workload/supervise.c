@@ -120,6 +120,8 @@ end_workload (struct workload *w)
   workload_unlink (n, w);
   n->counters.workloads_exited++;
   loop_defer (n->loop, free_workload, w);
+  if (n->on_workload_ended)
+    n->on_workload_ended (n);
 }
 
 /* Release the agent of a workload that ended but may run again. */
