@@ -163,7 +163,13 @@ static int
 teardown (void **state)
 {
   struct fixture *f = *state;
-  /* SIGTERM: the node stops what runs, nothing is left behind. */
+  /* A test that failed between a SIGKILL of the node and its restart left
+   * agents running detached, which only a node can find (their sockets and
+   * the journal are in its state dir): one is started on it, takes them
+   * back and, SIGTERMed, stops them. SIGTERM: the node stops what runs,
+   * nothing is left behind. */
+  if (f->h.node_pid <= 0)
+    harness_start_node (&f->h, f->config, NULL);
   if (f->h.node_pid > 0)
     harness_stop_node (&f->h, SIGTERM);
   natsSubscription_Destroy (f->events);
