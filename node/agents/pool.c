@@ -429,6 +429,10 @@ pool_free (struct pool *p)
           free_agent (a);
           continue;
         }
+      /* Freed here, not by agent_kill's pool_agent_gone: an adopted agent is
+       * "reaped" as it is killed, and maybe_free would take it off the list
+       * (whose earlier entries are freed already) and free it once more. */
+      a->freeing = true;
       agent_kill (a, NULL);
       if (!a->reaped && a->pid > 0)
         waitpid (a->pid, NULL, 0);

@@ -64,8 +64,8 @@ lockfile_holder_text (const struct lockfile_holder *h, char *out, size_t cap)
     snprintf (out, cap, "an unknown holder");
 }
 
-static void
-read_holder (int fd, struct lockfile_holder *h)
+void
+lockfile_read_holder (int fd, struct lockfile_holder *h)
 {
   char buf[LOCKFILE_MAX];
   ssize_t n = pread (fd, buf, sizeof buf, 0);
@@ -112,13 +112,35 @@ check_existing (int dirfd, const char *dir, const char *name, struct nxerr *err)
   return 0;
 }
 
+int
+lockfile_peek (int dirfd, const char *name, struct lockfile_holder *h)
+{
+  struct stat st;
+  struct nxerr err = { 0 };
+  int fd;
+  memset (h, 0, sizeof *h);
+  if (check_existing (dirfd, "", name, &err) < 0)
+    return -1;
+  fd = openat (dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid ())
+    {
+      close (fd);
+      return -1;
+    }
+  lockfile_read_holder (fd, h);
+  close (fd);
+  return 0;
+}
+
 static int
 held_elsewhere (int fd, int e, const char *dir, const char *name,
                 struct lockfile_holder *holder, struct nxerr *err)
 {
   struct lockfile_holder h;
   char text[128];
-  read_holder (fd, &h);
+  lockfile_read_holder (fd, &h);
   close (fd);
   if (e != EAGAIN && e != EACCES)
     return nxerr_sys (err, e, "lock %s/%s", dir, name);

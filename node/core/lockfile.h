@@ -40,6 +40,11 @@ struct lockfile_holder {
  * a regular file of ours sits at the name, another code on I/O errors. */
 int lockfile_lock (int dirfd, const char *dir, const char *name, const char *who, int *fd,
                    struct lockfile_holder *holder, struct nxerr *err);
+/* What the file held through fd says. */
+void lockfile_read_holder (int fd, struct lockfile_holder *h);
+/* What <dirfd>/<name> says, without locking it (a hint: it may change the
+ * moment after): -1 when there is no regular file of ours at the name. */
+int lockfile_peek (int dirfd, const char *name, struct lockfile_holder *h);
 /* Say who holds it now (the node id once it is known). */
 void lockfile_rewrite (int fd, const char *who);
 /* Let go: the file is removed (if it is still the one locked), then the

@@ -468,6 +468,7 @@ check_uid_range (const struct preflight_opts *o, struct preflight *pf, uint32_t 
       return false;
     }
   adopt_kept (o, pf, adopt_note, sizeof adopt_note);
+  uidrange_reclaim (&pf->uids, UID_SETTLE_MS);
   uidrange_settle (&pf->uids, UID_SETTLE_MS, settle_note, sizeof settle_note);
   /* The self-test's uid, and with it the node's first block (the floor). */
   if (uidrange_alloc (&pf->uids, uid, &err) < 0)

@@ -1,10 +1,13 @@
 #include "node/sandbox/uidrange.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/timefmt.h"
 #include "api/xalloc.h"
@@ -12,6 +15,7 @@
 #define UID_NOBODY 65534u
 #define UID_INVALID 0xffffffffu
 #define SETTLE_POLL_MS 50
+#define RECLAIM_MAX 16 /* blocks of a previous run looked at, at most */
 
 static bool
 bit_get (const uint8_t *v, uint32_t i)
@@ -482,6 +486,111 @@ uidrange_settle (struct uidrange *r, int wait_ms, char *note, size_t cap)
     }
   free (busy);
   return n;
+}
+
+/* A lock file name that is a block of the range: its index, or -1. */
+static long
+block_named (const struct uidrange *r, const char *name)
+{
+  char *end;
+  unsigned long v;
+  if (name[0] < '0' || name[0] > '9' || (name[0] == '0' && name[1]))
+    return -1;
+  errno = 0;
+  v = strtoul (name, &end, 10);
+  if (errno || *end || v > UINT32_MAX || v % UIDBLOCK_SIZE || v / UIDBLOCK_SIZE < r->first
+      || v / UIDBLOCK_SIZE - r->first >= r->n_blocks)
+    return -1;
+  return (long) (v / UIDBLOCK_SIZE - r->first);
+}
+
+/* Blocks not held whose files name this node: locked (their files left as
+ * they are), up to max; returns how many, indexes in bs and fds in fds. */
+static size_t
+lock_previous (struct uidrange *r, uint32_t *bs, int *fds, size_t max)
+{
+  int dfd = dup (r->dir.fd);
+  DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
+  struct dirent *e;
+  size_t n = 0;
+  if (d == NULL)
+    {
+      if (dfd >= 0)
+        close (dfd);
+      return 0;
+    }
+  while (n < max && (e = readdir (d)) != NULL)
+    {
+      struct lockfile_holder h;
+      struct nxerr err = { 0 };
+      long b = block_named (r, e->d_name);
+      int fd;
+      /* Peek first: the files of other nodes are not even locked for a
+       * moment (a node trying one then would pass it over). */
+      if (b < 0 || r->blocks[b].fd >= 0 || lockfile_peek (r->dir.fd, e->d_name, &h) < 0
+          || strcmp (h.node, r->who) != 0)
+        continue;
+      if (uidblock_lock (&r->dir, block_start (r, (uint32_t) b), NULL, &fd, NULL, &err) < 0)
+        continue;
+      lockfile_read_holder (fd, &h);
+      if (strcmp (h.node, r->who) != 0)
+        {
+          uidblock_give_back (&r->dir, block_start (r, (uint32_t) b), fd);
+          continue;
+        }
+      bs[n] = (uint32_t) b;
+      fds[n++] = fd;
+    }
+  closedir (d);
+  return n;
+}
+
+size_t
+uidrange_reclaim (struct uidrange *r, int wait_ms)
+{
+  uint32_t bs[RECLAIM_MAX];
+  int fds[RECLAIM_MAX];
+  size_t n = lock_previous (r, bs, fds, RECLAIM_MAX), kept = 0, keep;
+  uint64_t deadline = timefmt_mono_ns () + (uint64_t) (wait_ms > 0 ? wait_ms : 0) * 1000000ull;
+  struct busy *busy;
+  bool any;
+  if (n == 0)
+    return 0;
+  keep = n;
+  busy = xcalloc (r->n_blocks, sizeof *busy);
+  /* The previous run's sandboxes are being stopped (orphans, warm agents
+   * whose parent died): a moment for them to go. */
+  for (;;)
+    {
+      scan_busy (r, busy);
+      any = false;
+      for (size_t i = 0; i < n; i++)
+        any |= busy[bs[i]].pid != 0;
+      if (!any || timefmt_mono_ns () >= deadline)
+        break;
+      sleep_ms (SETTLE_POLL_MS);
+    }
+  /* The lowest free one is kept: the one a fresh node would take first. */
+  for (size_t i = 0; i < n; i++)
+    if (busy[bs[i]].pid == 0 && (keep == n || bs[i] < bs[keep]))
+      keep = i;
+  for (size_t i = 0; i < n; i++)
+    {
+      uint32_t b = bs[i];
+      if (busy[b].pid != 0)
+        uidblock_give_back (&r->dir, block_start (r, b), fds[i]); /* still names us: rightly */
+      else if (i == keep && r->held == 0)
+        {
+          lockfile_rewrite (fds[i], r->who);
+          r->blocks[b].fd = fds[i];
+          r->held++;
+          kept++;
+        }
+      else
+        uidblock_unlock (&r->dir, block_start (r, b), fds[i]);
+    }
+  free (busy);
+  return kept;
 }
 
 uint32_t

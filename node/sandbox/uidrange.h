@@ -28,7 +28,11 @@
  *                   uidrange_settle then waits a moment for other processes
  *                   in those blocks (the dying sandboxes of the previous
  *                   run) and, when some stay, keeps such a block for its
- *                   adopted sandboxes only.
+ *                   adopted sandboxes only. uidrange_reclaim takes back a
+ *                   block of the previous run that no reattached sandbox
+ *                   holds, once its dying agents are gone, and removes the
+ *                   files of the others: a crash leaves no file naming the
+ *                   node after its next start.
  *
  * Inside the held blocks allocation goes to the lowest block with a free
  * uid (so extra blocks drain and go back), round-robin inside a block from
@@ -104,6 +108,13 @@ int uidrange_adopt (struct uidrange *r, uint32_t uid, struct nxerr *err);
  * adopted sandboxes only. Returns how many blocks that was; note (may be
  * NULL) says which and why. */
 size_t uidrange_settle (struct uidrange *r, int wait_ms, char *note, size_t cap);
+/* The blocks a previous run of this node held (their files still name it,
+ * nobody locks them) and that no reattached sandbox took back: once the
+ * processes of that run in them are gone (waited for up to wait_ms), the
+ * first is held again when none is held yet, and the others are removed;
+ * a block still busy after the wait is left as it is, naming this node.
+ * Returns how many blocks were taken back (0 or 1). */
+size_t uidrange_reclaim (struct uidrange *r, int wait_ms);
 /* Free uids in the held blocks that may hand out uids. */
 uint32_t uidrange_available (const struct uidrange *r);
 /* The first uid of each held block, lowest first; returns how many are

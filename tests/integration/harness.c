@@ -863,6 +863,10 @@ harness_stop_node (struct harness *h, int sig)
       sleep_ms (5);
     }
   h->node_pid = 0;
+  /* Neither a clean exit nor the signal's own death: a crash, or a
+   * sanitizer's report at exit. Its log says which. */
+  if (exit_code (st) != 0 && exit_code (st) != 128 + sig)
+    harness_dump_node_log (h);
   return exit_code (st);
 }
 

@@ -671,6 +671,42 @@ test_detach_on_exit (void **state)
   free (id);
 }
 
+/* A reattached agent that does not answer the shutdown's stop (stopped
+ * here with SIGSTOP): at the deadline the node kills it and exits 0. Before,
+ * freeing the pool freed an adopted agent twice (its kill already queued
+ * the free) and wrote through a freed neighbour's list links: ASan's
+ * heap-use-after-free at exit, the node's status 1. */
+static void
+test_shutdown_deadline_with_adopted_agent (void **state)
+{
+  struct fixture *f = *state;
+  const char *env[] = { "TICK_MS=100", NULL };
+  char *id = deploy (f, nm ("mute"), env), *id2 = deploy (f, nm ("mute2"), env);
+  pid_t pid, agent = 0, pid2, agent2 = 0;
+  pump (f, 300);
+  harness_stop_node (&f->h, SIGKILL);
+  harness_start_node (&f->h, f->config, NULL);
+  for (int i = 0; i < 50 && !(wping_lists (f, nm ("mute"), id) && wping_lists (f, nm ("mute2"), id2)); i++)
+    pump (f, 100);
+  assert_true (wping_lists (f, nm ("mute"), id));
+  pid = harness_find_proc (nm ("mute"), &agent);
+  pid2 = harness_find_proc (nm ("mute2"), &agent2);
+  assert_true (pid > 0 && agent > 1 && pid2 > 0 && agent2 > 1);
+  assert_int_equal (kill (agent, SIGSTOP), 0);
+  assert_int_equal (kill (agent2, SIGSTOP), 0);
+  assert_int_equal (harness_stop_node (&f->h, SIGTERM), 0);
+  assert_true (log_has (f, "did not stop in time"));
+  for (int i = 0; i < 100 && (alive (agent) || alive (agent2) || alive (pid) || alive (pid2)); i++)
+    pump (f, 20);
+  assert_false (alive (agent));
+  assert_false (alive (agent2));
+  assert_false (alive (pid));
+  assert_false (alive (pid2));
+  harness_start_node (&f->h, f->config, NULL); /* the next test's */
+  free (id);
+  free (id2);
+}
+
 static void
 test_reattach_twenty (void **state)
 {
@@ -729,6 +765,7 @@ main (void)
     cmocka_unit_test (test_reattach_rechecks_issuers),
     cmocka_unit_test (test_impostor_not_adopted),
     cmocka_unit_test (test_detach_on_exit),
+    cmocka_unit_test (test_shutdown_deadline_with_adopted_agent),
     cmocka_unit_test (test_reattach_twenty),
   };
   const struct CMUnitTest process[] = {

@@ -177,7 +177,12 @@ lock_files_naming (const char *node_id)
   while (d && (e = readdir (d)) != NULL)
     if (e->d_name[0] >= '0' && e->d_name[0] <= '9'
         && lock_file_names ((uint32_t) strtoul (e->d_name, NULL, 10), node_id))
-      n++;
+      {
+        print_message ("lock file %s/%s names node %s (%s)\n", LOCK_DIR, e->d_name, node_id,
+                       block_locked ((uint32_t) strtoul (e->d_name, NULL, 10)) ? "locked"
+                                                                              : "not locked");
+        n++;
+      }
   if (d)
     closedir (d);
   return n;
@@ -358,8 +363,11 @@ teardown (void **state)
                 kill (agent, SIGKILL);
             }
         }
-      if (n->h.node_id[0])
-        locks += lock_files_naming (n->h.node_id);
+      if (n->h.node_id[0] && lock_files_naming (n->h.node_id) > 0)
+        {
+          locks++;
+          harness_dump_node_log (&n->h);
+        }
       free (n->id);
       if (n->h.tmpdir[0])
         harness_stop_all (&n->h);

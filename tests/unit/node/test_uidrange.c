@@ -512,6 +512,82 @@ test_garbage_lock_files (void **state)
   close (held);
 }
 
+static void
+lock_file_saying (const struct dirs *d, uint32_t start, const char *text)
+{
+  char p[160];
+  FILE *f;
+  mkdir (d->locks, 0700);
+  snprintf (p, sizeof p, "%s/%u", d->locks, start);
+  f = fopen (p, "w");
+  assert_non_null (f);
+  fputs (text, f);
+  fclose (f);
+  assert_int_equal (chmod (p, 0600), 0);
+}
+
+static bool
+lock_file_says (const struct dirs *d, uint32_t start, const char *what)
+{
+  char p[160], buf[128] = "";
+  FILE *f;
+  snprintf (p, sizeof p, "%s/%u", d->locks, start);
+  f = fopen (p, "r");
+  if (f == NULL)
+    return false;
+  if (fgets (buf, sizeof buf, f) == NULL)
+    buf[0] = '\0';
+  fclose (f);
+  return strstr (buf, what) != NULL;
+}
+
+/* A node restarted after a crash finds the files of its previous run: the
+ * lowest block whose processes are gone is its own again (before, a block
+ * still busy for a moment with the dying agents of that run was passed
+ * over for another, and its file named the node for good), the other free
+ * ones are removed, one still busy after the wait stays, naming the node,
+ * and other nodes' files are not touched. */
+static void
+test_reclaim_previous_run (void **state)
+{
+  struct dirs *d = *state;
+  struct uidrange r;
+  pid_t child;
+  lock_file_saying (d, 200128, "node NODEA\npid 99999\n");
+  lock_file_saying (d, 200192, "node NODEA\npid 99999\n");
+  lock_file_saying (d, 200256, "node NODEA\npid 99999\n");
+  lock_file_saying (d, 200320, "node NODEA\npid 99999\n");
+  lock_file_saying (d, 200384, "node NOTHER\npid 99998\n");
+  /* 200128: its dying agent goes 150 ms into the wait; 200320: stays. */
+  fake_proc (d->proc, "4242", "200130\t200130\t200130\t200130", "200130\t200130\t200130\t200130");
+  fake_proc (d->proc, "4343", "200330\t200330\t200330\t200330", "200330\t200330\t200330\t200330");
+  child = fork ();
+  assert_true (child >= 0);
+  if (child == 0)
+    {
+      usleep (150 * 1000);
+      unfake_proc (d->proc, "4242");
+      _exit (0);
+    }
+  init (&r, d, 200000, 512, 0, "NODEA");
+  assert_int_equal (uidrange_reclaim (&r, 600), 1);
+  assert_int_equal (waitpid (child, NULL, 0), child);
+  /* 200000 and 200064 are free and lower: the node's own block comes first. */
+  assert_int_equal (alloc (&r) / UIDBLOCK_SIZE * UIDBLOCK_SIZE, 200128);
+  assert_true (lock_file_says (d, 200128, "node NODEA"));
+  assert_false (lock_file_exists (d, 200192));
+  assert_false (lock_file_exists (d, 200256));
+  assert_true (lock_file_says (d, 200320, "node NODEA"));
+  assert_true (lock_file_says (d, 200384, "node NOTHER"));
+  uidrange_free (&r);
+  assert_false (lock_file_exists (d, 200128));
+  /* Nothing of its own left: nothing taken back, nothing waited for. */
+  init (&r, d, 200000, 512, 0, "NODEB");
+  assert_int_equal (uidrange_reclaim (&r, 600), 0);
+  assert_true (lock_file_says (d, 200320, "node NODEA"));
+  uidrange_free (&r);
+}
+
 int
 main (void)
 {
@@ -527,6 +603,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_busy_block_keeps_its_file, setup, teardown),
     cmocka_unit_test_setup_teardown (test_adopt_and_settle, setup, teardown),
     cmocka_unit_test_setup_teardown (test_garbage_lock_files, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_reclaim_previous_run, setup, teardown),
   };
   return cmocka_run_group_tests_name ("uidrange", tests, NULL, NULL);
 }
