@@ -685,8 +685,10 @@ test_connection_cut_mid_flood (void **state)
       if (s.have[i] > 1)
         repeats += s.have[i] - 1;
     }
-  print_message ("3 cuts (%d done): %ld lines received for 300000, %ld repeats, %ld missing\n",
-                 atomic_load (&r.cuts), s.lines, repeats, missing);
+  print_message ("3 cuts (%d done): %ld lines received for 300000, %ld repeats, %ld missing, "
+                 "%ld drop records, %ld mismatched\n",
+                 atomic_load (&r.cuts), s.lines, repeats, missing, (long) s.drop_records,
+                 (long) s.mismatched);
   if (missing)
     subscriber_kept (f);
   assert_int_equal (atomic_load (&r.cuts), 3);
