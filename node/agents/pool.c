@@ -132,8 +132,13 @@ refill (struct pool *p)
   /* Process tier only (tier none's zygote fork takes no such lock, and
    * waiting there cost throughput: 3,300-4,000 -> 2,600-3,500 cycles in 8 s
    * at 4 clients, misses 40-160 -> 420); never when the pool is empty: the
-   * next deploy would miss. */
-  if (p->node->sandbox && p->n_starting > 0 && p->n_idle > 0)
+   * next deploy would miss. The function pool waits too while a single
+   * invocation runs (its agent "starts" until it ends): the replacement's
+   * fork and the invocation's spawn then do not share the 2 cores
+   * (fn.invoke 1.46-1.53x -> 1.34-1.42x of its floor, BENCHMARKS.md);
+   * under concurrent invocations it refills at once, as before. */
+  bool fn_alone = p == p->node->fn_pool && p->n_starting == 1;
+  if ((p->node->sandbox || fn_alone) && p->n_starting > 0 && p->n_idle > 0)
     {
       if (!loop_timer_armed (&p->start_timer))
         loop_timer_arm (p->node->loop, &p->start_timer, REFILL_WAIT_MAX_MS);
