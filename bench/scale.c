@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "api/buf.h"
 #include "bench/bench.h"
 #include "bench/client.h"
 #include "bench/proc.h"
@@ -123,6 +124,23 @@ deploy_latency (struct bench *b, natsConnection *nc, const struct bench_node *nd
   return 0;
 }
 
+#define SCALE_METRICS_MS 1000 /* see scale_config */
+
+/* A node at 1,000 workloads publishes their metrics every interval: the
+ * scenario lasts ~5 s, the default interval, so it would often see none.
+ * At 1 s the rows at 1,000 workloads run beside sweeps (one held the loop
+ * for 58-74 ms before the sweep went out in slices). The key goes first:
+ * bench_node_config writes one JSON object. */
+static char *
+scale_config (struct bench *b)
+{
+  char *cfg = bench_node_config (b, "none", b->o.pool_size);
+  struct buf out = BUF_INIT;
+  buf_printf (&out, "{\"metrics_interval_ms\":%d,%s", SCALE_METRICS_MS, cfg + 1);
+  free (cfg);
+  return out.data;
+}
+
 void
 scenario_scale (struct bench *b)
 {
@@ -139,7 +157,7 @@ scenario_scale (struct bench *b)
   struct bench_node nd;
   struct nxerr err = { 0 };
   natsConnection *nc = NULL;
-  char *cfg = bench_node_config (b, "none", b->o.pool_size);
+  char *cfg = scale_config (b);
   char *env = NULL;
   const char *sleep_argv[] = { "1000", NULL };
   struct deploy_spec spec = { .prefix = "s", .key = "sleep", .argv = sleep_argv };

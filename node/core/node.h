@@ -122,6 +122,10 @@ struct node {
   struct loop_timer metrics_timer;
   pthread_t metrics_thread; /* the /proc scan in flight (node/control/metrics.c) */
   bool metrics_busy;
+  /* The sample being published, a slice per loop turn (node/control/metrics.c). */
+  uint64_t metrics_gen;
+  struct timespec metrics_at;
+  struct loop_timer metrics_pub_timer;
   char *agent_path;
 };
 

@@ -57,6 +57,7 @@ struct workload {
   /* metrics (node/control/metrics.c) */
   uint64_t cpu_ticks;      /* user+system of the workload's processes, last sample */
   uint64_t cpu_sample_ns;  /* when it was taken */
+  uint64_t metrics_gen;    /* the node's last sample published for it (metrics.c) */
   double cpu_rate;         /* CPUs used since the previous sample */
   uint64_t mem_bytes, mem_peak_bytes;
   uint32_t pids;

@@ -1,5 +1,6 @@
 /* Metrics: workload_metrics and node_metrics events, the same figures in
- * INFO, and `nexc top --json`, for a CPU-bound and a memory-holding workload. */
+ * INFO, and `nexc top --json`, for a CPU-bound and a memory-holding workload;
+ * a sweep of 40 workloads, sent in slices, reaches each once. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -159,9 +160,79 @@ test_workload_and_node_metrics (void **state)
   natsSubscription_Destroy (nsub);
 }
 
+#define SWEEP_N 40 /* more than the 16 events a loop turn sends */
+
+static int
+index_of (char *const *ids, const char *id)
+{
+  for (int i = 0; i < SWEEP_N; i++)
+    if (strcmp (ids[i], id) == 0)
+      return i;
+  return -1;
+}
+
+/* A sweep goes out in slices: still, between two node_metrics (one
+ * subscription, so in the order published), each running workload's
+ * workload_metrics arrives exactly once. */
+static void
+test_sweep_covers_every_workload (void **state)
+{
+  (void) state;
+  const char *env[] = { "TICK_MS=100000", NULL };
+  char *ids[SWEEP_N], name[32];
+  int seen[SWEEP_N] = { 0 }, sweeps = 0, node_events = 0;
+  natsSubscription *sub = NULL;
+  struct nxerr err = { 0 };
+  for (int i = 0; i < SWEEP_N; i++)
+    {
+      snprintf (name, sizeof name, "sweep%d", i);
+      ids[i] = deploy (harness_bin ("examples/ticker"), name, env);
+    }
+  assert_int_equal (natsConnection_SubscribeSync (&sub, NC, "$NEX.events.>"), NATS_OK);
+  natsSubscription_SetPendingLimits (sub, -1, -1);
+  for (int t = 0; t < 2000 && sweeps < 2; t++)
+    {
+      natsMsg *m = NULL;
+      json_t *ev;
+      const char *type, *src;
+      if (natsSubscription_NextMsg (&m, sub, 100) != NATS_OK)
+        continue;
+      ev = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, NULL);
+      natsMsg_Destroy (m);
+      type = json_string_value (json_object_get (ev, "type"));
+      src = json_string_value (json_object_get (ev, "source"));
+      if (type && strstr (type, "node_metrics"))
+        {
+          /* The first one only starts the count: it may end a sweep begun
+           * before the subscription. */
+          if (node_events++ > 0)
+            {
+              for (int i = 0; i < SWEEP_N; i++)
+                if (seen[i] != 1)
+                  fail_msg ("sweep %d: workload %s (sweep%d) published %d times", sweeps + 1,
+                            ids[i], i, seen[i]);
+              sweeps++;
+            }
+          memset (seen, 0, sizeof seen);
+        }
+      else if (type && strstr (type, "workload_metrics") && src && index_of (ids, src) >= 0)
+        seen[index_of (ids, src)]++;
+      json_decref (ev);
+    }
+  assert_int_equal (sweeps, 2);
+  for (int i = 0; i < SWEEP_N; i++)
+    {
+      snprintf (name, sizeof name, "sweep%d", i);
+      nexc_stop (C, H.node_id, ids[i], name, &ISSUER, &err);
+      free (ids[i]);
+    }
+  natsSubscription_Destroy (sub);
+}
+
 int
 main (void)
 {
-  const struct CMUnitTest tests[] = { cmocka_unit_test (test_workload_and_node_metrics) };
+  const struct CMUnitTest tests[] = { cmocka_unit_test (test_workload_and_node_metrics),
+                                      cmocka_unit_test (test_sweep_covers_every_workload) };
   return cmocka_run_group_tests_name ("metrics", tests, setup, teardown);
 }
