@@ -674,9 +674,15 @@ deployments_stop (struct node *n)
    * or not): others may take the slots at once. */
   if (D->ready)
     {
+      uint64_t now = timefmt_mono_ns ();
       ops = xcalloc (1, sizeof *ops);
       for (size_t i = 0; i < D->n_held; i++)
         {
+          /* A release is a delete, not a compare-and-set: a slot whose lease
+           * ran out (a node paused past it, then stopped) may be another
+           * node's by now, and is left alone. */
+          if (now >= D->held[i].expiry_ns)
+            continue;
           slot_key (D->held[i].dep, D->held[i].slot, key, sizeof key);
           deployments_op_add (ops, KVW_DELETE, TAG_RELEASE, key);
         }
