@@ -219,7 +219,8 @@ start_node (struct ctx *c, struct bench_node *nd, struct nxerr *err)
       }
     natsConnection_Destroy (nc);
     if (!up)
-      return nxerr_set (err, ETIMEDOUT, "node %s does not answer PING", kp.public_text);
+      return nxerr_set (err, ETIMEDOUT, "node %s does not answer PING; its log ends: %s",
+                        kp.public_text, node_log_tail (nd, 400));
   }
   snprintf (nd->node_id, sizeof nd->node_id, "%s", kp.public_text);
   nkey_pair_wipe (&kp);
