@@ -38,6 +38,7 @@
 #define REPLICAS 3
 #define LEASE_MS 3000 /* the node's default (node/core/config.c) */
 #define SKEW_MS 500
+#define PING_WAIT_MS 20000 /* a (re)started node must answer PING within this */
 
 struct ctx {
   struct bench *b;
@@ -211,16 +212,23 @@ start_node (struct ctx *c, struct bench_node *nd, struct nxerr *err)
     snprintf (subj, sizeof subj, "$NEX.PING.%s", kp.public_text);
     if (bench_connect (c->b->nats->url, "bench-ping", &nc, err) < 0)
       return -1;
-    for (int i = 0; i < 100 && !up; i++)
+    /* By time, not by tries: before the node subscribes, the server
+     * answers "no responders" at once, and 100 tries went by in 7 ms
+     * (a node still starting beside a loaded CI was reported dead). */
+    for (uint64_t until = bench_now_ns () + PING_WAIT_MS * 1000000ull;
+         !up && bench_now_ns () < until;)
       {
         natsMsg *m = NULL;
-        up = natsConnection_Request (&m, nc, subj, "", 0, 200) == NATS_OK;
+        natsStatus s = natsConnection_Request (&m, nc, subj, "", 0, 200);
         natsMsg_Destroy (m);
+        up = s == NATS_OK;
+        if (s == NATS_NO_RESPONDERS)
+          bench_sleep_ms (20);
       }
     natsConnection_Destroy (nc);
     if (!up)
-      return nxerr_set (err, ETIMEDOUT, "node %s does not answer PING; its log ends: %s",
-                        kp.public_text, node_log_tail (nd, 400));
+      return nxerr_set (err, ETIMEDOUT, "node %s does not answer PING in %d ms; its log ends: %s",
+                        kp.public_text, PING_WAIT_MS, node_log_tail (nd, 400));
   }
   snprintf (nd->node_id, sizeof nd->node_id, "%s", kp.public_text);
   nkey_pair_wipe (&kp);
