@@ -91,6 +91,35 @@ lock_file_exists (const struct dirs *d, uint32_t start)
 }
 
 static void
+lock_file_saying (const struct dirs *d, uint32_t start, const char *text)
+{
+  char p[160];
+  FILE *f;
+  mkdir (d->locks, 0700);
+  snprintf (p, sizeof p, "%s/%u", d->locks, start);
+  f = fopen (p, "w");
+  assert_non_null (f);
+  fputs (text, f);
+  fclose (f);
+  assert_int_equal (chmod (p, 0600), 0);
+}
+
+static bool
+lock_file_says (const struct dirs *d, uint32_t start, const char *what)
+{
+  char p[160], buf[128] = "";
+  FILE *f;
+  snprintf (p, sizeof p, "%s/%u", d->locks, start);
+  f = fopen (p, "r");
+  if (f == NULL)
+    return false;
+  if (fgets (buf, sizeof buf, f) == NULL)
+    buf[0] = '\0';
+  fclose (f);
+  return strstr (buf, what) != NULL;
+}
+
+static void
 fake_proc (const char *root, const char *pid, const char *uids, const char *gids)
 {
   char p[512];
@@ -404,23 +433,11 @@ test_busy_block_keeps_its_file (void **state)
 {
   struct dirs *d = *state;
   struct uidrange r;
-  char p[160], buf[128] = "";
-  FILE *f;
-  mkdir (d->locks, 0700);
-  snprintf (p, sizeof p, "%s/200000", d->locks);
-  f = fopen (p, "w");
-  assert_non_null (f);
-  fputs ("node NCRASHED, pid 99999\n", f);
-  fclose (f);
-  assert_int_equal (chmod (p, 0600), 0);
+  lock_file_saying (d, 200000, "node NCRASHED, pid 99999\n");
   fake_proc (d->proc, "4242", "200010\t200010\t200010\t200010", "200010\t200010\t200010\t200010");
   init (&r, d, 200000, 128, 0, "NODEA");
   assert_int_equal (alloc (&r), 200064);
-  f = fopen (p, "r");
-  assert_non_null (f);
-  assert_non_null (fgets (buf, sizeof buf, f));
-  fclose (f);
-  assert_non_null (strstr (buf, "NCRASHED"));
+  assert_true (lock_file_says (d, 200000, "NCRASHED"));
   uidrange_free (&r);
 }
 
@@ -510,35 +527,6 @@ test_garbage_lock_files (void **state)
   }
   uidrange_free (&r);
   close (held);
-}
-
-static void
-lock_file_saying (const struct dirs *d, uint32_t start, const char *text)
-{
-  char p[160];
-  FILE *f;
-  mkdir (d->locks, 0700);
-  snprintf (p, sizeof p, "%s/%u", d->locks, start);
-  f = fopen (p, "w");
-  assert_non_null (f);
-  fputs (text, f);
-  fclose (f);
-  assert_int_equal (chmod (p, 0600), 0);
-}
-
-static bool
-lock_file_says (const struct dirs *d, uint32_t start, const char *what)
-{
-  char p[160], buf[128] = "";
-  FILE *f;
-  snprintf (p, sizeof p, "%s/%u", d->locks, start);
-  f = fopen (p, "r");
-  if (f == NULL)
-    return false;
-  if (fgets (buf, sizeof buf, f) == NULL)
-    buf[0] = '\0';
-  fclose (f);
-  return strstr (buf, what) != NULL;
 }
 
 /* A node restarted after a crash finds the files of its previous run: the
