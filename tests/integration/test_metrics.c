@@ -215,8 +215,12 @@ test_sweep_covers_every_workload (void **state)
             }
           memset (seen, 0, sizeof seen);
         }
-      else if (type && strstr (type, "workload_metrics") && src && index_of (ids, src) >= 0)
-        seen[index_of (ids, src)]++;
+      else if (type && strstr (type, "workload_metrics") && src)
+        {
+          int k = index_of (ids, src);
+          if (k >= 0)
+            seen[k]++;
+        }
       json_decref (ev);
     }
   assert_int_equal (sweeps, 2);
