@@ -257,6 +257,9 @@ check_ledger (struct ledger *l, bool owed, struct log_figures *fg)
           fg->floods_short++;
           fprintf (stderr, "soak: flood %s ended by itself: %zu of %d lines, %zu drop records\n",
                    l->id, distinct, FLOOD_LINES, l->nd);
+          for (size_t k = 0; k < l->nd && k < 5; k++)
+            fprintf (stderr, "soak: flood %s: drop record for Nexc-Seq %llu-%llu\n", l->id,
+                     (unsigned long long) l->drop[k].first, (unsigned long long) l->drop[k].last);
         }
     }
 }
