@@ -142,10 +142,14 @@ check_reconnect (struct logack *k)
   uint64_t now = reconnects_of (k->n->nc_data, k->stats);
   if (now == k->reconnects)
     return;
+  log_debug ("logack: reconnect seen (%llu -> %llu): waiting streams rewind",
+             (unsigned long long) k->reconnects, (unsigned long long) now);
   k->reconnects = now;
   for (struct log_stream *s = k->waiting.head; s != NULL; s = s->ack.next)
     if (s->seq > s->ack.acked || s->n_kept > s->kept_off)
       {
+        log_debug ("logack: %s rewinds from %llu (published %llu)", s->id,
+                   (unsigned long long) s->ack.acked, (unsigned long long) s->seq);
         s->ack.rewinding = true;
         s->ack.resend_due = true;
       }
@@ -200,6 +204,9 @@ on_flushed (void *arg)
   /* A reconnect while it was out: its PONG answers for the new connection
    * only. */
   ok = r->ok && r->reconnects == k->flush_reconnects;
+  log_debug ("logack: flush answered: %s, reconnects %llu at its start, %llu now",
+             r->ok ? "ok" : "failed", (unsigned long long) k->flush_reconnects,
+             (unsigned long long) r->reconnects);
   free (r);
   k->inflight = false;
   while ((s = k->flushing.head) != NULL)
@@ -221,6 +228,7 @@ on_flushed (void *arg)
        * freed after this event), and logack_forget takes it off the lists. */
       if (valid && seq > s->ack.acked)
         {
+          log_debug ("logack: %s confirmed to %llu", s->id, (unsigned long long) seq);
           s->ack.acked = seq;
           if (s->ack.on_ack)
             s->ack.on_ack (s, seq);

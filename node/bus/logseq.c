@@ -219,6 +219,9 @@ logs_rewound (struct log_stream *w, uint64_t next_seq, struct nxerr *err)
                       "%llu and reached %llu",
                       (unsigned long long) next_seq, (unsigned long long) acked,
                       (unsigned long long) last);
+  log_debug ("logs: %s rewound to %llu (confirmed %llu, taken %llu, %zu kept)", w->id,
+             (unsigned long long) next_seq, (unsigned long long) acked,
+             (unsigned long long) last, w->n_kept - w->kept_off);
   kept_clear (w); /* they come again */
   if (next_seq > acked + 1)
     {

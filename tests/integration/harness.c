@@ -879,7 +879,12 @@ harness_stop_node (struct harness *h, int sig)
   /* Neither a clean exit nor the signal's own death: a crash, or a
    * sanitizer's report at exit. Its log says which. */
   if (exit_code (st) != 0 && exit_code (st) != 128 + sig)
-    harness_dump_node_log (h);
+    {
+      fprintf (stderr, "harness: nexc-node exited with %d after signal %d (128+n: killed by "
+                       "signal n)\n",
+               exit_code (st), sig);
+      harness_dump_node_log (h);
+    }
   return exit_code (st);
 }
 

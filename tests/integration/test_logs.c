@@ -664,7 +664,8 @@ test_connection_cut_mid_flood (void **state)
   relay_start (&r, f->h.nats_port);
   snprintf (url, sizeof url, "%s", f->h.nats_url);
   snprintf (f->h.nats_url, sizeof f->h.nats_url, "nats://127.0.0.1:%d", r.port);
-  harness_start_node (&f->h, CONFIG, NULL);
+  /* Debug: the node's confirmations and rewinds, kept when lines are missing. */
+  harness_start_node (&f->h, CONFIG, (const char *[]){ "--log-level", "debug", NULL });
   snprintf (f->h.nats_url, sizeof f->h.nats_url, "%s", url);
   f->seen.slow = 1000;
   deploy_hog (f, "cut", env, NULL, DEPLOY_LOGS_UNSET, id);
@@ -690,7 +691,16 @@ test_connection_cut_mid_flood (void **state)
                  atomic_load (&r.cuts), s.lines, repeats, missing, (long) s.drop_records,
                  (long) s.mismatched);
   if (missing)
-    subscriber_kept (f);
+    {
+      char cmd[1200];
+      snprintf (cmd, sizeof cmd, "grep -E 'logack|rewound|reconnect|Reconnect|disconnect' %s > "
+                "/tmp/nexc-cut-%d.log; tail -60 /tmp/nexc-cut-%d.log",
+                f->h.node_log, (int) getpid (), (int) getpid ());
+      print_message ("the node's confirmations and rewinds: /tmp/nexc-cut-%d.log\n",
+                     (int) getpid ());
+      if (system (cmd)) {}
+      subscriber_kept (f);
+    }
   assert_int_equal (atomic_load (&r.cuts), 3);
   assert_int_equal (missing, 0);
   assert_int_equal (s.mismatched, 0);
