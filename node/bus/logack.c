@@ -53,6 +53,26 @@ reconnects_of (natsConnection *nc, natsStatistics *st)
 
 /* ---- the flushing thread: waits for the server, never touches node state ---- */
 
+/* The server answered this flush on the connection it was sent on. nats.c
+ * can let a flush in flight return as answered when it finds the connection
+ * broken, before any reconnect is counted (traced in it_test_logs
+ * test_connection_cut_mid_flood: "flush answered: ok, reconnects 0 at its
+ * start, 0 now", then "connection lost", and the 33 lines before that PING
+ * never arrived). So the connection must still be up, and the same one
+ * (the client id the server gave it), once the flush returns. */
+static bool
+flush_answered (natsConnection *nc)
+{
+  uint64_t before = 0, after = 0;
+  bool had = natsConnection_GetClientID (nc, &before) == NATS_OK;
+  bool ok = natsConnection_FlushTimeout (nc, LOGACK_FLUSH_MS) == NATS_OK;
+  bool has;
+  if (!ok || natsConnection_Status (nc) != NATS_CONN_STATUS_CONNECTED)
+    return false;
+  has = natsConnection_GetClientID (nc, &after) == NATS_OK;
+  return had == has && before == after;
+}
+
 static void on_flushed (void *arg);
 
 static void
@@ -79,7 +99,7 @@ flusher (void *arg)
       pthread_mutex_unlock (&k->mu);
       r = xcalloc (1, sizeof *r);
       r->n = k->n;
-      r->ok = natsConnection_FlushTimeout (k->n->nc_data, LOGACK_FLUSH_MS) == NATS_OK;
+      r->ok = flush_answered (k->n->nc_data);
       r->reconnects = reconnects_of (k->n->nc_data, st);
       loop_post (k->n->loop, on_flushed, drop_result, r);
       pthread_mutex_lock (&k->mu);
