@@ -26,6 +26,7 @@
 #include "node/control/control.h"
 #include "node/control/tags.h"
 #include "node/bus/events.h"
+#include "node/bus/subgrave.h"
 #include "node/core/node.h"
 #include "node/bus/logack.h"
 #include "node/bus/logstream.h"
@@ -531,6 +532,7 @@ cmd_up (int argc, char **argv)
       cgnone_stop (&n);
       if (n.nc)
         natsConnection_Destroy (n.nc);
+      subgrave_free (&n);
       nats_Close ();
       return 1;
     }
@@ -573,6 +575,9 @@ cmd_up (int argc, char **argv)
   control_unsubscribe (&n);
   natsConnection_Destroy (n.nc_data);
   natsConnection_Destroy (n.nc);
+  /* The reading threads are joined: what waits for a round trip can go
+   * (node/bus/subgrave.h). */
+  subgrave_free (&n);
   nats_CloseAndWait (2000);
   logstream_free (&n);
   loop_free (n.loop);

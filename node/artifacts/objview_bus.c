@@ -20,6 +20,7 @@
 #include "api/buf.h"
 #include "api/log.h"
 #include "api/xalloc.h"
+#include "node/bus/subgrave.h"
 #include "node/core/node.h"
 
 #define REPLY_MAX (OBJVIEW_MAX_INBOX + 48)
@@ -213,8 +214,8 @@ ovbus_close (struct objview *v)
 {
   if (v->sub == NULL)
     return;
-  natsSubscription_Unsubscribe (v->sub);
-  natsSubscription_Destroy (v->sub);
+  subgrave_sub (v->n, v->n->nc, v->sub);
+  subgrave_settle (v->n, v->n->nc);
   v->sub = NULL;
 }
 

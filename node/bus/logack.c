@@ -8,6 +8,7 @@
 #include "api/log.h"
 #include "api/xalloc.h"
 #include "node/bus/logs.h"
+#include "node/bus/roundtrip.h"
 #include "node/core/node.h"
 
 #define LOGACK_FLUSH_MS 5000 /* one flush's bound */
@@ -41,37 +42,7 @@ struct flush_result {
 
 /* nats.c counts the data connection's reconnects; a broken count (no
  * stats) reads as "unchanged", which is what a node without stats had. */
-static uint64_t
-reconnects_of (natsConnection *nc, natsStatistics *st)
-{
-  uint64_t r = 0;
-  if (st == NULL || natsConnection_GetStats (nc, st) != NATS_OK
-      || natsStatistics_GetCounts (st, NULL, NULL, NULL, NULL, &r) != NATS_OK)
-    return 0;
-  return r;
-}
-
 /* ---- the flushing thread: waits for the server, never touches node state ---- */
-
-/* The server answered this flush on the connection it was sent on. nats.c
- * can let a flush in flight return as answered when it finds the connection
- * broken, before any reconnect is counted (traced in it_test_logs
- * test_connection_cut_mid_flood: "flush answered: ok, reconnects 0 at its
- * start, 0 now", then "connection lost", and the 33 lines before that PING
- * never arrived). So the connection must still be up, and the same one
- * (the client id the server gave it), once the flush returns. */
-static bool
-flush_answered (natsConnection *nc)
-{
-  uint64_t before = 0, after = 0;
-  bool had = natsConnection_GetClientID (nc, &before) == NATS_OK;
-  bool ok = natsConnection_FlushTimeout (nc, LOGACK_FLUSH_MS) == NATS_OK;
-  bool has;
-  if (!ok || natsConnection_Status (nc) != NATS_CONN_STATUS_CONNECTED)
-    return false;
-  has = natsConnection_GetClientID (nc, &after) == NATS_OK;
-  return had == has && before == after;
-}
 
 static void on_flushed (void *arg);
 
@@ -99,8 +70,8 @@ flusher (void *arg)
       pthread_mutex_unlock (&k->mu);
       r = xcalloc (1, sizeof *r);
       r->n = k->n;
-      r->ok = flush_answered (k->n->nc_data);
-      r->reconnects = reconnects_of (k->n->nc_data, st);
+      r->ok = roundtrip_answered (k->n->nc_data, LOGACK_FLUSH_MS);
+      r->reconnects = roundtrip_reconnects (k->n->nc_data, st);
       loop_post (k->n->loop, on_flushed, drop_result, r);
       pthread_mutex_lock (&k->mu);
     }
@@ -159,7 +130,7 @@ send_resends (struct logack *k)
 static void
 check_reconnect (struct logack *k)
 {
-  uint64_t now = reconnects_of (k->n->nc_data, k->stats);
+  uint64_t now = roundtrip_reconnects (k->n->nc_data, k->stats);
   if (now == k->reconnects)
     return;
   log_debug ("logack: reconnect seen (%llu -> %llu): waiting streams rewind",
@@ -312,7 +283,7 @@ logack_start (struct node *n, struct nxerr *err)
   k->n = n;
   loop_timer_init (&k->retry, on_retry);
   natsStatistics_Create (&k->stats);
-  k->reconnects = reconnects_of (n->nc_data, k->stats);
+  k->reconnects = roundtrip_reconnects (n->nc_data, k->stats);
   pthread_mutex_init (&k->mu, NULL);
   pthread_cond_init (&k->cv, NULL);
   e = pthread_create (&k->thread, NULL, flusher, k);

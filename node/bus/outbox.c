@@ -13,6 +13,7 @@
 #include "api/subjects.h"
 #include "api/xalloc.h"
 #include "node/bus/evpub.h"
+#include "node/bus/roundtrip.h"
 #include "node/state/journal.h"
 #include "node/core/loop.h"
 #include "node/core/node.h"
@@ -57,17 +58,6 @@ struct outbox {
   bool quit;          /* guarded by mu */
 };
 
-/* The connection's reconnect count, read into st (one per thread, reused:
- * this runs for every lifecycle event). */
-static uint64_t
-reconnects (natsConnection *nc, natsStatistics *st)
-{
-  uint64_t r = 0;
-  if (nc && st && natsConnection_GetStats (nc, st) == NATS_OK)
-    natsStatistics_GetCounts (st, NULL, NULL, NULL, NULL, &r);
-  return r;
-}
-
 /* ---- the flushing thread: waits for the server, never touches node state ---- */
 
 static void
@@ -98,9 +88,9 @@ flusher (void *arg)
       r = xcalloc (1, sizeof *r);
       r->n = o->n;
       r->gen = g;
-      r->epoch = reconnects (o->n->nc, st);
-      r->ok = natsConnection_FlushTimeout (o->n->nc, OUTBOX_FLUSH_MS) == NATS_OK
-              && reconnects (o->n->nc, st) == r->epoch;
+      r->epoch = roundtrip_reconnects (o->n->nc, st);
+      r->ok = roundtrip_answered (o->n->nc, OUTBOX_FLUSH_MS)
+              && roundtrip_reconnects (o->n->nc, st) == r->epoch;
       loop_post (o->n->loop, on_flushed, drop_result, r);
       pthread_mutex_lock (&o->mu);
     }
@@ -125,7 +115,7 @@ publish_one (struct outbox *o, struct pending *pe, const char *subject, const vo
              size_t len)
 {
   struct node *n = o->n;
-  uint64_t epoch = reconnects (n->nc, o->stats);
+  uint64_t epoch = roundtrip_reconnects (n->nc, o->stats);
   natsStatus s = evpub_publish (n, subject, data, len);
   if (s != NATS_OK)
     {
@@ -145,7 +135,7 @@ republish_stale (struct outbox *o)
   struct journal *j = o->n->journal;
   const struct journal_event *ev;
   size_t nev = j ? journal_events (j, &ev) : 0;
-  uint64_t now = reconnects (o->n->nc, o->stats);
+  uint64_t now = roundtrip_reconnects (o->n->nc, o->stats);
   for (size_t i = 0; i < o->np; i++)
     {
       struct pending *pe = &o->p[i];
@@ -356,9 +346,9 @@ outbox_stop (struct node *n)
     {
       uint64_t epoch;
       republish_stale (o);
-      epoch = reconnects (n->nc, o->stats);
-      if (natsConnection_FlushTimeout (n->nc, OUTBOX_FINAL_MS) == NATS_OK
-          && reconnects (n->nc, o->stats) == epoch)
+      epoch = roundtrip_reconnects (n->nc, o->stats);
+      if (roundtrip_answered (n->nc, OUTBOX_FINAL_MS)
+          && roundtrip_reconnects (n->nc, o->stats) == epoch)
         confirm (o, o->gen, epoch);
       if (o->np)
         log_warn ("%zu lifecycle events not confirmed by the server: kept in the journal, "

@@ -26,6 +26,7 @@
 #include "node/bus/logstream.h"
 #include "node/control/metrics.h"
 #include "node/sandbox/sandbox.h"
+#include "node/bus/subgrave.h"
 #include "node/core/node.h"
 #include "node/agents/pool.h"
 #include "node/control/shutdown.h"
@@ -456,10 +457,7 @@ void
 control_unsubscribe (struct node *n)
 {
   for (size_t i = 0; i < n->n_subs; i++)
-    {
-      natsSubscription_Unsubscribe (n->subs[i]);
-      natsSubscription_Destroy (n->subs[i]);
-    }
+    subgrave_sub (n, n->nc, n->subs[i]);
   free (n->subs);
   n->subs = NULL;
   n->n_subs = 0;

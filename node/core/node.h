@@ -73,6 +73,7 @@ struct node {
   natsConnection *nc_data; /* logs: batched by nats.c's flusher */
   natsSubscription **subs;
   size_t n_subs;
+  struct subgrave *subgrave; /* subscriptions waiting to be freed (node/bus/subgrave.h) */
   struct ctl_queue ctl_queue;
 
   uint64_t start_mono_ns;

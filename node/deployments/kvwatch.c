@@ -12,6 +12,7 @@
 #include "api/log.h"
 #include "api/timefmt.h"
 #include "api/xalloc.h"
+#include "node/bus/subgrave.h"
 #include "node/core/node.h"
 
 #define BATCH_MAX 256
@@ -187,12 +188,14 @@ watch_again (struct kvwatch *k)
     {
       if (k->w[b])
         {
-          kvWatcher_Stop (k->w[b]);
-          kvWatcher_Destroy (k->w[b]);
+          subgrave_watcher (k->node, k->node->nc, k->w[b]);
           k->w[b] = NULL;
         }
       k->caught_up[b] = false;
     }
+  /* The old watchers are freed once the server has answered after they
+   * stopped (node/bus/subgrave.h). */
+  subgrave_settle (k->node, k->node->nc);
   k->gen++;
   for (int b = 0; b < 2; b++)
     if (kvStore_WatchAll (&k->w[b], k->kv[b], NULL) != NATS_OK)
@@ -434,9 +437,12 @@ kvwatch_stop (struct kvwatch *k)
   pthread_join (k->thread, NULL);
   for (int b = 0; b < 2; b++)
     {
-      kvWatcher_Destroy (k->w[b]);
-      kvStore_Destroy (k->kv[b]);
+      subgrave_watcher (k->node, k->node->nc, k->w[b]);
+      k->w[b] = NULL;
     }
+  subgrave_settle (k->node, k->node->nc);
+  for (int b = 0; b < 2; b++)
+    kvStore_Destroy (k->kv[b]);
   jsCtx_Destroy (k->js);
   for (size_t i = 0; i < k->queue.n; i++)
     {

@@ -20,6 +20,7 @@
 #include "node/agents/agent.h"
 #include "node/bus/events.h"
 #include "node/bus/logs.h"
+#include "node/bus/subgrave.h"
 #include "node/core/node.h"
 #include "node/agents/pool.h"
 #include "node/sandbox/fsview.h"
@@ -570,12 +571,15 @@ trigger_fn_free (struct fn *fn)
 {
   if (fn == NULL)
     return;
+  bool buried = false;
   for (size_t i = 0; i < fn->n_subs; i++)
     if (fn->subs[i])
       {
-        natsSubscription_Unsubscribe (fn->subs[i]);
-        natsSubscription_Destroy (fn->subs[i]);
+        subgrave_sub (fn->w->node, fn->w->node->nc, fn->subs[i]);
+        buried = true;
       }
+  if (buried)
+    subgrave_settle (fn->w->node, fn->w->node->nc);
   free (fn->subs);
   free (fn->sids);
   while (fn->q_head)
@@ -662,10 +666,10 @@ trigger_stop (struct workload *w)
   fn->stopping = true;
   for (size_t i = 0; i < fn->n_subs; i++)
     {
-      natsSubscription_Unsubscribe (fn->subs[i]);
-      natsSubscription_Destroy (fn->subs[i]);
+      subgrave_sub (fn->w->node, fn->w->node->nc, fn->subs[i]);
       fn->subs[i] = NULL;
     }
+  subgrave_settle (fn->w->node, fn->w->node->nc);
   while (fn->q_head)
     {
       struct fn_msg *m = fn->q_head;

@@ -739,6 +739,39 @@ ping_field (json_t *root, const char *key, char *out, size_t n)
   return 0;
 }
 
+/* The node's environment for h->slow_msg_us (on: us > 0; 0: back as it
+ * was): tests/slow_msg.so preloaded, which makes each message nats.c reads
+ * wait us microseconds (tests/integration/shims/slow_msg.c). ASan wants
+ * its runtime first among the libraries, and a preload comes before it:
+ * its link-order check is turned off for that node only. */
+static void
+slow_msg_env (int us)
+{
+  static char *asan_was;
+  static bool had_asan;
+  char v[512];
+  if (us <= 0)
+    {
+      unsetenv ("LD_PRELOAD");
+      unsetenv ("NEXC_TEST_SLOW_MSG_US");
+      if (had_asan)
+        setenv ("ASAN_OPTIONS", asan_was, 1);
+      else
+        unsetenv ("ASAN_OPTIONS");
+      free (asan_was);
+      asan_was = NULL;
+      return;
+    }
+  const char *a = getenv ("ASAN_OPTIONS");
+  had_asan = a != NULL;
+  asan_was = strdup (a ? a : "");
+  snprintf (v, sizeof v, "%s%sverify_asan_link_order=0", a ? a : "", a && *a ? ":" : "");
+  setenv ("ASAN_OPTIONS", v, 1);
+  setenv ("LD_PRELOAD", harness_bin ("tests/slow_msg.so"), 1);
+  snprintf (v, sizeof v, "%d", us);
+  setenv ("NEXC_TEST_SLOW_MSG_US", v, 1);
+}
+
 void
 harness_start_node (struct harness *h, const char *config_json, const char *const *extra_args)
 {
@@ -774,7 +807,11 @@ harness_start_node (struct harness *h, const char *config_json, const char *cons
   argv[n] = NULL;
   if (access (argv[0], X_OK) != 0)
     fail_msg ("harness: %s: %s", argv[0], strerror (errno));
+  if (h->slow_msg_us > 0)
+    slow_msg_env (h->slow_msg_us);
   h->node_pid = spawn_logged (argv, h->node_log);
+  if (h->slow_msg_us > 0)
+    slow_msg_env (0);
 
   /* Ready when it answers PING on its own subject: on a cluster several
    * nodes answer the broadcast, so learn the id from the identity file the

@@ -37,6 +37,7 @@ struct harness {
   char node_id[57];        /* filled by harness_start_node from PING */
   char node_xkey[57];
   char client_creds[300];  /* set: harness_connect and the node's start-up PING use it */
+  int slow_msg_us;         /* > 0: nodes start under tests/slow_msg.so (harness.c) */
 };
 
 /* Create the temp dir and start nats-server with JetStream. */

@@ -1,8 +1,9 @@
 /* Function workloads (type "function", node/trigger.h) on real processes:
  * a NATS request on a trigger subject runs examples/upper once in a warm
  * agent and gets its stdout back; failures, timeouts, the deny list, STOP,
- * two nodes sharing the load through the queue group, and the invocation
- * latency against a plain request (printed, not asserted). */
+ * two nodes sharing the load through the queue group, STOP while the
+ * trigger subject is flooded, and the invocation latency against a plain
+ * request (printed, not asserted). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +11,9 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +71,47 @@ upload (struct fixture *f)
   harness_upload (f->nc, "NEXCLIFILES", FN_KEY, harness_bin ("examples/upper"), f->hash);
 }
 
+/* Publishes on the trigger subject until told to stop, one message every
+ * 2 ms: the node below reads each in 1 ms or more (tests/slow_msg.so), so
+ * its reading thread is about half the time inside the window the shim
+ * widens, and never so far behind that the server cuts it off. */
+struct flood {
+  natsConnection *nc;
+  atomic_bool stop;
+  uint64_t sent;
+  pthread_t thread;
+  bool running;
+};
+
+/* Static, and stopped by teardown too: a failed check leaves the test
+ * function at once, and the thread must not outlive what it reads. */
+static struct flood flood;
+
+static void
+flood_stop (struct flood *fl)
+{
+  if (!fl->running)
+    return;
+  atomic_store (&fl->stop, true);
+  pthread_join (fl->thread, NULL);
+  natsConnection_Destroy (fl->nc);
+  fl->running = false;
+}
+
+static void *
+flooder (void *arg)
+{
+  struct flood *fl = arg;
+  while (!atomic_load (&fl->stop))
+    {
+      if (natsConnection_PublishString (fl->nc, "fn.upper", "x") == NATS_OK)
+        fl->sent++;
+      natsConnection_Flush (fl->nc);
+      usleep (2000);
+    }
+  return NULL;
+}
+
 static int
 setup (void **state)
 {
@@ -93,6 +138,7 @@ static int
 teardown (void **state)
 {
   struct fixture *f = *state;
+  flood_stop (&flood);
   natsSubscription_Destroy (f->events);
   nexc_client_free (f->c);
   natsConnection_Destroy (f->nc);
@@ -123,7 +169,10 @@ deploy_raw (struct fixture *f, const char *node_id, const char *node_xkey, const
   r = harness_request (f->nc, subj, payload, strlen (payload), 10000);
   free (payload);
   if (r == NULL)
-    fail_msg ("no reply to deploy");
+    {
+      harness_dump_node_log (&f->h);
+      fail_msg ("no reply to deploy");
+    }
   json_t *j = parse (r, (int) strlen (r));
   free (r);
   return j;
@@ -453,6 +502,51 @@ test_two_nodes_share (void **state)
   harness_stop_all (&h2);
 }
 
+/* STOP while messages keep arriving for the function: its subscriptions
+ * are given up while nats.c's reading thread may be handing one of them a
+ * message, holding no reference to it (nats.c 3.4.1): freed then, the node
+ * crashes (node/bus/subgrave.h). The node runs under tests/slow_msg.so,
+ * which holds each message 1 ms in that window. Ten deploy/stop rounds,
+ * each answered with workload_stopped; the node alive and answering after,
+ * and it exits 0 on SIGTERM (under ASan: no use-after-free, no leak). */
+static void
+test_stop_under_flood (void **state)
+{
+  struct fixture *f = *state;
+  struct flood *fl = &flood;
+  char cfg[1024];
+  assert_int_equal (harness_stop_node (&f->h, SIGTERM), 0);
+  config_for (f, cfg, sizeof cfg);
+  f->h.slow_msg_us = 1000;
+  harness_start_node (&f->h, cfg, NULL);
+  memset (fl, 0, sizeof *fl);
+  fl->nc = harness_connect (&f->h);
+  assert_int_equal (pthread_create (&fl->thread, NULL, flooder, fl), 0);
+  fl->running = true;
+  for (int round = 0; round < 10; round++)
+    {
+      char *id = deploy_fn (f, &f->h);
+      json_decref (wait_event (f, "workload_started", id, 10000));
+      usleep (30000);
+      stop_fn (f, &f->h, id);
+      json_decref (wait_event (f, "workload_stopped", id, 10000));
+      free (id);
+    }
+  flood_stop (fl);
+  fprintf (stderr, "stop under flood: %llu messages published on the trigger subject\n",
+           (unsigned long long) fl->sent);
+  char subj[128];
+  snprintf (subj, sizeof subj, "$NEX.INFO.default.%s", f->h.node_id);
+  char *r = harness_request (f->nc, subj, "", 0, 5000);
+  if (r == NULL)
+    {
+      harness_dump_node_log (&f->h);
+      fail_msg ("node does not answer INFO after the flood");
+    }
+  free (r);
+  assert_int_equal (harness_stop_node (&f->h, SIGTERM), 0);
+}
+
 int
 main (void)
 {
@@ -460,6 +554,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_refusals, setup, teardown),
     cmocka_unit_test_setup_teardown (test_invoke_stop, setup, teardown),
     cmocka_unit_test_setup_teardown (test_two_nodes_share, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stop_under_flood, setup, teardown),
   };
   const struct CMUnitTest sandboxed[] = {
     cmocka_unit_test_setup_teardown (test_invoke_stop, setup, teardown),
