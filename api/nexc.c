@@ -19,6 +19,7 @@
 #include "api/subjects.h"
 #include "api/xalloc.h"
 #include "api/xkey.h"
+#include "api/subfree.h"
 
 /* Nodes refuse a JWT they have seen (replay protection), and a JWT is a
  * pure function of its claims: two deploys of one workload in the same second
@@ -320,7 +321,7 @@ collect_nodes (struct nexc_client *c, const char *subject, const char *payload, 
         }
       json_decref (root);
     }
-  natsSubscription_Destroy (sub);
+  subfree (c->nc, sub);
   return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "api/nexc.h"
 #include "api/subjects.h"
 #include "api/xalloc.h"
+#include "api/subfree.h"
 
 #define STREAM_REQ_MS 5000
 
@@ -24,6 +25,7 @@ struct seen_id {
 
 struct nexc_log_follow {
   jsCtx *js; /* NULL when live */
+  natsConnection *nc; /* the client's */
   natsSubscription *sub;
   natsMsg *cur;
   char *storage; /* the current subject's tokens */
@@ -144,6 +146,7 @@ nexc_logs_follow (struct nexc_client *c, const struct nexc_logs_filter *f, const
   if (stream && since_ms < 0)
     return nxerr_set (err, EINVAL, "since: must not be negative");
   lf = xcalloc (1, sizeof *lf);
+  lf->nc = c->nc;
   if (stream)
     {
       if (subscribe_stream (c, lf, subject, stream, since_ms, err) < 0)
@@ -284,8 +287,7 @@ nexc_logs_close (struct nexc_log_follow *lf)
   natsMsg_Destroy (lf->cur);
   if (lf->sub)
     {
-      natsSubscription_Unsubscribe (lf->sub);
-      natsSubscription_Destroy (lf->sub);
+      subfree (lf->nc, lf->sub);
     }
   jsCtx_Destroy (lf->js);
   free (lf->storage);

@@ -1,5 +1,6 @@
 /* cmd_follow: logs and events, which follow subjects until --timeout or
  * Ctrl-C and print each message as it comes. */
+#include "api/subfree.h"
 #include "api/cli/cli.h"
 
 #include <errno.h>
@@ -79,7 +80,7 @@ follow (struct opts *o, const char **subjects, int n_subj, bool logs)
         }
     }
   for (int i = 0; i < n_subj; i++)
-    natsSubscription_Destroy (subs[i]);
+    subfree (c->nc, subs[i]);
   nexc_client_free (c);
   return 0;
 }

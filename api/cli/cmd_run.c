@@ -3,6 +3,7 @@
  * default) and report, with exit status 1, a workload that ended in that
  * time: a started workload that is gone a moment later is what a user most
  * needs to be told. */
+#include "api/subfree.h"
 #include "api/cli/cli.h"
 
 #include <jansson.h>
@@ -35,6 +36,7 @@ progress (uint64_t sent, uint64_t total, void *ud)
 #define WATCH_LINES 10
 
 struct watch {
+  natsConnection *nc; /* the client's */
   natsSubscription *events, *logs;
   char *lines[WATCH_LINES]; /* the last log lines, a ring */
   size_t n_lines;
@@ -49,6 +51,7 @@ watch_begin (struct watch *w, struct nexc_client *c, const char *node, const cha
 {
   char subj[512];
   memset (w, 0, sizeof *w);
+  w->nc = c->nc;
   snprintf (subj, sizeof subj, "$NEX.events.%s.workload_stopped", c->ns);
   natsConnection_SubscribeSync (&w->events, c->nc, subj);
   snprintf (subj, sizeof subj, "$NEX.logs.%s.%s.%s.*", c->ns, node, name);
@@ -119,8 +122,8 @@ watch_run (struct watch *w, const char *id, int64_t wait_ms)
 static void
 watch_end (struct watch *w)
 {
-  natsSubscription_Destroy (w->events);
-  natsSubscription_Destroy (w->logs);
+  subfree (w->nc, w->events);
+  subfree (w->nc, w->logs);
   for (size_t i = 0; i < WATCH_LINES; i++)
     free (w->lines[i]);
   free (w->message);

@@ -1,5 +1,6 @@
 /* cmd_top: top, live per-workload metrics from the workload_metrics events:
  * a table redrawn each second on a terminal, else the events as JSON lines. */
+#include "api/subfree.h"
 #include "api/cli/cli.h"
 
 #include <jansson.h>
@@ -114,7 +115,7 @@ cmd_top (struct opts *o)
         }
     }
   free (rows);
-  natsSubscription_Destroy (sub);
+  subfree (c->nc, sub);
   nexc_client_free (c);
   return 0;
 }

@@ -1,5 +1,6 @@
 /* cmd_workloads: ls and stop, which both find workloads by WPING (stop asks
  * for the one id and sends the stop to the node that answers). */
+#include "api/subfree.h"
 #include "api/cli/cli.h"
 
 #include <jansson.h>
@@ -68,7 +69,7 @@ wping (struct opts *o, struct nexc_client *c, const char *filter, struct wl **ou
       }
       json_decref (root);
     }
-  natsSubscription_Destroy (sub);
+  subfree (c->nc, sub);
   return 0;
 }
 

@@ -8,7 +8,7 @@
 #include "api/log.h"
 #include "api/xalloc.h"
 #include "node/bus/logs.h"
-#include "node/bus/roundtrip.h"
+#include "api/roundtrip.h"
 #include "node/core/node.h"
 
 #define LOGACK_FLUSH_MS 5000 /* one flush's bound */

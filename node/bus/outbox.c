@@ -13,7 +13,7 @@
 #include "api/subjects.h"
 #include "api/xalloc.h"
 #include "node/bus/evpub.h"
-#include "node/bus/roundtrip.h"
+#include "api/roundtrip.h"
 #include "node/state/journal.h"
 #include "node/core/loop.h"
 #include "node/core/node.h"

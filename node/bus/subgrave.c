@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "api/xalloc.h"
-#include "node/bus/roundtrip.h"
+#include "api/roundtrip.h"
 #include "node/core/node.h"
 
 /* One round trip's bound: on the loop thread, and only when the connection

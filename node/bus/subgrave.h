@@ -10,7 +10,7 @@
  *
  * So a subscription is unsubscribed at once (no new message finds it) and
  * freed only after a round trip on its connection has been answered
- * (node/bus/roundtrip.h): the reading thread parses in order, so by the
+ * (api/roundtrip.h): the reading thread parses in order, so by the
  * time it has read the PONG it is done with every message before it. If
  * no round trip can be had (the connection is down), the subscription
  * waits here: freed with the next answered round trip on the same

@@ -1,4 +1,4 @@
-#include "node/bus/roundtrip.h"
+#include "api/roundtrip.h"
 
 bool
 roundtrip_answered (natsConnection *nc, int64_t timeout_ms)
