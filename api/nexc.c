@@ -16,10 +16,10 @@
 #include "api/jsonw.h"
 #include "api/jwt.h"
 #include "api/objstore.h"
+#include "api/subfree.h"
 #include "api/subjects.h"
 #include "api/xalloc.h"
 #include "api/xkey.h"
-#include "api/subfree.h"
 
 /* Nodes refuse a JWT they have seen (replay protection), and a JWT is a
  * pure function of its claims: two deploys of one workload in the same second
