@@ -10,9 +10,9 @@
 #include <time.h>
 
 #include "api/nexc.h"
+#include "api/subfree.h"
 #include "api/subjects.h"
 #include "api/xalloc.h"
-#include "api/subfree.h"
 
 #define STREAM_REQ_MS 5000
 
