@@ -287,6 +287,23 @@ claim_confirmed (struct held *h)
                      h->takeover ? "slot taken over after its lease expired" : "slot claimed");
 }
 
+/* Give up the claim of key, last written by this node at rev (or later, by
+ * a renewal still in flight): an empty holder written by compare-and-set
+ * (KVW_RELEASE), never a delete, so a node whose lease ran out unawares
+ * cannot free a slot another node has taken since. Other nodes see a claim
+ * with no holder: free, as a missing one. */
+static void
+release_op (struct kvwatch_ops *ops, const char *key, uint64_t rev)
+{
+  struct deployment_claim c;
+  struct buf b = BUF_INIT;
+  struct kvwatch_op *op = deployments_op_add (ops, KVW_RELEASE, TAG_RELEASE, key);
+  memset (&c, 0, sizeof c);
+  deployment_claim_encode (&c, &b);
+  op->last = rev;
+  op->value = buf_steal (&b, NULL);
+}
+
 static void
 renew_op (struct kvwatch_ops *ops, struct held *h, int64_t now)
 {
@@ -381,7 +398,8 @@ on_results (void *ud, struct kvwatch_ops *ops)
       if (op->tag == TAG_ALIVE || !deployment_slot_key_parse (op->key, dep, sizeof dep, &slot))
         continue;
       h = deployments_held_find (D, dep, slot);
-      if (op->tag == TAG_CLAIM && op->status == KVW_OK && h == NULL && deployments_spec_of (D, dep))
+      bool claim = op->tag == TAG_CLAIM || op->tag == TAG_TAKEOVER;
+      if (claim && op->status == KVW_OK && h == NULL && deployments_spec_of (D, dep))
         {
           D->held = xrealloc (D->held, (D->n_held + 1) * sizeof *D->held);
           h = &D->held[D->n_held++];
@@ -390,7 +408,7 @@ on_results (void *ud, struct kvwatch_ops *ops)
           h->slot = slot;
           h->rev = op->rev;
           h->expiry_ns = op->sent_mono_ns + (uint64_t) D->lease_ms * 1000000;
-          h->takeover = op->kind == KVW_UPDATE;
+          h->takeover = op->tag == TAG_TAKEOVER;
           h->taken_ns = timefmt_mono_ns ();
           if (op->fresh)
             claim_confirmed (h);
@@ -428,7 +446,8 @@ on_results (void *ud, struct kvwatch_ops *ops)
         }
     }
   for (size_t i = 0; i < ops->n && !retry; i++)
-    retry = ops->v[i].tag == TAG_CLAIM && ops->v[i].status == KVW_CONFLICT;
+    retry = (ops->v[i].tag == TAG_CLAIM || ops->v[i].tag == TAG_TAKEOVER)
+            && ops->v[i].status == KVW_CONFLICT;
   kvwatch_ops_free (ops);
   /* A claim lost to another node: the slot is taken, maybe not the next
    * one; look again once the watch has told who won, not a round later. */
@@ -512,12 +531,13 @@ plan (struct kvwatch_ops *ops, int64_t now)
           stop_slot (acts[i].dep, acts[i].slot, "released");
           deployments_event (D->n, acts[i].dep, "deployment_replica_released", acts[i].slot, true,
                              s ? "scaled down" : "deployment removed");
+          release_op (ops, key, h ? h->rev : acts[i].rev);
           if (h)
             held_drop (h);
-          deployments_op_add (ops, KVW_DELETE, TAG_RELEASE, key);
           continue;
         }
-      op = deployments_op_add (ops, acts[i].rev ? KVW_UPDATE : KVW_CREATE, TAG_CLAIM, key);
+      op = deployments_op_add (ops, acts[i].rev ? KVW_UPDATE : KVW_CREATE,
+                               acts[i].takeover ? TAG_TAKEOVER : TAG_CLAIM, key);
       op->last = acts[i].rev;
       op->value = claim_value (acts[i].dep, acts[i].slot, now + D->lease_ms);
       op->jitter_ms = 1 + randombytes_uniform (100);
@@ -543,7 +563,7 @@ lameduck_release (struct kvwatch_ops *ops)
       stop_slot (dep, slot, "lame duck");
       deployments_event (D->n, dep, "deployment_replica_released", slot, true, "lame duck");
       slot_key (dep, slot, key, sizeof key);
-      deployments_op_add (ops, KVW_DELETE, TAG_RELEASE, key);
+      release_op (ops, key, h->rev);
       held_drop (h);
     }
 }
@@ -674,17 +694,13 @@ deployments_stop (struct node *n)
    * or not): others may take the slots at once. */
   if (D->ready)
     {
-      uint64_t now = timefmt_mono_ns ();
       ops = xcalloc (1, sizeof *ops);
       for (size_t i = 0; i < D->n_held; i++)
         {
-          /* A release is a delete, not a compare-and-set: a slot whose lease
-           * ran out (a node paused past it, then stopped) may be another
-           * node's by now, and is left alone. */
-          if (now >= D->held[i].expiry_ns)
-            continue;
+          /* By compare-and-set: a slot whose lease ran out (a node paused
+           * past it, then stopped) and was taken since stays taken. */
           slot_key (D->held[i].dep, D->held[i].slot, key, sizeof key);
-          deployments_op_add (ops, KVW_DELETE, TAG_RELEASE, key);
+          release_op (ops, key, D->held[i].rev);
         }
       rollout_release_all (D, ops);
       deployments_op_add (ops, KVW_DELETE, TAG_ALIVE, D->node_key);

@@ -127,7 +127,8 @@ enum op_tag {
   TAG_ALIVE,
   TAG_TOKEN,
   TAG_TOKEN_RENEW,
-  TAG_TOKEN_RELEASE
+  TAG_TOKEN_RELEASE,
+  TAG_TAKEOVER /* a claim over an expired holder's (TAG_CLAIM: a free slot's) */
 };
 
 /* ---- deployments.c ---- */

@@ -17,6 +17,14 @@
 
 #define BATCH_MAX 256
 #define POLL_MS 20
+#define WRITTEN_MAX 256 /* keys whose newest own revision is remembered */
+
+/* The revision this node's last successful write of a key got (a ring:
+ * the oldest is forgotten first; a release then expects the loop's). */
+struct written {
+  char *key;
+  uint64_t rev;
+};
 
 struct kvwatch {
   struct node *node;
@@ -30,6 +38,8 @@ struct kvwatch {
   kvStore *kv[2];
   kvWatcher *w[2];
   bool caught_up[2];
+  struct written written[WRITTEN_MAX]; /* the thread's */
+  size_t written_next;
   uint64_t gen;
   uint64_t watched_ns;
   /* A write that got no answer or a watch that failed: the watches may
@@ -268,9 +278,40 @@ lost_cas (void)
   return why && (strstr (why, "wrong last sequence") || strstr (why, "exists"));
 }
 
+static struct written *
+written_find (struct kvwatch *k, const char *key)
+{
+  for (size_t i = 0; i < WRITTEN_MAX; i++)
+    if (k->written[i].key && strcmp (k->written[i].key, key) == 0)
+      return &k->written[i];
+  return NULL;
+}
+
+static void
+written_note (struct kvwatch *k, const struct kvwatch_op *op)
+{
+  struct written *w = written_find (k, op->key);
+  if (op->kind == KVW_DELETE)
+    {
+      if (w)
+        w->rev = 0;
+      return;
+    }
+  if (w == NULL)
+    {
+      w = &k->written[k->written_next];
+      k->written_next = (k->written_next + 1) % WRITTEN_MAX;
+      free (w->key);
+      w->key = xstrdup (op->key);
+    }
+  w->rev = op->rev;
+}
+
 static void
 run_op (struct kvwatch *k, struct kvwatch_op *op)
 {
+  const struct written *w;
+  uint64_t last;
   kvStore *kv = k->kv[KVW_CLAIMS];
   natsStatus s = NATS_OK;
   int len = op->value ? (int) strlen (op->value) : 0;
@@ -290,7 +331,14 @@ run_op (struct kvwatch *k, struct kvwatch_op *op)
     case KVW_UPDATE: s = kvStore_Update (&op->rev, kv, op->key, op->value, len, op->last); break;
     case KVW_PUT: s = kvStore_Put (&op->rev, kv, op->key, op->value, len); break;
     case KVW_DELETE: s = kvStore_Delete (kv, op->key); break;
+    case KVW_RELEASE:
+      w = written_find (k, op->key);
+      last = w && w->rev > op->last ? w->rev : op->last;
+      s = kvStore_Update (&op->rev, kv, op->key, op->value, len, last);
+      break;
     }
+  if (s == NATS_OK)
+    written_note (k, op);
   if (s == NATS_OK)
     op->status = KVW_OK;
   else
@@ -450,6 +498,8 @@ kvwatch_stop (struct kvwatch *k)
       free (k->queue.v[i].value);
     }
   free (k->queue.v);
+  for (size_t i = 0; i < WRITTEN_MAX; i++)
+    free (k->written[i].key);
   pthread_mutex_destroy (&k->mu);
   free (k->bucket);
   free (k->claims_bucket);

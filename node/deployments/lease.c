@@ -196,7 +196,8 @@ lease_plan (const struct lease_view *v, struct lease_act *out, size_t cap)
           || s->slot >= d->replicas || !lease_tags_match (&d->placement, &v->my_tags))
         continue;
       out[n++] = (struct lease_act){
-        .kind = LEASE_CLAIM, .dep = s->dep, .slot = s->slot, .rev = s->rev
+        .kind = LEASE_CLAIM, .dep = s->dep, .slot = s->slot, .rev = s->rev,
+        .takeover = s->node[0] != '\0'
       };
     }
   for (size_t i = 0; i < v->n_deps && n < cap && capacity > 0; i++)
@@ -216,7 +217,8 @@ lease_plan (const struct lease_view *v, struct lease_act *out, size_t cap)
           if (s && (s->held || lease_slot_live (v, s)))
             continue;
           out[n++] = (struct lease_act){
-            .kind = LEASE_CLAIM, .dep = d->key, .slot = slot, .rev = s ? s->rev : 0
+            .kind = LEASE_CLAIM, .dep = d->key, .slot = slot, .rev = s ? s->rev : 0,
+            .takeover = s && s->node[0] != '\0'
           };
           capacity--;
           break;

@@ -68,6 +68,7 @@ struct lease_act {
   const char *dep; /* borrowed from the view */
   uint32_t slot;
   uint64_t rev;
+  bool takeover; /* CLAIM: over a claim that named a holder (its lease over), not a free slot */
 };
 
 bool lease_tags_match (const struct lease_tags *want, const struct lease_tags *have);
