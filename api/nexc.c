@@ -287,7 +287,7 @@ collect_nodes (struct nexc_client *c, const char *subject, const char *payload, 
     s = natsConnection_PublishRequestString (c->nc, subject, inbox, payload);
   if (s != NATS_OK)
     {
-      natsSubscription_Destroy (sub);
+      subfree (c->nc, sub);
       return nats_err (err, s, subject);
     }
   deadline = nats_Now () + wait_ms;

@@ -26,4 +26,7 @@
 /* NULL is ignored. */
 void subfree (natsConnection *nc, natsSubscription *sub);
 
+/* The same for a KV watcher of a bucket on nc (its subscription inside). */
+void subfree_watcher (natsConnection *nc, kvWatcher *w);
+
 #endif

@@ -11,6 +11,7 @@
 #include "api/cli/cli.h"
 #include "api/deployment.h"
 #include "api/jsonw.h"
+#include "api/subfree.h"
 
 /* A claim counts while its lease runs, with the nodes' default skew. */
 #define CLI_SKEW_MS 500
@@ -137,7 +138,7 @@ read_bucket (struct nexc_client *c, const char *name, struct kv_list *out, struc
         }
       kvEntry_Destroy (e);
     }
-  kvWatcher_Destroy (w);
+  subfree_watcher (c->nc, w);
   kvStore_Destroy (kv);
   jsCtx_Destroy (js);
   if (s != NATS_OK)

@@ -35,7 +35,7 @@ wping (struct opts *o, struct nexc_client *c, const char *filter, struct wl **ou
   if (natsConnection_SubscribeSync (&sub, c->nc, inbox) != NATS_OK
       || natsConnection_PublishRequestString (c->nc, subj, inbox, "") != NATS_OK)
     {
-      natsSubscription_Destroy (sub);
+      subfree (c->nc, sub);
       fprintf (stderr, "nexc: cannot send %s\n", subj);
       return EXIT_CONN;
     }

@@ -9,8 +9,9 @@
 #include "api/roundtrip.h"
 #include "node/core/node.h"
 
-/* One round trip's bound: on the loop thread, and only when the connection
- * says it is up, so a healthy server answers in well under a millisecond. */
+/* One round trip's bound. On the loop thread, and only when the connection
+ * says it is up: a healthy server answers in well under a millisecond, but
+ * a reading thread with a backlog delays the answer (up to this bound). */
 #define SUBGRAVE_ROUNDTRIP_MS 1000
 
 struct grave {
@@ -19,6 +20,10 @@ struct grave {
   natsSubscription *sub; /* one of sub, w */
   kvWatcher *w;
   uint64_t seq; /* order of burial: a round trip frees what came before it */
+  /* The unsubscribe failed on a connection not closed: nats.c may still
+   * have it in its table (an ordered consumer's reset gives it a new id
+   * there without a reference), so only subgrave_free frees it. */
+  bool kept;
 };
 
 struct subgrave {
@@ -49,12 +54,11 @@ bury (struct node *n, natsConnection *nc, natsSubscription *sub, kvWatcher *w)
 {
   struct subgrave *g = grave_of (n);
   struct grave *e = xcalloc (1, sizeof *e);
+  natsStatus s;
   /* No new message finds it from here on; one already found may still be
    * on its way in, which is why it is not freed yet. */
-  if (sub)
-    natsSubscription_Unsubscribe (sub);
-  else
-    kvWatcher_Stop (w);
+  s = sub ? natsSubscription_Unsubscribe (sub) : kvWatcher_Stop (w);
+  e->kept = s != NATS_OK && !natsConnection_IsClosed (nc);
   e->nc = nc;
   e->sub = sub;
   e->w = w;
@@ -106,7 +110,7 @@ subgrave_settle (struct node *n, natsConnection *nc)
   for (struct grave **pp = &g->head; *pp;)
     {
       struct grave *e = *pp;
-      if (e->nc == nc && e->seq <= mark)
+      if (e->nc == nc && e->seq <= mark && !e->kept)
         {
           *pp = e->next;
           e->next = freed;

@@ -288,20 +288,13 @@ claim_confirmed (struct held *h)
 }
 
 /* Give up the claim of key, last written by this node at rev (or later, by
- * a renewal still in flight): an empty holder written by compare-and-set
- * (KVW_RELEASE), never a delete, so a node whose lease ran out unawares
- * cannot free a slot another node has taken since. Other nodes see a claim
- * with no holder: free, as a missing one. */
+ * a renewal still in flight): a delete by compare-and-set (KVW_RELEASE), so
+ * a node whose lease ran out unawares cannot free a slot another node has
+ * taken since. */
 static void
 release_op (struct kvwatch_ops *ops, const char *key, uint64_t rev)
 {
-  struct deployment_claim c;
-  struct buf b = BUF_INIT;
-  struct kvwatch_op *op = deployments_op_add (ops, KVW_RELEASE, TAG_RELEASE, key);
-  memset (&c, 0, sizeof c);
-  deployment_claim_encode (&c, &b);
-  op->last = rev;
-  op->value = buf_steal (&b, NULL);
+  deployments_op_add (ops, KVW_RELEASE, TAG_RELEASE, key)->last = rev;
 }
 
 static void
@@ -415,6 +408,13 @@ on_results (void *ud, struct kvwatch_ops *ops)
           else
             log_info ("deployment %s slot %u: claim written, confirming it", dep, slot);
         }
+      else if (op->tag == TAG_RELEASE && op->status == KVW_CONFLICT)
+        /* Left as it is: another node took it after this one's lease ran
+         * out, or a write of this node's went unseen (then its lease runs
+         * out and others take it then, not at once). */
+        log_info ("deployment %s slot %u: release not written: the claim is no longer as this "
+                  "node last wrote it",
+                  dep, slot);
       else if (op->tag == TAG_RENEW && h)
         {
           h->pending = false;

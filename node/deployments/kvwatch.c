@@ -17,13 +17,15 @@
 
 #define BATCH_MAX 256
 #define POLL_MS 20
-#define WRITTEN_MAX 256 /* keys whose newest own revision is remembered */
+#define WRITTEN_MAX 1024 /* keys whose newest own revision is remembered */
 
-/* The revision this node's last successful write of a key got (a ring:
- * the oldest is forgotten first; a release then expects the loop's). */
+/* The revision this node's last successful write of a key got; when full,
+ * the key written longest ago is forgotten (a release of it then expects
+ * the revision the loop knew). */
 struct written {
   char *key;
   uint64_t rev;
+  uint64_t stamp; /* order of the last write */
 };
 
 struct kvwatch {
@@ -39,7 +41,7 @@ struct kvwatch {
   kvWatcher *w[2];
   bool caught_up[2];
   struct written written[WRITTEN_MAX]; /* the thread's */
-  size_t written_next;
+  uint64_t written_stamp;
   uint64_t gen;
   uint64_t watched_ns;
   /* A write that got no answer or a watch that failed: the watches may
@@ -291,7 +293,7 @@ static void
 written_note (struct kvwatch *k, const struct kvwatch_op *op)
 {
   struct written *w = written_find (k, op->key);
-  if (op->kind == KVW_DELETE)
+  if (op->kind == KVW_DELETE || op->kind == KVW_RELEASE)
     {
       if (w)
         w->rev = 0;
@@ -299,12 +301,40 @@ written_note (struct kvwatch *k, const struct kvwatch_op *op)
     }
   if (w == NULL)
     {
-      w = &k->written[k->written_next];
-      k->written_next = (k->written_next + 1) % WRITTEN_MAX;
+      w = &k->written[0];
+      for (size_t i = 1; i < WRITTEN_MAX && w->key; i++)
+        if (k->written[i].key == NULL || k->written[i].stamp < w->stamp)
+          w = &k->written[i];
       free (w->key);
       w->key = xstrdup (op->key);
     }
   w->rev = op->rev;
+  w->stamp = ++k->written_stamp;
+}
+
+/* The release's delete marker, by compare-and-set on the key's revision. */
+static natsStatus
+release (struct kvwatch *k, const char *key, uint64_t last, uint64_t *rev)
+{
+  natsMsg *m = NULL;
+  jsPubAck *ack = NULL;
+  jsPubOptions o;
+  char subj[512];
+  natsStatus s;
+  snprintf (subj, sizeof subj, "$KV.%s.%s", k->claims_bucket, key);
+  jsPubOptions_Init (&o);
+  o.ExpectLastSubjectSeq = last;
+  o.MaxWait = k->cfg.op_timeout_ms;
+  s = natsMsg_Create (&m, subj, NULL, NULL, 0);
+  if (s == NATS_OK)
+    s = natsMsgHeader_Set (m, "KV-Operation", "DEL");
+  if (s == NATS_OK)
+    s = js_PublishMsg (&ack, k->js, m, &o, NULL);
+  if (s == NATS_OK)
+    *rev = ack->Sequence;
+  jsPubAck_Destroy (ack);
+  natsMsg_Destroy (m);
+  return s;
 }
 
 static void
@@ -334,7 +364,7 @@ run_op (struct kvwatch *k, struct kvwatch_op *op)
     case KVW_RELEASE:
       w = written_find (k, op->key);
       last = w && w->rev > op->last ? w->rev : op->last;
-      s = kvStore_Update (&op->rev, kv, op->key, op->value, len, last);
+      s = release (k, op->key, last, &op->rev);
       break;
     }
   if (s == NATS_OK)

@@ -41,18 +41,20 @@ struct kvwatch_batch {
   size_t n;
 };
 
-/* KVW_RELEASE: an UPDATE that expects the newest revision of the key this
- * node itself wrote, or last if that is newer: a holder gives a claim up
- * without ever freeing another node's (its lease may have run out and the
- * slot been taken meanwhile), even when its own renewal, still in flight
- * as the release was queued, moved the revision on. */
+/* KVW_RELEASE: a delete that holds only if the key is still at the newest
+ * revision this node itself wrote for it, or at last if that is newer (a
+ * delete marker published with the stream's expected-last-subject-sequence
+ * check: nats.c 3.4.1's kvStore_Delete has no such condition). A holder
+ * gives a claim up without ever freeing another node's (its lease may have
+ * run out and the slot been taken meanwhile), even when its own renewal,
+ * still in flight as the release was queued, moved the revision on. */
 enum kvwatch_op_kind { KVW_CREATE, KVW_UPDATE, KVW_PUT, KVW_DELETE, KVW_RELEASE };
 enum kvwatch_status { KVW_OK, KVW_CONFLICT, KVW_ERROR };
 
 struct kvwatch_op {
   enum kvwatch_op_kind kind;
   char *key;             /* in the claims bucket */
-  char *value;           /* CREATE/UPDATE/PUT/RELEASE */
+  char *value;           /* CREATE/UPDATE/PUT */
   uint64_t last;         /* UPDATE: the revision it must still have (RELEASE: at least) */
   uint64_t sent_mono_ns; /* when the loop queued it (a lease counts from there) */
   uint64_t tag;          /* the caller's */

@@ -196,8 +196,7 @@ lease_plan (const struct lease_view *v, struct lease_act *out, size_t cap)
           || s->slot >= d->replicas || !lease_tags_match (&d->placement, &v->my_tags))
         continue;
       out[n++] = (struct lease_act){
-        .kind = LEASE_CLAIM, .dep = s->dep, .slot = s->slot, .rev = s->rev,
-        .takeover = s->node[0] != '\0'
+        .kind = LEASE_CLAIM, .dep = s->dep, .slot = s->slot, .rev = s->rev
       };
     }
   for (size_t i = 0; i < v->n_deps && n < cap && capacity > 0; i++)

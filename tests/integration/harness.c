@@ -747,12 +747,17 @@ ping_field (json_t *root, const char *key, char *out, size_t n)
 static void
 slow_msg_env (int us)
 {
-  static char *asan_was;
+  static char *asan_was, *preload_was;
   static bool had_asan;
   char v[512];
   if (us <= 0)
     {
-      unsetenv ("LD_PRELOAD");
+      if (preload_was)
+        setenv ("LD_PRELOAD", preload_was, 1);
+      else
+        unsetenv ("LD_PRELOAD");
+      free (preload_was);
+      preload_was = NULL;
       unsetenv ("NEXC_TEST_SLOW_MSG_US");
       if (had_asan)
         setenv ("ASAN_OPTIONS", asan_was, 1);
@@ -763,6 +768,8 @@ slow_msg_env (int us)
       return;
     }
   const char *a = getenv ("ASAN_OPTIONS");
+  const char *pre = getenv ("LD_PRELOAD");
+  preload_was = pre ? strdup (pre) : NULL;
   had_asan = a != NULL;
   asan_was = strdup (a ? a : "");
   snprintf (v, sizeof v, "%s%sverify_asan_link_order=0", a ? a : "", a && *a ? ":" : "");

@@ -1,9 +1,11 @@
-/* A test-only LD_PRELOAD shim for nexc-node: every message nats.c reads
- * off a connection waits NEXC_TEST_SLOW_MSG_US microseconds (default 1000)
- * before it is made. nats.c 3.4.1 makes it in the very window where it has
- * found the message's subscription and holds no reference to it, so this
- * widens a race of microseconds into one a test hits every time
- * (node/bus/subgrave.h; tests/integration/test_teardown.c).
+/* A test-only LD_PRELOAD shim for nexc-node: every message nats.c makes
+ * waits NEXC_TEST_SLOW_MSG_US microseconds (default 1000) first. That is
+ * each message read off a connection, made in the very window where nats.c
+ * 3.4.1 has found the message's subscription and holds no reference to it,
+ * so a race of microseconds becomes one a test hits every time
+ * (node/bus/subgrave.h; tests/integration/test_teardown.c); and, as
+ * natsMsg_Create makes its message the same way, each message the node
+ * publishes with it too (log lines, events), which only slows the node.
  *
  * natsMsg_create is nats.c's internal constructor, exported and called
  * through the PLT, which is what lets a preloaded definition stand in for
