@@ -453,9 +453,29 @@ control_subscribe (struct node *n, struct nxerr *err)
   return 0;
 }
 
+/* The whole wait for the subscriptions' drains at shutdown. */
+#define CONTROL_DRAIN_MS 2000
+
 void
 control_unsubscribe (struct node *n)
 {
+  /* Drained first: each delivery thread hands what it holds to on_msg
+   * (posted to a loop that has stopped: dropped when it is freed) and is
+   * done before the library shuts down. A subscription freed with messages
+   * still queued has its last reference in that thread, which destroys them
+   * whenever it gets to it, and nats.c 3.4.1's collector of destroyed
+   * messages may have ended by then (nats_CloseAndWait stops it first):
+   * they leaked (LeakSanitizer in it_test_teardown, a PING flood at SIGTERM). */
+  uint64_t deadline = timefmt_mono_ns () + (uint64_t) CONTROL_DRAIN_MS * 1000000;
+  for (size_t i = 0; i < n->n_subs; i++)
+    natsSubscription_Drain (n->subs[i]);
+  for (size_t i = 0; i < n->n_subs; i++)
+    {
+      uint64_t now = timefmt_mono_ns ();
+      if (now < deadline)
+        natsSubscription_WaitForDrainCompletion (n->subs[i],
+                                                 (int64_t) ((deadline - now) / 1000000) + 1);
+    }
   for (size_t i = 0; i < n->n_subs; i++)
     subgrave_sub (n, n->nc, n->subs[i]);
   free (n->subs);
