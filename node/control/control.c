@@ -466,16 +466,21 @@ control_unsubscribe (struct node *n)
    * whenever it gets to it, and nats.c 3.4.1's collector of destroyed
    * messages may have ended by then (nats_CloseAndWait stops it first):
    * they leaked (LeakSanitizer in it_test_teardown, a PING flood at SIGTERM). */
+  /* Only while connected: a drain waits for the server's answer, and a
+   * node stopped while NATS is away would wait CONTROL_DRAIN_MS for none. */
   uint64_t deadline = timefmt_mono_ns () + (uint64_t) CONTROL_DRAIN_MS * 1000000;
-  for (size_t i = 0; i < n->n_subs; i++)
-    natsSubscription_Drain (n->subs[i]);
+  bool *draining = xcalloc (n->n_subs + 1, sizeof *draining);
+  bool up = n->nc && natsConnection_Status (n->nc) == NATS_CONN_STATUS_CONNECTED;
+  for (size_t i = 0; i < n->n_subs && up; i++)
+    draining[i] = natsSubscription_Drain (n->subs[i]) == NATS_OK;
   for (size_t i = 0; i < n->n_subs; i++)
     {
       uint64_t now = timefmt_mono_ns ();
-      if (now < deadline)
+      if (draining[i] && now < deadline)
         natsSubscription_WaitForDrainCompletion (n->subs[i],
                                                  (int64_t) ((deadline - now) / 1000000) + 1);
     }
+  free (draining);
   for (size_t i = 0; i < n->n_subs; i++)
     subgrave_sub (n, n->nc, n->subs[i]);
   free (n->subs);
