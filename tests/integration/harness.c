@@ -1227,6 +1227,42 @@ harness_node_log_has (struct harness *h, const char *needle)
   return log_says (h->node_log, needle);
 }
 
+static void *
+flooder (void *arg)
+{
+  struct harness_flood *fl = arg;
+  for (uint64_t round = 0; !atomic_load (&fl->stop); round++)
+    {
+      fl->sent += (uint64_t) fl->publish (fl->nc, round, fl->arg);
+      natsConnection_FlushTimeout (fl->nc, 1000);
+      usleep ((useconds_t) fl->every_us);
+    }
+  return NULL;
+}
+
+void
+harness_flood_start (struct harness_flood *fl, struct harness *h)
+{
+  fl->sent = 0;
+  atomic_store (&fl->stop, false);
+  fl->nc = harness_connect (h);
+  if (pthread_create (&fl->thread, NULL, flooder, fl) != 0)
+    fail_msg ("harness: cannot start a flood thread");
+  fl->running = true;
+}
+
+void
+harness_flood_stop (struct harness_flood *fl)
+{
+  if (!fl->running)
+    return;
+  atomic_store (&fl->stop, true);
+  pthread_join (fl->thread, NULL);
+  natsConnection_Destroy (fl->nc);
+  fl->nc = NULL;
+  fl->running = false;
+}
+
 int
 harness_children (pid_t ppid, const char *comm, pid_t *out, int max)
 {

@@ -17,6 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include <nats/nats.h>
@@ -120,6 +123,26 @@ bool harness_process_tier_ok (void);
 
 /* Whether a line of the node's log contains needle. */
 bool harness_node_log_has (struct harness *h, const char *needle);
+
+/* A thread that publishes on a connection of its own until
+ * harness_flood_stop: each round calls publish (nc, round, arg), which
+ * returns how many messages it published, flushes and sleeps every_us.
+ * Keep the struct static and stop it in the teardown too: a failed check
+ * leaves the test function at once, and the thread must not outlive what
+ * it reads. */
+struct harness_flood {
+  int (*publish) (natsConnection *nc, uint64_t round, void *arg);
+  void *arg;
+  int every_us;
+  uint64_t sent; /* read after harness_flood_stop */
+  /* the harness's */
+  natsConnection *nc;
+  pthread_t thread;
+  atomic_bool stop;
+  bool running;
+};
+void harness_flood_start (struct harness_flood *fl, struct harness *h);
+void harness_flood_stop (struct harness_flood *fl);
 
 /* The host pid of the first process whose whole command line is argv0 (a
  * workload: its agent sets argv to its name), and its parent's in ppid

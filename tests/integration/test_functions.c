@@ -11,9 +11,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,46 +69,19 @@ upload (struct fixture *f)
   harness_upload (f->nc, "NEXCLIFILES", FN_KEY, harness_bin ("examples/upper"), f->hash);
 }
 
-/* Publishes on the trigger subject until told to stop, one message every
- * 2 ms: the node below reads each in 1 ms or more (tests/slow_msg.so), so
- * its reading thread is about half the time inside the window the shim
- * widens, and never so far behind that the server cuts it off. */
-struct flood {
-  natsConnection *nc;
-  atomic_bool stop;
-  uint64_t sent;
-  pthread_t thread;
-  bool running;
-};
-
-/* Static, and stopped by teardown too: a failed check leaves the test
- * function at once, and the thread must not outlive what it reads. */
-static struct flood flood;
-
-static void
-flood_stop (struct flood *fl)
+/* One message on the trigger subject a round, a round every 2 ms: the node
+ * below reads each in 1 ms or more (tests/slow_msg.so), so its reading
+ * thread is about half the time inside the window the shim widens, and
+ * never so far behind that the server cuts it off. */
+static int
+publish_trigger (natsConnection *nc, uint64_t round, void *arg)
 {
-  if (!fl->running)
-    return;
-  atomic_store (&fl->stop, true);
-  pthread_join (fl->thread, NULL);
-  natsConnection_Destroy (fl->nc);
-  fl->running = false;
+  (void) round;
+  (void) arg;
+  return natsConnection_PublishString (nc, "fn.upper", "x") == NATS_OK;
 }
 
-static void *
-flooder (void *arg)
-{
-  struct flood *fl = arg;
-  while (!atomic_load (&fl->stop))
-    {
-      if (natsConnection_PublishString (fl->nc, "fn.upper", "x") == NATS_OK)
-        fl->sent++;
-      natsConnection_Flush (fl->nc);
-      usleep (2000);
-    }
-  return NULL;
-}
+static struct harness_flood flood = { .publish = publish_trigger, .every_us = 2000 };
 
 static int
 setup (void **state)
@@ -138,7 +109,7 @@ static int
 teardown (void **state)
 {
   struct fixture *f = *state;
-  flood_stop (&flood);
+  harness_flood_stop (&flood);
   natsSubscription_Destroy (f->events);
   nexc_client_free (f->c);
   natsConnection_Destroy (f->nc);
@@ -513,16 +484,12 @@ static void
 test_stop_under_flood (void **state)
 {
   struct fixture *f = *state;
-  struct flood *fl = &flood;
   char cfg[1024];
   assert_int_equal (harness_stop_node (&f->h, SIGTERM), 0);
   config_for (f, cfg, sizeof cfg);
   f->h.slow_msg_us = 1000;
   harness_start_node (&f->h, cfg, NULL);
-  memset (fl, 0, sizeof *fl);
-  fl->nc = harness_connect (&f->h);
-  assert_int_equal (pthread_create (&fl->thread, NULL, flooder, fl), 0);
-  fl->running = true;
+  harness_flood_start (&flood, &f->h);
   for (int round = 0; round < 10; round++)
     {
       char *id = deploy_fn (f, &f->h);
@@ -532,9 +499,9 @@ test_stop_under_flood (void **state)
       json_decref (wait_event (f, "workload_stopped", id, 10000));
       free (id);
     }
-  flood_stop (fl);
+  harness_flood_stop (&flood);
   fprintf (stderr, "stop under flood: %llu messages published on the trigger subject\n",
-           (unsigned long long) fl->sent);
+           (unsigned long long) flood.sent);
   char subj[128];
   snprintf (subj, sizeof subj, "$NEX.INFO.default.%s", f->h.node_id);
   char *r = harness_request (f->nc, subj, "", 0, 5000);

@@ -15,9 +15,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,29 +29,7 @@
 #define ROUNDS 6
 #define READY_MS 20000
 
-struct flood {
-  natsConnection *nc;
-  atomic_bool stop;
-  uint64_t sent;
-  pthread_t thread;
-  bool running;
-};
-
-/* Static, and stopped by the teardown too: a failed check leaves the test
- * function at once, and the thread must not outlive what it reads. */
-static struct flood flood;
 static struct harness H;
-
-static void
-flood_stop (struct flood *fl)
-{
-  if (!fl->running)
-    return;
-  atomic_store (&fl->stop, true);
-  pthread_join (fl->thread, NULL);
-  natsConnection_Destroy (fl->nc);
-  fl->running = false;
-}
 
 /* How many times the node's log (appended to by each start) says needle. */
 static int
@@ -78,26 +54,24 @@ now_ms (void)
 }
 
 /* Writes into the claims bucket (keys no node uses, values no node can
- * read: ignored) and publishes a PING, one of each every 2 ms: the node
- * reads each message in 1 ms or more, so it is about half the time inside
- * the widened window, and never so far behind that the server cuts it off. */
-static void *
-flooder (void *arg)
+ * read: ignored) and publishes a PING, one of each a round, a round every
+ * 2 ms: the node reads each message in 1 ms or more, so it is about half
+ * the time inside the widened window, and never so far behind that the
+ * server cuts it off. */
+static int
+publish_claim_and_ping (natsConnection *nc, uint64_t round, void *arg)
 {
-  struct flood *fl = arg;
   char subj[128];
-  for (int i = 0; !atomic_load (&fl->stop); i++)
-    {
-      snprintf (subj, sizeof subj, "$KV.%s.teardown.k%d", DEPLOYMENT_CLAIMS_BUCKET_DEFAULT, i % 8);
-      if (natsConnection_PublishString (fl->nc, subj, "junk") == NATS_OK)
-        fl->sent++;
-      if (natsConnection_PublishString (fl->nc, "$NEX.PING", "") == NATS_OK)
-        fl->sent++;
-      natsConnection_FlushTimeout (fl->nc, 1000);
-      usleep (2000);
-    }
-  return NULL;
+  int n = 0;
+  (void) arg;
+  snprintf (subj, sizeof subj, "$KV.%s.teardown.k%d", DEPLOYMENT_CLAIMS_BUCKET_DEFAULT,
+            (int) (round % 8));
+  n += natsConnection_PublishString (nc, subj, "junk") == NATS_OK;
+  n += natsConnection_PublishString (nc, "$NEX.PING", "") == NATS_OK;
+  return n;
 }
+
+static struct harness_flood flood = { .publish = publish_claim_and_ping, .every_us = 2000 };
 
 /* A node config with deployments on (an issuer and the deployments'
  * xkey: both are required), written into h's temp dir. */
@@ -137,7 +111,6 @@ test_sigterm_while_watchers_fed (void **state)
   deployments_config (h, cfg, sizeof cfg);
   for (int round = 0; round < ROUNDS; round++)
     {
-      struct flood *fl = &flood;
       uint64_t deadline;
       int rc;
       harness_start_node (h, cfg, NULL);
@@ -150,18 +123,15 @@ test_sigterm_while_watchers_fed (void **state)
           harness_dump_node_log (h);
           fail_msg ("round %d: deployments not ready within %d ms", round + 1, READY_MS);
         }
-      memset (fl, 0, sizeof *fl);
-      fl->nc = harness_connect (h);
-      assert_int_equal (pthread_create (&fl->thread, NULL, flooder, fl), 0);
-      fl->running = true;
+      harness_flood_start (&flood, h);
       usleep (200 * 1000);
       rc = harness_stop_node (h, SIGTERM);
-      flood_stop (fl);
-      total += fl->sent;
+      harness_flood_stop (&flood);
+      total += flood.sent;
       if (rc != 0)
         fail_msg ("round %d: the node exited with %d on SIGTERM while %llu messages reached it "
                   "(log above)",
-                  round + 1, rc, (unsigned long long) fl->sent);
+                  round + 1, rc, (unsigned long long) flood.sent);
     }
   fprintf (stderr, "teardown: %d SIGTERMs under %llu bucket writes and PINGs, each node exited 0\n", ROUNDS,
            (unsigned long long) total);
@@ -171,7 +141,7 @@ static int
 teardown (void **state)
 {
   (void) state;
-  flood_stop (&flood);
+  harness_flood_stop (&flood);
   harness_stop_all (&H);
   return 0;
 }
