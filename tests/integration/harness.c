@@ -1227,6 +1227,19 @@ harness_node_log_has (struct harness *h, const char *needle)
   return log_says (h->node_log, needle);
 }
 
+int
+harness_node_log_count (const struct harness *h, const char *needle)
+{
+  FILE *f = fopen (h->node_log, "re");
+  char line[4096];
+  int n = 0;
+  while (f && fgets (line, sizeof line, f))
+    n += strstr (line, needle) != NULL;
+  if (f)
+    fclose (f);
+  return n;
+}
+
 static void *
 flooder (void *arg)
 {

@@ -123,6 +123,8 @@ bool harness_process_tier_ok (void);
 
 /* Whether a line of the node's log contains needle. */
 bool harness_node_log_has (struct harness *h, const char *needle);
+/* How many lines of the node's log (appended to by every start) hold needle. */
+int harness_node_log_count (const struct harness *h, const char *needle);
 
 /* A thread that publishes on a connection of its own until
  * harness_flood_stop: each round calls publish (nc, round, arg), which

@@ -31,20 +31,6 @@
 
 static struct harness H;
 
-/* How many times the node's log (appended to by each start) says needle. */
-static int
-log_count (const struct harness *h, const char *needle)
-{
-  FILE *f = fopen (h->node_log, "r");
-  char line[4096];
-  int n = 0;
-  while (f && fgets (line, sizeof line, f))
-    n += strstr (line, needle) != NULL;
-  if (f)
-    fclose (f);
-  return n;
-}
-
 static uint64_t
 now_ms (void)
 {
@@ -116,9 +102,9 @@ test_sigterm_while_watchers_fed (void **state)
       harness_start_node (h, cfg, NULL);
       deadline = now_ms () + READY_MS;
       /* This start's line: the log holds the earlier rounds' too. */
-      while (log_count (h, "deployments: buckets") <= round && now_ms () < deadline)
+      while (harness_node_log_count (h, "deployments: buckets") <= round && now_ms () < deadline)
         usleep (50 * 1000);
-      if (log_count (h, "deployments: buckets") <= round)
+      if (harness_node_log_count (h, "deployments: buckets") <= round)
         {
           harness_dump_node_log (h);
           fail_msg ("round %d: deployments not ready within %d ms", round + 1, READY_MS);

@@ -554,20 +554,6 @@ wait_in_use (struct fixture *f, struct node_h *n, json_int_t k)
               (long long) k);
 }
 
-/* Lines of the node's log that contain needle. */
-static int
-log_count (struct node_h *n, const char *needle)
-{
-  char line[4096];
-  int k = 0;
-  FILE *fp = fopen (n->h.node_log, "re");
-  while (fp && fgets (line, sizeof line, fp))
-    k += strstr (line, needle) != NULL;
-  if (fp)
-    fclose (fp);
-  return k;
-}
-
 /* Blocks taken on demand on a real node, and no churn at a block boundary,
  * with a pool of 1 and a range of 3 uids across a boundary: the last uid
  * of the lower block, the first two of the upper. (Giving blocks back is
@@ -597,7 +583,7 @@ test_blocks_on_demand (void **state)
   /* Its replacement needs a uid: the upper block is taken. */
   wait_blocks (f, n, both, 2);
   snprintf (took, sizeof took, "sandbox: took uids %u-%u (2 blocks held)", hi, hi + BLOCK - 1);
-  assert_int_equal (log_count (n, took), 1);
+  assert_int_equal (harness_node_log_count (&n->h, took), 1);
   assert_true (block_locked (hi));
   /* The workload ends: the lower block is empty, the upper one is not: the
    * lower one stays, the one empty block a node keeps. */
@@ -614,8 +600,8 @@ test_blocks_on_demand (void **state)
   ids[2] = deploy (f, n, names[2]);
   assert_int_equal (uid_of (wait_workload (names[2])), hi - 1);
   wait_blocks (f, n, both, 2);
-  assert_int_equal (log_count (n, "sandbox: took uids"), 1);
-  assert_int_equal (log_count (n, "sandbox: gave back uids"), 0);
+  assert_int_equal (harness_node_log_count (&n->h, "sandbox: took uids"), 1);
+  assert_int_equal (harness_node_log_count (&n->h, "sandbox: gave back uids"), 0);
   for (int i = 0; i < 3; i++)
     free (ids[i]);
 }
