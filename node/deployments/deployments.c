@@ -477,7 +477,8 @@ plan (struct kvwatch_ops *ops, int64_t now)
                           .skew_ms = D->skew_ms,
                           .me = D->n->node_id,
                           .my_tags = { D->n->tags.keys, D->n->tags.vals, D->n->tags.n },
-                          .capacity = deployments_capacity (D) };
+                          .capacity = deployments_capacity (D),
+                          .giving_up = D->n->lameduck || D->n->stopping };
   char key[DEP_KEY_MAX + 32];
   for (size_t i = 0; i < D->n_specs; i++)
     if (D->specs[i].spec && D->specs[i].runnable)

@@ -337,11 +337,13 @@ release (struct kvwatch *k, const char *key, uint64_t last, uint64_t *rev)
   return s;
 }
 
+static const char *const OP_NAMES[] = { "create", "update", "put", "delete", "release" };
+
 static void
 run_op (struct kvwatch *k, struct kvwatch_op *op)
 {
   const struct written *w;
-  uint64_t last;
+  uint64_t last = 0;
   kvStore *kv = k->kv[KVW_CLAIMS];
   natsStatus s = NATS_OK;
   int len = op->value ? (int) strlen (op->value) : 0;
@@ -373,6 +375,15 @@ run_op (struct kvwatch *k, struct kvwatch_op *op)
     op->status = KVW_OK;
   else
     op->status = lost_cas () ? KVW_CONFLICT : KVW_ERROR;
+  /* Who wrote what over which revision: what a question about a slot's
+   * history needs (the bucket keeps one revision). */
+  char on[48] = "";
+  if (op->kind == KVW_UPDATE || op->kind == KVW_RELEASE)
+    snprintf (on, sizeof on, " on revision %llu",
+              (unsigned long long) (op->kind == KVW_RELEASE ? last : op->last));
+  log_debug ("deployments: %s %s%s: %s, revision %llu", OP_NAMES[op->kind], op->key, on,
+             op->status == KVW_OK ? "written" : op->status == KVW_CONFLICT ? "conflict" : "no answer",
+             (unsigned long long) op->rev);
 }
 
 static void

@@ -50,6 +50,10 @@ struct lease_view {
   const char *me;
   struct lease_tags my_tags;
   uint32_t capacity; /* replicas this node may still start */
+  /* A lame duck (or a node stopping): it has just let its slots go, so the
+   * bucket's word that one is its own is a release not seen yet, nothing
+   * to take back. */
+  bool giving_up;
   const struct lease_dep *deps;
   size_t n_deps;
   const struct lease_slot *slots;

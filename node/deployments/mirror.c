@@ -130,6 +130,8 @@ claim_take (struct deployments *d, const struct kvwatch_entry *e, uint64_t gen)
   struct deployment_claim v;
   if (e->deleted || deployment_claim_decode (e->value, e->len, &v, &err) < 0)
     {
+      log_debug ("deployments: saw %s revision %llu: %s", e->key, (unsigned long long) e->rev,
+                 e->deleted ? "deleted" : err.msg);
       if (c)
         claim_drop (d, (size_t) (c - d->claims));
       return;
@@ -152,6 +154,8 @@ claim_take (struct deployments *d, const struct kvwatch_entry *e, uint64_t gen)
   c->c = v;
   c->rev = e->rev;
   c->gen = gen;
+  log_debug ("deployments: saw %s revision %llu: %s", e->key, (unsigned long long) e->rev,
+             v.node[0] ? v.node : "(no holder)");
 }
 
 /* A rollout token's key (upd.) now deleted or released (no holder). */

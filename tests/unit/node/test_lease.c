@@ -159,6 +159,25 @@ test_own_unconfirmed_claim_taken_back (void **state)
 }
 
 static void
+test_lame_duck_takes_nothing_back (void **state)
+{
+  /* A lame duck has just released its slots: the bucket still naming it
+   * is its own release not seen yet; nothing is claimed, back or new. */
+  struct lease_dep d = { .key = "default.web", .replicas = 3, .spread = "node" };
+  struct lease_slot s[] = {
+    { .dep = "default.web", .slot = 0, .node = "A", .expires_ms = 11000, .rev = 8 },
+  };
+  struct lease_view v = view ("A", &d, 1, s, 1, NODES, 3);
+  struct lease_act a[8];
+  (void) state;
+  v.giving_up = true;
+  v.capacity = 0;
+  assert_int_equal (lease_plan (&v, a, 8), 0);
+  v.giving_up = false;
+  assert_int_equal (lease_plan (&v, a, 8), 1);
+}
+
+static void
 test_one_claim_per_round (void **state)
 {
   struct lease_dep d = { .key = "default.web", .replicas = 5, .spread = "none" };
@@ -179,6 +198,7 @@ main (void)
     cmocka_unit_test (test_placement_and_capacity),
     cmocka_unit_test (test_release_when_scaled_down_or_removed),
     cmocka_unit_test (test_own_unconfirmed_claim_taken_back),
+    cmocka_unit_test (test_lame_duck_takes_nothing_back),
     cmocka_unit_test (test_one_claim_per_round),
   };
   return cmocka_run_group_tests_name ("lease", tests, NULL, NULL);
