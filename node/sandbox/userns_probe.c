@@ -216,9 +216,13 @@ rootless_child (void)
   struct result r;
   int st = 0;
   pid_t pid;
+  /* Our ids before the unshare: inside, until the maps are written, they
+   * read as the overflow id, and mapping that is refused (EPERM). */
+  uid_t uid = geteuid ();
+  gid_t gid = getegid ();
   if (unshare (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
     return (struct result){ STEP_UNSHARE_ALL, errno };
-  r = write_maps ("self", geteuid (), getegid ());
+  r = write_maps ("self", uid, gid);
   if (r.step != STEP_NONE)
     return r;
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)

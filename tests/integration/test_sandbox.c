@@ -1232,6 +1232,18 @@ test_preflight_as_an_ordinary_user (void **state)
    * together here (Linux 6.18: both allowed). */
   if (strstr (pf_row (table, "rootless userns"), " ok ") != NULL)
     pf_expect (table, "rootless pid/mount", "ok", "hidepid /proc");
+  /* Again as a uid that is not the overflow id: inside a new user
+   * namespace, before its maps are written, every id reads as 65534, so a
+   * probe that took its ids from there would map 65534 and be refused; as
+   * 65534 that mistake goes unseen. */
+  had_shm = access ("/dev/shm/nexc-uids", F_OK) == 0;
+  rc = preflight_as (config, 65533, table, sizeof table);
+  if (!had_shm)
+    rmdir ("/dev/shm/nexc-uids");
+  assert_int_equal (rc, 1);
+  pf_expect (table, "privileges", "MISSING", "euid 65533");
+  if (strstr (pf_row (table, "rootless userns"), " ok ") != NULL)
+    pf_expect (table, "rootless pid/mount", "ok", "hidepid /proc");
 }
 
 /* ---- the minimal root and the allow-list (issue #19) ---- */
