@@ -371,6 +371,52 @@ on_workload_ended (struct node *n)
   loop_timer_arm (n->loop, &D->ended_timer, 0);
 }
 
+/* h's slot is another node's: stop its replica. */
+static void
+held_lost (struct held *h, const char *what)
+{
+  char dep[DEP_KEY_MAX];
+  uint32_t slot = h->slot;
+  snprintf (dep, sizeof dep, "%s", h->dep);
+  log_error ("deployment %s slot %u: %s: stopping its replica", dep, slot, what);
+  held_drop (h);
+  stop_slot (dep, slot, "claim lost");
+  deployments_event (D->n, dep, "deployment_replica_lost", slot, true,
+                     "claim taken by another node");
+}
+
+/* A renewal of ours and another node's take of the same slot, both sent on
+ * the revision before, can both be accepted on a clustered stream
+ * (ARCHITECTURE.md, "The compare-and-set itself"); when the take was
+ * applied last, the taker's confirmation holds and the slot is its own,
+ * while this node's renewal was answered "written". The watch shows the
+ * take right away: acting on it then, rather than when the next renewal
+ * fails (up to lease/3 later), keeps the two replicas' overlap to the
+ * watch's delay. Only with no write of ours in flight: one still in flight
+ * may be the later write, and its answer settles it (on_results calls this
+ * again). */
+void
+deployments_claims_seen (struct deployments *d)
+{
+  char key[DEP_KEY_MAX + 32];
+  for (size_t i = d->n_held; i-- > 0;)
+    {
+      struct held *h = &d->held[i];
+      const struct dclaim *c;
+      char what[160];
+      if (h->pending || !h->confirmed)
+        continue; /* an unconfirmed take's confirmation settles it */
+      slot_key (h->dep, h->slot, key, sizeof key);
+      c = mirror_claim_find (d, key);
+      if (c == NULL || c->rev <= h->rev || strcmp (c->c.node, d->n->node_id) == 0)
+        continue;
+      snprintf (what, sizeof what, "taken by %.56s at revision %llu, after this node's %llu",
+                c->c.node[0] ? c->c.node : "nobody", (unsigned long long) c->rev,
+                (unsigned long long) h->rev);
+      held_lost (h, what);
+    }
+}
+
 static void
 on_results (void *ud, struct kvwatch_ops *ops)
 {
@@ -435,16 +481,11 @@ on_results (void *ud, struct kvwatch_ops *ops)
               held_drop (h);
             }
           else if (op->status == KVW_CONFLICT)
-            {
-              /* Someone else has it now: this node's lease was over. */
-              log_error ("deployment %s slot %u: lost the claim: stopping its replica", dep, slot);
-              held_drop (h);
-              stop_slot (dep, slot, "claim lost");
-              deployments_event (D->n, dep, "deployment_replica_lost", slot, true,
-                                 "claim taken by another node");
-            }
+            /* Someone else has it now: this node's lease was over. */
+            held_lost (h, "lost the claim");
         }
     }
+  deployments_claims_seen (D);
   for (size_t i = 0; i < ops->n && !retry; i++)
     retry = (ops->v[i].tag == TAG_CLAIM || ops->v[i].tag == TAG_TAKEOVER)
             && ops->v[i].status == KVW_CONFLICT;

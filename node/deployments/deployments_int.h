@@ -146,6 +146,10 @@ struct kvwatch_op *deployments_op_add (struct kvwatch_ops *ops, enum kvwatch_op_
                                        enum op_tag tag, const char *key);
 /* The next round now (a spec changed). */
 void deployments_round_soon (struct deployments *d);
+/* The claims mirror changed: a slot this node holds that the bucket now
+ * gives another node at a later revision than this node's last answered
+ * write is lost at once (its replica stopped), not at the next renewal. */
+void deployments_claims_seen (struct deployments *d);
 /* A rollout token was released: ask for it (after 1-50 ms, so that the
  * nodes waiting for it do not all write at once), not a round later. */
 void deployments_token_freed (struct deployments *d);

@@ -210,6 +210,8 @@ mirror_on_batch (void *ud, struct kvwatch_batch *b)
     }
   if (b->bucket == KVW_SPECS && b->n)
     deployments_round_soon (d);
+  if (b->bucket == KVW_CLAIMS && b->n)
+    deployments_claims_seen (d);
   if (token_freed && d->caught_up[KVW_CLAIMS])
     deployments_token_freed (d);
   kvwatch_batch_free (b);

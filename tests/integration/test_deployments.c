@@ -781,6 +781,40 @@ claim_holder (kvStore *kv, int k, char *node, size_t cap)
   kvEntry_Destroy (e);
 }
 
+/* The revision of slot k's key (0: none). */
+static uint64_t
+claim_rev (kvStore *kv, int k)
+{
+  char key[128];
+  kvEntry *e = NULL;
+  uint64_t rev = 0;
+  snprintf (key, sizeof key, "slot.default.itdeploy.%d", k);
+  if (kvStore_Get (&e, kv, key) == NATS_OK)
+    rev = kvEntry_Revision (e);
+  kvEntry_Destroy (e);
+  return rev;
+}
+
+/* key taken with value as a node takes a slot: written, then confirmed by a
+ * second compare-and-set on its own revision. nats-server 2.9's clustered
+ * streams check an expected revision against what is applied, not what is
+ * in flight (ARCHITECTURE.md, "The compare-and-set itself"), so a renewal
+ * of the holder's sent as the claim was written can land after it; the
+ * confirmation then fails, as a real taker's would, the slot stays the
+ * holder's, and the take is tried again. */
+static void
+forge_take (kvStore *kv, const char *key, const char *value)
+{
+  uint64_t rev;
+  bool taken = false;
+  for (int tries = 0; tries < 20 && !taken; tries++)
+    {
+      assert_int_equal (kvStore_PutString (&rev, kv, key, value), NATS_OK);
+      taken = kvStore_UpdateString (&rev, kv, key, value, rev) == NATS_OK;
+    }
+  assert_true (taken);
+}
+
 /* For a failure's report: the key's revisions, oldest first. */
 static void
 claim_history (kvStore *kv, const char *key)
@@ -816,19 +850,20 @@ test_lameduck_node_hands_its_slots_over (void **state)
       busiest = i;
   assert_true (s.per_node[busiest] > 0);
   /* One of its slots is another node's by the bucket's word by the time it
-   * lets them go: as if its lease had run out unawares and a node had taken
-   * the slot (a claim of a node that does not exist, 4-5 s of lease). Its
-   * release must leave that claim alone: a compare-and-set on the revision
-   * it wrote itself, where an unconditional delete would free the slot
-   * under the other node. The lame duck is asked right after the write,
-   * on the test's connection, before the node's watcher has told it. */
+   * lets them go, as if its lease had run out unawares and a node had taken
+   * the slot. Its release must leave that claim alone: a compare-and-set on
+   * the revision it wrote itself, where an unconditional delete would free
+   * the slot under the other node. The claim is one the nodes cannot read
+   * (expires_ms not a number), so the node's watch does not let the slot
+   * go first (test_claim_taken_over_is_let_go) and the release is what
+   * decides; the lame duck is asked right after the write. The test
+   * deletes it afterwards, and the slot is claimed again. */
   jsCtx *js = NULL;
   kvStore *kv = NULL;
   struct nexc_client *c = NULL;
   struct nxerr err = { 0 };
   char holder[64], key[128], forged[256];
   int victim = -1;
-  uint64_t rev;
   assert_int_equal (natsConnection_JetStream (&js, NC, NULL), NATS_OK);
   assert_int_equal (js_KeyValue (&kv, js, DEPLOYMENT_CLAIMS_BUCKET_DEFAULT), NATS_OK);
   for (int k = 0; k < 3 && victim < 0; k++)
@@ -839,35 +874,21 @@ test_lameduck_node_hands_its_slots_over (void **state)
     }
   assert_true (victim >= 0);
   snprintf (key, sizeof key, "slot.default.itdeploy.%d", victim);
-  snprintf (forged, sizeof forged, "{\"node\":\"NOTANODEOFTHISCLUSTER\",\"expires_ms\":%lld,"
-            "\"running\":true}", (long long) time (NULL) * 1000 + 5000);
+  snprintf (forged, sizeof forged,
+            "{\"node\":\"NOTANODEOFTHISCLUSTER\",\"expires_ms\":\"later\",\"running\":true}");
   assert_int_equal (nexc_client_wrap (&c, NC, &err), 0);
-  /* Taken as a node takes a slot: written, then confirmed by a second
-   * compare-and-set on its own revision. nats-server 2.9's clustered
-   * streams check an expected revision against what is applied, not what
-   * is in flight (ARCHITECTURE.md, "The compare-and-set itself"), so a
-   * renewal of the holder's sent as the claim was written can land after
-   * it; the confirmation then fails, as a real taker's would, the slot
-   * stays the holder's, and the take is tried again. */
-  bool taken = false;
-  for (int tries = 0; tries < 20 && !taken; tries++)
-    {
-      assert_int_equal (kvStore_PutString (&rev, kv, key, forged), NATS_OK);
-      taken = kvStore_UpdateString (&rev, kv, key, forged, rev) == NATS_OK;
-    }
-  assert_true (taken);
+  forge_take (kv, key, forged);
   assert_int_equal (nexc_lameduck (c, H[busiest].node_id, &err), 0);
   usleep (1000 * 1000);
-  /* Freed ("") or the lame duck's again is the defect; once the forged
-   * lease is over, a live node taking the slot over is not. */
   claim_holder (kv, victim, holder, sizeof holder);
-  if (holder[0] == '\0' || strcmp (holder, H[busiest].node_id) == 0)
+  if (strcmp (holder, "NOTANODEOFTHISCLUSTER") != 0)
     {
       harness_dump_node_log (&H[busiest]);
       claim_history (kv, key);
-      fail_msg ("slot %d: the lame duck's release freed another node's claim or kept it (holder now \"%s\")",
+      fail_msg ("slot %d: the lame duck's release freed another node's claim (holder now \"%s\")",
                 victim, holder);
     }
+  assert_int_equal (kvStore_Delete (kv, key), NATS_OK);
   nexc_client_free (c);
   kvStore_Destroy (kv);
   jsCtx_Destroy (js);
@@ -880,7 +901,68 @@ test_lameduck_node_hands_its_slots_over (void **state)
   while (now_ms () < deadline && !(s.total == 3 && s.per_node[busiest] == 0));
   assert_int_equal (s.per_node[busiest], 0);
   assert_int_equal (s.total, 3);
-  assert_true (harness_node_log_has (&H[busiest], "released (lame duck)"));
+  /* Its slot let go by the release, or, when a renewal came first, lost
+   * on that renewal's conflict. */
+  assert_true (harness_node_log_has (&H[busiest], "released (lame duck)")
+               || harness_node_log_has (&H[busiest], "lost the claim"));
+}
+
+/* A node holding a slot sees another node take it (a confirmed take, as
+ * after a lease that ran out unawares, or a renewal and a take both
+ * accepted): it lets the slot go as soon as its watch shows the take, not
+ * when its next renewal fails. The take is written right after one of the
+ * holder's renewals (a second away from the next), so the watch is what
+ * tells it. Once the taker's lease is over a live node takes the slot. */
+static void
+test_claim_taken_over_is_let_go (void **state)
+{
+  jsCtx *js = NULL;
+  kvStore *kv = NULL;
+  char holder[64], key[128], forged[256], want[128];
+  int owner = -1;
+  uint64_t rev, deadline;
+  (void) state;
+  wait_for (3);
+  assert_int_equal (natsConnection_JetStream (&js, NC, NULL), NATS_OK);
+  assert_int_equal (js_KeyValue (&kv, js, DEPLOYMENT_CLAIMS_BUCKET_DEFAULT), NATS_OK);
+  claim_holder (kv, 0, holder, sizeof holder);
+  for (int i = 0; i < 3; i++)
+    if (strcmp (holder, H[i].node_id) == 0)
+      owner = i;
+  assert_true (owner >= 0);
+  snprintf (key, sizeof key, "slot.default.itdeploy.0");
+  rev = claim_rev (kv, 0);
+  deadline = now_ms () + WAIT_MS;
+  while (claim_rev (kv, 0) == rev && now_ms () < deadline)
+    usleep (5 * 1000);
+  snprintf (forged, sizeof forged, "{\"node\":\"NOTANODEOFTHISCLUSTER\",\"expires_ms\":%lld,"
+            "\"running\":true}", (long long) time (NULL) * 1000 + 3000);
+  forge_take (kv, key, forged);
+  snprintf (want, sizeof want, "slot 0: taken by NOTANODEOFTHISCLUSTER at revision");
+  deadline = now_ms () + WAIT_MS;
+  while (!harness_node_log_has (&H[owner], want) && now_ms () < deadline)
+    usleep (50 * 1000);
+  if (!harness_node_log_has (&H[owner], want))
+    {
+      harness_dump_node_log (&H[owner]);
+      fail_msg ("the holder did not let slot 0 go on seeing it taken");
+    }
+  assert_false (harness_node_log_has (&H[owner], "slot 0: lost the claim"));
+  /* The taker never renews: once its lease is over a node of the cluster
+   * takes the slot, and there are three replicas again. */
+  bool ours = false;
+  deadline = now_ms () + WAIT_MS;
+  while (!ours && now_ms () < deadline)
+    {
+      usleep (100 * 1000);
+      claim_holder (kv, 0, holder, sizeof holder);
+      for (int i = 0; i < 3; i++)
+        ours |= strcmp (holder, H[i].node_id) == 0;
+    }
+  assert_true (ours);
+  kvStore_Destroy (kv);
+  jsCtx_Destroy (js);
+  wait_for (3);
 }
 
 static void
@@ -908,6 +990,7 @@ main (void)
     cmocka_unit_test (test_scale_to_one),
     cmocka_unit_test (test_failed_replacement_stops_rollout),
     cmocka_unit_test (test_lameduck_node_hands_its_slots_over),
+    cmocka_unit_test (test_claim_taken_over_is_let_go),
     /* Last but rm: a server restarted under the cluster leaves it unsettled
      * for a while. */
     cmocka_unit_test (test_rolling_update_one_at_a_time),
