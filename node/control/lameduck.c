@@ -15,6 +15,7 @@
 #include "node/control/shutdown.h"
 #include "node/control/tags.h"
 #include "node/core/node.h"
+#include "node/deployments/deployments.h"
 #include "node/state/replay.h"
 #include "node/workload/launch.h"
 #include "node/workload/workload.h"
@@ -129,6 +130,7 @@ lameduck_handle (struct node *n, struct ctl_req *r)
         launch_clear_essential (wl);
       events_lameduck (n);
       log_info ("entered lame duck mode: new deploys are refused");
+      deployments_lameduck (n);
     }
   /* Nex never drains; with a deadline (our extension) the node does. */
   if (deadline >= 0)

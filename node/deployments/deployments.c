@@ -650,6 +650,14 @@ on_tick (struct loop_timer *t)
 }
 
 void
+deployments_lameduck (struct node *n)
+{
+  (void) n;
+  if (D)
+    deployments_round_soon (D);
+}
+
+void
 deployments_round_soon (struct deployments *d)
 {
   loop_timer_cancel (d->n->loop, &d->tick);

@@ -31,5 +31,8 @@ int deployments_start (struct node *n, struct nxerr *err);
 void deployments_stop (struct node *n);
 /* INFO: data.nexc.deployments. */
 void deployments_write_info (struct node *n, struct jsonw *w);
+/* The node just went lame duck: its slots are released now (the round
+ * runs at once), not at the next round up to lease/3 later. */
+void deployments_lameduck (struct node *n);
 
 #endif
