@@ -382,7 +382,9 @@ run_op (struct kvwatch *k, struct kvwatch_op *op)
     snprintf (on, sizeof on, " on revision %llu",
               (unsigned long long) (op->kind == KVW_RELEASE ? last : op->last));
   log_debug ("deployments: %s %s%s: %s, revision %llu", OP_NAMES[op->kind], op->key, on,
-             op->status == KVW_OK ? "written" : op->status == KVW_CONFLICT ? "conflict" : "no answer",
+             op->status == KVW_OK         ? "written"
+             : op->status == KVW_CONFLICT ? "conflict"
+                                          : "no answer",
              (unsigned long long) op->rev);
 }
 

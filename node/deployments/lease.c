@@ -193,8 +193,7 @@ lease_plan (const struct lease_view *v, struct lease_act *out, size_t cap)
       const struct lease_slot *s = &v->slots[i];
       const struct lease_dep *d = find_dep (v, s->dep);
       if (v->giving_up || s->held || strcmp (s->node, v->me) != 0 || !lease_slot_live (v, s)
-          || d == NULL
-          || s->slot >= d->replicas || !lease_tags_match (&d->placement, &v->my_tags))
+          || d == NULL || s->slot >= d->replicas || !lease_tags_match (&d->placement, &v->my_tags))
         continue;
       out[n++] = (struct lease_act){
         .kind = LEASE_CLAIM, .dep = s->dep, .slot = s->slot, .rev = s->rev
