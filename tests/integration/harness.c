@@ -750,34 +750,34 @@ ping_field (json_t *root, const char *key, char *out, size_t n)
  * wait us microseconds (tests/integration/shims/slow_msg.c). ASan wants
  * its runtime first among the libraries, and a preload comes before it:
  * its link-order check is turned off for that node only. */
+/* name back to saved (NULL: unset), saved freed. */
+static void
+env_put_back (const char *name, char **saved)
+{
+  if (*saved)
+    setenv (name, *saved, 1);
+  else
+    unsetenv (name);
+  free (*saved);
+  *saved = NULL;
+}
+
 static void
 slow_msg_env (int us)
 {
   static char *asan_was, *preload_was;
-  static bool had_asan;
   char v[512];
   if (us <= 0)
     {
-      if (preload_was)
-        setenv ("LD_PRELOAD", preload_was, 1);
-      else
-        unsetenv ("LD_PRELOAD");
-      free (preload_was);
-      preload_was = NULL;
+      env_put_back ("LD_PRELOAD", &preload_was);
+      env_put_back ("ASAN_OPTIONS", &asan_was);
       unsetenv ("NEXC_TEST_SLOW_MSG_US");
-      if (had_asan)
-        setenv ("ASAN_OPTIONS", asan_was, 1);
-      else
-        unsetenv ("ASAN_OPTIONS");
-      free (asan_was);
-      asan_was = NULL;
       return;
     }
   const char *a = getenv ("ASAN_OPTIONS");
   const char *pre = getenv ("LD_PRELOAD");
   preload_was = pre ? strdup (pre) : NULL;
-  had_asan = a != NULL;
-  asan_was = strdup (a ? a : "");
+  asan_was = a ? strdup (a) : NULL;
   snprintf (v, sizeof v, "%s%sverify_asan_link_order=0", a ? a : "", a && *a ? ":" : "");
   setenv ("ASAN_OPTIONS", v, 1);
   setenv ("LD_PRELOAD", harness_bin ("tests/slow_msg.so"), 1);
