@@ -170,7 +170,8 @@ stem_main (const struct sandbox *agent_sb, pid_t agent)
    * its link, its reattach socket and signalfd stay out of the sandbox. */
   if (own.userns_fd >= 0)
     {
-      if (dup2 (own.userns_fd, STEM_FD + 1) < 0)
+      /* dup2 would clear close-on-exec: the workload would inherit it. */
+      if (dup3 (own.userns_fd, STEM_FD + 1, O_CLOEXEC) < 0)
         _exit (127);
       own.userns_fd = STEM_FD + 1;
     }
