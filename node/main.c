@@ -38,6 +38,7 @@
 #include "node/agents/pool.h"
 #include "node/sandbox/cgnone.h"
 #include "node/sandbox/preflight.h"
+#include "node/sandbox/rootns.h"
 #include "node/workload/creds.h"
 #include "node/workload/reattach.h"
 #include "node/sandbox/sandbox.h"
@@ -345,6 +346,40 @@ start_sandbox (struct node *n, struct nxerr *err)
   return sandbox_start (n, &(struct sandbox_keep){ kept, n_kept }, err);
 }
 
+/* An ordinary user's process tier runs in the node's own user namespace
+ * (node/sandbox/rootns.h), entered here, before any thread exists. 0 when
+ * entered or not needed, or when a prerequisite is missing (logged: the
+ * preflight then refuses the start with its rows); -1 when the process
+ * cannot go on. */
+static int
+rootless_start (struct config *cfg, struct nxerr *err)
+{
+  const struct rootns *r;
+  int rc;
+  if (cfg->sandbox != SANDBOX_PROCESS || geteuid () == 0)
+    return 0;
+  rc = rootns_enter (err);
+  if (rc == ROOTNS_BROKEN)
+    return -1;
+  if (rc < 0)
+    {
+      log_error ("%s", err->msg);
+      nxerr_clear (err);
+      return 0;
+    }
+  r = rootns_get ();
+  if (rootns_config (r, cfg, err) < 0)
+    return -1;
+  log_info ("rootless: uid %u (%s) is uid 0 of the node's own user namespace, where ids 1-%u "
+            "are host uids %u-%u (/etc/subuid) and gids %u-%u (/etc/subgid); sandboxes take "
+            "uid_range %lld-%lld; uid locks in %s",
+            r->uid, r->name, rootns_inside_count (r), r->subuid.start,
+            r->subuid.start + rootns_inside_count (r) - 1, r->subgid.start,
+            r->subgid.start + rootns_inside_count (r) - 1, (long long) cfg->uid_start,
+            (long long) (cfg->uid_start + cfg->uid_count - 1), cfg->uid_lock_dir);
+  return 0;
+}
+
 static int
 cmd_up (int argc, char **argv)
 {
@@ -440,6 +475,13 @@ cmd_up (int argc, char **argv)
     {
       free (n.cfg.state_dir);
       n.cfg.state_dir = xstrdup (o.state_dir);
+      n.cfg.state_dir_set = true;
+    }
+  if (rootless_start (&n.cfg, &err) < 0)
+    {
+      log_error ("%s", err.msg);
+      config_free (&n.cfg);
+      return EXIT_CONFIG;
     }
   if (n.cfg.sandbox == SANDBOX_NONE)
     log_warn ("sandbox \"none\": workloads run as plain processes with the node's privileges "
@@ -604,7 +646,7 @@ cmd_preflight (int argc, char **argv)
   struct config cfg;
   struct preflight pf;
   struct preflight_opts o;
-  struct nxerr err = { 0 };
+  struct nxerr err = { 0 }, rerr = { 0 };
   char cgname[64], *agent, *abs;
   bool ready;
   int c;
@@ -628,6 +670,14 @@ cmd_preflight (int argc, char **argv)
     {
       free (cfg.state_dir);
       cfg.state_dir = xstrdup (state_dir);
+      cfg.state_dir_set = true;
+    }
+  /* As up would: the rows then say what a rootless node has. */
+  if (rootless_start (&cfg, &rerr) < 0)
+    {
+      fprintf (stderr, "nexc-node: preflight: %s\n", rerr.msg);
+      config_free (&cfg);
+      return 1;
     }
   if (servers == NULL)
     servers = getenv ("NATS_URL");

@@ -553,11 +553,13 @@ parse_uid_range (struct config *cfg, json_t *v, struct nxerr *err)
       {
         if (get_int (e, "uid_range.start", 1, 4294967294, &cfg->uid_start, err) < 0)
           return -1;
+        cfg->uid_range_set = true;
       }
     else if (strcmp (k, "count") == 0)
       {
         if (get_int (e, "uid_range.count", 1, 16777216, &cfg->uid_count, err) < 0)
           return -1;
+        cfg->uid_range_set = true;
       }
     else if (strcmp (k, "lock_dir") == 0)
       {
@@ -933,7 +935,10 @@ parse_key (struct config *cfg, const char *k, json_t *v, struct nxerr *err)
   if (strcmp (k, "node_limits") == 0)
     return parse_limits (cfg, v, err);
   if (strcmp (k, "state_dir") == 0)
-    return get_string (v, k, &cfg->state_dir, err);
+    {
+      cfg->state_dir_set = true;
+      return get_string (v, k, &cfg->state_dir, err);
+    }
   if (strcmp (k, "agent_path") == 0)
     return get_string (v, k, &cfg->agent_path, err);
   if (strcmp (k, "autostart") == 0)

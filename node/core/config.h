@@ -82,6 +82,7 @@ struct config {
   size_t n_autostart;
   char *autostart_stop_issuer; /* may stop autostart workloads besides the node */
   char *state_dir;
+  bool state_dir_set;           /* named by the config or --state-dir (else a default) */
   int64_t heartbeat_interval_ms;
   int64_t agent_handshake_timeout_ms;
   int64_t agent_ping_interval_ms;
@@ -111,6 +112,7 @@ struct config {
   enum fs_mode filesystem;      /* FS_MINIMAL unless "host-ro" (api/fs_spec.h) */
   int user_namespace;           /* enum userns_mode, default auto */
   int64_t uid_start, uid_count; /* uid_range */
+  bool uid_range_set;           /* the config names start or count */
   char *uid_lock_dir;           /* uid_range.lock_dir; NULL: /run/nexc/uids */
   int64_t pids_limit;           /* default pids limit of a sandbox */
   int64_t open_files_limit;     /* RLIMIT_NOFILE of a workload */

@@ -23,6 +23,7 @@
 #include "node/sandbox/cgnone.h"
 #include "node/sandbox/nsspawn.h"
 #include "node/sandbox/rootless.h"
+#include "node/sandbox/rootns.h"
 #include "node/core/rmtree.h"
 #include "node/sandbox/sandbox.h"
 #include "node/sandbox/uidrange.h"
@@ -243,13 +244,21 @@ check_privileges (struct preflight *pf)
                 missing[0] ? ", " : "", needed_caps[i].name);
   if (geteuid () == 0 && missing[0] == '\0')
     {
-      row (pf, "privileges", PF_OK, true, "root with the capabilities the tier needs");
+      const struct rootns *ns = rootns_get ();
+      if (ns)
+        row (pf, "privileges", PF_OK, true,
+             "rootless: uid %u (%s) is root of the node's own user namespace, with the "
+             "capabilities the tier needs there (the rootless rows below)",
+             ns->uid, ns->name);
+      else
+        row (pf, "privileges", PF_OK, true, "root with the capabilities the tier needs");
       return true;
     }
   r = row (pf, "privileges", PF_MISSING, true, "euid %u%s%s", (unsigned) geteuid (),
            missing[0] ? ", missing " : "", missing);
-  fix (r, "run nexc-node as root: the process tier creates namespaces and cgroups and switches "
-          "workloads to their own uids");
+  fix (r, "run nexc-node as root, or as a user with an /etc/subuid and /etc/subgid range and "
+          "newuidmap installed (the rootless rows below): the process tier creates namespaces "
+          "and switches workloads to their own uids");
   return false;
 }
 
@@ -344,24 +353,34 @@ check_userns (const struct preflight_opts *o, struct preflight *pf, uid_t uid)
            "%s%s; %s", mode == USERNS_ON ? "\"user_namespace\": \"on\", but " : "",
            p.privileged_why, unpriv);
   if (geteuid () != 0)
-    fix (r, "run nexc-node as root (there is no rootless mode yet: the rootless rows say what "
-            "one would have here)");
+    fix (r, "run nexc-node as root, or make it rootless (the rootless rows below)");
   else
     fix (r, "a kernel with user namespaces (CONFIG_USER_NS, user.max_user_namespaces > 0) and "
             "no policy around the node that forbids them%s",
          mode == USERNS_ON ? ", or \"user_namespace\": \"auto\" to run without" : "");
 }
 
-/* Run as an ordinary user: what a rootless node would have here, one row
- * each (node/sandbox/rootless.h); none counts toward "ready". */
+/* Run as an ordinary user: what a rootless node has here, one row each
+ * (node/sandbox/rootless.h); none counts toward "ready" (the rows above
+ * decide, as for root). */
 static void
 rootless_rows (struct preflight *pf)
 {
+  const struct rootns *ns = rootns_get ();
   struct rootless_check c[ROOTLESS_CHECKS];
-  row (pf, "rootless", PF_SKIPPED, false,
-       "no rootless mode yet (the tier needs root); as uid %u this host offers:",
-       (unsigned) geteuid ());
-  rootless_check (c);
+  if (ns)
+    row (pf, "rootless", PF_OK, false,
+         "on: as uid %u the node runs in its own user namespace; ids 1-%u there are host uids "
+         "%u-%u and gids %u-%u",
+         ns->uid, rootns_inside_count (ns), ns->subuid.start,
+         ns->subuid.start + rootns_inside_count (ns) - 1, ns->subgid.start,
+         ns->subgid.start + rootns_inside_count (ns) - 1);
+  else
+    row (pf, "rootless", PF_MISSING, false,
+         "off: as uid %u, the node cannot enter a user namespace of its own (the rows below "
+         "say why); this host offers:",
+         (unsigned) geteuid ());
+  rootless_check (ns, c);
   for (size_t i = 0; i < ROOTLESS_CHECKS; i++)
     {
       struct pf_row *r = row (pf, c[i].name, c[i].ok ? PF_OK : PF_MISSING, false, "%s",
@@ -741,7 +760,7 @@ preflight_run (const struct preflight_opts *o, struct preflight *pf)
         check_selftest (o, pf, uid);
       else
         row (pf, "sandbox self-test", PF_SKIPPED, false, "skipped: fix the rows above first");
-      if (geteuid () != 0)
+      if (geteuid () != 0 || rootns_get ())
         rootless_rows (pf);
       /* Its block stays held: the node's first sandboxes take uids from it. */
       if (have_uid)

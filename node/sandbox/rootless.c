@@ -12,11 +12,12 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "api/xalloc.h"
 #include "node/sandbox/cgroup.h"
+#include "node/sandbox/rootns.h"
+#include "node/sandbox/subids.h"
 #include "node/sandbox/userns_probe.h"
 
 /* A whole (small) file, or NULL. */
@@ -44,10 +45,18 @@ read_all (const char *path)
 }
 
 static void
-check_userns (struct rootless_check *c)
+check_userns (const struct rootns *ns, struct rootless_check *c)
 {
   struct userns_probe p;
   c->name = "rootless userns";
+  if (ns)
+    {
+      c->ok = true;
+      snprintf (c->detail, sizeof c->detail,
+                "this node runs in its own: uid %u is 0 there, 1-%u are the subordinate ids",
+                ns->uid, rootns_inside_count (ns));
+      return;
+    }
   userns_probe (geteuid (), &p);
   c->ok = p.unprivileged;
   if (c->ok)
@@ -63,50 +72,28 @@ check_userns (struct rootless_check *c)
     }
 }
 
-/* This user's line of a subordinate id file: "name:start:count" or
- * "uid:start:count". Writes "start-end (count ids)" or why not; true
- * when found. */
+/* One range file's detail: "file start-end (count ids)" or why not. */
 static bool
 sub_range (const char *file, const char *name, unsigned uid, char *out, size_t cap)
 {
-  cleanup_free char *text = read_all (file);
-  char uidtext[16];
-  snprintf (uidtext, sizeof uidtext, "%u", uid);
-  if (text == NULL)
-    {
-      snprintf (out, cap, "no %s (%s)", file, strerror (errno));
-      return false;
-    }
-  for (char *save = NULL, *line = strtok_r (text, "\n", &save); line;
-       line = strtok_r (NULL, "\n", &save))
-    {
-      char *c1 = strchr (line, ':'), *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
-      unsigned long start, count;
-      if (c2 == NULL)
-        continue;
-      *c1 = '\0';
-      if (strcmp (line, name) != 0 && strcmp (line, uidtext) != 0)
-        continue;
-      start = strtoul (c1 + 1, NULL, 10);
-      count = strtoul (c2 + 1, NULL, 10);
-      if (count == 0)
-        continue;
-      snprintf (out, cap, "%s %lu-%lu (%lu ids)", file, start, start + count - 1, count);
-      return true;
-    }
-  snprintf (out, cap, "%s has no range for %s (uid %u)", file, name, uid);
-  return false;
+  struct subids_range r;
+  if (subids_find (file, name, uid, &r, out, cap) < 0)
+    return false;
+  snprintf (out, cap, "%s %u-%u (%u ids)", file, r.start, r.start + r.count - 1, r.count);
+  return true;
 }
 
 static void
-check_subuid (struct rootless_check *c)
+check_subuid (const struct rootns *ns, struct rootless_check *c)
 {
   struct passwd pw, *res = NULL;
   char buf[1024], name[128], u[160], g[160];
-  unsigned uid = (unsigned) geteuid ();
+  unsigned uid = ns ? ns->uid : (unsigned) geteuid ();
   bool ok_u, ok_g;
   c->name = "rootless subuid";
-  if (getpwuid_r (geteuid (), &pw, buf, sizeof buf, &res) == 0 && res)
+  if (ns)
+    snprintf (name, sizeof name, "%s", ns->name);
+  else if (getpwuid_r (geteuid (), &pw, buf, sizeof buf, &res) == 0 && res)
     snprintf (name, sizeof name, "%s", res->pw_name);
   else
     snprintf (name, sizeof name, "%u", uid);
@@ -114,7 +101,7 @@ check_subuid (struct rootless_check *c)
   ok_g = sub_range ("/etc/subgid", name, uid, g, sizeof g);
   c->ok = ok_u && ok_g;
   snprintf (c->detail, sizeof c->detail, "%s; %s%s", u, g,
-            c->ok ? ": the ids a rootless node would give its sandboxes" : "");
+            c->ok ? ": the ids the node gives its sandboxes" : "");
   if (!c->ok)
     snprintf (c->fix, sizeof c->fix,
               "give %s subordinate ids: usermod --add-subuids 100000-165535 --add-subgids "
@@ -122,35 +109,22 @@ check_subuid (struct rootless_check *c)
               name, name);
 }
 
-/* path of prog in the usual directories, and whether it may map
- * subordinate ids (set-uid root, or a file capability). */
-static const char *
-find_mapper (const char *prog, char *path, size_t cap, bool *privileged)
-{
-  static const char *const dirs[] = { "/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin" };
-  struct stat st;
-  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-    {
-      snprintf (path, cap, "%s/%s", dirs[i], prog);
-      if (stat (path, &st) == 0 && S_ISREG (st.st_mode))
-        {
-          bool suid = st.st_uid == 0 && (st.st_mode & S_ISUID);
-          bool fcap = getxattr (path, "security.capability", NULL, 0) > 0;
-          *privileged = suid || fcap;
-          return suid ? "set-uid root" : fcap ? "file capabilities" : "neither set-uid nor capable";
-        }
-    }
-  *privileged = false;
-  return NULL;
-}
-
 static void
-check_newuidmap (struct rootless_check *c)
+check_newuidmap (const struct rootns *ns, struct rootless_check *c)
 {
   char pu[64], pg[64];
   bool privu, privg;
-  const char *hu = find_mapper ("newuidmap", pu, sizeof pu, &privu);
-  const char *hg = find_mapper ("newgidmap", pg, sizeof pg, &privg);
+  if (ns)
+    {
+      /* Inside, root's files read as the overflow uid: say what was used. */
+      c->name = "rootless newuidmap";
+      c->ok = true;
+      snprintf (c->detail, sizeof c->detail, "%s and %s mapped this node's namespace",
+                ns->uidmap, ns->gidmap);
+      return;
+    }
+  const char *hu = subids_mapper ("newuidmap", pu, sizeof pu, &privu);
+  const char *hg = subids_mapper ("newgidmap", pg, sizeof pg, &privg);
   c->name = "rootless newuidmap";
   c->ok = hu && hg && privu && privg;
   snprintf (c->detail, sizeof c->detail, "%s%s%s%s; %s%s%s%s", hu ? pu : "newuidmap not found",
@@ -224,9 +198,17 @@ check_cgroup (struct rootless_check *c)
 }
 
 static void
-check_namespaces (struct rootless_check *c)
+check_namespaces (const struct rootns *ns, struct rootless_check *c)
 {
   c->name = "rootless pid/mount";
+  if (ns)
+    {
+      c->ok = true;
+      snprintf (c->detail, sizeof c->detail,
+                "the node's own namespace owns its sandboxes' pid, mount, ipc and uts "
+                "namespaces (the self-test row above built one)");
+      return;
+    }
   c->ok = userns_probe_rootless_ns (c->detail, sizeof c->detail);
   if (c->ok)
     snprintf (c->detail, sizeof c->detail,
@@ -292,14 +274,14 @@ check_landlock (struct rootless_check *c)
 }
 
 void
-rootless_check (struct rootless_check *out)
+rootless_check (const struct rootns *ns, struct rootless_check *out)
 {
   memset (out, 0, ROOTLESS_CHECKS * sizeof *out);
-  check_userns (&out[0]);
-  check_subuid (&out[1]);
-  check_newuidmap (&out[2]);
+  check_userns (ns, &out[0]);
+  check_subuid (ns, &out[1]);
+  check_newuidmap (ns, &out[2]);
   check_cgroup (&out[3]);
-  check_namespaces (&out[4]);
+  check_namespaces (ns, &out[4]);
   check_seccomp (&out[5]);
   check_landlock (&out[6]);
 }

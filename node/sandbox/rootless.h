@@ -1,14 +1,16 @@
-/* rootless: what a node run by an ordinary user (no root) would have on
- * this host, one check each, for `nexc-node preflight` (issue text part 3).
+/* rootless: what a node run by an ordinary user (no root) has on this
+ * host, one check each, for `nexc-node preflight`.
  *
- * There is no rootless mode yet: the process tier needs root (preflight's
- * "privileges" row). Run as an ordinary user, the preflight adds these
- * rows so an operator sees exactly what works and what does not:
+ * Such a node runs in its own user namespace (node/sandbox/rootns.h) when
+ * the first three rows hold; otherwise it stays unprivileged and the
+ * process tier refuses to start (preflight's "privileges" row). Either way
+ * the preflight of an ordinary user adds these rows so an operator sees
+ * exactly what works and what does not:
  *   userns     an unprivileged user namespace mapping one's own id
  *              (node/sandbox/userns_probe.h), with the host setting that
- *              forbids it;
+ *              forbids it; or the node's own, entered;
  *   subuid     this user's ranges in /etc/subuid and /etc/subgid (the ids
- *              a rootless node would hand to sandboxes);
+ *              a rootless node hands to sandboxes);
  *   newuidmap  newuidmap and newgidmap installed set-uid root or with file
  *              capabilities (Debian package uidmap): what maps those ranges;
  *   cgroup     a delegated cgroup v2 subtree: our cgroup writable by us
@@ -34,7 +36,10 @@ struct rootless_check {
   char fix[240]; /* when not ok */
 };
 
-/* Fills out[ROOTLESS_CHECKS]. */
-void rootless_check (struct rootless_check *out);
+struct rootns;
+
+/* Fills out[ROOTLESS_CHECKS]; ns: the namespace this process entered, or
+ * NULL. */
+void rootless_check (const struct rootns *ns, struct rootless_check *out);
 
 #endif

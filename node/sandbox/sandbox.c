@@ -18,6 +18,7 @@
 #include "node/core/node.h"
 #include "node/sandbox/cgnone.h"
 #include "node/sandbox/preflight.h"
+#include "node/sandbox/rootns.h"
 #include "node/core/rmtree.h"
 #include "node/sandbox/uidrange.h"
 
@@ -725,6 +726,23 @@ sandbox_write_info (const struct node *n, struct jsonw *w)
   else if (sb->userns_why[0])
     jsonw_kstr (w, "why_not", sb->userns_why);
   jsonw_obj_end (w);
+  {
+    /* Ids are the node's namespace's (node/sandbox/rootns.h): what they
+     * are on the host. */
+    const struct rootns *ns = rootns_get ();
+    jsonw_key (w, "rootless");
+    jsonw_obj_begin (w);
+    jsonw_kbool (w, "active", ns != NULL);
+    if (ns)
+      {
+        jsonw_kint (w, "host_uid", ns->uid);
+        jsonw_kint (w, "host_gid", ns->gid);
+        jsonw_kint (w, "ids", rootns_inside_count (ns));
+        jsonw_kint (w, "subuid_start", ns->subuid.start);
+        jsonw_kint (w, "subgid_start", ns->subgid.start);
+      }
+    jsonw_obj_end (w);
+  }
   jsonw_kstr (w, "network", cfg->network == SANDBOX_NET_NONE ? "none" : "host");
   /* The default of deploys that do not say (each may: "filesystem"). */
   jsonw_kstr (w, "filesystem", fs_mode_name (cfg->filesystem));
@@ -794,6 +812,8 @@ sandbox_tags (const struct node *n, struct strmap *tags)
   /* The weaker view is said where schedulers look. */
   if (n->cfg.filesystem == FS_HOST_RO)
     strmap_set (tags, "nex.sandbox.filesystem", "host-ro");
+  if (rootns_get ())
+    strmap_set (tags, "nex.sandbox.rootless", "true");
   if (sb->n_disabled == 0)
     return;
   for (size_t i = 0; i < sb->n_disabled; i++)

@@ -297,31 +297,42 @@ dump_file (const char *what, const char *path)
 
 /* Start argv with stdout and stderr appended to log_path; no stdin. The child
  * gets default signal dispositions (nats_Open ignores SIGPIPE here) and an
- * empty mask, and with setpriv a parent-death SIGKILL. */
+ * empty mask, and with setpriv a parent-death SIGKILL; as_uid > 0: it runs
+ * as that uid, with its primary group and no other (setpriv needed). */
 static pid_t
-spawn_logged (char *const argv[], const char *log_path)
+spawn_logged_as (char *const argv[], const char *log_path, uid_t as_uid, gid_t as_gid)
 {
   static const char setpriv[] = "/usr/bin/setpriv";
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t all, none;
-  char *wrapped[64];
+  char *wrapped[72], reuid[32], regid[32];
   char *const *use = argv;
   pid_t pid;
-  int r, n;
+  int r, n, k = 0;
 
   install_cleanup ();
   if (access (setpriv, X_OK) == 0)
     {
-      wrapped[0] = (char *) setpriv;
-      wrapped[1] = (char *) "--pdeathsig";
-      wrapped[2] = (char *) "KILL";
-      wrapped[3] = (char *) "--";
+      wrapped[k++] = (char *) setpriv;
+      if (as_uid > 0)
+        {
+          snprintf (reuid, sizeof reuid, "--reuid=%u", (unsigned) as_uid);
+          snprintf (regid, sizeof regid, "--regid=%u", (unsigned) as_gid);
+          wrapped[k++] = reuid;
+          wrapped[k++] = regid;
+          wrapped[k++] = (char *) "--clear-groups";
+        }
+      wrapped[k++] = (char *) "--pdeathsig";
+      wrapped[k++] = (char *) "KILL";
+      wrapped[k++] = (char *) "--";
       for (n = 0; argv[n] && n < 58; n++)
-        wrapped[4 + n] = argv[n];
-      wrapped[4 + n] = NULL;
+        wrapped[k + n] = argv[n];
+      wrapped[k + n] = NULL;
       use = wrapped;
     }
+  else if (as_uid > 0)
+    fail_msg ("harness: %s is needed to run a process as uid %u", setpriv, (unsigned) as_uid);
   posix_spawn_file_actions_init (&fa);
   posix_spawn_file_actions_addopen (&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen (&fa, STDOUT_FILENO, log_path,
@@ -340,6 +351,12 @@ spawn_logged (char *const argv[], const char *log_path)
     fail_msg ("harness: cannot start %s: %s", argv[0], strerror (r));
   track_child (pid);
   return pid;
+}
+
+static pid_t
+spawn_logged (char *const argv[], const char *log_path)
+{
+  return spawn_logged_as (argv, log_path, 0, 0);
 }
 
 static void write_file (const char *path, const char *data);
@@ -802,6 +819,13 @@ harness_start_node (struct harness *h, const char *config_json, const char *cons
   write_file (h->node_config, config_json ? config_json : "{}");
   if (mkdir (h->node_state_dir, 0700) < 0 && errno != EEXIST)
     fail_msg ("harness: mkdir %s: %s", h->node_state_dir, strerror (errno));
+  /* A node of another user: it reaches its config and state dir, nothing
+   * else of the temp dir (the log is opened here). */
+  if (h->run_as_uid > 0
+      && (chmod (h->tmpdir, 0711) < 0 || chmod (h->node_config, 0644) < 0
+          || chown (h->node_state_dir, h->run_as_uid, h->run_as_gid) < 0))
+    fail_msg ("harness: giving %s to uid %u: %s", h->node_state_dir, (unsigned) h->run_as_uid,
+              strerror (errno));
 
   argv[n++] = (char *) harness_bin ("node/nexc-node");
   argv[n++] = (char *) "up";
@@ -822,7 +846,7 @@ harness_start_node (struct harness *h, const char *config_json, const char *cons
     fail_msg ("harness: %s: %s", argv[0], strerror (errno));
   if (h->slow_msg_us > 0)
     slow_msg_env (h->slow_msg_us);
-  h->node_pid = spawn_logged (argv, h->node_log);
+  h->node_pid = spawn_logged_as (argv, h->node_log, h->run_as_uid, h->run_as_gid);
   if (h->slow_msg_us > 0)
     slow_msg_env (0);
 

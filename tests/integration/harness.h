@@ -41,6 +41,8 @@ struct harness {
   char node_xkey[57];
   char client_creds[300];  /* set: harness_connect and the node's start-up PING use it */
   int slow_msg_us;         /* > 0: nodes start under tests/slow_msg.so (harness.c) */
+  uid_t run_as_uid;        /* > 0: the node runs as this uid and gid (setpriv), */
+  gid_t run_as_gid;        /* its state dir given to them */
 };
 
 /* Create the temp dir and start nats-server with JetStream. */

@@ -1218,7 +1218,8 @@ test_preflight_as_an_ordinary_user (void **state)
     rmdir ("/dev/shm/nexc-uids");
   assert_int_equal (rc, 1);
   pf_expect (table, "privileges", "MISSING", "euid 65534");
-  pf_expect (table, "rootless", "skipped", "no rootless mode yet");
+  /* No /etc/subuid range for it: not rootless, and said. */
+  pf_expect (table, "rootless", "MISSING", "off: as uid 65534, the node cannot enter");
   /* Each row present, ok or MISSING with a reason and a fix. */
   pf_row (table, "rootless userns");
   pf_row (table, "rootless pid/mount");
@@ -1467,6 +1468,8 @@ test_minimal_root_by_default (void **state)
   }
   /* The rest of the sandbox holds as under host-ro. */
   expect_fact (facts, "procs", "2");
+  /* Only its stdio: not the user namespace fd its stem entered. */
+  expect_fact (facts, "fds", "0,1,2");
   expect_fact (facts, "dev_tty", "ENOENT");
   expect_fact (facts, "seccomp", "2");
   expect_fact (facts, "tiocsti", "EPERM");

@@ -1,0 +1,83 @@
+#include "node/sandbox/subids.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+/* A subordinate id file is a few lines per user; a bigger one is not ours
+ * to parse whole. */
+#define SUBIDS_FILE_MAX (4u << 20)
+
+static bool
+parse_u32 (const char *s, const char *end, uint32_t *out)
+{
+  char *e;
+  unsigned long long v;
+  if (s == end || *s < '0' || *s > '9')
+    return false;
+  errno = 0;
+  v = strtoull (s, &e, 10);
+  if (errno || e != end || v > UINT32_MAX)
+    return false;
+  *out = (uint32_t) v;
+  return true;
+}
+
+int
+subids_find (const char *file, const char *name, uint32_t uid, struct subids_range *out,
+             char *why, size_t cap)
+{
+  FILE *f = fopen (file, "re");
+  char uidtext[16], line[512];
+  snprintf (uidtext, sizeof uidtext, "%u", uid);
+  if (f == NULL)
+    {
+      snprintf (why, cap, "no %s (%s)", file, strerror (errno));
+      return -1;
+    }
+  for (size_t read = 0; read < SUBIDS_FILE_MAX && fgets (line, sizeof line, f);
+       read += strlen (line))
+    {
+      char *c1 = strchr (line, ':'), *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
+      size_t l = strcspn (line, "\n");
+      struct subids_range r;
+      line[l] = '\0';
+      if (c2 == NULL)
+        continue;
+      *c1 = '\0';
+      if ((name == NULL || strcmp (line, name) != 0) && strcmp (line, uidtext) != 0)
+        continue;
+      if (!parse_u32 (c1 + 1, c2, &r.start) || !parse_u32 (c2 + 1, line + l, &r.count)
+          || r.count == 0 || (uint64_t) r.start + r.count > UINT32_MAX)
+        continue;
+      *out = r;
+      fclose (f);
+      return 0;
+    }
+  fclose (f);
+  snprintf (why, cap, "%s has no range for %s (uid %u)", file, name ? name : uidtext, uid);
+  return -1;
+}
+
+const char *
+subids_mapper (const char *prog, char *path, size_t cap, bool *privileged)
+{
+  static const char *const dirs[] = { "/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin" };
+  struct stat st;
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    {
+      snprintf (path, cap, "%s/%s", dirs[i], prog);
+      if (stat (path, &st) == 0 && S_ISREG (st.st_mode))
+        {
+          bool suid = st.st_uid == 0 && (st.st_mode & S_ISUID);
+          bool fcap = getxattr (path, "security.capability", NULL, 0) > 0;
+          *privileged = suid || fcap;
+          return suid ? "set-uid root" : fcap ? "file capabilities" : "neither set-uid nor capable";
+        }
+    }
+  *privileged = false;
+  return NULL;
+}

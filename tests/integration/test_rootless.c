@@ -1,0 +1,563 @@
+/* The rootless node (node/sandbox/rootns.h) on real processes: nexc-node
+ * started by an ordinary user with an /etc/subuid range, as an operator
+ * would, and what that user and a workload observe.
+ *
+ * The user is scripts/setup's nexc-rootless (its own subordinate ids, no
+ * login). Needs root (to become that user and to read the host's view of
+ * the node's processes), the user, and newuidmap/newgidmap: the binary
+ * exits 77 (skipped) and says which is missing otherwise. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/nexc.h"
+#include "harness.h"
+
+#define USER "nexc-rootless"
+#define POOL 2
+
+struct fixture {
+  struct harness h;
+  natsConnection *nc;
+  struct nexc_client *c;
+  natsSubscription *events, *logs;
+  struct nkey_pair issuer;
+  uid_t uid;
+  gid_t gid;
+  uint32_t sub_start, sub_count; /* the user's /etc/subuid range */
+};
+
+/* ---- helpers ---- */
+
+static uint64_t
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static json_t *
+parse (const char *s, int len)
+{
+  json_error_t e;
+  json_t *j = json_loadb (s, (size_t) len, 0, &e);
+  if (j == NULL)
+    fail_msg ("not JSON (%s): %.*s", e.text, len, s);
+  return j;
+}
+
+/* The user's first /etc/subuid line, or false. */
+static bool
+subuid_of (const char *name, uint32_t *start, uint32_t *count)
+{
+  FILE *fp = fopen ("/etc/subuid", "r");
+  char line[256];
+  size_t l = strlen (name);
+  bool found = false;
+  while (fp && !found && fgets (line, sizeof line, fp))
+    if (strncmp (line, name, l) == 0 && line[l] == ':')
+      found = sscanf (line + l + 1, "%u:%u", start, count) == 2;
+  if (fp)
+    fclose (fp);
+  return found;
+}
+
+/* "Key:" line of /proc/<pid>/status, its value in out ("" when absent). */
+static void
+status_of (pid_t pid, const char *key, char *out, size_t cap)
+{
+  char path[64], line[512];
+  size_t l = strlen (key);
+  FILE *fp;
+  snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+  out[0] = '\0';
+  fp = fopen (path, "r");
+  while (fp && fgets (line, sizeof line, fp))
+    if (strncmp (line, key, l) == 0 && line[l] == ':')
+      {
+        char *v = line + l + 1;
+        v += strspn (v, " \t");
+        snprintf (out, cap, "%.*s", (int) strcspn (v, "\n"), v);
+        break;
+      }
+  if (fp)
+    fclose (fp);
+}
+
+/* The four uids of pid's Uid: line, all equal to want. */
+static void
+expect_uids (pid_t pid, unsigned want, const char *what)
+{
+  char uids[128], w[128];
+  status_of (pid, "Uid", uids, sizeof uids);
+  snprintf (w, sizeof w, "%u\t%u\t%u\t%u", want, want, want, want);
+  if (strcmp (uids, w) != 0)
+    fail_msg ("%s (pid %d): host uids \"%s\", expected %u", what, (int) pid, uids, want);
+}
+
+static char *
+read_file (const char *path)
+{
+  FILE *fp = fopen (path, "r");
+  char *buf = calloc (1, 4096);
+  if (fp)
+    {
+      size_t n = fread (buf, 1, 4095, fp);
+      buf[n] = '\0';
+      fclose (fp);
+    }
+  return buf;
+}
+
+/* Run nexc-node with args as the user (setpriv); its output in out, its
+ * exit code returned. */
+static int
+node_as_user (struct fixture *f, const char *args, char *out, size_t cap)
+{
+  char cmd[2048];
+  FILE *p;
+  size_t n = 0, r;
+  int st;
+  snprintf (cmd, sizeof cmd,
+            "cd / && env -u XDG_RUNTIME_DIR HOME=/nonexistent /usr/bin/setpriv --reuid=%u "
+            "--regid=%u --clear-groups %s/node/nexc-node %s 2>&1",
+            (unsigned) f->uid, (unsigned) f->gid, NEXC_BUILD_DIR, args);
+  p = popen (cmd, "r");
+  assert_non_null (p);
+  while (n + 1 < cap && (r = fread (out + n, 1, cap - 1 - n, p)) > 0)
+    n += r;
+  out[n] = '\0';
+  st = pclose (p);
+  return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+}
+
+/* A temp dir the user owns (for a state dir), removed by the caller. */
+static void
+user_dir (struct fixture *f, char *dir, size_t cap)
+{
+  snprintf (dir, cap, "/tmp/nexc-it-rootless-XXXXXX");
+  assert_non_null (mkdtemp (dir));
+  assert_int_equal (chown (dir, f->uid, f->gid), 0);
+}
+
+static void
+remove_dir (const char *dir)
+{
+  char rm[300];
+  snprintf (rm, sizeof rm, "rm -rf %s", dir);
+  if (system (rm) != 0)
+    fprintf (stderr, "could not remove %s\n", dir);
+}
+
+/* The preflight row whose check is name, or fail. */
+static const char *
+pf_row (const char *table, const char *name)
+{
+  static char line[1024];
+  char want[64];
+  const char *p;
+  snprintf (want, sizeof want, "\n  %-18s ", name);
+  p = strstr (table, want);
+  if (p == NULL)
+    fail_msg ("no \"%s\" row in:\n%s", name, table);
+  p += 3;
+  snprintf (line, sizeof line, "%.*s", (int) strcspn (p, "\n"), p);
+  return line;
+}
+
+static void
+pf_expect (const char *table, const char *name, const char *status, const char *detail)
+{
+  const char *line = pf_row (table, name);
+  char want[256];
+  snprintf (want, sizeof want, "%-18s %-9s ", name, status);
+  if (strncmp (line, want, strlen (want)) != 0 || (detail && strstr (line, detail) == NULL))
+    fail_msg ("preflight row \"%s\", expected %s%s%s", line, status, detail ? " with " : "",
+              detail ? detail : "");
+}
+
+static char *
+deploy_ok (struct fixture *f, const char *name, const char *example, const char *const *env)
+{
+  struct nexc_deploy_opts o = { 0 };
+  struct nexc_deploy_result res;
+  struct nxerr err = { 0 };
+  char path[512];
+  snprintf (path, sizeof path, "%s/examples/%s", NEXC_BUILD_DIR, example);
+  o.node_id = f->h.node_id;
+  o.file = path;
+  o.name = name;
+  o.env = env;
+  o.issuer = &f->issuer;
+  if (nexc_deploy (f->c, &o, &res, &err) < 0)
+    {
+      harness_dump_node_log (&f->h);
+      fail_msg ("deploy of %s: %s", name, err.msg);
+    }
+  return strdup (res.id);
+}
+
+static json_t *
+wait_event (struct fixture *f, const char *type, const char *id, int timeout_ms)
+{
+  uint64_t deadline = now_ms () + (uint64_t) timeout_ms;
+  while (now_ms () < deadline)
+    {
+      natsMsg *m = NULL;
+      json_t *j;
+      if (natsSubscription_NextMsg (&m, f->events, 100) != NATS_OK)
+        continue;
+      j = parse (natsMsg_GetData (m), natsMsg_GetDataLength (m));
+      natsMsg_Destroy (m);
+      if (strcmp (json_string_value (json_object_get (j, "type")), type) == 0
+          && strcmp (json_string_value (json_object_get (j, "source")), id) == 0)
+        return j;
+      json_decref (j);
+    }
+  harness_dump_node_log (&f->h);
+  fail_msg ("no %s event for %s within %d ms", type, id, timeout_ms);
+  return NULL;
+}
+
+/* The "key=value" lines of workload id until "done=": a JSON object. */
+static json_t *
+collect_facts (struct fixture *f, const char *id, int timeout_ms)
+{
+  uint64_t deadline = now_ms () + (uint64_t) timeout_ms;
+  json_t *facts = json_object ();
+  while (now_ms () < deadline)
+    {
+      natsMsg *m = NULL;
+      json_t *j;
+      const char *text, *eq;
+      bool done;
+      if (natsSubscription_NextMsg (&m, f->logs, 100) != NATS_OK)
+        continue;
+      if (strstr (natsMsg_GetSubject (m), id) == NULL)
+        {
+          natsMsg_Destroy (m);
+          continue;
+        }
+      j = parse (natsMsg_GetData (m), natsMsg_GetDataLength (m));
+      natsMsg_Destroy (m);
+      text = json_string_value (json_object_get (j, "text"));
+      eq = text ? strchr (text, '=') : NULL;
+      done = text && strncmp (text, "done=", 5) == 0;
+      if (eq)
+        {
+          char key[64];
+          snprintf (key, sizeof key, "%.*s", (int) (eq - text), text);
+          json_object_set_new (facts, key, json_string (eq + 1));
+        }
+      json_decref (j);
+      if (done)
+        return facts;
+    }
+  harness_dump_node_log (&f->h);
+  fail_msg ("workload %s: no \"done=\" line within %d ms", id, timeout_ms);
+  return NULL;
+}
+
+static json_t *
+info_sandbox (struct fixture *f)
+{
+  char subj[128], *r;
+  json_t *j, *sb;
+  snprintf (subj, sizeof subj, "$NEX.INFO.default.%s", f->h.node_id);
+  r = harness_request (f->nc, subj, "", 0, 3000);
+  assert_non_null (r);
+  j = parse (r, (int) strlen (r));
+  free (r);
+  sb = json_object_get (json_object_get (json_object_get (j, "data"), "nexc"), "sandbox");
+  assert_non_null (sb);
+  json_incref (sb);
+  json_decref (j);
+  return sb;
+}
+
+/* ---- fixture ---- */
+
+static int
+setup (void **state)
+{
+  struct fixture *f = calloc (1, sizeof *f);
+  struct passwd *pw = getpwnam (USER);
+  struct nxerr err = { 0 };
+  char config[512];
+  assert_non_null (pw);
+  f->uid = pw->pw_uid;
+  f->gid = pw->pw_gid;
+  assert_true (subuid_of (USER, &f->sub_start, &f->sub_count));
+  assert_int_equal (nkey_pair_generate (NKEY_ACCOUNT, &f->issuer, &err), 0);
+  harness_start_nats (&f->h);
+  f->nc = harness_connect (&f->h);
+  assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
+  f->c->timeout_ms = 5000;
+  assert_int_equal (natsConnection_SubscribeSync (&f->events, f->nc, "$NEX.events.default.*"),
+                    NATS_OK);
+  assert_int_equal (natsConnection_SubscribeSync (&f->logs, f->nc, "$NEX.logs.default.>"), NATS_OK);
+  natsSubscription_SetPendingLimits (f->logs, -1, -1);
+  /* No uid_range: a rootless node's default is inside its namespace. */
+  snprintf (config, sizeof config,
+            "{\"machine_pool_size\":%d,\"sandbox\":\"process\",\"network\":\"none\","
+            "\"stop_grace_ms\":300,\"valid_issuers\":[\"%s\"]}",
+            POOL, f->issuer.public_text);
+  f->h.run_as_uid = f->uid;
+  f->h.run_as_gid = f->gid;
+  harness_start_node (&f->h, config, NULL);
+  *state = f;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  struct fixture *f = *state;
+  if (f->h.node_pid > 0)
+    harness_stop_node (&f->h, SIGTERM);
+  natsSubscription_Destroy (f->events);
+  natsSubscription_Destroy (f->logs);
+  nexc_client_free (f->c);
+  natsConnection_Destroy (f->nc);
+  harness_stop_all (&f->h);
+  free (f);
+  return 0;
+}
+
+/* ---- tests ---- */
+
+/* As the user, preflight enters the namespace as up does and says so: the
+ * tier is ready, every row of what works and what does not. */
+static void
+test_preflight_of_the_user_says_rootless (void **state)
+{
+  struct fixture *f = *state;
+  char dir[64], args[512], table[16384], want[128];
+  int rc;
+  user_dir (f, dir, sizeof dir);
+  snprintf (args, sizeof args, "preflight --state-dir %s/state --server %s", dir, f->h.nats_url);
+  rc = node_as_user (f, args, table, sizeof table);
+  remove_dir (dir);
+  if (rc != 0)
+    fail_msg ("preflight as %s exited %d:\n%s", USER, rc, table);
+  snprintf (want, sizeof want, "rootless: uid %u (%s) is root of the node's own user namespace",
+            (unsigned) f->uid, USER);
+  pf_expect (table, "privileges", "ok", want);
+  snprintf (want, sizeof want, "ids 1-%u there are host uids %u-%u", f->sub_count, f->sub_start,
+            f->sub_start + f->sub_count - 1);
+  pf_expect (table, "rootless", "ok", want);
+  pf_expect (table, "uid range", "ok", "1024-");
+  pf_expect (table, "sandbox self-test", "ok", NULL);
+  pf_expect (table, "minimal root", "ok", NULL);
+  pf_expect (table, "rootless subuid", "ok", "/etc/subuid");
+  pf_expect (table, "rootless newuidmap", "ok", "newuidmap");
+  /* Delegation is the host's: present or not, the row says which. */
+  pf_row (table, "rootless cgroup");
+  assert_non_null (strstr (table, "ready:"));
+}
+
+/* The node and its agents run as the user on the host, root of a namespace
+ * of their own whose map is the user's id and subordinate range; INFO and
+ * the tags say rootless. */
+static void
+test_node_is_the_user_on_the_host (void **state)
+{
+  struct fixture *f = *state;
+  char path[64], self[64] = "", node[64] = "", want[128], *map;
+  pid_t agents[8];
+  int n;
+  json_t *sb, *rl;
+  expect_uids (f->h.node_pid, (unsigned) f->uid, "nexc-node");
+  snprintf (path, sizeof path, "/proc/%d/ns/user", (int) f->h.node_pid);
+  assert_true (readlink ("/proc/self/ns/user", self, sizeof self - 1) > 0);
+  assert_true (readlink (path, node, sizeof node - 1) > 0);
+  assert_string_not_equal (self, node);
+  snprintf (path, sizeof path, "/proc/%d/uid_map", (int) f->h.node_pid);
+  map = read_file (path);
+  snprintf (want, sizeof want, "0 %u 1|1 %u %u|", (unsigned) f->uid, f->sub_start, f->sub_count);
+  {
+    /* Normalise the kernel's column padding. */
+    char flat[256] = "";
+    unsigned a, b, c;
+    for (char *save = NULL, *l = strtok_r (map, "\n", &save); l; l = strtok_r (NULL, "\n", &save))
+      if (sscanf (l, "%u %u %u", &a, &b, &c) == 3)
+        snprintf (flat + strlen (flat), sizeof flat - strlen (flat), "%u %u %u|", a, b, c);
+    assert_string_equal (flat, want);
+  }
+  free (map);
+  n = harness_children (f->h.node_pid, "nexc-agent", agents, 8);
+  assert_true (n >= POOL);
+  for (int i = 0; i < n; i++)
+    expect_uids (agents[i], (unsigned) f->uid, "nexc-agent");
+  sb = info_sandbox (f);
+  assert_string_equal (json_string_value (json_object_get (sb, "tier")), "process");
+  rl = json_object_get (sb, "rootless");
+  assert_true (json_is_true (json_object_get (rl, "active")));
+  assert_int_equal (json_integer_value (json_object_get (rl, "host_uid")), f->uid);
+  assert_int_equal (json_integer_value (json_object_get (rl, "subuid_start")), f->sub_start);
+  json_decref (sb);
+  assert_true (harness_node_log_has (&f->h, "rootless: uid"));
+}
+
+/* A workload deployed as a user would: its ids inside are the node's
+ * uid_range (1024 and up), on the host a subordinate id of the user, never
+ * the user's own uid or root; the sandbox holds as under a root node; its
+ * logs and events come out. */
+static void
+test_workload_runs_as_a_subordinate_id (void **state)
+{
+  struct fixture *f = *state;
+  char nodepid[32], statedir[400];
+  const char *penv[] = { "MODE=probe", nodepid, statedir, NULL };
+  const char *tenv[] = { "TICK_MS=100", NULL };
+  char *id, *tid, uids[128];
+  json_t *facts;
+  unsigned uid, host;
+  pid_t pid = 0, ppid = 0;
+  natsMsg *m = NULL;
+  while (natsSubscription_NextMsg (&m, f->logs, 10) == NATS_OK)
+    natsMsg_Destroy (m);
+  snprintf (nodepid, sizeof nodepid, "NODE_PID=%d", (int) f->h.node_pid);
+  snprintf (statedir, sizeof statedir, "STATE_DIR=%s", f->h.node_state_dir);
+  id = deploy_ok (f, "probe", "probe", penv);
+  facts = collect_facts (f, id, 10000);
+#define FACT(k)                                                                              \
+  (json_string_value (json_object_get (facts, k)) ? json_string_value (json_object_get (facts, k)) \
+                                                  : "(missing)")
+  uid = (unsigned) strtoul (FACT ("uid"), NULL, 10);
+  if (uid < 1024 || uid > f->sub_count)
+    fail_msg ("probe: uid=%s, expected one of the node's 1024-%u", FACT ("uid"), f->sub_count);
+  assert_string_equal (FACT ("gid"), FACT ("uid"));
+  assert_string_equal (FACT ("ppid"), "1");
+  assert_string_equal (FACT ("procs"), FACT ("pid"));
+  assert_string_equal (FACT ("fds"), "0,1,2");
+  assert_string_equal (FACT ("capeff"), "0000000000000000");
+  assert_string_equal (FACT ("nnp"), "1");
+  assert_string_equal (FACT ("seccomp"), "2");
+  assert_string_equal (FACT ("kill_agent"), "EPERM");
+  assert_string_equal (FACT ("kill_node"), "ESRCH");
+  assert_string_equal (FACT ("node_key"), "ENOENT");
+  assert_string_equal (FACT ("mount"), "EPERM");
+  assert_string_equal (FACT ("unshare_user"), "EPERM");
+  assert_string_equal (FACT ("write_root"), "EROFS");
+  assert_string_equal (FACT ("write_cwd"), "ok");
+#undef FACT
+  json_decref (facts);
+  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  free (id);
+
+  /* A running one, seen from the host. */
+  tid = deploy_ok (f, "ticker", "ticker", tenv);
+  json_decref (wait_event (f, "workload_started", tid, 5000));
+  for (int i = 0; i < 200 && (pid = harness_find_proc ("ticker", &ppid)) == 0; i++)
+    usleep (10000);
+  assert_true (pid > 0);
+  status_of (pid, "Uid", uids, sizeof uids);
+  host = (unsigned) strtoul (uids, NULL, 10);
+  if (host < f->sub_start + 1023 || host > f->sub_start + f->sub_count - 1)
+    fail_msg ("ticker's host uid %u is not the user's subordinate id of a sandbox (%u-%u)",
+              host, f->sub_start + 1023, f->sub_start + f->sub_count - 1);
+  assert_true (host != f->uid && host != 0);
+  expect_uids (pid, host, "ticker");
+  expect_uids (ppid, (unsigned) f->uid, "ticker's agent");
+  {
+    struct nxerr err = { 0 };
+    if (nexc_stop (f->c, f->h.node_id, tid, "ticker", &f->issuer, &err) < 0)
+      fail_msg ("stop: %s", err.msg);
+  }
+  json_decref (wait_event (f, "workload_stopped", tid, 5000));
+  for (int i = 0; i < 200 && kill (pid, 0) == 0; i++)
+    usleep (10000);
+  assert_int_equal (kill (pid, 0), -1);
+  free (tid);
+}
+
+/* A uid_range outside the namespace's ids is refused at start, saying
+ * which ids exist; a user without a range gets the preflight's rows. */
+static void
+test_uid_range_outside_the_map_refused (void **state)
+{
+  struct fixture *f = *state;
+  char dir[64], cfg[128], args[512], out[16384];
+  FILE *fp;
+  int rc;
+  user_dir (f, dir, sizeof dir);
+  snprintf (cfg, sizeof cfg, "%s/config.json", dir);
+  fp = fopen (cfg, "w");
+  assert_non_null (fp);
+  fputs ("{\"sandbox\":\"process\",\"uid_range\":{\"start\":200000,\"count\":64}}", fp);
+  fclose (fp);
+  chmod (cfg, 0644);
+  snprintf (args, sizeof args,
+            "up --config %s --state-dir %s/state --server nats://127.0.0.1:1 --ephemeral-identity",
+            cfg, dir);
+  rc = node_as_user (f, args, out, sizeof out);
+  remove_dir (dir);
+  assert_int_equal (rc, 78);
+  if (strstr (out, "uid_range 200000-200063: a rootless node's uid_range is in its own user "
+                   "namespace, where only 1-")
+      == NULL)
+    fail_msg ("no refusal of the uid_range in:\n%s", out);
+}
+
+/* Stopped, the node leaves nothing: no agent, no workload. */
+static void
+test_stop_leaves_nothing (void **state)
+{
+  struct fixture *f = *state;
+  char needle[64];
+  pid_t node = f->h.node_pid;
+  int rc = harness_stop_node (&f->h, SIGTERM);
+  assert_int_equal (rc, 0);
+  snprintf (needle, sizeof needle, "--parent-pid %d", (int) node);
+  for (int i = 0; i < 100 && harness_count_procs (needle) > 0; i++)
+    usleep (20000);
+  assert_int_equal (harness_count_procs (needle), 0);
+  assert_int_equal (harness_find_proc ("ticker", NULL), 0);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_preflight_of_the_user_says_rootless),
+    cmocka_unit_test (test_node_is_the_user_on_the_host),
+    cmocka_unit_test (test_workload_runs_as_a_subordinate_id),
+    cmocka_unit_test (test_uid_range_outside_the_map_refused),
+    cmocka_unit_test (test_stop_leaves_nothing),
+  };
+  uint32_t s, c;
+  if (geteuid () != 0)
+    {
+      printf ("test_rootless: skipped: needs root (to become " USER ")\n");
+      return 77;
+    }
+  if (getpwnam (USER) == NULL || !subuid_of (USER, &s, &c))
+    {
+      printf ("test_rootless: skipped: no user " USER " with an /etc/subuid range (scripts/setup "
+              "makes it)\n");
+      return 77;
+    }
+  if (access ("/usr/bin/newuidmap", X_OK) != 0 || access ("/usr/bin/newgidmap", X_OK) != 0)
+    {
+      printf ("test_rootless: skipped: newuidmap/newgidmap missing (apt-get install uidmap)\n");
+      return 77;
+    }
+  return cmocka_run_group_tests_name ("rootless", tests, setup, teardown);
+}

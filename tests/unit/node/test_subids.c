@@ -1,0 +1,108 @@
+/* Unit tests for node/sandbox/subids: a user's line of a subordinate id
+ * file, by name or by uid, and every line that must not be taken for one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <unistd.h>
+
+#include "node/sandbox/subids.h"
+
+static char path[64];
+
+static void
+write_subuid (const char *text)
+{
+  FILE *f;
+  snprintf (path, sizeof path, "/tmp/nexc-subids-XXXXXX");
+  close (mkstemp (path));
+  f = fopen (path, "w");
+  assert_non_null (f);
+  fputs (text, f);
+  fclose (f);
+}
+
+static int
+teardown (void **state)
+{
+  (void) state;
+  if (path[0])
+    unlink (path);
+  path[0] = '\0';
+  return 0;
+}
+
+static void
+test_by_name_and_by_uid (void **state)
+{
+  struct subids_range r = { 0 };
+  char why[200];
+  (void) state;
+  write_subuid ("alice:100000:65536\nbob:165536:1000\n1003:300000:64\n");
+  assert_int_equal (subids_find (path, "bob", 1002, &r, why, sizeof why), 0);
+  assert_int_equal (r.start, 165536);
+  assert_int_equal (r.count, 1000);
+  /* A line naming the uid counts as the user's. */
+  assert_int_equal (subids_find (path, "carol", 1003, &r, why, sizeof why), 0);
+  assert_int_equal (r.start, 300000);
+  assert_int_equal (r.count, 64);
+  assert_int_equal (subids_find (path, NULL, 1003, &r, why, sizeof why), 0);
+  /* The first line wins. */
+  teardown (NULL);
+  write_subuid ("alice:100000:10\nalice:200000:20\n");
+  assert_int_equal (subids_find (path, "alice", 1, &r, why, sizeof why), 0);
+  assert_int_equal (r.start, 100000);
+}
+
+/* A prefix of a name, an empty or zero count, text in the numbers, a
+ * range past the last id, a line without fields: none is the user's. */
+static void
+test_malformed_lines_are_not_the_users (void **state)
+{
+  struct subids_range r = { 0 };
+  char why[200];
+  (void) state;
+  write_subuid ("ali:1:65536\n"
+                "alice:100000:0\n"
+                "alice:100000:\n"
+                "alice:1x0000:65536\n"
+                "alice:-5:65536\n"
+                "alice:4294967295:2\n"
+                "alice:99999999999:1\n"
+                "alice\n"
+                "alice:100000\n"
+                "# alice:1:1\n");
+  assert_int_equal (subids_find (path, "alice", 1001, &r, why, sizeof why), -1);
+  assert_non_null (strstr (why, "has no range for alice (uid 1001)"));
+  /* And the good line after them is found. */
+  teardown (NULL);
+  write_subuid ("alice:1x:2\nalice:500000:65536\n");
+  assert_int_equal (subids_find (path, "alice", 1001, &r, why, sizeof why), 0);
+  assert_int_equal (r.start, 500000);
+}
+
+static void
+test_missing_file_says_so (void **state)
+{
+  struct subids_range r;
+  char why[200];
+  (void) state;
+  assert_int_equal (subids_find ("/nonexistent/subuid", "alice", 1, &r, why, sizeof why), -1);
+  assert_non_null (strstr (why, "no /nonexistent/subuid"));
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_teardown (test_by_name_and_by_uid, teardown),
+    cmocka_unit_test_teardown (test_malformed_lines_are_not_the_users, teardown),
+    cmocka_unit_test_teardown (test_missing_file_says_so, teardown),
+  };
+  return cmocka_run_group_tests_name ("subids", tests, NULL, NULL);
+}
