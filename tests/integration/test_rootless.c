@@ -40,6 +40,7 @@ struct fixture {
   uid_t uid;
   gid_t gid;
   uint32_t sub_start, sub_count; /* the user's /etc/subuid range */
+  char config[512];
 };
 
 /* ---- helpers ---- */
@@ -299,7 +300,6 @@ setup (void **state)
   struct fixture *f = calloc (1, sizeof *f);
   struct passwd *pw = getpwnam (USER);
   struct nxerr err = { 0 };
-  char config[512];
   assert_non_null (pw);
   f->uid = pw->pw_uid;
   f->gid = pw->pw_gid;
@@ -314,13 +314,13 @@ setup (void **state)
   assert_int_equal (natsConnection_SubscribeSync (&f->logs, f->nc, "$NEX.logs.default.>"), NATS_OK);
   natsSubscription_SetPendingLimits (f->logs, -1, -1);
   /* No uid_range: a rootless node's default is inside its namespace. */
-  snprintf (config, sizeof config,
+  snprintf (f->config, sizeof f->config,
             "{\"machine_pool_size\":%d,\"sandbox\":\"process\",\"network\":\"none\","
             "\"stop_grace_ms\":300,\"valid_issuers\":[\"%s\"]}",
             POOL, f->issuer.public_text);
   f->h.run_as_uid = f->uid;
   f->h.run_as_gid = f->gid;
-  harness_start_node (&f->h, config, NULL);
+  harness_start_node (&f->h, f->config, NULL);
   *state = f;
   return 0;
 }
@@ -488,6 +488,49 @@ test_workload_runs_as_a_subordinate_id (void **state)
   free (tid);
 }
 
+/* A node restarted with workloads left running (--detach-on-exit) is in a
+ * user namespace of its own, not the one that started them: the same map,
+ * so it reattaches, gets the lines they wrote meanwhile, and stops them. */
+static void
+test_restart_reattaches_across_namespaces (void **state)
+{
+  struct fixture *f = *state;
+  const char *detach[] = { "--detach-on-exit", NULL };
+  const char *tenv[] = { "TICK_MS=100", NULL };
+  char ns1[64] = "", ns2[64] = "", path[64], *id;
+  pid_t pid = 0;
+  struct nxerr err = { 0 };
+  harness_stop_node (&f->h, SIGTERM);
+  harness_start_node (&f->h, f->config, detach);
+  snprintf (path, sizeof path, "/proc/%d/ns/user", (int) f->h.node_pid);
+  assert_true (readlink (path, ns1, sizeof ns1 - 1) > 0);
+  id = deploy_ok (f, "survivor", "ticker", tenv);
+  json_decref (wait_event (f, "workload_started", id, 5000));
+  for (int i = 0; i < 200 && (pid = harness_find_proc ("survivor", NULL)) == 0; i++)
+    usleep (10000);
+  assert_true (pid > 0);
+  assert_int_equal (harness_stop_node (&f->h, SIGTERM), 0);
+  assert_int_equal (kill (pid, 0), 0); /* still running, node gone */
+  harness_start_node (&f->h, f->config, NULL);
+  snprintf (path, sizeof path, "/proc/%d/ns/user", (int) f->h.node_pid);
+  assert_true (readlink (path, ns2, sizeof ns2 - 1) > 0);
+  assert_string_not_equal (ns1, ns2);
+  for (int i = 0; i < 200 && !harness_node_log_has (&f->h, "reattached 1 workloads"); i++)
+    usleep (20000);
+  if (!harness_node_log_has (&f->h, "reattached 1 workloads in"))
+    {
+      harness_dump_node_log (&f->h);
+      fail_msg ("the restarted node did not reattach its workload");
+    }
+  if (nexc_stop (f->c, f->h.node_id, id, "survivor", &f->issuer, &err) < 0)
+    fail_msg ("stop after the restart: %s", err.msg);
+  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  for (int i = 0; i < 200 && kill (pid, 0) == 0; i++)
+    usleep (10000);
+  assert_int_equal (kill (pid, 0), -1);
+  free (id);
+}
+
 /* A uid_range outside the namespace's ids is refused at start, saying
  * which ids exist; a user without a range gets the preflight's rows. */
 static void
@@ -539,6 +582,7 @@ main (void)
     cmocka_unit_test (test_preflight_of_the_user_says_rootless),
     cmocka_unit_test (test_node_is_the_user_on_the_host),
     cmocka_unit_test (test_workload_runs_as_a_subordinate_id),
+    cmocka_unit_test (test_restart_reattaches_across_namespaces),
     cmocka_unit_test (test_uid_range_outside_the_map_refused),
     cmocka_unit_test (test_stop_leaves_nothing),
   };
