@@ -488,6 +488,42 @@ test_workload_runs_as_a_subordinate_id (void **state)
   free (tid);
 }
 
+/* Limits the node cannot enforce are refused, not ignored: on a host that
+ * delegates no cgroup to the user, memory and CPU (the pids limit holds
+ * through RLIMIT_NPROC). */
+static void
+test_unenforceable_resources_refused (void **state)
+{
+  struct fixture *f = *state;
+  json_t *sb = info_sandbox (f), *off = json_object_get (sb, "disabled");
+  bool memory_off = false;
+  size_t i;
+  json_t *v;
+  json_array_foreach (off, i, v)
+  memory_off |= strcmp (json_string_value (v), "cgroup.memory") == 0;
+  json_decref (sb);
+  if (!memory_off)
+    {
+      print_message ("this host delegates a memory controller to %s: nothing to refuse\n", USER);
+      skip ();
+    }
+  {
+    struct nexc_deploy_opts o = { 0 };
+    struct nexc_deploy_result res;
+    struct nxerr err = { 0 };
+    char path[512];
+    snprintf (path, sizeof path, "%s/examples/ticker", NEXC_BUILD_DIR);
+    o.node_id = f->h.node_id;
+    o.file = path;
+    o.name = "sized";
+    o.issuer = &f->issuer;
+    o.resources.memory_mib = 64;
+    assert_int_equal (nexc_deploy (f->c, &o, &res, &err), -1);
+    if (strstr (err.msg, "resources.memory_mib cannot be enforced by this node") == NULL)
+      fail_msg ("deploy with memory_mib: %s", err.msg);
+  }
+}
+
 /* A node restarted with workloads left running (--detach-on-exit) is in a
  * user namespace of its own, not the one that started them: the same map,
  * so it reattaches, gets the lines they wrote meanwhile, and stops them. */
@@ -582,6 +618,7 @@ main (void)
     cmocka_unit_test (test_preflight_of_the_user_says_rootless),
     cmocka_unit_test (test_node_is_the_user_on_the_host),
     cmocka_unit_test (test_workload_runs_as_a_subordinate_id),
+    cmocka_unit_test (test_unenforceable_resources_refused),
     cmocka_unit_test (test_restart_reattaches_across_namespaces),
     cmocka_unit_test (test_uid_range_outside_the_map_refused),
     cmocka_unit_test (test_stop_leaves_nothing),
