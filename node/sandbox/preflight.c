@@ -381,6 +381,17 @@ rootless_rows (struct preflight *pf)
          "say why); this host offers:",
          (unsigned) geteuid ());
   rootless_check (ns, c);
+  /* What counts is whether the node's own cgroups took limits (the cgroup
+   * rows above): a v2 subtree delegated to the user, or cgroup_root naming
+   * one of v1 given to it. */
+  if (ns && pf->cg.ops && pf->cg.have[CG_MEMORY] && pf->cg.have[CG_PIDS] && pf->cg.have[CG_CPU])
+    {
+      c[3].ok = true;
+      snprintf (c[3].detail, sizeof c[3].detail,
+                "the node's cgroup (%s, below %s) is writable in its namespace: memory, pids "
+                "and cpu limits hold",
+                pf->cg.ops->name, pf->cg.base[0]);
+    }
   for (size_t i = 0; i < ROOTLESS_CHECKS; i++)
     {
       struct pf_row *r = row (pf, c[i].name, c[i].ok ? PF_OK : PF_MISSING, false, "%s",

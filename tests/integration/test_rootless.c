@@ -41,6 +41,7 @@ struct fixture {
   gid_t gid;
   uint32_t sub_start, sub_count; /* the user's /etc/subuid range */
   char config[512];
+  char cgroup_root[64]; /* a v1 subtree given to the user, removed at teardown */
 };
 
 /* ---- helpers ---- */
@@ -325,12 +326,34 @@ setup (void **state)
   return 0;
 }
 
+static const char *const v1_ctrls[] = { "memory", "pids", "cpu" };
+
+/* The test's v1 subtree in each controller, deepest first (rmdir of a
+ * cgroup dir is the removal; its files go with it). */
+static void
+remove_cgroup_root (struct fixture *f)
+{
+  char cmd[256];
+  if (f->cgroup_root[0] == '\0')
+    return;
+  for (size_t i = 0; i < 3; i++)
+    {
+      snprintf (cmd, sizeof cmd,
+                "find /sys/fs/cgroup/%s%s -depth -type d -exec rmdir {} + 2>/dev/null",
+                v1_ctrls[i], f->cgroup_root);
+      if (system (cmd) != 0)
+        fprintf (stderr, "could not remove /sys/fs/cgroup/%s%s\n", v1_ctrls[i], f->cgroup_root);
+    }
+  f->cgroup_root[0] = '\0';
+}
+
 static int
 teardown (void **state)
 {
   struct fixture *f = *state;
   if (f->h.node_pid > 0)
     harness_stop_node (&f->h, SIGTERM);
+  remove_cgroup_root (f);
   natsSubscription_Destroy (f->events);
   natsSubscription_Destroy (f->logs);
   nexc_client_free (f->c);
@@ -524,6 +547,83 @@ test_unenforceable_resources_refused (void **state)
   }
 }
 
+/* Limits where the host gives the user a cgroup subtree: here a v1 one
+ * handed over by chown (cgroup_root names it), as an operator of a hybrid
+ * host would; the memory limit of a deploy then holds and is reported. On
+ * a unified host this is systemd's delegation of a v2 subtree, which the
+ * test cannot arrange from outside the node's own cgroup: skipped there. */
+static void
+test_delegated_cgroup_limits_hold (void **state)
+{
+  struct fixture *f = *state;
+  char config[768], dir[128], cmd[256];
+  struct stat st;
+  json_t *sb, *ev;
+  const char *msg;
+  char *id;
+  for (size_t i = 0; i < 3; i++)
+    {
+      snprintf (dir, sizeof dir, "/sys/fs/cgroup/%s/tasks", v1_ctrls[i]);
+      if (stat (dir, &st) != 0)
+        {
+          print_message ("no v1 %s hierarchy here: delegation is v2's (systemd)\n", v1_ctrls[i]);
+          skip ();
+        }
+    }
+  snprintf (f->cgroup_root, sizeof f->cgroup_root, "/nexc-it-rootless-%d", (int) getpid ());
+  for (size_t i = 0; i < 3; i++)
+    {
+      snprintf (dir, sizeof dir, "/sys/fs/cgroup/%s%s", v1_ctrls[i], f->cgroup_root);
+      assert_int_equal (mkdir (dir, 0755), 0);
+      snprintf (cmd, sizeof cmd, "chown -R %u:%u %s", (unsigned) f->uid, (unsigned) f->gid, dir);
+      assert_int_equal (system (cmd), 0);
+    }
+  snprintf (config, sizeof config,
+            "{\"machine_pool_size\":%d,\"sandbox\":\"process\",\"network\":\"none\","
+            "\"stop_grace_ms\":300,\"valid_issuers\":[\"%s\"],\"cgroup_root\":\"%s\","
+            "\"max_resources\":{\"memory_mib\":512,\"vcpus\":2,\"pids\":1024}}",
+            POOL, f->issuer.public_text, f->cgroup_root);
+  harness_stop_node (&f->h, SIGTERM);
+  harness_start_node (&f->h, config, NULL);
+  sb = info_sandbox (f);
+  assert_string_equal (json_string_value (json_object_get (sb, "cgroup")), "v1");
+  assert_int_equal (json_array_size (json_object_get (sb, "disabled")), 0);
+  json_decref (sb);
+  {
+    struct nexc_deploy_opts o = { 0 };
+    struct nexc_deploy_result res;
+    struct nxerr err = { 0 };
+    const char *env[] = { "MODE=mem", "MB=512", NULL };
+    char path[512];
+    snprintf (path, sizeof path, "%s/examples/hog", NEXC_BUILD_DIR);
+    o.node_id = f->h.node_id;
+    o.file = path;
+    o.name = "memhog";
+    o.env = env;
+    o.issuer = &f->issuer;
+    o.resources.memory_mib = 64;
+    if (nexc_deploy (f->c, &o, &res, &err) < 0)
+      fail_msg ("deploy of the hog: %s", err.msg);
+    id = strdup (res.id);
+  }
+  ev = wait_event (f, "workload_stopped", id, 20000);
+  msg = json_string_value (json_object_get (json_object_get (ev, "data"), "message"));
+  if (msg == NULL || strstr (msg, "killed: out of memory, limit 64 MiB") == NULL)
+    fail_msg ("memory hog under a rootless node: %s", msg ? msg : "(no message)");
+  json_decref (ev);
+  free (id);
+  /* The leaves are the node's, below the subtree it was given (the warm
+   * pool's, once it is full again). */
+  snprintf (cmd, sizeof cmd, "ls -d /sys/fs/cgroup/memory%s/nexc-*/u* >/dev/null 2>&1",
+            f->cgroup_root);
+  for (int i = 0; i < 100 && system (cmd) != 0; i++)
+    usleep (50000);
+  assert_int_equal (system (cmd), 0);
+  harness_stop_node (&f->h, SIGTERM);
+  remove_cgroup_root (f);
+  harness_start_node (&f->h, f->config, NULL);
+}
+
 /* A node restarted with workloads left running (--detach-on-exit) is in a
  * user namespace of its own, not the one that started them: the same map,
  * so it reattaches, gets the lines they wrote meanwhile, and stops them. */
@@ -619,6 +719,7 @@ main (void)
     cmocka_unit_test (test_node_is_the_user_on_the_host),
     cmocka_unit_test (test_workload_runs_as_a_subordinate_id),
     cmocka_unit_test (test_unenforceable_resources_refused),
+    cmocka_unit_test (test_delegated_cgroup_limits_hold),
     cmocka_unit_test (test_restart_reattaches_across_namespaces),
     cmocka_unit_test (test_uid_range_outside_the_map_refused),
     cmocka_unit_test (test_stop_leaves_nothing),
