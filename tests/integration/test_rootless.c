@@ -618,7 +618,16 @@ test_delegated_cgroup_limits_hold (void **state)
             f->cgroup_root);
   for (int i = 0; i < 100 && system (cmd) != 0; i++)
     usleep (50000);
-  assert_int_equal (system (cmd), 0);
+  if (system (cmd) != 0)
+    {
+      char ls[256];
+      snprintf (ls, sizeof ls, "find /sys/fs/cgroup/memory%s -maxdepth 2 -type d >&2",
+                f->cgroup_root);
+      if (system (ls) != 0)
+        fprintf (stderr, "find failed\n");
+      harness_dump_node_log (&f->h);
+      fail_msg ("no sandbox leaf below the subtree given to the node");
+    }
   harness_stop_node (&f->h, SIGTERM);
   remove_cgroup_root (f);
   harness_start_node (&f->h, f->config, NULL);
