@@ -44,8 +44,8 @@ config_defaults (struct config *cfg)
   cfg->vcpu_count = 1;
   cfg->memsize_mib = 256;
   cfg->sandbox = SANDBOX_PROCESS;
-  cfg->uid_start = 200000;
-  cfg->uid_count = 65536;
+  cfg->uid_start = CONFIG_UID_START;
+  cfg->uid_count = CONFIG_UID_COUNT;
   cfg->pids_limit = 512;
   cfg->open_files_limit = 4096;
   cfg->deployments.lease_ms = 3000;

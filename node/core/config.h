@@ -64,6 +64,11 @@ struct logs_stream_cfg {
   int64_t replicas;                  /* 0: 1, or 3 when the server is in a cluster */
 };
 
+/* The default uid_range of a node run by root: every such node of a host
+ * shares it (node/sandbox/uidblock.h). */
+#define CONFIG_UID_START 200000
+#define CONFIG_UID_COUNT 65536
+
 struct config {
   int64_t machine_pool_size;
   int64_t vcpu_count;
@@ -111,7 +116,7 @@ struct config {
   enum sandbox_network network;
   enum fs_mode filesystem;      /* FS_MINIMAL unless "host-ro" (api/fs_spec.h) */
   int user_namespace;           /* enum userns_mode, default auto */
-  int64_t uid_start, uid_count; /* uid_range */
+  int64_t uid_start, uid_count; /* uid_range, default CONFIG_UID_START, CONFIG_UID_COUNT */
   bool uid_range_set;           /* the config names start or count */
   char *uid_lock_dir;           /* uid_range.lock_dir; NULL: /run/nexc/uids */
   int64_t pids_limit;           /* default pids limit of a sandbox */

@@ -394,9 +394,9 @@ rootless_rows (struct preflight *pf)
     }
   for (size_t i = 0; i < ROOTLESS_CHECKS; i++)
     {
-      struct pf_row *r = row (pf, c[i].name, c[i].ok ? PF_OK : PF_MISSING, false, "%s",
-                              c[i].detail);
-      if (!c[i].ok)
+      struct pf_row *r = row (pf, c[i].name, c[i].warn ? PF_WARN : c[i].ok ? PF_OK : PF_MISSING,
+                              false, "%s", c[i].detail);
+      if (!c[i].ok || c[i].warn)
         fix (r, "%s", c[i].fix);
     }
 }

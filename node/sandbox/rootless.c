@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "api/xalloc.h"
+#include "node/core/config.h"
 #include "node/sandbox/cgroup.h"
 #include "node/sandbox/rootns.h"
 #include "node/sandbox/subids.h"
@@ -72,14 +73,17 @@ check_userns (const struct rootns *ns, struct rootless_check *c)
     }
 }
 
-/* One range file's detail: "file start-end (count ids)" or why not. */
+/* One range file's detail: "file start-end (count ids)" or why not;
+ * *overlap when it shares ids with root nodes' default uid_range. */
 static bool
-sub_range (const char *file, const char *name, unsigned uid, char *out, size_t cap)
+sub_range (const char *file, const char *name, unsigned uid, char *out, size_t cap,
+           bool *overlap)
 {
   struct subids_range r;
   if (subids_find (file, name, uid, &r, out, cap) < 0)
     return false;
   snprintf (out, cap, "%s %u-%u (%u ids)", file, r.start, r.start + r.count - 1, r.count);
+  *overlap |= subids_overlap (&r, CONFIG_UID_START, CONFIG_UID_COUNT);
   return true;
 }
 
@@ -97,11 +101,27 @@ check_subuid (const struct rootns *ns, struct rootless_check *c)
     snprintf (name, sizeof name, "%s", res->pw_name);
   else
     snprintf (name, sizeof name, "%u", uid);
-  ok_u = sub_range ("/etc/subuid", name, uid, u, sizeof u);
-  ok_g = sub_range ("/etc/subgid", name, uid, g, sizeof g);
+  bool overlap = false;
+  ok_u = sub_range ("/etc/subuid", name, uid, u, sizeof u, &overlap);
+  ok_g = sub_range ("/etc/subgid", name, uid, g, sizeof g, &overlap);
   c->ok = ok_u && ok_g;
-  snprintf (c->detail, sizeof c->detail, "%s; %s%s", u, g,
-            c->ok ? ": the ids the node gives its sandboxes" : "");
+  /* A sandbox of a root node and one of this user's could then share a
+   * host uid: each side skips blocks whose ids it sees running, but both
+   * can pick the same one at once. */
+  c->warn = c->ok && overlap;
+  if (c->warn)
+    snprintf (c->detail, sizeof c->detail,
+              "%s; %s: overlaps root nodes' default uid_range %d-%d", u, g, CONFIG_UID_START,
+              CONFIG_UID_START + CONFIG_UID_COUNT - 1);
+  else
+    snprintf (c->detail, sizeof c->detail, "%s; %s%s", u, g,
+              c->ok ? ": the ids the node gives its sandboxes" : "");
+  if (c->warn)
+    snprintf (c->fix, sizeof c->fix,
+              "give %s a range outside every root node's uid_range (usermod --del-subuids, "
+              "--add-subuids 400000-465535, the same for subgids), or give those nodes another "
+              "uid_range",
+              name);
   if (!c->ok)
     snprintf (c->fix, sizeof c->fix,
               "give %s subordinate ids: usermod --add-subuids 100000-165535 --add-subgids "

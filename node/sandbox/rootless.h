@@ -32,6 +32,7 @@
 struct rootless_check {
   const char *name; /* "rootless userns", ... */
   bool ok;
+  bool warn; /* ok, with a hazard the detail names */
   char detail[320];
   char fix[240]; /* when not ok */
 };

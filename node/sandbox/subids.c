@@ -62,6 +62,13 @@ subids_find (const char *file, const char *name, uint32_t uid, struct subids_ran
   return -1;
 }
 
+bool
+subids_overlap (const struct subids_range *r, uint64_t start, uint64_t count)
+{
+  return count > 0 && r->count > 0 && (uint64_t) r->start < start + count
+         && (uint64_t) r->start + r->count > start;
+}
+
 const char *
 subids_mapper (const char *prog, char *path, size_t cap, bool *privileged)
 {

@@ -22,6 +22,9 @@ struct subids_range {
 int subids_find (const char *file, const char *name, uint32_t uid, struct subids_range *out,
                  char *why, size_t cap);
 
+/* r shares an id with start..start+count-1. */
+bool subids_overlap (const struct subids_range *r, uint64_t start, uint64_t count);
+
 /* prog ("newuidmap", "newgidmap") in the usual directories: its path in
  * path, and whether it may map subordinate ids (set-uid root, or a file
  * capability). Returns how it is installed ("set-uid root", "file

@@ -96,6 +96,22 @@ test_missing_file_says_so (void **state)
   assert_non_null (strstr (why, "no /nonexistent/subuid"));
 }
 
+/* Root nodes' default range against a user's: touching is not sharing. */
+static void
+test_overlap (void **state)
+{
+  struct subids_range a = { 100000, 65536 }, b = { 165536, 65536 }, c = { 400000, 65536 };
+  struct subids_range edge = { 265535, 10 }, below = { 199990, 10 }, inside = { 200001, 1 };
+  (void) state;
+  assert_false (subids_overlap (&a, 200000, 65536));
+  assert_true (subids_overlap (&b, 200000, 65536)); /* useradd's second user */
+  assert_false (subids_overlap (&c, 200000, 65536));
+  assert_true (subids_overlap (&edge, 200000, 65536));
+  assert_false (subids_overlap (&below, 200000, 65536));
+  assert_true (subids_overlap (&inside, 200000, 65536));
+  assert_false (subids_overlap (&inside, 200000, 0));
+}
+
 int
 main (void)
 {
@@ -103,6 +119,7 @@ main (void)
     cmocka_unit_test_teardown (test_by_name_and_by_uid, teardown),
     cmocka_unit_test_teardown (test_malformed_lines_are_not_the_users, teardown),
     cmocka_unit_test_teardown (test_missing_file_says_so, teardown),
+    cmocka_unit_test (test_overlap),
   };
   return cmocka_run_group_tests_name ("subids", tests, NULL, NULL);
 }
