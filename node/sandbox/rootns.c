@@ -20,8 +20,6 @@
 #include "node/core/config.h"
 #include "node/sandbox/uidblock.h"
 
-extern char **environ;
-
 /* Below this, inside ids are left alone (what programs take for system
  * ids); a block boundary, so the node's blocks (node/sandbox/uidblock.h)
  * start where the range does. */
@@ -87,13 +85,15 @@ run_mapper (const char *prog, pid_t target, uint32_t own, const struct subids_ra
 {
   char pidtext[16], owntext[16], start[16], count[16];
   char *argv[] = { (char *) prog, pidtext, "0", owntext, "1", "1", start, count, NULL };
+  /* Not the node's environment: it may hold NATS_PASSWORD or NATS_TOKEN. */
+  char *envp[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *) "LC_ALL=C", NULL };
   pid_t pid;
   int st;
   snprintf (pidtext, sizeof pidtext, "%d", (int) target);
   snprintf (owntext, sizeof owntext, "%u", own);
   snprintf (start, sizeof start, "%u", s->start);
   snprintf (count, sizeof count, "%u", s->count);
-  if (posix_spawn (&pid, prog, NULL, NULL, argv, environ) != 0)
+  if (posix_spawn (&pid, prog, NULL, NULL, argv, envp) != 0)
     return -1;
   while (waitpid (pid, &st, 0) < 0)
     if (errno != EINTR)
