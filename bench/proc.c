@@ -21,6 +21,7 @@
 
 #include "bench/bench.h"
 #include "bench/client.h"
+#include "cgsweep.h"
 
 extern char **environ;
 
@@ -63,6 +64,7 @@ atexit_cleanup (void)
       }
   if (tmpdir[0] && getenv ("NEXC_BENCH_KEEP") == NULL)
     nftw (tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  cgsweep_run (); /* every node is dead by now */
 }
 
 static void
@@ -350,6 +352,7 @@ ping_node (natsConnection *nc, struct bench_node *nd)
     {
       snprintf (nd->node_id, sizeof nd->node_id, "%s", id);
       snprintf (nd->xkey, sizeof nd->xkey, "%s", x);
+      cgsweep_remember (id);
       rc = 0;
     }
   json_decref (root);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "cgsweep.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -105,6 +106,7 @@ atexit_cleanup (void)
         remove_tree (tmpdirs[i]);
         tmpdirs[i][0] = '\0';
       }
+  cgsweep_run ();
 }
 
 /* Only async-signal-safe work here: kill, then die of the same signal. */
@@ -927,6 +929,7 @@ harness_start_node (struct harness *h, const char *config_json, const char *cons
         fail_msg ("harness: PING reply without data.node_id");
       }
     free (reply);
+    cgsweep_remember (h->node_id);
   }
 }
 

@@ -633,6 +633,119 @@ test_delegated_cgroup_limits_hold (void **state)
   harness_start_node (&f->h, f->config, NULL);
 }
 
+/* The cgroup2 mount and this process's cgroup in it, or false. */
+static bool
+cgroup2_self (char *mnt, size_t mcap, char *self, size_t scap)
+{
+  FILE *fp = fopen ("/proc/self/mountinfo", "r");
+  char line[1024], m[512];
+  bool found = false;
+  while (fp && !found && fgets (line, sizeof line, fp))
+    if (strstr (line, " - cgroup2 ") && sscanf (line, "%*s %*s %*s %*s %511s", m) == 1)
+      found = (size_t) snprintf (mnt, mcap, "%s", m) < mcap;
+  if (fp)
+    fclose (fp);
+  fp = found ? fopen ("/proc/self/cgroup", "r") : NULL;
+  found = false;
+  while (fp && !found && fgets (line, sizeof line, fp))
+    if (strncmp (line, "0::", 3) == 0)
+      {
+        line[strcspn (line, "\n")] = '\0';
+        found = (size_t) snprintf (self, scap, "%s", strcmp (line + 3, "/") ? line + 3 : "")
+                < scap;
+      }
+  if (fp)
+    fclose (fp);
+  return found;
+}
+
+static void
+write_text (const char *path, const char *text)
+{
+  FILE *fp = fopen (path, "w");
+  if (fp == NULL || fputs (text, fp) < 0 || fclose (fp) != 0)
+    fail_msg ("write %s to %s: %s", text, path, strerror (errno));
+}
+
+/* What systemd's Delegate=yes gives a user: a cgroup v2 subtree it owns,
+ * the node started inside it (the test moves itself in for the start and
+ * back out after). The node's cgroups, its agents' leaves and the kill of
+ * a workload's leaf all happen there; the hybrid hosts tested here have no
+ * controllers on v2, so limits are the v1 test's. */
+static void
+test_delegated_cgroup_v2_subtree (void **state)
+{
+  struct fixture *f = *state;
+  char mnt[256], self[512], dir[1024], rel[600], path[1200], config[1024], cmd[1400], pidtext[32];
+  char cg[512];
+  const char *tenv[] = { "TICK_MS=100", NULL };
+  const char *files[] = { "", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads" };
+  json_t *sb;
+  char *id;
+  pid_t pid = 0;
+  if (!cgroup2_self (mnt, sizeof mnt, self, sizeof self))
+    {
+      print_message ("no cgroup2 file system here\n");
+      skip ();
+    }
+  snprintf (rel, sizeof rel, "%s/nexc-it-rootless2-%d", self, (int) getpid ());
+  snprintf (dir, sizeof dir, "%s%s", mnt, rel);
+  assert_int_equal (mkdir (dir, 0755), 0);
+  for (size_t i = 0; i < 4; i++)
+    {
+      snprintf (path, sizeof path, "%s%s", dir, files[i]);
+      assert_int_equal (chown (path, f->uid, f->gid), 0);
+    }
+  snprintf (config, sizeof config,
+            "{\"machine_pool_size\":%d,\"sandbox\":\"process\",\"network\":\"none\","
+            "\"stop_grace_ms\":300,\"valid_issuers\":[\"%s\"],\"cgroup\":\"v2\","
+            "\"cgroup_root\":\"%s\"}",
+            POOL, f->issuer.public_text, rel);
+  harness_stop_node (&f->h, SIGTERM);
+  snprintf (pidtext, sizeof pidtext, "%d", (int) getpid ());
+  snprintf (path, sizeof path, "%s/cgroup.procs", dir);
+  write_text (path, pidtext);
+  harness_start_node (&f->h, config, NULL);
+  snprintf (path, sizeof path, "%s%s/cgroup.procs", mnt, self);
+  write_text (path, pidtext);
+  sb = info_sandbox (f);
+  assert_string_equal (json_string_value (json_object_get (sb, "cgroup")), "v2");
+  json_decref (sb);
+  id = deploy_ok (f, "ticker2", "ticker", tenv);
+  json_decref (wait_event (f, "workload_started", id, 5000));
+  for (int i = 0; i < 200 && (pid = harness_find_proc ("ticker2", NULL)) == 0; i++)
+    usleep (10000);
+  assert_true (pid > 0);
+  /* The workload sits in a leaf of the node's, below the given subtree. */
+  snprintf (path, sizeof path, "/proc/%d/cgroup", (int) pid);
+  {
+    char *text = read_file (path), *line = strstr (text, "0::");
+    snprintf (cg, sizeof cg, "%.*s", line ? (int) strcspn (line + 3, "\n") : 0,
+              line ? line + 3 : "");
+    free (text);
+  }
+  if (strncmp (cg, rel, strlen (rel)) != 0 || strstr (cg + strlen (rel), "/nexc-") == NULL
+      || strstr (cg, "/u") == NULL)
+    fail_msg ("ticker2's cgroup is %s, not a sandbox leaf below %s", cg, rel);
+  {
+    struct nxerr err = { 0 };
+    if (nexc_stop (f->c, f->h.node_id, id, "ticker2", &f->issuer, &err) < 0)
+      fail_msg ("stop: %s", err.msg);
+  }
+  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  free (id);
+  /* Its leaf goes with it. */
+  snprintf (path, sizeof path, "%s%s", mnt, cg);
+  for (int i = 0; i < 100 && access (path, F_OK) == 0; i++)
+    usleep (20000);
+  assert_int_equal (access (path, F_OK), -1);
+  harness_stop_node (&f->h, SIGTERM);
+  snprintf (cmd, sizeof cmd, "find %s -depth -type d -exec rmdir {} + 2>/dev/null", dir);
+  if (system (cmd) != 0 || access (dir, F_OK) == 0)
+    fail_msg ("the subtree %s is not empty after the node stopped", dir);
+  harness_start_node (&f->h, f->config, NULL);
+}
+
 /* A node restarted with workloads left running (--detach-on-exit) is in a
  * user namespace of its own, not the one that started them: the same map,
  * so it reattaches, gets the lines they wrote meanwhile, and stops them. */
@@ -729,6 +842,7 @@ main (void)
     cmocka_unit_test (test_workload_runs_as_a_subordinate_id),
     cmocka_unit_test (test_unenforceable_resources_refused),
     cmocka_unit_test (test_delegated_cgroup_limits_hold),
+    cmocka_unit_test (test_delegated_cgroup_v2_subtree),
     cmocka_unit_test (test_restart_reattaches_across_namespaces),
     cmocka_unit_test (test_uid_range_outside_the_map_refused),
     cmocka_unit_test (test_stop_leaves_nothing),
