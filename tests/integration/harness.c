@@ -1382,3 +1382,31 @@ harness_upload (natsConnection *nc, const char *bucket, const char *key, const c
   objstore_info_free (&got);
   objstore_info_free (&info);
 }
+
+/* ---- preflight tables -------------------------------------------------- */
+
+const char *
+harness_pf_row (const char *table, const char *name)
+{
+  static char line[1024];
+  char want[64];
+  const char *p;
+  snprintf (want, sizeof want, "\n  %-18s ", name);
+  p = strstr (table, want);
+  if (p == NULL)
+    fail_msg ("no \"%s\" row in:\n%s", name, table);
+  p += 3;
+  snprintf (line, sizeof line, "%.*s", (int) strcspn (p, "\n"), p);
+  return line;
+}
+
+void
+harness_pf_expect (const char *table, const char *name, const char *status, const char *detail)
+{
+  const char *line = harness_pf_row (table, name);
+  char want[256];
+  snprintf (want, sizeof want, "%-18s %-9s ", name, status);
+  if (strncmp (line, want, strlen (want)) != 0 || (detail && strstr (line, detail) == NULL))
+    fail_msg ("preflight row \"%s\", expected %s%s%s", line, status, detail ? " with " : "",
+              detail ? detail : "");
+}

@@ -157,6 +157,13 @@ pid_t harness_find_proc (const char *argv0, pid_t *ppid);
  * test left of a workload); returns how many there were. */
 int harness_kill_procs (const char *argv0);
 
+/* The row of a `nexc-node preflight` table whose check is name (a static
+ * buffer), or fail the test. */
+const char *harness_pf_row (const char *table, const char *name);
+/* That row has status, and detail (when not NULL) in it; or fail. */
+void harness_pf_expect (const char *table, const char *name, const char *status,
+                        const char *detail);
+
 /* Dump the node's log to stderr (called on failures to help debugging). */
 void harness_dump_node_log (struct harness *h);
 

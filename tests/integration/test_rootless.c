@@ -167,33 +167,6 @@ remove_dir (const char *dir)
     fprintf (stderr, "could not remove %s\n", dir);
 }
 
-/* The preflight row whose check is name, or fail. */
-static const char *
-pf_row (const char *table, const char *name)
-{
-  static char line[1024];
-  char want[64];
-  const char *p;
-  snprintf (want, sizeof want, "\n  %-18s ", name);
-  p = strstr (table, want);
-  if (p == NULL)
-    fail_msg ("no \"%s\" row in:\n%s", name, table);
-  p += 3;
-  snprintf (line, sizeof line, "%.*s", (int) strcspn (p, "\n"), p);
-  return line;
-}
-
-static void
-pf_expect (const char *table, const char *name, const char *status, const char *detail)
-{
-  const char *line = pf_row (table, name);
-  char want[256];
-  snprintf (want, sizeof want, "%-18s %-9s ", name, status);
-  if (strncmp (line, want, strlen (want)) != 0 || (detail && strstr (line, detail) == NULL))
-    fail_msg ("preflight row \"%s\", expected %s%s%s", line, status, detail ? " with " : "",
-              detail ? detail : "");
-}
-
 static char *
 deploy_ok (struct fixture *f, const char *name, const char *example, const char *const *env)
 {
@@ -381,17 +354,17 @@ test_preflight_of_the_user_says_rootless (void **state)
     fail_msg ("preflight as %s exited %d:\n%s", USER, rc, table);
   snprintf (want, sizeof want, "rootless: uid %u (%s) is root of the node's own user namespace",
             (unsigned) f->uid, USER);
-  pf_expect (table, "privileges", "ok", want);
+  harness_pf_expect (table, "privileges", "ok", want);
   snprintf (want, sizeof want, "ids 1-%u there are host uids %u-%u", f->sub_count, f->sub_start,
             f->sub_start + f->sub_count - 1);
-  pf_expect (table, "rootless", "ok", want);
-  pf_expect (table, "uid range", "ok", "1024-");
-  pf_expect (table, "sandbox self-test", "ok", NULL);
-  pf_expect (table, "minimal root", "ok", NULL);
-  pf_expect (table, "rootless subuid", "ok", "/etc/subuid");
-  pf_expect (table, "rootless newuidmap", "ok", "newuidmap");
+  harness_pf_expect (table, "rootless", "ok", want);
+  harness_pf_expect (table, "uid range", "ok", "1024-");
+  harness_pf_expect (table, "sandbox self-test", "ok", NULL);
+  harness_pf_expect (table, "minimal root", "ok", NULL);
+  harness_pf_expect (table, "rootless subuid", "ok", "/etc/subuid");
+  harness_pf_expect (table, "rootless newuidmap", "ok", "newuidmap");
   /* Delegation is the host's: present or not, the row says which. */
-  pf_row (table, "rootless cgroup");
+  harness_pf_row (table, "rootless cgroup");
   assert_non_null (strstr (table, "ready:"));
 }
 

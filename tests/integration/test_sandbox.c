@@ -1103,34 +1103,6 @@ preflight_as (const char *config, uid_t uid, char *out, size_t cap)
   return node_cmd_as ("preflight", config, uid, false, out, cap);
 }
 
-/* The line of table whose check is name (padded as preflight prints it),
- * or fail. */
-static const char *
-pf_row (const char *table, const char *name)
-{
-  static char line[1024];
-  char want[64];
-  const char *p;
-  snprintf (want, sizeof want, "\n  %-18s ", name);
-  p = strstr (table, want);
-  if (p == NULL)
-    fail_msg ("no \"%s\" row in:\n%s", name, table);
-  p += 3;
-  snprintf (line, sizeof line, "%.*s", (int) strcspn (p, "\n"), p);
-  return line;
-}
-
-static void
-pf_expect (const char *table, const char *name, const char *status, const char *detail)
-{
-  const char *line = pf_row (table, name);
-  char want[256];
-  snprintf (want, sizeof want, "%-18s %-9s ", name, status);
-  if (strncmp (line, want, strlen (want)) != 0 || (detail && strstr (line, detail) == NULL))
-    fail_msg ("preflight row \"%s\", expected %s%s%s", line, status, detail ? " with " : "",
-              detail ? detail : "");
-}
-
 /* The user namespace row: what the host allows, and "off" said as such. */
 static void
 test_preflight_says_user_namespace (void **state)
@@ -1141,8 +1113,8 @@ test_preflight_says_user_namespace (void **state)
   snprintf (config, sizeof config,
             "{\"sandbox\":\"process\",\"uid_range\":{\"start\":%u,\"count\":64}}", start);
   preflight_as (config, 0, table, sizeof table);
-  pf_expect (table, "user namespace", "ok", "each workload in its own, mapping only its host uid");
-  pf_expect (table, "sandbox self-test", "ok", NULL);
+  harness_pf_expect (table, "user namespace", "ok", "each workload in its own, mapping only its host uid");
+  harness_pf_expect (table, "sandbox self-test", "ok", NULL);
   /* Root: no rootless rows. */
   assert_null (strstr (table, "rootless"));
   snprintf (config, sizeof config,
@@ -1150,8 +1122,8 @@ test_preflight_says_user_namespace (void **state)
             "\"uid_range\":{\"start\":%u,\"count\":64}}",
             start);
   preflight_as (config, 0, table, sizeof table);
-  pf_expect (table, "user namespace", "degraded", "off in the configuration");
-  pf_expect (table, "sandbox self-test", "ok", NULL);
+  harness_pf_expect (table, "user namespace", "degraded", "off in the configuration");
+  harness_pf_expect (table, "sandbox self-test", "ok", NULL);
 }
 
 /* A host where user namespaces cannot be made (user.max_user_namespaces
@@ -1170,7 +1142,7 @@ test_user_namespace_on_refused_where_unavailable (void **state)
             start);
   rc = node_cmd_as ("preflight", config, 0, true, table, sizeof table);
   assert_int_equal (rc, 1);
-  pf_expect (table, "user namespace", "MISSING",
+  harness_pf_expect (table, "user namespace", "MISSING",
              "\"user_namespace\": \"on\", but unshare(CLONE_NEWUSER): No space left on device "
              "(user.max_user_namespaces is 0)");
   assert_non_null (strstr (table, "nexc-node up refuses to start"));
@@ -1182,11 +1154,11 @@ test_user_namespace_on_refused_where_unavailable (void **state)
   snprintf (config, sizeof config,
             "{\"sandbox\":\"process\",\"uid_range\":{\"start\":%u,\"count\":64}}", start);
   rc = node_cmd_as ("preflight", config, 0, true, table, sizeof table);
-  pf_expect (table, "user namespace", "degraded",
+  harness_pf_expect (table, "user namespace", "degraded",
              "unshare(CLONE_NEWUSER): No space left on device (user.max_user_namespaces is 0)");
   /* The rest of the tier, in a namespace that is not the host's, may or
    * may not hold: said, not asserted. */
-  print_message ("under \"auto\" without user namespaces: %s\n", pf_row (table, "sandbox self-test"));
+  print_message ("under \"auto\" without user namespaces: %s\n", harness_pf_row (table, "sandbox self-test"));
 }
 
 /* Run by an ordinary user: the tier is refused (root), and one row each
@@ -1217,22 +1189,22 @@ test_preflight_as_an_ordinary_user (void **state)
   if (!had_shm)
     rmdir ("/dev/shm/nexc-uids");
   assert_int_equal (rc, 1);
-  pf_expect (table, "privileges", "MISSING", "euid 65534");
+  harness_pf_expect (table, "privileges", "MISSING", "euid 65534");
   /* No /etc/subuid range for it: not rootless, and said. */
-  pf_expect (table, "rootless", "MISSING", "off: as uid 65534, the node cannot enter");
+  harness_pf_expect (table, "rootless", "MISSING", "off: as uid 65534, the node cannot enter");
   /* Each row present, ok or MISSING with a reason and a fix. */
-  pf_row (table, "rootless userns");
-  pf_row (table, "rootless pid/mount");
-  pf_row (table, "rootless cgroup");
-  pf_expect (table, "rootless subuid", sub ? "ok" : "MISSING", sub ? "/etc/subuid" : "nobody");
-  pf_expect (table, "rootless newuidmap", mapper ? "ok" : "MISSING",
+  harness_pf_row (table, "rootless userns");
+  harness_pf_row (table, "rootless pid/mount");
+  harness_pf_row (table, "rootless cgroup");
+  harness_pf_expect (table, "rootless subuid", sub ? "ok" : "MISSING", sub ? "/etc/subuid" : "nobody");
+  harness_pf_expect (table, "rootless newuidmap", mapper ? "ok" : "MISSING",
              mapper ? "/usr/bin/newuidmap" : "newuidmap not found");
-  pf_expect (table, "rootless seccomp", "ok", "no_new_privs");
-  pf_expect (table, "rootless landlock", abi > 0 ? "ok" : "MISSING", abi > 0 ? "ABI" : NULL);
+  harness_pf_expect (table, "rootless seccomp", "ok", "no_new_privs");
+  harness_pf_expect (table, "rootless landlock", abi > 0 ? "ok" : "MISSING", abi > 0 ? "ABI" : NULL);
   /* An unprivileged user namespace and the sandbox's namespaces in it go
    * together here (Linux 6.18: both allowed). */
-  if (strstr (pf_row (table, "rootless userns"), " ok ") != NULL)
-    pf_expect (table, "rootless pid/mount", "ok", "hidepid /proc");
+  if (strstr (harness_pf_row (table, "rootless userns"), " ok ") != NULL)
+    harness_pf_expect (table, "rootless pid/mount", "ok", "hidepid /proc");
   /* Again as a uid that is not the overflow id: inside a new user
    * namespace, before its maps are written, every id reads as 65534, so a
    * probe that took its ids from there would map 65534 and be refused; as
@@ -1242,9 +1214,9 @@ test_preflight_as_an_ordinary_user (void **state)
   if (!had_shm)
     rmdir ("/dev/shm/nexc-uids");
   assert_int_equal (rc, 1);
-  pf_expect (table, "privileges", "MISSING", "euid 65533");
-  if (strstr (pf_row (table, "rootless userns"), " ok ") != NULL)
-    pf_expect (table, "rootless pid/mount", "ok", "hidepid /proc");
+  harness_pf_expect (table, "privileges", "MISSING", "euid 65533");
+  if (strstr (harness_pf_row (table, "rootless userns"), " ok ") != NULL)
+    harness_pf_expect (table, "rootless pid/mount", "ok", "hidepid /proc");
 }
 
 /* ---- the minimal root and the allow-list (issue #19) ---- */
