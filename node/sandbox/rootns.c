@@ -215,12 +215,13 @@ rootns_config (const struct rootns *r, struct config *cfg, struct nxerr *err)
                       ROOTNS_FIRST_ID,
                       ROOTNS_FIRST_ID
                           + (count + 1 - ROOTNS_FIRST_ID) / UIDBLOCK_SIZE * UIDBLOCK_SIZE - 1);
-  /* Two rootless nodes of one user share its ids, so they share the lock
-   * dir; other users' nodes have other ids. */
+  /* Two rootless nodes of one user share its ids, so they must share the
+   * lock dir whatever their environment (a login session's
+   * XDG_RUNTIME_DIR, a service's none): one fixed path per user. Other
+   * users' nodes have other ids. */
   if (cfg->uid_lock_dir == NULL)
     {
-      if (!user_dir ("XDG_RUNTIME_DIR", NULL, "nexc/uids", path, sizeof path))
-        snprintf (path, sizeof path, "/dev/shm/nexc-uids-%u", r->uid);
+      snprintf (path, sizeof path, "/dev/shm/nexc-uids-%u", r->uid);
       cfg->uid_lock_dir = xstrdup (path);
     }
   if (!cfg->state_dir_set && user_dir ("XDG_STATE_HOME", ".local/state", "nexc", path, sizeof path))

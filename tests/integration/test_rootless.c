@@ -46,6 +46,18 @@ struct fixture {
 
 /* ---- helpers ---- */
 
+/* base with this test's pid: a workload name no other test's has (tests
+ * run in parallel and harness_find_proc looks at the whole host). */
+static const char *
+rl_name (const char *base)
+{
+  static char names[4][48];
+  static int k;
+  k = (k + 1) % 4;
+  snprintf (names[k], sizeof names[k], "rl%s%d", base, (int) getpid ());
+  return names[k];
+}
+
 static uint64_t
 now_ms (void)
 {
@@ -423,6 +435,7 @@ test_workload_runs_as_a_subordinate_id (void **state)
   const char *penv[] = { "MODE=probe", nodepid, statedir, NULL };
   const char *tenv[] = { "TICK_MS=100", NULL };
   char *id, *tid, uids[128];
+  const char *tname = rl_name ("ticker");
   json_t *facts;
   unsigned uid, host;
   pid_t pid = 0, ppid = 0;
@@ -459,9 +472,9 @@ test_workload_runs_as_a_subordinate_id (void **state)
   free (id);
 
   /* A running one, seen from the host. */
-  tid = deploy_ok (f, "ticker", "ticker", tenv);
+  tid = deploy_ok (f, tname, "ticker", tenv);
   json_decref (wait_event (f, "workload_started", tid, 5000));
-  for (int i = 0; i < 200 && (pid = harness_find_proc ("ticker", &ppid)) == 0; i++)
+  for (int i = 0; i < 200 && (pid = harness_find_proc (tname, &ppid)) == 0; i++)
     usleep (10000);
   assert_true (pid > 0);
   status_of (pid, "Uid", uids, sizeof uids);
@@ -474,7 +487,7 @@ test_workload_runs_as_a_subordinate_id (void **state)
   expect_uids (ppid, (unsigned) f->uid, "ticker's agent");
   {
     struct nxerr err = { 0 };
-    if (nexc_stop (f->c, f->h.node_id, tid, "ticker", &f->issuer, &err) < 0)
+    if (nexc_stop (f->c, f->h.node_id, tid, tname, &f->issuer, &err) < 0)
       fail_msg ("stop: %s", err.msg);
   }
   json_decref (wait_event (f, "workload_stopped", tid, 5000));
@@ -684,9 +697,9 @@ test_delegated_cgroup_v2_subtree (void **state)
   sb = info_sandbox (f);
   assert_string_equal (json_string_value (json_object_get (sb, "cgroup")), "v2");
   json_decref (sb);
-  id = deploy_ok (f, "ticker2", "ticker", tenv);
+  id = deploy_ok (f, rl_name ("ticker2"), "ticker", tenv);
   json_decref (wait_event (f, "workload_started", id, 5000));
-  for (int i = 0; i < 200 && (pid = harness_find_proc ("ticker2", NULL)) == 0; i++)
+  for (int i = 0; i < 200 && (pid = harness_find_proc (rl_name ("ticker2"), NULL)) == 0; i++)
     usleep (10000);
   assert_true (pid > 0);
   /* The workload sits in a leaf of the node's, below the given subtree. */
@@ -702,7 +715,7 @@ test_delegated_cgroup_v2_subtree (void **state)
     fail_msg ("ticker2's cgroup is %s, not a sandbox leaf below %s", cg, rel);
   {
     struct nxerr err = { 0 };
-    if (nexc_stop (f->c, f->h.node_id, id, "ticker2", &f->issuer, &err) < 0)
+    if (nexc_stop (f->c, f->h.node_id, id, rl_name ("ticker2"), &f->issuer, &err) < 0)
       fail_msg ("stop: %s", err.msg);
   }
   json_decref (wait_event (f, "workload_stopped", id, 5000));
@@ -735,9 +748,9 @@ test_restart_reattaches_across_namespaces (void **state)
   harness_start_node (&f->h, f->config, detach);
   snprintf (path, sizeof path, "/proc/%d/ns/user", (int) f->h.node_pid);
   assert_true (readlink (path, ns1, sizeof ns1 - 1) > 0);
-  id = deploy_ok (f, "survivor", "ticker", tenv);
+  id = deploy_ok (f, rl_name ("survivor"), "ticker", tenv);
   json_decref (wait_event (f, "workload_started", id, 5000));
-  for (int i = 0; i < 200 && (pid = harness_find_proc ("survivor", NULL)) == 0; i++)
+  for (int i = 0; i < 200 && (pid = harness_find_proc (rl_name ("survivor"), NULL)) == 0; i++)
     usleep (10000);
   assert_true (pid > 0);
   assert_int_equal (harness_stop_node (&f->h, SIGTERM), 0);
@@ -753,7 +766,7 @@ test_restart_reattaches_across_namespaces (void **state)
       harness_dump_node_log (&f->h);
       fail_msg ("the restarted node did not reattach its workload");
     }
-  if (nexc_stop (f->c, f->h.node_id, id, "survivor", &f->issuer, &err) < 0)
+  if (nexc_stop (f->c, f->h.node_id, id, rl_name ("survivor"), &f->issuer, &err) < 0)
     fail_msg ("stop after the restart: %s", err.msg);
   json_decref (wait_event (f, "workload_stopped", id, 5000));
   for (int i = 0; i < 200 && kill (pid, 0) == 0; i++)
@@ -803,7 +816,9 @@ test_stop_leaves_nothing (void **state)
   for (int i = 0; i < 100 && harness_count_procs (needle) > 0; i++)
     usleep (20000);
   assert_int_equal (harness_count_procs (needle), 0);
-  assert_int_equal (harness_find_proc ("ticker", NULL), 0);
+  assert_int_equal (harness_find_proc (rl_name ("ticker"), NULL), 0);
+  assert_int_equal (harness_find_proc (rl_name ("ticker2"), NULL), 0);
+  assert_int_equal (harness_find_proc (rl_name ("survivor"), NULL), 0);
 }
 
 int

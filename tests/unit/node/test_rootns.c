@@ -36,10 +36,12 @@ test_defaults_move_inside (void **state)
   assert_int_equal (cfg.uid_start, 1024);
   assert_int_equal (cfg.uid_count, 64512);
   assert_true (cfg.uid_start + cfg.uid_count - 1 <= 65536);
-  assert_string_equal (cfg.uid_lock_dir, "/run/user/1001/nexc/uids");
+  /* Not the session's runtime dir: a node started by a service of the
+   * same user must find the same locks. */
+  assert_string_equal (cfg.uid_lock_dir, "/dev/shm/nexc-uids-1001");
   assert_string_equal (cfg.state_dir, "/home/alice/.state/nexc");
   config_free (&cfg);
-  /* Without XDG: /dev/shm per user, ~/.local/state. */
+  /* Without XDG: ~/.local/state. */
   unsetenv ("XDG_RUNTIME_DIR");
   unsetenv ("XDG_STATE_HOME");
   setenv ("HOME", "/home/alice", 1);
