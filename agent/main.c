@@ -347,6 +347,9 @@ agent_main (int argc, char **argv)
   /* Before the Hello: the Deploy then finds its process already inside. */
   if (sandbox_stem_start (&sb, &err) < 0)
     log_warn ("%s: deploys take the direct path", err.msg);
+  /* The Hello means warm: a deploy must not wait for the stem's setup.
+   * Before agent_init, which takes its own copy of sb. */
+  stem_await (&sb.stem, STEM_AWAIT_MS);
   if (check_link_fd (o.fd, &err) < 0 || (sigfd = setup_signals (&err)) < 0
       || agent_init (&a, &sb, o.fd, sigfd, &err) < 0
       || (o.listen_fd >= 0 && check_listen_fd (o.listen_fd, &err) < 0))

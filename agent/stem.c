@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@
 /* argv and environment together; a Deploy frame is smaller (64 KiB). */
 #define STEM_MSG_MAX (128 * 1024)
 #define STEM_MAGIC 0x6e787374u /* "nxst" */
+/* Its first packet: inside and waiting (one byte). */
+#define STEM_READY 'R'
 
 struct go_hdr {
   uint32_t magic;
@@ -36,6 +39,7 @@ stem_init (struct stem *s)
 {
   s->pid = 0;
   s->sock = -1;
+  s->ready = false;
 }
 
 bool
@@ -186,6 +190,11 @@ stem_main (const struct sandbox *agent_sb, pid_t agent)
       log_warn ("stem: %s: %s (deploys take the direct path)", what, strerror (e));
       _exit (127);
     }
+  {
+    char r = STEM_READY;
+    if (send (STEM_FD, &r, 1, MSG_NOSIGNAL) != 1)
+      _exit (127);
+  }
   await_go (own.landlock_abi);
 }
 
@@ -218,6 +227,40 @@ stem_start (struct stem *s, const struct sandbox *sb, struct nxerr *err)
   return 0;
 }
 
+int
+stem_await (struct stem *s, int timeout_ms)
+{
+  struct pollfd p;
+  char r = 0;
+  ssize_t n;
+  int k;
+  if (!stem_ready (s))
+    return STEM_GONE;
+  if (s->ready)
+    return 0;
+  p.fd = s->sock;
+  p.events = POLLIN;
+  do
+    k = poll (&p, 1, timeout_ms);
+  while (k < 0 && errno == EINTR);
+  if (k == 1)
+    do
+      n = recv (s->sock, &r, 1, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+  else
+    n = -1;
+  if (n == 1 && r == STEM_READY)
+    {
+      s->ready = true;
+      return 0;
+    }
+  /* It ended in its setup (its own line says why), or is stuck there. */
+  if (k == 0)
+    log_warn ("stem: not inside after %d ms: deploys take the direct path", timeout_ms);
+  stem_discard (s);
+  return STEM_GONE;
+}
+
 /* Not reaped yet (alive or a zombie): only then is the pid still its own. */
 static bool
 unreaped (pid_t pid)
@@ -242,6 +285,7 @@ stem_discard (struct stem *s)
   if (s->sock >= 0)
     close (s->sock);
   s->sock = -1;
+  s->ready = false;
 }
 
 static size_t
@@ -279,7 +323,7 @@ stem_go (struct stem *s, const struct stem_exec *x, pid_t *pid, char *what, size
   struct exec_failure f;
   size_t len = pack (buf + sizeof h, STEM_MSG_MAX - sizeof h, x, &h.argc, &h.envc);
   ssize_t n;
-  if (!stem_ready (s) || len == 0)
+  if (len == 0 || stem_await (s, STEM_AWAIT_MS) != 0)
     {
       stem_discard (s);
       return STEM_GONE;
@@ -323,6 +367,7 @@ stem_go (struct stem *s, const struct stem_exec *x, pid_t *pid, char *what, size
   s->pid = 0; /* the workload's now, or a failed one reaped below */
   close (s->sock);
   s->sock = -1;
+  s->ready = false;
   if (n == 0)
     return 0; /* close-on-exec: it exec'd */
   if (n != (ssize_t) sizeof f)

@@ -10,9 +10,11 @@
  * as it keeps the default view (the minimal root without bind_ro). So the
  * agent forks the stem once it is set up, before its Hello: the stem does
  * all of it (sandbox_enter_rest) and blocks in recvmsg on its end of a
- * socketpair. At the deploy, stem_go sends argv, the environment, the
- * rlimits and four fds (stdin, stdout, stderr, the executable); the stem
- * lowers its limits, puts the fds in place and execs. The socket is
+ * socketpair, once it said so (one byte: the agent waits for it before
+ * its Hello, so a warm agent's deploy never waits for the stem's setup).
+ * At the deploy, stem_go sends argv, the environment, the rlimits and
+ * four fds (stdin, stdout, stderr, the executable); the stem lowers its
+ * limits, puts the fds in place and execs. The socket is
  * close-on-exec: EOF means the exec happened, a struct exec_failure
  * record that it did not.
  *
@@ -43,14 +45,20 @@ struct exec_failure {
 void exec_fail (int status_fd, const char *what, int e) __attribute__ ((noreturn));
 
 struct stem {
-  pid_t pid; /* 0: none */
-  int sock;  /* our end; -1: none */
+  pid_t pid;  /* 0: none */
+  int sock;   /* our end; -1: none */
+  bool ready; /* its "inside" byte was read */
 };
 
 void stem_init (struct stem *s);
 /* Fork the stem for sb (set up, minimal root planned without bind_ro). */
 int stem_start (struct stem *s, const struct sandbox *sb, struct nxerr *err);
+#define STEM_GONE 1
 bool stem_ready (const struct stem *s);
+/* Wait (at most timeout_ms) for the stem to be inside the sandbox: 0, or
+ * STEM_GONE when it ended or is stuck in its setup (then discarded). */
+#define STEM_AWAIT_MS 2000
+int stem_await (struct stem *s, int timeout_ms);
 
 struct stem_exec {
   char *const *argv;
@@ -65,7 +73,6 @@ struct stem_exec {
  * (nothing happened: take the direct path); -1 with err when it took it
  * and the exec failed (*what and the errno in err). The stem is used up in
  * every case. */
-#define STEM_GONE 1
 int stem_go (struct stem *s, const struct stem_exec *x, pid_t *pid, char *what, size_t what_n,
              struct nxerr *err);
 
