@@ -58,6 +58,10 @@ struct objstore_info {
   bool deleted;
   char *link_bucket;  /* options.link.bucket; NULL when not a link */
   char *link_name;    /* options.link.name; NULL or "" for a bucket link */
+  /* Set by objstore_get_info, which just found the bucket: whether it
+   * allows direct gets, so that objstore_read need not ask again. */
+  bool bucket_bound;
+  bool bucket_direct;
 };
 
 /* Parse ObjectInfo JSON. Required: name, bucket, nuid (strings), size,

@@ -20,6 +20,7 @@ objstore_get_info (natsConnection *nc, const char *bucket, const char *name,
   cleanup_free char *link_bucket = NULL;
   cleanup_free char *link_name = NULL;
   struct api a;
+  bool direct = false;
   int r;
 
   memset (info, 0, sizeof *info);
@@ -35,7 +36,7 @@ objstore_get_info (natsConnection *nc, const char *bucket, const char *name,
   /* At most two rounds: the object, and the target of its link. */
   for (int depth = 0;; depth++)
     {
-      if (objstore_bind_bucket (&a, bucket, NULL, err) < 0)
+      if (objstore_bind_bucket (&a, bucket, &direct, err) < 0)
         return -1;
       r = objstore_fetch_meta (&a, bucket, name, info, err);
       if (r == 1)
@@ -62,6 +63,8 @@ objstore_get_info (natsConnection *nc, const char *bucket, const char *name,
           /* The chunks live where the metadata was found, whatever it says. */
           free (info->bucket);
           info->bucket = xstrdup (bucket);
+          info->bucket_bound = true;
+          info->bucket_direct = direct;
           return 0;
         }
       link_bucket = steal_ptr (&info->link_bucket);
@@ -118,7 +121,10 @@ objstore_read (natsConnection *nc, const struct objstore_info *info,
   if (objstore_api_init (&a, nc, opts, err) < 0)
     return -1;
 
-  if (objstore_bind_bucket (&a, info->bucket, &direct, err) < 0)
+  /* One STREAM.INFO round trip less when get_info has just made it. */
+  if (info->bucket_bound)
+    direct = info->bucket_direct;
+  else if (objstore_bind_bucket (&a, info->bucket, &direct, err) < 0)
     return -1;
   md = EVP_MD_CTX_new ();
   if (md == NULL || EVP_DigestInit_ex (md, EVP_sha256 (), NULL) != 1)

@@ -192,6 +192,48 @@ test_small_and_empty (void **state)
   objstore_info_free (&info);
 }
 
+/* A read right after get_info asks the server for the bucket once: the
+ * second STREAM.INFO round trip was the cold deploy's overhead. A bare
+ * objstore_info (parsed, not looked up) still binds the bucket itself. */
+static void
+test_read_binds_bucket_once (void **state)
+{
+  struct fixture *f = *state;
+  natsConnection *spy = harness_connect (&f->h);
+  natsSubscription *sub = NULL;
+  struct objstore_info info, bare;
+  struct nxerr err;
+  char hex[OBJSTORE_HEX_LEN];
+  int asked = 0;
+  natsMsg *m = NULL;
+  round_trip (f->nc, "once", "hello", "hello", 5, NULL);
+  assert_int_equal (natsConnection_SubscribeSync (&sub, spy, "$JS.API.STREAM.INFO.OBJ_once"),
+                    NATS_OK);
+  assert_int_equal (natsConnection_Flush (spy), NATS_OK);
+  assert_int_equal (objstore_get_info (f->nc, "once", "hello", NULL, &info, &err), 0);
+  assert_true (info.bucket_bound);
+  assert_int_equal (objstore_read (f->nc, &info, NULL, NULL, NULL, hex, &err), 0);
+  memset (&bare, 0, sizeof bare);
+  bare.bucket = info.bucket;
+  bare.nuid = info.nuid;
+  bare.digest = info.digest;
+  bare.size = info.size;
+  bare.chunks = info.chunks;
+  assert_int_equal (objstore_read (f->nc, &bare, NULL, NULL, NULL, hex, &err), 0);
+  assert_string_equal (hex, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+  assert_int_equal (natsConnection_Flush (f->nc), NATS_OK);
+  assert_int_equal (natsConnection_Flush (spy), NATS_OK);
+  while (natsSubscription_NextMsg (&m, sub, 200) == NATS_OK)
+    {
+      asked++;
+      natsMsg_Destroy (m);
+    }
+  assert_int_equal (asked, 2); /* get_info's, and the bare info's read */
+  objstore_info_free (&info);
+  natsSubscription_Destroy (sub);
+  natsConnection_Destroy (spy);
+}
+
 struct progress {
   uint64_t last, total, calls;
   int bad;
@@ -602,6 +644,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_small_and_empty),
+    cmocka_unit_test (test_read_binds_bucket_once),
     cmocka_unit_test (test_multi_chunk),
     cmocka_unit_test (test_file_20mb_timed),
     cmocka_unit_test (test_without_direct_get),
