@@ -136,6 +136,17 @@ on_reconnected (natsConnection *nc, void *closure)
   logstream_kick (n);
 }
 
+/* The first connect of a node started before its server was reachable. */
+static void
+on_connected (natsConnection *nc, void *closure)
+{
+  char url[256] = "";
+  struct node *n = closure;
+  natsConnection_GetConnectedUrl (nc, url, sizeof url);
+  log_info ("NATS connected to %s", url);
+  logstream_kick (n);
+}
+
 static void
 on_async_error (natsConnection *nc, natsSubscription *sub, natsStatus s, void *closure)
 {
@@ -187,7 +198,10 @@ make_options (struct node *n, const struct up_opts *o, char **servers, int ns, b
   if (s == NATS_OK)
     s = natsOptions_SetReconnectBufSize (opts, 16 * 1024 * 1024);
   if (s == NATS_OK)
-    s = natsOptions_SetRetryOnFailedConnect (opts, true, NULL, NULL);
+    /* With a callback, Connect returns at once and retries behind us;
+     * without one it would block (forever, with MaxReconnect -1) where no
+     * signal reaches the node: wait_connected waits instead. */
+    s = natsOptions_SetRetryOnFailedConnect (opts, true, on_connected, n);
   if (s == NATS_OK && control)
     s = natsOptions_SetDisconnectedCB (opts, on_disconnected, n);
   if (s == NATS_OK && control)
@@ -253,6 +267,27 @@ nats_connect (struct node *n, const struct up_opts *o, struct nxerr *err)
     free (servers[i]);
   free (servers);
   return rc;
+}
+
+/* The node starts serving only once both connections are up (what follows
+ * subscribes, asks JetStream, publishes node_started), but a stop signal
+ * ends the wait: a node whose server is not there must still stop on
+ * SIGTERM. 1 when stopped by a signal. */
+static int
+wait_connected (struct node *n, const sigset_t *set)
+{
+  const struct timespec tick = { 0, 100 * 1000000L };
+  while (natsConnection_Status (n->nc) != NATS_CONN_STATUS_CONNECTED
+         || natsConnection_Status (n->nc_data) != NATS_CONN_STATUS_CONNECTED)
+    {
+      int sig = sigtimedwait (set, NULL, &tick);
+      if (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT)
+        {
+          log_info ("received signal %d before NATS was reachable: stopping", sig);
+          return 1;
+        }
+    }
+  return 0;
 }
 
 /* ---- signals and timers ---- */
@@ -401,7 +436,7 @@ cmd_up (int argc, char **argv)
   struct node n;
   struct nxerr err = { 0 };
   sigset_t set;
-  int c, state_lock = -1;
+  int c, state_lock = -1, stopped = 0;
   enum log_level lvl;
 
   memset (&n, 0, sizeof n);
@@ -566,17 +601,21 @@ cmd_up (int argc, char **argv)
       return 1;
     }
   nats_Open (-1);
-  if (nats_connect (&n, &o, &err) < 0 || control_subscribe (&n, &err) < 0)
+  if (nats_connect (&n, &o, &err) < 0 || (stopped = wait_connected (&n, &set)) != 0
+      || control_subscribe (&n, &err) < 0)
     {
-      log_error ("%s", err.msg);
+      if (!stopped)
+        log_error ("%s", err.msg);
       pool_free (n.pool);
       sandbox_stop (&n);
       cgnone_stop (&n);
-      if (n.nc)
-        natsConnection_Destroy (n.nc);
+      natsConnection_Destroy (n.nc_data);
+      natsConnection_Destroy (n.nc);
       subgrave_free (&n);
       nats_Close ();
-      return 1;
+      reattach_close (&n);
+      statelock_release (n.cfg.state_dir, state_lock);
+      return stopped ? EXIT_SUCCESS : 1;
     }
   n.api_start_mono_ns = timefmt_mono_ns ();
   if (outbox_start (&n, &err) < 0)

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,10 +125,142 @@ test_sigterm_while_watchers_fed (void **state)
            (unsigned long long) total);
 }
 
+/* ---- a node started before its server ---- */
+
+static pid_t early_pid;
+
+/* nexc-node up on h's server URL, tier none, its output in h's temp dir. */
+static pid_t
+start_node_early (struct harness *h, char *log, size_t cap)
+{
+  char cfg[400], state[400];
+  FILE *f;
+  pid_t pid;
+  snprintf (cfg, sizeof cfg, "%s/early.json", h->tmpdir);
+  snprintf (state, sizeof state, "%s/early-state", h->tmpdir);
+  snprintf (log, cap, "%s/early.log", h->tmpdir);
+  f = fopen (cfg, "w");
+  assert_non_null (f);
+  fputs ("{\"machine_pool_size\":1,\"sandbox\":\"none\"}", f);
+  fclose (f);
+  assert_int_equal (mkdir (state, 0700), 0);
+  pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0)
+    {
+      int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (fd < 0 || dup2 (fd, 1) < 0 || dup2 (fd, 2) < 0)
+        _exit (126);
+      execl (harness_bin ("node/nexc-node"), "nexc-node", "up", "--config", cfg, "--state-dir",
+             state, "--server", h->nats_url, "--ephemeral-identity", (char *) NULL);
+      _exit (127);
+    }
+  early_pid = pid;
+  return pid;
+}
+
+static bool
+file_has (const char *path, const char *needle)
+{
+  char buf[16384];
+  size_t n;
+  FILE *f = fopen (path, "r");
+  if (f == NULL)
+    return false;
+  n = fread (buf, 1, sizeof buf - 1, f);
+  fclose (f);
+  buf[n] = '\0';
+  return strstr (buf, needle) != NULL;
+}
+
+static void
+wait_log (const char *log, const char *needle, int ms)
+{
+  uint64_t deadline = now_ms () + (uint64_t) ms;
+  while (!file_has (log, needle) && now_ms () < deadline)
+    usleep (20 * 1000);
+  if (!file_has (log, needle))
+    fail_msg ("no \"%s\" in %s within %d ms", needle, log, ms);
+}
+
+/* Exit status of pid within ms, or fail. */
+static int
+reap_within (pid_t pid, int ms)
+{
+  uint64_t deadline = now_ms () + (uint64_t) ms;
+  int st = 0;
+  while (now_ms () < deadline)
+    {
+      if (waitpid (pid, &st, WNOHANG) == pid)
+        {
+          early_pid = 0;
+          return WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
+        }
+      usleep (20 * 1000);
+    }
+  fail_msg ("nexc-node %d still running %d ms after SIGTERM", (int) pid, ms);
+  return -1;
+}
+
+/* Its server not there yet: a SIGTERM stops it, at once and cleanly (nats.c
+ * retried the connect inside natsConnection_Connect, where no signal reached
+ * the node: it ran until SIGKILL). */
+static void
+test_sigterm_before_the_server_is_up (void **state)
+{
+  struct harness *h = &H;
+  char log[400];
+  pid_t pid;
+  (void) state;
+  harness_start_nats (h);
+  harness_stop_nats (h); /* its port stays ours, nobody listens on it */
+  pid = start_node_early (h, log, sizeof log);
+  wait_log (log, "NATS server not reachable yet", 10000);
+  usleep (300 * 1000);
+  assert_int_equal (kill (pid, SIGTERM), 0);
+  assert_int_equal (reap_within (pid, 5000), 0);
+  assert_true (file_has (log, "before NATS was reachable: stopping"));
+}
+
+/* And once its server comes, it serves: PING answered. */
+static void
+test_node_waits_for_its_server (void **state)
+{
+  struct harness *h = &H;
+  natsConnection *nc;
+  char log[400], *reply = NULL;
+  pid_t pid;
+  (void) state;
+  harness_start_nats (h);
+  harness_stop_nats (h);
+  pid = start_node_early (h, log, sizeof log);
+  wait_log (log, "NATS server not reachable yet", 10000);
+  harness_restart_nats (h);
+  nc = harness_connect (h);
+  /* No responder yet answers at once: ask again, for up to ~10 s. */
+  for (int i = 0; i < 50 && reply == NULL; i++)
+    if ((reply = harness_request (nc, "$NEX.PING", "", 0, 200)) == NULL)
+      usleep (200 * 1000);
+  natsConnection_Destroy (nc);
+  if (reply == NULL)
+    fail_msg ("the node did not answer PING after its server came (log %s)", log);
+  assert_non_null (strstr (reply, "node_id"));
+  free (reply);
+  wait_log (log, "NATS connected to", 5000);
+  assert_int_equal (kill (pid, SIGTERM), 0);
+  assert_int_equal (reap_within (pid, 10000), 0);
+}
+
 static int
 teardown (void **state)
 {
   (void) state;
+  if (early_pid > 0)
+    {
+      kill (early_pid, SIGKILL);
+      waitpid (early_pid, NULL, 0);
+      early_pid = 0;
+    }
   harness_flood_stop (&flood);
   harness_stop_all (&H);
   return 0;
@@ -137,6 +271,8 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown (test_sigterm_while_watchers_fed, teardown),
+    cmocka_unit_test_teardown (test_sigterm_before_the_server_is_up, teardown),
+    cmocka_unit_test_teardown (test_node_waits_for_its_server, teardown),
   };
   return cmocka_run_group_tests_name ("teardown", tests, NULL, NULL);
 }
