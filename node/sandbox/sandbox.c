@@ -252,6 +252,10 @@ sandbox_start (struct node *n, const struct sandbox_keep *keep, struct nxerr *er
   preflight_log (&pf);
   if (!preflight_ready (&pf))
     {
+      /* The preflight made the node cgroup: a refused start leaves none
+       * (one it found, a previous run's, is not its to remove). */
+      if (pf.cg.created)
+        cgroup_teardown (&pf.cg);
       uidrange_free (&pf.uids);
       free (abs);
       return nxerr_set (err, EPERM,
