@@ -58,9 +58,18 @@ const struct rootns *rootns_get (void);
 /* Inside ids a sandbox may use: 1..rootns_inside_count(). */
 uint32_t rootns_inside_count (const struct rootns *r);
 
+/* r's map holds the ids a node needs: 1-1023 left to the namespace's own
+ * users, then one block, 1024-1087 (a count of 1087). -1 with err if not;
+ * one of rootns_enter's prerequisites. */
+int rootns_check_ids (const struct rootns *r, struct nxerr *err);
+
 /* With the namespace entered: uid_range (unless the config names one: then
  * it must lie inside the map), uid_range.lock_dir and state_dir defaults
- * moved to the user's places. -1 with err: a uid_range outside the map. */
+ * moved to the user's places. The default uid_range is 1024 and up in whole
+ * blocks of the map, at most uid_range's largest count (UIDRANGE_MAX_COUNT).
+ * A config naming only start or count has root's default for the other:
+ * outside the map, it is refused like any other. -1 with err: a uid_range
+ * outside the map. */
 int rootns_config (const struct rootns *r, struct config *cfg, struct nxerr *err);
 
 #endif

@@ -26,25 +26,61 @@ parse_u32 (const char *s, const char *end, uint32_t *out)
   return true;
 }
 
+/* The next line of f into line (cap bytes), without its newline. A line
+ * that does not fit is read to its end and dropped whole: its tail is no
+ * line of its own. *read counts every byte taken from f, dropped ones
+ * too; false at the end of f or at SUBIDS_FILE_MAX (a line cut there is
+ * not the user's). */
+static bool
+next_line (FILE *f, char *line, size_t cap, size_t *read)
+{
+  size_t l = 0;
+  bool fits = true;
+  int c;
+  while (*read < SUBIDS_FILE_MAX && (c = getc (f)) != EOF)
+    {
+      (*read)++;
+      if (c != '\n')
+        {
+          if (l + 1 < cap)
+            line[l++] = (char) c;
+          else
+            fits = false;
+        }
+      else if (fits)
+        {
+          line[l] = '\0';
+          return true;
+        }
+      else
+        {
+          l = 0;
+          fits = true;
+        }
+    }
+  /* The last line without a newline. */
+  line[l] = '\0';
+  return feof (f) && fits && l > 0;
+}
+
 int
 subids_find (const char *file, const char *name, uint32_t uid, struct subids_range *out,
              char *why, size_t cap)
 {
   FILE *f = fopen (file, "re");
   char uidtext[16], line[512];
+  size_t read = 0;
   snprintf (uidtext, sizeof uidtext, "%u", uid);
   if (f == NULL)
     {
       snprintf (why, cap, "no %s (%s)", file, strerror (errno));
       return -1;
     }
-  for (size_t read = 0; read < SUBIDS_FILE_MAX && fgets (line, sizeof line, f);
-       read += strlen (line))
+  while (next_line (f, line, sizeof line, &read))
     {
       char *c1 = strchr (line, ':'), *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
-      size_t l = strcspn (line, "\n");
+      size_t l = strlen (line);
       struct subids_range r;
-      line[l] = '\0';
       if (c2 == NULL)
         continue;
       *c1 = '\0';

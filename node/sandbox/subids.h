@@ -17,7 +17,8 @@ struct subids_range {
 };
 
 /* The first range of file ("name:start:count" or "uid:start:count" lines)
- * for the user name (may be NULL) or uid. 0 with *out; -1 with why (the
+ * for the user name (may be NULL) or uid; a line over 511 bytes is no
+ * one's, and the file is read up to 4 MiB. 0 with *out; -1 with why (the
  * file is unreadable, or has no line for the user). */
 int subids_find (const char *file, const char *name, uint32_t uid, struct subids_range *out,
                  char *why, size_t cap);

@@ -16,15 +16,21 @@
 static char path[64];
 
 static void
-write_subuid (const char *text)
+write_bytes (const char *bytes, size_t n)
 {
   FILE *f;
   snprintf (path, sizeof path, "/tmp/nexc-subids-XXXXXX");
   close (mkstemp (path));
   f = fopen (path, "w");
   assert_non_null (f);
-  fputs (text, f);
+  assert_int_equal (fwrite (bytes, 1, n, f), n);
   fclose (f);
+}
+
+static void
+write_subuid (const char *text)
+{
+  write_bytes (text, strlen (text));
 }
 
 static int
@@ -86,6 +92,51 @@ test_malformed_lines_are_not_the_users (void **state)
   assert_int_equal (r.start, 500000);
 }
 
+/* A 600-byte line whose bytes from the 512th on read as bob's line: its
+ * tail is no line of its own, bob's range is the next line. */
+static void
+test_long_line_is_skipped_whole (void **state)
+{
+  struct subids_range r = { 0 };
+  char text[1024], why[200];
+  (void) state;
+  memset (text, 'x', 511);
+  text[0] = '#';
+  snprintf (text + 511, sizeof text - 511, "bob:%079u:65536\nbob:165536:1000\n", 900000u);
+  assert_int_equal (strcspn (text, "\n"), 600);
+  write_subuid (text);
+  assert_int_equal (subids_find (path, "bob", 1002, &r, why, sizeof why), 0);
+  assert_int_equal (r.start, 165536);
+  assert_int_equal (r.count, 1000);
+  /* The longest line that fits is read; a last line needs no newline. */
+  teardown (NULL);
+  snprintf (text, sizeof text, "bob:%0504u:64\nalice:7:8", 900000u);
+  assert_int_equal (strcspn (text, "\n"), 511);
+  write_subuid (text);
+  assert_int_equal (subids_find (path, "bob", 1002, &r, why, sizeof why), 0);
+  assert_int_equal (r.start, 900000);
+  assert_int_equal (subids_find (path, "alice", 1001, &r, why, sizeof why), 0);
+  assert_int_equal (r.start, 7);
+  assert_int_equal (r.count, 8);
+}
+
+/* The 4 MiB cap counts the bytes read, the dropped ones and the NULs that
+ * no strlen sees: alice's line after 5 MB of them is not read. */
+static void
+test_read_cap_counts_every_byte (void **state)
+{
+  struct subids_range r = { 0 };
+  size_t pad = 511 * 10000; /* whole 511-byte reads, past 4 MiB */
+  char *text = calloc (1, pad + 16), why[200];
+  (void) state;
+  assert_non_null (text);
+  memcpy (text + pad, "alice:1:1\n", 10);
+  write_bytes (text, pad + 10);
+  free (text);
+  assert_int_equal (subids_find (path, "alice", 1001, &r, why, sizeof why), -1);
+  assert_non_null (strstr (why, "has no range for alice"));
+}
+
 static void
 test_missing_file_says_so (void **state)
 {
@@ -118,6 +169,8 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown (test_by_name_and_by_uid, teardown),
     cmocka_unit_test_teardown (test_malformed_lines_are_not_the_users, teardown),
+    cmocka_unit_test_teardown (test_long_line_is_skipped_whole, teardown),
+    cmocka_unit_test_teardown (test_read_cap_counts_every_byte, teardown),
     cmocka_unit_test_teardown (test_missing_file_says_so, teardown),
     cmocka_unit_test (test_overlap),
   };
