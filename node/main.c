@@ -607,14 +607,25 @@ cmd_up (int argc, char **argv)
       if (!stopped)
         log_error ("%s", err.msg);
       pool_free (n.pool);
+      artifact_cache_free (n.cache);
+      replay_free (n.replay);
+      zygote_stop (&n);
+      spawner_stop (&n);
       sandbox_stop (&n);
       cgnone_stop (&n);
       natsConnection_Destroy (n.nc_data);
       natsConnection_Destroy (n.nc);
       subgrave_free (&n);
-      nats_Close ();
+      nats_CloseAndWait (2000);
       reattach_close (&n);
+      loop_free (n.loop);
+      close (n.sigsrc.fd);
+      identity_wipe (&n.id);
+      creds_close (&n);
+      strmap_free (&n.tags);
+      free (n.agent_path);
       statelock_release (n.cfg.state_dir, state_lock);
+      config_free (&n.cfg);
       return stopped ? EXIT_SUCCESS : 1;
     }
   n.api_start_mono_ns = timefmt_mono_ns ();
