@@ -1410,3 +1410,54 @@ harness_pf_expect (const char *table, const char *name, const char *status, cons
     fail_msg ("preflight row \"%s\", expected %s%s%s", line, status, detail ? " with " : "",
               detail ? detail : "");
 }
+
+json_t *
+harness_wait_event (struct harness *h, natsSubscription *events, const char *type, const char *id,
+                    int timeout_ms)
+{
+  uint64_t deadline = now_ms () + (uint64_t) timeout_ms;
+  while (now_ms () < deadline)
+    {
+      natsMsg *m = NULL;
+      json_error_t e;
+      json_t *j;
+      if (natsSubscription_NextMsg (&m, events, 100) != NATS_OK)
+        continue;
+      j = json_loadb (natsMsg_GetData (m), (size_t) natsMsg_GetDataLength (m), 0, &e);
+      if (j == NULL)
+        fail_msg ("event not JSON (%s): %.*s", e.text, natsMsg_GetDataLength (m),
+                  natsMsg_GetData (m));
+      natsMsg_Destroy (m);
+      {
+        const char *t = json_string_value (json_object_get (j, "type"));
+        const char *src = json_string_value (json_object_get (j, "source"));
+        if (t && src && strcmp (t, type) == 0 && strcmp (src, id) == 0)
+          return j;
+      }
+      json_decref (j);
+    }
+  harness_dump_node_log (h);
+  fail_msg ("no %s event for %s within %d ms", type, id, timeout_ms);
+  return NULL;
+}
+
+void
+harness_proc_status (pid_t pid, const char *key, char *out, size_t cap)
+{
+  char path[64], line[512];
+  size_t l = strlen (key);
+  FILE *fp;
+  snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+  out[0] = '\0';
+  fp = fopen (path, "r");
+  while (fp && fgets (line, sizeof line, fp))
+    if (strncmp (line, key, l) == 0 && line[l] == ':')
+      {
+        char *v = line + l + 1;
+        v += strspn (v, " \t");
+        snprintf (out, cap, "%.*s", (int) strcspn (v, "\n"), v);
+        break;
+      }
+  if (fp)
+    fclose (fp);
+}

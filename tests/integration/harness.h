@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <jansson.h>
 #include <nats/nats.h>
 
 struct harness {
@@ -122,6 +123,15 @@ void harness_upload (natsConnection *nc, const char *bucket, const char *key, co
 /* Whether tier process can run here: `nexc-node preflight` does not refuse
  * it (root, namespaces, cgroups). Tests of that tier skip otherwise. */
 bool harness_process_tier_ok (void);
+
+/* The next CloudEvent of type whose source is id on events (a subscription
+ * to $NEX.events.>), others skipped; fails the test, with the node's log,
+ * when none comes within timeout_ms. The caller decrefs it. */
+json_t *harness_wait_event (struct harness *h, natsSubscription *events, const char *type,
+                            const char *id, int timeout_ms);
+/* The value of the "key:" line of /proc/<pid>/status in out, "" when the
+ * process or the line is absent. */
+void harness_proc_status (pid_t pid, const char *key, char *out, size_t cap);
 
 /* Whether a line of the node's log contains needle. */
 bool harness_node_log_has (struct harness *h, const char *needle);

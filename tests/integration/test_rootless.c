@@ -92,34 +92,12 @@ subuid_of (const char *name, uint32_t *start, uint32_t *count)
   return found;
 }
 
-/* "Key:" line of /proc/<pid>/status, its value in out ("" when absent). */
-static void
-status_of (pid_t pid, const char *key, char *out, size_t cap)
-{
-  char path[64], line[512];
-  size_t l = strlen (key);
-  FILE *fp;
-  snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-  out[0] = '\0';
-  fp = fopen (path, "r");
-  while (fp && fgets (line, sizeof line, fp))
-    if (strncmp (line, key, l) == 0 && line[l] == ':')
-      {
-        char *v = line + l + 1;
-        v += strspn (v, " \t");
-        snprintf (out, cap, "%.*s", (int) strcspn (v, "\n"), v);
-        break;
-      }
-  if (fp)
-    fclose (fp);
-}
-
 /* The four uids of pid's Uid: line, all equal to want. */
 static void
 expect_uids (pid_t pid, unsigned want, const char *what)
 {
   char uids[128], w[128];
-  status_of (pid, "Uid", uids, sizeof uids);
+  harness_proc_status (pid, "Uid", uids, sizeof uids);
   snprintf (w, sizeof w, "%u\t%u\t%u\t%u", want, want, want, want);
   if (strcmp (uids, w) != 0)
     fail_msg ("%s (pid %d): host uids \"%s\", expected %u", what, (int) pid, uids, want);
@@ -198,28 +176,6 @@ deploy_ok (struct fixture *f, const char *name, const char *example, const char 
       fail_msg ("deploy of %s: %s", name, err.msg);
     }
   return strdup (res.id);
-}
-
-static json_t *
-wait_event (struct fixture *f, const char *type, const char *id, int timeout_ms)
-{
-  uint64_t deadline = now_ms () + (uint64_t) timeout_ms;
-  while (now_ms () < deadline)
-    {
-      natsMsg *m = NULL;
-      json_t *j;
-      if (natsSubscription_NextMsg (&m, f->events, 100) != NATS_OK)
-        continue;
-      j = parse (natsMsg_GetData (m), natsMsg_GetDataLength (m));
-      natsMsg_Destroy (m);
-      if (strcmp (json_string_value (json_object_get (j, "type")), type) == 0
-          && strcmp (json_string_value (json_object_get (j, "source")), id) == 0)
-        return j;
-      json_decref (j);
-    }
-  harness_dump_node_log (&f->h);
-  fail_msg ("no %s event for %s within %d ms", type, id, timeout_ms);
-  return NULL;
 }
 
 /* The "key=value" lines of workload id until "done=": a JSON object. */
@@ -468,16 +424,16 @@ test_workload_runs_as_a_subordinate_id (void **state)
   assert_string_equal (FACT ("write_cwd"), "ok");
 #undef FACT
   json_decref (facts);
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   free (id);
 
   /* A running one, seen from the host. */
   tid = deploy_ok (f, tname, "ticker", tenv);
-  json_decref (wait_event (f, "workload_started", tid, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_started", tid, 5000));
   for (int i = 0; i < 200 && (pid = harness_find_proc (tname, &ppid)) == 0; i++)
     usleep (10000);
   assert_true (pid > 0);
-  status_of (pid, "Uid", uids, sizeof uids);
+  harness_proc_status (pid, "Uid", uids, sizeof uids);
   host = (unsigned) strtoul (uids, NULL, 10);
   if (host < f->sub_start + 1023 || host > f->sub_start + f->sub_count - 1)
     fail_msg ("ticker's host uid %u is not the user's subordinate id of a sandbox (%u-%u)",
@@ -490,7 +446,7 @@ test_workload_runs_as_a_subordinate_id (void **state)
     if (nexc_stop (f->c, f->h.node_id, tid, tname, &f->issuer, &err) < 0)
       fail_msg ("stop: %s", err.msg);
   }
-  json_decref (wait_event (f, "workload_stopped", tid, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", tid, 5000));
   for (int i = 0; i < 200 && kill (pid, 0) == 0; i++)
     usleep (10000);
   assert_int_equal (kill (pid, 0), -1);
@@ -592,7 +548,7 @@ test_delegated_cgroup_limits_hold (void **state)
       fail_msg ("deploy of the hog: %s", err.msg);
     id = strdup (res.id);
   }
-  ev = wait_event (f, "workload_stopped", id, 20000);
+  ev = harness_wait_event (&f->h, f->events, "workload_stopped", id, 20000);
   msg = json_string_value (json_object_get (json_object_get (ev, "data"), "message"));
   if (msg == NULL || strstr (msg, "killed: out of memory, limit 64 MiB") == NULL)
     fail_msg ("memory hog under a rootless node: %s", msg ? msg : "(no message)");
@@ -698,7 +654,7 @@ test_delegated_cgroup_v2_subtree (void **state)
   assert_string_equal (json_string_value (json_object_get (sb, "cgroup")), "v2");
   json_decref (sb);
   id = deploy_ok (f, rl_name ("ticker2"), "ticker", tenv);
-  json_decref (wait_event (f, "workload_started", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_started", id, 5000));
   for (int i = 0; i < 200 && (pid = harness_find_proc (rl_name ("ticker2"), NULL)) == 0; i++)
     usleep (10000);
   assert_true (pid > 0);
@@ -718,7 +674,7 @@ test_delegated_cgroup_v2_subtree (void **state)
     if (nexc_stop (f->c, f->h.node_id, id, rl_name ("ticker2"), &f->issuer, &err) < 0)
       fail_msg ("stop: %s", err.msg);
   }
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   free (id);
   /* Its leaf goes with it. */
   snprintf (path, sizeof path, "%s%s", mnt, cg);
@@ -749,7 +705,7 @@ test_restart_reattaches_across_namespaces (void **state)
   snprintf (path, sizeof path, "/proc/%d/ns/user", (int) f->h.node_pid);
   assert_true (readlink (path, ns1, sizeof ns1 - 1) > 0);
   id = deploy_ok (f, rl_name ("survivor"), "ticker", tenv);
-  json_decref (wait_event (f, "workload_started", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_started", id, 5000));
   for (int i = 0; i < 200 && (pid = harness_find_proc (rl_name ("survivor"), NULL)) == 0; i++)
     usleep (10000);
   assert_true (pid > 0);
@@ -768,7 +724,7 @@ test_restart_reattaches_across_namespaces (void **state)
     }
   if (nexc_stop (f->c, f->h.node_id, id, rl_name ("survivor"), &f->issuer, &err) < 0)
     fail_msg ("stop after the restart: %s", err.msg);
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   for (int i = 0; i < 200 && kill (pid, 0) == 0; i++)
     usleep (10000);
   assert_int_equal (kill (pid, 0), -1);

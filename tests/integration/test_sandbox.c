@@ -170,28 +170,6 @@ expect_refusal (struct fixture *f, const struct dep *d, const char *text)
   json_decref (j);
 }
 
-static json_t *
-wait_event (struct fixture *f, const char *type, const char *id, int timeout_ms)
-{
-  uint64_t deadline = now_ms () + (uint64_t) timeout_ms;
-  while (now_ms () < deadline)
-    {
-      natsMsg *m = NULL;
-      json_t *j;
-      if (natsSubscription_NextMsg (&m, f->events, 100) != NATS_OK)
-        continue;
-      j = parse (natsMsg_GetData (m), natsMsg_GetDataLength (m));
-      natsMsg_Destroy (m);
-      if (strcmp (json_string_value (json_object_get (j, "type")), type) == 0
-          && strcmp (json_string_value (json_object_get (j, "source")), id) == 0)
-        return j;
-      json_decref (j);
-    }
-  harness_dump_node_log (&f->h);
-  fail_msg ("no %s event for %s within %d ms", type, id, timeout_ms);
-  return NULL;
-}
-
 /* Log lines of workload id until one starts with until (or timeout):
  * "key=value" lines go to out (a JSON object), the last line is returned. */
 static char *
@@ -472,7 +450,7 @@ test_probe_sees_only_its_sandbox (void **state)
 
   /* Another workload, to be invisible and unreachable. */
   oid = deploy_ok (f, &other);
-  json_decref (wait_event (f, "workload_started", oid, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_started", oid, 5000));
   for (int i = 0; i < 100 && (other_host = harness_find_proc ("neighbour", NULL)) == 0; i++)
     usleep (20000);
   assert_true (other_host > 0);
@@ -569,12 +547,12 @@ test_probe_sees_only_its_sandbox (void **state)
   EXPECT ("sys_clone3", "ENOSYS");
 #undef EXPECT
 #undef FACT
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   /* The file it wrote in its working dir stayed there, owned by its uid; the
    * host's /var/tmp got nothing. */
   assert_int_equal (access ("/var/tmp/nexc-probe-2", F_OK), -1);
   stop_ok (f, oid, "neighbour");
-  json_decref (wait_event (f, "workload_stopped", oid, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", oid, 5000));
   json_decref (facts);
   free (id);
   free (oid);
@@ -605,7 +583,7 @@ test_fork_bomb_stopped_by_pids_limit (void **state)
   print_message ("PING during the fork bomb: worst of 10 %d ms\n", worst);
   assert_true (worst < 1000);
   stop_ok (f, id, "forkbomb");
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   free (line);
   free (id);
 }
@@ -629,7 +607,7 @@ test_memory_hog_killed_and_reported (void **state)
   d.res.memory_mib = 64;
   id = deploy_ok (f, &d);
   ping_ms (f);
-  ev = wait_event (f, "workload_stopped", id, 20000);
+  ev = harness_wait_event (&f->h, f->events, "workload_stopped", id, 20000);
   msg = json_string_value (json_object_get (json_object_get (ev, "data"), "message"));
   print_message ("memory hog: %s\n", msg);
   assert_non_null (strstr (msg, "killed: out of memory, limit 64 MiB"));
@@ -673,7 +651,7 @@ test_cpu_spinner_throttled (void **state)
   /* A quarter of a CPU, measured as the spinner's CPU time over wall time:
    * unthrottled it would be close to 1. */
   assert_true (ratio > 0.05 && ratio < 0.35);
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   json_decref (facts);
   free (line);
   free (id);
@@ -736,7 +714,7 @@ test_per_deploy_size_applied_to_a_warm_agent (void **state)
   print_message ("%s = %s", path, val);
   assert_int_equal (strtoull (val, NULL, 10), 96ull << 20);
   stop_ok (f, id, "resized");
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   free (id);
 }
 
@@ -771,7 +749,7 @@ test_fifty_cycles_leave_nothing (void **state)
       d.res.memory_mib = i % 2 ? 64 : 0; /* every other one resized */
       id = deploy_ok (f, &d);
       stop_ok (f, id, "cycler");
-      json_decref (wait_event (f, "workload_stopped", id, 5000));
+      json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
       free (id);
     }
   wait_pool_full (f);
@@ -850,7 +828,7 @@ test_crash_leftovers_removed_at_start (void **state)
   int leaves_before = 0;
   wait_pool_full (f);
   id = deploy_ok (f, &d);
-  json_decref (wait_event (f, "workload_started", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_started", id, 5000));
   node_cgroup_dir (f, dir, sizeof dir);
   snprintf (sandboxes, sizeof sandboxes, "%s/sandboxes", f->h.node_state_dir);
   /* A crash: no chance to clean up. The agents die with it (their parent
@@ -971,7 +949,7 @@ test_v2_and_network_none_say_what_is_off (void **state)
   assert_string_equal (json_string_value (json_object_get (facts, "tcp_nats")), "ECONNREFUSED");
   assert_string_equal (json_string_value (json_object_get (facts, "unshare_user")), "EPERM");
   assert_string_equal (json_string_value (json_object_get (facts, "pid")), "2");
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   json_decref (facts);
   free (id);
   /* Back to the fixture's node. */
@@ -1231,7 +1209,7 @@ run_probe (struct fixture *f, struct dep *d, char **id_out)
   id = deploy_ok (f, d);
   last = collect (f, id, "done=", facts, 5000);
   free (last);
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   if (id_out)
     *id_out = id;
   else
@@ -1303,29 +1281,6 @@ abstract_listen (const char *name)
   return s;
 }
 
-/* A line of /proc/<pid>/status, its value ("" when absent). */
-static void
-status_of (pid_t pid, const char *key, char *out, size_t cap)
-{
-  char path[64], line[256];
-  size_t kl = strlen (key);
-  FILE *fp;
-  snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-  out[0] = '\0';
-  if ((fp = fopen (path, "r")) == NULL)
-    return;
-  while (fgets (line, sizeof line, fp))
-    if (strncmp (line, key, kl) == 0 && line[kl] == ':')
-      {
-        char *v = line + kl + 1;
-        v += strspn (v, " \t");
-        v[strcspn (v, "\n")] = '\0';
-        snprintf (out, cap, "%s", v);
-        break;
-      }
-  fclose (fp);
-}
-
 /* Every warm agent of the process tier holds its workload's process before
  * any deploy (agent/stem.h), already inside: the sandbox's uid, no
  * capability, no_new_privs, seccomp. A default-view deploy runs as that
@@ -1361,18 +1316,18 @@ test_stem_waits_inside_and_falls_back (void **state)
       int k = harness_children (agents[i], NULL, c, 4);
       assert_int_equal (k, 1);
       stems[ns++] = c[0];
-      status_of (c[0], "Uid", v, sizeof v);
+      harness_proc_status (c[0], "Uid", v, sizeof v);
       assert_true (strtoul (v, NULL, 10) >= 1000); /* the sandbox's, not root */
-      status_of (c[0], "CapEff", v, sizeof v);
+      harness_proc_status (c[0], "CapEff", v, sizeof v);
       assert_string_equal (v, "0000000000000000");
-      status_of (c[0], "NoNewPrivs", v, sizeof v);
+      harness_proc_status (c[0], "NoNewPrivs", v, sizeof v);
       assert_string_equal (v, "1");
-      status_of (c[0], "Seccomp", v, sizeof v);
+      harness_proc_status (c[0], "Seccomp", v, sizeof v);
       assert_string_equal (v, "2");
     }
   /* A deploy of the default view: its process is one of the stems. */
   id = deploy_ok (f, &t);
-  json_decref (wait_event (f, "workload_started", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_started", id, 5000));
   tick = harness_find_proc ("stemtick", NULL);
   for (int i = 0; i < ns; i++)
     found += stems[i] == tick;
@@ -1573,7 +1528,7 @@ test_user_namespace_maps_one_id (void **state)
   host_owner (path, got, sizeof got);
   assert_string_equal (got, want);
   stop_ok (f, id, "usernsprobe");
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   json_decref (facts);
   free (id);
 }
@@ -1793,14 +1748,14 @@ test_examples_run_under_the_allow_list (void **state)
   last = collect (f, id, "tick 3", NULL, 5000);
   free (last);
   stop_ok (f, id, "tick");
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   free (id);
   drain (f->logs);
   id = deploy_ok (f, &forker);
   last = collect (f, id, "forker: 2 children", NULL, 5000);
   free (last);
   stop_ok (f, id, "forker");
-  json_decref (wait_event (f, "workload_stopped", id, 5000));
+  json_decref (harness_wait_event (&f->h, f->events, "workload_stopped", id, 5000));
   free (id);
 }
 
