@@ -415,6 +415,46 @@ rootless_start (struct config *cfg, struct nxerr *err)
   return 0;
 }
 
+/* ---- the end of a node, served or not ---- */
+
+/* The spawning machinery and what it made: after the pools, whose agents'
+ * PDEATHSIG follows the spawner's thread; the sandbox then removes the
+ * node cgroup. */
+static void
+stop_spawning (struct node *n)
+{
+  zygote_stop (n);
+  spawner_stop (n);
+  sandbox_stop (n);
+  cgnone_stop (n);
+  reattach_close (n);
+}
+
+/* Both connections, then nats.c's threads; the reading threads joined,
+ * what waits for a round trip can go (node/bus/subgrave.h). */
+static void
+close_nats (struct node *n)
+{
+  natsConnection_Destroy (n->nc_data);
+  natsConnection_Destroy (n->nc);
+  subgrave_free (n);
+  nats_CloseAndWait (2000);
+}
+
+/* What the start made before any NATS connection. */
+static void
+release_start (struct node *n, int state_lock)
+{
+  loop_free (n->loop);
+  close (n->sigsrc.fd);
+  identity_wipe (&n->id);
+  creds_close (n);
+  strmap_free (&n->tags);
+  free (n->agent_path);
+  statelock_release (n->cfg.state_dir, state_lock);
+  config_free (&n->cfg);
+}
+
 static int
 cmd_up (int argc, char **argv)
 {
@@ -606,26 +646,13 @@ cmd_up (int argc, char **argv)
     {
       if (!stopped)
         log_error ("%s", err.msg);
+      /* What shutdown_finish frees once the node has served. */
       pool_free (n.pool);
       artifact_cache_free (n.cache);
       replay_free (n.replay);
-      zygote_stop (&n);
-      spawner_stop (&n);
-      sandbox_stop (&n);
-      cgnone_stop (&n);
-      natsConnection_Destroy (n.nc_data);
-      natsConnection_Destroy (n.nc);
-      subgrave_free (&n);
-      nats_CloseAndWait (2000);
-      reattach_close (&n);
-      loop_free (n.loop);
-      close (n.sigsrc.fd);
-      identity_wipe (&n.id);
-      creds_close (&n);
-      strmap_free (&n.tags);
-      free (n.agent_path);
-      statelock_release (n.cfg.state_dir, state_lock);
-      config_free (&n.cfg);
+      stop_spawning (&n);
+      close_nats (&n);
+      release_start (&n, state_lock);
       return stopped ? EXIT_SUCCESS : 1;
     }
   n.api_start_mono_ns = timefmt_mono_ns ();
@@ -655,31 +682,15 @@ cmd_up (int argc, char **argv)
   logstream_stop (&n);
   logack_stop (&n);
   outbox_stop (&n);
-  zygote_stop (&n);
-  spawner_stop (&n); /* after the pools: its thread is the parent their PDEATHSIG follows */
-  sandbox_stop (&n); /* the pool is gone: finish cleaning, remove the node cgroup */
-  cgnone_stop (&n);
-  reattach_close (&n);
+  stop_spawning (&n);
 
   /* shutdown_finish has stopped workloads, killed agents and sent node_stopped. */
   natsConnection_FlushTimeout (n.nc_data, 2000);
   natsConnection_FlushTimeout (n.nc, 2000);
   control_unsubscribe (&n);
-  natsConnection_Destroy (n.nc_data);
-  natsConnection_Destroy (n.nc);
-  /* The reading threads are joined: what waits for a round trip can go
-   * (node/bus/subgrave.h). */
-  subgrave_free (&n);
-  nats_CloseAndWait (2000);
+  close_nats (&n);
   logstream_free (&n);
-  loop_free (n.loop);
-  close (n.sigsrc.fd);
-  identity_wipe (&n.id);
-  creds_close (&n);
-  strmap_free (&n.tags);
-  free (n.agent_path);
-  statelock_release (n.cfg.state_dir, state_lock);
-  config_free (&n.cfg);
+  release_start (&n, state_lock);
   log_info ("stopped");
   return n.exit_code;
 }
