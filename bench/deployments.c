@@ -33,6 +33,7 @@
 #include "bench/bench.h"
 #include "bench/client.h"
 #include "bench/proc.h"
+#include "cgsweep.h"
 
 #define NODES 3
 #define REPLICAS 3
@@ -231,6 +232,8 @@ start_node (struct ctx *c, struct bench_node *nd, struct nxerr *err)
                         kp.public_text, PING_WAIT_MS, node_log_tail (nd, 400));
   }
   snprintf (nd->node_id, sizeof nd->node_id, "%s", kp.public_text);
+  /* node_start remembered whichever node answered its PING first. */
+  cgsweep_remember (kp.public_text, nd->pid);
   nkey_pair_wipe (&kp);
   return 0;
 }
