@@ -352,7 +352,7 @@ ping_node (natsConnection *nc, struct bench_node *nd)
     {
       snprintf (nd->node_id, sizeof nd->node_id, "%s", id);
       snprintf (nd->xkey, sizeof nd->xkey, "%s", x);
-      cgsweep_remember (id);
+      cgsweep_remember (id, nd->pid);
       rc = 0;
     }
   json_decref (root);

@@ -929,7 +929,7 @@ harness_start_node (struct harness *h, const char *config_json, const char *cons
         fail_msg ("harness: PING reply without data.node_id");
       }
     free (reply);
-    cgsweep_remember (h->node_id);
+    cgsweep_remember (h->node_id, h->node_pid);
   }
 }
 

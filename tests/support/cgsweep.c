@@ -1,6 +1,7 @@
 #include "cgsweep.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,19 +10,46 @@
 
 #define MAX_NODE_CGROUPS 256
 
-static char node_cgroups[MAX_NODE_CGROUPS][24];
+static struct {
+  char name[24];
+  pid_t pid;
+} node_cgroups[MAX_NODE_CGROUPS];
 static int n_node_cgroups;
 
 void
-cgsweep_remember (const char *node_id)
+cgsweep_remember (const char *node_id, pid_t pid)
 {
   char name[24];
   snprintf (name, sizeof name, "nexc-%.12s", node_id);
   for (int i = 0; i < n_node_cgroups; i++)
-    if (strcmp (node_cgroups[i], name) == 0)
-      return;
+    if (strcmp (node_cgroups[i].name, name) == 0)
+      {
+        node_cgroups[i].pid = pid; /* restarted on the same state dir */
+        return;
+      }
   if (n_node_cgroups < MAX_NODE_CGROUPS)
-    snprintf (node_cgroups[n_node_cgroups++], sizeof node_cgroups[0], "%s", name);
+    {
+      snprintf (node_cgroups[n_node_cgroups].name, sizeof node_cgroups[0].name, "%s", name);
+      node_cgroups[n_node_cgroups++].pid = pid;
+    }
+}
+
+/* Alive and not a zombie. */
+static bool
+running (pid_t pid)
+{
+  char path[64], buf[256], *rp;
+  FILE *f;
+  bool alive = false;
+  if (pid <= 0 || kill (pid, 0) < 0)
+    return false;
+  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  f = fopen (path, "r");
+  if (f && fgets (buf, sizeof buf, f) && (rp = strrchr (buf, ')')) != NULL)
+    alive = rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+  if (f)
+    fclose (f);
+  return alive;
 }
 
 /* One cgroup tree, deepest first: what still runs in it killed, each dir
@@ -57,13 +85,25 @@ cgsweep_run (void)
 {
   char cmd[MAX_NODE_CGROUPS * 48 + 128], top[1024];
   size_t len;
+  int n_dead = 0, kept = 0;
   FILE *p;
   if (n_node_cgroups == 0)
     return;
   len = (size_t) snprintf (cmd, sizeof cmd, "find /sys/fs/cgroup -type d \\(");
   for (int i = 0; i < n_node_cgroups; i++)
-    len += (size_t) snprintf (cmd + len, sizeof cmd - len, "%s -name %s -o -name %s.self",
-                              i ? " -o" : "", node_cgroups[i], node_cgroups[i]);
+    {
+      const char *name = node_cgroups[i].name;
+      if (running (node_cgroups[i].pid))
+        {
+          node_cgroups[kept++] = node_cgroups[i];
+          continue;
+        }
+      len += (size_t) snprintf (cmd + len, sizeof cmd - len, "%s -name %s -o -name %s.self",
+                                n_dead++ ? " -o" : "", name, name);
+    }
+  n_node_cgroups = kept;
+  if (n_dead == 0)
+    return;
   snprintf (cmd + len, sizeof cmd - len, " \\) -prune -print 2>/dev/null");
   p = popen (cmd, "r");
   while (p && fgets (top, sizeof top, p))
@@ -73,5 +113,4 @@ cgsweep_run (void)
     }
   if (p)
     pclose (p);
-  n_node_cgroups = 0;
 }

@@ -10,11 +10,17 @@
 #ifndef NEXC_TESTS_CGSWEEP_H
 #define NEXC_TESTS_CGSWEEP_H
 
-/* Remember a node this process started. */
-void cgsweep_remember (const char *node_id);
+#include <sys/types.h>
 
-/* Once every remembered node is dead: what still runs in their cgroups is
- * killed, each cgroup removed, in every hierarchy; the table emptied. */
+/* Remember a node this process started (pid: its process). */
+void cgsweep_remember (const char *node_id, pid_t pid);
+
+/* For each remembered node that is dead by now: what still runs in its
+ * cgroups is killed, each removed, in every hierarchy, and it is
+ * forgotten. Nodes still alive are left alone and kept for a later run: a
+ * test with several nodes stops them one harness at a time, and sweeping a
+ * live node's cgroups took its agents and left them behind when that node
+ * was killed later. */
 void cgsweep_run (void);
 
 #endif
