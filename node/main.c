@@ -29,6 +29,7 @@
 #include "node/bus/subgrave.h"
 #include "node/core/node.h"
 #include "node/bus/logack.h"
+#include "node/bus/natsloop.h"
 #include "node/bus/logstream.h"
 #include "node/bus/outbox.h"
 #include "node/artifacts/artifact.h"
@@ -202,6 +203,11 @@ make_options (struct node *n, const struct up_opts *o, char **servers, int ns, b
      * without one it would block (forever, with MaxReconnect -1) where no
      * signal reaches the node: wait_connected waits instead. */
     s = natsOptions_SetRetryOnFailedConnect (opts, true, on_connected, n);
+  if (s == NATS_OK && control && natsloop_options (n->natsloop, opts, err) < 0)
+    {
+      natsOptions_Destroy (opts);
+      return -1;
+    }
   if (s == NATS_OK && control)
     s = natsOptions_SetDisconnectedCB (opts, on_disconnected, n);
   if (s == NATS_OK && control)
@@ -436,7 +442,10 @@ static void
 close_nats (struct node *n)
 {
   natsConnection_Destroy (n->nc_data);
+  natsloop_pump_stop (n->natsloop);
   natsConnection_Destroy (n->nc);
+  natsloop_free (n->natsloop);
+  n->natsloop = NULL;
   subgrave_free (n);
   nats_CloseAndWait (2000);
 }
@@ -614,7 +623,8 @@ cmd_up (int argc, char **argv)
   n.start_wall = timefmt_now ();
   node_tags_refresh (&n);
 
-  if (block_signals (&set) != 0 || loop_new (&n.loop, &err) < 0)
+  if (block_signals (&set) != 0 || loop_new (&n.loop, &err) < 0
+      || natsloop_new (n.loop, &n.natsloop, &err) < 0)
     {
       log_error ("start: %s", err.msg[0] ? err.msg : "cannot block signals");
       return 1;
@@ -677,6 +687,10 @@ cmd_up (int argc, char **argv)
             (long long) n.cfg.machine_pool_size, n.cfg.state_dir);
 
   loop_run (n.loop);
+  /* What follows waits for the server's answers on n.nc (the deployments
+   * watcher's last calls, the outbox's final flush, the drains). */
+  if (natsloop_pump_start (n.natsloop, &err) < 0)
+    log_error ("%s: the teardown's round trips on the control connection time out", err.msg);
   deployments_stop (&n);
   metrics_stop (&n);
   logstream_stop (&n);

@@ -2,6 +2,7 @@
 
 #include "api/evsig.h"
 #include "api/log.h"
+#include "node/bus/natsloop.h"
 #include "node/core/node.h"
 
 natsStatus
@@ -27,5 +28,6 @@ evpub_publish (struct node *n, const char *subject, const void *data, size_t len
   if (s == NATS_OK)
     s = natsConnection_PublishMsg (n->nc, msg);
   natsMsg_Destroy (msg);
+  natsloop_send_now (n->natsloop);
   return s;
 }

@@ -4,6 +4,7 @@
 
 #include "api/envelope.h"
 #include "api/log.h"
+#include "node/bus/natsloop.h"
 #include "node/core/node.h"
 
 void
@@ -13,6 +14,7 @@ reply_send (struct node *n, const char *reply, const struct buf *payload)
   if (reply == NULL || *reply == '\0')
     return; /* §1: processed, reply dropped */
   s = natsConnection_Publish (n->nc, reply, payload->data, (int) payload->len);
+  natsloop_send_now (n->natsloop);
   if (s != NATS_OK)
     {
       n->counters.replies_failed++;

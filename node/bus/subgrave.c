@@ -7,6 +7,7 @@
 
 #include "api/xalloc.h"
 #include "api/roundtrip.h"
+#include "node/bus/natsloop.h"
 #include "node/core/node.h"
 
 /* One round trip's bound. On the loop thread, and only when the connection
@@ -99,12 +100,16 @@ subgrave_settle (struct node *n, natsConnection *nc)
   struct subgrave *g = n->subgrave;
   struct grave *freed = NULL;
   uint64_t mark;
-  if (g == NULL || nc == NULL || natsConnection_Status (nc) != NATS_CONN_STATUS_CONNECTED)
+  /* The loop reads n->nc itself (node/bus/natsloop.h): on the loop thread
+   * no read is under way, and none may be waited for. */
+  bool reader = nc != NULL && nc == n->nc && natsloop_reads_here (n->natsloop);
+  if (g == NULL || nc == NULL
+      || (!reader && natsConnection_Status (nc) != NATS_CONN_STATUS_CONNECTED))
     return;
   pthread_mutex_lock (&g->mu);
   mark = g->seq; /* all buried so far were unsubscribed before the PING below */
   pthread_mutex_unlock (&g->mu);
-  if (!roundtrip_answered (nc, SUBGRAVE_ROUNDTRIP_MS))
+  if (!reader && !roundtrip_answered (nc, SUBGRAVE_ROUNDTRIP_MS))
     return;
   pthread_mutex_lock (&g->mu);
   for (struct grave **pp = &g->head; *pp;)

@@ -16,6 +16,8 @@
  * waits here: freed with the next answered round trip on the same
  * connection, or after the connections are destroyed (their reading
  * threads joined) at shutdown.
+ * On the loop thread, a subscription of the control connection needs no round
+ * trip: the loop is that connection's only reader (node/bus/natsloop.h).
  * Any thread (the loop, the deployments watcher). */
 #ifndef NEXC_NODE_SUBGRAVE_H
 #define NEXC_NODE_SUBGRAVE_H

@@ -24,6 +24,7 @@
 #include "node/control/tags.h"
 #include "node/bus/events.h"
 #include "node/bus/logstream.h"
+#include "node/bus/natsloop.h"
 #include "node/control/metrics.h"
 #include "node/sandbox/sandbox.h"
 #include "node/bus/subgrave.h"
@@ -360,9 +361,8 @@ dispatch (void *arg)
   ctl_req_free (r);
 }
 
-/* nats.c thread, control queue full: say so at once rather than queue
- * without bound. Publishing is thread-safe in nats.c; nothing of the node
- * is touched (the refusal is counted in ctl_queue.refused). */
+/* Control queue full: say so at once rather than queue without bound
+ * (the refusal is counted in ctl_queue.refused). */
 static void
 reply_busy (natsConnection *nc, const char *reply, enum ctl_op op)
 {
@@ -374,9 +374,10 @@ reply_busy (natsConnection *nc, const char *reply, enum ctl_op op)
   natsConnection_Publish (nc, reply, b.data, (int) b.len);
 }
 
-/* nats.c thread: copy what we need, destroy the message at once, post. */
+/* Loop thread, right after the read that brought msg (node/bus/natsloop.h):
+ * copy what the handler needs, destroy the message, dispatch. */
 static void
-on_msg (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+on_msg (void *closure, natsSubscription *sub, natsMsg *msg)
 {
   struct sub_closure *c = closure;
   const char *reply = natsMsg_GetReply (msg);
@@ -385,7 +386,7 @@ on_msg (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
   (void) sub;
   if (r == NULL)
     {
-      reply_busy (nc, reply, c->op);
+      reply_busy (c->node->nc, reply, c->op);
       natsMsg_Destroy (msg);
       return;
     }
@@ -401,7 +402,7 @@ on_msg (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
       r->data = xstrndup (natsMsg_GetData (msg) ? natsMsg_GetData (msg) : "", r->len);
     }
   natsMsg_Destroy (msg);
-  loop_post (c->node->loop, dispatch, ctl_req_drop, r);
+  dispatch (r);
 }
 
 int
@@ -442,47 +443,30 @@ control_subscribe (struct node *n, struct nxerr *err)
         }
       else
         subjects_node_op (&s, table[i].verb, table[i].ns, n->node_id);
-      st = natsConnection_Subscribe (&n->subs[i], n->nc, s.data, on_msg, &closures[i]);
+      st = natsConnection_SubscribeSync (&n->subs[i], n->nc, s.data);
       if (st != NATS_OK)
         return nxerr_set (err, EIO, "subscribe %s: %s", s.data, natsStatus_GetText (st));
       /* A deep but bounded queue: a burst is queued rather than dropped, and
        * a flood cannot exhaust memory (nats.c reports a slow consumer). */
       natsSubscription_SetPendingLimits (n->subs[i], 100000, 512 * 1024 * 1024);
+      natsloop_watch (n->natsloop, n->subs[i], on_msg, &closures[i]);
       n->n_subs++;
     }
   return 0;
 }
 
-/* The whole wait for the subscriptions' drains at shutdown. */
-#define CONTROL_DRAIN_MS 2000
-
 void
 control_unsubscribe (struct node *n)
 {
-  /* Drained first: each delivery thread hands what it holds to on_msg
-   * (posted to a loop that has stopped: dropped when it is freed) and is
-   * done before the library shuts down. A subscription freed with messages
-   * still queued has its last reference in that thread, which destroys them
-   * whenever it gets to it, and nats.c 3.4.1's collector of destroyed
-   * messages may have ended by then (nats_CloseAndWait stops it first):
-   * they leaked (LeakSanitizer in it_test_teardown, a PING flood at SIGTERM). */
-  /* Only while connected: a drain waits for the server's answer, and a
-   * node stopped while NATS is away would wait CONTROL_DRAIN_MS for none. */
-  uint64_t deadline = timefmt_mono_ns () + (uint64_t) CONTROL_DRAIN_MS * 1000000;
-  bool *draining = xcalloc (n->n_subs + 1, sizeof *draining);
-  bool up = n->nc && natsConnection_Status (n->nc) == NATS_CONN_STATUS_CONNECTED;
-  for (size_t i = 0; i < n->n_subs && up; i++)
-    draining[i] = natsSubscription_Drain (n->subs[i]) == NATS_OK;
+  /* The loop has stopped: what the subscriptions still hold would never be
+   * dispatched (before, it was posted to a stopped loop and dropped). A
+   * synchronous subscription has no delivery thread, so its queued
+   * messages are destroyed with it, here. */
   for (size_t i = 0; i < n->n_subs; i++)
     {
-      uint64_t now = timefmt_mono_ns ();
-      if (draining[i] && now < deadline)
-        natsSubscription_WaitForDrainCompletion (n->subs[i],
-                                                 (int64_t) ((deadline - now) / 1000000) + 1);
+      natsloop_unwatch (n->natsloop, n->subs[i]);
+      subgrave_sub (n, n->nc, n->subs[i]);
     }
-  free (draining);
-  for (size_t i = 0; i < n->n_subs; i++)
-    subgrave_sub (n, n->nc, n->subs[i]);
   free (n->subs);
   n->subs = NULL;
   n->n_subs = 0;

@@ -46,9 +46,3 @@ ctl_req_free (struct ctl_req *r)
   free (r->data);
   free (r);
 }
-
-void
-ctl_req_drop (void *arg)
-{
-  ctl_req_free (arg);
-}

@@ -1,7 +1,7 @@
-/* request: one control request as the loop receives it. The nats.c thread
- * that got the message copies subject, reply and payload into a ctl_req and
- * posts it (node/control/control.c); the handler it is dispatched to owns it
- * from then on. */
+/* request: one control request as the loop receives it. Right after the
+ * read that brought the message (node/bus/natsloop.h), the loop copies
+ * subject, reply and payload into a ctl_req (node/control/control.c); the
+ * handler it is dispatched to owns it from then on. */
 #ifndef NEXC_NODE_CONTROL_REQUEST_H
 #define NEXC_NODE_CONTROL_REQUEST_H
 
@@ -11,9 +11,9 @@
 struct node;
 
 #define CONTROL_PAYLOAD_MAX (1024 * 1024)
-/* Requests received and not yet done with (queued for the loop, or a deploy
- * waiting for its artifact), and their bytes: past either bound the nats.c
- * thread answers "busy" at once instead of queueing without limit. */
+/* Requests received and not yet done with (a deploy waiting for its
+ * artifact), and their bytes: past either bound the node answers "busy" at
+ * once instead of holding them without limit. */
 #define CONTROL_QUEUE_MAX 1024
 #define CONTROL_QUEUE_BYTES (64u * 1024 * 1024)
 
@@ -34,7 +34,5 @@ struct ctl_req {
  * counted) when the queue is full. Any thread. */
 struct ctl_req *ctl_req_new (struct node *n, size_t len);
 void ctl_req_free (struct ctl_req *r);
-/* ctl_req_free as a loop_post drop callback (a request never dispatched). */
-void ctl_req_drop (void *arg);
 
 #endif

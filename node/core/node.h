@@ -35,6 +35,7 @@ struct spawner;
 struct logstream;
 struct creds;
 struct cgnone;
+struct natsloop;
 
 struct node_counters {
   uint64_t deploys_ok;
@@ -70,6 +71,7 @@ struct node {
   const char *node_id; /* id.server.public_text */
   struct loop *loop;
   natsConnection *nc;      /* control: subscriptions, replies, events; sends at once */
+  struct natsloop *natsloop; /* nc's reader and writer: the loop (node/bus/natsloop.h) */
   natsConnection *nc_data; /* logs: batched by nats.c's flusher */
   natsSubscription **subs;
   size_t n_subs;

@@ -20,12 +20,6 @@ fn_msg_free (struct fn_msg *m)
   free (m);
 }
 
-void
-fn_msg_drop (void *arg)
-{
-  fn_msg_free (arg);
-}
-
 /* A header value goes into the environment only if it is printable ASCII
  * (the agent refuses frames with NUL or invalid UTF-8). */
 static bool

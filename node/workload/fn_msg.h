@@ -31,8 +31,6 @@ struct fn_msg {
 /* A copy of msg (msg stays the caller's). */
 struct fn_msg *fn_msg_new (struct node *n, int64_t sid, natsMsg *msg);
 void fn_msg_free (struct fn_msg *m);
-/* fn_msg_free as a loop_post drop callback. */
-void fn_msg_drop (void *arg);
 /* The environment name of header h: NEX_HEADER_<NAME>, letters and digits
  * upper-cased, anything else '_'. malloc'd. */
 char *fn_msg_env_name (const char *h);

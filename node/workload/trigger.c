@@ -20,6 +20,7 @@
 #include "node/agents/agent.h"
 #include "node/bus/events.h"
 #include "node/bus/logs.h"
+#include "node/bus/natsloop.h"
 #include "node/bus/subgrave.h"
 #include "node/core/node.h"
 #include "node/agents/pool.h"
@@ -71,15 +72,15 @@ trigger_is_function (const char *type)
 
 static void on_msg_loop (void *arg);
 
-/* nats.c thread: copy what the loop needs, destroy the message, post. */
+/* Loop thread, right after the read that brought msg (node/bus/natsloop.h):
+ * copy what the invocation needs, destroy the message, queue it. */
 static void
-on_nats_msg (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+on_nats_msg (void *closure, natsSubscription *sub, natsMsg *msg)
 {
   struct node *n = closure;
   struct fn_msg *m = fn_msg_new (n, natsSubscription_GetID (sub), msg);
-  (void) nc;
   natsMsg_Destroy (msg);
-  loop_post (n->loop, on_msg_loop, fn_msg_drop, m);
+  on_msg_loop (m);
 }
 
 /* ---- events and log lines (§4.3, §5) ---- */
@@ -467,6 +468,7 @@ on_result (struct fn_call *c, const Nexc__Agent__FunctionResult *r)
           off += (size_t) k;
         }
       natsStatus s = natsConnection_Publish (n->nc, c->msg->reply, p, (int) off);
+      natsloop_send_now (n->natsloop);
       if (s != NATS_OK)
         {
           n->counters.replies_failed++;
@@ -575,6 +577,7 @@ trigger_fn_free (struct fn *fn)
   for (size_t i = 0; i < fn->n_subs; i++)
     if (fn->subs[i])
       {
+        natsloop_unwatch (fn->w->node->natsloop, fn->subs[i]);
         subgrave_sub (fn->w->node, fn->w->node->nc, fn->subs[i]);
         buried = true;
       }
@@ -637,9 +640,8 @@ trigger_start (struct workload *w, int *exe_fd, struct env *env)
   fn->sids = xcalloc (req->n_triggers, sizeof *fn->sids);
   for (size_t i = 0; i < req->n_triggers; i++)
     {
-      natsStatus s = natsConnection_QueueSubscribe (&fn->subs[fn->n_subs], n->nc,
-                                                    req->trigger_subjects[i], queue,
-                                                    on_nats_msg, n);
+      natsStatus s = natsConnection_QueueSubscribeSync (&fn->subs[fn->n_subs], n->nc,
+                                                        req->trigger_subjects[i], queue);
       if (s != NATS_OK)
         {
           snprintf (msg, sizeof msg, "Failed to deploy workload: nats: %s",
@@ -650,10 +652,13 @@ trigger_start (struct workload *w, int *exe_fd, struct env *env)
       natsSubscription_SetPendingLimits (fn->subs[fn->n_subs], FN_QUEUE_MAX * 4,
                                          64 * 1024 * 1024);
       fn->sids[fn->n_subs] = natsSubscription_GetID (fn->subs[fn->n_subs]);
+      natsloop_watch (n->natsloop, fn->subs[fn->n_subs], on_nats_msg, n);
       fn->n_subs++;
     }
-  /* Subscriptions must be known to the server before the deploy says so. */
-  natsConnection_FlushTimeout (n->nc, 2000);
+  /* Subscriptions must be known to the server before the deploy says so:
+   * the reply follows the SUBs on the same connection, and the server
+   * handles a connection's protocol in order. (A flush here would wait on
+   * the loop thread for an answer only the loop can read.) */
   log_info ("function %s (%s/%s): %zu trigger subject(s), queue group %s", w->id, w->ns, w->name,
             fn->n_subs, queue);
   supervise_started (w, 0);
@@ -666,6 +671,7 @@ trigger_stop (struct workload *w)
   fn->stopping = true;
   for (size_t i = 0; i < fn->n_subs; i++)
     {
+      natsloop_unwatch (fn->w->node->natsloop, fn->subs[i]);
       subgrave_sub (fn->w->node, fn->w->node->nc, fn->subs[i]);
       fn->subs[i] = NULL;
     }
