@@ -690,6 +690,10 @@ harness_connect (struct harness *h)
     s = natsOptions_SetName (o, "nexc-it");
   if (s == NATS_OK && h->client_creds[0])
     s = natsOptions_SetUserCredentialsFromFiles (o, h->client_creds, NULL);
+  if (s == NATS_OK && h->tls_ca[0])
+    s = natsOptions_SetSecure (o, true);
+  if (s == NATS_OK && h->tls_ca[0])
+    s = natsOptions_LoadCATrustedCertificates (o, h->tls_ca);
   /* A server on a loaded machine can refuse a handshake it found too slow
    * (its auth timeout; nats.c reports it as an authentication failure) with
    * creds it accepts a moment later: a few tries, each said, before the

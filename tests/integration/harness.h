@@ -41,6 +41,7 @@ struct harness {
   char node_id[57];        /* filled by harness_start_node from PING */
   char node_xkey[57];
   char client_creds[300];  /* set: harness_connect and the node's start-up PING use it */
+  char tls_ca[300];        /* set: harness_connect speaks TLS, trusting this CA file */
   int slow_msg_us;         /* > 0: nodes start under tests/slow_msg.so (harness.c) */
   uid_t run_as_uid;        /* > 0: the node runs as this uid and gid (setpriv), */
   gid_t run_as_gid;        /* its state dir given to them */
