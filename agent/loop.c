@@ -123,6 +123,7 @@ agent_accept (struct agent *a)
             (unsigned long long) a->ring.total_dropped);
   if (a->phase == PHASE_FLUSH)
     a->flush_until = timefmt_mono_ns () + AGENT_FLUSH_MS * NS_PER_MS;
+  a->exited_sent = false; /* the Exited the last node got goes again, after the ring */
   if (link_send_ctl (&a->link, &f, &err) < 0)
     agent_detach (a);
 }
@@ -175,11 +176,14 @@ agent_start_failed (struct agent *a, const char *msg)
   agent_send_last (a, &f);
 }
 
+/* last: the agent's last frame (it ends once sent); else queued ahead of
+ * the LogAck of lines still held. */
 static void
-agent_send_exited (struct agent *a)
+agent_send_exited (struct agent *a, bool last)
 {
   Nexc__Agent__Exited ex = NEXC__AGENT__EXITED__INIT;
   Frame f = NEXC__AGENT__FRAME__INIT;
+  struct nxerr err = { 0 };
   workload_exit_info (&a->wl, &ex.code, &ex.signal);
   ex.stopped = a->stopped;
   ex.log_dropped = a->ring.total_dropped;
@@ -187,8 +191,16 @@ agent_send_exited (struct agent *a)
   ex.next_seq = a->ring.next_seq;
   f.body_case = NEXC__AGENT__FRAME__BODY_EXITED;
   f.exited = &ex;
-  log_debug ("workload exited: code %d signal %d stopped %d dropped %llu", ex.code, ex.signal,
-             ex.stopped, (unsigned long long) ex.log_dropped);
+  log_debug ("workload exited: code %d signal %d stopped %d dropped %llu%s", ex.code, ex.signal,
+             ex.stopped, (unsigned long long) ex.log_dropped,
+             last ? "" : " (ahead of the last LogAck)");
+  if (!last)
+    {
+      a->exited_sent = true;
+      if (link_send_ctl (&a->link, &f, &err) < 0)
+        agent_link_failed (a, &err);
+      return;
+    }
   a->done = true;
   a->exit_code = AGENT_EXIT_OK;
   agent_send_last (a, &f);
@@ -332,7 +344,7 @@ on_stop (struct agent *a, const Nexc__Agent__Stop *s)
     case PHASE_IDLE:
       /* Nothing runs: the agent's work is over all the same. */
       a->stopped = true;
-      agent_send_exited (a);
+      agent_send_exited (a, true);
       return;
     case PHASE_RUNNING:
       if (!a->stopped)
@@ -558,7 +570,14 @@ advance_ending (struct agent *a, uint64_t now)
         return;
       if (log_ring_unsent (&a->ring) == 0 && a->ring.count > 0)
         {
-          /* All sent, not all confirmed: a while for the acks. */
+          /* All sent, not all confirmed: the Exited now (see loop.h), then
+           * a while for the acks. */
+          if (!a->exited_sent && !a->fn_mode)
+            {
+              agent_send_exited (a, false);
+              if (a->done)
+                return;
+            }
           if (a->ack_until == 0)
             a->ack_until = now + AGENT_ACK_WAIT_MS * NS_PER_MS;
           if (now < a->ack_until)
@@ -571,8 +590,13 @@ advance_ending (struct agent *a, uint64_t now)
       log_ring_discard (&a->ring);
       if (a->fn_mode)
         agent_send_function_result (a);
+      else if (a->exited_sent)
+        {
+          a->done = true;
+          a->exit_code = AGENT_EXIT_OK;
+        }
       else
-        agent_send_exited (a);
+        agent_send_exited (a, true);
     }
 }
 

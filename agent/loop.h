@@ -10,6 +10,11 @@
  *   DRAIN   | Pong | StartFailed, end    | ignored          |             | -> FLUSH    |
  *   FLUSH   | Pong | StartFailed, end    | ignored          |             |             | Exited, end
  *
+ * FLUSH sends the Exited as soon as every line is sent, then waits (up to
+ * AGENT_ACK_WAIT_MS) for the LogAck of the last ones before it ends: the
+ * node ends the workload once its own flush confirmed them, and a resend
+ * after a broken connection still finds them here.
+ *
  * Function mode: FunctionIo frames (IDLE only) bring stdin/stdout before the
  * Deploy; the timeout kills the tree like a main exit; FunctionResult
  * replaces Exited.
@@ -58,6 +63,7 @@ struct agent {
   uint64_t flush_sent;     /* ring.sent_total and ring.count when flush_until was set */
   size_t flush_count;
   uint64_t ack_until;      /* FLUSH, all sent: stop waiting for LogAck then */
+  bool exited_sent;        /* FLUSH: the Exited went ahead of the last LogAck */
   bool done;
   int exit_code;
   /* Reattach (--listen-fd): once it has a workload the agent outlives its

@@ -270,7 +270,10 @@ struct  Nexc__Agent__Log
 
 /*
  * agent -> node: the workload has ended; every process of it is gone.
- * The agent exits after sending this.
+ * Sent once every line is sent, not waiting for their LogAck: the agent then
+ * keeps the unconfirmed lines (a LogAck with resend still rewinds them) up to
+ * 1 s and exits; the node ends the workload once its flush confirmed them.
+ * With nothing unconfirmed it is the agent's last frame.
  */
 struct  Nexc__Agent__Exited
 {

@@ -54,8 +54,8 @@ supervise_stop (struct workload *w)
     }
   if (w->state == WL_STARTING)
     return; /* the deploy fails or is stopped when Started arrives */
-  if (w->state != WL_RUNNING)
-    return;
+  if (w->state != WL_RUNNING || w->exit.pending)
+    return; /* ended already: its end waits only for its last lines */
   w->state = WL_STOPPING;
   if (w->fn) /* a function: no agent of its own */
     {
@@ -327,6 +327,59 @@ supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t 
   restart_or_end (w, code, stopped);
 }
 
+/* ---- an end that waits for its last lines ---- */
+
+/* The bound on that wait: the agent's own (agent/agent.h AGENT_ACK_WAIT_MS),
+ * after which lines sent and never confirmed are forgotten. */
+#define EXIT_ACK_WAIT_MS 1000
+
+static void
+finish_exit (struct workload *w)
+{
+  w->exit.pending = false;
+  loop_timer_cancel (w->node->loop, &w->stop_timer);
+  supervise_exited (w, w->exit.code, w->exit.sig, w->exit.stopped, w->exit.next_seq,
+                    w->exit.dropped_unreported);
+}
+
+static void
+on_exit_timer (struct loop_timer *t)
+{
+  struct workload *w = (struct workload *) ((char *) t - offsetof (struct workload, stop_timer));
+  struct log_stream *s = workload_log (w);
+  if (s->ack.acked < s->seq)
+    log_warn ("workload %s (%s): its last lines (to %llu) not confirmed by the server in %d ms: "
+              "ending it all the same",
+              w->id, w->name, (unsigned long long) s->seq, EXIT_ACK_WAIT_MS);
+  finish_exit (w);
+}
+
+/* An Exited whose lines are all published: the agent sends it without
+ * waiting for their LogAck, so the end (workload_stopped, the STOP's reply,
+ * a restart) can follow the node's flush at once instead of another
+ * LogAck -> Exited exchange with the agent. A subscriber still gets the
+ * last lines before workload_stopped: the event waits for that flush. The
+ * agent keeps the lines until their LogAck, for a resend after a broken
+ * connection, so its frames are read on. True when the end waits. */
+static bool
+exit_waits_for_lines (struct workload *w, const Nexc__Agent__Exited *ex)
+{
+  struct log_stream *s = workload_log (w);
+  if (w->node->logack == NULL || s->ack.on_ack == NULL
+      || (s->ack.acked >= s->seq && s->n_kept <= s->kept_off))
+    return false;
+  w->exit.pending = true;
+  w->exit.stopped = ex->stopped;
+  w->exit.code = ex->code;
+  w->exit.sig = ex->signal;
+  w->exit.next_seq = ex->next_seq;
+  w->exit.dropped_unreported = ex->log_dropped_unreported;
+  w->stop_timer.cb = on_exit_timer;
+  loop_timer_arm (w->node->loop, &w->stop_timer, EXIT_ACK_WAIT_MS);
+  logack_note (s);
+  return true;
+}
+
 void
 supervise_agent_lost (struct workload *w, const char *why)
 {
@@ -336,6 +389,14 @@ supervise_agent_lost (struct workload *w, const char *why)
   w->agent = NULL;
   if (w->state == WL_ENDED)
     return;
+  if (w->exit.pending)
+    {
+      /* It had ended; only the confirmation of its last lines was awaited. */
+      log_info ("workload %s (%s): agent gone (%s) before its last lines were confirmed", w->id,
+                w->name, why);
+      finish_exit (w);
+      return;
+    }
   if (w->state == WL_STARTING)
     {
       char err[600];
@@ -393,6 +454,13 @@ on_log_ack (struct log_stream *s, uint64_t seq)
   struct nxerr err = { 0 };
   if (w->agent == NULL || w->agent->state == AGENT_DEAD || w->agent->awaiting_reattach)
     return;
+  if (w->exit.pending && seq >= s->seq && s->n_kept <= s->kept_off)
+    {
+      /* Its end, now (logack allows it from here), takes the agent with
+       * it: no LogAck to wake the agent for first. */
+      finish_exit (w);
+      return;
+    }
   if (agent_send_log_ack (w->agent, seq, &err) < 0 && err.code != EAGAIN)
     log_debug ("workload %s: log ack: %s", w->id, err.msg);
 }
@@ -511,8 +579,10 @@ supervise_frame (void *owner, struct agent *a, Frame *f)
       }
       return true;
     case NEXC__AGENT__FRAME__BODY_EXITED:
-      if (w->state == WL_STARTING)
+      if (w->state == WL_STARTING || w->exit.pending)
         break;
+      if (exit_waits_for_lines (w, f->exited))
+        return true;
       supervise_exited (w, f->exited->code, f->exited->signal, f->exited->stopped,
                         f->exited->next_seq, f->exited->log_dropped_unreported);
       return false;

@@ -68,6 +68,15 @@ struct workload {
   uint64_t restart_streak;      /* restarts since the last stable run */
   struct loop_timer restart_timer;
   bool stop_requested;
+  /* The agent's Exited came while the server had not yet confirmed all the
+   * lines before it: the end waits for logack (node/workload/supervise.c),
+   * with what the agent said kept here. */
+  struct {
+    bool pending;
+    bool stopped;
+    int code, sig;
+    uint64_t next_seq, dropped_unreported;
+  } exit;
   bool autostart; /* deployed by the node from its config (trusted) */
   struct fn *fn;  /* type "function": subscriptions and invocations (node/workload/trigger.h) */
   void *info;     /* INFO's encoded entry and what it was made from (node/control/info.c) */

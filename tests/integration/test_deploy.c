@@ -703,12 +703,65 @@ test_stop_during_backoff (void **state)
   free (id);
 }
 
+/* A workload's last lines reach a subscriber before its workload_stopped:
+ * one subscription to both subjects sees them in the server's order. The
+ * node ends the workload only once the server confirmed the lines the
+ * agent sent before its Exited (its own flush of the data connection), and
+ * only then publishes the event. Several runs, each ending with the line
+ * the ticker prints on SIGTERM. */
+static void
+test_last_lines_before_stopped (void **state)
+{
+  struct fixture *f = *state;
+  char hex[65], logs[256], stopped[160];
+  const char *env[] = { "TICK_MS=1000", NULL };
+  struct dep d = { .name = "ticker", .env = env };
+  natsSubscription *both = NULL;
+  upload (f, example ("ticker"), "ticker", hex);
+  d.hash = hex;
+  assert_int_equal (natsConnection_SubscribeSync (&both, f->nc, "$NEX.>"), NATS_OK);
+  natsSubscription_SetPendingLimits (both, -1, -1);
+  snprintf (stopped, sizeof stopped, "$NEX.events.default.workload_stopped");
+  for (int run = 0; run < 5; run++)
+    {
+      char *id = deploy_ok (f, &d);
+      bool last_line = false, ended = false;
+      snprintf (logs, sizeof logs, "$NEX.logs.default.%s.ticker.%s", f->h.node_id, id);
+      json_decref (wait_event (f, "workload_started", id, 3000));
+      stop_ok (f, id, "ticker");
+      for (int i = 0; i < 100 && !ended; i++)
+        {
+          natsMsg *m = NULL;
+          if (natsSubscription_NextMsg (&m, both, 100) != NATS_OK)
+            continue;
+          if (strcmp (natsMsg_GetSubject (m), logs) == 0
+              && strstr (natsMsg_GetData (m), "ticker stopping") != NULL)
+            last_line = true;
+          else if (strcmp (natsMsg_GetSubject (m), stopped) == 0
+                   && strstr (natsMsg_GetData (m), id) != NULL)
+            {
+              ended = true;
+              if (!last_line)
+                harness_dump_node_log (&f->h);
+              assert_true (last_line); /* the event came first */
+            }
+          natsMsg_Destroy (m);
+        }
+      assert_true (ended);
+      json_decref (wait_event (f, "workload_stopped", id, 3000));
+      wait_pool_full (f);
+      free (id);
+    }
+  natsSubscription_Destroy (both);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_deploy_logs_events_stop),
     cmocka_unit_test (test_environment_is_exact),
+    cmocka_unit_test (test_last_lines_before_stopped),
     cmocka_unit_test (test_stop_kills_every_child),
     cmocka_unit_test (test_refusals),
     cmocka_unit_test (test_agent_killed),
