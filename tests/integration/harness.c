@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "api/nexc.h"
 #include "cgsweep.h"
 
 #include <arpa/inet.h>
@@ -713,6 +714,21 @@ harness_connect (struct harness *h)
   if (s != NATS_OK)
     fail_msg ("harness: connect to %s: %s", h->nats_url, natsStatus_GetText (s));
   return nc;
+}
+
+void
+harness_client (struct harness *h, natsConnection **nc, struct nexc_client **c,
+                natsSubscription **events, natsSubscription **logs)
+{
+  struct nxerr err = { 0 };
+  *nc = harness_connect (h);
+  if (nexc_client_wrap (c, *nc, &err) < 0)
+    fail_msg ("harness: client: %s", err.msg);
+  (*c)->timeout_ms = 5000;
+  if (natsConnection_SubscribeSync (events, *nc, "$NEX.events.default.*") != NATS_OK
+      || natsConnection_SubscribeSync (logs, *nc, "$NEX.logs.default.>") != NATS_OK)
+    fail_msg ("harness: client: subscribe to events and logs");
+  natsSubscription_SetPendingLimits (*logs, -1, -1);
 }
 
 /* ---- nexc-node -------------------------------------------------------- */

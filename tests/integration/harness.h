@@ -73,6 +73,12 @@ void harness_stop_nats (struct harness *h);
 
 /* Connect a client (SendAsap on, no reconnect buffering surprises). */
 natsConnection *harness_connect (struct harness *h);
+/* The client a deploy test starts with: harness_connect, wrapped as a nexc
+ * client (5 s timeout), subscribed to the default namespace's events and,
+ * with no pending limit, its logs. */
+struct nexc_client;
+void harness_client (struct harness *h, natsConnection **nc, struct nexc_client **c,
+                     natsSubscription **events, natsSubscription **logs);
 
 /* Write config_json to the temp dir and start nexc-node up with it, plus extra
  * argv (NULL-terminated, may be NULL). Waits until the node answers

@@ -60,13 +60,7 @@ setup (void **state)
             "\"node_limits\":{\"max_workload_bytes\":4194304}}",
             f->issuer.public_text, f->issuer2.public_text, f->sender.public_text);
   harness_start_nats (&f->h);
-  f->nc = harness_connect (&f->h);
-  assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
-  f->c->timeout_ms = 5000;
-  assert_int_equal (natsConnection_SubscribeSync (&f->events, f->nc, "$NEX.events.default.*"),
-                    NATS_OK);
-  assert_int_equal (natsConnection_SubscribeSync (&f->logs, f->nc, "$NEX.logs.default.>"), NATS_OK);
-  natsSubscription_SetPendingLimits (f->logs, -1, -1);
+  harness_client (&f->h, &f->nc, &f->c, &f->events, &f->logs);
   harness_start_node (&f->h, f->config, NULL);
   F = f;
   *state = f;

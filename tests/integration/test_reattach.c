@@ -133,13 +133,7 @@ fixture_setup (void **state, bool process_tier)
             /* a range of its own: tests run in parallel */
             400000 + (int) (getpid () % 64) * 1024, f->issuer.public_text);
   harness_start_nats (&f->h);
-  f->nc = harness_connect (&f->h);
-  assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
-  f->c->timeout_ms = 5000;
-  assert_int_equal (natsConnection_SubscribeSync (&f->events, f->nc, "$NEX.events.default.*"),
-                    NATS_OK);
-  assert_int_equal (natsConnection_SubscribeSync (&f->logs, f->nc, "$NEX.logs.default.>"), NATS_OK);
-  natsSubscription_SetPendingLimits (f->logs, -1, -1);
+  harness_client (&f->h, &f->nc, &f->c, &f->events, &f->logs);
   natsSubscription_SetPendingLimits (f->events, -1, -1);
   harness_start_node (&f->h, f->config, NULL);
   harness_upload (f->nc, "NEXCLIFILES", "ticker", harness_bin ("examples/ticker"), f->hex);

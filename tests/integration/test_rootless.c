@@ -248,13 +248,7 @@ setup (void **state)
   assert_true (subuid_of (USER, &f->sub_start, &f->sub_count));
   assert_int_equal (nkey_pair_generate (NKEY_ACCOUNT, &f->issuer, &err), 0);
   harness_start_nats (&f->h);
-  f->nc = harness_connect (&f->h);
-  assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
-  f->c->timeout_ms = 5000;
-  assert_int_equal (natsConnection_SubscribeSync (&f->events, f->nc, "$NEX.events.default.*"),
-                    NATS_OK);
-  assert_int_equal (natsConnection_SubscribeSync (&f->logs, f->nc, "$NEX.logs.default.>"), NATS_OK);
-  natsSubscription_SetPendingLimits (f->logs, -1, -1);
+  harness_client (&f->h, &f->nc, &f->c, &f->events, &f->logs);
   /* No uid_range: a rootless node's default is inside its namespace. */
   snprintf (f->config, sizeof f->config,
             "{\"machine_pool_size\":%d,\"sandbox\":\"process\",\"network\":\"none\","

@@ -375,13 +375,7 @@ setup (void **state)
             "\"valid_issuers\":[\"%s\"]}",
             POOL, TEMPLATE_MIB, TEMPLATE_PIDS, f->uid_start, UID_COUNT, f->issuer.public_text);
   harness_start_nats (&f->h);
-  f->nc = harness_connect (&f->h);
-  assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
-  f->c->timeout_ms = 5000;
-  assert_int_equal (natsConnection_SubscribeSync (&f->events, f->nc, "$NEX.events.default.*"),
-                    NATS_OK);
-  assert_int_equal (natsConnection_SubscribeSync (&f->logs, f->nc, "$NEX.logs.default.>"), NATS_OK);
-  natsSubscription_SetPendingLimits (f->logs, -1, -1);
+  harness_client (&f->h, &f->nc, &f->c, &f->events, &f->logs);
   start_node (f);
   upload (f, example ("probe"), "probe", f->hex_probe);
   upload (f, example ("hog"), "hog", f->hex_hog);

@@ -67,12 +67,7 @@ setup (void **state)
             f->certs, f->certs);
   harness_start_nats_conf (&f->h, conf);
   snprintf (f->h.tls_ca, sizeof f->h.tls_ca, "%s/ca.pem", f->certs);
-  f->nc = harness_connect (&f->h);
-  assert_int_equal (nexc_client_wrap (&f->c, f->nc, &err), 0);
-  f->c->timeout_ms = 5000;
-  assert_int_equal (natsConnection_SubscribeSync (&f->events, f->nc, "$NEX.events.default.*"),
-                    NATS_OK);
-  assert_int_equal (natsConnection_SubscribeSync (&f->logs, f->nc, "$NEX.logs.default.>"), NATS_OK);
+  harness_client (&f->h, &f->nc, &f->c, &f->events, &f->logs);
   snprintf (config, sizeof config,
             "{\"machine_pool_size\":1,\"sandbox\":\"none\",\"stop_grace_ms\":500,"
             "\"valid_issuers\":[\"%s\"]}",
