@@ -120,10 +120,10 @@ ev_read (void *user, bool add)
 
 static void deferred_write (void *arg);
 
-/* A publish on the loop thread is written once the loop's batch is done
- * (one write for a reply and its event, and no epoll_ctl pair per
- * publish); one from another thread asks epoll for writability, which
- * wakes the loop. */
+/* A publish on the loop thread is written once the loop's batch is done,
+ * or at once by natsloop_send_now (replies, events), with no epoll_ctl
+ * pair per publish; one from another thread asks epoll for writability,
+ * which wakes the loop. */
 static natsStatus
 ev_write (void *user, bool add)
 {

@@ -63,7 +63,7 @@ void natsloop_send_now (struct natsloop *nl);
 bool natsloop_reads_here (const struct natsloop *nl);
 
 /* After loop_run returned: a thread reads and writes for the connection
- * until natsloop_free, so the teardown's round trips are answered. */
+ * until natsloop_pump_stop, so the teardown's round trips are answered. */
 int natsloop_pump_start (struct natsloop *nl, struct nxerr *err);
 
 /* Before the connection is destroyed: the pump must not read it while it

@@ -10,9 +10,10 @@
 #include "node/bus/natsloop.h"
 #include "node/core/node.h"
 
-/* One round trip's bound. On the loop thread, and only when the connection
- * says it is up: a healthy server answers in well under a millisecond, but
- * a reading thread with a backlog delays the answer (up to this bound). */
+/* One round trip's bound, only when the connection says it is up (on the
+ * loop thread the control connection needs none): a healthy server answers
+ * in well under a millisecond, but a reader with a backlog delays the
+ * answer (up to this bound). */
 #define SUBGRAVE_ROUNDTRIP_MS 1000
 
 struct grave {

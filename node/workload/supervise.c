@@ -354,6 +354,14 @@ on_exit_timer (struct loop_timer *t)
   finish_exit (w);
 }
 
+/* Whether the server confirmed every line s published up to seq, and none
+ * waits for a retry. */
+static bool
+lines_confirmed (const struct log_stream *s, uint64_t seq)
+{
+  return seq >= s->seq && s->n_kept <= s->kept_off;
+}
+
 /* An Exited whose lines are all published: the agent sends it without
  * waiting for their LogAck, so the end (workload_stopped, the STOP's reply,
  * a restart) can follow the node's flush at once instead of another
@@ -365,8 +373,7 @@ static bool
 exit_waits_for_lines (struct workload *w, const Nexc__Agent__Exited *ex)
 {
   struct log_stream *s = workload_log (w);
-  if (w->node->logack == NULL || s->ack.on_ack == NULL
-      || (s->ack.acked >= s->seq && s->n_kept <= s->kept_off))
+  if (w->node->logack == NULL || s->ack.on_ack == NULL || lines_confirmed (s, s->ack.acked))
     return false;
   w->exit.pending = true;
   w->exit.stopped = ex->stopped;
@@ -375,8 +382,9 @@ exit_waits_for_lines (struct workload *w, const Nexc__Agent__Exited *ex)
   w->exit.next_seq = ex->next_seq;
   w->exit.dropped_unreported = ex->log_dropped_unreported;
   w->stop_timer.cb = on_exit_timer;
+  /* The lines' Log frames asked logack for their flush (or, kept for a
+   * retry, will once published): nothing more to ask. */
   loop_timer_arm (w->node->loop, &w->stop_timer, EXIT_ACK_WAIT_MS);
-  logack_note (s);
   return true;
 }
 
@@ -454,7 +462,7 @@ on_log_ack (struct log_stream *s, uint64_t seq)
   struct nxerr err = { 0 };
   if (w->agent == NULL || w->agent->state == AGENT_DEAD || w->agent->awaiting_reattach)
     return;
-  if (w->exit.pending && seq >= s->seq && s->n_kept <= s->kept_off)
+  if (w->exit.pending && lines_confirmed (s, seq))
     {
       /* Its end, now (logack allows it from here), takes the agent with
        * it: no LogAck to wake the agent for first. */
