@@ -29,6 +29,7 @@
 #include "node/bus/subgrave.h"
 #include "node/core/node.h"
 #include "node/bus/logack.h"
+#include "node/bus/echo.h"
 #include "node/bus/natsloop.h"
 #include "node/bus/logstream.h"
 #include "node/bus/outbox.h"
@@ -173,10 +174,11 @@ split_servers (const char *list, char ***out, int *count)
   return n > 0 ? 0 : -1;
 }
 
-/* Options for one of the node's two connections. The control connection
- * sends at once (a reply or an event must not wait for nats.c's flusher:
- * ~1 ms here); the data connection (logs) lets the flusher batch writes,
- * which is what makes a log flood cheap. */
+/* Options for one of the node's two connections. Both are read and written
+ * by the loop (node/bus/natsloop.h): a publish asks for a write, which the
+ * loop does after its batch of events (so a log flood is one write per
+ * batch) or at once for what someone waits for. SendAsap keeps nats.c's
+ * flusher thread out: libnats 3.4.1's waits 1 ms before each write. */
 static int
 make_options (struct node *n, const struct up_opts *o, char **servers, int ns, bool control,
               natsOptions **out, struct nxerr *err)
@@ -189,7 +191,7 @@ make_options (struct node *n, const struct up_opts *o, char **servers, int ns, b
   if (s == NATS_OK)
     s = natsOptions_SetName (opts, control ? "nexc-node" : "nexc-node-data");
   if (s == NATS_OK)
-    s = natsOptions_SetSendAsap (opts, control);
+    s = natsOptions_SetSendAsap (opts, true);
   if (s == NATS_OK)
     s = natsOptions_SetMaxReconnect (opts, -1);
   if (s == NATS_OK)
@@ -203,7 +205,7 @@ make_options (struct node *n, const struct up_opts *o, char **servers, int ns, b
      * without one it would block (forever, with MaxReconnect -1) where no
      * signal reaches the node: wait_connected waits instead. */
     s = natsOptions_SetRetryOnFailedConnect (opts, true, on_connected, n);
-  if (s == NATS_OK && control && natsloop_options (n->natsloop, opts, err) < 0)
+  if (s == NATS_OK && natsloop_options (control ? n->natsloop : n->natsloop_data, opts, err) < 0)
     {
       natsOptions_Destroy (opts);
       return -1;
@@ -441,11 +443,13 @@ stop_spawning (struct node *n)
 static void
 close_nats (struct node *n)
 {
+  natsloop_pump_stop (n->natsloop_data);
   natsConnection_Destroy (n->nc_data);
   natsloop_pump_stop (n->natsloop);
   natsConnection_Destroy (n->nc);
+  natsloop_free (n->natsloop_data);
   natsloop_free (n->natsloop);
-  n->natsloop = NULL;
+  n->natsloop = n->natsloop_data = NULL;
   subgrave_free (n);
   nats_CloseAndWait (2000);
 }
@@ -624,7 +628,8 @@ cmd_up (int argc, char **argv)
   node_tags_refresh (&n);
 
   if (block_signals (&set) != 0 || loop_new (&n.loop, &err) < 0
-      || natsloop_new (n.loop, &n.natsloop, &err) < 0)
+      || natsloop_new (n.loop, &n.natsloop, &err) < 0
+      || natsloop_new (n.loop, &n.natsloop_data, &err) < 0)
     {
       log_error ("start: %s", err.msg[0] ? err.msg : "cannot block signals");
       return 1;
@@ -666,6 +671,8 @@ cmd_up (int argc, char **argv)
       return stopped ? EXIT_SUCCESS : 1;
     }
   n.api_start_mono_ns = timefmt_mono_ns ();
+  if (echo_new (&n, n.natsloop_data, n.nc_data, &n.echo_data, &err) < 0)
+    log_error ("%s", err.msg);
   if (outbox_start (&n, &err) < 0)
     log_error ("%s: lifecycle events are published once, not kept until confirmed", err.msg);
   if (logack_start (&n, &err) < 0)
@@ -687,15 +694,19 @@ cmd_up (int argc, char **argv)
             (long long) n.cfg.machine_pool_size, n.cfg.state_dir);
 
   loop_run (n.loop);
-  /* What follows waits for the server's answers on n.nc (the deployments
-   * watcher's last calls, the outbox's final flush, the drains). */
+  /* What follows waits for the server's answers (the deployments watcher's
+   * last calls, the outbox's final flush, the drains). */
   if (natsloop_pump_start (n.natsloop, &err) < 0)
     log_error ("%s: the teardown's round trips on the control connection time out", err.msg);
+  if (natsloop_pump_start (n.natsloop_data, &err) < 0)
+    log_error ("%s: the teardown's round trips on the data connection time out", err.msg);
   deployments_stop (&n);
   metrics_stop (&n);
   logstream_stop (&n);
   logack_stop (&n);
   outbox_stop (&n);
+  echo_free (n.echo_data);
+  n.echo_data = NULL;
   stop_spawning (&n);
 
   /* shutdown_finish has stopped workloads, killed agents and sent node_stopped. */

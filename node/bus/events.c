@@ -32,7 +32,7 @@ publish (struct node *n, const char *ns, const char *type, const char *source,
   subjects_event (&subj, ns, type);
   cloudevent_uuid4 (id);
   cloudevent_encode (&ev, type, source, time, data->data, data->len, id, ++n->event_seq);
-  if (durable && outbox_publish (n, subj.data, id, ev.data, ev.len))
+  if (durable && outbox_publish (n, subj.data, id, source, ev.data, ev.len))
     return;
   outbox_send_new (n); /* events go out in the order they were made */
   s = evpub_publish (n, subj.data, ev.data, ev.len);

@@ -5,6 +5,12 @@
 #include "node/bus/natsloop.h"
 #include "node/core/node.h"
 
+natsConnection *
+evpub_conn (const struct node *n)
+{
+  return n->nc_data;
+}
+
 natsStatus
 evpub_publish (struct node *n, const char *subject, const void *data, size_t len)
 {
@@ -12,7 +18,8 @@ evpub_publish (struct node *n, const char *subject, const void *data, size_t len
   struct nxerr err = { 0 };
   natsMsg *msg = NULL;
   natsStatus s;
-  if (n->nc == NULL)
+  natsConnection *nc = evpub_conn (n);
+  if (nc == NULL)
     return NATS_CONNECTION_CLOSED;
   s = natsMsg_Create (&msg, subject, NULL, data, (int) len);
   /* A signature that cannot be made (it cannot fail with a valid key) leaves
@@ -26,8 +33,8 @@ evpub_publish (struct node *n, const char *subject, const void *data, size_t len
   else if (s == NATS_OK)
     log_warn ("event on %s published unsigned: %s", subject, err.msg);
   if (s == NATS_OK)
-    s = natsConnection_PublishMsg (n->nc, msg);
+    s = natsConnection_PublishMsg (nc, msg);
   natsMsg_Destroy (msg);
-  natsloop_send_now (n->natsloop);
+  natsloop_send_now (n->natsloop_data);
   return s;
 }

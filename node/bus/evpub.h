@@ -1,12 +1,13 @@
 /* evpub: putting one event on the bus, signed by the node (api/evsig.h), on
- * the control connection: it sends at once (SendAsap), where the data
- * connection would hold an event for nats.c's flusher (~0.3-1 ms here, the
- * largest share of STOP -> workload_stopped). Events are few; the log flood
- * keeps the batching data connection. A workload's last log lines still
- * reach a subscriber before its workload_stopped: the agent ends only once
- * the node confirmed them (a flush: the server has them) and the event
- * comes after that. Used by events.c (events published once) and
- * outbox.c (lifecycle events, published until confirmed). Loop thread. */
+ * the data connection, the one that carries the workloads' log lines. One
+ * connection keeps one order: a subscriber gets a workload's lines, then
+ * its workload_stopped, because the node published them in that order on
+ * it, with no flush between (on two connections the event could overtake
+ * lines still on their way, and the end had to wait a round trip for the
+ * server to confirm them). The loop writes the event at once
+ * (natsloop_send_now), not after its batch. Used by events.c (events
+ * published once) and outbox.c (lifecycle events, published until
+ * confirmed on this same connection). Loop thread. */
 #ifndef NEXC_NODE_BUS_EVPUB_H
 #define NEXC_NODE_BUS_EVPUB_H
 
@@ -15,7 +16,10 @@
 
 struct node;
 
-/* NATS_CONNECTION_CLOSED when the node has no control connection. */
+/* The connection events go out on: what the outbox flushes. */
+natsConnection *evpub_conn (const struct node *n);
+
+/* NATS_CONNECTION_CLOSED when the node has no data connection. */
 natsStatus evpub_publish (struct node *n, const char *subject, const void *data, size_t len);
 
 #endif

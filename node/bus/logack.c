@@ -2,11 +2,11 @@
 
 #include <errno.h>
 #include <nats/nats.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "api/log.h"
 #include "api/xalloc.h"
+#include "node/bus/echo.h"
 #include "node/bus/logs.h"
 #include "api/roundtrip.h"
 #include "node/core/node.h"
@@ -23,64 +23,12 @@ struct logack {
   struct list waiting, flushing;
   bool inflight;
   struct loop_timer retry;
-  natsStatistics *stats;      /* loop thread's */
-  uint64_t reconnects;        /* nats.c's count, as last seen by the loop */
+  natsStatistics *stats;      /* nats.c's counts of the data connection */
+  uint64_t reconnects;        /* its reconnects, as last seen */
   uint64_t flush_reconnects;  /* at the start of the flush in flight */
-
-  pthread_t thread;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  uint64_t want, asked; /* guarded by mu */
-  bool quit;            /* guarded by mu */
 };
 
-struct flush_result {
-  struct node *n;
-  bool ok;
-  uint64_t reconnects; /* nats.c's count once the flush was answered */
-};
-
-/* nats.c counts the data connection's reconnects; a broken count (no
- * stats) reads as "unchanged", which is what a node without stats had. */
-/* ---- the flushing thread: waits for the server, never touches node state ---- */
-
-static void on_flushed (void *arg);
-
-static void
-drop_result (void *arg)
-{
-  free (arg);
-}
-
-static void *
-flusher (void *arg)
-{
-  struct logack *k = arg;
-  natsStatistics *st = NULL;
-  natsStatistics_Create (&st);
-  pthread_mutex_lock (&k->mu);
-  for (;;)
-    {
-      struct flush_result *r;
-      while (!k->quit && k->want == k->asked)
-        pthread_cond_wait (&k->cv, &k->mu);
-      if (k->quit)
-        break;
-      k->asked = k->want;
-      pthread_mutex_unlock (&k->mu);
-      r = xcalloc (1, sizeof *r);
-      r->n = k->n;
-      r->ok = roundtrip_answered (k->n->nc_data, LOGACK_FLUSH_MS);
-      r->reconnects = roundtrip_reconnects (k->n->nc_data, st);
-      loop_post (k->n->loop, on_flushed, drop_result, r);
-      pthread_mutex_lock (&k->mu);
-    }
-  pthread_mutex_unlock (&k->mu);
-  natsStatistics_Destroy (st);
-  return NULL;
-}
-
-/* ---- loop side ---- */
+static void on_flushed (void *arg, bool answered);
 
 static void
 list_push (struct list *l, struct log_stream *s)
@@ -168,10 +116,7 @@ ask_flush (struct logack *k)
       list_push (&k->flushing, s);
     }
   k->inflight = true;
-  pthread_mutex_lock (&k->mu);
-  k->want++;
-  pthread_cond_signal (&k->cv);
-  pthread_mutex_unlock (&k->mu);
+  echo_ask (k->n->echo_data, LOGACK_FLUSH_MS, on_flushed, k);
 }
 
 static void
@@ -180,25 +125,19 @@ on_retry (struct loop_timer *t)
   ask_flush ((struct logack *) ((char *) t - offsetof (struct logack, retry)));
 }
 
+/* The echo after the flush's lines came back (answered), or not in time. */
 static void
-on_flushed (void *arg)
+on_flushed (void *arg, bool answered)
 {
-  struct flush_result *r = arg;
-  struct logack *k = r->n->logack;
+  struct logack *k = arg;
   struct log_stream *s;
-  bool ok;
-  if (k == NULL)
-    {
-      free (r);
-      return;
-    }
-  /* A reconnect while it was out: its PONG answers for the new connection
-   * only. */
-  ok = r->ok && r->reconnects == k->flush_reconnects;
+  uint64_t now = roundtrip_reconnects (k->n->nc_data, k->stats);
+  /* A reconnect while it was out: what went into the broken connection may
+   * never have reached the server, whatever came back after. */
+  bool ok = answered && now == k->flush_reconnects;
   log_debug ("logack: flush answered: %s, reconnects %llu at its start, %llu now",
-             r->ok ? "ok" : "failed", (unsigned long long) k->flush_reconnects,
-             (unsigned long long) r->reconnects);
-  free (r);
+             answered ? "ok" : "failed", (unsigned long long) k->flush_reconnects,
+             (unsigned long long) now);
   k->inflight = false;
   while ((s = k->flushing.head) != NULL)
     {
@@ -278,23 +217,14 @@ logack_forget (struct log_stream *s)
 int
 logack_start (struct node *n, struct nxerr *err)
 {
-  struct logack *k = xcalloc (1, sizeof *k);
-  int e;
+  struct logack *k;
+  if (n->echo_data == NULL)
+    return nxerr_set (err, ENOTCONN, "log acknowledgements: no echo on the data connection");
+  k = xcalloc (1, sizeof *k);
   k->n = n;
   loop_timer_init (&k->retry, on_retry);
   natsStatistics_Create (&k->stats);
   k->reconnects = roundtrip_reconnects (n->nc_data, k->stats);
-  pthread_mutex_init (&k->mu, NULL);
-  pthread_cond_init (&k->cv, NULL);
-  e = pthread_create (&k->thread, NULL, flusher, k);
-  if (e != 0)
-    {
-      pthread_mutex_destroy (&k->mu);
-      pthread_cond_destroy (&k->cv);
-      natsStatistics_Destroy (k->stats);
-      free (k);
-      return nxerr_sys (err, e, "log acknowledgements: thread");
-    }
   n->logack = k;
   return 0;
 }
@@ -306,18 +236,12 @@ logack_stop (struct node *n)
   struct log_stream *s;
   if (k == NULL)
     return;
-  pthread_mutex_lock (&k->mu);
-  k->quit = true;
-  pthread_cond_signal (&k->cv);
-  pthread_mutex_unlock (&k->mu);
-  pthread_join (k->thread, NULL);
+  echo_forget (n->echo_data, k);
   loop_timer_cancel (n->loop, &k->retry);
   while ((s = k->waiting.head) != NULL)
     logack_forget (s);
   while ((s = k->flushing.head) != NULL)
     logack_forget (s);
-  pthread_mutex_destroy (&k->mu);
-  pthread_cond_destroy (&k->cv);
   natsStatistics_Destroy (k->stats);
   n->logack = NULL;
   free (k);

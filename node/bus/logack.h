@@ -4,17 +4,17 @@
  * An agent keeps each line it sent until the node acknowledges it; a node
  * that dies first loses nothing: the restarted node reattaches, the agent
  * sends again every line not acknowledged (at-least-once: a consumer drops
- * repeats by Nexc-Seq). A line is confirmed when the server has answered a
- * PING sent after its publication on the same connection (the data
- * connection, where logs go): a flush, done by a thread of this module so
- * the loop never waits. One flush is in flight at a time; what is published
+ * repeats by Nexc-Seq). A line is confirmed when a message the node sent
+ * after it on the same connection (the data connection, where logs go) has
+ * come back from the server: a flush, by an echo (node/bus/echo.h), so the
+ * loop never waits. One flush is in flight at a time; what is published
  * meanwhile waits for the next, so a flood costs one round trip per flush,
  * not per line. A flush that fails (NATS away, a timeout) confirms nothing;
  * the streams wait for the next one.
  *
  * A reconnect (nats.c's count of them moved) breaks the rule's premise:
  * what was written to the broken socket may never have reached the server,
- * and a PING on the new connection answers for nothing before it. So a
+ * and an echo on the new connection answers for nothing before it. So a
  * flush confirms only when no reconnect happened between its start and its
  * answer, and at a reconnect each stream with unconfirmed lines asks its
  * agent to send again everything after what was confirmed (on_resend;
@@ -24,7 +24,7 @@
  * A stream (struct log_stream, node/bus/logs.h) takes part through its
  * `ack` member: logack_note after publishing, logack_forget before it goes
  * away; on_ack is called with the highest sequence number confirmed.
- * Loop thread only, except the flushing thread inside. */
+ * Loop thread only. */
 #ifndef NEXC_NODE_LOGACK_H
 #define NEXC_NODE_LOGACK_H
 
@@ -55,7 +55,7 @@ struct logack_link {
   bool (*on_resend) (struct log_stream *s, uint64_t seq);
 };
 
-/* After the NATS connections exist: start the flushing thread. */
+/* After the NATS connections and n->echo_data exist. */
 int logack_start (struct node *n, struct nxerr *err);
 /* s published lines (up to s->seq): have them confirmed. */
 void logack_note (struct log_stream *s);
@@ -64,7 +64,7 @@ void logack_forget (struct log_stream *s);
 /* s's agent answered the resend (node/bus/logs.c logs_rewound): lines
  * published from now on may be confirmed again. */
 void logack_rewound (struct log_stream *s);
-/* At shutdown: stop the thread (nothing more is confirmed). */
+/* At shutdown: nothing more is confirmed. */
 void logack_stop (struct node *n);
 
 #endif

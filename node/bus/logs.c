@@ -22,6 +22,10 @@
  * use this much of it (a frame's worth more per workload whose frame was
  * read before it was held); events keep the rest. */
 #define LOGS_RECONNECT_BUDGET (8u << 20)
+/* While connected, what nats.c holds for the socket grows without bound
+ * (the loop writes it, node/bus/natsloop.h): past this much, links wait for
+ * the server to take it. */
+#define LOGS_WRITE_BUDGET (4 << 20)
 /* What nats.c adds around a message: PUB/HPUB line, header block. */
 #define LOGS_MSG_OVERHEAD 64
 
@@ -276,7 +280,7 @@ logs_congested (struct node *n)
   if (natsConnection_Status (n->nc_data) == NATS_CONN_STATUS_CONNECTED)
     {
       unsent_estimate = 0;
-      return false;
+      return natsConnection_Buffered (n->nc_data) > LOGS_WRITE_BUDGET;
     }
   return unsent_estimate > LOGS_RECONNECT_BUDGET;
 }

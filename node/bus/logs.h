@@ -22,8 +22,9 @@
  * logs have used LOGS_RECONNECT_BUDGET of it, logs_congested says so and
  * the owner of a link stops reading it (node/workload/supervise.c), so
  * lines wait in the agent (and its workload blocks) instead of being lost.
- * While connected, a server slower than the node makes nats.c's writes
- * wait on the socket: TCP's own backpressure, on the loop thread.
+ * While connected, the loop writes what nats.c buffers as the socket takes
+ * it; once LOGS_WRITE_BUDGET waits there (a server slower than the node),
+ * logs_congested says so too, and the links wait the same way.
  *
  * Loop thread only. The subject and the JSON around the text are built once
  * per run of lines of the same workload. Between logs_batch_begin and

@@ -80,7 +80,7 @@ apply (struct natsloop *nl)
            || (errno == ENOENT && loop_add (nl->loop, &nl->src, want, &err) == 0))
     nl->have = want;
   if (nl->have != want)
-    log_error ("natsloop: epoll for the control connection (fd %d): %s", nl->src.fd,
+    log_error ("natsloop: epoll for a NATS connection (fd %d): %s", nl->src.fd,
                err.code ? err.msg : strerror (errno));
 }
 

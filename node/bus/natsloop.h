@@ -1,5 +1,6 @@
-/* natsloop: the control connection (n->nc) is read and written by the loop
- * thread itself.
+/* natsloop: a NATS connection read and written by the loop thread itself;
+ * the node has two (n->natsloop for the control connection n->nc,
+ * n->natsloop_data for the data connection n->nc_data).
  *
  * With nats.c's own threads a request crossed three threads before any of
  * the node's code ran: the connection's reading thread parsed it and woke
@@ -13,10 +14,16 @@
  *
  * What changes for the rest of the node:
  * - Other threads still publish, flush and ask JetStream on n->nc (the
- *   outbox, the fetcher, the deployments watcher): nats.c asks for write
- *   interest, which this file turns into epoll changes (thread-safe), and
- *   their answers are read by the loop. So nothing may block on a round
- *   trip of n->nc *on the loop thread*: nobody else would read the answer.
+ *   fetcher, the deployments watcher): nats.c asks for write interest,
+ *   which this file turns into epoll changes (thread-safe), and their
+ *   answers are read by the loop. So nothing may block on a round trip of
+ *   either connection *on the loop thread*: nobody else would read the
+ *   answer.
+ * - libnats 3.4.1's event-loop mode keeps the unwritten part of its buffer
+ *   across a broken connection and sends it on the next one, PINGs (and a
+ *   message cut by a partial write) included: a flush made while it
+ *   reconnects can leave its PONG count off for good. The data
+ *   connection's flushes are echoes for that reason (node/bus/echo.h).
  * - Asynchronous subscriptions of n->nc (KV watchers, the object view) keep
  *   their delivery threads; only the reading moved.
  * - Once the loop has stopped, natsloop_pump_start gives the connection a

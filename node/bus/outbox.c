@@ -1,7 +1,6 @@
 #include "node/bus/outbox.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "api/log.h"
 #include "api/subjects.h"
 #include "api/xalloc.h"
+#include "node/bus/echo.h"
 #include "node/bus/evpub.h"
 #include "api/roundtrip.h"
 #include "node/state/journal.h"
@@ -25,18 +25,13 @@
 
 struct pending {
   char id[48];
+  char source[48]; /* the CloudEvent's source: the workload, for lifecycle events */
+  bool held;       /* kept journaled even once confirmed (outbox_hold) */
   uint64_t gen;   /* publication order */
   uint64_t epoch; /* the connection's reconnect count when published; UINT64_MAX: not sent */
   char *subject;  /* a copy until first sent (send_new), then NULL */
   void *data;
   size_t len;
-};
-
-struct flush_result {
-  struct node *n;
-  uint64_t gen;   /* everything published up to here ... */
-  uint64_t epoch; /* ... on this connection ... */
-  bool ok;        /* ... reached the server */
 };
 
 struct outbox {
@@ -45,61 +40,14 @@ struct outbox {
   size_t np, cap;
   uint64_t gen;
   bool inflight;
+  uint64_t flush_gen;   /* the flush in flight covers events up to here ... */
+  uint64_t flush_epoch; /* ... published on this connection */
   bool send_deferred; /* send_new is due after the current batch */
   struct loop_timer timer;
   natsStatistics *stats; /* the loop thread's */
-
-  pthread_t thread;
-  bool thread_up;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  uint64_t want;      /* gen asked for; guarded by mu */
-  uint64_t asked;     /* gen last handed to the thread; guarded by mu */
-  bool quit;          /* guarded by mu */
 };
 
-/* ---- the flushing thread: waits for the server, never touches node state ---- */
-
-static void
-drop_result (void *arg)
-{
-  free (arg);
-}
-
-static void on_flushed (void *arg);
-
-static void *
-flusher (void *arg)
-{
-  struct outbox *o = arg;
-  natsStatistics *st = NULL;
-  natsStatistics_Create (&st);
-  pthread_mutex_lock (&o->mu);
-  for (;;)
-    {
-      struct flush_result *r;
-      uint64_t g;
-      while (!o->quit && o->want == o->asked)
-        pthread_cond_wait (&o->cv, &o->mu);
-      if (o->quit)
-        break;
-      g = o->asked = o->want;
-      pthread_mutex_unlock (&o->mu);
-      r = xcalloc (1, sizeof *r);
-      r->n = o->n;
-      r->gen = g;
-      r->epoch = roundtrip_reconnects (o->n->nc, st);
-      r->ok = roundtrip_answered (o->n->nc, OUTBOX_FLUSH_MS)
-              && roundtrip_reconnects (o->n->nc, st) == r->epoch;
-      loop_post (o->n->loop, on_flushed, drop_result, r);
-      pthread_mutex_lock (&o->mu);
-    }
-  pthread_mutex_unlock (&o->mu);
-  natsStatistics_Destroy (st);
-  return NULL;
-}
-
-/* ---- loop side ---- */
+static void on_flushed (void *arg, bool answered);
 
 static void
 pending_drop_copy (struct pending *pe)
@@ -115,7 +63,7 @@ publish_one (struct outbox *o, struct pending *pe, const char *subject, const vo
              size_t len)
 {
   struct node *n = o->n;
-  uint64_t epoch = roundtrip_reconnects (n->nc, o->stats);
+  uint64_t epoch = roundtrip_reconnects (evpub_conn (n), o->stats);
   natsStatus s = evpub_publish (n, subject, data, len);
   if (s != NATS_OK)
     {
@@ -135,7 +83,7 @@ republish_stale (struct outbox *o)
   struct journal *j = o->n->journal;
   const struct journal_event *ev;
   size_t nev = j ? journal_events (j, &ev) : 0;
-  uint64_t now = roundtrip_reconnects (o->n->nc, o->stats);
+  uint64_t now = roundtrip_reconnects (evpub_conn (o->n), o->stats);
   for (size_t i = 0; i < o->np; i++)
     {
       struct pending *pe = &o->p[i];
@@ -153,14 +101,13 @@ republish_stale (struct outbox *o)
 static void
 ask_flush (struct outbox *o)
 {
-  if (o->inflight || o->np == 0 || !o->thread_up)
+  if (o->inflight || o->np == 0 || o->n->echo_data == NULL)
     return;
   republish_stale (o);
   o->inflight = true;
-  pthread_mutex_lock (&o->mu);
-  o->want = o->gen;
-  pthread_cond_signal (&o->cv);
-  pthread_mutex_unlock (&o->mu);
+  o->flush_gen = o->gen;
+  o->flush_epoch = roundtrip_reconnects (evpub_conn (o->n), o->stats);
+  echo_ask (o->n->echo_data, OUTBOX_FLUSH_MS, on_flushed, o);
 }
 
 static void
@@ -177,6 +124,12 @@ schedule (struct outbox *o, uint64_t ms)
     loop_timer_arm (o->n->loop, &o->timer, ms);
 }
 
+static bool
+covered (const struct pending *pe, uint64_t gen, uint64_t epoch)
+{
+  return pe->gen <= gen && pe->epoch == epoch && !pe->held;
+}
+
 /* Forget (journal and memory) the pending events the flush covered. */
 static void
 confirm (struct outbox *o, uint64_t gen, uint64_t epoch)
@@ -186,34 +139,30 @@ confirm (struct outbox *o, uint64_t gen, uint64_t epoch)
   struct nxerr err = { 0 };
   size_t k = 0, keep = 0;
   for (size_t i = 0; i < o->np; i++)
-    if (o->p[i].gen <= gen && o->p[i].epoch == epoch)
+    if (covered (&o->p[i], gen, epoch))
       ids[k++] = o->p[i].id;
   if (k && j && journal_event_del (j, ids, k, &err) < 0)
     log_error ("journal: %zu confirmed events: %s", k, err.msg);
   free (ids);
   for (size_t i = 0; i < o->np; i++)
-    if (!(o->p[i].gen <= gen && o->p[i].epoch == epoch))
+    if (!covered (&o->p[i], gen, epoch))
       o->p[keep++] = o->p[i];
     else
       pending_drop_copy (&o->p[i]);
   o->np = keep;
 }
 
+/* The echo after the flush's events came back (answered), or not in time;
+ * with a reconnect in between it proves nothing. */
 static void
-on_flushed (void *arg)
+on_flushed (void *arg, bool answered)
 {
-  struct flush_result *r = arg;
-  struct outbox *o = r->n->outbox;
-  if (o == NULL)
-    {
-      free (r);
-      return;
-    }
+  struct outbox *o = arg;
+  bool ok = answered && roundtrip_reconnects (evpub_conn (o->n), o->stats) == o->flush_epoch;
   o->inflight = false;
-  if (r->ok)
-    confirm (o, r->gen, r->epoch);
-  schedule (o, r->ok ? OUTBOX_BATCH_MS : OUTBOX_RETRY_MS);
-  free (r);
+  if (ok)
+    confirm (o, o->flush_gen, o->flush_epoch);
+  schedule (o, ok ? OUTBOX_BATCH_MS : OUTBOX_RETRY_MS);
 }
 
 static struct pending *
@@ -261,7 +210,8 @@ outbox_send_new (struct node *n)
 }
 
 bool
-outbox_publish (struct node *n, const char *subject, const char *id, const char *ev, size_t len)
+outbox_publish (struct node *n, const char *subject, const char *id, const char *source,
+                const char *ev, size_t len)
 {
   struct outbox *o = n->outbox;
   struct journal *j = o ? n->journal : NULL;
@@ -279,6 +229,7 @@ outbox_publish (struct node *n, const char *subject, const char *id, const char 
    * journal has the event); signed and sent after that reply, so a deploy's
    * answer does not wait for an Ed25519 signature and a second write. */
   pe = add_pending (o, id);
+  snprintf (pe->source, sizeof pe->source, "%s", source ? source : "");
   pe->subject = xstrdup (subject);
   pe->data = xmalloc (len ? len : 1);
   memcpy (pe->data, ev, len);
@@ -292,6 +243,29 @@ outbox_publish (struct node *n, const char *subject, const char *id, const char 
   return true;
 }
 
+/* A journaled CloudEvent's source ("" if it has none): what outbox_hold
+ * names a republished event by. */
+static void
+event_source (const struct journal_event *ev, char *out, size_t size)
+{
+  json_t *j = json_loadb ((const char *) ev->data, ev->len, 0, NULL);
+  snprintf (out, size, "%s", json_string_value (json_object_get (j, "source")) ?: "");
+  json_decref (j);
+}
+
+void
+outbox_hold (struct node *n, const char *source, bool hold)
+{
+  struct outbox *o = n->outbox;
+  if (o == NULL)
+    return;
+  for (size_t i = 0; i < o->np; i++)
+    if (strcmp (o->p[i].source, source) == 0)
+      o->p[i].held = hold;
+  if (!hold)
+    schedule (o, OUTBOX_BATCH_MS);
+}
+
 int
 outbox_start (struct node *n, struct nxerr *err)
 {
@@ -299,20 +273,15 @@ outbox_start (struct node *n, struct nxerr *err)
   struct journal *j = n->journal;
   const struct journal_event *ev;
   size_t nev = j ? journal_events (j, &ev) : 0;
-  int e;
+  if (n->echo_data == NULL)
+    {
+      free (o);
+      return nxerr_set (err, ENOTCONN, "outbox: no echo on the events' connection");
+    }
   o->n = n;
   natsStatistics_Create (&o->stats);
   loop_timer_init (&o->timer, on_timer);
-  pthread_mutex_init (&o->mu, NULL);
-  pthread_cond_init (&o->cv, NULL);
   n->outbox = o;
-  e = pthread_create (&o->thread, NULL, flusher, o);
-  if (e != 0)
-    {
-      outbox_stop (n); /* events are then published once, as the others */
-      return nxerr_sys (err, e, "outbox thread");
-    }
-  o->thread_up = true;
   /* Events of an earlier run the server may never have seen: again, in order. */
   if (nev)
     log_info ("publishing again %zu lifecycle events the server had not confirmed before the "
@@ -321,6 +290,7 @@ outbox_start (struct node *n, struct nxerr *err)
   for (size_t i = 0; i < nev; i++)
     {
       struct pending *pe = add_pending (o, ev[i].id);
+      event_source (&ev[i], pe->source, sizeof pe->source);
       publish_one (o, pe, ev[i].subject, ev[i].data, ev[i].len);
     }
   schedule (o, OUTBOX_BATCH_MS);
@@ -333,30 +303,21 @@ outbox_stop (struct node *n)
   struct outbox *o = n->outbox;
   if (o == NULL)
     return;
-  if (o->thread_up)
-    {
-      pthread_mutex_lock (&o->mu);
-      o->quit = true;
-      pthread_cond_signal (&o->cv);
-      pthread_mutex_unlock (&o->mu);
-      pthread_join (o->thread, NULL);
-    }
+  echo_forget (n->echo_data, o);
   loop_timer_cancel (n->loop, &o->timer);
-  if (o->np && n->nc)
+  if (o->np && evpub_conn (n))
     {
       uint64_t epoch;
       republish_stale (o);
-      epoch = roundtrip_reconnects (n->nc, o->stats);
-      if (roundtrip_answered (n->nc, OUTBOX_FINAL_MS)
-          && roundtrip_reconnects (n->nc, o->stats) == epoch)
+      epoch = roundtrip_reconnects (evpub_conn (n), o->stats);
+      if (roundtrip_answered (evpub_conn (n), OUTBOX_FINAL_MS)
+          && roundtrip_reconnects (evpub_conn (n), o->stats) == epoch)
         confirm (o, o->gen, epoch);
       if (o->np)
         log_warn ("%zu lifecycle events not confirmed by the server: kept in the journal, "
                   "published again at the next start",
                   o->np);
     }
-  pthread_mutex_destroy (&o->mu);
-  pthread_cond_destroy (&o->cv);
   natsStatistics_Destroy (o->stats);
   for (size_t i = 0; i < o->np; i++)
     pending_drop_copy (&o->p[i]);

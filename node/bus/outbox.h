@@ -5,9 +5,10 @@
  * buffer, or in its reconnect buffer for as long as the server is away, and
  * a node killed then takes it along, while its journal already says the
  * workload is gone. So each such event is written to the journal
- * (node/state/journal.h) before it is published, and deleted only once the server
- * has answered a PING sent after it on the same connection (a flush, done by
- * a small thread so the loop never waits for the server). A node that starts
+ * (node/state/journal.h) before it is published, and deleted only once a
+ * message sent after it on the same connection has come back from the server
+ * (a flush by echo, node/bus/echo.h, so the loop never waits; the last one,
+ * at shutdown, a PING/PONG). A node that starts
  * with events in its journal publishes them again, oldest first. Duplicates
  * are possible (a crash between the server's answer and the delete, or a
  * reconnect in between) and carry the same CloudEvent id, so a consumer can
@@ -15,7 +16,7 @@
  *
  * Without a journal (--ephemeral-identity) events are published once, as
  * others are.
- * Loop thread only, except the flushing thread inside. */
+ * Loop thread only. */
 #ifndef NEXC_NODE_OUTBOX_H
 #define NEXC_NODE_OUTBOX_H
 
@@ -26,15 +27,25 @@
 
 struct node;
 
-/* After the NATS connections exist: start the flushing thread and publish
- * again what the journal holds from an earlier run. */
+/* After the NATS connections and n->echo_data exist: publish again what the
+ * journal holds from an earlier run. */
 int outbox_start (struct node *n, struct nxerr *err);
 
 /* Publish the CloudEvent ev (id is its id) on subject, durably: true when
  * the outbox keeps it until confirmed; false when it cannot (no journal, or
  * writing to it failed): the caller then publishes it once, as any event. */
-bool outbox_publish (struct node *n, const char *subject, const char *id, const char *ev,
-                     size_t len);
+bool outbox_publish (struct node *n, const char *subject, const char *id, const char *source,
+                     const char *ev, size_t len);
+
+/* While held, the events of source (a workload id) stay journaled even once
+ * the server has them: a workload whose end was announced while the journal
+ * still has it (announced before its last lines were confirmed,
+ * node/workload/supervise.c; or taken back by a node that found that end
+ * journaled, reattach.c) keeps its workload_stopped there until
+ * persist_forget, so a node that dies meanwhile and takes the workload back
+ * knows the end was announced (outbox_stop_announced). Released, they go
+ * with the next flush. */
+void outbox_hold (struct node *n, const char *source, bool hold);
 
 /* Sign and send, in order, the events outbox_publish journaled but did not
  * send yet: it leaves that to after the reply they come with (a reply means
@@ -53,7 +64,7 @@ struct journal_event;
 bool outbox_stop_announced (const struct journal_event *ev, size_t n, const char *workload_id);
 
 /* At shutdown, before the journal closes: one last flush (bounded), confirm
- * what it covers, stop the thread. What stays unconfirmed stays journaled. */
+ * what it covers. What stays unconfirmed stays journaled. */
 void outbox_stop (struct node *n);
 
 #endif

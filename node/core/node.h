@@ -36,6 +36,7 @@ struct logstream;
 struct creds;
 struct cgnone;
 struct natsloop;
+struct echo;
 
 struct node_counters {
   uint64_t deploys_ok;
@@ -70,9 +71,11 @@ struct node {
   struct identity id;
   const char *node_id; /* id.server.public_text */
   struct loop *loop;
-  natsConnection *nc;      /* control: subscriptions, replies, events; sends at once */
+  natsConnection *nc;      /* control: subscriptions, replies */
   struct natsloop *natsloop; /* nc's reader and writer: the loop (node/bus/natsloop.h) */
-  natsConnection *nc_data; /* logs: batched by nats.c's flusher */
+  natsConnection *nc_data; /* logs and events, in the order the node made them */
+  struct natsloop *natsloop_data; /* nc_data's, likewise */
+  struct echo *echo_data;          /* its flushes (node/bus/echo.h) */
   natsSubscription **subs;
   size_t n_subs;
   struct subgrave *subgrave; /* subscriptions waiting to be freed (node/bus/subgrave.h) */

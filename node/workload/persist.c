@@ -7,6 +7,7 @@
 #include "api/log.h"
 #include "api/timefmt.h"
 #include "node/agents/agent.h"
+#include "node/bus/outbox.h"
 #include "node/core/node.h"
 #include "node/sandbox/sandbox.h"
 #include "node/state/journal.h"
@@ -87,4 +88,5 @@ persist_forget (struct workload *w)
     return;
   if (journal_del (j, w->id, &err) < 0)
     log_error ("journal: workload %s: %s", w->id, err.msg);
+  outbox_hold (w->node, w->id, false); /* its announced end need not stay journaled now */
 }

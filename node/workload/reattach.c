@@ -428,6 +428,8 @@ reattach_run (struct node *n)
         }
       r->pending++;
       w->stop_announced = r->announced[i];
+      if (w->stop_announced) /* that event stays journaled while the journal has w */
+        outbox_hold (n, w->id, true);
       if (!still_allowed (n, w, why, sizeof why))
         {
           /* Taken back to be stopped (by on_reattach), never restarted. */
@@ -515,8 +517,11 @@ on_reattach (struct workload *w, struct agent *a, const Nexc__Agent__Reattach *m
   reattach_settled (n, true);
   /* Running: the end announced was of a run before this one (the node died
    * while restarting it); this run's end is still to come. */
-  if (!m->exited)
-    w->stop_announced = false;
+  if (!m->exited && w->stop_announced)
+    {
+      w->stop_announced = false;
+      outbox_hold (w->node, w->id, false);
+    }
   if (w->reattach_refused && !m->exited)
     supervise_stop (w); /* workload_stopped follows, as for a STOP */
   /* The journal entry stays: same agent, same socket. */

@@ -290,9 +290,10 @@ oom_kills (struct workload *w, uint64_t *limit_mib)
   return k;
 }
 
-void
-supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t next_seq,
-                  uint64_t log_dropped_unreported)
+/* What a workload's end says: workload_stopped, the STOP's reply. */
+static void
+announce_exit (struct workload *w, int code, int sig, bool stopped, uint64_t next_seq,
+               uint64_t log_dropped_unreported)
 {
   struct node *n = w->node;
   struct events_wl ev = workload_ev (w);
@@ -324,6 +325,13 @@ supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t 
   announce_stopped (w, &ev, code, msg);
   outbox_send_new (n); /* first: what a stop is waited on with is this event */
   reply_stop_ok (w);
+}
+
+void
+supervise_exited (struct workload *w, int code, int sig, bool stopped, uint64_t next_seq,
+                  uint64_t log_dropped_unreported)
+{
+  announce_exit (w, code, sig, stopped, next_seq, log_dropped_unreported);
   restart_or_end (w, code, stopped);
 }
 
@@ -338,8 +346,15 @@ finish_exit (struct workload *w)
 {
   w->exit.pending = false;
   loop_timer_cancel (w->node->loop, &w->stop_timer);
-  supervise_exited (w, w->exit.code, w->exit.sig, w->exit.stopped, w->exit.next_seq,
-                    w->exit.dropped_unreported);
+  if (!w->exit.announced)
+    {
+      supervise_exited (w, w->exit.code, w->exit.sig, w->exit.stopped, w->exit.next_seq,
+                        w->exit.dropped_unreported);
+      return;
+    }
+  w->exit.announced = false;
+  reply_stop_ok (w); /* a STOP that came meanwhile: it has stopped */
+  restart_or_end (w, w->exit.code, w->exit.stopped); /* persist_forget releases the event */
 }
 
 static void
@@ -362,13 +377,15 @@ lines_confirmed (const struct log_stream *s, uint64_t seq)
   return seq >= s->seq && s->n_kept <= s->kept_off;
 }
 
-/* An Exited whose lines are all published: the agent sends it without
- * waiting for their LogAck, so the end (workload_stopped, the STOP's reply,
- * a restart) can follow the node's flush at once instead of another
- * LogAck -> Exited exchange with the agent. A subscriber still gets the
- * last lines before workload_stopped: the event waits for that flush. The
- * agent keeps the lines until their LogAck, for a resend after a broken
- * connection, so its frames are read on. True when the end waits. */
+/* An Exited whose lines the server has not all confirmed: the agent sends
+ * it without waiting for their LogAck, and keeps them (for a resend after a
+ * broken connection) until then, so the agent stays, its frames read on,
+ * until logack confirms them; then the workload ends or restarts. What a
+ * user waits for need not wait for that round trip: once every line is
+ * published, workload_stopped goes out behind them on the same connection
+ * (node/bus/evpub.h), and the STOP is answered. Lines kept for a retry (the
+ * connection broke under them) are published first, so then all of it
+ * waits. True when the end waits. */
 static bool
 exit_waits_for_lines (struct workload *w, const Nexc__Agent__Exited *ex)
 {
@@ -385,6 +402,16 @@ exit_waits_for_lines (struct workload *w, const Nexc__Agent__Exited *ex)
   /* The lines' Log frames asked logack for their flush (or, kept for a
    * retry, will once published): nothing more to ask. */
   loop_timer_arm (w->node->loop, &w->stop_timer, EXIT_ACK_WAIT_MS);
+  if (s->n_kept <= s->kept_off)
+    {
+      uint64_t seq = s->seq;
+      w->exit.announced = true;
+      announce_exit (w, ex->code, ex->signal, ex->stopped, ex->next_seq,
+                     ex->log_dropped_unreported);
+      outbox_hold (w->node, w->id, true); /* journaled until persist_forget */
+      if (s->seq != seq) /* numbers the agent dropped at its end: confirmed with the rest */
+        logack_note (s);
+    }
   return true;
 }
 

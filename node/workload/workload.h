@@ -70,9 +70,11 @@ struct workload {
   bool stop_requested;
   /* The agent's Exited came while the server had not yet confirmed all the
    * lines before it: the end waits for logack (node/workload/supervise.c),
-   * with what the agent said kept here. */
+   * with what the agent said kept here; announced: workload_stopped and the
+   * STOP's reply went out already. */
   struct {
     bool pending;
+    bool announced;
     bool stopped;
     int code, sig;
     uint64_t next_seq, dropped_unreported;

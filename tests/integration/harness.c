@@ -59,6 +59,16 @@ extern char **environ;
 #define STOP_WAIT_MS 10000
 #define LOG_DUMP_MAX (64 * 1024)
 
+/* NEXC_IT_ONLY=PATTERN runs only the tests of a binary whose names match
+ * (cmocka's filter, * and ? wildcards): to repeat one test of a group. */
+__attribute__ ((constructor)) static void
+only_filter (void)
+{
+  const char *p = getenv ("NEXC_IT_ONLY");
+  if (p != NULL && *p != '\0')
+    cmocka_set_test_filter (p);
+}
+
 /* ---- the table of what we started ------------------------------------- */
 
 static volatile pid_t children[MAX_CHILDREN];

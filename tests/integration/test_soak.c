@@ -484,7 +484,11 @@ test_soak (void **state)
       started += seen[i].started;
       stopped += seen[i].stopped;
       if (seen[i].stopped > seen[i].started && seen[i].started > 0)
-        doubled++;
+        {
+          doubled++;
+          fprintf (stderr, "soak: workload %s: %d workload_started, %d workload_stopped\n",
+                   seen[i].id, seen[i].started, seen[i].stopped);
+        }
       if (seen[i].started > seen[i].stopped)
         {
           missing++;

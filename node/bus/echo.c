@@ -1,0 +1,209 @@
+#include "node/bus/echo.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/log.h"
+#include "api/roundtrip.h"
+#include "api/timefmt.h"
+#include "api/xalloc.h"
+#include "node/bus/natsloop.h"
+#include "node/bus/subgrave.h"
+#include "node/core/loop.h"
+#include "node/core/node.h"
+
+#define ECHO_SUBJECT_MAX 96
+/* While echoes are out, how often the connection is looked at: one that
+ * broke took them along (written into the dead socket), and waiting for
+ * their bound would keep an exited workload's lines unconfirmed past the
+ * agent's own wait (1 s), which then forgets them. */
+#define ECHO_CHECK_MS 50
+
+/* An echo on its way, in the order they were sent (numbers increase). */
+struct waiting {
+  uint64_t num;
+  uint64_t deadline_ns; /* 0: failed, due at once */
+  uint64_t reconnects;  /* the connection's count when it was sent */
+  echo_done done;
+  void *arg;
+};
+
+struct echo {
+  struct node *n;
+  struct natsloop *nl;
+  natsConnection *nc;
+  natsSubscription *sub;
+  char subject[ECHO_SUBJECT_MAX];
+  uint64_t next; /* the next echo's number */
+  struct waiting *w;
+  size_t nw, cap;
+  struct loop_timer timer;
+  natsStatistics *stats;
+};
+
+static uint64_t
+reconnects (struct echo *e)
+{
+  return roundtrip_reconnects (e->nc, e->stats);
+}
+
+/* The timer at the earliest deadline of what waits, or the next look at
+ * the connection. */
+static void
+rearm (struct echo *e)
+{
+  uint64_t now = timefmt_mono_ns (), first = now + ECHO_CHECK_MS * 1000000ull;
+  loop_timer_cancel (e->n->loop, &e->timer);
+  if (e->nw == 0)
+    return;
+  for (size_t i = 0; i < e->nw; i++)
+    if (e->w[i].deadline_ns < first)
+      first = e->w[i].deadline_ns;
+  loop_timer_arm (e->n->loop, &e->timer, first > now ? (first - now + 999999) / 1000000 : 0);
+}
+
+/* Take out what is through (by_number: every echo up to upto came back;
+ * else: past its bound, or sent on a connection that broke since), then
+ * call them: a callback may ask again or forget, which changes the array. */
+static void
+settle (struct echo *e, uint64_t upto, bool by_number)
+{
+  uint64_t now = timefmt_mono_ns ();
+  bool up = by_number || natsConnection_Status (e->nc) == NATS_CONN_STATUS_CONNECTED;
+  uint64_t count = by_number ? 0 : reconnects (e);
+  struct waiting *due = NULL;
+  size_t nd = 0, keep = 0;
+  for (size_t i = 0; i < e->nw; i++)
+    {
+      bool is_due = by_number ? e->w[i].num <= upto
+                              : e->w[i].deadline_ns <= now || !up
+                                    || e->w[i].reconnects != count;
+      if (is_due)
+        {
+          due = xrealloc (due, (nd + 1) * sizeof *due);
+          due[nd++] = e->w[i];
+        }
+      else
+        e->w[keep++] = e->w[i];
+    }
+  e->nw = keep;
+  rearm (e);
+  for (size_t i = 0; i < nd; i++)
+    due[i].done (due[i].arg, by_number);
+  free (due);
+}
+
+static void
+on_timer (struct loop_timer *t)
+{
+  struct echo *e = (struct echo *) ((char *) t - offsetof (struct echo, timer));
+  settle (e, 0, false);
+}
+
+/* An echo came back: it and every one sent before it are through. */
+static void
+on_echo (void *closure, natsSubscription *sub, natsMsg *msg)
+{
+  struct echo *e = closure;
+  const char *data = natsMsg_GetData (msg);
+  int len = natsMsg_GetDataLength (msg);
+  char buf[24];
+  char *end = NULL;
+  uint64_t num;
+  (void) sub;
+  if (len <= 0 || len >= (int) sizeof buf)
+    goto out;
+  memcpy (buf, data, (size_t) len);
+  buf[len] = '\0';
+  num = strtoull (buf, &end, 10);
+  if (end == buf || *end != '\0' || num >= e->next)
+    goto out; /* not one of ours */
+  settle (e, num, true);
+out:
+  natsMsg_Destroy (msg);
+}
+
+int
+echo_new (struct node *n, struct natsloop *nl, natsConnection *nc, struct echo **out,
+          struct nxerr *err)
+{
+  struct echo *e = xcalloc (1, sizeof *e);
+  natsInbox *inbox = NULL;
+  natsStatus s = natsInbox_Create (&inbox);
+  if (s == NATS_OK)
+    {
+      snprintf (e->subject, sizeof e->subject, "%s.echo", (const char *) inbox);
+      natsInbox_Destroy (inbox);
+      s = natsConnection_SubscribeSync (&e->sub, nc, e->subject);
+    }
+  if (s != NATS_OK)
+    {
+      free (e);
+      return nxerr_set (err, EIO, "echo subscription: %s", natsStatus_GetText (s));
+    }
+  e->n = n;
+  e->nl = nl;
+  e->nc = nc;
+  e->next = 1;
+  natsStatistics_Create (&e->stats);
+  loop_timer_init (&e->timer, on_timer);
+  natsloop_watch (nl, e->sub, on_echo, e);
+  *out = e;
+  return 0;
+}
+
+void
+echo_ask (struct echo *e, uint32_t timeout_ms, echo_done done, void *arg)
+{
+  char num[24];
+  struct waiting *w;
+  int len = snprintf (num, sizeof num, "%" PRIu64, e->next);
+  natsStatus s = natsConnection_Publish (e->nc, e->subject, num, len);
+  if (e->nw == e->cap)
+    {
+      e->cap = e->cap ? e->cap * 2 : 8;
+      e->w = xrealloc (e->w, e->cap * sizeof *e->w);
+    }
+  w = &e->w[e->nw++];
+  w->num = e->next++;
+  w->done = done;
+  w->arg = arg;
+  w->deadline_ns = timefmt_mono_ns () + (uint64_t) timeout_ms * 1000000;
+  w->reconnects = reconnects (e);
+  if (s != NATS_OK)
+    {
+      log_debug ("echo on %s not sent: %s", e->subject, natsStatus_GetText (s));
+      w->deadline_ns = 0;
+    }
+  natsloop_send_now (e->nl);
+  rearm (e);
+}
+
+void
+echo_forget (struct echo *e, void *arg)
+{
+  size_t keep = 0;
+  if (e == NULL)
+    return;
+  for (size_t i = 0; i < e->nw; i++)
+    if (e->w[i].arg != arg)
+      e->w[keep++] = e->w[i];
+  e->nw = keep;
+  rearm (e);
+}
+
+void
+echo_free (struct echo *e)
+{
+  if (e == NULL)
+    return;
+  loop_timer_cancel (e->n->loop, &e->timer);
+  natsloop_unwatch (e->nl, e->sub);
+  subgrave_sub (e->n, e->nc, e->sub);
+  natsStatistics_Destroy (e->stats);
+  free (e->w);
+  free (e);
+}
