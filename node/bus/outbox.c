@@ -243,14 +243,16 @@ outbox_publish (struct node *n, const char *subject, const char *id, const char 
   return true;
 }
 
-/* A journaled CloudEvent's source ("" if it has none): what outbox_hold
- * names a republished event by. */
-static void
+/* A journaled CloudEvent's source, what outbox_hold names a republished
+ * event by; false (and "") when it has none or is not JSON. */
+static bool
 event_source (const struct journal_event *ev, char *out, size_t size)
 {
   json_t *j = json_loadb ((const char *) ev->data, ev->len, 0, NULL);
-  snprintf (out, size, "%s", json_string_value (json_object_get (j, "source")) ?: "");
+  const char *src = json_string_value (json_object_get (j, "source"));
+  snprintf (out, size, "%s", src ? src : "");
   json_decref (j);
+  return src != NULL;
 }
 
 void
@@ -345,14 +347,10 @@ outbox_stop_announced (const struct journal_event *ev, size_t n, const char *wor
   for (size_t i = n; i-- > 0;)
     {
       int kind = lifecycle_kind (ev[i].subject);
-      json_t *j;
-      bool match;
+      char source[sizeof ((struct pending *) 0)->source];
       if (kind == 0)
         continue;
-      j = json_loadb ((const char *) ev[i].data, ev[i].len, 0, NULL);
-      match = j && strcmp (json_string_value (json_object_get (j, "source")) ?: "", workload_id) == 0;
-      json_decref (j);
-      if (match)
+      if (event_source (&ev[i], source, sizeof source) && strcmp (source, workload_id) == 0)
         return kind == 2;
     }
   return false;
