@@ -152,8 +152,22 @@ await_go (int landlock_abi)
   fail ("fexecve", errno);
 }
 
+/* fd, moved above the two numbers the stem gives out (STEM_FD and the user
+ * namespace's, STEM_FD + 1) when it holds one of them: placing the other
+ * there would close it, and dup3 refuses a move onto itself. */
+static int
+move_up (int fd)
+{
+  if (fd < 0 || fd > STEM_FD + 1)
+    return fd;
+  fd = fcntl (fd, F_DUPFD_CLOEXEC, STEM_FD + 2);
+  if (fd < 0)
+    _exit (127);
+  return fd;
+}
+
 static void __attribute__ ((noreturn))
-stem_main (const struct sandbox *agent_sb, pid_t agent)
+stem_main (const struct sandbox *agent_sb, pid_t agent, int sock)
 {
   static struct sandbox own; /* large: not on the stack */
   const struct sandbox *sb = &own;
@@ -162,6 +176,10 @@ stem_main (const struct sandbox *agent_sb, pid_t agent)
   const char *what;
   int e;
   own = *agent_sb;
+  sock = move_up (sock);
+  own.userns_fd = move_up (own.userns_fd);
+  if (dup2 (sock, STEM_FD) < 0 || fcntl (STEM_FD, F_SETFD, FD_CLOEXEC) < 0)
+    _exit (127);
   /* Its own group (the workload's), dead with the agent. */
   if (setpgid (0, 0) < 0 || prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () != agent)
     _exit (127);
@@ -216,11 +234,7 @@ stem_start (struct stem *s, const struct sandbox *sb, struct nxerr *err)
       return nxerr_sys (err, e, "stem: fork");
     }
   if (pid == 0)
-    {
-      if (dup2 (sv[1], STEM_FD) < 0 || fcntl (STEM_FD, F_SETFD, FD_CLOEXEC) < 0)
-        _exit (127);
-      stem_main (sb, agent);
-    }
+    stem_main (sb, agent, sv[1]);
   close (sv[1]);
   s->pid = pid;
   s->sock = sv[0];
