@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "api/decimal.h"
 #include "api/jsonw.h"
 
 #define CREATED_REPLY_MAX (64 * 1024) /* a create reply is ~1 KiB */
@@ -156,24 +157,6 @@ objstore_watch_created (const char *json, size_t len, struct objstore_created *o
   return 0;
 }
 
-/* A decimal without sign or leading garbage, fitting 64 bits. */
-static int
-parse_u64 (const char *s, size_t n, uint64_t *out)
-{
-  uint64_t v = 0;
-  if (n == 0 || n > 20)
-    return -1;
-  for (size_t i = 0; i < n; i++)
-    {
-      unsigned d = (unsigned) (s[i] - '0');
-      if (d > 9 || v > (UINT64_MAX - d) / 10)
-        return -1;
-      v = v * 10 + d;
-    }
-  *out = v;
-  return 0;
-}
-
 struct token {
   const char *p;
   size_t n;
@@ -223,10 +206,10 @@ objstore_ack_parse (const char *reply, struct objstore_ack *out, struct nxerr *e
     return nxerr_set (err, EPROTO, "ack subject: %zu tokens", nt);
   if (copy_token (&t[base], out->stream, sizeof out->stream) < 0
       || copy_token (&t[base + 1], out->consumer, sizeof out->consumer) < 0
-      || parse_u64 (t[base + 2].p, t[base + 2].n, &out->delivered) < 0
-      || parse_u64 (t[base + 3].p, t[base + 3].n, &out->sseq) < 0
-      || parse_u64 (t[base + 4].p, t[base + 4].n, &out->cseq) < 0
-      || parse_u64 (t[base + 6].p, t[base + 6].n, &out->pending) < 0)
+      || decimal_u64 (t[base + 2].p, t[base + 2].n, &out->delivered) < 0
+      || decimal_u64 (t[base + 3].p, t[base + 3].n, &out->sseq) < 0
+      || decimal_u64 (t[base + 4].p, t[base + 4].n, &out->cseq) < 0
+      || decimal_u64 (t[base + 6].p, t[base + 6].n, &out->pending) < 0)
     {
       memset (out, 0, sizeof *out);
       return nxerr_set (err, EPROTO, "ack subject: bad token");

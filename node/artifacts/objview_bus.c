@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "api/buf.h"
+#include "api/decimal.h"
 #include "api/log.h"
 #include "api/xalloc.h"
 #include "node/bus/subgrave.h"
@@ -52,12 +53,7 @@ drop_cb (void *arg)
 static int
 parse_u64 (const char *s, uint64_t *out)
 {
-  char *end;
-  if (s == NULL || *s < '0' || *s > '9')
-    return -1;
-  errno = 0;
-  *out = strtoull (s, &end, 10);
-  return errno || *end != '\0' ? -1 : 0;
+  return s == NULL ? -1 : decimal_u64 (s, strlen (s), out);
 }
 
 /* The last two tokens of our reply subject: "<feed>.<suffix>". */

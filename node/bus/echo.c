@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/decimal.h"
 #include "api/log.h"
 #include "api/roundtrip.h"
 #include "api/timefmt.h"
@@ -108,21 +109,11 @@ static void
 on_echo (void *closure, natsSubscription *sub, natsMsg *msg)
 {
   struct echo *e = closure;
-  const char *data = natsMsg_GetData (msg);
   int len = natsMsg_GetDataLength (msg);
-  char buf[24];
-  char *end = NULL;
   uint64_t num;
   (void) sub;
-  if (len <= 0 || len >= (int) sizeof buf)
-    goto out;
-  memcpy (buf, data, (size_t) len);
-  buf[len] = '\0';
-  num = strtoull (buf, &end, 10);
-  if (end == buf || *end != '\0' || num >= e->next)
-    goto out; /* not one of ours */
-  settle (e, num, true);
-out:
+  if (len > 0 && decimal_u64 (natsMsg_GetData (msg), (size_t) len, &num) == 0 && num < e->next)
+    settle (e, num, true); /* else not one of ours */
   natsMsg_Destroy (msg);
 }
 

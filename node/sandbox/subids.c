@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include "api/decimal.h"
+
 /* A subordinate id file is a few lines per user; a bigger one is not ours
  * to parse whole. */
 #define SUBIDS_FILE_MAX (4u << 20)
@@ -14,13 +16,8 @@
 static bool
 parse_u32 (const char *s, const char *end, uint32_t *out)
 {
-  char *e;
-  unsigned long long v;
-  if (s == end || *s < '0' || *s > '9')
-    return false;
-  errno = 0;
-  v = strtoull (s, &e, 10);
-  if (errno || e != end || v > UINT32_MAX)
+  uint64_t v;
+  if (decimal_u64 (s, (size_t) (end - s), &v) < 0 || v > UINT32_MAX)
     return false;
   *out = (uint32_t) v;
   return true;
