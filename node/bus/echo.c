@@ -28,6 +28,7 @@ struct waiting {
   uint64_t num;
   uint64_t deadline_ns; /* 0: failed, due at once */
   uint64_t reconnects;  /* the connection's count when it was sent */
+  bool ok;              /* once settled: what done is told */
   echo_done done;
   void *arg;
 };
@@ -45,12 +46,6 @@ struct echo {
   natsStatistics *stats;
 };
 
-static uint64_t
-reconnects (struct echo *e)
-{
-  return roundtrip_reconnects (e->nc, e->stats);
-}
-
 /* The timer at the earliest deadline of what waits, or the next look at
  * the connection. */
 static void
@@ -66,26 +61,29 @@ rearm (struct echo *e)
   loop_timer_arm (e->n->loop, &e->timer, first > now ? (first - now + 999999) / 1000000 : 0);
 }
 
-/* Take out what is through (by_number: every echo up to upto came back;
- * else: past its bound, or sent on a connection that broke since), then
- * call them: a callback may ask again or forget, which changes the array. */
+/* Take out what is through, then call them: a callback may ask again or
+ * forget, which changes the array. by_number: every echo up to upto came
+ * back, which proves something only for those sent on the connection it
+ * came back on (one from before a reconnect may have been resent from
+ * nats.c's buffer, after what went into the broken socket was lost); else:
+ * those past their bound, or sent on a connection that broke since, fail. */
 static void
 settle (struct echo *e, uint64_t upto, bool by_number)
 {
   uint64_t now = timefmt_mono_ns ();
   bool up = by_number || natsConnection_Status (e->nc) == NATS_CONN_STATUS_CONNECTED;
-  uint64_t count = by_number ? 0 : reconnects (e);
-  struct waiting *due = NULL;
+  uint64_t count = roundtrip_reconnects (e->nc, e->stats);
+  struct waiting *due = xmalloc ((e->nw ? e->nw : 1) * sizeof *due);
   size_t nd = 0, keep = 0;
   for (size_t i = 0; i < e->nw; i++)
     {
+      bool same = e->w[i].reconnects == count;
       bool is_due = by_number ? e->w[i].num <= upto
-                              : e->w[i].deadline_ns <= now || !up
-                                    || e->w[i].reconnects != count;
+                              : e->w[i].deadline_ns <= now || !up || !same;
       if (is_due)
         {
-          due = xrealloc (due, (nd + 1) * sizeof *due);
-          due[nd++] = e->w[i];
+          due[nd] = e->w[i];
+          due[nd++].ok = by_number && same;
         }
       else
         e->w[keep++] = e->w[i];
@@ -93,7 +91,7 @@ settle (struct echo *e, uint64_t upto, bool by_number)
   e->nw = keep;
   rearm (e);
   for (size_t i = 0; i < nd; i++)
-    due[i].done (due[i].arg, by_number);
+    due[i].done (due[i].arg, due[i].ok);
   free (due);
 }
 
@@ -163,7 +161,7 @@ echo_ask (struct echo *e, uint32_t timeout_ms, echo_done done, void *arg)
   w->done = done;
   w->arg = arg;
   w->deadline_ns = timefmt_mono_ns () + (uint64_t) timeout_ms * 1000000;
-  w->reconnects = reconnects (e);
+  w->reconnects = roundtrip_reconnects (e->nc, e->stats);
   if (s != NATS_OK)
     {
       log_debug ("echo on %s not sent: %s", e->subject, natsStatus_GetText (s));

@@ -34,8 +34,9 @@ struct node;
 struct natsloop;
 struct echo;
 
-/* ok: the echo came back; false: it did not within its bound, or could not
- * be sent. */
+/* ok: the echo came back on the connection it was sent on (no reconnect
+ * between); false: it did not within its bound, its connection broke, or it
+ * could not be sent. */
 typedef void (*echo_done) (void *arg, bool ok);
 
 /* Subscribe to a fresh inbox on nc (read by nl). */

@@ -152,17 +152,16 @@ confirm (struct outbox *o, uint64_t gen, uint64_t epoch)
   o->np = keep;
 }
 
-/* The echo after the flush's events came back (answered), or not in time;
- * with a reconnect in between it proves nothing. */
+/* The echo after the flush's events came back on the connection they went
+ * out on (answered: no reconnect since flush_epoch), or not. */
 static void
 on_flushed (void *arg, bool answered)
 {
   struct outbox *o = arg;
-  bool ok = answered && roundtrip_reconnects (evpub_conn (o->n), o->stats) == o->flush_epoch;
   o->inflight = false;
-  if (ok)
+  if (answered)
     confirm (o, o->flush_gen, o->flush_epoch);
-  schedule (o, ok ? OUTBOX_BATCH_MS : OUTBOX_RETRY_MS);
+  schedule (o, answered ? OUTBOX_BATCH_MS : OUTBOX_RETRY_MS);
 }
 
 static struct pending *
